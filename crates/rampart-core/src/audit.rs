@@ -1,0 +1,91 @@
+//! The audit seam: every state-changing action records an [`Event`] through
+//! [`Audit`] before it takes effect, and is refused when the record cannot be
+//! made durable within a bound (fail-closed, never hanging).
+//!
+//! The sink behind it is pluggable so the tamper-evident ledger can replace
+//! the plain table without touching any caller.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::Event;
+
+/// A boxed future, as returned by [`AuditSink::append`].
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Why an event could not be recorded. Either way the action must not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error("the audit trail did not confirm the record within {0:?}")]
+    Timeout(Duration),
+    #[error("the audit trail refused the record: {0}")]
+    Failed(String),
+}
+
+/// Where audit events are made durable.
+pub trait AuditSink: Send + Sync + fmt::Debug {
+    /// Appends the event and resolves to its position once it is durable.
+    fn append<'a>(&'a self, event: &'a Event) -> BoxFuture<'a, Result<u64, AuditError>>;
+}
+
+/// The audit service every component records through.
+#[derive(Clone)]
+pub struct Audit {
+    sink: Arc<dyn AuditSink>,
+    timeout: Duration,
+}
+
+impl fmt::Debug for Audit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Audit").field("sink", &self.sink).field("timeout", &self.timeout).finish()
+    }
+}
+
+impl Audit {
+    pub fn new(sink: Arc<dyn AuditSink>, timeout: Duration) -> Self {
+        Audit { sink, timeout }
+    }
+
+    /// Records `event`, or fails within the configured bound.
+    pub async fn record(&self, event: Event) -> Result<u64, AuditError> {
+        let pos = match tokio::time::timeout(self.timeout, self.sink.append(&event)).await {
+            Ok(result) => result?,
+            Err(_) => return Err(AuditError::Timeout(self.timeout)),
+        };
+        tracing::info!(
+            target: "rampart::audit",
+            kind = %event.kind,
+            outcome = event.outcome.as_str(),
+            actor = %event.actor,
+            seq = pos,
+            "audit"
+        );
+        Ok(pos)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Outcome;
+
+    #[derive(Debug)]
+    struct Stuck;
+    impl AuditSink for Stuck {
+        fn append<'a>(&'a self, _: &'a Event) -> BoxFuture<'a, Result<u64, AuditError>> {
+            Box::pin(std::future::pending())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stuck_sink_fails_within_the_bound_instead_of_hanging() {
+        let audit = Audit::new(Arc::new(Stuck), Duration::from_millis(50));
+        let started = std::time::Instant::now();
+        let result = audit.record(Event::new("test.event", Outcome::Success, "tester")).await;
+        assert!(matches!(result, Err(AuditError::Timeout(_))), "{result:?}");
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+}

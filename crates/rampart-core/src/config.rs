@@ -1,0 +1,309 @@
+//! Typed configuration, validated in one step from three layers: a TOML file,
+//! `RAMPART_*` environment variables, then command-line flags, each layer
+//! overriding the one before. Unknown keys are rejected in every layer, so a
+//! typo is an error instead of a silently ignored setting.
+//!
+//! Environment variables name nested keys with a double underscore:
+//! `RAMPART_SERVER__LISTEN=0.0.0.0:8443` sets `server.listen`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Top-level sections; only environment variables under these are read, so
+/// client-side variables such as `RAMPART_URL` do not disturb the server.
+const SECTIONS: [&str; 6] = ["data_dir", "server", "database", "log", "auth", "audit"];
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where all state lives (default `./rampart-data`).
+    pub data_dir: PathBuf,
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub log: LogConfig,
+    pub auth: AuthConfig,
+    pub audit: AuditConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// HTTPS API and console listener.
+    pub listen: SocketAddr,
+    /// DNS names and IP addresses the server certificate is issued for.
+    pub names: Vec<String>,
+    /// Largest request body accepted, in bytes.
+    pub body_limit_bytes: usize,
+    /// Time allowed for one request, in seconds.
+    pub request_timeout_secs: u64,
+    /// Time allowed for a client to send its request headers, in seconds.
+    pub header_read_timeout_secs: u64,
+    /// Time given to in-flight requests on shutdown, in seconds.
+    pub shutdown_grace_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `postgres://…` for a shared PostgreSQL; unset for the embedded SQLite
+    /// database in the data directory.
+    pub url: Option<String>,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// A `tracing` filter such as `info` or `rampart_server=debug,info`.
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Lifetime of a login session token, in seconds.
+    pub session_ttl_secs: u64,
+    /// Failed attempts per user or per source address before back-off.
+    pub lockout_threshold: u32,
+    /// Longest back-off, in seconds.
+    pub lockout_max_secs: u64,
+    /// Failures older than this no longer count, in seconds.
+    pub lockout_window_secs: u64,
+    /// Longest lifetime an API token may be given, in days.
+    pub max_token_ttl_days: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// A state change whose audit record is not durable within this bound
+    /// is refused (fail-closed), in milliseconds.
+    pub timeout_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("./rampart-data"),
+            server: ServerConfig::default(),
+            database: DatabaseConfig::default(),
+            log: LogConfig::default(),
+            auth: AuthConfig::default(),
+            audit: AuditConfig::default(),
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            names: vec!["localhost".into(), "127.0.0.1".into(), "::1".into()],
+            body_limit_bytes: 1024 * 1024,
+            request_timeout_secs: 30,
+            header_read_timeout_secs: 10,
+            shutdown_grace_secs: 30,
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig { url: None, max_connections: 16 }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig { format: LogFormat::Text, level: "info".into() }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            session_ttl_secs: 12 * 3600,
+            lockout_threshold: 5,
+            lockout_max_secs: 15 * 60,
+            lockout_window_secs: 15 * 60,
+            max_token_ttl_days: 365,
+        }
+    }
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig { timeout_ms: 2000 }
+    }
+}
+
+/// A configuration that could not be loaded or is invalid.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration file {0} does not exist")]
+    Missing(PathBuf),
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Builds the configuration from `file` (if any), the process environment
+    /// and `flags` (a partial configuration, highest precedence).
+    pub fn load(file: Option<&Path>, flags: &FlagOverrides) -> Result<Config, ConfigError> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError::Missing(path.to_owned()));
+            }
+            fig = fig.merge(Toml::file_exact(path));
+        }
+        let env = Env::prefixed("RAMPART_")
+            .split("__")
+            .filter(|key| {
+                // Depending on figment's order of operations the key may or
+                // may not be split yet: accept both separators.
+                let key = key.as_str().to_ascii_lowercase();
+                let key = key.as_str();
+                SECTIONS.iter().any(|s| {
+                    key == *s || key.starts_with(&format!("{s}.")) || key.starts_with(&format!("{s}__"))
+                })
+            });
+        fig = fig.merge(env).merge(Serialized::defaults(flags));
+        let config: Config = fig.extract().map_err(|e| ConfigError::Invalid(flatten(e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what types alone cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: &str| Err(ConfigError::Invalid(m.to_owned()));
+        if self.server.names.is_empty() {
+            return bad("server.names must name at least one host for the certificate");
+        }
+        if self.server.body_limit_bytes < 1024 {
+            return bad("server.body_limit_bytes must be at least 1024");
+        }
+        if self.server.request_timeout_secs == 0 || self.server.header_read_timeout_secs == 0 {
+            return bad("server timeouts must be at least 1 second");
+        }
+        if self.auth.lockout_threshold == 0 {
+            return bad("auth.lockout_threshold must be at least 1");
+        }
+        if self.audit.timeout_ms == 0 {
+            return bad("audit.timeout_ms must be at least 1");
+        }
+        if let Some(url) = &self.database.url {
+            if !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
+                return bad("database.url must be a postgres:// URL (leave it unset for the embedded SQLite store)");
+            }
+        }
+        if self.database.max_connections == 0 {
+            return bad("database.max_connections must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+/// The settings that command-line flags may override. `None` leaves the
+/// lower layers alone.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct FlagOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database: Option<DatabaseFlag>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server: Option<ServerFlag>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log: Option<LogFlag>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DatabaseFlag {
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerFlag {
+    pub listen: SocketAddr,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LogFlag {
+    pub format: Option<LogFormat>,
+}
+
+/// Joins figment's error chain into one line that names the bad key.
+fn flatten(err: figment::Error) -> String {
+    err.into_iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_in_jail(toml: &str, env: &[(&str, &str)], flags: FlagOverrides) -> Result<Config, String> {
+        let mut out = Err(String::new());
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("rampart.toml", toml)?;
+            for (k, v) in env {
+                jail.set_env(k, v);
+            }
+            out = Config::load(Some(Path::new("rampart.toml")), &flags).map_err(|e| e.to_string());
+            Ok(())
+        });
+        out
+    }
+
+    #[test]
+    fn flags_override_env_which_overrides_file() {
+        let toml = "data_dir = \"from-file\"\n[server]\nlisten = \"127.0.0.1:1000\"\n";
+        let c = load_in_jail(toml, &[], FlagOverrides::default()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.data_dir, PathBuf::from("from-file"));
+        assert_eq!(c.server.listen.port(), 1000);
+
+        let c = load_in_jail(toml, &[("RAMPART_SERVER__LISTEN", "127.0.0.1:2000")], FlagOverrides::default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.server.listen.port(), 2000, "env must override the file");
+
+        let flags = FlagOverrides {
+            server: Some(ServerFlag { listen: SocketAddr::from(([127, 0, 0, 1], 3000)) }),
+            ..Default::default()
+        };
+        let c = load_in_jail(toml, &[("RAMPART_SERVER__LISTEN", "127.0.0.1:2000")], flags)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.server.listen.port(), 3000, "flags must override env");
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_in_file_and_env() {
+        let err = load_in_jail("[server]\nlisen = \"x\"\n", &[], FlagOverrides::default());
+        assert!(err.as_ref().is_err_and(|e| e.contains("lisen")), "{err:?}");
+        let err = load_in_jail("", &[("RAMPART_SERVER__LISTN", "x")], FlagOverrides::default());
+        assert!(err.as_ref().is_err_and(|e| e.contains("listn")), "{err:?}");
+        // Variables outside the known sections belong to the CLI client.
+        assert!(load_in_jail("", &[("RAMPART_URL", "https://x")], FlagOverrides::default()).is_ok());
+    }
+
+    #[test]
+    fn invalid_values_are_rejected_with_the_key_named() {
+        let err = load_in_jail("[database]\nurl = \"mysql://x\"\n", &[], FlagOverrides::default());
+        assert!(err.as_ref().is_err_and(|e| e.contains("database.url")), "{err:?}");
+        let err = load_in_jail("[server]\nlisten = \"nonsense\"\n", &[], FlagOverrides::default());
+        assert!(err.is_err());
+        let missing = Config::load(Some(Path::new("/nonexistent/rampart.toml")), &FlagOverrides::default());
+        assert!(matches!(missing, Err(ConfigError::Missing(_))));
+    }
+}

@@ -1,0 +1,65 @@
+//! The HTTP API under `/api/v1`, plus the contract endpoints at the root
+//! (`/healthz`, `/readyz`, `/metrics`). [`routes`] is the one place where
+//! routes are declared, each with the access it needs.
+
+pub mod access_keys;
+pub mod audit;
+pub mod auth;
+pub mod system;
+pub mod tenants;
+pub mod tokens;
+pub mod users;
+
+use axum::routing::{delete, get, post};
+use http::Method;
+use rampart_core::Permission::*;
+use serde::Serialize;
+
+use crate::routes::{Access, Routes};
+
+/// A page of a listing and the cursor for the next one.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Listing<T> {
+    pub items: Vec<T>,
+    /// Pass as `after` to get the next page; absent on the last page.
+    pub next: Option<String>,
+}
+
+impl<T> From<rampart_store::Page<T>> for Listing<T> {
+    fn from(p: rampart_store::Page<T>) -> Self {
+        Listing { items: p.items, next: p.next }
+    }
+}
+
+/// Every route of the API with the access it needs. Nothing else adds routes.
+pub fn routes() -> Routes {
+    use Access::*;
+    use Method as M;
+    Routes::default()
+        .add(M::GET, "/healthz", Public, get(system::healthz))
+        .add(M::GET, "/readyz", Public, get(system::readyz))
+        .add(M::GET, "/metrics", Public, get(system::metrics))
+        .add(M::GET, "/api/v1/openapi.json", Public, get(system::openapi))
+        .add(M::GET, "/api/v1/system", Permission(SystemRead), get(system::info))
+        .add(M::POST, "/api/v1/auth/login", Public, post(auth::login))
+        .add(M::POST, "/api/v1/auth/logout", Enrollment, post(auth::logout))
+        .add(M::GET, "/api/v1/auth/whoami", Enrollment, get(auth::whoami))
+        .add(M::POST, "/api/v1/auth/totp/enroll", Enrollment, post(auth::totp_enroll))
+        .add(M::POST, "/api/v1/auth/totp/confirm", Enrollment, post(auth::totp_confirm))
+        .add(M::GET, "/api/v1/roles", Authenticated, get(auth::roles))
+        .add(M::GET, "/api/v1/users", Permission(UserRead), get(users::list))
+        .add(M::POST, "/api/v1/users", Permission(UserWrite), post(users::create))
+        .add(M::GET, "/api/v1/users/{id}", Permission(UserRead), get(users::show))
+        .add(M::POST, "/api/v1/users/{id}/disable", Permission(UserWrite), post(users::disable))
+        .add(M::POST, "/api/v1/users/{id}/reset-totp", Permission(UserWrite), post(users::reset_totp))
+        .add(M::GET, "/api/v1/tenants", Permission(TenantRead), get(tenants::list))
+        .add(M::POST, "/api/v1/tenants", Permission(TenantWrite), post(tenants::create))
+        .add(M::GET, "/api/v1/tenants/{id}", Permission(TenantRead), get(tenants::show))
+        .add(M::GET, "/api/v1/tokens", Permission(TokenSelf), get(tokens::list))
+        .add(M::POST, "/api/v1/tokens", Permission(TokenSelf), post(tokens::create))
+        .add(M::DELETE, "/api/v1/tokens/{id}", Permission(TokenSelf), delete(tokens::revoke))
+        .add(M::GET, "/api/v1/access-keys", Permission(AccessKeySelf), get(access_keys::list))
+        .add(M::POST, "/api/v1/access-keys", Permission(AccessKeySelf), post(access_keys::create))
+        .add(M::DELETE, "/api/v1/access-keys/{id}", Permission(AccessKeySelf), delete(access_keys::revoke))
+        .add(M::GET, "/api/v1/audit/events", Permission(AuditRead), get(audit::list))
+}

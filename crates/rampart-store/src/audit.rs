@@ -1,0 +1,93 @@
+//! The audit trail as a table. The tamper-evident ledger replaces this
+//! storage later; the API (`append_event`, `list_events`) stays.
+
+use rampart_core::{Event, Id, Outcome};
+use sqlx::Row;
+
+use crate::{Page, Result, Store, StoreError};
+
+impl Store {
+    /// Appends one event and returns its sequence number. The write is a
+    /// committed transaction (SQLite: fsynced WAL) before this returns.
+    pub async fn append_event(&self, ev: &Event) -> Result<i64> {
+        let attrs = serde_json::to_string(&ev.attrs).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let row = sqlx::query(
+            "INSERT INTO audit_events (id, time_ms, kind, outcome, actor, tenant_id, source_addr, attrs) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING seq",
+        )
+        .bind(ev.id.as_str())
+        .bind(ev.time_ms)
+        .bind(&ev.kind)
+        .bind(ev.outcome.as_str())
+        .bind(&ev.actor)
+        .bind(ev.tenant_id.as_ref().map(|t| t.as_str().to_owned()))
+        .bind(ev.source_addr.clone())
+        .bind(attrs)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get("seq")?)
+    }
+
+    /// Events of one kind (or all, with `None`) in sequence order after `after`.
+    pub async fn list_events(&self, kind: Option<&str>, after: i64, limit: usize) -> Result<Page<(i64, Event)>> {
+        let fetch = i64::try_from(limit + 1).unwrap_or(i64::MAX);
+        let cols = "seq, id, time_ms, kind, outcome, actor, tenant_id, source_addr, attrs";
+        let rows = match kind {
+            Some(k) => {
+                sqlx::query(&format!("SELECT {cols} FROM audit_events WHERE kind = $1 AND seq > $2 ORDER BY seq LIMIT $3"))
+                    .bind(k)
+                    .bind(after)
+                    .bind(fetch)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            None => {
+                sqlx::query(&format!("SELECT {cols} FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2"))
+                    .bind(after)
+                    .bind(fetch)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        };
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let outcome = match r.try_get::<String, _>("outcome")?.as_str() {
+                "success" => Outcome::Success,
+                "failure" => Outcome::Failure,
+                "denied" => Outcome::Denied,
+                other => return Err(StoreError::Corrupt(format!("audit_events.outcome {other:?}"))),
+            };
+            let attrs: String = r.try_get("attrs")?;
+            out.push((
+                r.try_get("seq")?,
+                Event {
+                    id: Id::from_trusted(r.try_get("id")?),
+                    time_ms: r.try_get("time_ms")?,
+                    kind: r.try_get("kind")?,
+                    outcome,
+                    actor: r.try_get("actor")?,
+                    tenant_id: r.try_get::<Option<String>, _>("tenant_id")?.map(Id::from_trusted),
+                    source_addr: r.try_get("source_addr")?,
+                    attrs: serde_json::from_str(&attrs).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                },
+            ));
+        }
+        Ok(Page::from_rows(out, limit, |(seq, _)| seq.to_string()))
+    }
+}
+
+/// The audit sink that appends to the `audit_events` table.
+#[derive(Debug, Clone)]
+pub struct TableAuditSink(pub Store);
+
+impl rampart_core::audit::AuditSink for TableAuditSink {
+    fn append<'a>(
+        &'a self,
+        event: &'a Event,
+    ) -> rampart_core::audit::BoxFuture<'a, Result<u64, rampart_core::audit::AuditError>> {
+        Box::pin(async move {
+            let seq = self.0.append_event(event).await.map_err(|e| rampart_core::audit::AuditError::Failed(e.to_string()))?;
+            Ok(u64::try_from(seq).unwrap_or_default())
+        })
+    }
+}

@@ -1,0 +1,96 @@
+//! Opening a backend, running its migrations, and the health probe.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+
+use crate::Result;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Which database a [`Store`] runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The handle every service stores and fetches through. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub(crate) pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Opens (creating if needed) the embedded SQLite database at `path`, in
+    /// WAL mode with full fsync on commit, and migrates it.
+    pub async fn open_sqlite(path: &Path, max_connections: u32) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        let opts = AnyConnectOptions::from_str(&url)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    // WAL lets readers run beside the writer; synchronous=FULL
+                    // makes every acknowledged commit survive power loss;
+                    // busy_timeout queues writers instead of failing them.
+                    conn.execute(
+                        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; \
+                         PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;",
+                    )
+                    .await?;
+                    Ok(())
+                })
+            })
+            .connect_with(opts)
+            .await?;
+        let store = Store { pool, backend: Backend::Sqlite };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Connects to PostgreSQL at `url` and migrates it.
+    pub async fn open_postgres(url: &str, max_connections: u32) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await?;
+        let store = Store { pool, backend: Backend::Postgres };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        // sqlx's migrator takes an advisory lock on PostgreSQL, so several
+        // nodes starting at once migrate exactly once.
+        match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
+        }
+        Ok(())
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Whether the database answers; what `/readyz` reports.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Closes every connection; used on shutdown.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}

@@ -1,0 +1,239 @@
+//! The one storage test suite, run against every backend: each case below is
+//! instantiated for embedded SQLite and for PostgreSQL (on a database the
+//! test creates and drops). A backend that behaves differently fails here.
+
+use std::future::Future;
+
+use rampart_core::{Event, Id, Outcome, Role};
+use rampart_store::testing::TestPostgres;
+use rampart_store::{NewUser, Store, StoreError, TokenRow};
+
+/// Runs `case` on a fresh SQLite store and a fresh PostgreSQL store.
+macro_rules! on_every_backend {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::with_sqlite(super::$name).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::with_postgres(super::$name).await;
+                }
+            )*
+        }
+    };
+}
+
+on_every_backend!(
+    users_round_trip_and_names_are_unique,
+    listing_pages_with_a_cursor_and_confines_to_a_tenant,
+    totp_steps_can_be_claimed_once_and_only_forward,
+    disabling_a_user_revokes_tokens_and_keys,
+    tokens_are_found_by_hash_and_revoked_per_owner,
+    throttle_counts_failures_in_a_window_and_locks,
+    audit_events_append_in_order_and_round_trip,
+    reopening_migrated_database_is_idempotent,
+);
+
+async fn with_sqlite<F, Fut>(case: F)
+where
+    F: FnOnce(Store) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open_sqlite(&dir.path().join("rampart.db"), 4).await.expect("open sqlite");
+    case(store.clone()).await;
+    store.close().await;
+}
+
+async fn with_postgres<F, Fut>(case: F)
+where
+    F: FnOnce(Store) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let Some(db) = TestPostgres::create().await else { return };
+    let store = db.store().await.expect("open postgres");
+    case(store.clone()).await;
+    store.close().await;
+    db.drop_db().await;
+}
+
+async fn user(store: &Store, name: &str, role: Role, tenant: Option<&Id>) -> rampart_store::UserRow {
+    store
+        .create_user(NewUser { username: name, role, tenant_id: tenant, password_hash: "$argon2id$fake" }, 1_000)
+        .await
+        .expect("create user")
+}
+
+async fn users_round_trip_and_names_are_unique(store: Store) {
+    let t = store.create_tenant("acme", 5).await.expect("tenant");
+    let u = user(&store, "alice", Role::CustomerAdmin, Some(&t.id)).await;
+    let back = store.get_user(&u.id).await.expect("get");
+    assert_eq!(back.username, "alice");
+    assert_eq!(back.role, Role::CustomerAdmin);
+    assert_eq!(back.tenant_id.as_ref(), Some(&t.id));
+    assert_eq!(back.totp_last_step, 0);
+    assert!(back.totp_sealed.is_none() && back.disabled_at.is_none());
+    assert_eq!(store.find_user_by_name("alice").await.expect("find").map(|u| u.id), Some(u.id.clone()));
+    assert!(store.find_user_by_name("nobody").await.expect("find").is_none());
+
+    let dup = store
+        .create_user(NewUser { username: "alice", role: Role::Auditor, tenant_id: None, password_hash: "x" }, 2)
+        .await;
+    assert!(matches!(dup, Err(StoreError::Conflict(_))), "duplicate name must conflict: {dup:?}");
+    assert!(matches!(store.create_tenant("acme", 6).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(store.get_user(&Id::new("usr")).await, Err(StoreError::NotFound)));
+    assert_eq!(store.count_users().await.expect("count"), 1);
+}
+
+async fn listing_pages_with_a_cursor_and_confines_to_a_tenant(store: Store) {
+    let a = store.create_tenant("a", 1).await.expect("tenant");
+    let b = store.create_tenant("b", 1).await.expect("tenant");
+    for i in 0..5 {
+        user(&store, &format!("a{i}"), Role::CustomerUser, Some(&a.id)).await;
+    }
+    user(&store, "b0", Role::CustomerUser, Some(&b.id)).await;
+    user(&store, "op", Role::Admin, None).await;
+
+    let first = store.list_users(Some(&a.id), None, 2).await.expect("page 1");
+    assert_eq!(first.items.iter().map(|u| u.username.as_str()).collect::<Vec<_>>(), ["a0", "a1"]);
+    let second = store.list_users(Some(&a.id), first.next.as_deref(), 2).await.expect("page 2");
+    assert_eq!(second.items.iter().map(|u| u.username.as_str()).collect::<Vec<_>>(), ["a2", "a3"]);
+    let third = store.list_users(Some(&a.id), second.next.as_deref(), 2).await.expect("page 3");
+    assert_eq!(third.items.len(), 1);
+    assert!(third.next.is_none(), "the last page has no cursor");
+
+    let all = store.list_users(None, None, 100).await.expect("all");
+    assert_eq!(all.items.len(), 7);
+    let only_b = store.list_tenants(Some(&b.id), None, 10).await.expect("tenants");
+    assert_eq!(only_b.items.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["b"]);
+}
+
+async fn totp_steps_can_be_claimed_once_and_only_forward(store: Store) {
+    let u = user(&store, "ops", Role::OperationsEngineer, None).await;
+    store.set_totp_pending(&u.id, b"sealed", 2).await.expect("pending");
+    store.activate_totp(&u.id, 100, 3).await.expect("activate");
+    let row = store.get_user(&u.id).await.expect("get");
+    assert_eq!(row.totp_sealed.as_deref(), Some(&b"sealed"[..]));
+    assert!(row.totp_pending_sealed.is_none());
+    assert!(!store.claim_totp_step(&u.id, 100).await.expect("claim"), "the enrolment code's step is spent");
+    assert!(store.claim_totp_step(&u.id, 101).await.expect("claim"));
+    assert!(!store.claim_totp_step(&u.id, 101).await.expect("claim"), "a step is accepted once");
+    assert!(!store.claim_totp_step(&u.id, 100).await.expect("claim"), "an older step after a newer one is refused");
+    store.reset_totp(&u.id, 4).await.expect("reset");
+    assert!(store.get_user(&u.id).await.expect("get").totp_sealed.is_none());
+    assert!(matches!(store.activate_totp(&u.id, 1, 5).await, Err(StoreError::NotFound)), "nothing pending");
+}
+
+fn token(user: &Id, hash: &str, kind: &str) -> TokenRow {
+    TokenRow {
+        id: Id::new("tok"),
+        token_hash: hash.to_owned(),
+        user_id: user.clone(),
+        kind: kind.to_owned(),
+        name: "t".into(),
+        scopes: "user_read".into(),
+        created_at: 1,
+        expires_at: 10_000,
+        revoked_at: None,
+        last_used_at: None,
+    }
+}
+
+async fn disabling_a_user_revokes_tokens_and_keys(store: Store) {
+    let u = user(&store, "bob", Role::Auditor, None).await;
+    store.insert_token(&token(&u.id, "h1", "session")).await.expect("token");
+    store
+        .insert_access_key(&rampart_store::AccessKeyRow {
+            id: "RKAITEST".into(),
+            user_id: u.id.clone(),
+            description: String::new(),
+            secret_sealed: vec![1, 2, 3],
+            created_at: 1,
+            revoked_at: None,
+            last_used_at: None,
+        })
+        .await
+        .expect("key");
+    store.disable_user(&u.id, 50).await.expect("disable");
+    assert_eq!(store.get_user(&u.id).await.expect("get").disabled_at, Some(50));
+    assert_eq!(store.find_token_by_hash("h1").await.expect("find").and_then(|t| t.revoked_at), Some(50));
+    assert_eq!(store.get_access_key("RKAITEST").await.expect("key").revoked_at, Some(50));
+    store.disable_user(&u.id, 60).await.expect("disabling twice is harmless");
+    assert!(matches!(store.disable_user(&Id::new("usr"), 1).await, Err(StoreError::NotFound)));
+}
+
+async fn tokens_are_found_by_hash_and_revoked_per_owner(store: Store) {
+    let a = user(&store, "a", Role::Auditor, None).await;
+    let b = user(&store, "b", Role::Auditor, None).await;
+    let t = token(&a.id, "hash-a", "api");
+    store.insert_token(&t).await.expect("insert");
+    store.insert_token(&token(&a.id, "hash-s", "session")).await.expect("insert");
+    assert!(matches!(store.insert_token(&token(&b.id, "hash-a", "api")).await, Err(StoreError::Conflict(_))));
+    let page = store.list_api_tokens(&a.id, None, 10).await.expect("list");
+    assert_eq!(page.items.len(), 1, "sessions are not listed as API tokens");
+    assert!(matches!(store.revoke_token(&b.id, &t.id, 5).await, Err(StoreError::NotFound)), "not b's token");
+    store.revoke_token(&a.id, &t.id, 5).await.expect("revoke");
+    store.revoke_token(&a.id, &t.id, 9).await.expect("revoking twice keeps the first time");
+    assert_eq!(store.find_token_by_hash("hash-a").await.expect("find").and_then(|t| t.revoked_at), Some(5));
+    store.touch_token(&t.id, 100_000).await.expect("touch");
+    assert_eq!(store.find_token_by_hash("hash-a").await.expect("find").and_then(|t| t.last_used_at), Some(100_000));
+}
+
+async fn throttle_counts_failures_in_a_window_and_locks(store: Store) {
+    let backoff = |n: i64| if n >= 3 { 1000 * (n - 2) } else { 0 };
+    for n in 1..=2 {
+        let t = store.throttle_fail("user:x", 10_000 + n, 60_000, backoff).await.expect("fail");
+        assert_eq!(t.failures, n);
+        assert_eq!(t.locked_until, 0);
+    }
+    let t = store.throttle_fail("user:x", 10_003, 60_000, backoff).await.expect("fail");
+    assert_eq!((t.failures, t.locked_until), (3, 11_003));
+    assert_eq!(store.throttle_locked_until("user:x").await.expect("read"), 11_003);
+    assert_eq!(store.throttle_locked_until("ip:1.2.3.4").await.expect("read"), 0);
+    // Past the window the count starts again.
+    let t = store.throttle_fail("user:x", 200_000, 60_000, backoff).await.expect("fail");
+    assert_eq!(t.failures, 1);
+    store.throttle_clear("user:x").await.expect("clear");
+    assert_eq!(store.throttle_locked_until("user:x").await.expect("read"), 0);
+}
+
+async fn audit_events_append_in_order_and_round_trip(store: Store) {
+    let t = Id::new("tnt");
+    let first = Event::new("auth.login.failed", Outcome::Failure, "mallory")
+        .tenant(Some(t.clone()))
+        .source(Some("10.0.0.1".into()))
+        .attr("reason", "bad_password");
+    let s1 = store.append_event(&first).await.expect("append");
+    let s2 = store.append_event(&Event::new("user.created", Outcome::Success, "admin")).await.expect("append");
+    assert!(s2 > s1);
+    let all = store.list_events(None, 0, 10).await.expect("list");
+    assert_eq!(all.items.len(), 2);
+    let (seq, ev) = &all.items[0];
+    assert_eq!(*seq, s1);
+    assert_eq!(ev.kind, "auth.login.failed");
+    assert_eq!(ev.outcome, Outcome::Failure);
+    assert_eq!(ev.tenant_id.as_ref(), Some(&t));
+    assert_eq!(ev.attrs["reason"], "bad_password");
+    let only = store.list_events(Some("user.created"), 0, 10).await.expect("list");
+    assert_eq!(only.items.len(), 1);
+    assert!(matches!(store.append_event(&first).await, Err(StoreError::Conflict(_))), "event ids are unique");
+}
+
+async fn reopening_migrated_database_is_idempotent(store: Store) {
+    store.ping().await.expect("ping");
+    user(&store, "persisted", Role::Auditor, None).await;
+    // The suite opened (and so migrated) this store already; migrating a
+    // second handle must neither fail nor lose data.
+    let again = match store.backend() {
+        rampart_store::Backend::Sqlite => return,
+        rampart_store::Backend::Postgres => store.clone(),
+    };
+    assert_eq!(again.count_users().await.expect("count"), 1);
+}
