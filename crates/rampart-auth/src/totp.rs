@@ -44,6 +44,11 @@ pub fn otpauth_uri(secret: &[u8], account: &str) -> Result<SecretString, AuthErr
     Ok(SecretString::from(totp(secret, account)?.get_url()))
 }
 
+/// The code an authenticator shows at `unix_secs` (for tests and tooling).
+pub fn code_at(secret: &[u8], unix_secs: u64) -> Result<SecretString, AuthError> {
+    Ok(SecretString::from(totp(secret, "tool")?.generate(unix_secs)))
+}
+
 /// The time step `code` is valid for at `unix_secs`, within ±1 step, or
 /// `None`. Comparison is constant-time; malformed codes never match.
 pub fn matching_step(secret: &[u8], account: &str, code: &SecretString, unix_secs: u64) -> Option<u64> {

@@ -71,6 +71,15 @@ impl Routes {
         self
     }
 
+    /// Adds a route *without* declaring its access, which the gate then
+    /// refuses to everybody. Exists only so a test can prove that; the
+    /// `danger_` prefix makes any other use stand out in review.
+    #[doc(hidden)]
+    pub fn danger_unlisted_route(mut self, path: &'static str, handler: MethodRouter<AppState>) -> Self {
+        self.router = self.router.route(path, handler);
+        self
+    }
+
     pub fn specs(&self) -> &[RouteSpec] {
         &self.specs
     }
@@ -81,6 +90,8 @@ impl Routes {
         let router = self
             .router
             .route_layer(axum::middleware::from_fn_with_state((state.clone(), table), authorize))
+            // Outside the gate, so refusals are counted too.
+            .route_layer(axum::middleware::from_fn(crate::metrics::track))
             .with_state(state);
         (router, self.specs)
     }

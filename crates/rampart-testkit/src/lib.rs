@@ -1,1 +1,259 @@
-//! placeholder
+//! Test support: [`TestServer`] boots a whole Rampart node on `127.0.0.1:0`
+//! with a temporary data directory (embedded SQLite, or PostgreSQL on a
+//! throw-away database) and hands out HTTPS clients that trust its CA, plus
+//! helpers to log in as any role. Used by every crate's integration tests
+//! and by the benchmarks; never by production code.
+
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rampart_core::Role;
+use rampart_core::config::Config;
+use rampart_server::Running;
+use rampart_store::testing::TestPostgres;
+use reqwest::{Client, Method, RequestBuilder, Response};
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+
+/// A running node and what tests need to talk to it.
+#[derive(Debug)]
+pub struct TestServer {
+    pub running: Option<Running>,
+    /// `https://127.0.0.1:PORT`
+    pub url: String,
+    pub client: Client,
+    pub admin: Credentials,
+    pub ca_pem: Vec<u8>,
+    dir: tempfile::TempDir,
+    postgres: Option<TestPostgres>,
+}
+
+/// A user's credentials as a test knows them.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub username: String,
+    pub password: String,
+    /// Raw TOTP secret, when enrolled.
+    pub totp_secret: Option<Vec<u8>>,
+}
+
+/// A logged-in user.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub id: String,
+    pub creds: Credentials,
+    pub token: String,
+    pub tenant_id: Option<String>,
+}
+
+/// Unix seconds now.
+pub fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// The TOTP code for `secret`, `steps` 30-second steps from now.
+pub fn totp_code(secret: &[u8], steps: i64) -> String {
+    let t = unix_now().saturating_add_signed(steps * 30);
+    rampart_auth::totp::code_at(secret, t).expect("totp").expose_secret().to_owned()
+}
+
+/// A default test configuration rooted in `dir`, listening on an ephemeral port.
+pub fn test_config(dir: &std::path::Path) -> Config {
+    let mut config = Config::default();
+    config.data_dir = dir.join("data");
+    config.server.listen = "127.0.0.1:0".parse().expect("addr");
+    config.server.shutdown_grace_secs = 5;
+    config
+}
+
+/// An HTTPS client that trusts only `ca_pem`.
+pub fn client_for(ca_pem: &[u8]) -> Client {
+    let ca = reqwest::Certificate::from_pem(ca_pem).expect("CA certificate");
+    Client::builder()
+        .tls_certs_only([ca])
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .expect("client")
+}
+
+impl TestServer {
+    /// A node on embedded SQLite.
+    pub async fn start() -> TestServer {
+        Self::start_with(|_| {}).await
+    }
+
+    /// A node on embedded SQLite, with the configuration adjusted first.
+    pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> TestServer {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = test_config(dir.path());
+        adjust(&mut config);
+        Self::boot(dir, config, None).await
+    }
+
+    /// A node on a throw-away PostgreSQL database, or `None` (skipped loudly)
+    /// where no PostgreSQL server is reachable.
+    pub async fn start_postgres() -> Option<TestServer> {
+        let pg = TestPostgres::create().await?;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = test_config(dir.path());
+        config.database.url = Some(pg.url().to_owned());
+        Some(Self::boot(dir, config, Some(pg)).await)
+    }
+
+    async fn boot(dir: tempfile::TempDir, config: Config, postgres: Option<TestPostgres>) -> TestServer {
+        let running = rampart_server::start(config).await.expect("server start");
+        let url = format!("https://{}", running.addr);
+        let ca_pem = std::fs::read(running.data_dir.tls().ca_cert).expect("ca.pem");
+        let client = client_for(&ca_pem);
+        let boot: Value =
+            serde_json::from_slice(&std::fs::read(running.data_dir.bootstrap_path()).expect("bootstrap file"))
+                .expect("bootstrap json");
+        let secret = data_encoding::BASE32_NOPAD.decode(boot["totp_secret"].as_str().expect("secret").as_bytes()).expect("b32");
+        let admin = Credentials {
+            username: boot["username"].as_str().expect("username").to_owned(),
+            password: boot["password"].as_str().expect("password").to_owned(),
+            totp_secret: Some(secret),
+        };
+        TestServer { running: Some(running), url, client, admin, ca_pem, dir, postgres }
+    }
+
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// A request to `path` with an optional bearer token.
+    pub fn request(&self, method: Method, path: &str, token: Option<&str>) -> RequestBuilder {
+        let rb = self.client.request(method, format!("{}{path}", self.url));
+        match token {
+            Some(t) => rb.bearer_auth(t),
+            None => rb,
+        }
+    }
+
+    /// `POST /api/v1/auth/login`.
+    pub async fn login(&self, username: &str, password: &str, code: Option<&str>) -> Response {
+        let mut body = json!({ "username": username, "password": password });
+        if let Some(c) = code {
+            body["totp_code"] = json!(c);
+        }
+        self.request(Method::POST, "/api/v1/auth/login", None).json(&body).send().await.expect("login request")
+    }
+
+    /// Logs in as the bootstrap admin with the code of the step `steps` from now.
+    pub async fn admin_session_at(&self, steps: i64) -> Session {
+        let secret = self.admin.totp_secret.as_deref().expect("admin totp");
+        let resp = self.login(&self.admin.username, &self.admin.password, Some(&totp_code(secret, steps))).await;
+        assert_eq!(resp.status(), 200, "admin login: {}", resp.text().await.unwrap_or_default());
+        let body: Value = resp.json().await.expect("json");
+        let token = body["token"].as_str().expect("token").to_owned();
+        let me: Value = self.request(Method::GET, "/api/v1/auth/whoami", Some(&token)).send().await.expect("whoami").json().await.expect("json");
+        Session { id: me["user_id"].as_str().expect("id").to_owned(), creds: self.admin.clone(), token, tenant_id: None }
+    }
+
+    /// Logs in as the bootstrap admin (uses the current step's code once).
+    pub async fn admin_session(&self) -> Session {
+        self.admin_session_at(0).await
+    }
+
+    /// Creates a tenant and returns its id.
+    pub async fn create_tenant(&self, admin: &Session, name: &str) -> String {
+        let resp = self
+            .request(Method::POST, "/api/v1/tenants", Some(&admin.token))
+            .json(&json!({ "name": name }))
+            .send()
+            .await
+            .expect("create tenant");
+        assert_eq!(resp.status(), 201, "create tenant: {}", resp.text().await.unwrap_or_default());
+        resp.json::<Value>().await.expect("json")["id"].as_str().expect("id").to_owned()
+    }
+
+    /// Creates a user with `role` (in `tenant` for customer roles), enrols
+    /// TOTP where the role needs it, and logs them in.
+    pub async fn session_for(&self, admin: &Session, username: &str, role: Role, tenant: Option<&str>) -> Session {
+        let password = format!("pw-{username}-long-enough");
+        let resp = self
+            .request(Method::POST, "/api/v1/users", Some(&admin.token))
+            .json(&json!({ "username": username, "role": role, "tenant_id": tenant, "password": password }))
+            .send()
+            .await
+            .expect("create user");
+        assert_eq!(resp.status(), 201, "create {username}: {}", resp.text().await.unwrap_or_default());
+        let id = resp.json::<Value>().await.expect("json")["user"]["id"].as_str().expect("id").to_owned();
+        let mut creds = Credentials { username: username.to_owned(), password, totp_secret: None };
+        let first: Value = self.login(username, &creds.password, None).await.json().await.expect("json");
+        let mut token = first["token"].as_str().unwrap_or_else(|| panic!("login {username}: {first}")).to_owned();
+        if first["enrollment_required"] == json!(true) {
+            let e: Value = self
+                .request(Method::POST, "/api/v1/auth/totp/enroll", Some(&token))
+                .send()
+                .await
+                .expect("enroll")
+                .json()
+                .await
+                .expect("json");
+            let secret = data_encoding::BASE32_NOPAD.decode(e["secret"].as_str().expect("secret").as_bytes()).expect("b32");
+            let resp = self
+                .request(Method::POST, "/api/v1/auth/totp/confirm", Some(&token))
+                .json(&json!({ "code": totp_code(&secret, 0) }))
+                .send()
+                .await
+                .expect("confirm");
+            assert_eq!(resp.status(), 204, "confirm: {}", resp.text().await.unwrap_or_default());
+            // The confirming code's step is spent; the next step's code is
+            // within the accepted skew.
+            let resp = self.login(username, &creds.password, Some(&totp_code(&secret, 1))).await;
+            assert_eq!(resp.status(), 200, "login after enrolment: {}", resp.text().await.unwrap_or_default());
+            token = resp.json::<Value>().await.expect("json")["token"].as_str().expect("token").to_owned();
+            creds.totp_secret = Some(secret);
+        }
+        Session { id, creds, token, tenant_id: tenant.map(str::to_owned) }
+    }
+
+    /// Stops the node gracefully and drops its PostgreSQL database, if any.
+    pub async fn stop(mut self) {
+        if let Some(r) = self.running.take() {
+            r.shutdown().await.expect("shutdown");
+        }
+        if let Some(pg) = self.postgres.take() {
+            pg.drop_db().await;
+        }
+    }
+}
+
+/// Captured log output of the whole process (every target, TRACE level).
+#[derive(Debug, Clone, Default)]
+pub struct LogCapture(Arc<Mutex<Vec<u8>>>);
+
+impl LogCapture {
+    /// Installs the capturing subscriber for this process. Call once, first,
+    /// in a test binary of its own.
+    pub fn install() -> LogCapture {
+        let capture = LogCapture::default();
+        let writer = capture.clone();
+        tracing_subscriber::fmt()
+            .with_max_level(tracing_subscriber::filter::LevelFilter::TRACE)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .init();
+        capture
+    }
+
+    pub fn contents(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().map(|b| b.clone()).unwrap_or_default()).into_owned()
+    }
+}
+
+impl Write for LogCapture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut b) = self.0.lock() {
+            b.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

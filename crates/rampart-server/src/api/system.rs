@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::problem::ApiError;
 use crate::server::AppState;
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Status {
     pub status: &'static str,
 }
@@ -49,7 +49,7 @@ pub async fn openapi(State(state): State<AppState>) -> Response {
     resp
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SystemInfo {
     pub version: &'static str,
     pub storage: &'static str,

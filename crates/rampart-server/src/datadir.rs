@@ -1,0 +1,95 @@
+//! The data directory: everything a node keeps on disk.
+//!
+//! ```text
+//! DIR/                       0700
+//!   rampart.db               embedded SQLite (WAL) when no database URL is set
+//!   secrets/root.key         32-byte root secret, 0600; keys are derived from it
+//!   tls/ca.pem               the local CA that clients trust
+//!   tls/ca-key.pem           0600
+//!   tls/server.pem           server certificate for the configured names
+//!   tls/server-key.pem       0600
+//!   bootstrap-admin.json     0600, first start only: username, password, totp_secret
+//!   client.json              where the CLI finds this server (URL, CA path)
+//! ```
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use rampart_auth::Bootstrap;
+use rampart_core::secret::RootSecret;
+use secrecy::ExposeSecret;
+
+use crate::tls::{TlsPaths, write_private};
+
+#[derive(Debug, Clone)]
+pub struct DataDir {
+    pub root: PathBuf,
+}
+
+fn make_private_dir(path: &Path) -> Result<()> {
+    fs::create_dir_all(path).with_context(|| format!("creating {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(path, fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("restricting {}", path.display()))?;
+    }
+    Ok(())
+}
+
+impl DataDir {
+    /// Creates the directory layout (idempotent).
+    pub fn prepare(root: &Path) -> Result<DataDir> {
+        make_private_dir(root)?;
+        make_private_dir(&root.join("secrets"))?;
+        make_private_dir(&root.join("tls"))?;
+        Ok(DataDir { root: root.to_owned() })
+    }
+
+    pub fn tls(&self) -> TlsPaths {
+        TlsPaths::in_dir(&self.root.join("tls"))
+    }
+
+    pub fn sqlite_path(&self) -> PathBuf {
+        self.root.join("rampart.db")
+    }
+
+    pub fn bootstrap_path(&self) -> PathBuf {
+        self.root.join("bootstrap-admin.json")
+    }
+
+    pub fn client_info_path(&self) -> PathBuf {
+        self.root.join("client.json")
+    }
+
+    /// Loads the root secret, creating it on first start.
+    pub fn root_secret(&self) -> Result<RootSecret> {
+        let path = self.root.join("secrets").join("root.key");
+        if path.exists() {
+            Ok(RootSecret::load(&path)?)
+        } else {
+            tracing::info!(path = %path.display(), "created a new root secret");
+            Ok(RootSecret::create(&path)?)
+        }
+    }
+
+    /// Writes the first administrator's credentials (0600).
+    pub fn write_bootstrap(&self, b: &Bootstrap) -> Result<()> {
+        let json = serde_json::json!({
+            "username": b.username,
+            "password": b.password.expose_secret(),
+            "totp_secret": b.totp_secret.expose_secret(),
+        });
+        let bytes = zeroize::Zeroizing::new(serde_json::to_vec_pretty(&json)?);
+        write_private(&self.bootstrap_path(), &bytes)
+    }
+
+    /// Tells the CLI, run beside this directory, where the server listens.
+    pub fn write_client_info(&self, url: &str) -> Result<()> {
+        let ca = fs::canonicalize(self.tls().ca_cert).unwrap_or_else(|_| self.tls().ca_cert);
+        let json = serde_json::json!({ "url": url, "ca_cert": ca });
+        fs::write(self.client_info_path(), serde_json::to_vec_pretty(&json)?)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,158 @@
+//! Starting and stopping a node: data directory, storage, services, router,
+//! and the HTTPS listener with graceful shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::response::IntoResponse;
+use axum_server::Handle;
+use axum_server::tls_rustls::RustlsConfig;
+use http::StatusCode;
+use hyper_util::rt::TokioTimer;
+use metrics_exporter_prometheus::PrometheusHandle;
+use rampart_auth::{Auth, Bootstrap};
+use rampart_core::audit::Audit;
+use rampart_core::config::Config;
+use rampart_store::{Store, TableAuditSink};
+use tokio::task::JoinHandle;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::datadir::DataDir;
+use crate::problem::ApiError;
+use crate::routes::RouteSpec;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub auth: Auth,
+    pub store: Store,
+    pub config: Arc<Config>,
+    pub started: Instant,
+    pub metrics: PrometheusHandle,
+    /// The OpenAPI document, rendered once at start.
+    pub openapi: Arc<String>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").field("store", &self.store).finish_non_exhaustive()
+    }
+}
+
+/// A started node.
+#[derive(Debug)]
+pub struct Running {
+    /// The address the HTTPS listener is bound to.
+    pub addr: SocketAddr,
+    pub data_dir: DataDir,
+    /// Every declared route, for tests and tooling.
+    pub specs: Vec<RouteSpec>,
+    /// The first administrator, when this start created one.
+    pub bootstrap: Option<Bootstrap>,
+    pub state: AppState,
+    handle: Handle,
+    task: JoinHandle<std::io::Result<()>>,
+    grace: Duration,
+}
+
+impl Running {
+    /// Stops accepting connections, lets in-flight requests finish (up to
+    /// the configured grace period), then closes storage.
+    pub async fn shutdown(self) -> Result<()> {
+        self.handle.graceful_shutdown(Some(self.grace));
+        let served = self.task.await.context("server task")?;
+        self.state.store.close().await;
+        served.context("server")?;
+        Ok(())
+    }
+}
+
+/// Opens storage and builds the services and router, without listening.
+pub async fn build(config: Config) -> Result<(Router, AppState, DataDir, Vec<RouteSpec>, Option<Bootstrap>)> {
+    let data_dir = DataDir::prepare(&config.data_dir)?;
+    crate::tls::ensure(&data_dir.tls(), &config.server.names).context("preparing TLS material")?;
+    let root = data_dir.root_secret().context("loading the root secret")?;
+    let store = match &config.database.url {
+        Some(url) => Store::open_postgres(url, config.database.max_connections).await.context("opening PostgreSQL")?,
+        None => Store::open_sqlite(&data_dir.sqlite_path(), config.database.max_connections)
+            .await
+            .context("opening the embedded database")?,
+    };
+    let audit = Audit::new(Arc::new(TableAuditSink(store.clone())), Duration::from_millis(config.audit.timeout_ms));
+    let auth = Auth::new(store.clone(), audit, &root, config.auth.clone())?;
+    let bootstrap = auth.bootstrap_admin().await?;
+    if let Some(b) = &bootstrap {
+        data_dir.write_bootstrap(b)?;
+        tracing::info!(path = %data_dir.bootstrap_path().display(), "created the first administrator; credentials written");
+    }
+    let routes = crate::api::routes();
+    let openapi = crate::openapi::document(routes.specs());
+    let state = AppState {
+        auth,
+        store,
+        config: Arc::new(config),
+        started: Instant::now(),
+        metrics: crate::metrics::handle(),
+        openapi: Arc::new(serde_json::to_string(&openapi)?),
+    };
+    let (router, specs) = routes.into_router(state.clone());
+    let router = layered(router, &state.config);
+    Ok((router, state, data_dir, specs, bootstrap))
+}
+
+/// Adds the cross-cutting layers: request ids, limits, timeouts, tracing.
+fn layered(router: Router, config: &Config) -> Router {
+    let limit = config.server.body_limit_bytes;
+    router
+        .fallback(|| async { ApiError::not_found().into_response() })
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(RequestBodyLimitLayer::new(limit))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(config.server.request_timeout_secs),
+        ))
+        .layer(TraceLayer::new_for_http())
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// Starts a node and returns once it listens.
+pub async fn start(config: Config) -> Result<Running> {
+    let listen = config.server.listen;
+    let header_timeout = Duration::from_secs(config.server.header_read_timeout_secs);
+    let grace = Duration::from_secs(config.server.shutdown_grace_secs);
+    let (router, state, data_dir, specs, bootstrap) = build(config).await?;
+    let tls = RustlsConfig::from_config(crate::tls::server_config(&data_dir.tls())?);
+
+    let listener = std::net::TcpListener::bind(listen).with_context(|| format!("binding {listen}"))?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    let handle = Handle::new();
+    let mut server = axum_server::from_tcp_rustls(listener, tls).handle(handle.clone());
+    server
+        .http_builder()
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .keep_alive(true);
+    server.http_builder().http2().timer(TokioTimer::new()).keep_alive_interval(Some(Duration::from_secs(30)));
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
+    let task = tokio::spawn(async move { server.serve(service).await });
+
+    let url = format!("https://{}", url_host(addr));
+    data_dir.write_client_info(&url)?;
+    tracing::info!(%url, "listening");
+    Ok(Running { addr, data_dir, specs, bootstrap, state, handle, task, grace })
+}
+
+/// `127.0.0.1:8443` or `[::1]:8443`, and `localhost` for an unspecified address.
+fn url_host(addr: SocketAddr) -> String {
+    if addr.ip().is_unspecified() { format!("localhost:{}", addr.port()) } else { addr.to_string() }
+}

@@ -1,0 +1,130 @@
+//! The local certificate authority and the server certificate it signs, and
+//! the rustls configuration built from them.
+//!
+//! On first start the data directory gets `tls/ca.pem` (the CA clients
+//! trust), `tls/ca-key.pem`, `tls/server.pem` and `tls/server-key.pem`
+//! (private keys 0600, ECDSA P-256). When the configured names change, the
+//! server certificate is re-issued under the same CA key, so clients that
+//! trust `ca.pem` keep working.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use rcgen::{BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, KeyPair, KeyUsagePurpose};
+use rustls::ServerConfig;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+/// Paths of the TLS material in a data directory.
+#[derive(Debug, Clone)]
+pub struct TlsPaths {
+    pub ca_cert: PathBuf,
+    pub ca_key: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub names: PathBuf,
+}
+
+impl TlsPaths {
+    pub fn in_dir(dir: &Path) -> Self {
+        TlsPaths {
+            ca_cert: dir.join("ca.pem"),
+            ca_key: dir.join("ca-key.pem"),
+            cert: dir.join("server.pem"),
+            key: dir.join("server-key.pem"),
+            names: dir.join("server-names.txt"),
+        }
+    }
+}
+
+fn ca_params() -> CertificateParams {
+    let mut params = CertificateParams::default();
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, "Rampart local CA");
+    dn.push(DnType::OrganizationName, "Rampart");
+    params.distinguished_name = dn;
+    params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    params.not_before = rcgen::date_time_ymd(2024, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2044, 1, 1);
+    params
+}
+
+/// Writes a file readable only by its owner, replacing it atomically.
+pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    let _ = fs::remove_file(&tmp);
+    let mut opts = fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
+    Ok(())
+}
+
+/// Makes sure the CA and a server certificate for `names` exist.
+pub fn ensure(paths: &TlsPaths, names: &[String]) -> Result<()> {
+    let ca_key = if paths.ca_key.exists() {
+        rampart_core::secret::check_private(&paths.ca_key)?;
+        KeyPair::from_pem(&fs::read_to_string(&paths.ca_key)?).context("reading the CA key")?
+    } else {
+        let key = KeyPair::generate().context("generating the CA key")?;
+        write_private(&paths.ca_key, key.serialize_pem().as_bytes())?;
+        let cert = ca_params().self_signed(&key).context("self-signing the CA")?;
+        fs::write(&paths.ca_cert, cert.pem())?;
+        let _ = fs::remove_file(&paths.names);
+        key
+    };
+    let wanted = names.join("\n");
+    let current = fs::read_to_string(&paths.names).unwrap_or_default();
+    if current == wanted && paths.cert.exists() && paths.key.exists() {
+        return Ok(());
+    }
+    // Same key and subject as the stored CA certificate, so what this signs
+    // chains to the ca.pem that clients already trust.
+    let issuer = ca_params().self_signed(&ca_key).context("rebuilding the CA issuer")?;
+    let mut params = CertificateParams::new(names.to_vec()).context("server certificate names")?;
+    params.distinguished_name.push(DnType::CommonName, names.first().map_or("rampart", String::as_str));
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+    params.not_before = rcgen::date_time_ymd(2024, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2034, 1, 1);
+    let key = KeyPair::generate().context("generating the server key")?;
+    let cert = params.signed_by(&key, &issuer, &ca_key).context("signing the server certificate")?;
+    write_private(&paths.key, key.serialize_pem().as_bytes())?;
+    fs::write(&paths.cert, cert.pem())?;
+    fs::write(&paths.names, wanted)?;
+    Ok(())
+}
+
+/// The rustls server configuration: TLS 1.2 and 1.3 with aws-lc-rs, ALPN for
+/// HTTP/2 and HTTP/1.1.
+pub fn server_config(paths: &TlsPaths) -> Result<Arc<ServerConfig>> {
+    rampart_core::secret::check_private(&paths.key)?;
+    let certs: Vec<CertificateDer<'static>> =
+        rustls_pemfile::certs(&mut fs::read(&paths.cert)?.as_slice()).collect::<Result<_, _>>()?;
+    let ca: Vec<CertificateDer<'static>> =
+        rustls_pemfile::certs(&mut fs::read(&paths.ca_cert)?.as_slice()).collect::<Result<_, _>>()?;
+    let Some(key): Option<PrivateKeyDer<'static>> = rustls_pemfile::private_key(&mut fs::read(&paths.key)?.as_slice())?
+    else {
+        bail!("{} holds no private key", paths.key.display());
+    };
+    let chain = certs.into_iter().chain(ca).collect();
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("TLS protocol versions")?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .context("loading the server certificate")?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
