@@ -19,7 +19,6 @@ use rampart_core::audit::Audit;
 use rampart_core::config::Config;
 use rampart_store::{Store, TableAuditSink};
 use tokio::task::JoinHandle;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -112,8 +111,9 @@ fn layered(router: Router, config: &Config) -> Router {
     let limit = config.server.body_limit_bytes;
     router
         .fallback(|| async { ApiError::not_found().into_response() })
+        // Enforced while the body streams in, answered as a 413 problem by
+        // the JSON extractor (see `extract::ApiJson`).
         .layer(DefaultBodyLimit::max(limit))
-        .layer(RequestBodyLimitLayer::new(limit))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(config.server.request_timeout_secs),

@@ -236,6 +236,8 @@ impl LogCapture {
         tracing_subscriber::fmt()
             .with_max_level(tracing_subscriber::filter::LevelFilter::TRACE)
             .with_ansi(false)
+            // Timestamps' microsecond fractions would look like TOTP codes.
+            .without_time()
             .with_writer(move || writer.clone())
             .init();
         capture
