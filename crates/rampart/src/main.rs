@@ -1,1 +1,99 @@
-fn main() {}
+//! The `rampart` binary: `rampart serve` runs a node; every other command is
+//! a client of a node's HTTPS API. This crate only parses arguments and
+//! wires things together; behaviour lives in the library crates.
+
+mod client;
+mod cmd;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit codes scripts can rely on.
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const FAILURE: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const DENIED: u8 = 3;
+    pub const NOT_FOUND: u8 = 4;
+    pub const CONFLICT: u8 = 5;
+    pub const INVALID: u8 = 6;
+    pub const UNAVAILABLE: u8 = 7;
+}
+
+const EXIT_CODES: &str = "Exit codes: 0 success, 1 failure, 2 usage error, 3 not authenticated or not allowed, \
+4 not found, 5 conflict, 6 invalid request, 7 server unreachable or unavailable.";
+
+#[derive(Debug, Parser)]
+#[command(name = "rampart", version, about = "Rampart: self-hosted cloud security platform", after_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every client command shares.
+#[derive(Debug, clap::Args)]
+pub struct Global {
+    /// Server URL; defaults to the one recorded in the data directory's client.json.
+    #[arg(long, global = true, env = "RAMPART_URL")]
+    pub server: Option<String>,
+    /// CA certificate to trust; defaults to the data directory's tls/ca.pem.
+    #[arg(long, global = true, env = "RAMPART_CA_CERT")]
+    pub ca_cert: Option<PathBuf>,
+    /// Data directory (for `serve`, and to find a local server's URL and CA).
+    #[arg(long, global = true, env = "RAMPART_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Print JSON instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a Rampart node.
+    Serve(cmd::serve::ServeArgs),
+    /// Check configuration files.
+    #[command(subcommand)]
+    Config(cmd::serve::ConfigCmd),
+    /// Log in and keep the session token in your config directory (0600).
+    Login(cmd::session::LoginArgs),
+    /// End the stored session.
+    Logout,
+    /// Show who the stored session belongs to.
+    Whoami,
+    /// Manage users.
+    #[command(subcommand)]
+    User(cmd::admin::UserCmd),
+    /// Manage tenants (the cloud's customers).
+    #[command(subcommand)]
+    Tenant(cmd::admin::TenantCmd),
+    /// Manage your API tokens.
+    #[command(subcommand)]
+    Token(cmd::admin::TokenCmd),
+    /// Manage your access key pairs (for the KMS APIs).
+    #[command(subcommand, name = "access-key")]
+    AccessKey(cmd::admin::AccessKeyCmd),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(exit::FAILURE);
+        }
+    };
+    let result = runtime.block_on(cmd::run(cli));
+    match result {
+        Ok(()) => ExitCode::from(exit::OK),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(client::exit_code(&e))
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! One module per command family; [`run`] dispatches.
+
+pub mod admin;
+pub mod serve;
+pub mod session;
+
+use anyhow::Result;
+
+use crate::{Cli, Command};
+
+pub async fn run(cli: Cli) -> Result<()> {
+    let g = &cli.global;
+    match cli.command {
+        Command::Serve(args) => serve::serve(g, args).await,
+        Command::Config(c) => serve::config(c),
+        Command::Login(args) => session::login(g, args).await,
+        Command::Logout => session::logout(g).await,
+        Command::Whoami => session::whoami(g).await,
+        Command::User(c) => admin::user(g, c).await,
+        Command::Tenant(c) => admin::tenant(g, c).await,
+        Command::Token(c) => admin::token(g, c).await,
+        Command::AccessKey(c) => admin::access_key(g, c).await,
+    }
+}
