@@ -1,1 +1,100 @@
-fn main() {}
+//! Developer tasks, run as `cargo xtask TASK`:
+//!
+//! - `test`: installs what the tests need when run as root and missing
+//!   (`oathtool`), then runs every test of the workspace. This is the one
+//!   test command of the README and of `.ci/run`.
+//! - `bench`: builds the release binary and measures cold start, idle memory
+//!   and login throughput and latency against their peers; see
+//!   `docs/benchmarks.md`.
+//!
+//! The tidy checks (every file opens with a `//!` paragraph) are ordinary
+//! tests of this crate, so `test` runs them too.
+
+mod bench;
+#[cfg(test)]
+mod tidy;
+
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "xtask")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Install what the tests need (as root), then run every test.
+    Test {
+        /// Extra arguments for the test runner.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Run the benchmarks and print a report.
+    Bench(bench::BenchArgs),
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().task {
+        Task::Test { args } => test(&args),
+        Task::Bench(args) => bench::run(args),
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0\n")).unwrap_or(false)
+}
+
+fn have(program: &str) -> bool {
+    Command::new("sh").args(["-c", &format!("command -v {program}")]).output().is_ok_and(|o| o.status.success())
+}
+
+/// Debian packages the tests use, by the program they provide.
+const TOOLS: &[(&str, &str)] = &[("oathtool", "oathtool")];
+
+fn install_tools() -> Result<()> {
+    let missing: Vec<&str> = TOOLS.iter().filter(|(prog, _)| !have(prog)).map(|(_, pkg)| *pkg).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if !is_root() || !have("apt-get") {
+        eprintln!("xtask: missing {missing:?}; tests that need them will skip (install them, or run as root)");
+        return Ok(());
+    }
+    eprintln!("xtask: installing {missing:?}");
+    let install = || Command::new("apt-get").args(["install", "-y", "--no-install-recommends"]).args(&missing).status();
+    if !install().is_ok_and(|s| s.success()) {
+        let updated = Command::new("apt-get").arg("update").status().context("apt-get update")?;
+        if !updated.success() || !install().context("apt-get install")?.success() {
+            bail!("could not install {missing:?}");
+        }
+    }
+    Ok(())
+}
+
+fn test(extra: &[String]) -> Result<()> {
+    install_tools()?;
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let nextest = Command::new(&cargo).args(["nextest", "--version"]).output().is_ok_and(|o| o.status.success());
+    let mut cmd = Command::new(&cargo);
+    if nextest {
+        cmd.args(["nextest", "run", "--workspace", "--no-fail-fast"]);
+    } else {
+        cmd.args(["test", "--workspace", "--no-fail-fast"]);
+    }
+    cmd.args(extra);
+    if std::env::var_os("CI").is_some() {
+        // In CI a missing PostgreSQL or tool is a failure, not a skip.
+        cmd.env("RAMPART_REQUIRE_POSTGRES", "1").env("RAMPART_REQUIRE_TOOLS", "1");
+    }
+    eprintln!("xtask: {cmd:?}");
+    let status = cmd.status().context("running the tests")?;
+    if !status.success() {
+        bail!("tests failed ({status})");
+    }
+    Ok(())
+}

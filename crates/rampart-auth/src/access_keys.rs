@@ -60,7 +60,8 @@ impl Auth {
             return Err(AuthError::Invalid("description must be at most 256 bytes".into()));
         }
         let id = new_key_id()?;
-        let secret_bytes = rampart_core::secret::random_bytes::<30>().map_err(|e| AuthError::Internal(e.to_string()))?;
+        let secret_bytes =
+            rampart_core::secret::random_bytes::<30>().map_err(|e| AuthError::Internal(e.to_string()))?;
         let secret = data_encoding::BASE64.encode(secret_bytes.as_ref());
         let sealed = self
             .inner
@@ -98,7 +99,12 @@ impl Auth {
         Ok(Page { items: page.items.iter().map(AccessKeyInfo::from).collect(), next: page.next })
     }
 
-    pub async fn revoke_access_key(&self, actor: &Principal, id: &str, source: Option<String>) -> Result<(), AuthError> {
+    pub async fn revoke_access_key(
+        &self,
+        actor: &Principal,
+        id: &str,
+        source: Option<String>,
+    ) -> Result<(), AuthError> {
         let key = self.store().get_access_key(id).await?;
         if key.user_id != actor.user_id {
             return Err(AuthError::NotFound);
@@ -131,7 +137,8 @@ impl Auth {
             .access_key_sealer
             .open(key.id.as_bytes(), &key.secret_sealed)
             .map_err(|e| AuthError::Internal(format!("access key {}: {e}", key.id)))?;
-        let text = String::from_utf8(secret.to_vec()).map_err(|_| AuthError::Internal("access key secret is not UTF-8".into()))?;
+        let text = String::from_utf8(secret.to_vec())
+            .map_err(|_| AuthError::Internal("access key secret is not UTF-8".into()))?;
         Ok((user, SecretString::from(text)))
     }
 }

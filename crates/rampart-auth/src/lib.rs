@@ -88,7 +88,8 @@ impl Auth {
         &self,
         work: impl FnOnce() -> Result<T, AuthError> + Send + 'static,
     ) -> Result<T, AuthError> {
-        let _permit = self.inner.hashing.acquire().await.map_err(|_| AuthError::Internal("hashing pool closed".into()))?;
+        let _permit =
+            self.inner.hashing.acquire().await.map_err(|_| AuthError::Internal("hashing pool closed".into()))?;
         tokio::task::spawn_blocking(work).await.map_err(|e| AuthError::Internal(format!("hashing task: {e}")))?
     }
 }

@@ -84,7 +84,9 @@ impl Auth {
         let password_ok = self.hashing(move || Ok(password::verify(&password, &phc))).await?;
 
         let user = match (user, password_ok) {
-            (None, _) => return self.fail(&req.username, None, &user_key, ip_key, source, FailReason::UnknownUser).await,
+            (None, _) => {
+                return self.fail(&req.username, None, &user_key, ip_key, source, FailReason::UnknownUser).await;
+            }
             (Some(u), false) => {
                 return self.fail(&req.username, Some(&u), &user_key, ip_key, source, FailReason::BadPassword).await;
             }
@@ -97,7 +99,9 @@ impl Auth {
         match &user.totp_sealed {
             Some(sealed) => {
                 let Some(code) = &req.totp_code else {
-                    return self.fail(&req.username, Some(&user), &user_key, ip_key, source, FailReason::MissingCode).await;
+                    return self
+                        .fail(&req.username, Some(&user), &user_key, ip_key, source, FailReason::MissingCode)
+                        .await;
                 };
                 let secret = self
                     .inner

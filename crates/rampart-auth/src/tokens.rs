@@ -196,7 +196,11 @@ impl Auth {
     /// Ends the caller's current session.
     pub async fn logout(&self, actor: &Principal, source: Option<String>) -> Result<(), AuthError> {
         self.audit()
-            .record(Event::new("auth.logout", Outcome::Success, &actor.username).tenant(actor.tenant_id.clone()).source(source))
+            .record(
+                Event::new("auth.logout", Outcome::Success, &actor.username)
+                    .tenant(actor.tenant_id.clone())
+                    .source(source),
+            )
             .await?;
         self.store().revoke_token(&actor.user_id, &actor.token_id, now_ms()).await?;
         Ok(())

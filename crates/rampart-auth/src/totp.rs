@@ -76,7 +76,9 @@ mod tests {
     #[test]
     fn rfc6238_sha1_vectors() {
         let secret = b"12345678901234567890";
-        for (time, code8) in [(59u64, "94287082"), (1111111109, "07081804"), (1234567890, "89005924"), (2000000000, "69279037")] {
+        for (time, code8) in
+            [(59u64, "94287082"), (1111111109, "07081804"), (1234567890, "89005924"), (2000000000, "69279037")]
+        {
             let code = SecretString::from(code8[2..].to_owned());
             assert_eq!(matching_step(secret, "alice", &code, time), Some(time / 30), "t={time}");
         }

@@ -120,16 +120,17 @@ impl Auth {
         let secret = totp::generate_secret()?;
         let username = "admin";
         self.audit()
-            .record(Event::new("user.bootstrap", Outcome::Success, "system").attr("username", username).attr("role", "admin"))
+            .record(
+                Event::new("user.bootstrap", Outcome::Success, "system")
+                    .attr("username", username)
+                    .attr("role", "admin"),
+            )
             .await?;
         // The seal's AAD is the user id, which exists only after insert: create,
         // then attach the sealed secret as an active factor.
         let user = self
             .store()
-            .create_user(
-                NewUser { username, role: Role::Admin, tenant_id: None, password_hash: &phc },
-                now_ms(),
-            )
+            .create_user(NewUser { username, role: Role::Admin, tenant_id: None, password_hash: &phc }, now_ms())
             .await?;
         let sealed = self.seal_totp(&user.id, secret.as_ref())?;
         self.store().set_totp_pending(&user.id, &sealed, now_ms()).await?;
@@ -157,7 +158,9 @@ impl Auth {
             // A customer admin creates customer users in their own tenant only.
             (Some(own), true) => {
                 if req.tenant_id.as_deref().is_some_and(|t| t != own.as_str()) {
-                    return Err(AuthError::Forbidden("customer admins can only create users in their own tenant".into()));
+                    return Err(AuthError::Forbidden(
+                        "customer admins can only create users in their own tenant".into(),
+                    ));
                 }
                 Some(own.clone())
             }
@@ -165,9 +168,10 @@ impl Auth {
                 return Err(AuthError::Forbidden("customer admins can only create customer users".into()));
             }
             (None, true) => {
-                let id = req.tenant_id.as_deref().ok_or_else(|| {
-                    AuthError::Invalid(format!("tenant_id is required for role {}", req.role))
-                })?;
+                let id = req
+                    .tenant_id
+                    .as_deref()
+                    .ok_or_else(|| AuthError::Invalid(format!("tenant_id is required for role {}", req.role)))?;
                 let id = Id::parse(id).ok_or_else(|| AuthError::Invalid("tenant_id is not a tenant id".into()))?;
                 self.store().get_tenant(&id).await.map_err(|_| AuthError::Invalid("no such tenant".into()))?;
                 Some(id)
@@ -201,12 +205,7 @@ impl Auth {
         let user = self
             .store()
             .create_user(
-                NewUser {
-                    username: &req.username,
-                    role: req.role,
-                    tenant_id: tenant.as_ref(),
-                    password_hash: &phc,
-                },
+                NewUser { username: &req.username, role: req.role, tenant_id: tenant.as_ref(), password_hash: &phc },
                 now_ms(),
             )
             .await?;
@@ -227,7 +226,12 @@ impl Auth {
         Ok(UserInfo::from(&self.visible_user(actor, id).await?))
     }
 
-    pub async fn list_users(&self, actor: &Principal, after: Option<&str>, limit: usize) -> Result<Page<UserInfo>, AuthError> {
+    pub async fn list_users(
+        &self,
+        actor: &Principal,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<UserInfo>, AuthError> {
         let page = self.store().list_users(actor.tenant_id.as_ref(), after, limit).await?;
         Ok(Page { items: page.items.iter().map(UserInfo::from).collect(), next: page.next })
     }
@@ -329,7 +333,12 @@ impl Auth {
         Ok(())
     }
 
-    pub async fn create_tenant(&self, actor: &Principal, name: &str, source: Option<String>) -> Result<TenantInfo, AuthError> {
+    pub async fn create_tenant(
+        &self,
+        actor: &Principal,
+        name: &str,
+        source: Option<String>,
+    ) -> Result<TenantInfo, AuthError> {
         if !valid_tenant_name(name) {
             return Err(AuthError::Invalid(
                 "tenant name must be 1-64 lowercase letters, digits or '-', starting with a letter or digit".into(),
@@ -350,7 +359,12 @@ impl Auth {
         Ok(TenantInfo::from(&self.store().get_tenant(&id).await?))
     }
 
-    pub async fn list_tenants(&self, actor: &Principal, after: Option<&str>, limit: usize) -> Result<Page<TenantInfo>, AuthError> {
+    pub async fn list_tenants(
+        &self,
+        actor: &Principal,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<TenantInfo>, AuthError> {
         let page = self.store().list_tenants(actor.tenant_id.as_ref(), after, limit).await?;
         Ok(Page { items: page.items.iter().map(TenantInfo::from).collect(), next: page.next })
     }

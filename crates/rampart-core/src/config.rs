@@ -169,17 +169,15 @@ impl Config {
             }
             fig = fig.merge(Toml::file_exact(path));
         }
-        let env = Env::prefixed("RAMPART_")
-            .split("__")
-            .filter(|key| {
-                // Depending on figment's order of operations the key may or
-                // may not be split yet: accept both separators.
-                let key = key.as_str().to_ascii_lowercase();
-                let key = key.as_str();
-                SECTIONS.iter().any(|s| {
-                    key == *s || key.starts_with(&format!("{s}.")) || key.starts_with(&format!("{s}__"))
-                })
-            });
+        let env = Env::prefixed("RAMPART_").split("__").filter(|key| {
+            // Depending on figment's order of operations the key may or
+            // may not be split yet: accept both separators.
+            let key = key.as_str().to_ascii_lowercase();
+            let key = key.as_str();
+            SECTIONS
+                .iter()
+                .any(|s| key == *s || key.starts_with(&format!("{s}.")) || key.starts_with(&format!("{s}__")))
+        });
         fig = fig.merge(env).merge(Serialized::defaults(flags));
         let config: Config = fig.extract().map_err(|e| ConfigError::Invalid(flatten(e)))?;
         config.validate()?;

@@ -23,9 +23,7 @@ impl Id {
     /// checked for shape only; existence is the caller's concern.
     pub fn parse(text: &str) -> Option<Self> {
         let (prefix, rest) = text.split_once('_')?;
-        let prefix_ok = !prefix.is_empty()
-            && prefix.len() <= 8
-            && prefix.bytes().all(|b| b.is_ascii_lowercase());
+        let prefix_ok = !prefix.is_empty() && prefix.len() <= 8 && prefix.bytes().all(|b| b.is_ascii_lowercase());
         let rest_ok = rest.len() == 32 && rest.bytes().all(|b| b.is_ascii_hexdigit());
         (prefix_ok && rest_ok).then(|| Id(text.to_owned()))
     }

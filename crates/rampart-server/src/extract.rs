@@ -4,9 +4,9 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Query, Request};
-use axum::Json;
 use http::StatusCode;
 use http::request::Parts;
 use serde::Deserialize;
@@ -43,13 +43,12 @@ fn json_problem(rejection: JsonRejection) -> ApiError {
             "Unsupported media type",
             "send the body as JSON with Content-Type: application/json",
         ),
-        JsonRejection::JsonSyntaxError(e) => ApiError::bad_request("malformed-json", format!("malformed JSON: {}", e.body_text())),
-        JsonRejection::JsonDataError(e) => ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid-body",
-            "Invalid request body",
-            e.body_text(),
-        ),
+        JsonRejection::JsonSyntaxError(e) => {
+            ApiError::bad_request("malformed-json", format!("malformed JSON: {}", e.body_text()))
+        }
+        JsonRejection::JsonDataError(e) => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-body", "Invalid request body", e.body_text())
+        }
         other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload-too-large",
@@ -96,7 +95,9 @@ impl Paging {
         match self.limit {
             None => Ok(50),
             Some(n) if (1..=Self::MAX).contains(&n) => Ok(n),
-            Some(_) => Err(ApiError::bad_request("invalid-query", format!("limit must be between 1 and {}", Self::MAX))),
+            Some(_) => {
+                Err(ApiError::bad_request("invalid-query", format!("limit must be between 1 and {}", Self::MAX)))
+            }
         }
     }
 }

@@ -38,7 +38,12 @@ impl ApiError {
     }
 
     pub fn unauthenticated() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", "Authentication required", "missing or invalid bearer token")
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "Authentication required",
+            "missing or invalid bearer token",
+        )
     }
 
     pub fn forbidden(detail: impl Into<String>) -> Self {

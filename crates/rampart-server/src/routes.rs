@@ -86,7 +86,8 @@ impl Routes {
 
     /// The finished router with the authorisation gate on every route.
     pub fn into_router(self, state: AppState) -> (Router, Vec<RouteSpec>) {
-        let table: Table = Arc::new(self.specs.iter().map(|s| ((s.method.clone(), s.path.to_owned()), s.access)).collect());
+        let table: Table =
+            Arc::new(self.specs.iter().map(|s| ((s.method.clone(), s.path.to_owned()), s.access)).collect());
         let router = self
             .router
             .route_layer(axum::middleware::from_fn_with_state((state.clone(), table), authorize))

@@ -136,12 +136,7 @@ pub async fn start(config: Config) -> Result<Running> {
     let addr = listener.local_addr()?;
     let handle = Handle::new();
     let mut server = axum_server::from_tcp_rustls(listener, tls).handle(handle.clone());
-    server
-        .http_builder()
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(header_timeout)
-        .keep_alive(true);
+    server.http_builder().http1().timer(TokioTimer::new()).header_read_timeout(header_timeout).keep_alive(true);
     server.http_builder().http2().timer(TokioTimer::new()).keep_alive_interval(Some(Duration::from_secs(30)));
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
     let task = tokio::spawn(async move { server.serve(service).await });

@@ -46,7 +46,8 @@ async fn totp_code_logs_in_once_and_a_replay_is_refused() {
         .json()
         .await
         .expect("json");
-    let reasons: Vec<&str> = events["items"].as_array().expect("items").iter().filter_map(|e| e["attrs"]["reason"].as_str()).collect();
+    let reasons: Vec<&str> =
+        events["items"].as_array().expect("items").iter().filter_map(|e| e["attrs"]["reason"].as_str()).collect();
     assert_eq!(reasons, ["replayed_totp_code", "missing_totp_code", "bad_password"]);
     server.stop().await;
 }
@@ -71,7 +72,15 @@ async fn wrong_codes_lock_the_user_out_with_backoff_and_an_event() {
     tokio::time::sleep(Duration::from_secs(retry_after.unwrap_or(5) + 1)).await;
     let r = server.login(&server.admin.username, &server.admin.password, Some(&totp_code(&secret, 1))).await;
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
-    let events = server.running.as_ref().expect("running").state.store.list_events(Some("auth.lockout"), 0, 10).await.expect("events");
+    let events = server
+        .running
+        .as_ref()
+        .expect("running")
+        .state
+        .store
+        .list_events(Some("auth.lockout"), 0, 10)
+        .await
+        .expect("events");
     assert!(!events.items.is_empty(), "a lockout must be recorded");
     server.stop().await;
 }
@@ -134,25 +143,51 @@ async fn a_customer_user_cannot_see_another_tenant() {
     let gadmin = server.session_for(&admin, "gadmin", Role::CustomerAdmin, Some(&globex)).await;
     server.session_for(&admin, "bob", Role::CustomerUser, Some(&globex)).await;
 
-    let own = server.request(Method::GET, &format!("/api/v1/tenants/{acme}"), Some(&alice.token)).send().await.expect("get");
+    let own =
+        server.request(Method::GET, &format!("/api/v1/tenants/{acme}"), Some(&alice.token)).send().await.expect("get");
     assert_eq!(own.status(), 200);
-    let other = server.request(Method::GET, &format!("/api/v1/tenants/{globex}"), Some(&alice.token)).send().await.expect("get");
+    let other = server
+        .request(Method::GET, &format!("/api/v1/tenants/{globex}"), Some(&alice.token))
+        .send()
+        .await
+        .expect("get");
     let (status, _) = problem(other).await;
     assert_eq!(status, 404, "another tenant reads as not found");
-    let list: Value = server.request(Method::GET, "/api/v1/tenants", Some(&alice.token)).send().await.expect("get").json().await.expect("json");
+    let list: Value = server
+        .request(Method::GET, "/api/v1/tenants", Some(&alice.token))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
     let names: Vec<&str> = list["items"].as_array().expect("items").iter().filter_map(|t| t["name"].as_str()).collect();
     assert_eq!(names, ["acme"]);
 
     // A customer admin sees and manages only their own tenant's users.
-    let users: Value = server.request(Method::GET, "/api/v1/users", Some(&gadmin.token)).send().await.expect("get").json().await.expect("json");
-    let mut names: Vec<&str> = users["items"].as_array().expect("items").iter().filter_map(|u| u["username"].as_str()).collect();
+    let users: Value = server
+        .request(Method::GET, "/api/v1/users", Some(&gadmin.token))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    let mut names: Vec<&str> =
+        users["items"].as_array().expect("items").iter().filter_map(|u| u["username"].as_str()).collect();
     names.sort_unstable();
     assert_eq!(names, ["bob", "gadmin"]);
-    let alice_from_globex =
-        server.request(Method::GET, &format!("/api/v1/users/{}", alice.id), Some(&gadmin.token)).send().await.expect("get");
+    let alice_from_globex = server
+        .request(Method::GET, &format!("/api/v1/users/{}", alice.id), Some(&gadmin.token))
+        .send()
+        .await
+        .expect("get");
     assert_eq!(alice_from_globex.status(), 404);
-    let disable =
-        server.request(Method::POST, &format!("/api/v1/users/{}/disable", alice.id), Some(&gadmin.token)).send().await.expect("post");
+    let disable = server
+        .request(Method::POST, &format!("/api/v1/users/{}/disable", alice.id), Some(&gadmin.token))
+        .send()
+        .await
+        .expect("post");
     assert_eq!(disable.status(), 404);
     let create_in_acme = server
         .request(Method::POST, "/api/v1/users", Some(&gadmin.token))
@@ -193,7 +228,14 @@ async fn api_tokens_are_scoped_expiring_and_revocable() {
         403,
         "a token scoped to tenant_read cannot list users"
     );
-    let listed: Value = server.request(Method::GET, "/api/v1/tokens", Some(&admin.token)).send().await.expect("get").json().await.expect("json");
+    let listed: Value = server
+        .request(Method::GET, "/api/v1/tokens", Some(&admin.token))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
     let listed_text = listed.to_string();
     assert!(listed_text.contains(&id) && !listed_text.contains(&token), "listing shows the id, never the token");
 
@@ -213,7 +255,11 @@ async fn api_tokens_are_scoped_expiring_and_revocable() {
         .expect("post");
     assert_eq!(too_long.status(), 422);
 
-    let revoke = server.request(Method::DELETE, &format!("/api/v1/tokens/{id}"), Some(&admin.token)).send().await.expect("delete");
+    let revoke = server
+        .request(Method::DELETE, &format!("/api/v1/tokens/{id}"), Some(&admin.token))
+        .send()
+        .await
+        .expect("delete");
     assert_eq!(revoke.status(), 204);
     assert_eq!(server.request(Method::GET, "/api/v1/tenants", Some(&token)).send().await.expect("get").status(), 401);
     server.stop().await;
@@ -242,9 +288,20 @@ async fn access_key_secrets_are_shown_once_and_stored_sealed() {
     let (_, unsealed) = state.auth.access_key_secret(&id).await.expect("unseal");
     assert_eq!(secrecy::ExposeSecret::expose_secret(&unsealed), secret);
 
-    let listed = server.request(Method::GET, "/api/v1/access-keys", Some(&admin.token)).send().await.expect("get").text().await.expect("text");
+    let listed = server
+        .request(Method::GET, "/api/v1/access-keys", Some(&admin.token))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("text");
     assert!(listed.contains(&id) && !listed.contains(&secret));
-    let revoke = server.request(Method::DELETE, &format!("/api/v1/access-keys/{id}"), Some(&admin.token)).send().await.expect("delete");
+    let revoke = server
+        .request(Method::DELETE, &format!("/api/v1/access-keys/{id}"), Some(&admin.token))
+        .send()
+        .await
+        .expect("delete");
     assert_eq!(revoke.status(), 204);
     assert!(state.auth.access_key_secret(&id).await.is_err(), "a revoked key no longer signs");
     server.stop().await;
@@ -255,17 +312,32 @@ async fn disabling_a_user_ends_their_sessions_and_reset_forces_reenrolment() {
     let server = TestServer::start().await;
     let admin = server.admin_session().await;
     let ops = server.session_for(&admin, "ops", Role::OperationsEngineer, None).await;
-    let reset = server.request(Method::POST, &format!("/api/v1/users/{}/reset-totp", ops.id), Some(&admin.token)).send().await.expect("post");
+    let reset = server
+        .request(Method::POST, &format!("/api/v1/users/{}/reset-totp", ops.id), Some(&admin.token))
+        .send()
+        .await
+        .expect("post");
     assert_eq!(reset.status(), 204);
-    assert_eq!(server.request(Method::GET, "/api/v1/auth/whoami", Some(&ops.token)).send().await.expect("get").status(), 401);
+    assert_eq!(
+        server.request(Method::GET, "/api/v1/auth/whoami", Some(&ops.token)).send().await.expect("get").status(),
+        401
+    );
     let again: Value = server.login("ops", &ops.creds.password, None).await.json().await.expect("json");
     assert_eq!(again["enrollment_required"], true, "after a reset the user enrols again");
 
-    let disable = server.request(Method::POST, &format!("/api/v1/users/{}/disable", ops.id), Some(&admin.token)).send().await.expect("post");
+    let disable = server
+        .request(Method::POST, &format!("/api/v1/users/{}/disable", ops.id), Some(&admin.token))
+        .send()
+        .await
+        .expect("post");
     assert_eq!(disable.status(), 204);
     let after = server.login("ops", &ops.creds.password, None).await;
     assert_eq!(after.status(), 401, "a disabled user cannot log in");
-    let me = server.request(Method::POST, &format!("/api/v1/users/{}/disable", admin.id), Some(&admin.token)).send().await.expect("post");
+    let me = server
+        .request(Method::POST, &format!("/api/v1/users/{}/disable", admin.id), Some(&admin.token))
+        .send()
+        .await
+        .expect("post");
     assert_eq!(me.status(), 403, "admins cannot disable themselves");
     server.stop().await;
 }
@@ -273,7 +345,8 @@ async fn disabling_a_user_ends_their_sessions_and_reset_forces_reenrolment() {
 #[tokio::test]
 async fn contract_endpoints_answer() {
     let server = TestServer::start().await;
-    let health: Value = server.request(Method::GET, "/healthz", None).send().await.expect("get").json().await.expect("json");
+    let health: Value =
+        server.request(Method::GET, "/healthz", None).send().await.expect("get").json().await.expect("json");
     assert_eq!(health["status"], "ok");
     let ready = server.request(Method::GET, "/readyz", None).send().await.expect("get");
     assert_eq!(ready.status(), 200);
@@ -301,9 +374,23 @@ async fn the_same_flows_work_on_postgresql() {
     let admin = server.admin_session().await;
     let tenant = server.create_tenant(&admin, "pgco").await;
     let user = server.session_for(&admin, "pguser", Role::CustomerAdmin, Some(&tenant)).await;
-    let users: Value = server.request(Method::GET, "/api/v1/users", Some(&user.token)).send().await.expect("get").json().await.expect("json");
+    let users: Value = server
+        .request(Method::GET, "/api/v1/users", Some(&user.token))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(users["items"].as_array().map(Vec::len), Some(1));
-    let info: Value = server.request(Method::GET, "/api/v1/system", Some(&admin.token)).send().await.expect("get").json().await.expect("json");
+    let info: Value = server
+        .request(Method::GET, "/api/v1/system", Some(&admin.token))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(info["storage"], "postgres");
     server.stop().await;
 }

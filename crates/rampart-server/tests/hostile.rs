@@ -36,7 +36,8 @@ async fn malformed_bodies_get_clear_problems_and_change_nothing() {
     let (status, p) = problem(post(b"{\"username\": ".to_vec(), json).await.expect("send")).await;
     assert_eq!((status.as_u16(), p["type"].as_str()), (400, Some("urn:rampart:problem:malformed-json")));
 
-    let (status, p) = problem(post(b"username=x".to_vec(), Some("application/x-www-form-urlencoded")).await.expect("send")).await;
+    let (status, p) =
+        problem(post(b"username=x".to_vec(), Some("application/x-www-form-urlencoded")).await.expect("send")).await;
     assert_eq!((status.as_u16(), p["type"].as_str()), (415, Some("urn:rampart:problem:unsupported-media-type")));
     let (status, _) = problem(post(b"{}".to_vec(), None).await.expect("send")).await;
     assert_eq!(status, 415, "no content type at all");
@@ -56,7 +57,8 @@ async fn malformed_bodies_get_clear_problems_and_change_nothing() {
     let (status, _) = problem(post(wrong_type, json).await.expect("send")).await;
     assert_eq!(status, 422, "unknown role");
 
-    let bad_name = br#"{"username":"Robert'); DROP TABLE users;--","role":"auditor","password":"a long password 1"}"#.to_vec();
+    let bad_name =
+        br#"{"username":"Robert'); DROP TABLE users;--","role":"auditor","password":"a long password 1"}"#.to_vec();
     let (status, _) = problem(post(bad_name, json).await.expect("send")).await;
     assert_eq!(status, 422);
 
@@ -84,8 +86,19 @@ async fn malformed_bodies_get_clear_problems_and_change_nothing() {
 #[tokio::test]
 async fn hostile_authorization_headers_are_refused_cleanly() {
     let server = TestServer::start().await;
-    for value in ["Bearer", "Bearer ", "Basic YWRtaW46YWRtaW4=", "Bearer rpt_' OR 1=1 --", &format!("Bearer rpt_{}", "A".repeat(10_000))] {
-        let r = server.request(Method::GET, "/api/v1/users", None).header("authorization", value).send().await.expect("send");
+    for value in [
+        "Bearer",
+        "Bearer ",
+        "Basic YWRtaW46YWRtaW4=",
+        "Bearer rpt_' OR 1=1 --",
+        &format!("Bearer rpt_{}", "A".repeat(10_000)),
+    ] {
+        let r = server
+            .request(Method::GET, "/api/v1/users", None)
+            .header("authorization", value)
+            .send()
+            .await
+            .expect("send");
         assert_eq!(r.status(), 401, "{value:.40}");
     }
     server.stop().await;
@@ -97,11 +110,12 @@ async fn tls_connect(server: &TestServer) -> tokio_rustls::client::TlsStream<tok
     for cert in rustls_pemfile::certs(&mut server.ca_pem.as_slice()) {
         roots.add(cert.expect("cert")).expect("add root");
     }
-    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let config =
+        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
     let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
     let addr = server.running.as_ref().expect("running").addr;
     let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
@@ -159,7 +173,10 @@ async fn graceful_shutdown_finishes_in_flight_requests_and_refuses_new_ones() {
     conn.write_all(tail.as_bytes()).await.expect("write tail");
     conn.flush().await.expect("flush");
     let mut answer = vec![0u8; 4096];
-    let n = tokio::time::timeout(Duration::from_secs(10), conn.read(&mut answer)).await.expect("answered in time").expect("read");
+    let n = tokio::time::timeout(Duration::from_secs(10), conn.read(&mut answer))
+        .await
+        .expect("answered in time")
+        .expect("read");
     let text = String::from_utf8_lossy(&answer[..n]);
     assert!(text.starts_with("HTTP/1.1 401"), "the in-flight request is answered, not cut: {text}");
     drop(conn);

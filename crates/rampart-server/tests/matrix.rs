@@ -50,7 +50,9 @@ async fn every_route_denies_by_default_for_every_role() {
     // An operations engineer who has not enrolled TOTP gets an enrolment-only token.
     let resp = server
         .request(Method::POST, "/api/v1/users", Some(&admin.token))
-        .json(&serde_json::json!({"username": "newops", "role": "operations_engineer", "password": "a long password 1"}))
+        .json(
+            &serde_json::json!({"username": "newops", "role": "operations_engineer", "password": "a long password 1"}),
+        )
         .send()
         .await
         .expect("create");
@@ -68,7 +70,10 @@ async fn every_route_denies_by_default_for_every_role() {
         let what = format!("{} {}", spec.method, spec.path);
         let (status, _) = call(&server, &spec.method, spec.path, None).await;
         if spec.access == Access::Public {
-            assert!(status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN, "{what} is public: {status}");
+            assert!(
+                status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN,
+                "{what} is public: {status}"
+            );
             continue;
         }
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{what} without a token");
@@ -105,11 +110,19 @@ async fn every_route_denies_by_default_for_every_role() {
 #[tokio::test]
 async fn route_table_and_openapi_document_list_the_same_operations() {
     let server = TestServer::start().await;
-    let doc: Value = server.request(Method::GET, "/api/v1/openapi.json", None).send().await.expect("get").json().await.expect("json");
+    let doc: Value = server
+        .request(Method::GET, "/api/v1/openapi.json", None)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(doc["openapi"].as_str().map(|v| v.starts_with("3.1")), Some(true), "OpenAPI 3.1: {}", doc["openapi"]);
     let documented: BTreeSet<(String, String)> = rampart_server::openapi::operations(&doc).into_iter().collect();
     let specs = &server.running.as_ref().expect("running").specs;
-    let declared: BTreeSet<(String, String)> = specs.iter().map(|s| (s.method.to_string(), s.path.to_owned())).collect();
+    let declared: BTreeSet<(String, String)> =
+        specs.iter().map(|s| (s.method.to_string(), s.path.to_owned())).collect();
     assert_eq!(declared.len(), specs.len(), "no route is declared twice");
     let undocumented: Vec<_> = declared.difference(&documented).collect();
     let undeclared: Vec<_> = documented.difference(&declared).collect();
@@ -139,7 +152,8 @@ async fn a_route_missing_from_the_table_is_refused_for_everybody() {
         if let Some(t) = token {
             req = req.header("authorization", format!("Bearer {t}"));
         }
-        let resp = router.clone().oneshot(req.body(axum::body::Body::empty()).expect("request")).await.expect("response");
+        let resp =
+            router.clone().oneshot(req.body(axum::body::Body::empty()).expect("request")).await.expect("response");
         assert_eq!(resp.status(), http::StatusCode::FORBIDDEN);
     }
     server.stop().await;

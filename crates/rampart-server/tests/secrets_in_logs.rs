@@ -68,7 +68,11 @@ async fn no_secret_reaches_any_log_line() {
         .await
         .expect("json");
     secrets.push(("API token".into(), token["token"].as_str().expect("token").to_owned()));
-    let used = server.request(Method::GET, "/api/v1/users", Some(token["token"].as_str().expect("t"))).send().await.expect("use");
+    let used = server
+        .request(Method::GET, "/api/v1/users", Some(token["token"].as_str().expect("t")))
+        .send()
+        .await
+        .expect("use");
     assert_eq!(used.status(), 200);
 
     let key: Value = server
@@ -87,7 +91,8 @@ async fn no_secret_reaches_any_log_line() {
 
     let captured = logs.contents();
     // The capture works: it holds the audit lines of this very flow.
-    for expected in ["auth.login.succeeded", "auth.login.failed", "token.created", "access_key.created", "user.created"] {
+    for expected in ["auth.login.succeeded", "auth.login.failed", "token.created", "access_key.created", "user.created"]
+    {
         assert!(captured.contains(expected), "the log capture should contain {expected}");
     }
     assert!(captured.lines().count() > 50, "TRACE capture is suspiciously small");

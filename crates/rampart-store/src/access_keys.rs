@@ -81,14 +81,13 @@ impl Store {
     }
 
     pub async fn revoke_access_key(&self, user: &Id, id: &str, now: i64) -> Result<()> {
-        let done = sqlx::query(
-            "UPDATE access_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2 AND user_id = $3",
-        )
-        .bind(now)
-        .bind(id)
-        .bind(user.as_str())
-        .execute(&self.pool)
-        .await?;
+        let done =
+            sqlx::query("UPDATE access_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2 AND user_id = $3")
+                .bind(now)
+                .bind(id)
+                .bind(user.as_str())
+                .execute(&self.pool)
+                .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }

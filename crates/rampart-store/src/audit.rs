@@ -34,12 +34,14 @@ impl Store {
         let cols = "seq, id, time_ms, kind, outcome, actor, tenant_id, source_addr, attrs";
         let rows = match kind {
             Some(k) => {
-                sqlx::query(&format!("SELECT {cols} FROM audit_events WHERE kind = $1 AND seq > $2 ORDER BY seq LIMIT $3"))
-                    .bind(k)
-                    .bind(after)
-                    .bind(fetch)
-                    .fetch_all(&self.pool)
-                    .await?
+                sqlx::query(&format!(
+                    "SELECT {cols} FROM audit_events WHERE kind = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+                ))
+                .bind(k)
+                .bind(after)
+                .bind(fetch)
+                .fetch_all(&self.pool)
+                .await?
             }
             None => {
                 sqlx::query(&format!("SELECT {cols} FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2"))
@@ -86,7 +88,8 @@ impl rampart_core::audit::AuditSink for TableAuditSink {
         event: &'a Event,
     ) -> rampart_core::audit::BoxFuture<'a, Result<u64, rampart_core::audit::AuditError>> {
         Box::pin(async move {
-            let seq = self.0.append_event(event).await.map_err(|e| rampart_core::audit::AuditError::Failed(e.to_string()))?;
+            let seq =
+                self.0.append_event(event).await.map_err(|e| rampart_core::audit::AuditError::Failed(e.to_string()))?;
             Ok(u64::try_from(seq).unwrap_or_default())
         })
     }

@@ -42,21 +42,19 @@ fn token(row: &AnyRow) -> Result<TokenRow> {
 
 impl Store {
     pub async fn insert_token(&self, t: &TokenRow) -> Result<()> {
-        sqlx::query(&format!(
-            "INSERT INTO tokens ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-        ))
-        .bind(t.id.as_str())
-        .bind(&t.token_hash)
-        .bind(t.user_id.as_str())
-        .bind(&t.kind)
-        .bind(&t.name)
-        .bind(&t.scopes)
-        .bind(t.created_at)
-        .bind(t.expires_at)
-        .bind(t.revoked_at)
-        .bind(t.last_used_at)
-        .execute(&self.pool)
-        .await?;
+        sqlx::query(&format!("INSERT INTO tokens ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"))
+            .bind(t.id.as_str())
+            .bind(&t.token_hash)
+            .bind(t.user_id.as_str())
+            .bind(&t.kind)
+            .bind(&t.name)
+            .bind(&t.scopes)
+            .bind(t.created_at)
+            .bind(t.expires_at)
+            .bind(t.revoked_at)
+            .bind(t.last_used_at)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -85,14 +83,13 @@ impl Store {
 
     /// Revokes one of `user`'s tokens. Not found if it is not theirs.
     pub async fn revoke_token(&self, user: &Id, id: &Id, now: i64) -> Result<()> {
-        let done = sqlx::query(
-            "UPDATE tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2 AND user_id = $3",
-        )
-        .bind(now)
-        .bind(id.as_str())
-        .bind(user.as_str())
-        .execute(&self.pool)
-        .await?;
+        let done =
+            sqlx::query("UPDATE tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2 AND user_id = $3")
+                .bind(now)
+                .bind(id.as_str())
+                .bind(user.as_str())
+                .execute(&self.pool)
+                .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }

@@ -137,17 +137,16 @@ impl Store {
     /// Disables a user and revokes every token they hold, in one transaction.
     pub async fn disable_user(&self, id: &Id, now: i64) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        let done = sqlx::query("UPDATE users SET disabled_at = $1, updated_at = $1 WHERE id = $2 AND disabled_at IS NULL")
-            .bind(now)
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await?;
+        let done =
+            sqlx::query("UPDATE users SET disabled_at = $1, updated_at = $1 WHERE id = $2 AND disabled_at IS NULL")
+                .bind(now)
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await?;
         if done.rows_affected() == 0 {
             // Either no such user or already disabled: tell them apart.
-            let exists = sqlx::query("SELECT id FROM users WHERE id = $1")
-                .bind(id.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
+            let exists =
+                sqlx::query("SELECT id FROM users WHERE id = $1").bind(id.as_str()).fetch_optional(&mut *tx).await?;
             if exists.is_none() {
                 return Err(StoreError::NotFound);
             }

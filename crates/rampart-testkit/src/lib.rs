@@ -72,11 +72,7 @@ pub fn test_config(dir: &std::path::Path) -> Config {
 /// An HTTPS client that trusts only `ca_pem`.
 pub fn client_for(ca_pem: &[u8]) -> Client {
     let ca = reqwest::Certificate::from_pem(ca_pem).expect("CA certificate");
-    Client::builder()
-        .tls_certs_only([ca])
-        .timeout(std::time::Duration::from_secs(30))
-        .build()
-        .expect("client")
+    Client::builder().tls_certs_only([ca]).timeout(std::time::Duration::from_secs(30)).build().expect("client")
 }
 
 impl TestServer {
@@ -111,7 +107,8 @@ impl TestServer {
         let boot: Value =
             serde_json::from_slice(&std::fs::read(running.data_dir.bootstrap_path()).expect("bootstrap file"))
                 .expect("bootstrap json");
-        let secret = data_encoding::BASE32_NOPAD.decode(boot["totp_secret"].as_str().expect("secret").as_bytes()).expect("b32");
+        let secret =
+            data_encoding::BASE32_NOPAD.decode(boot["totp_secret"].as_str().expect("secret").as_bytes()).expect("b32");
         let admin = Credentials {
             username: boot["username"].as_str().expect("username").to_owned(),
             password: boot["password"].as_str().expect("password").to_owned(),
@@ -149,8 +146,20 @@ impl TestServer {
         assert_eq!(resp.status(), 200, "admin login: {}", resp.text().await.unwrap_or_default());
         let body: Value = resp.json().await.expect("json");
         let token = body["token"].as_str().expect("token").to_owned();
-        let me: Value = self.request(Method::GET, "/api/v1/auth/whoami", Some(&token)).send().await.expect("whoami").json().await.expect("json");
-        Session { id: me["user_id"].as_str().expect("id").to_owned(), creds: self.admin.clone(), token, tenant_id: None }
+        let me: Value = self
+            .request(Method::GET, "/api/v1/auth/whoami", Some(&token))
+            .send()
+            .await
+            .expect("whoami")
+            .json()
+            .await
+            .expect("json");
+        Session {
+            id: me["user_id"].as_str().expect("id").to_owned(),
+            creds: self.admin.clone(),
+            token,
+            tenant_id: None,
+        }
     }
 
     /// Logs in as the bootstrap admin (uses the current step's code once).
@@ -194,7 +203,8 @@ impl TestServer {
                 .json()
                 .await
                 .expect("json");
-            let secret = data_encoding::BASE32_NOPAD.decode(e["secret"].as_str().expect("secret").as_bytes()).expect("b32");
+            let secret =
+                data_encoding::BASE32_NOPAD.decode(e["secret"].as_str().expect("secret").as_bytes()).expect("b32");
             let resp = self
                 .request(Method::POST, "/api/v1/auth/totp/confirm", Some(&token))
                 .json(&json!({ "code": totp_code(&secret, 0) }))

@@ -72,7 +72,8 @@ async fn client_commands_tables_json_and_exit_codes() {
 
     let tenant = remote(&["tenant", "create", "acme", "--json"], "");
     assert_eq!(code(&tenant), 0, "{}", text(&tenant));
-    let tenant_id = serde_json::from_slice::<Value>(&tenant.stdout).expect("json")["id"].as_str().expect("id").to_owned();
+    let tenant_id =
+        serde_json::from_slice::<Value>(&tenant.stdout).expect("json")["id"].as_str().expect("id").to_owned();
     let dup = remote(&["tenant", "create", "acme"], "");
     assert_eq!(code(&dup), 5, "conflict exits 5: {}", text(&dup));
 
@@ -90,7 +91,8 @@ async fn client_commands_tables_json_and_exit_codes() {
 
     let token = remote(&["token", "create", "ci", "--scope", "tenant_read", "--json"], "");
     assert_eq!(code(&token), 0, "{}", text(&token));
-    let token_id = serde_json::from_slice::<Value>(&token.stdout).expect("json")["info"]["id"].as_str().expect("id").to_owned();
+    let token_id =
+        serde_json::from_slice::<Value>(&token.stdout).expect("json")["info"]["id"].as_str().expect("id").to_owned();
     assert!(text(&remote(&["token", "list"], "")).contains("tenant_read"));
     assert_eq!(code(&remote(&["token", "revoke", &token_id], "")), 0);
 
@@ -149,7 +151,8 @@ async fn serve_initialises_the_data_dir_and_the_cli_finds_it_beside_it() {
     for f in ["tls/ca.pem", "bootstrap-admin.json"] {
         assert!(data.join(f).exists(), "{f}");
     }
-    let boot: Value = serde_json::from_slice(&std::fs::read(data.join("bootstrap-admin.json")).expect("read")).expect("json");
+    let boot: Value =
+        serde_json::from_slice(&std::fs::read(data.join("bootstrap-admin.json")).expect("read")).expect("json");
     let secret = data_encoding::BASE32_NOPAD.decode(boot["totp_secret"].as_str().expect("s").as_bytes()).expect("b32");
     // No --server or --ca-cert: both come from ./rampart-data.
     let login = run(

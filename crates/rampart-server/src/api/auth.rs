@@ -55,7 +55,8 @@ pub async fn login(
     if body.username.is_empty() || body.username.len() > 256 {
         return Err(ApiError::from(rampart_auth::AuthError::InvalidCredentials));
     }
-    let req = LoginRequest { username: body.username, password: body.password, totp_code: body.totp_code, source: client.0 };
+    let req =
+        LoginRequest { username: body.username, password: body.password, totp_code: body.totp_code, source: client.0 };
     match state.auth.login(req).await? {
         LoginOutcome::Session(t) => Ok(Json(login_response(t, false))),
         LoginOutcome::EnrollmentRequired(t) => Ok(Json(login_response(t, true))),

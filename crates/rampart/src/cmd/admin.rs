@@ -152,7 +152,9 @@ pub async fn user(g: &Global, cmd: UserCmd) -> Result<()> {
 pub async fn tenant(g: &Global, cmd: TenantCmd) -> Result<()> {
     let client = ApiClient::new(g)?;
     match cmd {
-        TenantCmd::Create { name } => output::object(g.json, &client.post("/api/v1/tenants", &json!({ "name": name })).await?),
+        TenantCmd::Create { name } => {
+            output::object(g.json, &client.post("/api/v1/tenants", &json!({ "name": name })).await?)
+        }
         TenantCmd::List { after, limit } => {
             let page = client.get(&format!("/api/v1/tenants{}", page_query(after.as_deref(), limit))).await?;
             output::list(g.json, &page, &["id", "name", "created_at"]);
@@ -198,7 +200,10 @@ pub async fn access_key(g: &Global, cmd: AccessKeyCmd) -> Result<()> {
                 output::object(true, &created);
             } else {
                 println!("access key id:     {}", created["access_key_id"].as_str().unwrap_or_default());
-                println!("secret access key: {} (shown once)", created["secret_access_key"].as_str().unwrap_or_default());
+                println!(
+                    "secret access key: {} (shown once)",
+                    created["secret_access_key"].as_str().unwrap_or_default()
+                );
             }
         }
         AccessKeyCmd::List => {

@@ -28,9 +28,7 @@ pub struct ServeArgs {
 #[derive(Debug, clap::Subcommand)]
 pub enum ConfigCmd {
     /// Validate a configuration file (with the environment applied) and print the result.
-    Check {
-        file: PathBuf,
-    },
+    Check { file: PathBuf },
 }
 
 fn flags(g: &Global, args: &ServeArgs) -> FlagOverrides {
@@ -38,9 +36,10 @@ fn flags(g: &Global, args: &ServeArgs) -> FlagOverrides {
         data_dir: g.data_dir.clone(),
         database: args.database_url.clone().map(|url| DatabaseFlag { url }),
         server: args.listen.map(|listen| ServerFlag { listen }),
-        log: args.log_format.as_deref().map(|f| LogFlag {
-            format: Some(if f == "json" { LogFormat::Json } else { LogFormat::Text }),
-        }),
+        log: args
+            .log_format
+            .as_deref()
+            .map(|f| LogFlag { format: Some(if f == "json" { LogFormat::Json } else { LogFormat::Text }) }),
     }
 }
 

@@ -73,10 +73,7 @@ pub async fn login(g: &Global, args: LoginArgs) -> Result<()> {
         return Ok(());
     }
 
-    store_token(
-        &client.base,
-        Some(json!({ "token": token, "username": username, "expires_at": resp["expires_at"] })),
-    )?;
+    store_token(&client.base, Some(json!({ "token": token, "username": username, "expires_at": resp["expires_at"] })))?;
     eprintln!("Logged in to {} as {username} until {}.", client.base, resp["expires_at"].as_str().unwrap_or("?"));
     Ok(())
 }

@@ -1,0 +1,303 @@
+//! `cargo xtask bench`: the foundation's performance figures, each beside
+//! the peer or target it is judged against, reported as a ratio.
+//!
+//! - cold start (first start, which initialises the data directory) and warm
+//!   start of the release binary until `/healthz` answers, against the 1 s
+//!   target;
+//! - idle resident memory, against the 60 MB target;
+//! - login throughput and p50/p99 latency over HTTPS, against the peer that
+//!   bounds it: bare argon2id verification with the same parameters and the
+//!   same concurrency, in-process. The ratio is the share of the hashing
+//!   ceiling that the full login (TLS, routing, throttle checks, audit
+//!   record, token issue) achieves.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// Logins to time.
+    #[arg(long, default_value_t = 400)]
+    logins: usize,
+    /// Concurrent logins in flight.
+    #[arg(long, default_value_t = 4)]
+    concurrency: usize,
+    /// Starts to time for each of cold and warm start.
+    #[arg(long, default_value_t = 5)]
+    starts: usize,
+    /// Use this binary instead of building `target/release/rampart`.
+    #[arg(long)]
+    binary: Option<PathBuf>,
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| {
+        Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(|p| p.join("target")).unwrap_or_else(|| "target".into())
+    })
+}
+
+fn build_release() -> Result<PathBuf> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo).args(["build", "--release", "-p", "rampart"]).status().context("cargo build")?;
+    if !status.success() {
+        bail!("release build failed");
+    }
+    Ok(target_dir().join("release").join("rampart"))
+}
+
+/// A `rampart serve` child process in its own data directory.
+struct Node {
+    child: Child,
+    url: String,
+    client: reqwest::Client,
+    data: PathBuf,
+}
+
+impl Node {
+    async fn start(binary: &Path, work: &Path) -> Result<(Node, Duration)> {
+        let data = work.join("rampart-data");
+        let _ = std::fs::remove_file(data.join("client.json"));
+        let started = Instant::now();
+        let child = Command::new(binary)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(&data)
+            .env("RAMPART_LOG__LEVEL", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("spawning rampart serve")?;
+        let mut node = Node { child, url: String::new(), client: reqwest::Client::new(), data };
+        loop {
+            if started.elapsed() > Duration::from_secs(30) {
+                bail!("rampart serve did not answer within 30 s");
+            }
+            if let Ok(bytes) = std::fs::read(node.data.join("client.json")) {
+                let info: Value = serde_json::from_slice(&bytes)?;
+                node.url = info["url"].as_str().unwrap_or_default().to_owned();
+                let pem = std::fs::read(node.data.join("tls/ca.pem"))?;
+                node.client =
+                    reqwest::Client::builder().tls_certs_only([reqwest::Certificate::from_pem(&pem)?]).build()?;
+                if node.client.get(format!("{}/healthz", node.url)).send().await.is_ok_and(|r| r.status() == 200) {
+                    return Ok((node, started.elapsed()));
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+
+    fn rss_mb(&self) -> Result<f64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        let kb: f64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .context("VmRSS")?;
+        Ok(kb / 1024.0)
+    }
+
+    fn stop(mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = self.child.wait();
+    }
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v.get(v.len() / 2).copied().unwrap_or_default()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn bar(len: usize, what: &str) -> ProgressBar {
+    let pb = ProgressBar::new(len as u64);
+    pb.set_style(
+        ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    pb.set_message(what.to_owned());
+    pb
+}
+
+pub fn run(args: BenchArgs) -> Result<()> {
+    let binary = match args.binary.clone() {
+        Some(b) => b,
+        None => build_release()?,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(bench(&binary, &args))
+}
+
+async fn bench(binary: &Path, args: &BenchArgs) -> Result<()> {
+    // Cold and warm starts.
+    let pb = bar(args.starts * 2, "starts");
+    let (mut cold, mut warm) = (Vec::new(), Vec::new());
+    for _ in 0..args.starts {
+        let work = tempfile::tempdir()?;
+        let (node, t) = Node::start(binary, work.path()).await?;
+        cold.push(t);
+        node.stop();
+        pb.inc(1);
+        let (node, t) = Node::start(binary, work.path()).await?;
+        warm.push(t);
+        node.stop();
+        pb.inc(1);
+    }
+    pb.finish_and_clear();
+
+    // Idle memory and logins on one node.
+    let work = tempfile::tempdir()?;
+    let (node, _) = Node::start(binary, work.path()).await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let idle_rss = node.rss_mb()?;
+    let boot: Value = serde_json::from_slice(&std::fs::read(node.data.join("bootstrap-admin.json"))?)?;
+    let secret = data_encoding::BASE32_NOPAD.decode(boot["totp_secret"].as_str().unwrap_or_default().as_bytes())?;
+    let code = rampart_auth::totp::code_at(&secret, SystemTimeSecs::now())?;
+    let login: Value = node
+        .client
+        .post(format!("{}/api/v1/auth/login", node.url))
+        .json(&json!({"username": "admin", "password": boot["password"], "totp_code": secrecy::ExposeSecret::expose_secret(&code)}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let admin = login["token"].as_str().context("admin login")?.to_owned();
+    let tenant: Value = node
+        .client
+        .post(format!("{}/api/v1/tenants", node.url))
+        .bearer_auth(&admin)
+        .json(&json!({"name": "bench"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let users = args.concurrency.max(1);
+    for i in 0..users {
+        let r = node
+            .client
+            .post(format!("{}/api/v1/users", node.url))
+            .bearer_auth(&admin)
+            .json(&json!({"username": format!("bench{i}"), "role": "customer_user", "tenant_id": tenant["id"], "password": "benchmark password"}))
+            .send()
+            .await?;
+        if r.status() != 201 {
+            bail!("creating bench user: {}", r.text().await?);
+        }
+    }
+
+    let pb = Arc::new(bar(args.logins, "logins"));
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..args.concurrency {
+        let (client, url, next, pb, total) =
+            (node.client.clone(), node.url.clone(), next.clone(), pb.clone(), args.logins);
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < total {
+                let t = Instant::now();
+                let r = client
+                    .post(format!("{url}/api/v1/auth/login"))
+                    .json(&json!({"username": format!("bench{}", w % users), "password": "benchmark password"}))
+                    .send()
+                    .await;
+                match r {
+                    Ok(r) if r.status() == 200 => lat.push(t.elapsed()),
+                    Ok(r) => return Err(anyhow::anyhow!("login answered {}", r.status())),
+                    Err(e) => return Err(e.into()),
+                }
+                pb.inc(1);
+            }
+            Ok::<_, anyhow::Error>(lat)
+        }));
+    }
+    let mut latencies = Vec::new();
+    for t in tasks {
+        latencies.extend(t.await??);
+    }
+    let login_secs = started.elapsed().as_secs_f64();
+    pb.finish_and_clear();
+    node.stop();
+    latencies.sort();
+    let login_rate = latencies.len() as f64 / login_secs;
+
+    // The peer: bare argon2id verification, same parameters and concurrency.
+    let phc = rampart_auth::password::hash(&SecretString::from("benchmark password"))?;
+    let n = args.logins;
+    let pb = bar(n, "argon2id");
+    let started = Instant::now();
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    std::thread::scope(|s| {
+        for _ in 0..args.concurrency {
+            let (phc, next, pb) = (&phc, next.clone(), &pb);
+            s.spawn(move || {
+                let pw = SecretString::from("benchmark password");
+                while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < n {
+                    let _ = rampart_auth::password::verify(&pw, phc);
+                    pb.inc(1);
+                }
+            });
+        }
+    });
+    let argon_rate = n as f64 / started.elapsed().as_secs_f64();
+    pb.finish_and_clear();
+
+    let (cold, warm) = (median(cold), median(warm));
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    println!("| measure | Rampart | peer or target | ratio |");
+    println!("|---|---|---|---|");
+    println!(
+        "| cold start, first run (median of {}) | {:.0} ms | target 1000 ms | {:.2} |",
+        args.starts,
+        ms(cold),
+        ms(cold) / 1000.0
+    );
+    println!(
+        "| warm start (median of {}) | {:.0} ms | target 1000 ms | {:.2} |",
+        args.starts,
+        ms(warm),
+        ms(warm) / 1000.0
+    );
+    println!("| idle RSS after 2 s | {idle_rss:.1} MB | target 60 MB | {:.2} |", idle_rss / 60.0);
+    println!(
+        "| login throughput, {} logins, concurrency {} | {login_rate:.1} /s | argon2id verify alone: {argon_rate:.1} /s | {:.2} |",
+        latencies.len(),
+        args.concurrency,
+        login_rate / argon_rate
+    );
+    println!(
+        "| login latency p50 / p99 | {:.1} / {:.1} ms | argon2id verify alone: {:.1} ms | {:.2} (p50) |",
+        ms(percentile(&latencies, 50.0)),
+        ms(percentile(&latencies, 99.0)),
+        1000.0 * args.concurrency as f64 / argon_rate,
+        ms(percentile(&latencies, 50.0)) / (1000.0 * args.concurrency as f64 / argon_rate)
+    );
+    println!("\n{cores} cores; argon2id m=19 MiB, t=2, p=1; release build; HTTPS over loopback.");
+    Ok(())
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+struct SystemTimeSecs;
+
+impl SystemTimeSecs {
+    fn now() -> u64 {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    }
+}
