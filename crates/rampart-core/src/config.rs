@@ -202,10 +202,11 @@ impl Config {
         if self.audit.timeout_ms == 0 {
             return bad("audit.timeout_ms must be at least 1");
         }
-        if let Some(url) = &self.database.url {
-            if !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
-                return bad("database.url must be a postgres:// URL (leave it unset for the embedded SQLite store)");
-            }
+        if let Some(url) = &self.database.url
+            && !url.starts_with("postgres://")
+            && !url.starts_with("postgresql://")
+        {
+            return bad("database.url must be a postgres:// URL (leave it unset for the embedded SQLite store)");
         }
         if self.database.max_connections == 0 {
             return bad("database.max_connections must be at least 1");
@@ -252,6 +253,8 @@ fn flatten(err: figment::Error) -> String {
 mod tests {
     use super::*;
 
+    // figment's Jail closure signature is fixed, its error type large.
+    #[allow(clippy::result_large_err)]
     fn load_in_jail(toml: &str, env: &[(&str, &str)], flags: FlagOverrides) -> Result<Config, String> {
         let mut out = Err(String::new());
         figment::Jail::expect_with(|jail| {

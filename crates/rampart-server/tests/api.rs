@@ -2,6 +2,9 @@
 //! TOTP and its replay protection, lockout, tenant confinement, tokens and
 //! access keys, problem responses for bad input, and the contract endpoints.
 
+// Tests fail by panicking; helpers outside #[test] functions do too.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
 use std::time::Duration;
 
 use rampart_core::Role;

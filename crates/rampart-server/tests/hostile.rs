@@ -1,6 +1,9 @@
 //! Bad input gets a clear 4xx (or the connection closed), changes nothing,
 //! and the server keeps serving everyone else.
 
+// Tests fail by panicking; helpers outside #[test] functions do too.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
 use std::time::Duration;
 
 use rampart_testkit::TestServer;

@@ -2,6 +2,9 @@
 //! enrolment-only token and as every role; the route table and the OpenAPI
 //! document must describe exactly the same operations.
 
+// Tests fail by panicking; helpers outside #[test] functions do too.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
 use std::collections::BTreeSet;
 
 use rampart_core::Role;

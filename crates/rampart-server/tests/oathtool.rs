@@ -1,6 +1,9 @@
 //! An independent TOTP implementation (`oathtool`, Debian package
 //! `oathtool`) produces codes that log in: our RFC 6238 is the standard one.
 
+// Tests fail by panicking; helpers outside #[test] functions do too.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
 use std::process::Command;
 
 use rampart_testkit::TestServer;

@@ -3,6 +3,9 @@
 //! the process at TRACE while a full login / enrolment / token / key flow
 //! runs, then searches the capture for each secret it handled.
 
+// Tests fail by panicking; helpers outside #[test] functions do too.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
 use rampart_core::Role;
 use rampart_testkit::{LogCapture, TestServer, totp_code};
 use reqwest::Method;

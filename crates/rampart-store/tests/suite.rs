@@ -2,6 +2,9 @@
 //! instantiated for embedded SQLite and for PostgreSQL (on a database the
 //! test creates and drops). A backend that behaves differently fails here.
 
+// Tests fail by panicking; helpers outside #[test] functions do too.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
 use std::future::Future;
 
 use rampart_core::{Event, Id, Outcome, Role};

@@ -2,6 +2,9 @@
 //! process (first start, defaults found beside its data directory, SIGTERM),
 //! and every client command with its tables, `--json` and exit codes.
 
+// Tests fail by panicking; helpers outside #[test] functions do too.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
