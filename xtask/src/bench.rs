@@ -78,8 +78,9 @@ impl Node {
             if started.elapsed() > Duration::from_secs(30) {
                 bail!("rampart serve did not answer within 30 s");
             }
-            if let Ok(bytes) = std::fs::read(node.data.join("client.json")) {
-                let info: Value = serde_json::from_slice(&bytes)?;
+            if let Some(info) =
+                std::fs::read(node.data.join("client.json")).ok().and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+            {
                 node.url = info["url"].as_str().unwrap_or_default().to_owned();
                 let pem = std::fs::read(node.data.join("tls/ca.pem"))?;
                 node.client =

@@ -173,7 +173,17 @@ impl Auth {
             BASE_LOCK_MS.saturating_mul(1 << doublings).min(max_ms)
         };
         let tenant = user.and_then(|u| u.tenant_id.clone());
-        // Audit first: a failure that cannot be recorded is still a failure.
+        // Count first, so a failure is throttled even if it cannot be recorded.
+        let mut keys = vec![user_key.to_owned()];
+        keys.extend(ip_key);
+        let mut locks = Vec::new();
+        for key in keys {
+            let t = self.store().throttle_fail(&key, now, window, backoff).await?;
+            if t.locked_until > 0 {
+                tracing::warn!(throttle.key = %key, failures = t.failures, "login locked out");
+                locks.push((key, t));
+            }
+        }
         self.audit()
             .record(
                 Event::new("auth.login.failed", Outcome::Failure, username)
@@ -182,23 +192,17 @@ impl Auth {
                     .attr("reason", reason.as_str()),
             )
             .await?;
-        let mut keys = vec![user_key.to_owned()];
-        keys.extend(ip_key);
-        for key in keys {
-            let t = self.store().throttle_fail(&key, now, window, backoff).await?;
-            if t.locked_until > 0 {
-                tracing::warn!(throttle.key = %key, failures = t.failures, "login locked out");
-                self.audit()
-                    .record(
-                        Event::new("auth.lockout", Outcome::Denied, username)
-                            .tenant(tenant.clone())
-                            .source(source.clone())
-                            .attr("key", key.as_str())
-                            .attr("failures", t.failures)
-                            .attr("locked_for_ms", t.locked_until - now),
-                    )
-                    .await?;
-            }
+        for (key, t) in locks {
+            self.audit()
+                .record(
+                    Event::new("auth.lockout", Outcome::Denied, username)
+                        .tenant(tenant.clone())
+                        .source(source.clone())
+                        .attr("key", key.as_str())
+                        .attr("failures", t.failures)
+                        .attr("locked_for_ms", t.locked_until - now),
+                )
+                .await?;
         }
         Err(AuthError::InvalidCredentials)
     }

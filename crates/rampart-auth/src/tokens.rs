@@ -221,6 +221,41 @@ mod tests {
         assert!(!well_formed(&format!("{PREFIX}{}", "é".repeat(BODY_LEN))));
     }
 
+    #[tokio::test]
+    async fn expired_and_revoked_tokens_do_not_authenticate() {
+        use std::sync::Arc;
+        use std::time::Duration;
+
+        use rampart_core::Role;
+        use rampart_core::audit::Audit;
+        use rampart_core::config::AuthConfig;
+        use rampart_core::secret::RootSecret;
+        use rampart_store::{NewUser, Store, TableAuditSink};
+
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_sqlite(&dir.path().join("t.db"), 2).await.unwrap();
+        let audit = Audit::new(Arc::new(TableAuditSink(store.clone())), Duration::from_secs(2));
+        let auth = Auth::new(store.clone(), audit, &RootSecret::from_bytes([3; 32]), AuthConfig::default()).unwrap();
+        let user = store
+            .create_user(NewUser { username: "u", role: Role::Auditor, tenant_id: None, password_hash: "x" }, now_ms())
+            .await
+            .unwrap();
+
+        let live = auth.issue_token(&user, KIND_API, "live", &[Permission::UserRead], 60_000).await.unwrap();
+        let p = auth.authenticate(live.token.expose_secret()).await.unwrap();
+        assert_eq!(p.permissions, vec![Permission::UserRead], "scopes narrow the role's permissions");
+
+        let expired = auth.issue_token(&user, KIND_API, "old", &[Permission::UserRead], -1).await.unwrap();
+        assert!(matches!(auth.authenticate(expired.token.expose_secret()).await, Err(AuthError::Unauthenticated)));
+
+        store.revoke_token(&user.id, &Id::parse(&live.info.id).unwrap(), now_ms()).await.unwrap();
+        assert!(matches!(auth.authenticate(live.token.expose_secret()).await, Err(AuthError::Unauthenticated)));
+
+        let enrol = auth.issue_token(&user, KIND_ENROLLMENT, "enrol", &[], 60_000).await.unwrap();
+        let p = auth.authenticate(enrol.token.expose_secret()).await.unwrap();
+        assert!(p.enrollment_only && !p.can(Permission::TokenSelf), "an enrolment token grants nothing else");
+    }
+
     #[test]
     fn token_hash_is_sha256_hex() {
         assert_eq!(hash_token("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");

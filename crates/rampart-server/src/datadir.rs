@@ -89,7 +89,10 @@ impl DataDir {
     pub fn write_client_info(&self, url: &str) -> Result<()> {
         let ca = fs::canonicalize(self.tls().ca_cert).unwrap_or_else(|_| self.tls().ca_cert);
         let json = serde_json::json!({ "url": url, "ca_cert": ca });
-        fs::write(self.client_info_path(), serde_json::to_vec_pretty(&json)?)?;
+        // Written whole then renamed, so a reader never sees half a file.
+        let tmp = self.client_info_path().with_extension("tmp");
+        fs::write(&tmp, serde_json::to_vec_pretty(&json)?)?;
+        fs::rename(&tmp, self.client_info_path())?;
         Ok(())
     }
 }

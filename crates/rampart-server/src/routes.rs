@@ -109,6 +109,15 @@ pub async fn authorize(State((state, table)): State<(AppState, Table)>, mut req:
     };
     let method = if req.method() == Method::HEAD { Method::GET } else { req.method().clone() };
     let Some(&access) = table.get(&(method.clone(), path.clone())) else {
+        if table.keys().any(|(_, p)| *p == path) {
+            return ApiError::new(
+                http::StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+                format!("{path} does not accept {method}"),
+            )
+            .into_response();
+        }
         tracing::error!(%method, %path, "request to a route without a declared permission refused");
         return ApiError::forbidden("route has no declared permission").into_response();
     };

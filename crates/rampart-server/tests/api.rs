@@ -372,6 +372,33 @@ async fn contract_endpoints_answer() {
 }
 
 #[tokio::test]
+async fn http2_is_negotiated_and_http1_keeps_connections_alive() {
+    let server = TestServer::start().await;
+    let h2 = server.request(Method::GET, "/healthz", None).send().await.expect("get");
+    assert_eq!(h2.version(), reqwest::Version::HTTP_2, "ALPN offers h2");
+    let ca = reqwest::Certificate::from_pem(&server.ca_pem).expect("ca");
+    let h1 = reqwest::Client::builder().tls_certs_only([ca]).http1_only().build().expect("client");
+    for _ in 0..3 {
+        let r = h1.get(format!("{}/healthz", server.url)).send().await.expect("get");
+        assert_eq!(r.version(), reqwest::Version::HTTP_11);
+        assert_ne!(r.headers().get("connection").and_then(|v| v.to_str().ok()), Some("close"));
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn readyz_reports_unreachable_storage() {
+    let server = TestServer::start().await;
+    server.running.as_ref().expect("running").state.store.close().await;
+    let r = server.request(Method::GET, "/readyz", None).send().await.expect("get");
+    let (status, p) = problem(r).await;
+    assert_eq!(status, 503);
+    assert_eq!(p["type"], "urn:rampart:problem:unavailable");
+    let live = server.request(Method::GET, "/healthz", None).send().await.expect("get");
+    assert_eq!(live.status(), 200, "liveness does not depend on storage");
+}
+
+#[tokio::test]
 async fn the_same_flows_work_on_postgresql() {
     let Some(server) = TestServer::start_postgres().await else { return };
     let admin = server.admin_session().await;

@@ -80,6 +80,10 @@ async fn malformed_bodies_get_clear_problems_and_change_nothing() {
     .await;
     assert_eq!(status, 400, "unknown query parameter");
 
+    let (status, _) =
+        problem(server.request(Method::PUT, "/api/v1/users", Some(&admin.token)).send().await.expect("send")).await;
+    assert_eq!(status, 405, "wrong method");
+
     assert_eq!(user_count(&server).await, before, "no bad request created a user");
     let ok = server.request(Method::GET, "/api/v1/users", Some(&admin.token)).send().await.expect("send");
     assert_eq!(ok.status(), 200, "the server still serves");

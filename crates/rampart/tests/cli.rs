@@ -137,7 +137,7 @@ async fn serve_initialises_the_data_dir_and_the_cli_finds_it_beside_it() {
     let work = tempfile::tempdir().expect("tempdir");
     let cfg = work.path().join("cfg");
     let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
         .current_dir(work.path())
         .env_remove("RAMPART_DATA_DIR")
         .stdout(Stdio::null())
@@ -172,5 +172,11 @@ async fn serve_initialises_the_data_dir_and_the_cli_finds_it_beside_it() {
     let killed = Command::new("kill").args(["-TERM", &pid]).status().expect("kill");
     assert!(killed.success());
     let status = tokio::task::spawn_blocking(move || child.wait_with_output()).await.expect("join").expect("wait");
-    assert!(status.status.success(), "SIGTERM is a clean shutdown: {}", String::from_utf8_lossy(&status.stderr));
+    let stderr = String::from_utf8_lossy(&status.stderr);
+    assert!(status.status.success(), "SIGTERM is a clean shutdown: {stderr}");
+    let json_lines: Vec<Value> = stderr.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    assert!(
+        json_lines.iter().any(|l| l["level"] == "INFO" && l["message"] == "listening"),
+        "--log-format json writes structured lines: {stderr}"
+    );
 }
