@@ -83,55 +83,31 @@ impl Auth {
         let password = req.password;
         let password_ok = self.hashing(move || Ok(password::verify(&password, &phc))).await?;
 
-        let user = match (user, password_ok) {
-            (None, _) => {
-                return self.fail(&req.username, None, &user_key, ip_key, source, FailReason::UnknownUser).await;
-            }
-            (Some(u), false) => {
-                return self.fail(&req.username, Some(&u), &user_key, ip_key, source, FailReason::BadPassword).await;
-            }
-            (Some(u), true) if u.disabled_at.is_some() => {
-                return self.fail(&req.username, Some(&u), &user_key, ip_key, source, FailReason::Disabled).await;
-            }
-            (Some(u), true) => u,
+        let checked = match (user, password_ok) {
+            (None, _) => Err((None, FailReason::UnknownUser)),
+            (Some(u), false) => Err((Some(u), FailReason::BadPassword)),
+            (Some(u), true) if u.disabled_at.is_some() => Err((Some(u), FailReason::Disabled)),
+            (Some(u), true) => match self.second_factor(&u, req.totp_code.as_ref(), now).await? {
+                Ok(()) => Ok(u),
+                Err(reason) => Err((Some(u), reason)),
+            },
+        };
+        let user = match checked {
+            Ok(u) => u,
+            Err((u, reason)) => return self.fail(&req.username, u.as_ref(), &user_key, ip_key, source, reason).await,
         };
 
-        match &user.totp_sealed {
-            Some(sealed) => {
-                let Some(code) = &req.totp_code else {
-                    return self
-                        .fail(&req.username, Some(&user), &user_key, ip_key, source, FailReason::MissingCode)
-                        .await;
-                };
-                let secret = self
-                    .inner
-                    .totp_sealer
-                    .open(user.id.as_str().as_bytes(), sealed)
-                    .map_err(|e| AuthError::Internal(format!("totp secret of {}: {e}", user.id)))?;
-                let unix = u64::try_from(now / 1000).unwrap_or(0);
-                let Some(step) = totp::matching_step(&secret, &user.username, code, unix) else {
-                    return self.fail(&req.username, Some(&user), &user_key, ip_key, source, FailReason::BadCode).await;
-                };
-                let step = i64::try_from(step).unwrap_or(i64::MAX);
-                if !self.store().claim_totp_step(&user.id, step).await? {
-                    return self
-                        .fail(&req.username, Some(&user), &user_key, ip_key, source, FailReason::ReplayedCode)
-                        .await;
-                }
-            }
-            None if user.role.requires_totp() => {
-                self.audit()
-                    .record(
-                        Event::new("auth.login.enrollment_required", Outcome::Success, &user.username)
-                            .tenant(user.tenant_id.clone())
-                            .source(source),
-                    )
-                    .await?;
-                self.store().throttle_clear(&user_key).await?;
-                let token = self.issue_token(&user, KIND_ENROLLMENT, "totp enrolment", &[], ENROLLMENT_TTL_MS).await?;
-                return Ok(LoginOutcome::EnrollmentRequired(token));
-            }
-            None => {}
+        if user.totp_sealed.is_none() && user.role.requires_totp() {
+            self.audit()
+                .record(
+                    Event::new("auth.login.enrollment_required", Outcome::Success, &user.username)
+                        .tenant(user.tenant_id.clone())
+                        .source(source),
+                )
+                .await?;
+            self.store().throttle_clear(&user_key).await?;
+            let token = self.issue_token(&user, KIND_ENROLLMENT, "totp enrolment", &[], ENROLLMENT_TTL_MS).await?;
+            return Ok(LoginOutcome::EnrollmentRequired(token));
         }
 
         self.audit()
@@ -147,6 +123,33 @@ impl Auth {
         let ttl = i64::try_from(self.inner.config.session_ttl_secs).unwrap_or(i64::MAX / 1000) * 1000;
         let token = self.issue_token(&user, KIND_SESSION, "login", user.role.permissions(), ttl).await?;
         Ok(LoginOutcome::Session(token))
+    }
+
+    /// Checks the user's enrolled second factor, if any. TOTP is the only
+    /// kind today; WebAuthn slots in here as another enrolled factor with
+    /// its own verification, leaving the rest of login untouched.
+    async fn second_factor(
+        &self,
+        user: &UserRow,
+        code: Option<&SecretString>,
+        now: i64,
+    ) -> Result<Result<(), FailReason>, AuthError> {
+        let Some(sealed) = &user.totp_sealed else { return Ok(Ok(())) };
+        let Some(code) = code else { return Ok(Err(FailReason::MissingCode)) };
+        let secret = self
+            .inner
+            .totp_sealer
+            .open(user.id.as_str().as_bytes(), sealed)
+            .map_err(|e| AuthError::Internal(format!("totp secret of {}: {e}", user.id)))?;
+        let unix = u64::try_from(now / 1000).unwrap_or(0);
+        let Some(step) = totp::matching_step(&secret, &user.username, code, unix) else {
+            return Ok(Err(FailReason::BadCode));
+        };
+        let step = i64::try_from(step).unwrap_or(i64::MAX);
+        if !self.store().claim_totp_step(&user.id, step).await? {
+            return Ok(Err(FailReason::ReplayedCode));
+        }
+        Ok(Ok(()))
     }
 
     /// Counts a failure against the user name and the source, records it,

@@ -74,6 +74,16 @@ pub fn write_private_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     file.sync_all()
 }
 
+/// Replaces `path` with `bytes`, readable only by its owner: written to a
+/// temporary file beside it, fsynced, then renamed over it, so a reader sees
+/// the old file or the new one, never half of either.
+pub fn write_private_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    let _ = fs::remove_file(&tmp);
+    write_private_new(&tmp, bytes)?;
+    fs::rename(&tmp, path)
+}
+
 impl RootSecret {
     /// Loads the root secret, refusing a file that others can read.
     pub fn load(path: &Path) -> Result<Self, SecretError> {

@@ -8,7 +8,6 @@
 //! trust `ca.pem` keep working.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -54,20 +53,7 @@ fn ca_params() -> CertificateParams {
 
 /// Writes a file readable only by its owner, replacing it atomically.
 pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    let _ = fs::remove_file(&tmp);
-    let mut opts = fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts.open(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
-    Ok(())
+    rampart_core::secret::write_private_atomic(path, bytes).with_context(|| format!("writing {}", path.display()))
 }
 
 /// Makes sure the CA and a server certificate for `names` exist.

@@ -3,7 +3,6 @@
 //! and exit codes.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow};
@@ -82,19 +81,8 @@ pub fn store_token(server: &str, entry: Option<Value>) -> Result<()> {
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir)?;
     }
-    let tmp = path.with_extension("tmp");
-    let _ = fs::remove_file(&tmp);
-    let mut opts = fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts.open(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
-    f.write_all(&zeroize::Zeroizing::new(serde_json::to_vec_pretty(&all)?))?;
-    f.sync_all()?;
-    fs::rename(&tmp, &path)?;
+    let bytes = zeroize::Zeroizing::new(serde_json::to_vec_pretty(&all)?);
+    rampart_core::secret::write_private_atomic(&path, &bytes).with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }
 
