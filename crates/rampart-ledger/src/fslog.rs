@@ -80,7 +80,7 @@ fn hashes_bytes(hashes: &[Hash]) -> Vec<u8> {
 
 /// Splits tile bytes into hashes; the length must be a multiple of 32.
 pub fn tile_hashes(bytes: &[u8]) -> Option<Vec<Hash>> {
-    if bytes.len() % 32 != 0 {
+    if !bytes.len().is_multiple_of(32) {
         return None;
     }
     Some(bytes.chunks_exact(32).filter_map(|c| c.try_into().ok()).collect())
@@ -205,13 +205,13 @@ impl FsLog {
         }
         write_state(&self.dir, size, &self.root())?;
         // The previous partial files are no longer named by the state.
-        if start % TILE_WIDTH != 0 && (start / TILE_WIDTH != size / TILE_WIDTH || start != size) {
+        if start != size && !start.is_multiple_of(TILE_WIDTH) {
             superseded.push(self.dir.join(entries_path(start / TILE_WIDTH, start % TILE_WIDTH)));
         }
         for level in 0..self.partials.len() {
             let level = u8::try_from(level).unwrap_or(u8::MAX);
             let old = level_count(start, level);
-            if old % TILE_WIDTH != 0 && old != level_count(size, level) {
+            if !old.is_multiple_of(TILE_WIDTH) && old != level_count(size, level) {
                 superseded.push(self.dir.join(tile_path(level, old / TILE_WIDTH, old % TILE_WIDTH)));
             }
         }

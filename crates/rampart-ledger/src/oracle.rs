@@ -18,7 +18,7 @@ pub fn range_hash<E>(start: u64, end: u64, node: &mut impl FnMut(u32, u64) -> Re
     if n == 0 {
         return Ok(empty_root());
     }
-    if n.is_power_of_two() && start % n == 0 {
+    if n.is_power_of_two() && start.is_multiple_of(n) {
         let h = n.trailing_zeros();
         return node(h, start >> h);
     }
