@@ -152,10 +152,13 @@ impl FsLog {
             return Err(LogError::EntryTooLarge(e.len()));
         }
         let first = self.size();
+        // What the committed state looks like in memory, to return to if
+        // the batch cannot be made durable: nothing of it counts then, and
+        // the next batch starts from the last commit once storage recovers.
+        let saved = (self.frontier.clone(), self.partials.clone(), self.bundle.clone(), self.bundle_len);
         let result = self.write_batch(entries);
         if result.is_err() {
-            // Roll back to what is on disk.
-            *self = FsLog::open(&self.dir)?;
+            (self.frontier, self.partials, self.bundle, self.bundle_len) = saved;
         }
         result.map(|()| first)
     }

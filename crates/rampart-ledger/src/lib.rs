@@ -16,6 +16,7 @@ pub mod fslog;
 pub mod merkle;
 pub mod note;
 pub mod oracle;
+pub mod service;
 pub mod tile;
 
 pub use checkpoint::{Checkpoint, CheckpointError};
@@ -25,3 +26,4 @@ pub use merkle::{
     verify_consistency, verify_inclusion, verify_subtree_consistency, verify_subtree_inclusion,
 };
 pub use note::{Note, NoteError, Signature, Signer, VerifiedNote, Verifier};
+pub use service::{Head, InclusionProof, Ledger, LedgerError};

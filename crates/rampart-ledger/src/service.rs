@@ -1,0 +1,310 @@
+//! The ledger as a running service: one sequencer thread that appends with
+//! group commit, a checkpointer that signs a C2SP checkpoint at least every
+//! second while the log grows, and the read side (tiles, entries, proofs)
+//! that serves only what is committed.
+//!
+//! Group commit: writers send entries over a bounded channel; the sequencer
+//! takes the first waiting entry and every other one already queued (up to
+//! [`MAX_BATCH`]), makes the batch durable in one `FsLog::append`, and only
+//! then answers each writer with its index. Under load batches grow, so the
+//! fsync cost is shared; idle, a lone entry is committed at once.
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::checkpoint::Checkpoint;
+use crate::fslog::{FsLog, LogError, TileReader};
+use crate::merkle::{Hash, leaf_hash};
+use crate::note::{Signer, Verifier};
+use crate::oracle::{OracleError, consistency_proof_with, inclusion_proof_with};
+use crate::tile::{TILE_WIDTH, TileRef, level_count, parse_tile_path};
+
+/// The most entries one batch commits.
+pub const MAX_BATCH: usize = 4096;
+/// Writers waiting beyond this are pushed back (they wait for room).
+const QUEUE: usize = 65_536;
+
+/// Why a ledger operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error("the ledger could not make the entry durable: {0}")]
+    Storage(String),
+    #[error("the ledger is shut down")]
+    Closed,
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("not found")]
+    NotFound,
+}
+
+impl From<LogError> for LedgerError {
+    fn from(e: LogError) -> Self {
+        match e {
+            LogError::OutOfRange { .. } => LedgerError::NotFound,
+            other => LedgerError::Storage(other.to_string()),
+        }
+    }
+}
+
+/// A committed tree head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Head {
+    pub size: u64,
+    pub root: Hash,
+}
+
+struct Request {
+    entry: Vec<u8>,
+    reply: oneshot::Sender<Result<u64, LedgerError>>,
+}
+
+/// The running ledger. Cheap to clone.
+#[derive(Clone)]
+pub struct Ledger {
+    tx: mpsc::Sender<Request>,
+    head: watch::Receiver<Head>,
+    reader: TileReader,
+    origin: String,
+    verifier: Verifier,
+    latest: Arc<RwLock<Option<String>>>,
+}
+
+impl std::fmt::Debug for Ledger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ledger").field("origin", &self.origin).field("head", &*self.head.borrow()).finish()
+    }
+}
+
+/// An inclusion proof as served.
+#[derive(Debug, Clone)]
+pub struct InclusionProof {
+    pub index: u64,
+    pub size: u64,
+    pub entry: Vec<u8>,
+    pub leaf_hash: Hash,
+    pub proof: Vec<Hash>,
+}
+
+impl Ledger {
+    /// Opens the log in `dir` and starts the sequencer and checkpointer.
+    /// Must be called inside a tokio runtime.
+    pub fn start(dir: &Path, signer: Signer, origin: &str) -> Result<Ledger, LedgerError> {
+        let log = FsLog::open(dir)?;
+        let (head_tx, head) = watch::channel(Head { size: log.size(), root: log.root() });
+        let (tx, rx) = mpsc::channel(QUEUE);
+        std::thread::Builder::new()
+            .name("ledger-sequencer".into())
+            .spawn(move || sequence(log, rx, head_tx))
+            .map_err(|e| LedgerError::Storage(format!("starting the sequencer: {e}")))?;
+        let latest = Arc::new(RwLock::new(fs::read_to_string(dir.join("checkpoint")).ok()));
+        let ledger = Ledger {
+            tx,
+            head,
+            reader: TileReader::new(dir),
+            origin: origin.to_owned(),
+            verifier: signer.verifier().clone(),
+            latest,
+        };
+        tokio::spawn(checkpointer(ledger.clone(), dir.to_owned(), signer));
+        Ok(ledger)
+    }
+
+    /// Appends one entry; resolves with its index once it is durable.
+    pub async fn append(&self, entry: Vec<u8>) -> Result<u64, LedgerError> {
+        if entry.len() > crate::fslog::MAX_ENTRY {
+            return Err(LedgerError::BadRequest(format!("entry of {} bytes is too large", entry.len())));
+        }
+        let (reply, answer) = oneshot::channel();
+        self.tx.send(Request { entry, reply }).await.map_err(|_| LedgerError::Closed)?;
+        answer.await.map_err(|_| LedgerError::Closed)?
+    }
+
+    /// The latest committed head.
+    pub fn head(&self) -> Head {
+        *self.head.borrow()
+    }
+
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The verifier key in C2SP vkey form.
+    pub fn verifier_key(&self) -> String {
+        self.verifier.to_string()
+    }
+
+    pub fn verifier(&self) -> &Verifier {
+        &self.verifier
+    }
+
+    /// The latest signed checkpoint.
+    pub fn checkpoint(&self) -> Option<String> {
+        self.latest.read().ok().and_then(|c| c.clone())
+    }
+
+    /// A tile or entry bundle by its path below `tile/`, served only when
+    /// the committed log covers it.
+    pub async fn tile(&self, path: &str) -> Result<Vec<u8>, LedgerError> {
+        let tile = parse_tile_path(path).ok_or(LedgerError::NotFound)?;
+        let size = self.head().size;
+        let (count, index, width) = match tile {
+            TileRef::Hashes { level, index, width } => (level_count(size, level), index, width),
+            TileRef::Entries { index, width } => (size, index, width),
+        };
+        let full = (index + 1) * TILE_WIDTH <= count;
+        let served = if full { width == TILE_WIDTH } else { index * TILE_WIDTH + width <= count && width < TILE_WIDTH };
+        if !served {
+            return Err(LedgerError::NotFound);
+        }
+        let reader = self.reader.clone();
+        let rel = format!("tile/{path}");
+        blocking(move || Ok(reader.raw(&rel)?)).await
+    }
+
+    /// Entry `index` with its inclusion proof in the tree of `size` (default:
+    /// the committed size).
+    pub async fn inclusion(&self, index: u64, size: Option<u64>) -> Result<InclusionProof, LedgerError> {
+        let size = self.checked_size(size)?;
+        let reader = self.reader.clone();
+        blocking(move || {
+            let entry = reader.entry(index, size)?;
+            let proof = inclusion_proof_with(index, size, &mut |h, k| reader.node(h, k, size)).map_err(oracle)?;
+            Ok(InclusionProof { index, size, leaf_hash: leaf_hash(&entry), entry, proof })
+        })
+        .await
+    }
+
+    /// The consistency proof between two committed sizes.
+    pub async fn consistency(&self, size1: u64, size2: Option<u64>) -> Result<Vec<Hash>, LedgerError> {
+        let size2 = self.checked_size(size2)?;
+        if size1 == 0 || size1 > size2 {
+            return Err(LedgerError::BadRequest(format!("need 0 < first ({size1}) <= second ({size2})")));
+        }
+        let reader = self.reader.clone();
+        blocking(move || consistency_proof_with(size1, size2, &mut |h, k| reader.node(h, k, size2)).map_err(oracle))
+            .await
+    }
+
+    fn checked_size(&self, size: Option<u64>) -> Result<u64, LedgerError> {
+        let committed = self.head().size;
+        match size {
+            None => Ok(committed),
+            Some(s) if s <= committed && s > 0 => Ok(s),
+            Some(s) => Err(LedgerError::BadRequest(format!("tree size {s} is not between 1 and {committed}"))),
+        }
+    }
+}
+
+fn oracle(e: OracleError<LogError>) -> LedgerError {
+    match e {
+        OracleError::Proof(p) => LedgerError::BadRequest(p.to_string()),
+        OracleError::Oracle(l) => LedgerError::from(l),
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, LedgerError> + Send + 'static,
+) -> Result<T, LedgerError> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| LedgerError::Storage(e.to_string()))?
+}
+
+/// The sequencer loop: batch whatever is queued, commit, answer.
+fn sequence(mut log: FsLog, mut rx: mpsc::Receiver<Request>, head: watch::Sender<Head>) {
+    while let Some(first) = rx.blocking_recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(r) => batch.push(r),
+                Err(_) => break,
+            }
+        }
+        let entries: Vec<Vec<u8>> = batch.iter_mut().map(|r| std::mem::take(&mut r.entry)).collect();
+        match log.append(&entries) {
+            Ok(first_index) => {
+                head.send_replace(Head { size: log.size(), root: log.root() });
+                for (i, r) in batch.into_iter().enumerate() {
+                    let _ = r.reply.send(Ok(first_index + i as u64));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, entries = batch.len(), "ledger append failed; nothing acknowledged");
+                for r in batch {
+                    let _ = r.reply.send(Err(LedgerError::Storage(e.to_string())));
+                }
+            }
+        }
+    }
+}
+
+/// Signs a checkpoint whenever the log has grown, at most once a second,
+/// and records each in `checkpoint` and the `checkpoints` history.
+async fn checkpointer(ledger: Ledger, dir: PathBuf, signer: Signer) {
+    let mut signed: Option<u64> = ledger.checkpoint().and_then(|c| c.lines().nth(1).and_then(|l| l.parse().ok()));
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let head = ledger.head();
+        if signed == Some(head.size) {
+            if ledger.tx.is_closed() {
+                return;
+            }
+            continue;
+        }
+        let note = match Checkpoint::new(&ledger.origin, head.size, head.root).and_then(|c| c.sign(&signer)) {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::error!(error = %e, "signing a checkpoint failed");
+                continue;
+            }
+        };
+        let dir = dir.clone();
+        let text = note.clone();
+        let saved = tokio::task::spawn_blocking(move || save_checkpoint(&dir, &text)).await;
+        match saved {
+            Ok(Ok(())) => {
+                if let Ok(mut latest) = ledger.latest.write() {
+                    *latest = Some(note);
+                }
+                signed = Some(head.size);
+            }
+            Ok(Err(e)) => tracing::error!(error = %e, "saving a checkpoint failed"),
+            Err(e) => tracing::error!(error = %e, "checkpoint task failed"),
+        }
+    }
+}
+
+/// Appends the checkpoint to the history (length-prefixed) and replaces the
+/// latest one, both durably.
+fn save_checkpoint(dir: &Path, note: &str) -> std::io::Result<()> {
+    let mut history = OpenOptions::new().create(true).append(true).open(dir.join("checkpoints"))?;
+    let len = u32::try_from(note.len()).unwrap_or(u32::MAX);
+    history.write_all(&len.to_be_bytes())?;
+    history.write_all(note.as_bytes())?;
+    history.sync_all()?;
+    rampart_core::secret::write_private_atomic(&dir.join("checkpoint"), note.as_bytes())?;
+    Ok(())
+}
+
+/// Reads the checkpoint history written by the checkpointer.
+pub fn read_checkpoint_history(dir: &Path) -> std::io::Result<Vec<String>> {
+    let bytes = match fs::read(dir.join("checkpoints")) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut out = Vec::new();
+    let mut rest = bytes.as_slice();
+    while let Some((len, tail)) = rest.split_at_checked(4) {
+        let n = u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize;
+        let Some((note, tail)) = tail.split_at_checked(n) else { break };
+        out.push(String::from_utf8_lossy(note).into_owned());
+        rest = tail;
+    }
+    Ok(out)
+}

@@ -1,0 +1,105 @@
+//! The running ledger: concurrent writers under group commit, signed
+//! checkpoints, tiles served only when committed, proofs that verify against
+//! the checkpoint, and fail-closed appends when storage breaks, with
+//! recovery once it returns.
+
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use rampart_ledger::Checkpoint;
+use rampart_ledger::merkle::{leaf_hash, verify_consistency, verify_inclusion};
+use rampart_ledger::{Ledger, LedgerError, Signer};
+
+async fn wait_for_checkpoint(ledger: &Ledger, size: u64) -> String {
+    for _ in 0..50 {
+        if let Some(c) = ledger.checkpoint() {
+            if c.lines().nth(1) == Some(size.to_string().as_str()) {
+                return c;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no checkpoint for size {size}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writers_get_unique_durable_indexes_and_provable_checkpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    let signer = Signer::generate("test.example/ledger").unwrap();
+    let ledger = Ledger::start(dir.path(), signer, "test.example/ledger").unwrap();
+    let mut tasks = Vec::new();
+    for w in 0..20u64 {
+        let l = ledger.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut got = Vec::new();
+            for i in 0..50u64 {
+                let entry = format!("writer {w} entry {i}").into_bytes();
+                got.push((l.append(entry.clone()).await.unwrap(), entry));
+            }
+            got
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let indexes: BTreeSet<u64> = all.iter().map(|(i, _)| *i).collect();
+    assert_eq!(indexes.len(), 1000, "every acknowledged entry has its own index");
+    assert_eq!(indexes.iter().next_back(), Some(&999));
+    assert_eq!(ledger.head().size, 1000);
+
+    let note = wait_for_checkpoint(&ledger, 1000).await;
+    let (cp, _) = Checkpoint::open(note.as_bytes(), "test.example/ledger", &[ledger.verifier().clone()]).unwrap();
+    assert_eq!((cp.size, cp.root), (1000, ledger.head().root));
+
+    for (index, entry) in all.iter().step_by(97) {
+        let p = ledger.inclusion(*index, None).await.unwrap();
+        assert_eq!(&p.entry, entry);
+        verify_inclusion(*index, cp.size, &leaf_hash(entry), &p.proof, &cp.root).unwrap();
+    }
+    // A later checkpoint is consistent with this one.
+    ledger.append(b"one more".to_vec()).await.unwrap();
+    let later = wait_for_checkpoint(&ledger, 1001).await;
+    let (cp2, _) = Checkpoint::open(later.as_bytes(), "test.example/ledger", &[ledger.verifier().clone()]).unwrap();
+    let proof = ledger.consistency(cp.size, Some(cp2.size)).await.unwrap();
+    verify_consistency(cp.size, cp2.size, &proof, &cp.root, &cp2.root).unwrap();
+    let history = rampart_ledger::service::read_checkpoint_history(dir.path()).unwrap();
+    assert!(history.len() >= 2, "every checkpoint is kept: {}", history.len());
+
+    // Tiles: committed ones are served, ones beyond the log are not.
+    assert_eq!(ledger.tile("0/000").await.unwrap().len(), 256 * 32);
+    assert_eq!(ledger.tile("0/003.p/233").await.unwrap().len(), 233 * 32);
+    assert!(matches!(ledger.tile("0/004").await, Err(LedgerError::NotFound)));
+    assert!(matches!(ledger.tile("0/003").await, Err(LedgerError::NotFound)), "tile 3 is still partial");
+    assert!(matches!(ledger.tile("../state").await, Err(LedgerError::NotFound)));
+    assert!(!ledger.tile("entries/003.p/233").await.unwrap().is_empty());
+    assert!(matches!(ledger.inclusion(5000, None).await, Err(LedgerError::NotFound | LedgerError::BadRequest(_))));
+    assert!(matches!(ledger.consistency(0, None).await, Err(LedgerError::BadRequest(_))));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broken_storage_refuses_appends_and_recovers_without_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Ledger::start(dir.path(), Signer::generate("t/l").unwrap(), "t/l").unwrap();
+    for i in 0..10u8 {
+        ledger.append(vec![i]).await.unwrap();
+    }
+    let before = ledger.head();
+    // Storage disappears: the tile directory is replaced by a plain file.
+    let tiles = dir.path().join("tile");
+    let aside = dir.path().join("tile.aside");
+    std::fs::rename(&tiles, &aside).unwrap();
+    std::fs::write(&tiles, b"not a directory").unwrap();
+    let err = ledger.append(b"lost?".to_vec()).await;
+    assert!(matches!(err, Err(LedgerError::Storage(_))), "{err:?}");
+    assert_eq!(ledger.head(), before, "nothing was committed");
+
+    std::fs::remove_file(&tiles).unwrap();
+    std::fs::rename(&aside, &tiles).unwrap();
+    let index = ledger.append(b"after recovery".to_vec()).await.unwrap();
+    assert_eq!(index, before.size, "the failed entry took no index");
+    let p = ledger.inclusion(index, None).await.unwrap();
+    verify_inclusion(index, ledger.head().size, &leaf_hash(b"after recovery"), &p.proof, &ledger.head().root).unwrap();
+}
