@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 /// Top-level sections; only environment variables under these are read, so
 /// client-side variables such as `RAMPART_URL` do not disturb the server.
-const SECTIONS: [&str; 6] = ["data_dir", "server", "database", "log", "auth", "audit"];
+const SECTIONS: [&str; 7] = ["data_dir", "server", "database", "log", "auth", "audit", "ledger"];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -27,6 +27,16 @@ pub struct Config {
     pub log: LogConfig,
     pub auth: AuthConfig,
     pub audit: AuditConfig,
+    pub ledger: LedgerConfig,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LedgerConfig {
+    /// The log's origin line in checkpoints: names this deployment's log.
+    /// Unset: `rampart/` and an id derived from the data directory's root
+    /// secret, stable for the life of the data directory.
+    pub origin: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -102,6 +112,7 @@ impl Default for Config {
             log: LogConfig::default(),
             auth: AuthConfig::default(),
             audit: AuditConfig::default(),
+            ledger: LedgerConfig::default(),
         }
     }
 }
@@ -207,6 +218,11 @@ impl Config {
             && !url.starts_with("postgresql://")
         {
             return bad("database.url must be a postgres:// URL (leave it unset for the embedded SQLite store)");
+        }
+        if let Some(origin) = &self.ledger.origin
+            && (origin.is_empty() || origin.contains(char::is_whitespace) || origin.contains('+'))
+        {
+            return bad("ledger.origin must be non-empty, without spaces or '+'");
         }
         if self.database.max_connections == 0 {
             return bad("database.max_connections must be at least 1");

@@ -12,6 +12,7 @@
 //! protocol every acknowledgement rests on.
 
 pub mod checkpoint;
+pub mod entry;
 pub mod fslog;
 pub mod merkle;
 pub mod note;

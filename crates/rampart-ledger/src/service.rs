@@ -46,6 +46,8 @@ impl From<LogError> for LedgerError {
     fn from(e: LogError) -> Self {
         match e {
             LogError::OutOfRange { .. } => LedgerError::NotFound,
+            // An older partial tile, superseded and removed: not served.
+            LogError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => LedgerError::NotFound,
             other => LedgerError::Storage(other.to_string()),
         }
     }

@@ -14,10 +14,8 @@ use rampart_ledger::{Ledger, LedgerError, Signer};
 
 async fn wait_for_checkpoint(ledger: &Ledger, size: u64) -> String {
     for _ in 0..50 {
-        if let Some(c) = ledger.checkpoint() {
-            if c.lines().nth(1) == Some(size.to_string().as_str()) {
-                return c;
-            }
+        if let Some(c) = ledger.checkpoint().filter(|c| c.lines().nth(1) == Some(size.to_string().as_str())) {
+            return c;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

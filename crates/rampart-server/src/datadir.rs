@@ -4,6 +4,8 @@
 //! DIR/                       0700
 //!   rampart.db               embedded SQLite (WAL) when no database URL is set
 //!   secrets/root.key         32-byte root secret, 0600; keys are derived from it
+//!   secrets/ledger.key       the ledger's Ed25519 checkpoint signing key (C2SP form), 0600
+//!   ledger/                  the tamper-evident ledger (C2SP tlog-tiles layout)
 //!   tls/ca.pem               the local CA that clients trust
 //!   tls/ca-key.pem           0600
 //!   tls/server.pem           server certificate for the configured names
@@ -18,6 +20,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use rampart_auth::Bootstrap;
 use rampart_core::secret::RootSecret;
+use rampart_ledger::Signer;
 use secrecy::ExposeSecret;
 
 use crate::tls::{TlsPaths, write_private};
@@ -71,6 +74,34 @@ impl DataDir {
         } else {
             tracing::info!(path = %path.display(), "created a new root secret");
             Ok(RootSecret::create(&path)?)
+        }
+    }
+
+    pub fn ledger_dir(&self) -> PathBuf {
+        self.root.join("ledger")
+    }
+
+    /// Loads the ledger's checkpoint signing key, creating it (named after
+    /// `origin`) on first start.
+    pub fn ledger_signer(&self, origin: &str) -> Result<Signer> {
+        let path = self.root.join("secrets").join("ledger.key");
+        if path.exists() {
+            rampart_core::secret::check_private(&path)?;
+            let text = zeroize::Zeroizing::new(fs::read_to_string(&path)?);
+            let signer = Signer::parse(text.trim()).context("reading the ledger signing key")?;
+            if signer.name() != origin {
+                anyhow::bail!(
+                    "the ledger key in {} signs for {:?}, but the configured origin is {origin:?}",
+                    path.display(),
+                    signer.name()
+                );
+            }
+            Ok(signer)
+        } else {
+            let signer = Signer::generate(origin).context("generating the ledger signing key")?;
+            write_private(&path, signer.expose_secret_encoding().as_bytes())?;
+            tracing::info!(%origin, "created the ledger signing key");
+            Ok(signer)
         }
     }
 

@@ -9,6 +9,7 @@
 //! (see [`routes`]).
 
 pub mod api;
+pub mod audit;
 pub mod datadir;
 pub mod extract;
 pub mod metrics;

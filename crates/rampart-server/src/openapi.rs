@@ -21,6 +21,8 @@ use crate::routes::{Access, RouteSpec};
         api::tokens::list, api::tokens::create, api::tokens::revoke,
         api::access_keys::list, api::access_keys::create, api::access_keys::revoke,
         api::audit::list,
+        api::ledger::checkpoint, api::ledger::key, api::ledger::tile, api::ledger::inclusion,
+        api::ledger::consistency,
     ),
     components(schemas(crate::problem::Problem)),
     modifiers(&BearerAuth)

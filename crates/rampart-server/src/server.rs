@@ -17,7 +17,10 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use rampart_auth::{Auth, Bootstrap};
 use rampart_core::audit::Audit;
 use rampart_core::config::Config;
-use rampart_store::{Store, TableAuditSink};
+use rampart_ledger::Ledger;
+use rampart_store::Store;
+
+use crate::audit::LedgerSink;
 use tokio::task::JoinHandle;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
@@ -32,6 +35,7 @@ use crate::routes::RouteSpec;
 pub struct AppState {
     pub auth: Auth,
     pub store: Store,
+    pub ledger: Ledger,
     pub config: Arc<Config>,
     pub started: Instant,
     pub metrics: PrometheusHandle,
@@ -84,7 +88,14 @@ pub async fn build(config: Config) -> Result<(Router, AppState, DataDir, Vec<Rou
             .await
             .context("opening the embedded database")?,
     };
-    let audit = Audit::new(Arc::new(TableAuditSink(store.clone())), Duration::from_millis(config.audit.timeout_ms));
+    let origin = match &config.ledger.origin {
+        Some(o) => o.clone(),
+        None => default_origin(&root),
+    };
+    let ledger = Ledger::start(&data_dir.ledger_dir(), data_dir.ledger_signer(&origin)?, &origin)
+        .context("opening the ledger")?;
+    let sink = LedgerSink { ledger: ledger.clone(), store: store.clone() };
+    let audit = Audit::new(Arc::new(sink), Duration::from_millis(config.audit.timeout_ms));
     let auth = Auth::new(store.clone(), audit, &root, config.auth.clone())?;
     let bootstrap = auth.bootstrap_admin().await?;
     if let Some(b) = &bootstrap {
@@ -96,6 +107,7 @@ pub async fn build(config: Config) -> Result<(Router, AppState, DataDir, Vec<Rou
     let state = AppState {
         auth,
         store,
+        ledger,
         config: Arc::new(config),
         started: Instant::now(),
         metrics: crate::metrics::handle(),
@@ -145,6 +157,14 @@ pub async fn start(config: Config) -> Result<Running> {
     data_dir.write_client_info(&url)?;
     tracing::info!(%url, "listening");
     Ok(Running { addr, data_dir, specs, bootstrap, state, handle, task, grace })
+}
+
+/// `rampart/` and 16 hex digits derived from the root secret: unique per
+/// data directory, stable across restarts, revealing nothing of the secret.
+fn default_origin(root: &rampart_core::secret::RootSecret) -> String {
+    let id = root.keyed_hasher("rampart/deployment-id/v1").hash(b"");
+    let hex = id.trim_start_matches("hmac-sha256:");
+    format!("rampart/{}", &hex[..16.min(hex.len())])
 }
 
 /// `127.0.0.1:8443` or `[::1]:8443`, and `localhost` for an unspecified address.

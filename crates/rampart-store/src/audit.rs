@@ -7,13 +7,14 @@ use sqlx::Row;
 use crate::{Page, Result, Store, StoreError};
 
 impl Store {
-    /// Appends one event and returns its sequence number. The write is a
-    /// committed transaction (SQLite: fsynced WAL) before this returns.
-    pub async fn append_event(&self, ev: &Event) -> Result<i64> {
+    /// Appends one event (with its ledger position, when it has one) and
+    /// returns its sequence number. The write is a committed transaction
+    /// (SQLite: fsynced WAL) before this returns.
+    pub async fn append_event(&self, ev: &Event, ledger_index: Option<i64>) -> Result<i64> {
         let attrs = serde_json::to_string(&ev.attrs).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let row = sqlx::query(
-            "INSERT INTO audit_events (id, time_ms, kind, outcome, actor, tenant_id, source_addr, attrs) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING seq",
+            "INSERT INTO audit_events (id, time_ms, kind, outcome, actor, tenant_id, source_addr, attrs, ledger_index) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING seq",
         )
         .bind(ev.id.as_str())
         .bind(ev.time_ms)
@@ -23,15 +24,16 @@ impl Store {
         .bind(ev.tenant_id.as_ref().map(|t| t.as_str().to_owned()))
         .bind(ev.source_addr.clone())
         .bind(attrs)
+        .bind(ledger_index)
         .fetch_one(&self.pool)
         .await?;
         Ok(row.try_get("seq")?)
     }
 
     /// Events of one kind (or all, with `None`) in sequence order after `after`.
-    pub async fn list_events(&self, kind: Option<&str>, after: i64, limit: usize) -> Result<Page<(i64, Event)>> {
+    pub async fn list_events(&self, kind: Option<&str>, after: i64, limit: usize) -> Result<Page<StoredEvent>> {
         let fetch = i64::try_from(limit + 1).unwrap_or(i64::MAX);
-        let cols = "seq, id, time_ms, kind, outcome, actor, tenant_id, source_addr, attrs";
+        let cols = "seq, id, time_ms, kind, outcome, actor, tenant_id, source_addr, attrs, ledger_index";
         let rows = match kind {
             Some(k) => {
                 sqlx::query(&format!(
@@ -51,31 +53,53 @@ impl Store {
                     .await?
             }
         };
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let outcome = match r.try_get::<String, _>("outcome")?.as_str() {
-                "success" => Outcome::Success,
-                "failure" => Outcome::Failure,
-                "denied" => Outcome::Denied,
-                other => return Err(StoreError::Corrupt(format!("audit_events.outcome {other:?}"))),
-            };
-            let attrs: String = r.try_get("attrs")?;
-            out.push((
-                r.try_get("seq")?,
-                Event {
-                    id: Id::from_trusted(r.try_get("id")?),
-                    time_ms: r.try_get("time_ms")?,
-                    kind: r.try_get("kind")?,
-                    outcome,
-                    actor: r.try_get("actor")?,
-                    tenant_id: r.try_get::<Option<String>, _>("tenant_id")?.map(Id::from_trusted),
-                    source_addr: r.try_get("source_addr")?,
-                    attrs: serde_json::from_str(&attrs).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                },
-            ));
-        }
-        Ok(Page::from_rows(out, limit, |(seq, _)| seq.to_string()))
+        let out = rows.iter().map(stored_event).collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_rows(out, limit, |e| e.seq.to_string()))
     }
+
+    /// One event by its id.
+    pub async fn find_event(&self, id: &str) -> Result<Option<StoredEvent>> {
+        let row = sqlx::query(
+            "SELECT seq, id, time_ms, kind, outcome, actor, tenant_id, source_addr, attrs, ledger_index \
+             FROM audit_events WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(stored_event).transpose()
+    }
+}
+
+/// An event as stored, with its table sequence and ledger position.
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    pub seq: i64,
+    pub ledger_index: Option<i64>,
+    pub event: Event,
+}
+
+fn stored_event(r: &sqlx::any::AnyRow) -> Result<StoredEvent> {
+    let outcome = match r.try_get::<String, _>("outcome")?.as_str() {
+        "success" => Outcome::Success,
+        "failure" => Outcome::Failure,
+        "denied" => Outcome::Denied,
+        other => return Err(StoreError::Corrupt(format!("audit_events.outcome {other:?}"))),
+    };
+    let attrs: String = r.try_get("attrs")?;
+    Ok(StoredEvent {
+        seq: r.try_get("seq")?,
+        ledger_index: r.try_get("ledger_index")?,
+        event: Event {
+            id: Id::from_trusted(r.try_get("id")?),
+            time_ms: r.try_get("time_ms")?,
+            kind: r.try_get("kind")?,
+            outcome,
+            actor: r.try_get("actor")?,
+            tenant_id: r.try_get::<Option<String>, _>("tenant_id")?.map(Id::from_trusted),
+            source_addr: r.try_get("source_addr")?,
+            attrs: serde_json::from_str(&attrs).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        },
+    })
 }
 
 /// The audit sink that appends to the `audit_events` table.
@@ -88,8 +112,11 @@ impl rampart_core::audit::AuditSink for TableAuditSink {
         event: &'a Event,
     ) -> rampart_core::audit::BoxFuture<'a, Result<u64, rampart_core::audit::AuditError>> {
         Box::pin(async move {
-            let seq =
-                self.0.append_event(event).await.map_err(|e| rampart_core::audit::AuditError::Failed(e.to_string()))?;
+            let seq = self
+                .0
+                .append_event(event, None)
+                .await
+                .map_err(|e| rampart_core::audit::AuditError::Failed(e.to_string()))?;
             Ok(u64::try_from(seq).unwrap_or_default())
         })
     }

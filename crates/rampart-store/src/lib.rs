@@ -20,7 +20,7 @@ mod tokens;
 mod users;
 
 pub use access_keys::AccessKeyRow;
-pub use audit::TableAuditSink;
+pub use audit::{StoredEvent, TableAuditSink};
 pub use db::{Backend, Store};
 pub use tenants::TenantRow;
 pub use throttle::Throttle;

@@ -212,20 +212,22 @@ async fn audit_events_append_in_order_and_round_trip(store: Store) {
         .tenant(Some(t.clone()))
         .source(Some("10.0.0.1".into()))
         .attr("reason", "bad_password");
-    let s1 = store.append_event(&first).await.expect("append");
-    let s2 = store.append_event(&Event::new("user.created", Outcome::Success, "admin")).await.expect("append");
+    let s1 = store.append_event(&first, Some(7)).await.expect("append");
+    let s2 = store.append_event(&Event::new("user.created", Outcome::Success, "admin"), None).await.expect("append");
     assert!(s2 > s1);
     let all = store.list_events(None, 0, 10).await.expect("list");
     assert_eq!(all.items.len(), 2);
-    let (seq, ev) = &all.items[0];
-    assert_eq!(*seq, s1);
+    let stored = &all.items[0];
+    let (seq, ev) = (stored.seq, &stored.event);
+    assert_eq!(seq, s1);
+    assert_eq!(stored.ledger_index, Some(7));
     assert_eq!(ev.kind, "auth.login.failed");
     assert_eq!(ev.outcome, Outcome::Failure);
     assert_eq!(ev.tenant_id.as_ref(), Some(&t));
     assert_eq!(ev.attrs["reason"], "bad_password");
     let only = store.list_events(Some("user.created"), 0, 10).await.expect("list");
     assert_eq!(only.items.len(), 1);
-    assert!(matches!(store.append_event(&first).await, Err(StoreError::Conflict(_))), "event ids are unique");
+    assert!(matches!(store.append_event(&first, Some(7)).await, Err(StoreError::Conflict(_))), "event ids are unique");
 }
 
 #[tokio::test]

@@ -25,6 +25,8 @@ pub struct EventQuery {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AuditEvent {
     pub seq: i64,
+    /// The event's entry in the tamper-evident ledger.
+    pub ledger_index: Option<i64>,
     pub id: String,
     pub time: String,
     pub kind: String,
@@ -57,8 +59,10 @@ pub async fn list(
         items: page
             .items
             .into_iter()
-            .map(|(seq, e)| AuditEvent {
+            .map(|stored| (stored.seq, stored.ledger_index, stored.event))
+            .map(|(seq, ledger_index, e)| AuditEvent {
                 seq,
+                ledger_index,
                 id: e.id.to_string(),
                 time: rfc3339(e.time_ms),
                 kind: e.kind,

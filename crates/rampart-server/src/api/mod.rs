@@ -5,6 +5,7 @@
 pub mod access_keys;
 pub mod audit;
 pub mod auth;
+pub mod ledger;
 pub mod system;
 pub mod tenants;
 pub mod tokens;
@@ -62,4 +63,9 @@ pub fn routes() -> Routes {
         .add(M::POST, "/api/v1/access-keys", Permission(AccessKeySelf), post(access_keys::create))
         .add(M::DELETE, "/api/v1/access-keys/{id}", Permission(AccessKeySelf), delete(access_keys::revoke))
         .add(M::GET, "/api/v1/audit/events", Permission(AuditRead), get(audit::list))
+        .add(M::GET, "/ledger/checkpoint", Public, get(ledger::checkpoint))
+        .add(M::GET, "/ledger/key", Public, get(ledger::key))
+        .add(M::GET, "/ledger/tile/{*path}", Public, get(ledger::tile))
+        .add(M::GET, "/api/v1/ledger/proof/inclusion", Public, get(ledger::inclusion))
+        .add(M::GET, "/api/v1/ledger/proof/consistency", Public, get(ledger::consistency))
 }

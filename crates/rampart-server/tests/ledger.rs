@@ -1,0 +1,142 @@
+//! Every audited action lands in the tamper-evident ledger before it takes
+//! effect, provably: events carry their ledger index, proofs served by the
+//! API verify against the signed checkpoint with nothing but the public key,
+//! and when the ledger cannot record, actions are refused and change nothing.
+
+// Tests fail by panicking; helpers outside #[test] functions do too.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use std::time::Duration;
+
+use rampart_ledger::merkle::{Hash, verify_consistency, verify_inclusion};
+use rampart_ledger::{Checkpoint, Verifier};
+use rampart_testkit::TestServer;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+fn hash(b64: &str) -> Hash {
+    data_encoding::BASE64.decode(b64.as_bytes()).unwrap().try_into().unwrap()
+}
+
+async fn signed_checkpoint(server: &TestServer, verifier: &Verifier, at_least: u64) -> Checkpoint {
+    for _ in 0..50 {
+        let note = server.request(Method::GET, "/ledger/checkpoint", None).send().await.unwrap().text().await.unwrap();
+        if let Ok(text) = rampart_ledger::note::open(note.as_bytes(), std::slice::from_ref(verifier)) {
+            let cp = Checkpoint::parse(text.text()).unwrap();
+            if cp.size >= at_least {
+                return cp;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no checkpoint covering {at_least} entries");
+}
+
+#[tokio::test]
+async fn audited_actions_are_provably_in_the_signed_ledger() {
+    let server = TestServer::start().await;
+    let admin = server.admin_session().await;
+    server.create_tenant(&admin, "acme").await;
+    let key = server.request(Method::GET, "/ledger/key", None).send().await.unwrap().text().await.unwrap();
+    let verifier = Verifier::parse(key.trim()).unwrap();
+
+    let events: Value = server
+        .request(Method::GET, "/api/v1/audit/events", Some(&admin.token))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let items = events["items"].as_array().unwrap();
+    let kinds: Vec<&str> = items.iter().filter_map(|e| e["kind"].as_str()).collect();
+    assert_eq!(kinds, ["user.bootstrap", "auth.login.succeeded", "tenant.created"]);
+    let max_index = items.iter().filter_map(|e| e["ledger_index"].as_u64()).max().unwrap();
+    let cp = signed_checkpoint(&server, &verifier, max_index + 1).await;
+    assert!(cp.origin.starts_with("rampart/"), "{}", cp.origin);
+
+    for e in items {
+        let id = e["id"].as_str().unwrap();
+        let p: Value = server
+            .request(Method::GET, &format!("/api/v1/ledger/proof/inclusion?event_id={id}&size={}", cp.size), None)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let entry = data_encoding::BASE64.decode(p["entry"].as_str().unwrap().as_bytes()).unwrap();
+        let decoded = rampart_ledger::entry::decode_event(&entry).unwrap();
+        assert_eq!(decoded.id.as_str(), id, "the entry is this event");
+        let proof: Vec<Hash> = p["proof"].as_array().unwrap().iter().map(|h| hash(h.as_str().unwrap())).collect();
+        let leaf = rampart_ledger::merkle::leaf_hash(&entry);
+        verify_inclusion(p["index"].as_u64().unwrap(), cp.size, &leaf, &proof, &cp.root).unwrap();
+    }
+
+    // The log only grows: a later checkpoint is consistent with this one.
+    server.create_tenant(&admin, "globex").await;
+    let later = signed_checkpoint(&server, &verifier, cp.size + 1).await;
+    let c: Value = server
+        .request(
+            Method::GET,
+            &format!("/api/v1/ledger/proof/consistency?first={}&second={}", cp.size, later.size),
+            None,
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let proof: Vec<Hash> = c["proof"].as_array().unwrap().iter().map(|h| hash(h.as_str().unwrap())).collect();
+    verify_consistency(cp.size, later.size, &proof, &cp.root, &later.root).unwrap();
+
+    let size = server.running.as_ref().unwrap().state.ledger.head().size;
+    let tile = server.request(Method::GET, &format!("/ledger/tile/0/000.p/{size}"), None).send().await.unwrap();
+    assert_eq!(tile.status(), 200);
+    assert_eq!(tile.bytes().await.unwrap().len() as u64, 32 * size);
+    let old = server.request(Method::GET, "/ledger/tile/0/000.p/1", None).send().await.unwrap();
+    assert_eq!(old.status(), 404, "a superseded partial tile is gone");
+    let beyond = server.request(Method::GET, "/ledger/tile/0/001", None).send().await.unwrap();
+    assert_eq!(beyond.status(), 404);
+    let hostile = server.request(Method::GET, "/ledger/tile/../../secrets/root.key", None).send().await.unwrap();
+    assert_eq!(hostile.status(), 404);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn actions_are_refused_while_the_ledger_cannot_record_and_work_again_after() {
+    let server = TestServer::start_with(|c| c.audit.timeout_ms = 1500).await;
+    let admin = server.admin_session().await;
+    let tiles = server.data_dir().join("ledger/tile");
+    let aside = server.data_dir().join("ledger/tile.aside");
+    std::fs::rename(&tiles, &aside).unwrap();
+    std::fs::write(&tiles, b"storage gone").unwrap();
+
+    let started = std::time::Instant::now();
+    let create = server
+        .request(Method::POST, "/api/v1/users", Some(&admin.token))
+        .json(&json!({"username": "blocked", "role": "auditor", "password": "a long password 1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(create.status(), 503);
+    assert!(started.elapsed() < Duration::from_secs(3), "refused within the bound");
+    let problem: Value = create.json().await.unwrap();
+    assert_eq!(problem["type"], "urn:rampart:problem:unavailable");
+    let store = &server.running.as_ref().unwrap().state.store;
+    assert!(store.find_user_by_name("blocked").await.unwrap().is_none(), "nothing changed");
+    let login = server.login(&server.admin.username, &server.admin.password, None).await;
+    assert_eq!(login.status(), 503, "even a failed login cannot go unrecorded");
+
+    std::fs::remove_file(&tiles).unwrap();
+    std::fs::rename(&aside, &tiles).unwrap();
+    let create = server
+        .request(Method::POST, "/api/v1/users", Some(&admin.token))
+        .json(&json!({"username": "blocked", "role": "auditor", "password": "a long password 1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(create.status(), 201, "recovered without a restart");
+    server.stop().await;
+}
