@@ -19,6 +19,7 @@ pub mod note;
 pub mod oracle;
 pub mod service;
 pub mod tile;
+pub mod verify;
 
 pub use checkpoint::{Checkpoint, CheckpointError};
 pub use merkle::{
