@@ -11,6 +11,7 @@
 //! `fslog` is the embedded store in the tlog-tiles layout, with the durability
 //! protocol every acknowledgement rests on.
 
+pub mod bundle;
 pub mod checkpoint;
 pub mod entry;
 pub mod fslog;

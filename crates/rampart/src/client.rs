@@ -159,6 +159,23 @@ impl ApiClient {
         Err(anyhow!(ApiFailure { status, problem }))
     }
 
+    /// A raw (non-JSON) body, for ledger tiles, keys and checkpoints.
+    pub async fn get_bytes(&self, path: &str) -> Result<Vec<u8>> {
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .with_context(|| format!("cannot reach {}", self.base))?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.context("reading the response")?;
+        if !status.is_success() {
+            let problem = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            return Err(anyhow!(ApiFailure { status, problem }));
+        }
+        Ok(bytes.to_vec())
+    }
+
     pub async fn get(&self, path: &str) -> Result<Value> {
         self.send(Method::GET, path, None).await
     }

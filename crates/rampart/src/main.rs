@@ -77,6 +77,12 @@ pub enum Command {
     /// Manage your access key pairs (for the KMS APIs).
     #[command(subcommand, name = "access-key")]
     AccessKey(cmd::admin::AccessKeyCmd),
+    /// Verify the tamper-evident ledger.
+    #[command(subcommand)]
+    Ledger(cmd::ledger::LedgerCmd),
+    /// Prove that audit events are in the ledger, and check such proofs offline.
+    #[command(subcommand)]
+    Audit(cmd::ledger::AuditCmd),
 }
 
 fn main() -> ExitCode {

@@ -180,3 +180,57 @@ async fn serve_initialises_the_data_dir_and_the_cli_finds_it_beside_it() {
         "--log-format json writes structured lines: {stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_prove_writes_a_bundle_that_verifies_offline_and_ledger_verify_checks_a_server() {
+    let server = TestServer::start().await;
+    let admin = server.admin_session().await;
+    server.create_tenant(&admin, "proven").await;
+    let events: Value = server
+        .request(reqwest::Method::GET, "/api/v1/audit/events?kind=tenant.created", Some(&admin.token))
+        .send()
+        .await
+        .expect("events")
+        .json()
+        .await
+        .expect("json");
+    let event_id = events["items"][0]["id"].as_str().expect("id").to_owned();
+    let key = server
+        .request(reqwest::Method::GET, "/ledger/key", None)
+        .send()
+        .await
+        .expect("key")
+        .text()
+        .await
+        .expect("text");
+    let key = key.trim();
+    let work = tempfile::tempdir().expect("tempdir");
+    let cfg = work.path().join("cfg");
+    let ca = server.data_dir().join("tls/ca.pem");
+    let ca = ca.to_str().expect("path");
+    let bundle = work.path().join("proof.tlog-proof");
+    let bundle_arg = bundle.to_str().expect("path");
+    let prove = run(
+        work.path(),
+        &cfg,
+        &["--server", &server.url, "--ca-cert", ca, "audit", "prove", &event_id, "-o", bundle_arg],
+        "",
+    );
+    assert_eq!(code(&prove), 0, "{}", text(&prove));
+    assert!(std::fs::read_to_string(&bundle).expect("bundle").starts_with("c2sp.org/tlog-proof@v1\n"));
+
+    // Offline: no server, only the key.
+    let verified = run(work.path(), &cfg, &["audit", "verify-proof", bundle_arg, "--key", key], "");
+    assert_eq!(code(&verified), 0, "{}", text(&verified));
+    assert!(text(&verified).contains("tenant.created") && text(&verified).contains(&event_id));
+    let tampered = std::fs::read_to_string(&bundle).expect("bundle").replacen("index ", "index 1", 1);
+    std::fs::write(&bundle, tampered).expect("write");
+    let refused = run(work.path(), &cfg, &["audit", "verify-proof", bundle_arg, "--key", key], "");
+    assert_ne!(code(&refused), 0, "a tampered bundle must not verify: {}", text(&refused));
+
+    let remote =
+        run(work.path(), &cfg, &["--server", &server.url, "--ca-cert", ca, "ledger", "verify", "--key", key], "");
+    assert_eq!(code(&remote), 0, "{}", text(&remote));
+    assert!(text(&remote).contains("ledger OK"));
+    server.stop().await;
+}
