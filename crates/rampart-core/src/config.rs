@@ -37,6 +37,18 @@ pub struct LedgerConfig {
     /// Unset: `rampart/` and an id derived from the data directory's root
     /// secret, stable for the life of the data directory.
     pub origin: Option<String>,
+    /// Witnesses (C2SP tlog-witness) each new checkpoint is sent to; their
+    /// cosignatures are attached to the checkpoint served.
+    pub witnesses: Vec<WitnessEndpoint>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WitnessEndpoint {
+    /// The witness's submission prefix, e.g. `http://witness.example:7380`.
+    pub url: String,
+    /// The witness's cosigner verifier key (vkey form).
+    pub key: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -149,6 +149,18 @@ impl Ledger {
         self.latest.read().ok().and_then(|c| c.clone())
     }
 
+    /// Replaces the served checkpoint with `cosigned` (the same checkpoint
+    /// with witness cosignatures attached), unless a newer one was signed
+    /// meanwhile.
+    pub fn attach_cosigned(&self, signed: &str, cosigned: String) {
+        if let Ok(mut latest) = self.latest.write() {
+            let same = latest.as_deref().is_some_and(|l| l.split("\n\n").next() == signed.split("\n\n").next());
+            if same {
+                *latest = Some(cosigned);
+            }
+        }
+    }
+
     /// A tile or entry bundle by its path below `tile/`, served only when
     /// the committed log covers it.
     pub async fn tile(&self, path: &str) -> Result<Vec<u8>, LedgerError> {

@@ -14,7 +14,7 @@ use std::future::Future;
 
 use crate::checkpoint::Checkpoint;
 use crate::fslog::{bundle_entries, tile_hashes};
-use crate::merkle::{Frontier, Hash, leaf_hash};
+use crate::merkle::{Hash, leaf_hash};
 use crate::note::Verifier;
 use crate::oracle::range_hash;
 use crate::tile::{TILE_HEIGHT, TILE_WIDTH, entries_path, fold_perfect, level_count, tile_path};
@@ -62,26 +62,30 @@ pub async fn verify_log(
     root: &Hash,
     progress: &mut (impl FnMut(u64) + Send),
 ) -> Result<(), VerifyError> {
-    let mut frontier = Frontier::new();
     // Hashes rebuilt for each level's current tile, checked when the tile
     // is complete (or at the end, for partial tiles).
     let mut levels: Vec<Vec<Hash>> = vec![Vec::new()];
     let mut done: Vec<u64> = Vec::new();
     let bundles = size.div_ceil(TILE_WIDTH);
-    for b in 0..bundles {
-        let width = if (b + 1) * TILE_WIDTH <= size { TILE_WIDTH } else { size % TILE_WIDTH };
-        let path = entries_path(b, width);
-        let bytes = fetch(source, &path).await?;
-        let entries = bundle_entries(&bytes)
-            .filter(|e| e.len() as u64 == width)
-            .ok_or_else(|| VerifyError::Malformed { path: path.clone(), what: format!("expected {width} entries") })?;
-        for entry in entries {
-            let leaf = leaf_hash(entry);
-            frontier.append(leaf).map_err(|e| VerifyError::Malformed { path: path.clone(), what: e.to_string() })?;
-            levels[0].push(leaf);
+    let mut checked = 0u64;
+    let mut b = 0u64;
+    while b < bundles {
+        // Fetch a group of bundles, then hash their entries on every core.
+        let group_end = (b + GROUP).min(bundles);
+        let mut fetched = Vec::new();
+        for g in b..group_end {
+            let width = if (g + 1) * TILE_WIDTH <= size { TILE_WIDTH } else { size % TILE_WIDTH };
+            let path = entries_path(g, width);
+            let bytes = fetch(source, &path).await?;
+            fetched.push((path, width, bytes));
         }
-        check_full_tiles(source, &mut levels, &mut done).await?;
-        progress(frontier.size());
+        for (leaves, root) in hash_bundles(&fetched)? {
+            checked += leaves.len() as u64;
+            levels[0].extend(leaves);
+            check_full_tiles(source, &mut levels, &mut done, root).await?;
+        }
+        progress(checked);
+        b = group_end;
     }
     // Partial tiles at every level.
     for (level, rebuilt) in levels.iter().enumerate() {
@@ -94,19 +98,75 @@ pub async fn verify_log(
         let path = tile_path(lvl, count / TILE_WIDTH, width);
         compare(source, &path, rebuilt, lvl).await?;
     }
-    let actual = frontier.root();
+    let actual = crate::tile::frontier_from_partials(size, &levels)
+        .map_err(|e| VerifyError::Malformed { path: "tiles".into(), what: e.to_string() })?
+        .root();
     if &actual != root {
         return Err(VerifyError::RootMismatch { size, expected: b64(root), actual: b64(&actual) });
     }
     Ok(())
 }
 
+/// Each bundle's leaf hashes and, for a full bundle, its level-0 tile root.
+type Hashed = Vec<(Vec<Hash>, Option<Hash>)>;
+
+/// Entry bundles fetched and hashed together.
+const GROUP: u64 = 64;
+
+/// The leaf hashes of each fetched bundle, in order, computed in parallel
+/// (hashing is the bulk of verification; the tile checks stay sequential).
+/// A full bundle's level-0 tile root is computed there too.
+fn hash_bundles(fetched: &[(String, u64, Vec<u8>)]) -> Result<Hashed, VerifyError> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(fetched.len().max(1));
+    let chunk = fetched.len().div_ceil(threads).max(1);
+    let results: Vec<Result<Hashed, VerifyError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = fetched
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|(path, width, bytes)| {
+                            let entries =
+                                bundle_entries(bytes).filter(|e| e.len() as u64 == *width).ok_or_else(|| {
+                                    VerifyError::Malformed {
+                                        path: path.clone(),
+                                        what: format!("expected {width} entries"),
+                                    }
+                                })?;
+                            let leaves: Vec<Hash> = entries.into_iter().map(leaf_hash).collect();
+                            let root = if *width == TILE_WIDTH { fold_perfect(&leaves) } else { None };
+                            Ok((leaves, root))
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(VerifyError::Malformed { path: "entries".into(), what: "hashing thread failed".into() })
+                })
+            })
+            .collect()
+    });
+    let mut out = Vec::with_capacity(fetched.len());
+    for r in results {
+        out.extend(r?);
+    }
+    Ok(out)
+}
+
 /// Compares every tile the rebuilt hashes have filled with the stored
 /// one, level by level, carrying each full tile's root one level up.
+///
+/// `level0_root` is the root of the level-0 tile that just filled, when the
+/// caller already computed it.
 async fn check_full_tiles(
     source: &impl TileSource,
     levels: &mut Vec<Vec<Hash>>,
     done: &mut Vec<u64>,
+    mut level0_root: Option<Hash>,
 ) -> Result<(), VerifyError> {
     let mut level = 0;
     while level < levels.len() {
@@ -121,7 +181,9 @@ async fn check_full_tiles(
             if levels.len() <= level + 1 {
                 levels.push(Vec::new());
             }
-            if let Some(root) = fold_perfect(&full) {
+            let root =
+                if level == 0 { level0_root.take().or_else(|| fold_perfect(&full)) } else { fold_perfect(&full) };
+            if let Some(root) = root {
                 levels[level + 1].push(root);
             }
         }

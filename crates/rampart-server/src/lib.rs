@@ -18,6 +18,7 @@ pub mod problem;
 pub mod routes;
 pub mod server;
 pub mod tls;
+pub mod witness;
 
 pub use routes::{Access, RouteSpec};
 pub use server::{AppState, Running, start};

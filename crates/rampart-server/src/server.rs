@@ -94,6 +94,7 @@ pub async fn build(config: Config) -> Result<(Router, AppState, DataDir, Vec<Rou
     };
     let ledger = Ledger::start(&data_dir.ledger_dir(), data_dir.ledger_signer(&origin)?, &origin)
         .context("opening the ledger")?;
+    crate::witness::spawn(ledger.clone(), &config.ledger.witnesses)?;
     let sink = LedgerSink { ledger: ledger.clone(), store: store.clone() };
     let audit = Audit::new(Arc::new(sink), Duration::from_millis(config.audit.timeout_ms));
     let auth = Auth::new(store.clone(), audit, &root, config.auth.clone())?;

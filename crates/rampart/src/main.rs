@@ -83,6 +83,9 @@ pub enum Command {
     /// Prove that audit events are in the ledger, and check such proofs offline.
     #[command(subcommand)]
     Audit(cmd::ledger::AuditCmd),
+    /// Run a transparency-log witness (C2SP tlog-witness).
+    #[command(subcommand)]
+    Witness(cmd::witness::WitnessCmd),
 }
 
 fn main() -> ExitCode {

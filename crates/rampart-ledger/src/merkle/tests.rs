@@ -228,28 +228,3 @@ fn verifiers_never_panic_on_arbitrary_input() {
         let _ = verify_subtree_consistency(a, b, c, p, &h, &h);
     }
 }
-
-/// Measures the sequencer's hot path. Run with
-/// `cargo test -p rampart-ledger --release -- --ignored frontier_throughput --nocapture`.
-#[test]
-#[ignore = "a benchmark; meaningful only in an optimised build"]
-fn frontier_throughput() {
-    let n = 4_000_000u64;
-    let hashes: Vec<Hash> = (0..1024u64).map(|i| leaf_hash(&i.to_le_bytes())).collect();
-    let mut frontier = Frontier::new();
-    let started = std::time::Instant::now();
-    for i in 0..n {
-        frontier.append(hashes[(i % 1024) as usize]).unwrap();
-    }
-    let append_rate = n as f64 / started.elapsed().as_secs_f64();
-    let started = std::time::Instant::now();
-    let mut frontier = Frontier::new();
-    for i in 0..n {
-        frontier.append(leaf_hash(&i.to_le_bytes())).unwrap();
-    }
-    let hash_rate = n as f64 / started.elapsed().as_secs_f64();
-    eprintln!("frontier: {append_rate:.0} appends/s; leaf hash + append: {hash_rate:.0} leaves/s");
-    if !cfg!(debug_assertions) {
-        assert!(hash_rate > 2_000_000.0, "only {hash_rate:.0} leaves/s");
-    }
-}

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod ledger;
 pub mod serve;
 pub mod session;
+pub mod witness;
 
 use anyhow::Result;
 
@@ -23,5 +24,6 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::AccessKey(c) => admin::access_key(g, c).await,
         Command::Ledger(c) => ledger::ledger(g, c).await,
         Command::Audit(c) => ledger::audit(g, c).await,
+        Command::Witness(c) => witness::witness(c).await,
     }
 }

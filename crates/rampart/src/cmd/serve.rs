@@ -70,7 +70,7 @@ pub async fn serve(g: &Global, args: ServeArgs) -> Result<()> {
     running.shutdown().await
 }
 
-async fn wait_for_signal() {
+pub async fn wait_for_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
