@@ -11,13 +11,16 @@
 //! `fslog` is the embedded store in the tlog-tiles layout, with the durability
 //! protocol every acknowledgement rests on.
 
+pub mod batch;
 pub mod bundle;
 pub mod checkpoint;
+pub mod dblog;
 pub mod entry;
 pub mod fslog;
 pub mod merkle;
 pub mod note;
 pub mod oracle;
+pub mod reader;
 pub mod service;
 pub mod tile;
 pub mod verify;

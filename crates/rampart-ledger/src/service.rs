@@ -22,6 +22,7 @@ use crate::fslog::{FsLog, LogError, TileReader};
 use crate::merkle::{Hash, leaf_hash};
 use crate::note::{Signer, Verifier};
 use crate::oracle::{OracleError, consistency_proof_with, inclusion_proof_with};
+use crate::reader::LogWriter;
 use crate::tile::{TILE_WIDTH, TileRef, level_count, parse_tile_path};
 
 /// The most entries one batch commits.
@@ -70,6 +71,7 @@ struct Request {
 pub struct Ledger {
     tx: mpsc::Sender<Request>,
     head: watch::Receiver<Head>,
+    head_tx: Arc<watch::Sender<Head>>,
     reader: TileReader,
     origin: String,
     verifier: Verifier,
@@ -93,26 +95,42 @@ pub struct InclusionProof {
 }
 
 impl Ledger {
-    /// Opens the log in `dir` and starts the sequencer and checkpointer.
-    /// Must be called inside a tokio runtime.
+    /// Opens the embedded log in `dir` and starts the sequencer and
+    /// checkpointer. Must be called inside a tokio runtime.
     pub fn start(dir: &Path, signer: Signer, origin: &str) -> Result<Ledger, LedgerError> {
         let log = FsLog::open(dir)?;
+        Self::start_with(Box::new(log), TileReader::new(dir), dir, signer, origin)
+    }
+
+    /// Starts the sequencer over any backend's writer and reader; signed
+    /// checkpoints are kept in `checkpoint_dir`.
+    pub fn start_with(
+        log: Box<dyn LogWriter>,
+        reader: TileReader,
+        checkpoint_dir: &Path,
+        signer: Signer,
+        origin: &str,
+    ) -> Result<Ledger, LedgerError> {
+        fs::create_dir_all(checkpoint_dir).map_err(|e| LedgerError::Storage(e.to_string()))?;
         let (head_tx, head) = watch::channel(Head { size: log.size(), root: log.root() });
+        let head_tx = Arc::new(head_tx);
         let (tx, rx) = mpsc::channel(QUEUE);
+        let seq_head = head_tx.clone();
         std::thread::Builder::new()
             .name("ledger-sequencer".into())
-            .spawn(move || sequence(log, rx, head_tx))
+            .spawn(move || sequence(log, rx, &seq_head))
             .map_err(|e| LedgerError::Storage(format!("starting the sequencer: {e}")))?;
-        let latest = Arc::new(RwLock::new(fs::read_to_string(dir.join("checkpoint")).ok()));
+        let latest = Arc::new(RwLock::new(fs::read_to_string(checkpoint_dir.join("checkpoint")).ok()));
         let ledger = Ledger {
             tx,
             head,
-            reader: TileReader::new(dir),
+            head_tx,
+            reader,
             origin: origin.to_owned(),
             verifier: signer.verifier().clone(),
             latest,
         };
-        tokio::spawn(checkpointer(ledger.clone(), dir.to_owned(), signer));
+        tokio::spawn(checkpointer(ledger.clone(), checkpoint_dir.to_owned(), signer));
         Ok(ledger)
     }
 
@@ -227,8 +245,20 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(work).await.map_err(|e| LedgerError::Storage(e.to_string()))?
 }
 
+/// Moves the head forward (never back: another node, or the refresher,
+/// may already have seen a larger committed log).
+fn advance(head: &watch::Sender<Head>, new: Head) {
+    head.send_if_modified(|h| {
+        let newer = new.size > h.size;
+        if newer {
+            *h = new;
+        }
+        newer
+    });
+}
+
 /// The sequencer loop: batch whatever is queued, commit, answer.
-fn sequence(mut log: FsLog, mut rx: mpsc::Receiver<Request>, head: watch::Sender<Head>) {
+fn sequence(mut log: Box<dyn LogWriter>, mut rx: mpsc::Receiver<Request>, head: &watch::Sender<Head>) {
     while let Some(first) = rx.blocking_recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -240,7 +270,7 @@ fn sequence(mut log: FsLog, mut rx: mpsc::Receiver<Request>, head: watch::Sender
         let entries: Vec<Vec<u8>> = batch.iter_mut().map(|r| std::mem::take(&mut r.entry)).collect();
         match log.append(&entries) {
             Ok(first_index) => {
-                head.send_replace(Head { size: log.size(), root: log.root() });
+                advance(head, Head { size: log.size(), root: log.root() });
                 for (i, r) in batch.into_iter().enumerate() {
                     let _ = r.reply.send(Ok(first_index + i as u64));
                 }
@@ -263,6 +293,11 @@ async fn checkpointer(ledger: Ledger, dir: PathBuf, signer: Signer) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
+        // With a shared database, other nodes append too: follow them.
+        let reader = ledger.reader.clone();
+        if let Ok(Ok((size, root))) = tokio::task::spawn_blocking(move || reader.state()).await {
+            advance(&ledger.head_tx, Head { size, root });
+        }
         let head = ledger.head();
         if signed == Some(head.size) {
             if ledger.tx.is_closed() {

@@ -18,7 +18,9 @@ use rampart_auth::{Auth, Bootstrap};
 use rampart_core::audit::Audit;
 use rampart_core::config::Config;
 use rampart_ledger::Ledger;
-use rampart_store::Store;
+use rampart_ledger::dblog::{DbLog, DbRead};
+use rampart_ledger::reader::TileReader;
+use rampart_store::{Backend, Store};
 
 use crate::audit::LedgerSink;
 use tokio::task::JoinHandle;
@@ -92,8 +94,18 @@ pub async fn build(config: Config) -> Result<(Router, AppState, DataDir, Vec<Rou
         Some(o) => o.clone(),
         None => default_origin(&root),
     };
-    let ledger = Ledger::start(&data_dir.ledger_dir(), data_dir.ledger_signer(&origin)?, &origin)
-        .context("opening the ledger")?;
+    let signer = data_dir.ledger_signer(&origin)?;
+    let ledger = match store.backend() {
+        // The embedded default: tiles in the data directory.
+        Backend::Sqlite => Ledger::start(&data_dir.ledger_dir(), signer, &origin),
+        // A shared database: every node appends to the one log in it.
+        Backend::Postgres => {
+            let log = DbLog::open(store.clone()).await.context("opening the ledger in the database")?;
+            let reader = TileReader::from_raw(Arc::new(DbRead::new(store.clone())));
+            Ledger::start_with(Box::new(log), reader, &data_dir.ledger_dir(), signer, &origin)
+        }
+    }
+    .context("opening the ledger")?;
     crate::witness::spawn(ledger.clone(), &config.ledger.witnesses)?;
     let sink = LedgerSink { ledger: ledger.clone(), store: store.clone() };
     let audit = Audit::new(Arc::new(sink), Duration::from_millis(config.audit.timeout_ms));

@@ -422,5 +422,40 @@ async fn the_same_flows_work_on_postgresql() {
         .await
         .expect("json");
     assert_eq!(info["storage"], "postgres");
+    // The ledger lives in the shared database too: events carry indexes and
+    // proofs verify against the served head.
+    let events: Value = server
+        .request(Method::GET, "/api/v1/audit/events", Some(&admin.token))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    let index = events["items"][0]["ledger_index"].as_u64().expect("a ledger index");
+    let head = server.running.as_ref().expect("running").state.ledger.head();
+    let p: Value = server
+        .request(Method::GET, &format!("/api/v1/ledger/proof/inclusion?index={index}&size={}", head.size), None)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    let entry = data_encoding::BASE64.decode(p["entry"].as_str().expect("entry").as_bytes()).expect("b64");
+    let proof: Vec<[u8; 32]> = p["proof"]
+        .as_array()
+        .expect("proof")
+        .iter()
+        .map(|h| data_encoding::BASE64.decode(h.as_str().expect("h").as_bytes()).expect("b64").try_into().expect("32"))
+        .collect();
+    rampart_ledger::merkle::verify_inclusion(
+        index,
+        head.size,
+        &rampart_ledger::merkle::leaf_hash(&entry),
+        &proof,
+        &head.root,
+    )
+    .expect("inclusion verifies");
     server.stop().await;
 }

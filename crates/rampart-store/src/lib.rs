@@ -13,6 +13,7 @@
 mod access_keys;
 mod audit;
 mod db;
+mod ledger;
 mod tenants;
 pub mod testing;
 mod throttle;
@@ -22,6 +23,7 @@ mod users;
 pub use access_keys::AccessKeyRow;
 pub use audit::{StoredEvent, TableAuditSink};
 pub use db::{Backend, Store};
+pub use ledger::LedgerTx;
 pub use tenants::TenantRow;
 pub use throttle::Throttle;
 pub use tokens::TokenRow;
