@@ -60,7 +60,13 @@ fn keys_with_a_wrong_id_or_shape_are_refused() {
     let wrong_id = format!("{name}+{:08x}+{key}", s.key_id() ^ 1);
     assert_eq!(Verifier::parse(&wrong_id), Err(NoteError::KeyIdMismatch));
     assert_eq!(Verifier::parse(&format!("other+{id}+{key}")), Err(NoteError::KeyIdMismatch));
-    assert!(matches!(Verifier::parse(&format!("{name}+{}+{key}", id.to_uppercase())), Err(NoteError::MalformedKey(_))));
+    // A random key id may be all digits (no case to change) about 2% of the time.
+    if id != id.to_uppercase() {
+        assert!(matches!(
+            Verifier::parse(&format!("{name}+{}+{key}", id.to_uppercase())),
+            Err(NoteError::MalformedKey(_))
+        ));
+    }
     assert!(matches!(Verifier::parse(&format!("{name}+{id}")), Err(NoteError::MalformedKey(_))));
     assert!(matches!(Verifier::parse(&format!("{name}+{id}+{key}+x")), Err(NoteError::MalformedKey(_))));
     assert!(matches!(Verifier::parse(&format!("{name}+{id}+{key}=")), Err(NoteError::MalformedKey(_))));
