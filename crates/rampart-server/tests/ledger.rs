@@ -140,3 +140,96 @@ async fn actions_are_refused_while_the_ledger_cannot_record_and_work_again_after
     assert_eq!(create.status(), 201, "recovered without a restart");
     server.stop().await;
 }
+
+/// Unmounts the tmpfs when the test ends, however it ends.
+struct Mounted(std::path::PathBuf);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+fn mount_tmpfs(at: &std::path::Path, size: &str, remount: bool) -> bool {
+    let opts = if remount { format!("remount,size={size}") } else { format!("size={size}") };
+    std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &opts, "tmpfs"])
+        .arg(at)
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[tokio::test]
+async fn a_full_ledger_disk_refuses_actions_within_the_bound_and_recovers_when_space_returns() {
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let ledger_dir = data.join("ledger");
+    std::fs::create_dir_all(&ledger_dir).unwrap();
+    if !mount_tmpfs(&ledger_dir, "256k", false) {
+        assert!(
+            std::env::var_os("RAMPART_REQUIRE_TOOLS").is_none(),
+            "RAMPART_REQUIRE_TOOLS is set but a tmpfs cannot be mounted (this test needs root)"
+        );
+        eprintln!("\n*** SKIPPED: cannot mount a tmpfs (needs root); the full-disk test did not run\n");
+        return;
+    }
+    let _guard = Mounted(ledger_dir.clone());
+    let data2 = data.clone();
+    let server = TestServer::start_with(move |c| {
+        c.data_dir = data2;
+        c.audit.timeout_ms = 1500;
+    })
+    .await;
+    let admin = server.admin_session().await;
+    let store = server.running.as_ref().unwrap().state.store.clone();
+
+    // Fill the ledger's disk until an action is refused.
+    let mut refused = None;
+    for i in 0..5000 {
+        let started = std::time::Instant::now();
+        let r = server
+            .request(Method::POST, "/api/v1/tenants", Some(&admin.token))
+            .json(&json!({ "name": format!("fill-{i}") }))
+            .send()
+            .await
+            .unwrap();
+        match r.status().as_u16() {
+            201 => continue,
+            503 => {
+                assert!(started.elapsed() < Duration::from_secs(3), "refused within the bound");
+                refused = Some(format!("fill-{i}"));
+                break;
+            }
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    let refused = refused.expect("a 256 KiB disk fills within 5000 actions");
+    let tenants = store.list_tenants(None, None, 10_000).await.unwrap();
+    assert!(!tenants.items.iter().any(|t| t.name == refused), "the refused action changed nothing");
+    let login = server.login(&server.admin.username, "not the password", None).await;
+    assert_eq!(login.status(), 503, "a login cannot go unrecorded either");
+    let user = server
+        .request(Method::POST, "/api/v1/users", Some(&admin.token))
+        .json(&json!({"username": "nospace", "role": "auditor", "password": "a long password 1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(user.status(), 503);
+    assert!(store.find_user_by_name("nospace").await.unwrap().is_none());
+
+    // Space returns: the same node serves again, no restart.
+    assert!(mount_tmpfs(&ledger_dir, "64m", true), "remount larger");
+    let again = server
+        .request(Method::POST, "/api/v1/tenants", Some(&admin.token))
+        .json(&json!({ "name": refused }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 201, "recovered without a restart");
+    let ledger = &server.running.as_ref().unwrap().state.ledger;
+    let head = ledger.head();
+    let p = ledger.inclusion(head.size - 1, None).await.unwrap();
+    verify_inclusion(head.size - 1, head.size, &rampart_ledger::merkle::leaf_hash(&p.entry), &p.proof, &head.root)
+        .unwrap();
+    server.stop().await;
+}

@@ -20,6 +20,20 @@ pub enum LedgerCmd {
     /// data directory (--data-dir, default ./rampart-data), or with --server
     /// a running server's ledger over HTTPS.
     Verify(VerifyArgs),
+    /// Print the inclusion proof of one entry (by --index or --event-id),
+    /// checked against the server's signed checkpoint.
+    Inclusion {
+        #[arg(long)]
+        index: Option<u64>,
+        #[arg(long)]
+        event_id: Option<String>,
+    },
+    /// Print the consistency proof from an older checkpoint (a file saved
+    /// earlier) to the server's current one, and check it.
+    Consistency {
+        /// The older signed checkpoint.
+        checkpoint: PathBuf,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -87,8 +101,71 @@ fn bar(total: u64) -> ProgressBar {
 }
 
 pub async fn ledger(g: &Global, cmd: LedgerCmd) -> Result<()> {
-    let LedgerCmd::Verify(args) = cmd;
-    if g.server.is_some() { verify_remote(g, &args).await } else { verify_dir(g, &args).await }
+    match cmd {
+        LedgerCmd::Verify(args) if g.server.is_some() => verify_remote(g, &args).await,
+        LedgerCmd::Verify(args) => verify_dir(g, &args).await,
+        LedgerCmd::Inclusion { index, event_id } => inclusion(g, index, event_id).await,
+        LedgerCmd::Consistency { checkpoint } => consistency(g, &checkpoint).await,
+    }
+}
+
+/// The server's key and its current signed checkpoint, verified.
+async fn served_checkpoint(client: &ApiClient) -> Result<(Verifier, Checkpoint)> {
+    let key = String::from_utf8(client.get_bytes("/ledger/key").await?)?;
+    let verifier = Verifier::parse(key.trim()).map_err(|e| anyhow::anyhow!("server key: {e}"))?;
+    let note = String::from_utf8(client.get_bytes("/ledger/checkpoint").await?)?;
+    let (cp, _) = Checkpoint::open(note.as_bytes(), verifier.name(), std::slice::from_ref(&verifier))
+        .map_err(|e| anyhow::anyhow!("the served checkpoint does not verify: {e}"))?;
+    Ok((verifier, cp))
+}
+
+fn hashes(v: &serde_json::Value) -> Result<Vec<rampart_ledger::merkle::Hash>> {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .map(|h| {
+            let bytes = data_encoding::BASE64.decode(h.as_str().unwrap_or_default().as_bytes())?;
+            rampart_ledger::merkle::Hash::try_from(bytes.as_slice()).context("a proof hash is not 32 bytes")
+        })
+        .collect()
+}
+
+async fn inclusion(g: &Global, index: Option<u64>, event_id: Option<String>) -> Result<()> {
+    let client = ApiClient::new(g)?;
+    let (_, cp) = served_checkpoint(&client).await?;
+    let which = match (index, event_id) {
+        (Some(i), None) => format!("index={i}"),
+        (None, Some(e)) => format!("event_id={e}"),
+        _ => bail!("give exactly one of --index and --event-id"),
+    };
+    let p = client.get(&format!("/api/v1/ledger/proof/inclusion?{which}&size={}", cp.size)).await?;
+    let entry = data_encoding::BASE64.decode(p["entry"].as_str().unwrap_or_default().as_bytes())?;
+    let i = p["index"].as_u64().context("index")?;
+    rampart_ledger::merkle::verify_inclusion(
+        i,
+        cp.size,
+        &rampart_ledger::merkle::leaf_hash(&entry),
+        &hashes(&p["proof"])?,
+        &cp.root,
+    )
+    .map_err(|e| anyhow::anyhow!("FAILED: the proof does not verify against the signed checkpoint: {e}"))?;
+    crate::output::object(g.json, &p);
+    eprintln!("verified: entry {i} is in the log of {} entries signed by {}", cp.size, cp.origin);
+    Ok(())
+}
+
+async fn consistency(g: &Global, old: &Path) -> Result<()> {
+    let client = ApiClient::new(g)?;
+    let (verifier, cp) = served_checkpoint(&client).await?;
+    let note = std::fs::read_to_string(old).with_context(|| format!("reading {}", old.display()))?;
+    let (old_cp, _) = Checkpoint::open(note.as_bytes(), verifier.name(), std::slice::from_ref(&verifier))
+        .map_err(|e| anyhow::anyhow!("{} does not verify: {e}", old.display()))?;
+    let p = client.get(&format!("/api/v1/ledger/proof/consistency?first={}&second={}", old_cp.size, cp.size)).await?;
+    rampart_ledger::merkle::verify_consistency(old_cp.size, cp.size, &hashes(&p["proof"])?, &old_cp.root, &cp.root)
+        .map_err(|e| anyhow::anyhow!("FAILED: the log does not extend {}: {e}", old.display()))?;
+    crate::output::object(g.json, &p);
+    eprintln!("verified: the log of {} entries extends the one of {} in {}", cp.size, old_cp.size, old.display());
+    Ok(())
 }
 
 async fn verify_dir(g: &Global, args: &VerifyArgs) -> Result<()> {
