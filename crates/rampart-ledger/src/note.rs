@@ -9,7 +9,7 @@ use std::fmt;
 
 use data_encoding::BASE64;
 
-pub use keys::{Signer, Verifier, is_valid_key_name};
+pub use keys::{Signer, Verifier, is_valid_key_name, key_id_for, split_key_for};
 
 /// The largest note accepted, in bytes. Checkpoints are a few hundred bytes;
 /// the bound leaves room for the 16 post-quantum signatures of up to 5 kB the

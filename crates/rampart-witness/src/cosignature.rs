@@ -15,10 +15,9 @@
 
 use std::fmt;
 
-use aws_lc_rs::digest::{SHA256, digest};
 use aws_lc_rs::signature::{ED25519, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
-use data_encoding::{BASE64, HEXLOWER};
-use rampart_ledger::note::{check_text, is_valid_key_name};
+use data_encoding::BASE64;
+use rampart_ledger::note::{NoteError, check_text, is_valid_key_name, key_id_for, split_key_for};
 use zeroize::Zeroizing;
 
 /// The signature type byte of Ed25519 cosignature v1 keys, which the key ID
@@ -80,14 +79,7 @@ pub struct CosignerKey {
 /// The cosigner key ID: the first four bytes, big-endian, of
 /// SHA-256(name || "\n" || 0x04 || public key).
 pub fn key_id(name: &str, public_key: &[u8; KEY_LEN]) -> u32 {
-    let mut input = Vec::with_capacity(name.len() + 2 + KEY_LEN);
-    input.extend_from_slice(name.as_bytes());
-    input.push(b'\n');
-    input.push(ALG_COSIGNATURE_V1);
-    input.extend_from_slice(public_key);
-    let d = digest(&SHA256, &input);
-    let b = d.as_ref();
-    u32::from_be_bytes([b[0], b[1], b[2], b[3]])
+    key_id_for(name, ALG_COSIGNATURE_V1, public_key)
 }
 
 /// The message an Ed25519 cosignature v1 signs: the header line, the time
@@ -191,31 +183,11 @@ pub fn verify_cosignature(
 /// the type byte and the length. The key bytes come back in a zeroizing
 /// buffer, since for a signer they are the seed.
 fn split_key(encoded: &str) -> Result<(&str, u32, Zeroizing<[u8; KEY_LEN]>), CosignatureError> {
-    // Names cannot hold '+' but base64 can, so only the first two separate.
-    let mut parts = encoded.splitn(3, '+');
-    let (Some(name), Some(id_hex), Some(key_b64)) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(CosignatureError::MalformedKey("a key has three fields separated by '+'"));
-    };
-    if !is_valid_key_name(name) {
-        return Err(CosignatureError::MalformedKey("the key name is empty or contains a space or '+'"));
-    }
-    let id = match HEXLOWER.decode(id_hex.as_bytes()) {
-        Ok(b) if b.len() == 4 => u32::from_be_bytes([b[0], b[1], b[2], b[3]]),
-        _ => return Err(CosignatureError::MalformedKey("the key ID is not 8 lower-case hex digits")),
-    };
-    let raw = Zeroizing::new(
-        BASE64.decode(key_b64.as_bytes()).map_err(|_| CosignatureError::MalformedKey("the key is not valid base64"))?,
-    );
-    match raw.split_first() {
-        Some((&ALG_COSIGNATURE_V1, key)) if key.len() == KEY_LEN => {
-            let mut out = Zeroizing::new([0u8; KEY_LEN]);
-            out.copy_from_slice(key);
-            Ok((name, id, out))
-        }
-        Some((&ALG_COSIGNATURE_V1, _)) => Err(CosignatureError::MalformedKey("an Ed25519 key is 32 bytes")),
-        Some((&other, _)) => Err(CosignatureError::UnsupportedKeyType(other)),
-        None => Err(CosignatureError::MalformedKey("the key is empty")),
-    }
+    split_key_for(encoded, ALG_COSIGNATURE_V1).map_err(|e| match e {
+        NoteError::UnsupportedKeyType(t) => CosignatureError::UnsupportedKeyType(t),
+        NoteError::MalformedKey(m) => CosignatureError::MalformedKey(m),
+        _ => CosignatureError::MalformedKey("the key encoding is invalid"),
+    })
 }
 
 impl CosignerVerifier {

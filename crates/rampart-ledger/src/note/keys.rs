@@ -46,10 +46,17 @@ pub fn is_valid_key_name(name: &str) -> bool {
 /// The key ID: the first four bytes, big-endian, of
 /// SHA-256(name || "\n" || 0x01 || public key).
 fn key_id(name: &str, public_key: &[u8; KEY_LEN]) -> u32 {
+    key_id_for(name, ALG_ED25519, public_key)
+}
+
+/// The key ID of a key of signature type `alg` (0x01 for note keys, 0x04
+/// for tlog-cosignature keys): the first four bytes, big-endian, of
+/// SHA-256(name || "\n" || alg || public key).
+pub fn key_id_for(name: &str, alg: u8, public_key: &[u8; KEY_LEN]) -> u32 {
     let mut input = Vec::with_capacity(name.len() + 2 + KEY_LEN);
     input.extend_from_slice(name.as_bytes());
     input.push(b'\n');
-    input.push(ALG_ED25519);
+    input.push(alg);
     input.extend_from_slice(public_key);
     let d = digest(&SHA256, &input);
     let b = d.as_ref();
@@ -60,6 +67,12 @@ fn key_id(name: &str, public_key: &[u8; KEY_LEN]) -> u32 {
 /// type byte and the key length. Returns the name, the stated key ID and the
 /// raw 32 key bytes in a zeroizing buffer, since for a signer they are secret.
 fn split_key(encoded: &str) -> Result<(&str, u32, Zeroizing<[u8; KEY_LEN]>), NoteError> {
+    split_key_for(encoded, ALG_ED25519)
+}
+
+/// [`split_key`] for keys of signature type `alg`, shared with the
+/// tlog-cosignature keys of the witness, which differ only in that byte.
+pub fn split_key_for(encoded: &str, alg: u8) -> Result<(&str, u32, Zeroizing<[u8; KEY_LEN]>), NoteError> {
     // Names cannot hold '+' but the standard base64 alphabet can, so only the
     // first two plus signs separate fields.
     let mut parts = encoded.splitn(3, '+');
@@ -67,7 +80,7 @@ fn split_key(encoded: &str) -> Result<(&str, u32, Zeroizing<[u8; KEY_LEN]>), Not
         return Err(NoteError::MalformedKey("a key has three fields separated by '+'"));
     };
     if !is_valid_key_name(name) {
-        return Err(NoteError::MalformedKey("the key name is empty or contains a space"));
+        return Err(NoteError::MalformedKey("the key name is empty or contains a space or '+'"));
     }
     let id_bytes = match HEXLOWER.decode(id_hex.as_bytes()) {
         Ok(b) if b.len() == 4 => b,
@@ -78,12 +91,12 @@ fn split_key(encoded: &str) -> Result<(&str, u32, Zeroizing<[u8; KEY_LEN]>), Not
         BASE64.decode(key_b64.as_bytes()).map_err(|_| NoteError::MalformedKey("the key is not valid base64"))?,
     );
     match raw.split_first() {
-        Some((&ALG_ED25519, key)) if key.len() == KEY_LEN => {
+        Some((&t, key)) if t == alg && key.len() == KEY_LEN => {
             let mut out = Zeroizing::new([0u8; KEY_LEN]);
             out.copy_from_slice(key);
             Ok((name, stated_id, out))
         }
-        Some((&ALG_ED25519, _)) => Err(NoteError::MalformedKey("an Ed25519 key is 32 bytes")),
+        Some((&t, _)) if t == alg => Err(NoteError::MalformedKey("an Ed25519 key is 32 bytes")),
         Some((&other, _)) => Err(NoteError::UnsupportedKeyType(other)),
         None => Err(NoteError::MalformedKey("the key is empty")),
     }
@@ -93,7 +106,7 @@ impl Verifier {
     /// The verifier for an Ed25519 public key under `name`.
     pub fn new(name: &str, public_key: [u8; KEY_LEN]) -> Result<Self, NoteError> {
         if !is_valid_key_name(name) {
-            return Err(NoteError::MalformedKey("the key name is empty or contains a space"));
+            return Err(NoteError::MalformedKey("the key name is empty or contains a space or '+'"));
         }
         Ok(Self { name: name.to_owned(), key_id: key_id(name, &public_key), public_key })
     }

@@ -3,6 +3,7 @@
 //! key must fail.
 
 use aws_lc_rs::digest::{SHA256, digest};
+use data_encoding::HEXLOWER;
 use rampart_ledger::{Checkpoint, Signer, leaf_hash};
 
 use super::*;
