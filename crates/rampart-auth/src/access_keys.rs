@@ -80,6 +80,7 @@ impl Auth {
         self.audit()
             .record(
                 Event::new("access_key.created", Outcome::Success, &actor.username)
+                    .object(id.as_str())
                     .tenant(actor.tenant_id.clone())
                     .source(source)
                     .attr("access_key_id", id.as_str()),
@@ -112,6 +113,7 @@ impl Auth {
         self.audit()
             .record(
                 Event::new("access_key.revoked", Outcome::Success, &actor.username)
+                    .object(id)
                     .tenant(actor.tenant_id.clone())
                     .source(source)
                     .attr("access_key_id", id),

@@ -113,6 +113,7 @@ impl Auth {
         self.audit()
             .record(
                 Event::new("auth.login.succeeded", Outcome::Success, &user.username)
+                    .object(user.username.as_str())
                     .tenant(user.tenant_id.clone())
                     .source(source)
                     .attr("role", user.role.as_str())
@@ -190,6 +191,7 @@ impl Auth {
         self.audit()
             .record(
                 Event::new("auth.login.failed", Outcome::Failure, username)
+                    .object(username)
                     .tenant(tenant.clone())
                     .source(source.clone())
                     .attr("reason", reason.as_str()),
@@ -199,6 +201,7 @@ impl Auth {
             self.audit()
                 .record(
                     Event::new("auth.lockout", Outcome::Denied, username)
+                        .object(key.as_str())
                         .tenant(tenant.clone())
                         .source(source.clone())
                         .attr("key", key.as_str())

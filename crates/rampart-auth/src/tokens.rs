@@ -158,6 +158,7 @@ impl Auth {
         self.audit()
             .record(
                 Event::new("token.created", Outcome::Success, &actor.username)
+                    .object(name)
                     .tenant(actor.tenant_id.clone())
                     .source(source)
                     .attr("name", name)
@@ -184,6 +185,7 @@ impl Auth {
         self.audit()
             .record(
                 Event::new("token.revoked", Outcome::Success, &actor.username)
+                    .object(id.as_str())
                     .tenant(actor.tenant_id.clone())
                     .source(source)
                     .attr("token_id", id.as_str()),

@@ -122,6 +122,7 @@ impl Auth {
         self.audit()
             .record(
                 Event::new("user.bootstrap", Outcome::Success, "system")
+                    .object(username)
                     .attr("username", username)
                     .attr("role", "admin"),
             )
@@ -196,6 +197,7 @@ impl Auth {
         self.audit()
             .record(
                 Event::new("user.created", Outcome::Success, &actor.username)
+                    .object(req.username.as_str())
                     .tenant(tenant.clone())
                     .source(source)
                     .attr("username", req.username.as_str())
@@ -254,6 +256,7 @@ impl Auth {
         self.audit()
             .record(
                 Event::new("user.disabled", Outcome::Success, &actor.username)
+                    .object(target.username.as_str())
                     .tenant(target.tenant_id.clone())
                     .source(source)
                     .attr("user_id", target.id.as_str())
@@ -271,6 +274,7 @@ impl Auth {
         self.audit()
             .record(
                 Event::new("user.totp.reset", Outcome::Success, &actor.username)
+                    .object(target.username.as_str())
                     .tenant(target.tenant_id.clone())
                     .source(source)
                     .attr("user_id", target.id.as_str())
@@ -322,6 +326,7 @@ impl Auth {
         self.audit()
             .record(
                 Event::new("auth.totp.enrolled", Outcome::Success, &user.username)
+                    .object(user.username.as_str())
                     .tenant(user.tenant_id.clone())
                     .source(source),
             )
@@ -345,7 +350,12 @@ impl Auth {
             ));
         }
         self.audit()
-            .record(Event::new("tenant.created", Outcome::Success, &actor.username).source(source).attr("name", name))
+            .record(
+                Event::new("tenant.created", Outcome::Success, &actor.username)
+                    .object(name)
+                    .source(source)
+                    .attr("name", name),
+            )
             .await?;
         let row = self.store().create_tenant(name, now_ms()).await?;
         Ok(TenantInfo::from(&row))

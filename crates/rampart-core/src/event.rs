@@ -39,6 +39,9 @@ pub struct Event {
     pub outcome: Outcome,
     /// The acting user's name, or a description such as `anonymous`.
     pub actor: String,
+    /// What the action was done to (a user, tenant, token or key), for search.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object: Option<String>,
     pub tenant_id: Option<Id>,
     /// Network source of the action, when known.
     pub source_addr: Option<String>,
@@ -54,10 +57,17 @@ impl Event {
             kind: kind.to_owned(),
             outcome,
             actor: actor.into(),
+            object: None,
             tenant_id: None,
             source_addr: None,
             attrs: serde_json::Value::Object(Default::default()),
         }
+    }
+
+    /// Names what the action was done to.
+    pub fn object(mut self, object: impl Into<String>) -> Self {
+        self.object = Some(object.into());
+        self
     }
 
     pub fn tenant(mut self, tenant: Option<Id>) -> Self {

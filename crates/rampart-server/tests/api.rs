@@ -81,7 +81,7 @@ async fn wrong_codes_lock_the_user_out_with_backoff_and_an_event() {
         .expect("running")
         .state
         .store
-        .list_events(Some("auth.lockout"), 0, 10)
+        .list_events(&rampart_store::EventFilter { kind: Some("auth.lockout".into()), ..Default::default() }, 0, 10)
         .await
         .expect("events");
     assert!(!events.items.is_empty(), "a lockout must be recorded");

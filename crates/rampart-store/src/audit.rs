@@ -13,8 +13,8 @@ impl Store {
     pub async fn append_event(&self, ev: &Event, ledger_index: Option<i64>) -> Result<i64> {
         let attrs = serde_json::to_string(&ev.attrs).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let row = sqlx::query(
-            "INSERT INTO audit_events (id, time_ms, kind, outcome, actor, tenant_id, source_addr, attrs, ledger_index) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING seq",
+            "INSERT INTO audit_events (id, time_ms, kind, outcome, actor, tenant_id, source_addr, attrs, ledger_index, \
+             object) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING seq",
         )
         .bind(ev.id.as_str())
         .bind(ev.time_ms)
@@ -25,49 +25,80 @@ impl Store {
         .bind(ev.source_addr.clone())
         .bind(attrs)
         .bind(ledger_index)
+        .bind(ev.object.clone())
         .fetch_one(&self.pool)
         .await?;
         Ok(row.try_get("seq")?)
     }
 
-    /// Events of one kind (or all, with `None`) in sequence order after `after`.
-    pub async fn list_events(&self, kind: Option<&str>, after: i64, limit: usize) -> Result<Page<StoredEvent>> {
-        let fetch = i64::try_from(limit + 1).unwrap_or(i64::MAX);
-        let cols = "seq, id, time_ms, kind, outcome, actor, tenant_id, source_addr, attrs, ledger_index";
-        let rows = match kind {
-            Some(k) => {
-                sqlx::query(&format!(
-                    "SELECT {cols} FROM audit_events WHERE kind = $1 AND seq > $2 ORDER BY seq LIMIT $3"
-                ))
-                .bind(k)
-                .bind(after)
-                .bind(fetch)
-                .fetch_all(&self.pool)
-                .await?
+    /// Events matching `filter`, in sequence order after `after`.
+    pub async fn list_events(&self, filter: &EventFilter, after: i64, limit: usize) -> Result<Page<StoredEvent>> {
+        // The statement is assembled from fixed fragments only; every value
+        // is a bound parameter.
+        let mut sql = format!("SELECT {COLUMNS} FROM audit_events WHERE seq > $1");
+        let mut texts: Vec<(&str, &str)> = Vec::new();
+        for (column, value) in
+            [("kind", &filter.kind), ("actor", &filter.actor), ("object", &filter.object), ("outcome", &filter.outcome)]
+        {
+            if let Some(v) = value {
+                texts.push((column, v.as_str()));
             }
-            None => {
-                sqlx::query(&format!("SELECT {cols} FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2"))
-                    .bind(after)
-                    .bind(fetch)
-                    .fetch_all(&self.pool)
-                    .await?
-            }
-        };
+        }
+        let mut n = 1;
+        for (column, _) in &texts {
+            n += 1;
+            sql.push_str(&format!(" AND {column} = ${n}"));
+        }
+        let mut times = Vec::new();
+        if let Some(since) = filter.since_ms {
+            n += 1;
+            sql.push_str(&format!(" AND time_ms >= ${n}"));
+            times.push(since);
+        }
+        if let Some(until) = filter.until_ms {
+            n += 1;
+            sql.push_str(&format!(" AND time_ms < ${n}"));
+            times.push(until);
+        }
+        n += 1;
+        sql.push_str(&format!(" ORDER BY seq LIMIT ${n}"));
+        let mut query = sqlx::query(&sql).bind(after);
+        for (_, v) in &texts {
+            query = query.bind(*v);
+        }
+        for t in times {
+            query = query.bind(t);
+        }
+        let rows = query.bind(i64::try_from(limit + 1).unwrap_or(i64::MAX)).fetch_all(&self.pool).await?;
         let out = rows.iter().map(stored_event).collect::<Result<Vec<_>>>()?;
         Ok(Page::from_rows(out, limit, |e| e.seq.to_string()))
     }
 
     /// One event by its id.
     pub async fn find_event(&self, id: &str) -> Result<Option<StoredEvent>> {
-        let row = sqlx::query(
-            "SELECT seq, id, time_ms, kind, outcome, actor, tenant_id, source_addr, attrs, ledger_index \
-             FROM audit_events WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM audit_events WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
         row.as_ref().map(stored_event).transpose()
     }
+}
+
+const COLUMNS: &str = "seq, id, time_ms, kind, outcome, actor, object, tenant_id, source_addr, attrs, ledger_index";
+
+/// Which audit events to list; `None` fields match everything.
+#[derive(Debug, Default, Clone)]
+pub struct EventFilter {
+    /// The action, e.g. `auth.login.failed`.
+    pub kind: Option<String>,
+    pub actor: Option<String>,
+    pub object: Option<String>,
+    /// `success`, `failure` or `denied`.
+    pub outcome: Option<String>,
+    /// From this time (inclusive), Unix milliseconds.
+    pub since_ms: Option<i64>,
+    /// Until this time (exclusive), Unix milliseconds.
+    pub until_ms: Option<i64>,
 }
 
 /// An event as stored, with its table sequence and ledger position.
@@ -95,6 +126,7 @@ fn stored_event(r: &sqlx::any::AnyRow) -> Result<StoredEvent> {
             kind: r.try_get("kind")?,
             outcome,
             actor: r.try_get("actor")?,
+            object: r.try_get("object")?,
             tenant_id: r.try_get::<Option<String>, _>("tenant_id")?.map(Id::from_trusted),
             source_addr: r.try_get("source_addr")?,
             attrs: serde_json::from_str(&attrs).map_err(|e| StoreError::Corrupt(e.to_string()))?,

@@ -21,7 +21,7 @@ mod tokens;
 mod users;
 
 pub use access_keys::AccessKeyRow;
-pub use audit::{StoredEvent, TableAuditSink};
+pub use audit::{EventFilter, StoredEvent, TableAuditSink};
 pub use db::{Backend, Store};
 pub use ledger::LedgerTx;
 pub use tenants::TenantRow;

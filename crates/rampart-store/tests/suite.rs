@@ -9,7 +9,7 @@ use std::future::Future;
 
 use rampart_core::{Event, Id, Outcome, Role};
 use rampart_store::testing::TestPostgres;
-use rampart_store::{NewUser, Store, StoreError, TokenRow};
+use rampart_store::{EventFilter, NewUser, Store, StoreError, TokenRow};
 
 /// Runs `case` on a fresh SQLite store and a fresh PostgreSQL store.
 macro_rules! on_every_backend {
@@ -213,9 +213,12 @@ async fn audit_events_append_in_order_and_round_trip(store: Store) {
         .source(Some("10.0.0.1".into()))
         .attr("reason", "bad_password");
     let s1 = store.append_event(&first, Some(7)).await.expect("append");
-    let s2 = store.append_event(&Event::new("user.created", Outcome::Success, "admin"), None).await.expect("append");
+    let s2 = store
+        .append_event(&Event::new("user.created", Outcome::Success, "admin").object("alice"), None)
+        .await
+        .expect("append");
     assert!(s2 > s1);
-    let all = store.list_events(None, 0, 10).await.expect("list");
+    let all = store.list_events(&EventFilter::default(), 0, 10).await.expect("list");
     assert_eq!(all.items.len(), 2);
     let stored = &all.items[0];
     let (seq, ev) = (stored.seq, &stored.event);
@@ -225,8 +228,23 @@ async fn audit_events_append_in_order_and_round_trip(store: Store) {
     assert_eq!(ev.outcome, Outcome::Failure);
     assert_eq!(ev.tenant_id.as_ref(), Some(&t));
     assert_eq!(ev.attrs["reason"], "bad_password");
-    let only = store.list_events(Some("user.created"), 0, 10).await.expect("list");
+    let by_kind = EventFilter { kind: Some("user.created".into()), ..Default::default() };
+    let only = store.list_events(&by_kind, 0, 10).await.expect("list");
     assert_eq!(only.items.len(), 1);
+    let by_actor = EventFilter { actor: Some("mallory".into()), outcome: Some("failure".into()), ..Default::default() };
+    assert_eq!(store.list_events(&by_actor, 0, 10).await.expect("list").items.len(), 1);
+    let wrong_outcome =
+        EventFilter { actor: Some("mallory".into()), outcome: Some("success".into()), ..Default::default() };
+    assert!(store.list_events(&wrong_outcome, 0, 10).await.expect("list").items.is_empty());
+    let by_object = EventFilter { object: Some("alice".into()), ..Default::default() };
+    let found = store.list_events(&by_object, 0, 10).await.expect("list");
+    assert_eq!(found.items.iter().map(|e| e.event.kind.as_str()).collect::<Vec<_>>(), ["user.created"]);
+    let later = EventFilter { since_ms: Some(first.time_ms + 1_000_000), ..Default::default() };
+    assert!(store.list_events(&later, 0, 10).await.expect("list").items.is_empty(), "time range");
+    let window = EventFilter { since_ms: Some(first.time_ms), until_ms: Some(first.time_ms + 1), ..Default::default() };
+    assert!(store.list_events(&window, 0, 10).await.expect("list").items.iter().any(|e| e.event.id == first.id));
+    let hostile = EventFilter { actor: Some("x' OR '1'='1".into()), ..Default::default() };
+    assert!(store.list_events(&hostile, 0, 10).await.expect("list").items.is_empty(), "values are bound, not spliced");
     assert!(matches!(store.append_event(&first, Some(7)).await, Err(StoreError::Conflict(_))), "event ids are unique");
 }
 

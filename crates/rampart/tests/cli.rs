@@ -77,6 +77,16 @@ async fn client_commands_tables_json_and_exit_codes() {
     assert_eq!(code(&tenant), 0, "{}", text(&tenant));
     let tenant_id =
         serde_json::from_slice::<Value>(&tenant.stdout).expect("json")["id"].as_str().expect("id").to_owned();
+    let search = remote(&["audit", "search", "--kind", "tenant.created", "--object", "acme"], "");
+    assert_eq!(code(&search), 0, "{}", text(&search));
+    assert!(text(&search).contains("LEDGER_INDEX") && text(&search).contains("acme"), "{}", text(&search));
+    let none = remote(&["audit", "search", "--kind", "tenant.created", "--actor", "somebody-else", "--json"], "");
+    let none: Value = serde_json::from_slice(&none.stdout).expect("json");
+    assert_eq!(none["items"].as_array().map(Vec::len), Some(0), "the actor filter applies");
+    let bad = remote(&["audit", "search", "--outcome", "bogus"], "");
+    assert_eq!(code(&bad), 6, "{}", text(&bad));
+    let bad_time = remote(&["audit", "search", "--since", "yesterday"], "");
+    assert_eq!(code(&bad_time), 6, "{}", text(&bad_time));
     let dup = remote(&["tenant", "create", "acme"], "");
     assert_eq!(code(&dup), 5, "conflict exits 5: {}", text(&dup));
 

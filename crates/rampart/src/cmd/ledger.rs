@@ -49,6 +49,30 @@ pub struct VerifyArgs {
 
 #[derive(Debug, clap::Subcommand)]
 pub enum AuditCmd {
+    /// Search the audit trail; each result shows its ledger index.
+    Search {
+        /// The action, e.g. auth.login.failed.
+        #[arg(long)]
+        kind: Option<String>,
+        #[arg(long)]
+        actor: Option<String>,
+        /// What the action was done to (user name, tenant, token or key id).
+        #[arg(long)]
+        object: Option<String>,
+        /// success, failure or denied.
+        #[arg(long)]
+        outcome: Option<String>,
+        /// From this time (RFC 3339).
+        #[arg(long)]
+        since: Option<String>,
+        /// Until this time (RFC 3339).
+        #[arg(long)]
+        until: Option<String>,
+        #[arg(long)]
+        limit: Option<usize>,
+        #[arg(long)]
+        after: Option<String>,
+    },
     /// Write an offline proof bundle (C2SP tlog-proof) that an event is in the ledger.
     Prove {
         event_id: String,
@@ -251,8 +275,39 @@ async fn verify_remote(g: &Global, args: &VerifyArgs) -> Result<()> {
     Ok(())
 }
 
+/// Percent-encodes a query value (RFC 3986 unreserved characters stay).
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 pub async fn audit(g: &Global, cmd: AuditCmd) -> Result<()> {
     match cmd {
+        AuditCmd::Search { kind, actor, object, outcome, since, until, limit, after } => {
+            let limit = limit.map(|l| l.to_string());
+            let params: Vec<String> = [
+                ("kind", kind),
+                ("actor", actor),
+                ("object", object),
+                ("outcome", outcome),
+                ("since", since),
+                ("until", until),
+                ("limit", limit),
+                ("after", after),
+            ]
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| format!("{k}={}", encode(&v))))
+            .collect();
+            let query = if params.is_empty() { String::new() } else { format!("?{}", params.join("&")) };
+            let page = ApiClient::new(g)?.get(&format!("/api/v1/audit/events{query}")).await?;
+            crate::output::list(g.json, &page, &["time", "kind", "outcome", "actor", "object", "ledger_index"]);
+            Ok(())
+        }
         AuditCmd::Prove { event_id, output } => prove(g, &event_id, output).await,
         AuditCmd::VerifyProof { file, key } => {
             let verifier = read_key(&key)?;
