@@ -13,6 +13,7 @@ mod access_keys;
 mod error;
 mod login;
 pub mod password;
+pub mod signing;
 mod tokens;
 pub mod totp;
 mod users;
