@@ -40,10 +40,11 @@ impl Store {
                 Box::pin(async move {
                     // WAL lets readers run beside the writer; synchronous=FULL
                     // makes every acknowledged commit survive power loss;
-                    // busy_timeout queues writers instead of failing them.
+                    // busy_timeout queues writers instead of failing them;
+                    // secure_delete zeroes deleted content (destroyed keys).
                     conn.execute(
                         "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; \
-                         PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;",
+                         PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON;",
                     )
                     .await?;
                     Ok(())

@@ -13,6 +13,7 @@
 mod access_keys;
 mod audit;
 mod db;
+mod kms;
 mod ledger;
 mod tenants;
 pub mod testing;
@@ -23,6 +24,7 @@ mod users;
 pub use access_keys::AccessKeyRow;
 pub use audit::{EventFilter, StoredEvent, TableAuditSink};
 pub use db::{Backend, Store};
+pub use kms::KmsKeyRow;
 pub use ledger::LedgerTx;
 pub use tenants::TenantRow;
 pub use throttle::Throttle;

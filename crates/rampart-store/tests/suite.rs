@@ -9,7 +9,7 @@ use std::future::Future;
 
 use rampart_core::{Event, Id, Outcome, Role};
 use rampart_store::testing::TestPostgres;
-use rampart_store::{EventFilter, NewUser, Store, StoreError, TokenRow};
+use rampart_store::{EventFilter, KmsKeyRow, NewUser, Store, StoreError, TokenRow};
 
 /// Runs `case` on a fresh SQLite store and a fresh PostgreSQL store.
 macro_rules! on_every_backend {
@@ -41,6 +41,7 @@ on_every_backend!(
     tokens_are_found_by_hash_and_revoked_per_owner,
     throttle_counts_failures_in_a_window_and_locks,
     audit_events_append_in_order_and_round_trip,
+    kms_keys_rotate_transition_and_are_destroyed,
 );
 
 async fn with_sqlite<F, Fut>(case: F)
@@ -271,4 +272,86 @@ async fn postgres_migrates_once_when_nodes_start_together() {
     a.close().await;
     b.close().await;
     db.drop_db().await;
+}
+
+fn kms_key(id: &str, tenant: Option<&Id>) -> KmsKeyRow {
+    KmsKeyRow {
+        id: id.to_owned(),
+        tenant_id: tenant.cloned(),
+        spec: "SYMMETRIC_DEFAULT".into(),
+        key_usage: "ENCRYPT_DECRYPT".into(),
+        state: "Enabled".into(),
+        deletion_at: None,
+        description: "test".into(),
+        current_material: 1,
+        rotation_period_days: Some(365),
+        next_rotation_at: Some(5_000),
+        created_at: 1_000,
+        updated_at: 1_000,
+    }
+}
+
+async fn kms_keys_rotate_transition_and_are_destroyed(store: Store) {
+    let t = store.create_tenant("kmsco", 1).await.expect("tenant");
+    let key = kms_key("7d0f8a4e-3b6c-4f1e-9a52-2c1d0e9b8a71", Some(&t.id));
+    store.kms_create_key(&key, "software", b"wrapped-v1").await.expect("create");
+    assert_eq!(store.kms_get_key(&key.id).await.expect("get"), key);
+    assert_eq!(store.kms_material(&key.id, 1).await.expect("material"), ("software".into(), b"wrapped-v1".to_vec()));
+    assert_eq!(store.kms_list_keys(Some(&t.id), None, 10).await.expect("list").items.len(), 1);
+    assert!(store.kms_list_keys(None, None, 10).await.expect("list").items.is_empty(), "not the operator's");
+
+    // Rotation is a compare-and-set on the current version.
+    assert_eq!(
+        store.kms_add_material(&key.id, 1, "software", b"wrapped-v2", Some(9_000), 2_000).await.expect("rotate"),
+        2
+    );
+    assert!(matches!(
+        store.kms_add_material(&key.id, 1, "software", b"x", None, 2_001).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(store.kms_material(&key.id, 1).await.expect("old version stays").1, b"wrapped-v1");
+    assert_eq!(store.kms_due_for_rotation(10_000, 10).await.expect("due").len(), 1);
+
+    // State changes are compare-and-set too.
+    assert!(matches!(store.kms_set_state(&key.id, "Disabled", "Enabled", None, 3).await, Err(StoreError::NotFound)));
+    store.kms_set_state(&key.id, "Enabled", "Disabled", None, 3).await.expect("disable");
+    store.kms_set_state(&key.id, "Disabled", "PendingDeletion", Some(20_000), 4).await.expect("schedule");
+    assert!(store.kms_due_for_deletion(19_999, 10).await.expect("due").is_empty());
+    assert_eq!(store.kms_due_for_deletion(20_000, 10).await.expect("due").len(), 1);
+
+    store.kms_create_alias(Some(&t.id), "alias/app", &key.id, 5).await.expect("alias");
+    assert!(matches!(store.kms_create_alias(Some(&t.id), "alias/app", &key.id, 5).await, Err(StoreError::Conflict(_))));
+    assert_eq!(store.kms_resolve_alias(Some(&t.id), "alias/app").await.expect("resolve"), key.id);
+    assert!(
+        matches!(store.kms_resolve_alias(None, "alias/app").await, Err(StoreError::NotFound)),
+        "aliases are per tenant"
+    );
+
+    store.kms_destroy_key(&key.id).await.expect("destroy");
+    assert!(matches!(store.kms_get_key(&key.id).await, Err(StoreError::NotFound)));
+    assert!(matches!(store.kms_material(&key.id, 1).await, Err(StoreError::NotFound)));
+    assert!(matches!(store.kms_material(&key.id, 2).await, Err(StoreError::NotFound)));
+    assert!(matches!(store.kms_resolve_alias(Some(&t.id), "alias/app").await, Err(StoreError::NotFound)));
+    assert!(matches!(store.kms_destroy_key(&key.id).await, Err(StoreError::NotFound)));
+}
+
+#[tokio::test]
+async fn destroyed_key_material_leaves_no_trace_in_the_sqlite_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("rampart.db");
+    let store = Store::open_sqlite(&path, 2).await.expect("open");
+    let mut key = kms_key("0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", None);
+    let marker: Vec<u8> = (0..64u8).map(|i| i.wrapping_mul(37).wrapping_add(11)).collect();
+    store.kms_create_key(&key, "software", &marker).await.expect("create");
+    let scan = || {
+        let mut bytes = std::fs::read(&path).expect("db");
+        bytes.extend(std::fs::read(path.with_extension("db-wal")).unwrap_or_default());
+        bytes.windows(marker.len()).any(|w| w == marker.as_slice())
+    };
+    assert!(scan(), "the scan finds material while it exists");
+    key.state = "PendingDeletion".into();
+    store.kms_set_state(&key.id, "Enabled", "PendingDeletion", Some(0), 2).await.expect("schedule");
+    store.kms_destroy_key(&key.id).await.expect("destroy");
+    assert!(!scan(), "no byte of the wrapped material remains in the database or its WAL");
+    store.close().await;
 }
