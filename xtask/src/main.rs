@@ -1,7 +1,7 @@
 //! Developer tasks, run as `cargo xtask TASK`:
 //!
 //! - `test`: installs what the tests need when run as root and missing
-//!   (`oathtool`), then runs every test of the workspace. This is the one
+//!   (`oathtool`, `softhsm2`), then runs every test of the workspace. This is the one
 //!   test command of the README and of `.ci/run`.
 //! - `bench`: builds the release binary and measures cold start, idle memory
 //!   and login throughput and latency against their peers; see
@@ -54,7 +54,7 @@ fn have(program: &str) -> bool {
 }
 
 /// Debian packages the tests use, by the program they provide.
-const TOOLS: &[(&str, &str)] = &[("oathtool", "oathtool")];
+const TOOLS: &[(&str, &str)] = &[("oathtool", "oathtool"), ("softhsm2-util", "softhsm2")];
 
 fn install_tools() -> Result<()> {
     let missing: Vec<&str> = TOOLS.iter().filter(|(prog, _)| !have(prog)).map(|(_, pkg)| *pkg).collect();

@@ -8,15 +8,19 @@
 //! state machine and which operations each state permits, with AWS and
 //! Tencent error codes), [`context`] (the collision-free canonical encoding of
 //! an encryption context) and [`blob`] (the versioned symmetric ciphertext
-//! blob, data keys and the wrapping format for stored key material). Storage,
-//! the keystores (software and PKCS#11) and the AWS and Tencent API facades
-//! come in later modules and build on these; none of them belongs here.
+//! blob, data keys and the wrapping format for stored key material). Beside
+//! them, [`keystore`] holds the root wrapping key (in software, sealed by a
+//! key file or Shamir shares, or inside a PKCS#11 token) and caches unwrapped
+//! material. Storage and the AWS and Tencent API facades come in later
+//! modules and build on these; none of them belongs here.
 
 #![forbid(unsafe_code)]
 
 pub mod blob;
 pub mod context;
+pub mod keystore;
 pub mod lifecycle;
+pub mod service;
 pub mod spec;
 
 pub use blob::{BlobError, DataKey, Header, MaterialKey, WrappingKey};

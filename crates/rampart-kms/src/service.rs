@@ -1,0 +1,509 @@
+//! The KMS service: key lifecycle and symmetric cryptography over the store,
+//! a keystore and the audit trail. Every transition and every cryptographic
+//! operation is recorded in the ledger before its result is returned; the
+//! record names the key, the material version and a keyed hash of the
+//! encryption context, never plaintext or key material.
+//!
+//! Tenant isolation is enforced here: a caller only ever resolves keys and
+//! aliases of its own tenant, and another tenant's key reads as not found.
+//! The AWS, Tencent and native API facades translate requests into these
+//! calls; they hold no policy.
+
+use std::sync::Arc;
+
+use rampart_core::audit::Audit;
+use rampart_core::secret::KeyedHasher;
+use rampart_core::time::now_ms;
+use rampart_core::{Event, Id, Outcome};
+use rampart_store::{KmsKeyRow, Store, StoreError};
+use zeroize::Zeroizing;
+
+use crate::blob::{self, BlobError, MaterialKey};
+use crate::context::{ContextError, EncryptionContext};
+use crate::keystore::{Keystore, KeystoreError, UnwrapCache};
+use crate::lifecycle::{self, Api, KeyState, Operation, StateError};
+use crate::spec::{ArnResource, KeyId, KeyRef, KeySpec, KeyUsage, MaterialId, SpecError};
+
+/// Who is calling: the tenant whose keys they may use, and who they are.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub tenant: Option<Id>,
+    pub actor: String,
+    pub source: Option<String>,
+    /// Whose error rules apply (AWS or Tencent) where they differ.
+    pub api: Api,
+}
+
+/// A key as described to callers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyMetadata {
+    pub key_id: KeyId,
+    pub spec: KeySpec,
+    pub usage: KeyUsage,
+    pub state: KeyState,
+    pub description: String,
+    pub current_material: MaterialId,
+    pub rotation_period_days: Option<u32>,
+    pub created_at_ms: i64,
+}
+
+/// Why a KMS call failed, with the error names each API documents.
+#[derive(Debug, thiserror::Error)]
+pub enum KmsError {
+    #[error("key not found")]
+    NotFound,
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    #[error(transparent)]
+    Context(#[from] ContextError),
+    #[error(transparent)]
+    Blob(#[from] BlobError),
+    #[error("the ciphertext was not made with the key named in the request")]
+    IncorrectKey,
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("{0}")]
+    AlreadyExists(String),
+    #[error("the keystore is unavailable")]
+    Keystore(#[from] KeystoreError),
+    #[error("the audit trail did not confirm the record; the operation was not performed")]
+    Audit(#[from] rampart_core::audit::AuditError),
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl KmsError {
+    /// AWS's `__type` for this error.
+    pub fn aws_type(&self) -> &'static str {
+        match self {
+            KmsError::NotFound => "NotFoundException",
+            KmsError::State(e) => e.aws_type(),
+            KmsError::Spec(e) => e.aws_type(),
+            KmsError::Context(e) => e.aws_type(),
+            KmsError::Blob(e) => e.aws_type(),
+            KmsError::IncorrectKey => "IncorrectKeyException",
+            KmsError::Unsupported(_) => "UnsupportedOperationException",
+            KmsError::AlreadyExists(_) => "AlreadyExistsException",
+            KmsError::Keystore(_) | KmsError::Audit(_) => "KMSInternalException",
+            KmsError::Internal(_) => "KMSInternalException",
+        }
+    }
+
+    /// Tencent's error code for this error.
+    pub fn tc_code(&self) -> &'static str {
+        match self {
+            KmsError::NotFound => "ResourceUnavailable.NotFound",
+            KmsError::State(e) => e.tc_code(),
+            KmsError::Spec(e) => e.tc_code(),
+            KmsError::Context(e) => e.tc_code(),
+            KmsError::Blob(e) => e.tc_code(),
+            KmsError::IncorrectKey => "InvalidParameterValue.InvalidCiphertext",
+            KmsError::Unsupported(_) => "UnsupportedOperation",
+            KmsError::AlreadyExists(_) => "InvalidParameterValue.AliasAlreadyExists",
+            KmsError::Keystore(_) | KmsError::Audit(_) | KmsError::Internal(_) => "InternalError",
+        }
+    }
+}
+
+impl From<StoreError> for KmsError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => KmsError::NotFound,
+            StoreError::Conflict(what) => KmsError::AlreadyExists(what),
+            other => KmsError::Internal(other.to_string()),
+        }
+    }
+}
+
+fn state_name(state: &KeyState) -> (&'static str, Option<i64>) {
+    match state {
+        KeyState::Enabled => ("Enabled", None),
+        KeyState::Disabled => ("Disabled", None),
+        KeyState::PendingDeletion { deletion_date_ms } => ("PendingDeletion", Some(*deletion_date_ms)),
+        KeyState::Archived => ("Archived", None),
+        KeyState::PendingImport => ("PendingImport", None),
+    }
+}
+
+fn parse_state(name: &str, deletion_at: Option<i64>) -> Result<KeyState, KmsError> {
+    Ok(match (name, deletion_at) {
+        ("Enabled", _) => KeyState::Enabled,
+        ("Disabled", _) => KeyState::Disabled,
+        ("PendingDeletion", Some(d)) => KeyState::PendingDeletion { deletion_date_ms: d },
+        ("Archived", _) => KeyState::Archived,
+        ("PendingImport", _) => KeyState::PendingImport,
+        (other, _) => return Err(KmsError::Internal(format!("stored key state {other:?}"))),
+    })
+}
+
+fn metadata(row: &KmsKeyRow) -> Result<KeyMetadata, KmsError> {
+    Ok(KeyMetadata {
+        key_id: KeyId::parse(&row.id)?,
+        spec: row.spec.parse()?,
+        usage: row.key_usage.parse()?,
+        state: parse_state(&row.state, row.deletion_at)?,
+        description: row.description.clone(),
+        current_material: MaterialId::new(u32::try_from(row.current_material).unwrap_or(u32::MAX)),
+        rotation_period_days: row.rotation_period_days.and_then(|d| u32::try_from(d).ok()),
+        created_at_ms: row.created_at,
+    })
+}
+
+/// The associated data binding a wrapped material to its key and version,
+/// so a wrapped blob cannot be moved to another key or version.
+fn wrap_aad(key: &KeyId, material: MaterialId) -> Vec<u8> {
+    let mut aad = b"rampart-kms-material-v1".to_vec();
+    aad.extend_from_slice(key.as_bytes());
+    aad.extend_from_slice(&material.get().to_be_bytes());
+    aad
+}
+
+/// The KMS. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Kms {
+    store: Store,
+    audit: Audit,
+    keystore: Arc<dyn Keystore>,
+    cache: Arc<UnwrapCache>,
+    context_hasher: Arc<KeyedHasher>,
+}
+
+impl Kms {
+    pub fn new(
+        store: Store,
+        audit: Audit,
+        keystore: Arc<dyn Keystore>,
+        cache: UnwrapCache,
+        context_hasher: KeyedHasher,
+    ) -> Self {
+        Kms { store, audit, keystore, cache: Arc::new(cache), context_hasher: Arc::new(context_hasher) }
+    }
+
+    fn event(&self, kind: &str, outcome: Outcome, caller: &Caller, key: &KeyId) -> Event {
+        Event::new(kind, outcome, &caller.actor)
+            .object(key.to_string())
+            .tenant(caller.tenant.clone())
+            .source(caller.source.clone())
+    }
+
+    /// Finds a key of the caller's tenant by id, alias or ARN.
+    async fn resolve(&self, caller: &Caller, key: &KeyRef) -> Result<KmsKeyRow, KmsError> {
+        let id = match key {
+            KeyRef::Id(id) => id.to_string(),
+            KeyRef::Alias(alias) => self.store.kms_resolve_alias(caller.tenant.as_ref(), alias.as_str()).await?,
+            KeyRef::Arn(arn) => match arn.resource() {
+                ArnResource::Key(id) => id.to_string(),
+                ArnResource::Alias(alias) => {
+                    self.store.kms_resolve_alias(caller.tenant.as_ref(), alias.as_str()).await?
+                }
+            },
+        };
+        let row = self.store.kms_get_key(&id).await?;
+        if row.tenant_id != caller.tenant {
+            return Err(KmsError::NotFound);
+        }
+        Ok(row)
+    }
+
+    /// Checks `op` against the key's state; a cryptographic use of a key
+    /// pending deletion is refused *and* recorded as an alarm-grade event.
+    async fn permit(&self, caller: &Caller, row: &KmsKeyRow, op: Operation) -> Result<KeyMetadata, KmsError> {
+        let meta = metadata(row)?;
+        if let Err(e) = lifecycle::permits(&meta.state, op) {
+            if e.is_alarm() {
+                self.audit
+                    .record(
+                        self.event("kms.key.used_while_pending_deletion", Outcome::Denied, caller, &meta.key_id)
+                            .attr("operation", op.name())
+                            .attr("severity", "high"),
+                    )
+                    .await?;
+            }
+            return Err(e.into());
+        }
+        Ok(meta)
+    }
+
+    /// The unwrapped material of one version, from the cache or the keystore.
+    async fn material(&self, key: &KeyId, version: MaterialId) -> Result<Arc<MaterialKey>, KmsError> {
+        if let Some(m) = self.cache.get(*key, version) {
+            return Ok(m);
+        }
+        let (_, wrapped) = self.store.kms_material(&key.to_string(), i64::from(version.get())).await?;
+        let keystore = self.keystore.clone();
+        let aad = wrap_aad(key, version);
+        let material = tokio::task::spawn_blocking(move || keystore.unwrap(&wrapped, &aad))
+            .await
+            .map_err(|e| KmsError::Internal(e.to_string()))??;
+        let material = Arc::new(material);
+        self.cache.insert(*key, version, material.clone());
+        Ok(material)
+    }
+
+    async fn wrap_new(&self, key: &KeyId, version: MaterialId) -> Result<Vec<u8>, KmsError> {
+        let material = MaterialKey::generate()?;
+        let keystore = self.keystore.clone();
+        let aad = wrap_aad(key, version);
+        Ok(tokio::task::spawn_blocking(move || keystore.wrap(&material, &aad))
+            .await
+            .map_err(|e| KmsError::Internal(e.to_string()))??)
+    }
+
+    /// Creates a key for the caller's tenant. Only symmetric keys so far.
+    pub async fn create_key(
+        &self,
+        caller: &Caller,
+        spec: KeySpec,
+        usage: Option<KeyUsage>,
+        description: &str,
+    ) -> Result<KeyMetadata, KmsError> {
+        if spec != KeySpec::SymmetricDefault {
+            return Err(KmsError::Unsupported(format!("{} keys are not available yet", spec.aws_name())));
+        }
+        let usage = usage.unwrap_or(KeyUsage::EncryptDecrypt);
+        if usage != KeyUsage::EncryptDecrypt {
+            return Err(KmsError::Unsupported("SYMMETRIC_DEFAULT keys are for ENCRYPT_DECRYPT".into()));
+        }
+        if description.len() > 8192 {
+            return Err(KmsError::Unsupported("the description is longer than 8192 bytes".into()));
+        }
+        let key_id = KeyId::random().ok_or_else(|| KmsError::Internal("random generator".into()))?;
+        let first = MaterialId::new(1);
+        let wrapped = self.wrap_new(&key_id, first).await?;
+        let now = now_ms();
+        let row = KmsKeyRow {
+            id: key_id.to_string(),
+            tenant_id: caller.tenant.clone(),
+            spec: spec.aws_name().to_owned(),
+            key_usage: usage.aws_name().to_owned(),
+            state: "Enabled".into(),
+            deletion_at: None,
+            description: description.to_owned(),
+            current_material: 1,
+            rotation_period_days: None,
+            next_rotation_at: None,
+            created_at: now,
+            updated_at: now,
+        };
+        self.audit
+            .record(
+                self.event("kms.key.created", Outcome::Success, caller, &key_id)
+                    .attr("spec", spec.aws_name())
+                    .attr("keystore", self.keystore.name()),
+            )
+            .await?;
+        self.store.kms_create_key(&row, self.keystore.name(), &wrapped).await?;
+        metadata(&row)
+    }
+
+    pub async fn describe_key(&self, caller: &Caller, key: &KeyRef) -> Result<KeyMetadata, KmsError> {
+        let row = self.resolve(caller, key).await?;
+        self.permit(caller, &row, Operation::DescribeKey).await
+    }
+
+    /// Applies a state transition as a compare-and-set and records it.
+    async fn transition(
+        &self,
+        caller: &Caller,
+        key: &KeyRef,
+        kind: &str,
+        next: impl FnOnce(&KeyState) -> Result<KeyState, StateError>,
+    ) -> Result<KeyMetadata, KmsError> {
+        let row = self.resolve(caller, key).await?;
+        let meta = metadata(&row)?;
+        let new_state = next(&meta.state)?;
+        let (to, deletion_at) = state_name(&new_state);
+        let mut event =
+            self.event(kind, Outcome::Success, caller, &meta.key_id).attr("from", row.state.as_str()).attr("to", to);
+        if let Some(at) = deletion_at {
+            event = event.attr("deletion_at", rampart_core::time::rfc3339(at));
+        }
+        self.audit.record(event).await?;
+        self.store.kms_set_state(&row.id, &row.state, to, deletion_at, now_ms()).await?;
+        Ok(KeyMetadata { state: new_state, ..meta })
+    }
+
+    pub async fn enable_key(&self, caller: &Caller, key: &KeyRef) -> Result<KeyMetadata, KmsError> {
+        self.transition(caller, key, "kms.key.enabled", lifecycle::enable).await
+    }
+
+    pub async fn disable_key(&self, caller: &Caller, key: &KeyRef) -> Result<KeyMetadata, KmsError> {
+        self.transition(caller, key, "kms.key.disabled", lifecycle::disable).await
+    }
+
+    /// Schedules deletion after `days` (7–30, default 30).
+    pub async fn schedule_key_deletion(
+        &self,
+        caller: &Caller,
+        key: &KeyRef,
+        days: Option<u32>,
+    ) -> Result<KeyMetadata, KmsError> {
+        let api = caller.api;
+        let now = now_ms();
+        self.transition(caller, key, "kms.key.deletion_scheduled", |s| lifecycle::schedule_deletion(s, api, days, now))
+            .await
+    }
+
+    pub async fn cancel_key_deletion(&self, caller: &Caller, key: &KeyRef) -> Result<KeyMetadata, KmsError> {
+        self.transition(caller, key, "kms.key.deletion_cancelled", lifecycle::cancel_deletion).await
+    }
+
+    pub async fn archive_key(&self, caller: &Caller, key: &KeyRef) -> Result<KeyMetadata, KmsError> {
+        self.transition(caller, key, "kms.key.archived", lifecycle::archive).await
+    }
+
+    pub async fn cancel_key_archive(&self, caller: &Caller, key: &KeyRef) -> Result<KeyMetadata, KmsError> {
+        self.transition(caller, key, "kms.key.archive_cancelled", lifecycle::cancel_archive).await
+    }
+
+    /// Adds a new material version now; older versions keep decrypting.
+    pub async fn rotate_key_on_demand(&self, caller: &Caller, key: &KeyRef) -> Result<KeyMetadata, KmsError> {
+        let row = self.resolve(caller, key).await?;
+        let meta = self.permit(caller, &row, Operation::RotateKeyOnDemand).await?;
+        lifecycle::check_rotatable(meta.spec, lifecycle::Origin::Kms)?;
+        let next =
+            meta.current_material.next().ok_or_else(|| KmsError::Internal("material versions exhausted".into()))?;
+        let wrapped = self.wrap_new(&meta.key_id, next).await?;
+        let next_rotation = meta.rotation_period_days.map(|d| lifecycle::next_rotation_ms(now_ms(), d));
+        self.audit
+            .record(
+                self.event("kms.key.rotated", Outcome::Success, caller, &meta.key_id)
+                    .attr("material_id", next.get())
+                    .attr("trigger", "on_demand"),
+            )
+            .await?;
+        self.store
+            .kms_add_material(&row.id, row.current_material, self.keystore.name(), &wrapped, next_rotation, now_ms())
+            .await?;
+        Ok(KeyMetadata { current_material: next, ..meta })
+    }
+
+    fn context_hash(&self, context: &EncryptionContext) -> String {
+        self.context_hasher.hash(&context.canonical())
+    }
+
+    /// Encrypts under the key's current material.
+    pub async fn encrypt(
+        &self,
+        caller: &Caller,
+        key: &KeyRef,
+        plaintext: &[u8],
+        context: &EncryptionContext,
+    ) -> Result<(KeyId, Vec<u8>), KmsError> {
+        if plaintext.is_empty() || plaintext.len() > 4096 {
+            return Err(KmsError::Unsupported("the plaintext must be 1 to 4096 bytes".into()));
+        }
+        let row = self.resolve(caller, key).await?;
+        let meta = self.permit(caller, &row, Operation::Encrypt).await?;
+        let material = self.material(&meta.key_id, meta.current_material).await?;
+        self.audit
+            .record(
+                self.event("kms.encrypt", Outcome::Success, caller, &meta.key_id)
+                    .attr("material_id", meta.current_material.get())
+                    .attr("context_hash", self.context_hash(context)),
+            )
+            .await?;
+        let blob = blob::encrypt(&material, meta.key_id, meta.current_material, plaintext, context)?;
+        Ok((meta.key_id, blob))
+    }
+
+    /// Decrypts a blob of one of the caller's keys; `expected` (when given)
+    /// must name the key the blob was made with.
+    pub async fn decrypt(
+        &self,
+        caller: &Caller,
+        ciphertext: &[u8],
+        context: &EncryptionContext,
+        expected: Option<&KeyRef>,
+    ) -> Result<(KeyId, Zeroizing<Vec<u8>>), KmsError> {
+        let header = blob::parse_header(ciphertext)?;
+        let row = self.resolve(caller, &KeyRef::Id(header.key_id)).await.map_err(|e| match e {
+            // A blob of an unknown (or another tenant's) key is just invalid.
+            KmsError::NotFound => KmsError::Blob(BlobError::InvalidCiphertext),
+            other => other,
+        })?;
+        if let Some(k) = expected {
+            let named = self.resolve(caller, k).await?;
+            if named.id != row.id {
+                return Err(KmsError::IncorrectKey);
+            }
+        }
+        let meta = self.permit(caller, &row, Operation::Decrypt).await?;
+        let material = match self.material(&meta.key_id, header.material_id).await {
+            Ok(m) => m,
+            Err(KmsError::NotFound) => return Err(KmsError::Blob(BlobError::InvalidCiphertext)),
+            Err(e) => return Err(e),
+        };
+        self.audit
+            .record(
+                self.event("kms.decrypt", Outcome::Success, caller, &meta.key_id)
+                    .attr("material_id", header.material_id.get())
+                    .attr("context_hash", self.context_hash(context)),
+            )
+            .await?;
+        let plaintext = blob::decrypt(|_, _| Some(material.as_ref()), ciphertext, context)?;
+        Ok((meta.key_id, plaintext))
+    }
+
+    /// A fresh data key: its plaintext and its blob under the key.
+    pub async fn generate_data_key(
+        &self,
+        caller: &Caller,
+        key: &KeyRef,
+        bytes: usize,
+        context: &EncryptionContext,
+    ) -> Result<(KeyId, blob::DataKey), KmsError> {
+        let row = self.resolve(caller, key).await?;
+        let meta = self.permit(caller, &row, Operation::GenerateDataKey).await?;
+        let material = self.material(&meta.key_id, meta.current_material).await?;
+        self.audit
+            .record(
+                self.event("kms.generate_data_key", Outcome::Success, caller, &meta.key_id)
+                    .attr("material_id", meta.current_material.get())
+                    .attr("bytes", bytes)
+                    .attr("context_hash", self.context_hash(context)),
+            )
+            .await?;
+        let data_key = blob::generate_data_key(&material, meta.key_id, meta.current_material, bytes, context)?;
+        Ok((meta.key_id, data_key))
+    }
+
+    /// Names a key of the caller's tenant with an alias.
+    pub async fn create_alias(
+        &self,
+        caller: &Caller,
+        alias: &crate::spec::AliasName,
+        key: &KeyRef,
+    ) -> Result<(), KmsError> {
+        let row = self.resolve(caller, key).await?;
+        let meta = self.permit(caller, &row, Operation::CreateAlias).await?;
+        self.audit
+            .record(
+                self.event("kms.alias.created", Outcome::Success, caller, &meta.key_id).attr("alias", alias.as_str()),
+            )
+            .await?;
+        self.store.kms_create_alias(caller.tenant.as_ref(), alias.as_str(), &row.id, now_ms()).await?;
+        Ok(())
+    }
+
+    /// Destroys every key whose deletion date has passed: material removed
+    /// from the database and from the cache, for good. Returns how many.
+    pub async fn purge_due(&self, now: i64) -> Result<usize, KmsError> {
+        let due = self.store.kms_due_for_deletion(now, 100).await?;
+        for row in &due {
+            let key = KeyId::parse(&row.id)?;
+            let system = Caller { tenant: row.tenant_id.clone(), actor: "system".into(), source: None, api: Api::Aws };
+            self.audit
+                .record(
+                    self.event("kms.key.destroyed", Outcome::Success, &system, &key)
+                        .attr("materials", row.current_material),
+                )
+                .await?;
+            self.store.kms_destroy_key(&row.id).await?;
+            self.cache.remove_key(key);
+        }
+        Ok(due.len())
+    }
+}
