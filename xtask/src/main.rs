@@ -1,7 +1,7 @@
 //! Developer tasks, run as `cargo xtask TASK`:
 //!
 //! - `test`: installs what the tests need when run as root and missing
-//!   (`oathtool`, `softhsm2`), then runs every test of the workspace. This is the one
+//!   (`oathtool`, `softhsm2`; the `aws` CLI from PyPI), then runs every test of the workspace. This is the one
 //!   test command of the README and of `.ci/run`.
 //! - `bench`: builds the release binary and measures cold start, idle memory
 //!   and login throughput and latency against their peers; see
@@ -55,6 +55,8 @@ fn have(program: &str) -> bool {
 
 /// Debian packages the tests use, by the program they provide.
 const TOOLS: &[(&str, &str)] = &[("oathtool", "oathtool"), ("softhsm2-util", "softhsm2")];
+/// PyPI packages the tests use (real clients), by the program they provide.
+const PY_TOOLS: &[(&str, &str)] = &[("aws", "awscli")];
 
 fn install_tools() -> Result<()> {
     let missing: Vec<&str> = TOOLS.iter().filter(|(prog, _)| !have(prog)).map(|(_, pkg)| *pkg).collect();
@@ -76,8 +78,26 @@ fn install_tools() -> Result<()> {
     Ok(())
 }
 
+fn install_py_tools() -> Result<()> {
+    let missing: Vec<&str> = PY_TOOLS.iter().filter(|(prog, _)| !have(prog)).map(|(_, pkg)| *pkg).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    eprintln!("xtask: installing {missing:?} from PyPI");
+    let ok = Command::new("python3")
+        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+        .args(&missing)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("xtask: could not install {missing:?}; tests that need them will skip (or fail in CI)");
+    }
+    Ok(())
+}
+
 fn test(extra: &[String]) -> Result<()> {
     install_tools()?;
+    install_py_tools()?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let nextest = Command::new(&cargo).args(["nextest", "--version"]).output().is_ok_and(|o| o.status.success());
     let mut cmd = Command::new(&cargo);

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 /// Top-level sections; only environment variables under these are read, so
 /// client-side variables such as `RAMPART_URL` do not disturb the server.
-const SECTIONS: [&str; 7] = ["data_dir", "server", "database", "log", "auth", "audit", "ledger"];
+const SECTIONS: [&str; 8] = ["data_dir", "server", "database", "log", "auth", "audit", "ledger", "kms"];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -28,6 +28,20 @@ pub struct Config {
     pub auth: AuthConfig,
     pub audit: AuditConfig,
     pub ledger: LedgerConfig,
+    pub kms: KmsConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KmsConfig {
+    /// The region the AWS-compatible API answers for (ARNs, SigV4 scope).
+    pub region: String,
+}
+
+impl Default for KmsConfig {
+    fn default() -> Self {
+        KmsConfig { region: "us-east-1".into() }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -125,6 +139,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             audit: AuditConfig::default(),
             ledger: LedgerConfig::default(),
+            kms: KmsConfig::default(),
         }
     }
 }

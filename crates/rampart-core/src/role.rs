@@ -48,6 +48,11 @@ pub enum Permission {
     AuditRead,
     /// Read platform configuration and status.
     SystemRead,
+    /// Use KMS keys of one's tenant: encrypt, decrypt, data keys, describe.
+    KmsUse,
+    /// Manage KMS keys of one's tenant: create, enable, disable, rotate,
+    /// schedule deletion, aliases.
+    KmsManage,
 }
 
 impl Role {
@@ -69,8 +74,8 @@ impl Role {
             Role::OperationsEngineer => &[TenantRead, TokenSelf, AccessKeySelf, SystemRead],
             // Read-only over everything: every *Read permission, and its own tokens.
             Role::Auditor => &[UserRead, TenantRead, AuditRead, SystemRead, TokenSelf],
-            Role::CustomerAdmin => &[UserRead, UserWrite, TenantRead, TokenSelf, AccessKeySelf],
-            Role::CustomerUser => &[TenantRead, TokenSelf, AccessKeySelf],
+            Role::CustomerAdmin => &[UserRead, UserWrite, TenantRead, TokenSelf, AccessKeySelf, KmsUse, KmsManage],
+            Role::CustomerUser => &[TenantRead, TokenSelf, AccessKeySelf, KmsUse],
         }
     }
 
@@ -101,7 +106,7 @@ impl Role {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 8] = [
+    pub const ALL: [Permission; 10] = [
         Permission::UserRead,
         Permission::UserWrite,
         Permission::TenantRead,
@@ -110,6 +115,8 @@ impl Permission {
         Permission::AccessKeySelf,
         Permission::AuditRead,
         Permission::SystemRead,
+        Permission::KmsUse,
+        Permission::KmsManage,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -122,6 +129,8 @@ impl Permission {
             Permission::AccessKeySelf => "access_key_self",
             Permission::AuditRead => "audit_read",
             Permission::SystemRead => "system_read",
+            Permission::KmsUse => "kms_use",
+            Permission::KmsManage => "kms_manage",
         }
     }
 }

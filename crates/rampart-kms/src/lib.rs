@@ -16,6 +16,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod aws;
 pub mod blob;
 pub mod context;
 pub mod keystore;

@@ -298,6 +298,12 @@ impl Kms {
         metadata(&row)
     }
 
+    /// The caller's keys (up to 1000).
+    pub async fn list_keys(&self, caller: &Caller) -> Result<Vec<KeyMetadata>, KmsError> {
+        let page = self.store.kms_list_keys(caller.tenant.as_ref(), None, 1000).await?;
+        page.items.iter().map(metadata).collect()
+    }
+
     pub async fn describe_key(&self, caller: &Caller, key: &KeyRef) -> Result<KeyMetadata, KmsError> {
         let row = self.resolve(caller, key).await?;
         self.permit(caller, &row, Operation::DescribeKey).await

@@ -5,6 +5,7 @@
 //!   rampart.db               embedded SQLite (WAL) when no database URL is set
 //!   secrets/root.key         32-byte root secret, 0600; keys are derived from it
 //!   secrets/ledger.key       the ledger's Ed25519 checkpoint signing key (C2SP form), 0600
+//!   secrets/kms-root.key     the KMS software keystore's root wrapping key, 0600
 //!   ledger/                  the tamper-evident ledger (C2SP tlog-tiles layout)
 //!   tls/ca.pem               the local CA that clients trust
 //!   tls/ca-key.pem           0600
@@ -75,6 +76,11 @@ impl DataDir {
             tracing::info!(path = %path.display(), "created a new root secret");
             Ok(RootSecret::create(&path)?)
         }
+    }
+
+    /// The software keystore's root wrapping key (0600).
+    pub fn kms_key_path(&self) -> PathBuf {
+        self.root.join("secrets").join("kms-root.key")
     }
 
     pub fn ledger_dir(&self) -> PathBuf {

@@ -22,7 +22,7 @@ use crate::routes::{Access, RouteSpec};
         api::access_keys::list, api::access_keys::create, api::access_keys::revoke,
         api::audit::list,
         api::ledger::checkpoint, api::ledger::key, api::ledger::tile, api::ledger::inclusion,
-        api::ledger::consistency,
+        api::ledger::consistency, api::kms::entry,
     ),
     components(schemas(crate::problem::Problem)),
     modifiers(&BearerAuth)
@@ -48,6 +48,7 @@ fn access_name(a: Access) -> String {
         Access::Authenticated => "authenticated".into(),
         Access::Enrollment => "any-token".into(),
         Access::Permission(p) => format!("permission:{p}"),
+        Access::Signed => "signature:sigv4-or-tc3".into(),
     }
 }
 

@@ -38,6 +38,7 @@ pub struct AppState {
     pub auth: Auth,
     pub store: Store,
     pub ledger: Ledger,
+    pub kms: rampart_kms::service::Kms,
     pub config: Arc<Config>,
     pub started: Instant,
     pub metrics: PrometheusHandle,
@@ -109,7 +110,17 @@ pub async fn build(config: Config) -> Result<(Router, AppState, DataDir, Vec<Rou
     crate::witness::spawn(ledger.clone(), &config.ledger.witnesses)?;
     let sink = LedgerSink { ledger: ledger.clone(), store: store.clone() };
     let audit = Audit::new(Arc::new(sink), Duration::from_millis(config.audit.timeout_ms));
-    let auth = Auth::new(store.clone(), audit, &root, config.auth.clone())?;
+    let auth = Auth::new(store.clone(), audit.clone(), &root, config.auth.clone())?;
+    let keystore = rampart_kms::keystore::SoftwareKeystore::from_key_file(&data_dir.kms_key_path(), true)
+        .context("opening the KMS keystore")?;
+    let kms = rampart_kms::service::Kms::new(
+        store.clone(),
+        audit,
+        Arc::new(keystore),
+        rampart_kms::keystore::UnwrapCache::new(10_000, Duration::from_secs(300)),
+        root.keyed_hasher("rampart/kms-context/v1"),
+    );
+    spawn_kms_purger(kms.clone());
     let bootstrap = auth.bootstrap_admin().await?;
     if let Some(b) = &bootstrap {
         data_dir.write_bootstrap(b)?;
@@ -121,6 +132,7 @@ pub async fn build(config: Config) -> Result<(Router, AppState, DataDir, Vec<Rou
         auth,
         store,
         ledger,
+        kms,
         config: Arc::new(config),
         started: Instant::now(),
         metrics: crate::metrics::handle(),
@@ -170,6 +182,22 @@ pub async fn start(config: Config) -> Result<Running> {
     data_dir.write_client_info(&url)?;
     tracing::info!(%url, "listening");
     Ok(Running { addr, data_dir, specs, bootstrap, state, handle, task, grace })
+}
+
+/// Destroys keys whose deletion date has passed, once a minute. Several
+/// nodes may run it: destruction is a compare-and-set on PendingDeletion.
+fn spawn_kms_purger(kms: rampart_kms::service::Kms) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            match kms.purge_due(rampart_core::time::now_ms()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(keys = n, "destroyed keys whose deletion date passed"),
+                Err(e) => tracing::error!(error = %e, "destroying due keys failed"),
+            }
+        }
+    });
 }
 
 /// `rampart/` and 16 hex digits derived from the root secret: unique per

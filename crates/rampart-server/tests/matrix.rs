@@ -79,6 +79,14 @@ async fn every_route_denies_by_default_for_every_role() {
             );
             continue;
         }
+        if spec.access == Access::Signed {
+            // Signed routes authenticate each request by its signature: no
+            // signature is a client error, with or without a bearer token.
+            assert!(status.is_client_error(), "{what} refuses an unsigned request: {status}");
+            let (status, _) = call(&server, &spec.method, spec.path, Some(&sessions[0].1.token)).await;
+            assert!(status.is_client_error(), "{what} ignores bearer tokens: {status}");
+            continue;
+        }
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{what} without a token");
         let (status, _) = call(&server, &spec.method, spec.path, Some("rpt_not-a-real-token")).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{what} with a bogus token");
@@ -92,7 +100,7 @@ async fn every_route_denies_by_default_for_every_role() {
 
         for (role, session) in &sessions {
             let allowed = match spec.access {
-                Access::Public | Access::Authenticated | Access::Enrollment => true,
+                Access::Public | Access::Signed | Access::Authenticated | Access::Enrollment => true,
                 Access::Permission(p) => role.has(p),
             };
             let (status, body) = call(&server, &spec.method, spec.path, Some(&session.token)).await;

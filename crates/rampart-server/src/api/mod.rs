@@ -5,6 +5,7 @@
 pub mod access_keys;
 pub mod audit;
 pub mod auth;
+pub mod kms;
 pub mod ledger;
 pub mod system;
 pub mod tenants;
@@ -63,6 +64,7 @@ pub fn routes() -> Routes {
         .add(M::POST, "/api/v1/access-keys", Permission(AccessKeySelf), post(access_keys::create))
         .add(M::DELETE, "/api/v1/access-keys/{id}", Permission(AccessKeySelf), delete(access_keys::revoke))
         .add(M::GET, "/api/v1/audit/events", Permission(AuditRead), get(audit::list))
+        .add(M::POST, "/", Signed, post(kms::entry))
         .add(M::GET, "/ledger/checkpoint", Public, get(ledger::checkpoint))
         .add(M::GET, "/ledger/key", Public, get(ledger::key))
         .add(M::GET, "/ledger/tile/{*path}", Public, get(ledger::tile))

@@ -1,0 +1,339 @@
+//! The AWS KMS JSON 1.1 protocol (`X-Amz-Target: TrentService.*`) over the
+//! service: request fields, response shapes, ARNs and error `__type` names as
+//! AWS documents them (botocore's KMS service model is the reference). The
+//! transport (HTTPS, SigV4) is the server's; this module turns one
+//! authenticated request body into one response body, and holds no policy.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::context::EncryptionContext;
+use crate::lifecycle::KeyState;
+use crate::service::{Caller, KeyMetadata, Kms, KmsError};
+use crate::spec::{AliasName, Arn, ArnResource, KeyRef, KeySpec, KeyUsage};
+
+/// Where the facade's ARNs point: the configured region and the caller's
+/// account (a 12-digit id derived from the tenant).
+#[derive(Debug, Clone)]
+pub struct ArnScope {
+    pub region: String,
+    pub account: String,
+}
+
+/// An answer: HTTP status and the JSON body.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+}
+
+/// An AWS error response.
+pub fn error(status: u16, aws_type: &str, message: &str) -> Reply {
+    Reply { status, body: json!({ "__type": aws_type, "message": message }) }
+}
+
+fn kms_error(e: &KmsError) -> Reply {
+    let status = match e.aws_type() {
+        "KMSInternalException" => 500,
+        _ => 400,
+    };
+    // Messages of KmsError never hold key material or plaintext.
+    error(status, e.aws_type(), &e.to_string())
+}
+
+fn b64(bytes: &[u8]) -> String {
+    data_encoding::BASE64.encode(bytes)
+}
+
+fn unb64(field: &str, text: &str) -> Result<Vec<u8>, Reply> {
+    data_encoding::BASE64
+        .decode(text.as_bytes())
+        .map_err(|_| error(400, "ValidationException", &format!("{field} is not valid base64")))
+}
+
+fn epoch(ms: i64) -> f64 {
+    ms as f64 / 1000.0
+}
+
+fn key_arn(scope: &ArnScope, meta: &KeyMetadata) -> String {
+    Arn::new(&scope.region, &scope.account, ArnResource::Key(meta.key_id))
+        .map(|a| a.to_string())
+        .unwrap_or_else(|_| meta.key_id.to_string())
+}
+
+/// AWS's `KeyMetadata` structure.
+pub fn key_metadata(scope: &ArnScope, meta: &KeyMetadata) -> Value {
+    let mut m = json!({
+        "AWSAccountId": scope.account,
+        "KeyId": meta.key_id.to_string(),
+        "Arn": key_arn(scope, meta),
+        "CreationDate": epoch(meta.created_at_ms),
+        "Enabled": meta.state == KeyState::Enabled,
+        "Description": meta.description,
+        "KeyUsage": meta.usage.aws_name(),
+        // AWS has no archived state; such a key can only decrypt, which
+        // AWS clients best understand as disabled.
+        "KeyState": meta.state.aws_name().unwrap_or("Disabled"),
+        "Origin": "AWS_KMS",
+        "KeyManager": "CUSTOMER",
+        "KeySpec": meta.spec.aws_name(),
+        "CustomerMasterKeySpec": meta.spec.aws_name(),
+        "EncryptionAlgorithms": ["SYMMETRIC_DEFAULT"],
+        "MultiRegion": false,
+    });
+    if let KeyState::PendingDeletion { deletion_date_ms } = meta.state {
+        m["DeletionDate"] = json!(epoch(deletion_date_ms));
+    }
+    m
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, Reply> {
+    serde_json::from_slice(body).map_err(|e| error(400, "SerializationException", &format!("invalid request: {e}")))
+}
+
+fn key_ref(text: &str) -> Result<KeyRef, Reply> {
+    KeyRef::parse(text).map_err(|e| error(400, "NotFoundException", &e.to_string()))
+}
+
+fn context(map: Option<BTreeMap<String, String>>) -> Result<EncryptionContext, Reply> {
+    match map {
+        None => Ok(EncryptionContext::empty()),
+        Some(m) => EncryptionContext::from_map(m).map_err(|e| error(400, e.aws_type(), &e.to_string())),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct KeyOnly {
+    key_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CreateKey {
+    description: Option<String>,
+    key_spec: Option<String>,
+    customer_master_key_spec: Option<String>,
+    key_usage: Option<String>,
+    // Accepted and ignored for now: per-key policies come with the policy engine.
+    #[allow(dead_code)]
+    policy: Option<String>,
+    #[allow(dead_code)]
+    tags: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Encrypt {
+    key_id: String,
+    plaintext: String,
+    encryption_context: Option<BTreeMap<String, String>>,
+    encryption_algorithm: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Decrypt {
+    ciphertext_blob: String,
+    encryption_context: Option<BTreeMap<String, String>>,
+    key_id: Option<String>,
+    encryption_algorithm: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct GenerateDataKey {
+    key_id: String,
+    key_spec: Option<String>,
+    number_of_bytes: Option<usize>,
+    encryption_context: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ScheduleDeletion {
+    key_id: String,
+    pending_window_in_days: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CreateAlias {
+    alias_name: String,
+    target_key_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ReEncrypt {
+    ciphertext_blob: String,
+    source_encryption_context: Option<BTreeMap<String, String>>,
+    source_key_id: Option<String>,
+    destination_key_id: String,
+    destination_encryption_context: Option<BTreeMap<String, String>>,
+}
+
+fn check_symmetric(algorithm: Option<&str>) -> Result<(), Reply> {
+    match algorithm {
+        None | Some("SYMMETRIC_DEFAULT") => Ok(()),
+        Some(other) => {
+            Err(error(400, "InvalidKeyUsageException", &format!("{other} is not an encryption algorithm of this key")))
+        }
+    }
+}
+
+/// Handles one `TrentService.<operation>` request of an authenticated caller.
+pub async fn handle(kms: &Kms, caller: &Caller, scope: &ArnScope, operation: &str, body: &[u8]) -> Reply {
+    match dispatch(kms, caller, scope, operation, body).await {
+        Ok(body) => Reply { status: 200, body },
+        Err(reply) => reply,
+    }
+}
+
+async fn dispatch(kms: &Kms, caller: &Caller, scope: &ArnScope, operation: &str, body: &[u8]) -> Result<Value, Reply> {
+    let e = |err: KmsError| kms_error(&err);
+    Ok(match operation {
+        "CreateKey" => {
+            let r: CreateKey = parse(body)?;
+            let spec_text = r.key_spec.or(r.customer_master_key_spec).unwrap_or_else(|| "SYMMETRIC_DEFAULT".into());
+            let spec: KeySpec = spec_text
+                .parse()
+                .map_err(|err: crate::spec::SpecError| error(400, "ValidationException", &err.to_string()))?;
+            let usage: Option<KeyUsage> = match r.key_usage {
+                Some(u) => Some(
+                    u.parse()
+                        .map_err(|err: crate::spec::SpecError| error(400, "ValidationException", &err.to_string()))?,
+                ),
+                None => None,
+            };
+            let meta = kms.create_key(caller, spec, usage, r.description.as_deref().unwrap_or("")).await.map_err(e)?;
+            json!({ "KeyMetadata": key_metadata(scope, &meta) })
+        }
+        "DescribeKey" => {
+            let r: KeyOnly = parse(body)?;
+            let meta = kms.describe_key(caller, &key_ref(&r.key_id)?).await.map_err(e)?;
+            json!({ "KeyMetadata": key_metadata(scope, &meta) })
+        }
+        "ListKeys" => {
+            let keys = kms.list_keys(caller).await.map_err(e)?;
+            let keys: Vec<Value> =
+                keys.iter().map(|m| json!({ "KeyId": m.key_id.to_string(), "KeyArn": key_arn(scope, m) })).collect();
+            json!({ "Keys": keys, "Truncated": false })
+        }
+        "EnableKey" => {
+            let r: KeyOnly = parse(body)?;
+            kms.enable_key(caller, &key_ref(&r.key_id)?).await.map_err(e)?;
+            json!({})
+        }
+        "DisableKey" => {
+            let r: KeyOnly = parse(body)?;
+            kms.disable_key(caller, &key_ref(&r.key_id)?).await.map_err(e)?;
+            json!({})
+        }
+        "ScheduleKeyDeletion" => {
+            let r: ScheduleDeletion = parse(body)?;
+            let meta =
+                kms.schedule_key_deletion(caller, &key_ref(&r.key_id)?, r.pending_window_in_days).await.map_err(e)?;
+            let KeyState::PendingDeletion { deletion_date_ms } = meta.state else {
+                return Err(error(500, "KMSInternalException", "the key did not enter PendingDeletion"));
+            };
+            json!({
+                "KeyId": key_arn(scope, &meta),
+                "DeletionDate": epoch(deletion_date_ms),
+                "KeyState": "PendingDeletion",
+                "PendingWindowInDays": r.pending_window_in_days.unwrap_or(crate::lifecycle::DEFAULT_PENDING_WINDOW_DAYS),
+            })
+        }
+        "CancelKeyDeletion" => {
+            let r: KeyOnly = parse(body)?;
+            let meta = kms.cancel_key_deletion(caller, &key_ref(&r.key_id)?).await.map_err(e)?;
+            json!({ "KeyId": key_arn(scope, &meta) })
+        }
+        "RotateKeyOnDemand" => {
+            let r: KeyOnly = parse(body)?;
+            let meta = kms.rotate_key_on_demand(caller, &key_ref(&r.key_id)?).await.map_err(e)?;
+            json!({ "KeyId": meta.key_id.to_string() })
+        }
+        "CreateAlias" => {
+            let r: CreateAlias = parse(body)?;
+            let alias =
+                AliasName::parse(&r.alias_name).map_err(|err| error(400, "ValidationException", &err.to_string()))?;
+            kms.create_alias(caller, &alias, &key_ref(&r.target_key_id)?).await.map_err(e)?;
+            json!({})
+        }
+        "Encrypt" => {
+            let r: Encrypt = parse(body)?;
+            check_symmetric(r.encryption_algorithm.as_deref())?;
+            let plaintext = zeroize::Zeroizing::new(unb64("Plaintext", &r.plaintext)?);
+            let ctx = context(r.encryption_context)?;
+            let key = key_ref(&r.key_id)?;
+            let (key_id, blob) = kms.encrypt(caller, &key, &plaintext, &ctx).await.map_err(e)?;
+            let meta = kms.describe_key(caller, &crate::spec::KeyRef::Id(key_id)).await.map_err(e)?;
+            json!({ "CiphertextBlob": b64(&blob), "KeyId": key_arn(scope, &meta), "EncryptionAlgorithm": "SYMMETRIC_DEFAULT" })
+        }
+        "Decrypt" => {
+            let r: Decrypt = parse(body)?;
+            check_symmetric(r.encryption_algorithm.as_deref())?;
+            let blob = unb64("CiphertextBlob", &r.ciphertext_blob)?;
+            let ctx = context(r.encryption_context)?;
+            let expected = match r.key_id.as_deref() {
+                Some(k) => Some(key_ref(k)?),
+                None => None,
+            };
+            let (key_id, plaintext) = kms.decrypt(caller, &blob, &ctx, expected.as_ref()).await.map_err(e)?;
+            let meta = kms.describe_key(caller, &crate::spec::KeyRef::Id(key_id)).await.map_err(e)?;
+            json!({ "KeyId": key_arn(scope, &meta), "Plaintext": b64(&plaintext), "EncryptionAlgorithm": "SYMMETRIC_DEFAULT" })
+        }
+        "GenerateDataKey" | "GenerateDataKeyWithoutPlaintext" => {
+            let r: GenerateDataKey = parse(body)?;
+            let bytes = match (r.key_spec.as_deref(), r.number_of_bytes) {
+                (Some("AES_256"), None) => 32,
+                (Some("AES_128"), None) => 16,
+                (None, Some(n)) if (1..=1024).contains(&n) => n,
+                _ => {
+                    return Err(error(
+                        400,
+                        "ValidationException",
+                        "give KeySpec (AES_256 or AES_128) or NumberOfBytes (1-1024)",
+                    ));
+                }
+            };
+            let ctx = context(r.encryption_context)?;
+            let (key_id, data_key) =
+                kms.generate_data_key(caller, &key_ref(&r.key_id)?, bytes, &ctx).await.map_err(e)?;
+            let meta = kms.describe_key(caller, &crate::spec::KeyRef::Id(key_id)).await.map_err(e)?;
+            let mut out = json!({ "CiphertextBlob": b64(data_key.ciphertext_blob()), "KeyId": key_arn(scope, &meta) });
+            if operation == "GenerateDataKey" {
+                out["Plaintext"] = json!(b64(data_key.plaintext()));
+            }
+            out
+        }
+        "ReEncrypt" => {
+            let r: ReEncrypt = parse(body)?;
+            let blob = unb64("CiphertextBlob", &r.ciphertext_blob)?;
+            let source_ctx = context(r.source_encryption_context)?;
+            let dest_ctx = context(r.destination_encryption_context)?;
+            let source = match r.source_key_id.as_deref() {
+                Some(k) => Some(key_ref(k)?),
+                None => None,
+            };
+            let (source_id, plaintext) = kms.decrypt(caller, &blob, &source_ctx, source.as_ref()).await.map_err(e)?;
+            let (dest_id, out) =
+                kms.encrypt(caller, &key_ref(&r.destination_key_id)?, &plaintext, &dest_ctx).await.map_err(e)?;
+            let source_meta = kms.describe_key(caller, &crate::spec::KeyRef::Id(source_id)).await.map_err(e)?;
+            let dest_meta = kms.describe_key(caller, &crate::spec::KeyRef::Id(dest_id)).await.map_err(e)?;
+            json!({
+                "CiphertextBlob": b64(&out),
+                "SourceKeyId": key_arn(scope, &source_meta),
+                "KeyId": key_arn(scope, &dest_meta),
+                "SourceEncryptionAlgorithm": "SYMMETRIC_DEFAULT",
+                "DestinationEncryptionAlgorithm": "SYMMETRIC_DEFAULT",
+            })
+        }
+        other => {
+            return Err(error(400, "UnknownOperationException", &format!("{other} is not supported")));
+        }
+    })
+}

@@ -1,0 +1,124 @@
+//! The KMS protocol entry point at `POST /`: AWS KMS JSON 1.1
+//! (`X-Amz-Target: TrentService.*`, signed with SigV4). The request's
+//! signature is verified with the caller's access key before anything else;
+//! the key's owner becomes the caller, confined to their tenant, and each
+//! operation needs `kms_use` or `kms_manage`.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, Uri};
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+use rampart_auth::signing::{SignedRequest, sigv4};
+use rampart_core::{Permission, Role};
+use rampart_kms::aws::{ArnScope, Reply, error};
+use rampart_kms::lifecycle::Api;
+use rampart_kms::service::Caller;
+use secrecy::SecretString;
+
+use crate::extract::ClientAddr;
+use crate::server::AppState;
+
+const AWS_JSON: &str = "application/x-amz-json-1.1";
+
+fn respond(reply: Reply) -> Response {
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut resp = (status, serde_json::to_vec(&reply.body).unwrap_or_default()).into_response();
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(AWS_JSON));
+    resp
+}
+
+/// Operations that change keys, which need `kms_manage`; the rest use keys.
+fn needs(operation: &str) -> Permission {
+    match operation {
+        "CreateKey"
+        | "EnableKey"
+        | "DisableKey"
+        | "ScheduleKeyDeletion"
+        | "CancelKeyDeletion"
+        | "RotateKeyOnDemand"
+        | "CreateAlias"
+        | "DeleteAlias"
+        | "EnableKeyRotation"
+        | "DisableKeyRotation" => Permission::KmsManage,
+        _ => Permission::KmsUse,
+    }
+}
+
+/// A 12-digit account id for a tenant, stable and derived from its id, as
+/// AWS clients expect in ARNs; the operator organisation is all zeros.
+fn account(tenant: Option<&rampart_core::Id>) -> String {
+    match tenant {
+        None => "000000000000".into(),
+        Some(t) => {
+            let hex: String = t.as_str().chars().filter(char::is_ascii_hexdigit).take(12).collect();
+            let n = u64::from_str_radix(&hex, 16).unwrap_or(0) % 1_000_000_000_000;
+            format!("{n:012}")
+        }
+    }
+}
+
+/// AWS KMS (and later Tencent KMS) requests.
+#[utoipa::path(post, path = "/", tag = "kms",
+    description = "AWS KMS JSON 1.1 protocol: X-Amz-Target: TrentService.<Operation>, signed with SigV4 \
+                   using an access key from POST /api/v1/access-keys.",
+    request_body(content = String, content_type = "application/x-amz-json-1.1"),
+    responses((status = 200, content_type = "application/x-amz-json-1.1"),
+        (status = 400, description = "an AWS error with __type", content_type = "application/x-amz-json-1.1")))]
+pub async fn entry(
+    State(state): State<AppState>,
+    client: ClientAddr,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(target) = headers.get("x-amz-target").and_then(|v| v.to_str().ok()) else {
+        return respond(error(400, "UnknownOperationException", "missing X-Amz-Target (TrentService.<Operation>)"));
+    };
+    let Some(operation) = target.strip_prefix("TrentService.") else {
+        return respond(error(400, "UnknownOperationException", "X-Amz-Target must be TrentService.<Operation>"));
+    };
+    let pairs: Vec<(String, String)> =
+        headers.iter().filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_owned(), v.to_owned()))).collect();
+    let request = SignedRequest {
+        method: method.as_str(),
+        path: uri.path(),
+        query: uri.query().unwrap_or(""),
+        headers: &pairs,
+        body: &body,
+    };
+    // Look the claimed key up first (asynchronously), then verify with it.
+    let claimed = sigv4::claimed_access_key_id(&request).map(str::to_owned);
+    let owner = match &claimed {
+        Some(id) => state.auth.access_key_secret(id).await.ok(),
+        None => None,
+    };
+    let secret_for = |id: &str| -> Option<SecretString> {
+        owner.as_ref().filter(|_| claimed.as_deref() == Some(id)).map(|(_, s)| s.clone())
+    };
+    let region = state.config.kms.region.clone();
+    let now = rampart_core::time::now_ms() / 1000;
+    if let Err(e) = sigv4::verify(&request, &region, "kms", &secret_for, now) {
+        return respond(error(400, e.aws_type(), &e.to_string()));
+    }
+    let Some((user, _)) = owner else {
+        return respond(error(
+            400,
+            "UnrecognizedClientException",
+            "the security token included in the request is invalid",
+        ));
+    };
+    let permission = needs(operation);
+    if !Role::has(user.role, permission) {
+        return respond(error(
+            400,
+            "AccessDeniedException",
+            &format!("{} is not authorized to perform kms:{operation}", user.username),
+        ));
+    }
+    let caller =
+        Caller { tenant: user.tenant_id.clone(), actor: user.username.clone(), source: client.text(), api: Api::Aws };
+    let scope = ArnScope { region, account: account(user.tenant_id.as_ref()) };
+    respond(rampart_kms::aws::handle(&state.kms, &caller, &scope, operation, &body).await)
+}
