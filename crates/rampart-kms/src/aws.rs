@@ -58,9 +58,13 @@ fn epoch(ms: i64) -> f64 {
 }
 
 fn key_arn(scope: &ArnScope, meta: &KeyMetadata) -> String {
-    Arn::new(&scope.region, &scope.account, ArnResource::Key(meta.key_id))
+    arn_of(scope, meta.key_id)
+}
+
+fn arn_of(scope: &ArnScope, key_id: crate::spec::KeyId) -> String {
+    Arn::new(&scope.region, &scope.account, ArnResource::Key(key_id))
         .map(|a| a.to_string())
-        .unwrap_or_else(|_| meta.key_id.to_string())
+        .unwrap_or_else(|_| key_id.to_string())
 }
 
 /// AWS's `KeyMetadata` structure.
@@ -270,8 +274,7 @@ async fn dispatch(kms: &Kms, caller: &Caller, scope: &ArnScope, operation: &str,
             let ctx = context(r.encryption_context)?;
             let key = key_ref(&r.key_id)?;
             let (key_id, blob) = kms.encrypt(caller, &key, &plaintext, &ctx).await.map_err(e)?;
-            let meta = kms.describe_key(caller, &crate::spec::KeyRef::Id(key_id)).await.map_err(e)?;
-            json!({ "CiphertextBlob": b64(&blob), "KeyId": key_arn(scope, &meta), "EncryptionAlgorithm": "SYMMETRIC_DEFAULT" })
+            json!({ "CiphertextBlob": b64(&blob), "KeyId": arn_of(scope, key_id), "EncryptionAlgorithm": "SYMMETRIC_DEFAULT" })
         }
         "Decrypt" => {
             let r: Decrypt = parse(body)?;
@@ -283,8 +286,7 @@ async fn dispatch(kms: &Kms, caller: &Caller, scope: &ArnScope, operation: &str,
                 None => None,
             };
             let (key_id, plaintext) = kms.decrypt(caller, &blob, &ctx, expected.as_ref()).await.map_err(e)?;
-            let meta = kms.describe_key(caller, &crate::spec::KeyRef::Id(key_id)).await.map_err(e)?;
-            json!({ "KeyId": key_arn(scope, &meta), "Plaintext": b64(&plaintext), "EncryptionAlgorithm": "SYMMETRIC_DEFAULT" })
+            json!({ "KeyId": arn_of(scope, key_id), "Plaintext": b64(&plaintext), "EncryptionAlgorithm": "SYMMETRIC_DEFAULT" })
         }
         "GenerateDataKey" | "GenerateDataKeyWithoutPlaintext" => {
             let r: GenerateDataKey = parse(body)?;
@@ -303,8 +305,7 @@ async fn dispatch(kms: &Kms, caller: &Caller, scope: &ArnScope, operation: &str,
             let ctx = context(r.encryption_context)?;
             let (key_id, data_key) =
                 kms.generate_data_key(caller, &key_ref(&r.key_id)?, bytes, &ctx).await.map_err(e)?;
-            let meta = kms.describe_key(caller, &crate::spec::KeyRef::Id(key_id)).await.map_err(e)?;
-            let mut out = json!({ "CiphertextBlob": b64(data_key.ciphertext_blob()), "KeyId": key_arn(scope, &meta) });
+            let mut out = json!({ "CiphertextBlob": b64(data_key.ciphertext_blob()), "KeyId": arn_of(scope, key_id) });
             if operation == "GenerateDataKey" {
                 out["Plaintext"] = json!(b64(data_key.plaintext()));
             }
@@ -322,12 +323,10 @@ async fn dispatch(kms: &Kms, caller: &Caller, scope: &ArnScope, operation: &str,
             let (source_id, plaintext) = kms.decrypt(caller, &blob, &source_ctx, source.as_ref()).await.map_err(e)?;
             let (dest_id, out) =
                 kms.encrypt(caller, &key_ref(&r.destination_key_id)?, &plaintext, &dest_ctx).await.map_err(e)?;
-            let source_meta = kms.describe_key(caller, &crate::spec::KeyRef::Id(source_id)).await.map_err(e)?;
-            let dest_meta = kms.describe_key(caller, &crate::spec::KeyRef::Id(dest_id)).await.map_err(e)?;
             json!({
                 "CiphertextBlob": b64(&out),
-                "SourceKeyId": key_arn(scope, &source_meta),
-                "KeyId": key_arn(scope, &dest_meta),
+                "SourceKeyId": arn_of(scope, source_id),
+                "KeyId": arn_of(scope, dest_id),
                 "SourceEncryptionAlgorithm": "SYMMETRIC_DEFAULT",
                 "DestinationEncryptionAlgorithm": "SYMMETRIC_DEFAULT",
             })
