@@ -57,6 +57,8 @@ fn have(program: &str) -> bool {
 const TOOLS: &[(&str, &str)] = &[("oathtool", "oathtool"), ("softhsm2-util", "softhsm2")];
 /// PyPI packages the tests use (real clients), by the program they provide.
 const PY_TOOLS: &[(&str, &str)] = &[("aws", "awscli")];
+/// PyPI packages the tests import, by module name.
+const PY_MODULES: &[(&str, &str)] = &[("boto3", "boto3")];
 
 fn install_tools() -> Result<()> {
     let missing: Vec<&str> = TOOLS.iter().filter(|(prog, _)| !have(prog)).map(|(_, pkg)| *pkg).collect();
@@ -79,7 +81,11 @@ fn install_tools() -> Result<()> {
 }
 
 fn install_py_tools() -> Result<()> {
-    let missing: Vec<&str> = PY_TOOLS.iter().filter(|(prog, _)| !have(prog)).map(|(_, pkg)| *pkg).collect();
+    let importable = |m: &str| {
+        Command::new("python3").args(["-c", &format!("import {m}")]).output().is_ok_and(|o| o.status.success())
+    };
+    let mut missing: Vec<&str> = PY_TOOLS.iter().filter(|(prog, _)| !have(prog)).map(|(_, pkg)| *pkg).collect();
+    missing.extend(PY_MODULES.iter().filter(|(module, _)| !importable(module)).map(|(_, pkg)| *pkg));
     if missing.is_empty() {
         return Ok(());
     }

@@ -1,6 +1,6 @@
-//! The real AWS CLI, unmodified, against Rampart's AWS KMS protocol: a full
-//! symmetric key lifecycle signed with SigV4 using an access key Rampart
-//! issued, including the error names AWS clients expect.
+//! The real AWS CLI and boto3, unmodified, against Rampart's AWS KMS
+//! protocol: a full symmetric key lifecycle signed with SigV4 using an access
+//! key Rampart issued, including the error names AWS clients expect.
 
 // Tests fail by panicking; helpers outside #[test] functions do too.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
@@ -170,4 +170,85 @@ async fn the_aws_cli_runs_a_full_key_lifecycle() {
     .await;
     server.stop().await;
     result.unwrap();
+}
+
+/// The same lifecycle from boto3, the Python SDK most AWS automation uses.
+const BOTO3_SCRIPT: &str = r#"
+import base64, os, sys
+import boto3, botocore
+kms = boto3.client("kms", endpoint_url=os.environ["RAMPART_URL"], region_name="us-east-1",
+                   verify=os.environ["RAMPART_CA"],
+                   aws_access_key_id=os.environ["KEY_ID"], aws_secret_access_key=os.environ["KEY_SECRET"])
+key = kms.create_key(Description="boto3")["KeyMetadata"]["KeyId"]
+kms.create_alias(AliasName="alias/boto3", TargetKeyId=key)
+blob = kms.encrypt(KeyId="alias/boto3", Plaintext=b"payload", EncryptionContext={"tenant": "t1"})["CiphertextBlob"]
+assert kms.decrypt(CiphertextBlob=blob, EncryptionContext={"tenant": "t1"})["Plaintext"] == b"payload"
+def error_of(call):
+    try:
+        call()
+    except botocore.exceptions.ClientError as e:
+        return e.response["Error"]["Code"]
+    return None
+assert error_of(lambda: kms.decrypt(CiphertextBlob=blob, EncryptionContext={"tenant": "t2"})) == "InvalidCiphertextException"
+dk = kms.generate_data_key(KeyId=key, KeySpec="AES_256")
+assert len(dk["Plaintext"]) == 32
+assert kms.decrypt(CiphertextBlob=dk["CiphertextBlob"])["Plaintext"] == dk["Plaintext"]
+kms.rotate_key_on_demand(KeyId=key)
+assert kms.decrypt(CiphertextBlob=blob, EncryptionContext={"tenant": "t1"})["Plaintext"] == b"payload"
+kms.disable_key(KeyId=key)
+assert error_of(lambda: kms.encrypt(KeyId=key, Plaintext=b"x")) == "DisabledException"
+kms.schedule_key_deletion(KeyId=key, PendingWindowInDays=7)
+assert kms.describe_key(KeyId=key)["KeyMetadata"]["KeyState"] == "PendingDeletion"
+kms.cancel_key_deletion(KeyId=key)
+assert kms.describe_key(KeyId=key)["KeyMetadata"]["KeyState"] == "Disabled"
+print("boto3 lifecycle OK")
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn boto3_runs_the_same_lifecycle() {
+    let have_boto3 = Command::new("python3").args(["-c", "import boto3"]).output().is_ok_and(|o| o.status.success());
+    if !have_boto3 {
+        assert!(
+            std::env::var_os("RAMPART_REQUIRE_TOOLS").is_none(),
+            "RAMPART_REQUIRE_TOOLS is set but boto3 is missing (pip install boto3)"
+        );
+        eprintln!("\n*** SKIPPED: boto3 is not installed (pip install boto3; `cargo xtask test` does it)\n");
+        return;
+    }
+    let server = TestServer::start().await;
+    let admin = server.admin_session().await;
+    let tenant = server.create_tenant(&admin, "botoco").await;
+    let cust = server.session_for(&admin, "botoadmin", Role::CustomerAdmin, Some(&tenant)).await;
+    let created: Value = server
+        .request(reqwest::Method::POST, "/api/v1/access-keys", Some(&cust.token))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ca = server.data_dir().join("tls/ca.pem");
+    let url = server.url.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("python3")
+            .args(["-c", BOTO3_SCRIPT])
+            .env("RAMPART_URL", url)
+            .env("RAMPART_CA", ca)
+            .env("KEY_ID", created["access_key_id"].as_str().unwrap())
+            .env("KEY_SECRET", created["secret_access_key"].as_str().unwrap())
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    server.stop().await;
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("boto3 lifecycle OK"),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -3,6 +3,12 @@
 //! signature is verified with the caller's access key before anything else;
 //! the key's owner becomes the caller, confined to their tenant, and each
 //! operation needs `kms_use` or `kms_manage`.
+//!
+//! Replays: as with AWS, a signature is good for five minutes either side of
+//! its time and no longer, so a captured request replays only within that
+//! window. Refusing a second use of the same signature would also refuse
+//! legitimate clients, which send byte-identical requests within one second
+//! (decrypting the same blob twice), so it is not done.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -79,8 +85,15 @@ pub async fn entry(
     let Some(operation) = target.strip_prefix("TrentService.") else {
         return respond(error(400, "UnknownOperationException", "X-Amz-Target must be TrentService.<Operation>"));
     };
-    let pairs: Vec<(String, String)> =
+    let mut pairs: Vec<(String, String)> =
         headers.iter().filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_owned(), v.to_owned()))).collect();
+    // HTTP/2 carries the host as the :authority pseudo-header, which SigV4
+    // clients sign as `host`.
+    if !headers.contains_key(header::HOST)
+        && let Some(authority) = uri.authority()
+    {
+        pairs.push(("host".to_owned(), authority.as_str().to_owned()));
+    }
     let request = SignedRequest {
         method: method.as_str(),
         path: uri.path(),
