@@ -58,7 +58,8 @@ const TOOLS: &[(&str, &str)] = &[("oathtool", "oathtool"), ("softhsm2-util", "so
 /// PyPI packages the tests use (real clients), by the program they provide.
 const PY_TOOLS: &[(&str, &str)] = &[("aws", "awscli")];
 /// PyPI packages the tests import, by module name.
-const PY_MODULES: &[(&str, &str)] = &[("boto3", "boto3")];
+const PY_MODULES: &[(&str, &str)] =
+    &[("boto3", "boto3"), ("tencentcloud.kms.v20190118", "tencentcloud-sdk-python-kms")];
 
 fn install_tools() -> Result<()> {
     let missing: Vec<&str> = TOOLS.iter().filter(|(prog, _)| !have(prog)).map(|(_, pkg)| *pkg).collect();

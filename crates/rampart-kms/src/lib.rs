@@ -23,6 +23,7 @@ pub mod keystore;
 pub mod lifecycle;
 pub mod service;
 pub mod spec;
+pub mod tencent;
 
 pub use blob::{BlobError, DataKey, Header, MaterialKey, WrappingKey};
 pub use context::{ContextError, EncryptionContext};

@@ -94,7 +94,7 @@ impl KmsError {
     /// Tencent's error code for this error.
     pub fn tc_code(&self) -> &'static str {
         match self {
-            KmsError::NotFound => "ResourceUnavailable.NotFound",
+            KmsError::NotFound => "ResourceUnavailable.CmkNotFound",
             KmsError::State(e) => e.tc_code(),
             KmsError::Spec(e) => e.tc_code(),
             KmsError::Context(e) => e.tc_code(),

@@ -1,5 +1,6 @@
 //! The KMS protocol entry point at `POST /`: AWS KMS JSON 1.1
-//! (`X-Amz-Target: TrentService.*`, signed with SigV4). The request's
+//! (`X-Amz-Target: TrentService.*`, signed with SigV4) and Tencent Cloud KMS
+//! API 3.0 (`X-TC-Action`, signed with TC3-HMAC-SHA256). The request's
 //! signature is verified with the caller's access key before anything else;
 //! the key's owner becomes the caller, confined to their tenant, and each
 //! operation needs `kms_use` or `kms_manage`.
@@ -15,7 +16,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
-use rampart_auth::signing::{SignedRequest, sigv4};
+use rampart_auth::signing::{SignedRequest, sigv4, tc3};
 use rampart_core::{Permission, Role};
 use rampart_kms::aws::{ArnScope, Reply, error};
 use rampart_kms::lifecycle::Api;
@@ -64,10 +65,81 @@ fn account(tenant: Option<&rampart_core::Id>) -> String {
     }
 }
 
-/// AWS KMS (and later Tencent KMS) requests.
+/// A Tencent Cloud API 3.0 answer: always HTTP 200, errors inside the body.
+fn tc_respond(body: serde_json::Value) -> Response {
+    let mut resp = (StatusCode::OK, serde_json::to_vec(&body).unwrap_or_default()).into_response();
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
+}
+
+fn tc_error(code: &str, message: &str, request_id: &str) -> Response {
+    tc_respond(
+        serde_json::json!({ "Response": { "Error": { "Code": code, "Message": message }, "RequestId": request_id } }),
+    )
+}
+
+/// Tencent actions that change keys, which need `kms_manage`.
+fn tc_needs(action: &str) -> Permission {
+    match action {
+        "CreateKey"
+        | "EnableKey"
+        | "DisableKey"
+        | "ScheduleKeyDeletion"
+        | "CancelKeyDeletion"
+        | "ArchiveKey"
+        | "CancelKeyArchive"
+        | "UpdateAlias"
+        | "EnableKeyRotation"
+        | "DisableKeyRotation" => Permission::KmsManage,
+        _ => Permission::KmsUse,
+    }
+}
+
+/// The Tencent Cloud KMS API 3.0 (`X-TC-Action`, signed with TC3-HMAC-SHA256).
+async fn tencent(
+    state: &AppState,
+    client: ClientAddr,
+    request: &SignedRequest<'_>,
+    action: &str,
+    body: &[u8],
+    request_id: &str,
+) -> Response {
+    let claimed = tc3::claimed_secret_id(request).map(str::to_owned);
+    let owner = match &claimed {
+        Some(id) => state.auth.access_key_secret(id).await.ok(),
+        None => None,
+    };
+    let secret_for = |id: &str| -> Option<SecretString> {
+        owner.as_ref().filter(|_| claimed.as_deref() == Some(id)).map(|(_, s)| s.clone())
+    };
+    let now = rampart_core::time::now_ms() / 1000;
+    if let Err(e) = tc3::verify(request, "kms", &secret_for, now) {
+        return tc_error(e.tc_code(), &e.to_string(), request_id);
+    }
+    let Some((user, _)) = owner else {
+        return tc_error("AuthFailure.SecretIdNotFound", "the SecretId is not known", request_id);
+    };
+    if !Role::has(user.role, tc_needs(action)) {
+        return tc_error(
+            "UnauthorizedOperation",
+            &format!("{} is not authorized to perform kms:{action}", user.username),
+            request_id,
+        );
+    }
+    let caller = Caller {
+        tenant: user.tenant_id.clone(),
+        actor: user.username.clone(),
+        source: client.text(),
+        api: Api::Tencent,
+    };
+    tc_respond(rampart_kms::tencent::handle(&state.kms, &caller, action, body, request_id).await)
+}
+
+/// AWS KMS and Tencent Cloud KMS requests.
 #[utoipa::path(post, path = "/", tag = "kms",
-    description = "AWS KMS JSON 1.1 protocol: X-Amz-Target: TrentService.<Operation>, signed with SigV4 \
-                   using an access key from POST /api/v1/access-keys.",
+    description = "AWS KMS JSON 1.1 protocol (X-Amz-Target: TrentService.<Operation>, SigV4) and Tencent \
+                   Cloud KMS API 3.0 (X-TC-Action, TC3-HMAC-SHA256), signed with an access key from \
+                   POST /api/v1/access-keys.",
     request_body(content = String, content_type = "application/x-amz-json-1.1"),
     responses((status = 200, content_type = "application/x-amz-json-1.1"),
         (status = 400, description = "an AWS error with __type", content_type = "application/x-amz-json-1.1")))]
@@ -79,12 +151,6 @@ pub async fn entry(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(target) = headers.get("x-amz-target").and_then(|v| v.to_str().ok()) else {
-        return respond(error(400, "UnknownOperationException", "missing X-Amz-Target (TrentService.<Operation>)"));
-    };
-    let Some(operation) = target.strip_prefix("TrentService.") else {
-        return respond(error(400, "UnknownOperationException", "X-Amz-Target must be TrentService.<Operation>"));
-    };
     let mut pairs: Vec<(String, String)> =
         headers.iter().filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_owned(), v.to_owned()))).collect();
     // HTTP/2 carries the host as the :authority pseudo-header, which SigV4
@@ -100,6 +166,16 @@ pub async fn entry(
         query: uri.query().unwrap_or(""),
         headers: &pairs,
         body: &body,
+    };
+    if let Some(action) = headers.get("x-tc-action").and_then(|v| v.to_str().ok()) {
+        let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        return tencent(&state, client, &request, action, &body, &request_id).await;
+    }
+    let Some(target) = headers.get("x-amz-target").and_then(|v| v.to_str().ok()) else {
+        return respond(error(400, "UnknownOperationException", "missing X-Amz-Target (TrentService.<Operation>)"));
+    };
+    let Some(operation) = target.strip_prefix("TrentService.") else {
+        return respond(error(400, "UnknownOperationException", "X-Amz-Target must be TrentService.<Operation>"));
     };
     // Look the claimed key up first (asynchronously), then verify with it.
     let claimed = sigv4::claimed_access_key_id(&request).map(str::to_owned);

@@ -1,0 +1,109 @@
+//! The real Tencent Cloud SDK for Python (`tencentcloud-sdk-python-kms`),
+//! unmodified, against Rampart's Tencent KMS API 3.0 with TC3-HMAC-SHA256
+//! signatures: a key lifecycle including ArchiveKey (encrypt refused,
+//! decrypt still works) and CancelKeyArchive.
+
+// Tests fail by panicking; helpers outside #[test] functions do too.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use std::process::Command;
+
+use rampart_core::Role;
+use rampart_testkit::TestServer;
+use serde_json::{Value, json};
+
+const SCRIPT: &str = r#"
+import base64, json, os
+from tencentcloud.common import credential
+from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
+from tencentcloud.common.profile.client_profile import ClientProfile
+from tencentcloud.common.profile.http_profile import HttpProfile
+from tencentcloud.kms.v20190118 import kms_client, models
+
+http = HttpProfile(endpoint=os.environ["RAMPART_HOST"], protocol="https", certification=os.environ["RAMPART_CA"])
+client = kms_client.KmsClient(credential.Credential(os.environ["KEY_ID"], os.environ["KEY_SECRET"]),
+                              "ap-guangzhou", ClientProfile(httpProfile=http))
+
+def call(action, **params):
+    req = getattr(models, action + "Request")()
+    req.from_json_string(json.dumps(params))
+    return json.loads(getattr(client, action)(req).to_json_string())
+
+def code_of(action, **params):
+    try:
+        call(action, **params)
+    except TencentCloudSDKException as e:
+        return e.code
+    return None
+
+key = call("CreateKey", Alias="tc-sdk", Description="sdk test")["KeyId"]
+ctx = json.dumps({"app": "tc"})
+blob = call("Encrypt", KeyId=key, Plaintext=base64.b64encode(b"secret").decode(), EncryptionContext=ctx)["CiphertextBlob"]
+out = call("Decrypt", CiphertextBlob=blob, EncryptionContext=ctx)
+assert base64.b64decode(out["Plaintext"]) == b"secret", out
+assert code_of("Decrypt", CiphertextBlob=blob, EncryptionContext=json.dumps({"app": "other"})) is not None
+
+call("ArchiveKey", KeyId=key)
+assert code_of("Encrypt", KeyId=key, Plaintext=base64.b64encode(b"x").decode()) is not None, "archived keys do not encrypt"
+assert base64.b64decode(call("Decrypt", CiphertextBlob=blob, EncryptionContext=ctx)["Plaintext"]) == b"secret"
+call("CancelKeyArchive", KeyId=key)
+call("Encrypt", KeyId=key, Plaintext=base64.b64encode(b"x").decode())
+
+dk = call("GenerateDataKey", KeyId=key, KeySpec="AES_256")
+assert len(base64.b64decode(dk["Plaintext"])) == 32
+call("DisableKey", KeyId=key)
+assert code_of("Encrypt", KeyId=key, Plaintext=base64.b64encode(b"x").decode()) is not None, "disabled keys do not encrypt"
+call("ScheduleKeyDeletion", KeyId=key, PendingWindowInDays=7)
+call("CancelKeyDeletion", KeyId=key)
+print("tencent lifecycle OK")
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tencent_cloud_sdk_runs_a_key_lifecycle_with_archiving() {
+    let have_sdk = Command::new("python3")
+        .args(["-c", "import tencentcloud.kms.v20190118"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have_sdk {
+        assert!(
+            std::env::var_os("RAMPART_REQUIRE_TOOLS").is_none(),
+            "RAMPART_REQUIRE_TOOLS is set but tencentcloud-sdk-python-kms is missing"
+        );
+        eprintln!("\n*** SKIPPED: tencentcloud-sdk-python-kms is not installed (`cargo xtask test` installs it)\n");
+        return;
+    }
+    let server = TestServer::start().await;
+    let admin = server.admin_session().await;
+    let tenant = server.create_tenant(&admin, "tcco").await;
+    let cust = server.session_for(&admin, "tcadmin", Role::CustomerAdmin, Some(&tenant)).await;
+    let created: Value = server
+        .request(reqwest::Method::POST, "/api/v1/access-keys", Some(&cust.token))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ca = server.data_dir().join("tls/ca.pem");
+    let host = server.url.trim_start_matches("https://").to_owned();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("python3")
+            .args(["-c", SCRIPT])
+            .env("RAMPART_HOST", host)
+            .env("RAMPART_CA", ca)
+            .env("KEY_ID", created["access_key_id"].as_str().unwrap())
+            .env("KEY_SECRET", created["secret_access_key"].as_str().unwrap())
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    server.stop().await;
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("tencent lifecycle OK"),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
