@@ -11,7 +11,7 @@ use aws_lc_rs::{digest, hmac};
 use rampart_auth::signing::{SignedRequest, sigv4};
 use rampart_core::Role;
 use rampart_testkit::{Session, TestServer};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 struct Key {
     id: String,
@@ -75,19 +75,8 @@ async fn call(server: &TestServer, headers: &[(String, String)], body: &str) -> 
 }
 
 async fn access_key(server: &TestServer, session: &Session) -> Key {
-    let k: Value = server
-        .request(reqwest::Method::POST, "/api/v1/access-keys", Some(&session.token))
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    Key {
-        id: k["access_key_id"].as_str().unwrap().to_owned(),
-        secret: k["secret_access_key"].as_str().unwrap().to_owned(),
-    }
+    let (id, secret) = server.access_key(session).await;
+    Key { id, secret }
 }
 
 fn now() -> i64 {

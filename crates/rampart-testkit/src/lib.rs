@@ -49,6 +49,18 @@ pub struct Session {
     pub tenant_id: Option<String>,
 }
 
+/// Skips a test that needs a tool the machine lacks: prints a loud notice
+/// and returns `true`, unless `RAMPART_REQUIRE_TOOLS` is set (as in CI), in
+/// which case the missing tool fails the test.
+pub fn skip_without(missing: &str, install_hint: &str) -> bool {
+    assert!(
+        std::env::var_os("RAMPART_REQUIRE_TOOLS").is_none(),
+        "RAMPART_REQUIRE_TOOLS is set but {missing} ({install_hint})"
+    );
+    eprintln!("\n*** SKIPPED: {missing} ({install_hint}; `cargo xtask test` installs it)\n");
+    true
+}
+
 /// Unix seconds now.
 pub fn unix_now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
@@ -219,6 +231,21 @@ impl TestServer {
             creds.totp_secret = Some(secret);
         }
         Session { id, creds, token, tenant_id: tenant.map(str::to_owned) }
+    }
+
+    /// Creates an access key pair for `session`'s user: (id, secret).
+    pub async fn access_key(&self, session: &Session) -> (String, String) {
+        let k: Value = self
+            .request(Method::POST, "/api/v1/access-keys", Some(&session.token))
+            .json(&json!({}))
+            .send()
+            .await
+            .expect("create access key")
+            .json()
+            .await
+            .expect("json");
+        let field = |name: &str| k[name].as_str().unwrap_or_else(|| panic!("access key: {k}")).to_owned();
+        (field("access_key_id"), field("secret_access_key"))
     }
 
     /// Stops the node gracefully and drops its PostgreSQL database, if any.

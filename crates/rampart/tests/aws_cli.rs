@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use rampart_core::Role;
-use rampart_testkit::TestServer;
-use serde_json::{Value, json};
+use rampart_testkit::{TestServer, skip_without};
+use serde_json::Value;
 
 struct Aws {
     url: String,
@@ -62,36 +62,18 @@ fn have_aws() -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_aws_cli_runs_a_full_key_lifecycle() {
-    if !have_aws() {
-        assert!(
-            std::env::var_os("RAMPART_REQUIRE_TOOLS").is_none(),
-            "RAMPART_REQUIRE_TOOLS is set but the aws CLI is missing (pip install awscli)"
-        );
-        eprintln!("\n*** SKIPPED: the aws CLI is not installed (pip install awscli; `cargo xtask test` does it)\n");
+    if !have_aws() && skip_without("the aws CLI is missing", "pip install awscli") {
         return;
     }
     let server = TestServer::start().await;
     let admin = server.admin_session().await;
     let tenant = server.create_tenant(&admin, "awsco").await;
     let cust = server.session_for(&admin, "awsadmin", Role::CustomerAdmin, Some(&tenant)).await;
-    let created: Value = server
-        .request(reqwest::Method::POST, "/api/v1/access-keys", Some(&cust.token))
-        .json(&json!({"description": "aws cli"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (key_id, secret) = server.access_key(&cust).await;
     let ca = server.data_dir().join("tls/ca.pem");
     let url = server.url.clone();
     let work = tempfile::tempdir().unwrap();
-    let aws = Aws {
-        url,
-        ca,
-        key_id: created["access_key_id"].as_str().unwrap().to_owned(),
-        secret: created["secret_access_key"].as_str().unwrap().to_owned(),
-    };
+    let aws = Aws { url, ca, key_id, secret };
     let plain = work.path().join("plain.txt");
     std::fs::write(&plain, b"the launch codes").unwrap();
     let fileb = format!("fileb://{}", plain.display());
@@ -207,27 +189,14 @@ print("boto3 lifecycle OK")
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn boto3_runs_the_same_lifecycle() {
     let have_boto3 = Command::new("python3").args(["-c", "import boto3"]).output().is_ok_and(|o| o.status.success());
-    if !have_boto3 {
-        assert!(
-            std::env::var_os("RAMPART_REQUIRE_TOOLS").is_none(),
-            "RAMPART_REQUIRE_TOOLS is set but boto3 is missing (pip install boto3)"
-        );
-        eprintln!("\n*** SKIPPED: boto3 is not installed (pip install boto3; `cargo xtask test` does it)\n");
+    if !have_boto3 && skip_without("boto3 is missing", "pip install boto3") {
         return;
     }
     let server = TestServer::start().await;
     let admin = server.admin_session().await;
     let tenant = server.create_tenant(&admin, "botoco").await;
     let cust = server.session_for(&admin, "botoadmin", Role::CustomerAdmin, Some(&tenant)).await;
-    let created: Value = server
-        .request(reqwest::Method::POST, "/api/v1/access-keys", Some(&cust.token))
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (key_id, secret) = server.access_key(&cust).await;
     let ca = server.data_dir().join("tls/ca.pem");
     let url = server.url.clone();
     let out = tokio::task::spawn_blocking(move || {
@@ -235,8 +204,8 @@ async fn boto3_runs_the_same_lifecycle() {
             .args(["-c", BOTO3_SCRIPT])
             .env("RAMPART_URL", url)
             .env("RAMPART_CA", ca)
-            .env("KEY_ID", created["access_key_id"].as_str().unwrap())
-            .env("KEY_SECRET", created["secret_access_key"].as_str().unwrap())
+            .env("KEY_ID", key_id)
+            .env("KEY_SECRET", secret)
             .env("AWS_CONFIG_FILE", "/dev/null")
             .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
             .output()
