@@ -202,6 +202,12 @@ impl Ledger {
     /// the committed size).
     pub async fn inclusion(&self, index: u64, size: Option<u64>) -> Result<InclusionProof, LedgerError> {
         let size = self.checked_size(size)?;
+        if index >= size {
+            // Not "not found": the entry may exist and be covered by the
+            // next checkpoint, so a client asking against an older size
+            // should ask again (`rampart audit prove` does).
+            return Err(LedgerError::BadRequest(format!("entry {index} is not in the tree of size {size}")));
+        }
         let reader = self.reader.clone();
         blocking(move || {
             let entry = reader.entry(index, size)?;
