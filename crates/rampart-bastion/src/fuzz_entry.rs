@@ -1,0 +1,142 @@
+//! Entry points for cargo-fuzz targets, one `fn(&[u8])` per parser or
+//! state machine that takes untrusted bytes. Each one drives its subject
+//! with the input and asserts the invariants the rest of the bastion relies
+//! on, so a fuzzer finds broken invariants as well as panics. The module
+//! exists only with the `fuzzing` feature (and in tests), because its
+//! assertions panic on purpose.
+
+// Panicking is how a fuzz target reports a broken invariant.
+#![allow(clippy::panic)]
+
+use std::num::NonZeroU64;
+use std::time::Duration;
+
+use crate::linetrack::{Action, LineTracker, Shell};
+use crate::policy::{self, MAX_PARTS};
+use crate::recording::{self, AsciicastWriter, EventKind, Header, Limits};
+use crate::screen::ScreenTracker;
+
+/// Feeds input to the line tracker in chunks chosen by the first byte and
+/// checks that no byte is lost or added and that chunking changes nothing.
+pub fn linetrack(data: &[u8]) {
+    let Some((&control, input)) = data.split_first() else { return };
+    let shell = if control & 1 == 0 { Shell::Bash } else { Shell::Zsh };
+    let chunk = usize::from(control >> 1).max(1);
+    let mut whole = LineTracker::with_max_line(shell, 64);
+    let expected = whole.feed(input);
+    let mut chunked = LineTracker::with_max_line(shell, 64);
+    let mut actions = Vec::new();
+    for piece in input.chunks(chunk) {
+        if control & 0x80 != 0 {
+            chunked.feed_output(piece);
+            whole.feed_output(piece);
+        }
+        actions.extend(chunked.feed(piece));
+    }
+    let mut replay = Vec::new();
+    for action in &actions {
+        match action {
+            Action::Forward(bytes) => replay.extend_from_slice(bytes),
+            Action::Submit { line, held_enter, .. } => {
+                assert!(line.chars().count() <= 64, "the line bound holds");
+                replay.extend_from_slice(held_enter);
+            }
+        }
+    }
+    assert_eq!(replay, input, "forwarded and held bytes are the input");
+    if control & 0x80 == 0 {
+        assert_eq!(submits(&actions), submits(&expected), "chunking does not change the lines");
+    }
+}
+
+fn submits(actions: &[Action]) -> Vec<(&str, bool)> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Submit { line, certain, .. } => Some((line.as_str(), *certain)),
+            Action::Forward(_) => None,
+        })
+        .collect()
+}
+
+/// Feeds output to the virtual screen, with typing and Enter marked by
+/// control bytes, at a size taken from the first two bytes.
+pub fn screen(data: &[u8]) {
+    let [rows, cols, rest @ ..] = data else { return };
+    let mut screen = ScreenTracker::new(u16::from(*rows), u16::from(*cols));
+    for piece in rest.split(|&b| b == 0xfe) {
+        screen.process(piece);
+        match piece.first() {
+            Some(0x01) => screen.note_input(),
+            Some(0x02) => {
+                let _ = screen.command_at_enter();
+            }
+            Some(0x03) => screen.resize(u16::from(piece.len() as u8), u16::from(*cols).wrapping_add(3)),
+            _ => {}
+        }
+    }
+    let _ = screen.command_at_enter();
+}
+
+/// Parses arbitrary bytes as a recording, whole and streaming.
+pub fn asciicast_reader(data: &[u8]) {
+    let limits = Limits { max_line: 4096, max_events: 1024 };
+    if let Ok(cast) = recording::parse(data, limits) {
+        assert!(cast.events.len() <= limits.max_events);
+    }
+    if let Ok(mut reader) = recording::CastReader::new(data, limits) {
+        while let Ok(Some(_)) = reader.next_event() {}
+    }
+}
+
+/// Normalises arbitrary text as a command line and checks the bounds.
+pub fn policy(data: &[u8]) {
+    let line = String::from_utf8_lossy(data);
+    let normalized = policy::normalize(&line);
+    assert!(normalized.parts.len() <= MAX_PARTS);
+}
+
+/// Writes events derived from the input, parses the file back and checks
+/// the text, the order and the hashes.
+pub fn recording_roundtrip(data: &[u8]) {
+    let header = Header { width: 80, height: 24, ..Header::default() };
+    let Ok((mut writer, _)) = AsciicastWriter::new(Vec::new(), &header, NonZeroU64::MIN.saturating_add(63)) else {
+        return;
+    };
+    let mut output = Vec::new();
+    for (i, piece) in data.chunks(7).enumerate() {
+        let at = Duration::from_millis(i as u64);
+        let result = match piece.first().map(|b| b % 4) {
+            Some(0) => writer.resize(at, u16::from(piece[0]), 24),
+            Some(1) => writer.input(at, &piece[1..]),
+            _ => {
+                output.extend_from_slice(piece);
+                writer.output(at, piece)
+            }
+        };
+        assert!(result.is_ok(), "writing to memory cannot fail");
+    }
+    let Ok(done) = writer.finish() else { panic!("finishing in memory cannot fail") };
+    assert_eq!(done.total_bytes, done.writer.len() as u64);
+    let Ok(cast) = recording::parse(&done.writer, Limits::default()) else { panic!("the writer's output parses") };
+    assert_eq!(cast.skipped, 0);
+    let replayed: String =
+        cast.events.iter().filter(|e| e.kind == EventKind::Output).map(|e| e.data.as_str()).collect();
+    assert_eq!(replayed, String::from_utf8_lossy(&output), "UTF-8 carry-over loses nothing");
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn every_entry_point_survives_random_bytes(data in proptest::collection::vec(any::<u8>(), 0..1024)) {
+            super::linetrack(&data);
+            super::screen(&data);
+            super::asciicast_reader(&data);
+            super::policy(&data);
+            super::recording_roundtrip(&data);
+        }
+    }
+}
