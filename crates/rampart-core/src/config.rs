@@ -36,11 +36,65 @@ pub struct Config {
 pub struct KmsConfig {
     /// The region the AWS-compatible API answers for (ARNs, SigV4 scope).
     pub region: String,
+    /// Where the root wrapping key lives: `software` (a mode-0600 key file
+    /// in the data directory, created on first start) or `pkcs11` (a
+    /// non-extractable key inside an HSM, see `[kms.pkcs11]`).
+    pub keystore: KeystoreKind,
+    /// How many unwrapped key versions are kept in memory, and for how long,
+    /// so the keystore (an HSM round trip) is not on every request's path.
+    pub cache_entries: usize,
+    pub cache_ttl_secs: u64,
+    pub pkcs11: Pkcs11Settings,
+}
+
+/// The keystores `[kms] keystore` can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeystoreKind {
+    Software,
+    Pkcs11,
+}
+
+/// `[kms.pkcs11]`: the HSM holding the root wrapping key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Pkcs11Settings {
+    /// The PKCS#11 module (shared library) of the HSM.
+    pub module: std::path::PathBuf,
+    /// The label of the token holding the root key.
+    pub token_label: String,
+    /// The label of the root key on the token.
+    pub key_label: String,
+    /// A file holding the token's user PIN; refused if group- or
+    /// world-readable. The PIN is never accepted inline in configuration.
+    pub pin_file: Option<std::path::PathBuf>,
+    /// Generate the root key inside the token when none has `key_label`.
+    /// Turn off after the first start, so that a wrong token or label is an
+    /// error rather than a fresh key that unwraps nothing stored.
+    pub create_key_if_missing: bool,
 }
 
 impl Default for KmsConfig {
     fn default() -> Self {
-        KmsConfig { region: "us-east-1".into() }
+        KmsConfig {
+            region: "us-east-1".into(),
+            keystore: KeystoreKind::Software,
+            cache_entries: 10_000,
+            cache_ttl_secs: 300,
+            pkcs11: Pkcs11Settings::default(),
+        }
+    }
+}
+
+impl Default for Pkcs11Settings {
+    fn default() -> Self {
+        Pkcs11Settings {
+            module: "/usr/lib/softhsm/libsofthsm2.so".into(),
+            token_label: "rampart".into(),
+            key_label: "rampart-kms-root".into(),
+            pin_file: None,
+            create_key_if_missing: true,
+        }
     }
 }
 
@@ -253,6 +307,12 @@ impl Config {
         }
         if self.database.max_connections == 0 {
             return bad("database.max_connections must be at least 1");
+        }
+        if self.kms.keystore == KeystoreKind::Pkcs11 && self.kms.pkcs11.pin_file.is_none() {
+            return bad("kms.pkcs11.pin_file must name the file holding the token's user PIN");
+        }
+        if self.kms.cache_ttl_secs > 3600 {
+            return bad("kms.cache_ttl_secs is at most 3600, so disabled keys stop working within an hour");
         }
         Ok(())
     }

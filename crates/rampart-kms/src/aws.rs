@@ -12,7 +12,10 @@ use serde_json::{Value, json};
 use crate::context::EncryptionContext;
 use crate::lifecycle::KeyState;
 use crate::service::{Caller, KeyMetadata, Kms, KmsError};
-use crate::spec::{AliasName, Arn, ArnResource, KeyRef, KeySpec, KeyUsage};
+use crate::spec::{AliasName, Arn, ArnResource, EncryptionAlgorithm, KeyRef, KeySpec, KeyType, KeyUsage};
+
+mod asym;
+mod manage;
 
 /// Where the facade's ARNs point: the configured region and the caller's
 /// account (a 12-digit id derived from the tenant).
@@ -84,9 +87,20 @@ pub fn key_metadata(scope: &ArnScope, meta: &KeyMetadata) -> Value {
         "KeyManager": "CUSTOMER",
         "KeySpec": meta.spec.aws_name(),
         "CustomerMasterKeySpec": meta.spec.aws_name(),
-        "EncryptionAlgorithms": ["SYMMETRIC_DEFAULT"],
         "MultiRegion": false,
     });
+    if let Ok(t) = KeyType::new(meta.spec, Some(meta.usage)) {
+        let names = |v: Vec<&'static str>| json!(v);
+        if !t.encryption_algorithms().is_empty() {
+            m["EncryptionAlgorithms"] = names(t.encryption_algorithms().iter().map(|a| a.aws_name()).collect());
+        }
+        if !t.signing_algorithms().is_empty() {
+            m["SigningAlgorithms"] = names(t.signing_algorithms().iter().map(|a| a.aws_name()).collect());
+        }
+        if !t.mac_algorithms().is_empty() {
+            m["MacAlgorithms"] = names(t.mac_algorithms().iter().map(|a| a.aws_name()).collect());
+        }
+    }
     if let KeyState::PendingDeletion { deletion_date_ms } = meta.state {
         m["DeletionDate"] = json!(epoch(deletion_date_ms));
     }
@@ -173,17 +187,20 @@ struct CreateAlias {
 #[serde(rename_all = "PascalCase")]
 struct ReEncrypt {
     ciphertext_blob: String,
+    source_encryption_algorithm: Option<String>,
+    destination_encryption_algorithm: Option<String>,
     source_encryption_context: Option<BTreeMap<String, String>>,
     source_key_id: Option<String>,
     destination_key_id: String,
     destination_encryption_context: Option<BTreeMap<String, String>>,
 }
 
-fn check_symmetric(algorithm: Option<&str>) -> Result<(), Reply> {
+/// The `EncryptionAlgorithm` field: absent means `SYMMETRIC_DEFAULT`.
+fn encryption_algorithm(algorithm: Option<&str>) -> Result<EncryptionAlgorithm, Reply> {
     match algorithm {
-        None | Some("SYMMETRIC_DEFAULT") => Ok(()),
-        Some(other) => {
-            Err(error(400, "InvalidKeyUsageException", &format!("{other} is not an encryption algorithm of this key")))
+        None => Ok(EncryptionAlgorithm::SymmetricDefault),
+        Some(text) => {
+            text.parse().map_err(|e: crate::spec::SpecError| error(400, "ValidationException", &e.to_string()))
         }
     }
 }
@@ -269,24 +286,25 @@ async fn dispatch(kms: &Kms, caller: &Caller, scope: &ArnScope, operation: &str,
         }
         "Encrypt" => {
             let r: Encrypt = parse(body)?;
-            check_symmetric(r.encryption_algorithm.as_deref())?;
+            let algorithm = encryption_algorithm(r.encryption_algorithm.as_deref())?;
             let plaintext = zeroize::Zeroizing::new(unb64("Plaintext", &r.plaintext)?);
             let ctx = context(r.encryption_context)?;
             let key = key_ref(&r.key_id)?;
-            let (key_id, blob) = kms.encrypt(caller, &key, &plaintext, &ctx).await.map_err(e)?;
-            json!({ "CiphertextBlob": b64(&blob), "KeyId": arn_of(scope, key_id), "EncryptionAlgorithm": "SYMMETRIC_DEFAULT" })
+            let (key_id, blob) = kms.encrypt(caller, &key, &plaintext, &ctx, algorithm).await.map_err(e)?;
+            json!({ "CiphertextBlob": b64(&blob), "KeyId": arn_of(scope, key_id), "EncryptionAlgorithm": algorithm.aws_name() })
         }
         "Decrypt" => {
             let r: Decrypt = parse(body)?;
-            check_symmetric(r.encryption_algorithm.as_deref())?;
+            let algorithm = encryption_algorithm(r.encryption_algorithm.as_deref())?;
             let blob = unb64("CiphertextBlob", &r.ciphertext_blob)?;
             let ctx = context(r.encryption_context)?;
             let expected = match r.key_id.as_deref() {
                 Some(k) => Some(key_ref(k)?),
                 None => None,
             };
-            let (key_id, plaintext) = kms.decrypt(caller, &blob, &ctx, expected.as_ref()).await.map_err(e)?;
-            json!({ "KeyId": arn_of(scope, key_id), "Plaintext": b64(&plaintext), "EncryptionAlgorithm": "SYMMETRIC_DEFAULT" })
+            let (key_id, plaintext) =
+                kms.decrypt(caller, &blob, &ctx, expected.as_ref(), algorithm).await.map_err(e)?;
+            json!({ "KeyId": arn_of(scope, key_id), "Plaintext": b64(&plaintext), "EncryptionAlgorithm": algorithm.aws_name() })
         }
         "GenerateDataKey" | "GenerateDataKeyWithoutPlaintext" => {
             let r: GenerateDataKey = parse(body)?;
@@ -320,19 +338,20 @@ async fn dispatch(kms: &Kms, caller: &Caller, scope: &ArnScope, operation: &str,
                 Some(k) => Some(key_ref(k)?),
                 None => None,
             };
-            let (source_id, plaintext) = kms.decrypt(caller, &blob, &source_ctx, source.as_ref()).await.map_err(e)?;
-            let (dest_id, out) =
-                kms.encrypt(caller, &key_ref(&r.destination_key_id)?, &plaintext, &dest_ctx).await.map_err(e)?;
+            let source_alg = encryption_algorithm(r.source_encryption_algorithm.as_deref())?;
+            let dest_alg = encryption_algorithm(r.destination_encryption_algorithm.as_deref())?;
+            let (source_id, plaintext) =
+                kms.decrypt(caller, &blob, &source_ctx, source.as_ref(), source_alg).await.map_err(e)?;
+            let dest = key_ref(&r.destination_key_id)?;
+            let (dest_id, out) = kms.encrypt(caller, &dest, &plaintext, &dest_ctx, dest_alg).await.map_err(e)?;
             json!({
                 "CiphertextBlob": b64(&out),
                 "SourceKeyId": arn_of(scope, source_id),
                 "KeyId": arn_of(scope, dest_id),
-                "SourceEncryptionAlgorithm": "SYMMETRIC_DEFAULT",
-                "DestinationEncryptionAlgorithm": "SYMMETRIC_DEFAULT",
+                "SourceEncryptionAlgorithm": source_alg.aws_name(),
+                "DestinationEncryptionAlgorithm": dest_alg.aws_name(),
             })
         }
-        other => {
-            return Err(error(400, "UnknownOperationException", &format!("{other} is not supported")));
-        }
+        other => return asym::dispatch(kms, caller, scope, other, body).await,
     })
 }

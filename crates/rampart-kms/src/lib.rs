@@ -19,8 +19,12 @@
 pub mod aws;
 pub mod blob;
 pub mod context;
+pub mod envelope;
+pub mod esdk;
 pub mod keystore;
 pub mod lifecycle;
+pub mod material;
+pub mod policy;
 pub mod service;
 pub mod spec;
 pub mod tencent;

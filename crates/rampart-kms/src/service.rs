@@ -9,6 +9,12 @@
 //! The AWS, Tencent and native API facades translate requests into these
 //! calls; they hold no policy.
 
+mod crypto;
+mod manage;
+
+pub use crypto::{DataKeyPair, MAX_MESSAGE, PublicKeyInfo};
+pub use manage::{MAX_TAGS, RotationStatus};
+
 use std::sync::Arc;
 
 use rampart_core::audit::Audit;
@@ -16,13 +22,14 @@ use rampart_core::secret::KeyedHasher;
 use rampart_core::time::now_ms;
 use rampart_core::{Event, Id, Outcome};
 use rampart_store::{KmsKeyRow, Store, StoreError};
-use zeroize::Zeroizing;
 
-use crate::blob::{self, BlobError, MaterialKey};
+use crate::blob::BlobError;
 use crate::context::{ContextError, EncryptionContext};
 use crate::keystore::{Keystore, KeystoreError, UnwrapCache};
 use crate::lifecycle::{self, Api, KeyState, Operation, StateError};
-use crate::spec::{ArnResource, KeyId, KeyRef, KeySpec, KeyUsage, MaterialId, SpecError};
+use crate::material::{Material, MaterialError};
+use crate::policy::{self, Decision, KeyPolicy};
+use crate::spec::{ArnResource, KeyId, KeyRef, KeySpec, KeyType, KeyUsage, MaterialId, SpecError, account_id};
 
 /// Who is calling: the tenant whose keys they may use, and who they are.
 #[derive(Debug, Clone)]
@@ -32,6 +39,17 @@ pub struct Caller {
     pub source: Option<String>,
     /// Whose error rules apply (AWS or Tencent) where they differ.
     pub api: Api,
+    /// The caller's role grants `kms_use` (cryptographic and read operations).
+    pub may_use: bool,
+    /// The caller's role grants `kms_manage` (creating and changing keys).
+    pub may_manage: bool,
+}
+
+impl Caller {
+    /// Whether the caller's role covers an operation of this kind.
+    fn role_permits(&self, management: bool) -> bool {
+        if management { self.may_manage } else { self.may_use || self.may_manage }
+    }
 }
 
 /// A key as described to callers.
@@ -44,6 +62,11 @@ pub struct KeyMetadata {
     pub description: String,
     pub current_material: MaterialId,
     pub rotation_period_days: Option<u32>,
+    /// When automatic rotation is next due, if it is enabled.
+    pub next_rotation_ms: Option<i64>,
+    pub origin: lifecycle::Origin,
+    /// When imported material expires, if it does.
+    pub material_expires_ms: Option<i64>,
     pub created_at_ms: i64,
 }
 
@@ -62,8 +85,17 @@ pub enum KmsError {
     Blob(#[from] BlobError),
     #[error("the ciphertext was not made with the key named in the request")]
     IncorrectKey,
+    #[error("{actor} is not authorized to perform kms:{action} on this key")]
+    AccessDenied { actor: String, action: &'static str },
+    #[error(transparent)]
+    Policy(#[from] crate::policy::PolicyError),
+    #[error(transparent)]
+    Material(#[from] MaterialError),
     #[error("{0}")]
     Unsupported(String),
+    /// A request value out of range (AWS `ValidationException`).
+    #[error("{0}")]
+    Invalid(String),
     #[error("{0}")]
     AlreadyExists(String),
     #[error("the keystore is unavailable")]
@@ -84,7 +116,16 @@ impl KmsError {
             KmsError::Context(e) => e.aws_type(),
             KmsError::Blob(e) => e.aws_type(),
             KmsError::IncorrectKey => "IncorrectKeyException",
+            KmsError::AccessDenied { .. } => "AccessDeniedException",
+            KmsError::Policy(_) => "MalformedPolicyDocumentException",
+            KmsError::Material(e) => match e {
+                MaterialError::WrongKind => "InvalidKeyUsageException",
+                MaterialError::DigestLength(_) | MaterialError::PlaintextTooLong(_) => "ValidationException",
+                MaterialError::Decrypt => "InvalidCiphertextException",
+                MaterialError::Malformed | MaterialError::Crypto => "KMSInternalException",
+            },
             KmsError::Unsupported(_) => "UnsupportedOperationException",
+            KmsError::Invalid(_) => "ValidationException",
             KmsError::AlreadyExists(_) => "AlreadyExistsException",
             KmsError::Keystore(_) | KmsError::Audit(_) => "KMSInternalException",
             KmsError::Internal(_) => "KMSInternalException",
@@ -100,7 +141,16 @@ impl KmsError {
             KmsError::Context(e) => e.tc_code(),
             KmsError::Blob(e) => e.tc_code(),
             KmsError::IncorrectKey => "InvalidParameterValue.InvalidCiphertext",
+            KmsError::AccessDenied { .. } => "UnauthorizedOperation",
+            KmsError::Policy(_) => "InvalidParameterValue",
+            KmsError::Material(e) => match e {
+                MaterialError::WrongKind => "UnsupportedOperation",
+                MaterialError::DigestLength(_) | MaterialError::PlaintextTooLong(_) => "InvalidParameterValue",
+                MaterialError::Decrypt => "InvalidParameterValue.InvalidCiphertext",
+                MaterialError::Malformed | MaterialError::Crypto => "InternalError",
+            },
             KmsError::Unsupported(_) => "UnsupportedOperation",
+            KmsError::Invalid(_) => "InvalidParameterValue",
             KmsError::AlreadyExists(_) => "InvalidParameterValue.AliasAlreadyExists",
             KmsError::Keystore(_) | KmsError::Audit(_) | KmsError::Internal(_) => "InternalError",
         }
@@ -147,6 +197,9 @@ fn metadata(row: &KmsKeyRow) -> Result<KeyMetadata, KmsError> {
         description: row.description.clone(),
         current_material: MaterialId::new(u32::try_from(row.current_material).unwrap_or(u32::MAX)),
         rotation_period_days: row.rotation_period_days.and_then(|d| u32::try_from(d).ok()),
+        next_rotation_ms: row.next_rotation_at,
+        origin: if row.origin == "EXTERNAL" { lifecycle::Origin::External } else { lifecycle::Origin::Kms },
+        material_expires_ms: row.material_expires_at,
         created_at_ms: row.created_at,
     })
 }
@@ -166,7 +219,7 @@ pub struct Kms {
     store: Store,
     audit: Audit,
     keystore: Arc<dyn Keystore>,
-    cache: Arc<UnwrapCache>,
+    cache: Arc<UnwrapCache<Material>>,
     context_hasher: Arc<KeyedHasher>,
 }
 
@@ -175,7 +228,7 @@ impl Kms {
         store: Store,
         audit: Audit,
         keystore: Arc<dyn Keystore>,
-        cache: UnwrapCache,
+        cache: UnwrapCache<Material>,
         context_hasher: KeyedHasher,
     ) -> Self {
         Kms { store, audit, keystore, cache: Arc::new(cache), context_hasher: Arc::new(context_hasher) }
@@ -207,9 +260,12 @@ impl Kms {
         Ok(row)
     }
 
-    /// Checks `op` against the key's state; a cryptographic use of a key
-    /// pending deletion is refused *and* recorded as an alarm-grade event.
+    /// Checks the caller's authority over the key (its policy, then the
+    /// role where the policy delegates), then `op` against the key's state.
+    /// A denial is recorded; a cryptographic use of a key pending deletion
+    /// is refused *and* recorded as an alarm-grade event.
     async fn permit(&self, caller: &Caller, row: &KmsKeyRow, op: Operation) -> Result<KeyMetadata, KmsError> {
+        self.authorize(caller, row, op).await?;
         let meta = metadata(row)?;
         if let Err(e) = lifecycle::permits(&meta.state, op) {
             if e.is_alarm() {
@@ -226,32 +282,88 @@ impl Kms {
         Ok(meta)
     }
 
+    /// Whether the key's policy (or, where it delegates, the caller's role)
+    /// lets the caller perform `op` on the key.
+    async fn authorize(&self, caller: &Caller, row: &KmsKeyRow, op: Operation) -> Result<(), KmsError> {
+        let action = policy::action(op);
+        let management = policy::is_management(op);
+        let decision = match &row.policy {
+            None => Decision::Delegate,
+            // A stored policy was validated when it was put; one that no
+            // longer parses denies rather than falls back to the default.
+            Some(text) => KeyPolicy::parse(text).map_or(Decision::NotAllowed, |p| {
+                p.evaluate(&account_id(caller.tenant.as_ref()), &caller.actor, action)
+            }),
+        };
+        let allowed = match decision {
+            Decision::Allow => true,
+            Decision::Delegate => caller.role_permits(management),
+            Decision::Deny | Decision::NotAllowed => false,
+        };
+        if allowed {
+            return Ok(());
+        }
+        let key_id = KeyId::parse(&row.id)?;
+        self.audit
+            .record(
+                self.event("kms.access_denied", Outcome::Denied, caller, &key_id)
+                    .attr("operation", action)
+                    .attr("policy", if row.policy.is_some() { "custom" } else { "default" }),
+            )
+            .await?;
+        Err(KmsError::AccessDenied { actor: caller.actor.clone(), action })
+    }
+
+    /// Refuses a call that involves no particular key (creating or listing
+    /// keys, random bytes) unless the caller's role covers it.
+    async fn require_role(&self, caller: &Caller, action: &'static str, management: bool) -> Result<(), KmsError> {
+        if caller.role_permits(management) {
+            return Ok(());
+        }
+        self.audit
+            .record(
+                Event::new("kms.access_denied", Outcome::Denied, &caller.actor)
+                    .tenant(caller.tenant.clone())
+                    .source(caller.source.clone())
+                    .attr("operation", action),
+            )
+            .await?;
+        Err(KmsError::AccessDenied { actor: caller.actor.clone(), action })
+    }
+
     /// The unwrapped material of one version, from the cache or the keystore.
-    async fn material(&self, key: &KeyId, version: MaterialId) -> Result<Arc<MaterialKey>, KmsError> {
+    async fn material(&self, key: &KeyId, spec: KeySpec, version: MaterialId) -> Result<Arc<Material>, KmsError> {
         if let Some(m) = self.cache.get(*key, version) {
             return Ok(m);
         }
         let (_, wrapped) = self.store.kms_material(&key.to_string(), i64::from(version.get())).await?;
         let keystore = self.keystore.clone();
         let aad = wrap_aad(key, version);
-        let material = tokio::task::spawn_blocking(move || keystore.unwrap(&wrapped, &aad))
-            .await
-            .map_err(|e| KmsError::Internal(e.to_string()))??;
+        let material = tokio::task::spawn_blocking(move || {
+            let secret = keystore.unwrap_secret(&wrapped, &aad)?;
+            Material::from_secret(spec, &secret).map_err(KmsError::from)
+        })
+        .await
+        .map_err(|e| KmsError::Internal(e.to_string()))??;
         let material = Arc::new(material);
         self.cache.insert(*key, version, material.clone());
         Ok(material)
     }
 
-    async fn wrap_new(&self, key: &KeyId, version: MaterialId) -> Result<Vec<u8>, KmsError> {
-        let material = MaterialKey::generate()?;
+    /// Generates material of `spec` for a new version and wraps it; key
+    /// generation (RSA above all) and wrapping run off the async threads.
+    async fn wrap_new(&self, key: &KeyId, spec: KeySpec, version: MaterialId) -> Result<Vec<u8>, KmsError> {
         let keystore = self.keystore.clone();
         let aad = wrap_aad(key, version);
-        Ok(tokio::task::spawn_blocking(move || keystore.wrap(&material, &aad))
-            .await
-            .map_err(|e| KmsError::Internal(e.to_string()))??)
+        tokio::task::spawn_blocking(move || {
+            let (_, secret) = Material::generate(spec)?;
+            keystore.wrap_secret(&secret, &aad).map_err(KmsError::from)
+        })
+        .await
+        .map_err(|e| KmsError::Internal(e.to_string()))?
     }
 
-    /// Creates a key for the caller's tenant. Only symmetric keys so far.
+    /// Creates a key of any supported spec and usage for the caller's tenant.
     pub async fn create_key(
         &self,
         caller: &Caller,
@@ -259,19 +371,14 @@ impl Kms {
         usage: Option<KeyUsage>,
         description: &str,
     ) -> Result<KeyMetadata, KmsError> {
-        if spec != KeySpec::SymmetricDefault {
-            return Err(KmsError::Unsupported(format!("{} keys are not available yet", spec.aws_name())));
-        }
-        let usage = usage.unwrap_or(KeyUsage::EncryptDecrypt);
-        if usage != KeyUsage::EncryptDecrypt {
-            return Err(KmsError::Unsupported("SYMMETRIC_DEFAULT keys are for ENCRYPT_DECRYPT".into()));
-        }
+        self.require_role(caller, "CreateKey", true).await?;
+        let usage = KeyType::new(spec, usage)?.usage();
         if description.len() > 8192 {
-            return Err(KmsError::Unsupported("the description is longer than 8192 bytes".into()));
+            return Err(KmsError::Invalid("the description is longer than 8192 bytes".into()));
         }
         let key_id = KeyId::random().ok_or_else(|| KmsError::Internal("random generator".into()))?;
         let first = MaterialId::new(1);
-        let wrapped = self.wrap_new(&key_id, first).await?;
+        let wrapped = self.wrap_new(&key_id, spec, first).await?;
         let now = now_ms();
         let row = KmsKeyRow {
             id: key_id.to_string(),
@@ -286,6 +393,9 @@ impl Kms {
             next_rotation_at: None,
             created_at: now,
             updated_at: now,
+            origin: "AWS_KMS".into(),
+            policy: None,
+            material_expires_at: None,
         };
         self.audit
             .record(
@@ -294,12 +404,13 @@ impl Kms {
                     .attr("keystore", self.keystore.name()),
             )
             .await?;
-        self.store.kms_create_key(&row, self.keystore.name(), &wrapped).await?;
+        self.store.kms_create_key(&row, self.keystore.name(), Some(&wrapped)).await?;
         metadata(&row)
     }
 
     /// The caller's keys (up to 1000).
     pub async fn list_keys(&self, caller: &Caller) -> Result<Vec<KeyMetadata>, KmsError> {
+        self.require_role(caller, "ListKeys", false).await?;
         let page = self.store.kms_list_keys(caller.tenant.as_ref(), None, 1000).await?;
         page.items.iter().map(metadata).collect()
     }
@@ -314,10 +425,12 @@ impl Kms {
         &self,
         caller: &Caller,
         key: &KeyRef,
+        op: Operation,
         kind: &str,
         next: impl FnOnce(&KeyState) -> Result<KeyState, StateError>,
     ) -> Result<KeyMetadata, KmsError> {
         let row = self.resolve(caller, key).await?;
+        self.authorize(caller, &row, op).await?;
         let meta = metadata(&row)?;
         let new_state = next(&meta.state)?;
         let (to, deletion_at) = state_name(&new_state);
@@ -332,11 +445,11 @@ impl Kms {
     }
 
     pub async fn enable_key(&self, caller: &Caller, key: &KeyRef) -> Result<KeyMetadata, KmsError> {
-        self.transition(caller, key, "kms.key.enabled", lifecycle::enable).await
+        self.transition(caller, key, Operation::EnableKey, "kms.key.enabled", lifecycle::enable).await
     }
 
     pub async fn disable_key(&self, caller: &Caller, key: &KeyRef) -> Result<KeyMetadata, KmsError> {
-        self.transition(caller, key, "kms.key.disabled", lifecycle::disable).await
+        self.transition(caller, key, Operation::DisableKey, "kms.key.disabled", lifecycle::disable).await
     }
 
     /// Schedules deletion after `days` (7–30, default 30).
@@ -348,20 +461,36 @@ impl Kms {
     ) -> Result<KeyMetadata, KmsError> {
         let api = caller.api;
         let now = now_ms();
-        self.transition(caller, key, "kms.key.deletion_scheduled", |s| lifecycle::schedule_deletion(s, api, days, now))
-            .await
+        self.transition(caller, key, Operation::ScheduleKeyDeletion, "kms.key.deletion_scheduled", |s| {
+            lifecycle::schedule_deletion(s, api, days, now)
+        })
+        .await
     }
 
     pub async fn cancel_key_deletion(&self, caller: &Caller, key: &KeyRef) -> Result<KeyMetadata, KmsError> {
-        self.transition(caller, key, "kms.key.deletion_cancelled", lifecycle::cancel_deletion).await
+        self.transition(
+            caller,
+            key,
+            Operation::CancelKeyDeletion,
+            "kms.key.deletion_cancelled",
+            lifecycle::cancel_deletion,
+        )
+        .await
     }
 
     pub async fn archive_key(&self, caller: &Caller, key: &KeyRef) -> Result<KeyMetadata, KmsError> {
-        self.transition(caller, key, "kms.key.archived", lifecycle::archive).await
+        self.transition(caller, key, Operation::ArchiveKey, "kms.key.archived", lifecycle::archive).await
     }
 
     pub async fn cancel_key_archive(&self, caller: &Caller, key: &KeyRef) -> Result<KeyMetadata, KmsError> {
-        self.transition(caller, key, "kms.key.archive_cancelled", lifecycle::cancel_archive).await
+        self.transition(
+            caller,
+            key,
+            Operation::CancelKeyArchive,
+            "kms.key.archive_cancelled",
+            lifecycle::cancel_archive,
+        )
+        .await
     }
 
     /// Adds a new material version now; older versions keep decrypting.
@@ -371,7 +500,7 @@ impl Kms {
         lifecycle::check_rotatable(meta.spec, lifecycle::Origin::Kms)?;
         let next =
             meta.current_material.next().ok_or_else(|| KmsError::Internal("material versions exhausted".into()))?;
-        let wrapped = self.wrap_new(&meta.key_id, next).await?;
+        let wrapped = self.wrap_new(&meta.key_id, meta.spec, next).await?;
         let next_rotation = meta.rotation_period_days.map(|d| lifecycle::next_rotation_ms(now_ms(), d));
         self.audit
             .record(
@@ -388,92 +517,6 @@ impl Kms {
 
     fn context_hash(&self, context: &EncryptionContext) -> String {
         self.context_hasher.hash(&context.canonical())
-    }
-
-    /// Encrypts under the key's current material.
-    pub async fn encrypt(
-        &self,
-        caller: &Caller,
-        key: &KeyRef,
-        plaintext: &[u8],
-        context: &EncryptionContext,
-    ) -> Result<(KeyId, Vec<u8>), KmsError> {
-        if plaintext.is_empty() || plaintext.len() > 4096 {
-            return Err(KmsError::Unsupported("the plaintext must be 1 to 4096 bytes".into()));
-        }
-        let row = self.resolve(caller, key).await?;
-        let meta = self.permit(caller, &row, Operation::Encrypt).await?;
-        let material = self.material(&meta.key_id, meta.current_material).await?;
-        self.audit
-            .record(
-                self.event("kms.encrypt", Outcome::Success, caller, &meta.key_id)
-                    .attr("material_id", meta.current_material.get())
-                    .attr("context_hash", self.context_hash(context)),
-            )
-            .await?;
-        let blob = blob::encrypt(&material, meta.key_id, meta.current_material, plaintext, context)?;
-        Ok((meta.key_id, blob))
-    }
-
-    /// Decrypts a blob of one of the caller's keys; `expected` (when given)
-    /// must name the key the blob was made with.
-    pub async fn decrypt(
-        &self,
-        caller: &Caller,
-        ciphertext: &[u8],
-        context: &EncryptionContext,
-        expected: Option<&KeyRef>,
-    ) -> Result<(KeyId, Zeroizing<Vec<u8>>), KmsError> {
-        let header = blob::parse_header(ciphertext)?;
-        let row = self.resolve(caller, &KeyRef::Id(header.key_id)).await.map_err(|e| match e {
-            // A blob of an unknown (or another tenant's) key is just invalid.
-            KmsError::NotFound => KmsError::Blob(BlobError::InvalidCiphertext),
-            other => other,
-        })?;
-        if let Some(k) = expected {
-            let named = self.resolve(caller, k).await?;
-            if named.id != row.id {
-                return Err(KmsError::IncorrectKey);
-            }
-        }
-        let meta = self.permit(caller, &row, Operation::Decrypt).await?;
-        let material = match self.material(&meta.key_id, header.material_id).await {
-            Ok(m) => m,
-            Err(KmsError::NotFound) => return Err(KmsError::Blob(BlobError::InvalidCiphertext)),
-            Err(e) => return Err(e),
-        };
-        self.audit
-            .record(
-                self.event("kms.decrypt", Outcome::Success, caller, &meta.key_id)
-                    .attr("material_id", header.material_id.get())
-                    .attr("context_hash", self.context_hash(context)),
-            )
-            .await?;
-        let plaintext = blob::decrypt(|_, _| Some(material.as_ref()), ciphertext, context)?;
-        Ok((meta.key_id, plaintext))
-    }
-
-    /// A fresh data key: its plaintext and its blob under the key.
-    pub async fn generate_data_key(
-        &self,
-        caller: &Caller,
-        key: &KeyRef,
-        bytes: usize,
-        context: &EncryptionContext,
-    ) -> Result<(KeyId, blob::DataKey), KmsError> {
-        let row = self.resolve(caller, key).await?;
-        let meta = self.permit(caller, &row, Operation::GenerateDataKey).await?;
-        let material = self.material(&meta.key_id, meta.current_material).await?;
-        self.audit
-            .record(
-                self.event("kms.generate_data_key", Outcome::Success, caller, &meta.key_id)
-                    .attr("material_id", meta.current_material.get())
-                    .attr("bytes", bytes)
-                    .attr("context_hash", self.context_hash(context)),
-            )
-            .await?;
-        let data_key = blob::generate_data_key(&material, meta.key_id, meta.current_material, bytes, context)?;
-        Ok((meta.key_id, data_key))
     }
 
     /// Names a key of the caller's tenant with an alias.
@@ -500,7 +543,14 @@ impl Kms {
         let due = self.store.kms_due_for_deletion(now, 100).await?;
         for row in &due {
             let key = KeyId::parse(&row.id)?;
-            let system = Caller { tenant: row.tenant_id.clone(), actor: "system".into(), source: None, api: Api::Aws };
+            let system = Caller {
+                tenant: row.tenant_id.clone(),
+                actor: "system".into(),
+                source: None,
+                api: Api::Aws,
+                may_use: false,
+                may_manage: true,
+            };
             self.audit
                 .record(
                     self.event("kms.key.destroyed", Outcome::Success, &system, &key)

@@ -14,6 +14,20 @@ mod arn;
 
 pub use arn::{AliasName, Arn, ArnResource, KeyId, KeyRef, MaterialId};
 
+/// The 12-digit AWS account id that stands for a tenant in ARNs and key
+/// policies: stable, derived from the tenant id's hex digits; the operator
+/// organisation (no tenant) is all zeros.
+pub fn account_id(tenant: Option<&rampart_core::Id>) -> String {
+    match tenant {
+        None => "000000000000".into(),
+        Some(t) => {
+            let hex: String = t.as_str().chars().filter(char::is_ascii_hexdigit).take(12).collect();
+            let n = u64::from_str_radix(&hex, 16).unwrap_or(0) % 1_000_000_000_000;
+            format!("{n:012}")
+        }
+    }
+}
+
 /// Why a name, id or combination was refused. Messages never repeat the
 /// caller's input, so an error can be logged without echoing what a client
 /// sent (which could be anything, including a secret pasted by mistake).

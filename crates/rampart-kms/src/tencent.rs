@@ -18,7 +18,9 @@ use zeroize::Zeroizing;
 use crate::context::EncryptionContext;
 use crate::lifecycle::KeyState;
 use crate::service::{Caller, KeyMetadata, Kms, KmsError};
-use crate::spec::{AliasName, KeyId, KeyRef, KeySpec, KeyType, KeyUsage};
+use crate::spec::{AliasName, EncryptionAlgorithm, KeyId, KeyRef, KeySpec, KeyType, KeyUsage};
+
+mod asym;
 
 /// Tencent's limit on an `EncryptionContext` string, in characters.
 const CONTEXT_MAX_CHARS: usize = 1024;
@@ -329,7 +331,8 @@ async fn dispatch(kms: &Kms, caller: &Caller, action: &str, body: &[u8]) -> Resu
                 ));
             }
             let ctx = p.context("EncryptionContext")?;
-            let (key_id, blob) = kms.encrypt(caller, &key, &plaintext, &ctx).await?;
+            let (key_id, blob) =
+                kms.encrypt(caller, &key, &plaintext, &ctx, EncryptionAlgorithm::SymmetricDefault).await?;
             json!({ "CiphertextBlob": b64(&blob), "KeyId": key_id.to_string() })
         }
         "Decrypt" => {
@@ -338,7 +341,8 @@ async fn dispatch(kms: &Kms, caller: &Caller, action: &str, body: &[u8]) -> Resu
             p.refuse(&["EncryptionPublicKey"])?;
             let blob = p.base64("CiphertextBlob", "InvalidParameterValue.InvalidCiphertext")?;
             let ctx = p.context("EncryptionContext")?;
-            let (key_id, plaintext) = kms.decrypt(caller, &blob, &ctx, None).await?;
+            let (key_id, plaintext) =
+                kms.decrypt(caller, &blob, &ctx, None, EncryptionAlgorithm::SymmetricDefault).await?;
             json!({ "KeyId": key_id.to_string(), "Plaintext": b64(&plaintext) })
         }
         "GenerateDataKey" => generate_data_key(kms, caller, &p).await?,
@@ -347,9 +351,11 @@ async fn dispatch(kms: &Kms, caller: &Caller, action: &str, body: &[u8]) -> Resu
             let destination = p.optional_key("DestinationKeyId")?;
             let source_ctx = p.context("SourceEncryptionContext")?;
             let dest_ctx = p.context("DestinationEncryptionContext")?;
-            let (source_id, plaintext) = kms.decrypt(caller, &blob, &source_ctx, None).await?;
+            let (source_id, plaintext) =
+                kms.decrypt(caller, &blob, &source_ctx, None, EncryptionAlgorithm::SymmetricDefault).await?;
             let destination = destination.unwrap_or(KeyRef::Id(source_id));
-            let (dest_id, out) = kms.encrypt(caller, &destination, &plaintext, &dest_ctx).await?;
+            let (dest_id, out) =
+                kms.encrypt(caller, &destination, &plaintext, &dest_ctx, EncryptionAlgorithm::SymmetricDefault).await?;
             json!({
                 "CiphertextBlob": b64(&out),
                 "KeyId": dest_id.to_string(),
@@ -357,11 +363,20 @@ async fn dispatch(kms: &Kms, caller: &Caller, action: &str, body: &[u8]) -> Resu
                 "ReEncrypted": true,
             })
         }
-        other => return Err(unknown_action(other)),
+        other => return asym::dispatch(kms, caller, other, &p).await,
     })
 }
 
 const ACTIONS: &[&str] = &[
+    "AsymmetricRsaDecrypt",
+    "DisableKeyRotation",
+    "EnableKeyRotation",
+    "GenerateRandom",
+    "GetKeyRotationStatus",
+    "GetPublicKey",
+    "SignByAsymmetricKey",
+    "UpdateKeyDescription",
+    "VerifyByAsymmetricKey",
     "ArchiveKey",
     "CancelKeyArchive",
     "CancelKeyDeletion",
@@ -398,18 +413,15 @@ async fn create_key(kms: &Kms, caller: &Caller, p: &Params) -> Result<Value, TcE
     if description.len() > DESCRIPTION_MAX_BYTES {
         return Err(TcError::invalid_value(format!("Description has at most {DESCRIPTION_MAX_BYTES} bytes")));
     }
-    match p.nonempty_string("KeyUsage")? {
-        None | Some("ENCRYPT_DECRYPT") => {}
-        Some(u) if KeyType::from_tc_key_usage(u).is_ok() || TC_SM2_USAGES.contains(&u) => {
-            return Err(TcError::unsupported("only ENCRYPT_DECRYPT keys can be created"));
+    let key_type = match p.nonempty_string("KeyUsage")? {
+        None => KeyType::new(KeySpec::SymmetricDefault, Some(KeyUsage::EncryptDecrypt)).map_err(KmsError::from)?,
+        Some(u) if TC_SM2_USAGES.contains(&u) => {
+            return Err(TcError::unsupported("SM2 keys are not available"));
         }
-        Some(_) => {
-            return Err(TcError::new(
-                "InvalidParameterValue.InvalidKeyUsage",
-                "KeyUsage must be one of Tencent's key usages; only ENCRYPT_DECRYPT is supported",
-            ));
-        }
-    }
+        Some(u) => KeyType::from_tc_key_usage(u).map_err(|_| {
+            TcError::new("InvalidParameterValue.InvalidKeyUsage", "KeyUsage must be one of Tencent's key usages")
+        })?,
+    };
     match p.integer("Type")? {
         None | Some(1) => {}
         Some(2) => return Err(TcError::unsupported("keys for imported material (Type 2) are not available")),
@@ -428,7 +440,7 @@ async fn create_key(kms: &Kms, caller: &Caller, p: &Params) -> Result<Value, TcE
         Err(KmsError::NotFound) => {}
         Err(e) => return Err(e.into()),
     }
-    let meta = kms.create_key(caller, KeySpec::SymmetricDefault, Some(KeyUsage::EncryptDecrypt), description).await?;
+    let meta = kms.create_key(caller, key_type.spec(), Some(key_type.usage()), description).await?;
     let key = KeyRef::Id(meta.key_id);
     if let Err(e) = kms.create_alias(caller, &alias, &key).await {
         // The alias was taken meanwhile (or the store failed): nobody will
@@ -544,7 +556,14 @@ mod tests {
     }
 
     fn caller(tenant: &Id) -> Caller {
-        Caller { tenant: Some(tenant.clone()), actor: "alice".into(), source: None, api: Api::Tencent }
+        Caller {
+            tenant: Some(tenant.clone()),
+            actor: "alice".into(),
+            source: None,
+            api: Api::Tencent,
+            may_use: true,
+            may_manage: true,
+        }
     }
 
     async fn fixture() -> Fixture {
@@ -651,8 +670,8 @@ mod tests {
         assert_eq!(f.err("CreateKey", json!({ "Alias": "kms-orders" })).await, "InvalidParameterValue.InvalidAlias");
         assert_eq!(f.err("CreateKey", json!({ "Alias": "alias/orders" })).await, "InvalidParameterValue.InvalidAlias");
         assert_eq!(f.err("CreateKey", json!({ "Description": "x" })).await, "MissingParameter");
-        let ecc = json!({ "Alias": "signer", "KeyUsage": "ASYMMETRIC_SIGN_VERIFY_ECC" });
-        assert_eq!(f.err("CreateKey", ecc).await, "UnsupportedOperation");
+        let sm2 = json!({ "Alias": "signer", "KeyUsage": "ASYMMETRIC_SIGN_VERIFY_SM2" });
+        assert_eq!(f.err("CreateKey", sm2).await, "UnsupportedOperation");
         let odd = json!({ "Alias": "odd", "KeyUsage": "SIGN_EVERYTHING" });
         assert_eq!(f.err("CreateKey", odd).await, "InvalidParameterValue.InvalidKeyUsage");
         assert_eq!(f.err("CreateKey", json!({ "Alias": "ext", "Type": 2 })).await, "UnsupportedOperation");

@@ -13,25 +13,48 @@ use rampart_core::audit::Audit;
 use rampart_core::secret::RootSecret;
 use rampart_core::{Id, Outcome};
 use rampart_kms::context::EncryptionContext;
-use rampart_kms::keystore::{SoftwareKeystore, UnwrapCache};
+use rampart_kms::keystore::{Keystore, Pkcs11Config, Pkcs11Keystore, SoftwareKeystore, UnwrapCache};
 use rampart_kms::lifecycle::{Api, KeyState};
 use rampart_kms::service::{Caller, Kms, KmsError};
-use rampart_kms::spec::{KeyRef, KeySpec};
+use rampart_kms::spec::{EncryptionAlgorithm, KeyRef, KeySpec};
+
+const SYM: EncryptionAlgorithm = EncryptionAlgorithm::SymmetricDefault;
 use rampart_store::testing::TestPostgres;
 use rampart_store::{EventFilter, Store, TableAuditSink};
 
 fn caller(tenant: &Id) -> Caller {
-    Caller { tenant: Some(tenant.clone()), actor: "alice".into(), source: None, api: Api::Aws }
+    Caller {
+        tenant: Some(tenant.clone()),
+        actor: "alice".into(),
+        source: None,
+        api: Api::Aws,
+        may_use: true,
+        may_manage: true,
+    }
+}
+
+/// Set in the child process that runs the suite on SoftHSM2.
+const PKCS11_CHILD: &str = "RAMPART_TEST_KMS_ON_PKCS11";
+const TOKEN: &str = "rampart-kms-suite";
+const USER_PIN: &str = "user-pin-2468";
+
+/// The keystore of this process: the software key file, or, in the
+/// SoftHSM2 child process, the root key inside the token.
+fn keystore(dir: &std::path::Path) -> Arc<dyn Keystore> {
+    if std::env::var_os(PKCS11_CHILD).is_some() {
+        let config = Pkcs11Config::new(TOKEN, secrecy::SecretString::from(USER_PIN.to_owned()));
+        return Arc::new(Pkcs11Keystore::open(config).unwrap());
+    }
+    Arc::new(SoftwareKeystore::from_key_file(&dir.join("kms-root.key"), true).unwrap())
 }
 
 async fn kms(store: &Store, dir: &std::path::Path) -> Kms {
     let audit = Audit::new(Arc::new(TableAuditSink(store.clone())), Duration::from_secs(2));
-    let keystore = SoftwareKeystore::from_key_file(&dir.join("kms-root.key"), true).unwrap();
     let root = RootSecret::from_bytes([9; 32]);
     Kms::new(
         store.clone(),
         audit,
-        Arc::new(keystore),
+        keystore(dir),
         UnwrapCache::new(128, Duration::from_secs(60)),
         root.keyed_hasher("rampart/kms-context/v1"),
     )
@@ -41,7 +64,7 @@ fn ctx(pairs: &[(&str, &str)]) -> EncryptionContext {
     EncryptionContext::from_pairs(pairs.iter().copied()).unwrap()
 }
 
-async fn lifecycle_case(store: Store, dir: &std::path::Path) {
+async fn lifecycle_case(store: Store, dir: &std::path::Path, pg_url: Option<&str>) {
     let kms = kms(&store, dir).await;
     let acme = store.create_tenant("acme", 1).await.unwrap().id;
     let other = store.create_tenant("other", 1).await.unwrap().id;
@@ -52,37 +75,40 @@ async fn lifecycle_case(store: Store, dir: &std::path::Path) {
 
     let secret = b"card 4111 1111 1111 1111";
     let context = ctx(&[("order", "42")]);
-    let (_, v1) = kms.encrypt(&me, &key, secret, &context).await.unwrap();
-    let (_, back) = kms.decrypt(&me, &v1, &context, None).await.unwrap();
+    let (_, v1) = kms.encrypt(&me, &key, secret, &context, SYM).await.unwrap();
+    let (_, back) = kms.decrypt(&me, &v1, &context, None, SYM).await.unwrap();
     assert_eq!(back.as_slice(), secret);
-    let wrong = kms.decrypt(&me, &v1, &ctx(&[("order", "43")]), None).await.unwrap_err();
+    let wrong = kms.decrypt(&me, &v1, &ctx(&[("order", "43")]), None, SYM).await.unwrap_err();
     assert_eq!(wrong.aws_type(), "InvalidCiphertextException");
-    let collide = kms.decrypt(&me, &v1, &ctx(&[("orde", "r42")]), None).await.unwrap_err();
+    let collide = kms.decrypt(&me, &v1, &ctx(&[("orde", "r42")]), None, SYM).await.unwrap_err();
     assert_eq!(collide.aws_type(), "InvalidCiphertextException", "no context collisions");
 
     // Rotation: new ciphertexts use version 2, version 1 still decrypts.
     let rotated = kms.rotate_key_on_demand(&me, &key).await.unwrap();
     assert_eq!(rotated.current_material.get(), 2);
-    let (_, v2) = kms.encrypt(&me, &key, secret, &context).await.unwrap();
+    let (_, v2) = kms.encrypt(&me, &key, secret, &context, SYM).await.unwrap();
     assert_ne!(v1[..30], v2[..30]);
-    assert_eq!(kms.decrypt(&me, &v1, &context, None).await.unwrap().1.as_slice(), secret);
-    assert_eq!(kms.decrypt(&me, &v2, &context, None).await.unwrap().1.as_slice(), secret);
+    assert_eq!(kms.decrypt(&me, &v1, &context, None, SYM).await.unwrap().1.as_slice(), secret);
+    assert_eq!(kms.decrypt(&me, &v2, &context, None, SYM).await.unwrap().1.as_slice(), secret);
 
     // Tenant isolation: another tenant neither sees the key nor decrypts.
     let them = caller(&other);
     assert!(matches!(kms.describe_key(&them, &key).await, Err(KmsError::NotFound)));
-    assert!(matches!(kms.encrypt(&them, &key, b"x", &context).await, Err(KmsError::NotFound)));
-    assert_eq!(kms.decrypt(&them, &v1, &context, None).await.unwrap_err().aws_type(), "InvalidCiphertextException");
+    assert!(matches!(kms.encrypt(&them, &key, b"x", &context, SYM).await, Err(KmsError::NotFound)));
+    assert_eq!(
+        kms.decrypt(&them, &v1, &context, None, SYM).await.unwrap_err().aws_type(),
+        "InvalidCiphertextException"
+    );
 
     // Disable: no use; enable again.
     kms.disable_key(&me, &key).await.unwrap();
-    assert_eq!(kms.encrypt(&me, &key, b"x", &context).await.unwrap_err().aws_type(), "DisabledException");
+    assert_eq!(kms.encrypt(&me, &key, b"x", &context, SYM).await.unwrap_err().aws_type(), "DisabledException");
     kms.enable_key(&me, &key).await.unwrap();
 
     // Pending deletion: any use is refused and raises an alarm-grade event.
     let scheduled = kms.schedule_key_deletion(&me, &key, Some(7)).await.unwrap();
     let KeyState::PendingDeletion { deletion_date_ms } = scheduled.state else { panic!("{scheduled:?}") };
-    assert_eq!(kms.decrypt(&me, &v1, &context, None).await.unwrap_err().aws_type(), "KMSInvalidStateException");
+    assert_eq!(kms.decrypt(&me, &v1, &context, None, SYM).await.unwrap_err().aws_type(), "KMSInvalidStateException");
     let alarms = EventFilter { kind: Some("kms.key.used_while_pending_deletion".into()), ..Default::default() };
     let found = store.list_events(&alarms, 0, 10).await.unwrap();
     assert_eq!(found.items.len(), 1);
@@ -90,14 +116,26 @@ async fn lifecycle_case(store: Store, dir: &std::path::Path) {
     assert_eq!(kms.cancel_key_deletion(&me, &key).await.unwrap().state, KeyState::Disabled, "cancel → Disabled");
 
     // Deletion at the deadline: nothing remains, old ciphertexts are dead.
+    let id = meta.key_id.to_string();
+    let wrapped = [store.kms_material(&id, 1).await.unwrap().1, store.kms_material(&id, 2).await.unwrap().1];
+    assert!(database_holds(dir, pg_url, &wrapped[0]).await, "the scan finds material while it exists");
     kms.schedule_key_deletion(&me, &key, None).await.unwrap();
     assert_eq!(kms.purge_due(deletion_date_ms - 1).await.unwrap(), 0, "not before the deadline");
     let far = rampart_core::time::now_ms() + 31 * 86_400_000;
     assert_eq!(kms.purge_due(far).await.unwrap(), 1);
     assert!(matches!(kms.describe_key(&me, &key).await, Err(KmsError::NotFound)));
-    assert_eq!(kms.decrypt(&me, &v1, &context, None).await.unwrap_err().aws_type(), "InvalidCiphertextException");
-    assert_eq!(kms.decrypt(&me, &v2, &context, None).await.unwrap_err().aws_type(), "InvalidCiphertextException");
+    assert_eq!(kms.decrypt(&me, &v1, &context, None, SYM).await.unwrap_err().aws_type(), "InvalidCiphertextException");
+    assert_eq!(kms.decrypt(&me, &v2, &context, None, SYM).await.unwrap_err().aws_type(), "InvalidCiphertextException");
     assert!(store.kms_material(&meta.key_id.to_string(), 1).await.is_err());
+    for w in &wrapped {
+        assert!(!database_holds(dir, pg_url, w).await, "no wrapped material survives in a dump of the database");
+    }
+    if std::env::var_os(PKCS11_CHILD).is_some() {
+        // Key material never lives in the token: only the root key does,
+        // before and after, so there is nothing of the key left to destroy there.
+        let labels = token_object_labels();
+        assert_eq!(labels, vec![rampart_kms::keystore::pkcs11::DEFAULT_KEY_LABEL.to_owned()], "{labels:?}");
+    }
 
     // The audit trail names keys and context hashes, never the plaintext.
     let all = store.list_events(&EventFilter::default(), 0, 500).await.unwrap();
@@ -106,11 +144,97 @@ async fn lifecycle_case(store: Store, dir: &std::path::Path) {
     assert!(!text.contains("4111") && !text.contains("\"42\""), "no plaintext or context values in the audit");
 }
 
+/// Whether `needle` appears anywhere in a dump of the database: the SQLite
+/// file and its WAL byte for byte, or PostgreSQL's `pg_dump` of the table
+/// data (plus the raw table contents, for rows a dump would not show).
+async fn database_holds(dir: &std::path::Path, pg_url: Option<&str>, needle: &[u8]) -> bool {
+    if let Some(url) = pg_url {
+        // `pg_dump` writes bytea as hex: search for the hex form.
+        let out = std::process::Command::new("pg_dump").args(["--data-only", url]).output().unwrap();
+        assert!(out.status.success(), "pg_dump: {}", String::from_utf8_lossy(&out.stderr));
+        let hex: String = needle.iter().map(|b| format!("{b:02x}")).collect();
+        return String::from_utf8_lossy(&out.stdout).contains(&hex);
+    }
+    let path = dir.join("db");
+    let mut haystack = std::fs::read(&path).unwrap_or_default();
+    haystack.extend(std::fs::read(dir.join("db-wal")).unwrap_or_default());
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The labels of every object on the test token, listed through PKCS#11.
+fn token_object_labels() -> Vec<String> {
+    use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+    use cryptoki::object::{Attribute, AttributeType};
+    use cryptoki::session::UserType;
+    let ctx = Pkcs11::new(rampart_kms::keystore::pkcs11::DEFAULT_MODULE).unwrap();
+    let _ = ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK));
+    let slot = ctx
+        .get_slots_with_token()
+        .unwrap()
+        .into_iter()
+        .find(|s| ctx.get_token_info(*s).unwrap().label() == TOKEN)
+        .unwrap();
+    let session = ctx.open_ro_session(slot).unwrap();
+    let _ = session.login(UserType::User, Some(&secrecy::SecretString::from(USER_PIN.to_owned())));
+    let objects = session.find_objects(&[]).unwrap();
+    let mut labels: Vec<String> = objects
+        .iter()
+        .map(|o| match session.get_attributes(*o, &[AttributeType::Label]).unwrap().first() {
+            Some(Attribute::Label(l)) => String::from_utf8_lossy(l).into_owned(),
+            _ => String::new(),
+        })
+        .collect();
+    labels.sort();
+    labels
+}
+
+/// The whole suite again with the root key inside SoftHSM2: a child process
+/// of this test binary with its own token directory (SoftHSM2 reads
+/// `SOFTHSM2_CONF` once per process), running every `_on_sqlite` case.
+#[test]
+fn the_kms_suite_runs_on_softhsm2() {
+    if std::env::var_os(PKCS11_CHILD).is_some() {
+        return;
+    }
+    if !std::path::Path::new(rampart_kms::keystore::pkcs11::DEFAULT_MODULE).exists() {
+        let message = "SoftHSM2 is missing (apt-get install softhsm2)";
+        assert!(std::env::var_os("RAMPART_REQUIRE_TOOLS").is_none(), "RAMPART_REQUIRE_TOOLS is set and {message}");
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "*** SKIPPED: the KMS suite on PKCS#11: {message}");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens");
+    std::fs::create_dir(&tokens).unwrap();
+    let conf = dir.path().join("softhsm2.conf");
+    std::fs::write(
+        &conf,
+        format!("directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n", tokens.display()),
+    )
+    .unwrap();
+    let init = std::process::Command::new("softhsm2-util")
+        .args(["--init-token", "--free", "--label", TOKEN, "--so-pin", "so-pin-1357", "--pin", USER_PIN])
+        .env("SOFTHSM2_CONF", &conf)
+        .output()
+        .unwrap();
+    assert!(init.status.success(), "softhsm2-util: {}", String::from_utf8_lossy(&init.stderr));
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["on_sqlite", "--test-threads=1"])
+        .env("SOFTHSM2_CONF", &conf)
+        .env(PKCS11_CHILD, "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "the suite failed on SoftHSM2:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("4 passed"), "the suite did not run on SoftHSM2:\n{stdout}\n{stderr}");
+}
+
 #[tokio::test]
 async fn lifecycle_rotation_deletion_and_isolation_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open_sqlite(&dir.path().join("db"), 4).await.unwrap();
-    lifecycle_case(store, dir.path()).await;
+    lifecycle_case(store, dir.path(), None).await;
 }
 
 #[tokio::test]
@@ -118,7 +242,232 @@ async fn lifecycle_rotation_deletion_and_isolation_on_postgres() {
     let Some(pg) = TestPostgres::create().await else { return };
     let dir = tempfile::tempdir().unwrap();
     let store = pg.store().await.unwrap();
-    lifecycle_case(store.clone(), dir.path()).await;
+    lifecycle_case(store.clone(), dir.path(), Some(pg.url())).await;
+    store.close().await;
+    pg.drop_db().await;
+}
+
+fn with_role(tenant: &Id, actor: &str, may_use: bool, may_manage: bool) -> Caller {
+    Caller { tenant: Some(tenant.clone()), actor: actor.into(), source: None, api: Api::Aws, may_use, may_manage }
+}
+
+async fn asymmetric_and_hmac_case(store: Store, dir: &std::path::Path) {
+    use rampart_kms::material::MessageType::{Digest, Raw};
+    use rampart_kms::spec::{KeyUsage, MacAlgorithm, SigningAlgorithm};
+    let kms = kms(&store, dir).await;
+    let acme = store.create_tenant("asym", 1).await.unwrap().id;
+    let me = caller(&acme);
+
+    // ECDSA: raw and digest signing, verification, and the published key.
+    let ec = kms.create_key(&me, KeySpec::EccNistP256, Some(KeyUsage::SignVerify), "signer").await.unwrap();
+    let ec = KeyRef::Id(ec.key_id);
+    let (_, sig) = kms.sign(&me, &ec, b"release-1.0.tar.gz", Raw, SigningAlgorithm::EcdsaSha256).await.unwrap();
+    assert!(kms.verify(&me, &ec, b"release-1.0.tar.gz", Raw, SigningAlgorithm::EcdsaSha256, &sig).await.unwrap().1);
+    assert!(!kms.verify(&me, &ec, b"release-1.1.tar.gz", Raw, SigningAlgorithm::EcdsaSha256, &sig).await.unwrap().1);
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, b"release-1.0.tar.gz");
+    assert!(kms.verify(&me, &ec, digest.as_ref(), Digest, SigningAlgorithm::EcdsaSha256, &sig).await.unwrap().1);
+    let public = kms.get_public_key(&me, &ec).await.unwrap();
+    let point = &public.der[public.der.len() - 65..];
+    let verifier = aws_lc_rs::signature::UnparsedPublicKey::new(&aws_lc_rs::signature::ECDSA_P256_SHA256_ASN1, point);
+    assert!(verifier.verify(b"release-1.0.tar.gz", &sig).is_ok(), "anyone can verify with the public key");
+    let wrong = kms.sign(&me, &ec, b"m", Raw, SigningAlgorithm::EcdsaSha384).await.unwrap_err();
+    assert_eq!(wrong.aws_type(), "InvalidKeyUsageException", "P-256 keys sign with SHA-256 only");
+    let encrypt = kms.encrypt(&me, &ec, b"m", &EncryptionContext::empty(), SYM).await.unwrap_err();
+    assert_eq!(encrypt.aws_type(), "InvalidKeyUsageException", "a signing key does not encrypt");
+
+    // RSA: OAEP encryption (no context), decryption needs the key named.
+    let rsa = kms.create_key(&me, KeySpec::Rsa2048, Some(KeyUsage::EncryptDecrypt), "rsa").await.unwrap();
+    let rsa = KeyRef::Id(rsa.key_id);
+    let oaep = EncryptionAlgorithm::RsaesOaepSha256;
+    let none = EncryptionContext::empty();
+    let (_, ct) = kms.encrypt(&me, &rsa, b"pin 1234", &none, oaep).await.unwrap();
+    assert_eq!(kms.decrypt(&me, &ct, &none, Some(&rsa), oaep).await.unwrap().1.as_slice(), b"pin 1234");
+    assert_eq!(kms.decrypt(&me, &ct, &none, None, oaep).await.unwrap_err().aws_type(), "ValidationException");
+    let too_long = kms.encrypt(&me, &rsa, &[7u8; 191], &none, oaep).await.unwrap_err();
+    assert_eq!(too_long.aws_type(), "ValidationException");
+    assert!(kms.encrypt(&me, &rsa, b"x", &ctx(&[("a", "b")]), oaep).await.is_err(), "RSA takes no context");
+    assert_eq!(kms.rotate_key_on_demand(&me, &rsa).await.unwrap_err().aws_type(), "UnsupportedOperationException");
+
+    // HMAC: generate and verify, a wrong tag is an answer, not an error.
+    let mac = kms.create_key(&me, KeySpec::Hmac384, Some(KeyUsage::GenerateVerifyMac), "mac").await.unwrap();
+    let mac = KeyRef::Id(mac.key_id);
+    let (_, tag) = kms.generate_mac(&me, &mac, b"token", MacAlgorithm::HmacSha384).await.unwrap();
+    assert_eq!(tag.len(), 48);
+    assert!(kms.verify_mac(&me, &mac, b"token", MacAlgorithm::HmacSha384, &tag).await.unwrap().1);
+    assert!(!kms.verify_mac(&me, &mac, b"tokem", MacAlgorithm::HmacSha384, &tag).await.unwrap().1);
+    let bad = kms.generate_mac(&me, &mac, b"t", MacAlgorithm::HmacSha256).await.unwrap_err();
+    assert_eq!(bad.aws_type(), "InvalidKeyUsageException");
+    assert!(kms.create_key(&me, KeySpec::Hmac256, None, "no usage").await.is_err(), "HMAC needs its usage");
+
+    // Data key pairs under a symmetric key: the encrypted private key
+    // decrypts (with the same context) to the plaintext one.
+    let sym = kms.create_key(&me, KeySpec::SymmetricDefault, None, "wrapping").await.unwrap();
+    let sym = KeyRef::Id(sym.key_id);
+    let context = ctx(&[("purpose", "device-7")]);
+    let (_, pair) = kms.generate_data_key_pair(&me, &sym, KeySpec::EccNistP384, &context, true).await.unwrap();
+    let private = pair.private_plaintext.as_ref().unwrap();
+    let back = kms.decrypt(&me, &pair.private_ciphertext, &context, None, SYM).await.unwrap().1;
+    assert_eq!(back.as_slice(), private.as_slice());
+    assert!(pair.public_key.len() > 90);
+    let (_, pair) = kms.generate_data_key_pair(&me, &sym, KeySpec::Rsa2048, &context, false).await.unwrap();
+    assert!(pair.private_plaintext.is_none());
+    assert!(kms.generate_data_key_pair(&me, &ec, KeySpec::Rsa2048, &context, true).await.is_err());
+    assert!(kms.generate_data_key_pair(&me, &sym, KeySpec::Hmac256, &context, true).await.is_err());
+
+    let random = kms.generate_random(&me, 64).await.unwrap();
+    assert_eq!(random.len(), 64);
+    assert_ne!(random.as_slice(), kms.generate_random(&me, 64).await.unwrap().as_slice());
+    assert!(kms.generate_random(&me, 0).await.is_err() && kms.generate_random(&me, 1025).await.is_err());
+
+    // Every operation is recorded; no message, signature or tag is.
+    let all = store.list_events(&EventFilter::default(), 0, 500).await.unwrap();
+    let kinds: Vec<&str> = all.items.iter().map(|e| e.event.kind.as_str()).collect();
+    for kind in ["kms.sign", "kms.verify", "kms.generate_mac", "kms.verify_mac", "kms.get_public_key"] {
+        assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
+    }
+    let text = serde_json::to_string(&all.items.iter().map(|e| &e.event).collect::<Vec<_>>()).unwrap();
+    assert!(!text.contains("release-1.0") && !text.contains("pin 1234"));
+}
+
+#[tokio::test]
+async fn asymmetric_and_hmac_keys_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_sqlite(&dir.path().join("db"), 4).await.unwrap();
+    asymmetric_and_hmac_case(store, dir.path()).await;
+}
+
+async fn policy_case(store: Store, dir: &std::path::Path) {
+    let kms = kms(&store, dir).await;
+    let t = store.create_tenant("policy", 1).await.unwrap().id;
+    let account = rampart_kms::spec::account_id(Some(&t));
+    let admin = with_role(&t, "admin", true, true);
+    let user = with_role(&t, "user", true, false);
+    let app = with_role(&t, "app", false, false);
+    let context = EncryptionContext::empty();
+
+    // The default policy delegates to roles: use, but not manage, for users.
+    let key = KeyRef::Id(kms.create_key(&admin, KeySpec::SymmetricDefault, None, "k").await.unwrap().key_id);
+    let (_, blob) = kms.encrypt(&user, &key, b"data", &context, SYM).await.unwrap();
+    assert_eq!(kms.disable_key(&user, &key).await.unwrap_err().aws_type(), "AccessDeniedException");
+    assert_eq!(kms.encrypt(&app, &key, b"data", &context, SYM).await.unwrap_err().aws_type(), "AccessDeniedException");
+    assert!(kms.create_key(&user, KeySpec::SymmetricDefault, None, "x").await.is_err(), "creating needs manage");
+    assert!(kms.get_key_policy(&user, &key).await.unwrap().contains(&format!("arn:aws:iam::{account}:root")));
+
+    // A policy lets the app encrypt (no role needed) and denies the user decryption.
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[
+        {{"Sid":"admins","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{account}:root"}},"Action":"kms:*","Resource":"*"}},
+        {{"Sid":"app","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{account}:user/app"}},"Action":"kms:Encrypt","Resource":"*"}},
+        {{"Sid":"no-decrypt","Effect":"Deny","Principal":{{"AWS":"arn:aws:iam::{account}:user/user"}},"Action":"kms:Decrypt","Resource":"*"}}]}}"#
+    );
+    kms.put_key_policy(&admin, &key, &policy, false).await.unwrap();
+    assert!(kms.encrypt(&app, &key, b"data", &context, SYM).await.is_ok());
+    assert_eq!(kms.decrypt(&app, &blob, &context, None, SYM).await.unwrap_err().aws_type(), "AccessDeniedException");
+    assert_eq!(kms.decrypt(&user, &blob, &context, None, SYM).await.unwrap_err().aws_type(), "AccessDeniedException");
+    assert!(kms.decrypt(&admin, &blob, &context, None, SYM).await.is_ok());
+    assert_eq!(kms.get_key_policy(&admin, &key).await.unwrap(), policy);
+
+    // Lock-out protection, a bypass for who really means it, bad documents.
+    let lockout = format!(
+        r#"{{"Statement":{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{account}:user/app"}},"Action":"kms:Encrypt","Resource":"*"}}}}"#
+    );
+    let err = kms.put_key_policy(&admin, &key, &lockout, false).await.unwrap_err();
+    assert_eq!(err.aws_type(), "MalformedPolicyDocumentException");
+    assert!(err.to_string().contains("future"), "{err}");
+    let err = kms.put_key_policy(&admin, &key, r#"{"Statement":{"Condition":{}}}"#, false).await.unwrap_err();
+    assert_eq!(err.aws_type(), "MalformedPolicyDocumentException");
+    assert_eq!(kms.get_key_policy(&admin, &key).await.unwrap(), policy, "a refused policy changes nothing");
+    kms.put_key_policy(&admin, &key, &lockout, true).await.unwrap();
+    assert_eq!(kms.disable_key(&admin, &key).await.unwrap_err().aws_type(), "AccessDeniedException");
+    assert!(kms.encrypt(&app, &key, b"data", &context, SYM).await.is_ok());
+
+    let denials = store
+        .list_events(&EventFilter { kind: Some("kms.access_denied".into()), ..Default::default() }, 0, 50)
+        .await
+        .unwrap();
+    assert!(denials.items.len() >= 5, "every denial is recorded: {}", denials.items.len());
+    assert!(denials.items.iter().all(|e| e.event.outcome == Outcome::Denied));
+}
+
+#[tokio::test]
+async fn key_policies_decide_per_key_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_sqlite(&dir.path().join("db"), 4).await.unwrap();
+    policy_case(store, dir.path()).await;
+}
+
+async fn management_case(store: Store, dir: &std::path::Path) {
+    use rampart_kms::spec::AliasName;
+    let kms = kms(&store, dir).await;
+    let t = store.create_tenant("manage", 1).await.unwrap().id;
+    let me = caller(&t);
+    let context = ctx(&[("app", "billing")]);
+    let a = kms.create_key(&me, KeySpec::SymmetricDefault, None, "a").await.unwrap().key_id;
+    let b = kms.create_key(&me, KeySpec::SymmetricDefault, None, "b").await.unwrap().key_id;
+    let (a_ref, b_ref) = (KeyRef::Id(a), KeyRef::Id(b));
+
+    // Aliases: list (all, per key), retarget, delete.
+    let alias = AliasName::parse("alias/billing").unwrap();
+    kms.create_alias(&me, &alias, &a_ref).await.unwrap();
+    assert_eq!(kms.list_aliases(&me, None).await.unwrap(), vec![(alias.clone(), a)]);
+    assert!(kms.list_aliases(&me, Some(&b_ref)).await.unwrap().is_empty());
+    kms.update_alias(&me, &alias, &b_ref).await.unwrap();
+    let (_, blob) = kms.encrypt(&me, &KeyRef::Alias(alias.clone()), b"x", &context, SYM).await.unwrap();
+    assert_eq!(kms.decrypt(&me, &blob, &context, None, SYM).await.unwrap().0, b, "the alias now names b");
+    kms.delete_alias(&me, &alias).await.unwrap();
+    assert!(kms.list_aliases(&me, None).await.unwrap().is_empty());
+    assert!(matches!(kms.delete_alias(&me, &alias).await, Err(KmsError::NotFound)));
+
+    // Description and tags.
+    kms.update_description(&me, &a_ref, "renamed").await.unwrap();
+    assert_eq!(kms.describe_key(&me, &a_ref).await.unwrap().description, "renamed");
+    kms.tag_key(&me, &a_ref, &[("env".into(), "prod".into())]).await.unwrap();
+    assert!(kms.tag_key(&me, &a_ref, &[("aws:x".into(), "y".into())]).await.is_err(), "reserved prefix");
+    let many: Vec<(String, String)> = (0..51).map(|i| (format!("k{i}"), "v".into())).collect();
+    assert!(kms.tag_key(&me, &a_ref, &many).await.is_err(), "at most 50 tags");
+    assert_eq!(kms.list_tags(&me, &a_ref).await.unwrap(), vec![("env".to_owned(), "prod".to_owned())]);
+    kms.untag_key(&me, &a_ref, &["env".into()]).await.unwrap();
+    assert!(kms.list_tags(&me, &a_ref).await.unwrap().is_empty());
+
+    // Automatic rotation: enabled, due, rotated by the sweep, old
+    // ciphertexts still decrypt, and the history lists both versions.
+    let (_, old) = kms.encrypt(&me, &a_ref, b"before", &context, SYM).await.unwrap();
+    assert!(kms.enable_key_rotation(&me, &a_ref, Some(30)).await.is_err(), "AWS allows 90-2560 days");
+    let status = kms.enable_key_rotation(&me, &a_ref, Some(90)).await.unwrap();
+    assert!(status.enabled && status.period_days == Some(90));
+    let due = status.next_rotation_ms.unwrap();
+    assert_eq!(kms.rotate_due(due - 1).await.unwrap(), 0, "not yet due");
+    assert_eq!(kms.rotate_due(due + 1).await.unwrap(), 1);
+    let meta = kms.describe_key(&me, &a_ref).await.unwrap();
+    assert_eq!(meta.current_material.get(), 2);
+    assert!(meta.next_rotation_ms.unwrap() > due, "the next rotation is scheduled");
+    assert_eq!(kms.rotate_due(due + 1).await.unwrap(), 0, "rotated once");
+    assert_eq!(kms.decrypt(&me, &old, &context, None, SYM).await.unwrap().1.as_slice(), b"before");
+    assert_eq!(kms.list_key_rotations(&me, &a_ref).await.unwrap().1.len(), 2);
+    kms.disable_key_rotation(&me, &a_ref).await.unwrap();
+    assert!(!kms.rotation_status(&me, &a_ref).await.unwrap().enabled);
+    let rotated = store
+        .list_events(&EventFilter { kind: Some("kms.key.rotated".into()), ..Default::default() }, 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(rotated.items[0].event.attrs["trigger"], "automatic");
+}
+
+#[tokio::test]
+async fn aliases_tags_and_automatic_rotation_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_sqlite(&dir.path().join("db"), 4).await.unwrap();
+    management_case(store, dir.path()).await;
+}
+
+#[tokio::test]
+async fn asymmetric_policies_and_management_on_postgres() {
+    let Some(pg) = TestPostgres::create().await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let store = pg.store().await.unwrap();
+    asymmetric_and_hmac_case(store.clone(), dir.path()).await;
+    policy_case(store.clone(), dir.path()).await;
+    management_case(store.clone(), dir.path()).await;
     store.close().await;
     pg.drop_db().await;
 }

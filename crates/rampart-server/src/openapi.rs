@@ -23,6 +23,9 @@ use crate::routes::{Access, RouteSpec};
         api::audit::list,
         api::ledger::checkpoint, api::ledger::key, api::ledger::tile, api::ledger::inclusion,
         api::ledger::consistency, api::kms::entry,
+        api::kms_native::list, api::kms_native::create, api::kms_native::show, api::kms_native::action,
+        api::kms_native::crypto, api::kms_native::get_policy, api::kms_native::put_policy, api::kms_native::decrypt,
+        api::kms_native::aliases, api::kms_native::put_alias, api::kms_native::delete_alias,
     ),
     components(schemas(crate::problem::Problem)),
     modifiers(&BearerAuth)

@@ -111,16 +111,18 @@ pub async fn build(config: Config) -> Result<(Router, AppState, DataDir, Vec<Rou
     let sink = LedgerSink { ledger: ledger.clone(), store: store.clone() };
     let audit = Audit::new(Arc::new(sink), Duration::from_millis(config.audit.timeout_ms));
     let auth = Auth::new(store.clone(), audit.clone(), &root, config.auth.clone())?;
-    let keystore = rampart_kms::keystore::SoftwareKeystore::from_key_file(&data_dir.kms_key_path(), true)
-        .context("opening the KMS keystore")?;
+    let keystore = open_keystore(&config.kms, &data_dir).await?;
     let kms = rampart_kms::service::Kms::new(
         store.clone(),
         audit,
-        Arc::new(keystore),
-        rampart_kms::keystore::UnwrapCache::new(10_000, Duration::from_secs(300)),
+        keystore,
+        rampart_kms::keystore::UnwrapCache::new(
+            config.kms.cache_entries,
+            Duration::from_secs(config.kms.cache_ttl_secs),
+        ),
         root.keyed_hasher("rampart/kms-context/v1"),
     );
-    spawn_kms_purger(kms.clone());
+    spawn_kms_jobs(kms.clone());
     let bootstrap = auth.bootstrap_admin().await?;
     if let Some(b) = &bootstrap {
         data_dir.write_bootstrap(b)?;
@@ -184,17 +186,75 @@ pub async fn start(config: Config) -> Result<Running> {
     Ok(Running { addr, data_dir, specs, bootstrap, state, handle, task, grace })
 }
 
-/// Destroys keys whose deletion date has passed, once a minute. Several
-/// nodes may run it: destruction is a compare-and-set on PendingDeletion.
-fn spawn_kms_purger(kms: rampart_kms::service::Kms) {
+/// The configured keystore: the software key file (the embedded default,
+/// created on first start, and said so), or the root key inside a PKCS#11
+/// token, opened off the async threads since the HSM may be slow.
+async fn open_keystore(
+    config: &rampart_core::config::KmsConfig,
+    data_dir: &DataDir,
+) -> anyhow::Result<Arc<dyn rampart_kms::keystore::Keystore>> {
+    use rampart_core::config::KeystoreKind;
+    use rampart_kms::keystore::{Pkcs11Config, Pkcs11Keystore, SoftwareKeystore};
+    match config.keystore {
+        KeystoreKind::Software => {
+            let path = data_dir.kms_key_path();
+            let fresh = !path.exists();
+            let keystore = SoftwareKeystore::from_key_file(&path, true).context("opening the KMS keystore")?;
+            if fresh {
+                tracing::warn!(path = %path.display(), "created the KMS root key file; back it up, and consider \
+                    kms.keystore = \"pkcs11\" to keep the root key in an HSM");
+            }
+            Ok(Arc::new(keystore))
+        }
+        KeystoreKind::Pkcs11 => {
+            let settings = config.pkcs11.clone();
+            let Some(pin_file) = settings.pin_file.clone() else {
+                anyhow::bail!("kms.pkcs11.pin_file is required for the pkcs11 keystore");
+            };
+            rampart_core::secret::check_private(&pin_file)
+                .with_context(|| format!("the PIN file {}", pin_file.display()))?;
+            let pin = std::fs::read_to_string(&pin_file)
+                .with_context(|| format!("reading the PIN file {}", pin_file.display()))?;
+            let pin = secrecy::SecretString::from(pin.trim_end_matches(['\r', '\n']).to_owned());
+            let keystore = tokio::task::spawn_blocking(move || {
+                Pkcs11Keystore::open(Pkcs11Config {
+                    module: settings.module,
+                    token_label: settings.token_label,
+                    key_label: settings.key_label,
+                    pin,
+                    create_key_if_missing: settings.create_key_if_missing,
+                })
+            })
+            .await
+            .context("opening the PKCS#11 keystore")?
+            .context("opening the PKCS#11 keystore")?;
+            tracing::info!(module = %config.pkcs11.module.display(), token = %config.pkcs11.token_label,
+                "KMS root key is inside the PKCS#11 token");
+            Ok(Arc::new(keystore))
+        }
+    }
+}
+
+/// The KMS's periodic jobs, once a minute: destroying keys whose deletion
+/// date has passed and rotating keys whose automatic rotation is due.
+/// Several nodes may run them: destruction is a compare-and-set on
+/// PendingDeletion and rotation one on the current material version, so a
+/// key is destroyed or rotated once whoever gets there first.
+fn spawn_kms_jobs(kms: rampart_kms::service::Kms) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {
             tick.tick().await;
-            match kms.purge_due(rampart_core::time::now_ms()).await {
+            let now = rampart_core::time::now_ms();
+            match kms.purge_due(now).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(keys = n, "destroyed keys whose deletion date passed"),
                 Err(e) => tracing::error!(error = %e, "destroying due keys failed"),
+            }
+            match kms.rotate_due(now).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(keys = n, "rotated keys whose automatic rotation was due"),
+                Err(e) => tracing::error!(error = %e, "rotating due keys failed"),
             }
         }
     });

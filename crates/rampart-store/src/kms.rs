@@ -10,8 +10,13 @@ use sqlx::any::AnyRow;
 
 use crate::{Page, Result, Store, StoreError};
 
+mod meta;
+
+pub use meta::ImportToken;
+
 const KEY_COLUMNS: &str = "id, tenant_id, spec, key_usage, state, deletion_at, description, current_material, \
-                           rotation_period_days, next_rotation_at, created_at, updated_at";
+                           rotation_period_days, next_rotation_at, created_at, updated_at, origin, policy, \
+                           material_expires_at";
 
 /// One key's metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +34,12 @@ pub struct KmsKeyRow {
     pub next_rotation_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// `AWS_KMS` (generated here) or `EXTERNAL` (imported).
+    pub origin: String,
+    /// The key policy document; `None` means the default policy.
+    pub policy: Option<String>,
+    /// When imported material expires (and is deleted), if it does.
+    pub material_expires_at: Option<i64>,
 }
 
 fn key_row(r: &AnyRow) -> Result<KmsKeyRow> {
@@ -45,6 +56,9 @@ fn key_row(r: &AnyRow) -> Result<KmsKeyRow> {
         next_rotation_at: r.try_get("next_rotation_at")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
+        origin: r.try_get("origin")?,
+        policy: r.try_get("policy")?,
+        material_expires_at: r.try_get("material_expires_at")?,
     })
 }
 
@@ -54,11 +68,13 @@ fn scope(tenant: Option<&Id>) -> String {
 }
 
 impl Store {
-    /// Creates a key with its first material version, in one transaction.
-    pub async fn kms_create_key(&self, key: &KmsKeyRow, keystore: &str, wrapped: &[u8]) -> Result<()> {
+    /// Creates a key with its first material version, in one transaction;
+    /// a key awaiting imported material (`wrapped` is `None`) has none yet.
+    pub async fn kms_create_key(&self, key: &KmsKeyRow, keystore: &str, wrapped: Option<&[u8]>) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(&format!(
-            "INSERT INTO kms_keys ({KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+            "INSERT INTO kms_keys ({KEY_COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
         ))
         .bind(&key.id)
         .bind(key.tenant_id.as_ref().map(|t| t.to_string()))
@@ -72,8 +88,15 @@ impl Store {
         .bind(key.next_rotation_at)
         .bind(key.created_at)
         .bind(key.updated_at)
+        .bind(&key.origin)
+        .bind(&key.policy)
+        .bind(key.material_expires_at)
         .execute(&mut *tx)
         .await?;
+        let Some(wrapped) = wrapped else {
+            tx.commit().await?;
+            return Ok(());
+        };
         sqlx::query(
             "INSERT INTO kms_materials (key_id, material_id, keystore, wrapped, created_at) VALUES ($1, $2, $3, $4, $5)",
         )
@@ -272,6 +295,8 @@ impl Store {
         }
         for sql in [
             "DELETE FROM kms_materials WHERE key_id = $1",
+            "DELETE FROM kms_tags WHERE key_id = $1",
+            "DELETE FROM kms_import_tokens WHERE key_id = $1",
             "DELETE FROM kms_aliases WHERE key_id = $1",
             "DELETE FROM kms_keys WHERE id = $1",
         ] {

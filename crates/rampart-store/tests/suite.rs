@@ -9,7 +9,7 @@ use std::future::Future;
 
 use rampart_core::{Event, Id, Outcome, Role};
 use rampart_store::testing::TestPostgres;
-use rampart_store::{EventFilter, KmsKeyRow, NewUser, Store, StoreError, TokenRow};
+use rampart_store::{EventFilter, ImportToken, KmsKeyRow, NewUser, Store, StoreError, TokenRow};
 
 /// Runs `case` on a fresh SQLite store and a fresh PostgreSQL store.
 macro_rules! on_every_backend {
@@ -42,6 +42,7 @@ on_every_backend!(
     throttle_counts_failures_in_a_window_and_locks,
     audit_events_append_in_order_and_round_trip,
     kms_keys_rotate_transition_and_are_destroyed,
+    kms_metadata_tags_policies_and_imports,
 );
 
 async fn with_sqlite<F, Fut>(case: F)
@@ -288,13 +289,16 @@ fn kms_key(id: &str, tenant: Option<&Id>) -> KmsKeyRow {
         next_rotation_at: Some(5_000),
         created_at: 1_000,
         updated_at: 1_000,
+        origin: "AWS_KMS".into(),
+        policy: None,
+        material_expires_at: None,
     }
 }
 
 async fn kms_keys_rotate_transition_and_are_destroyed(store: Store) {
     let t = store.create_tenant("kmsco", 1).await.expect("tenant");
     let key = kms_key("7d0f8a4e-3b6c-4f1e-9a52-2c1d0e9b8a71", Some(&t.id));
-    store.kms_create_key(&key, "software", b"wrapped-v1").await.expect("create");
+    store.kms_create_key(&key, "software", Some(b"wrapped-v1")).await.expect("create");
     assert_eq!(store.kms_get_key(&key.id).await.expect("get"), key);
     assert_eq!(store.kms_material(&key.id, 1).await.expect("material"), ("software".into(), b"wrapped-v1".to_vec()));
     assert_eq!(store.kms_list_keys(Some(&t.id), None, 10).await.expect("list").items.len(), 1);
@@ -342,7 +346,7 @@ async fn destroyed_key_material_leaves_no_trace_in_the_sqlite_files() {
     let store = Store::open_sqlite(&path, 2).await.expect("open");
     let mut key = kms_key("0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", None);
     let marker: Vec<u8> = (0..64u8).map(|i| i.wrapping_mul(37).wrapping_add(11)).collect();
-    store.kms_create_key(&key, "software", &marker).await.expect("create");
+    store.kms_create_key(&key, "software", Some(&marker)).await.expect("create");
     let scan = || {
         let mut bytes = std::fs::read(&path).expect("db");
         bytes.extend(std::fs::read(path.with_extension("db-wal")).unwrap_or_default());
@@ -354,4 +358,65 @@ async fn destroyed_key_material_leaves_no_trace_in_the_sqlite_files() {
     store.kms_destroy_key(&key.id).await.expect("destroy");
     assert!(!scan(), "no byte of the wrapped material remains in the database or its WAL");
     store.close().await;
+}
+
+async fn kms_metadata_tags_policies_and_imports(store: Store) {
+    let t = store.create_tenant("kmsmeta", 1).await.expect("tenant");
+    let key = kms_key("5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a8b", Some(&t.id));
+    let other = kms_key("6f7a8b9c-0d1e-4f2a-9b3c-4d5e6f7a8b9c", Some(&t.id));
+    store.kms_create_key(&key, "software", Some(b"w1")).await.expect("create");
+    store.kms_create_key(&other, "software", Some(b"w2")).await.expect("create other");
+
+    store.kms_set_description(&key.id, "new words", 7).await.expect("describe");
+    store.kms_set_policy(&key.id, Some("{\"Statement\":[]}"), 8).await.expect("policy");
+    let row = store.kms_get_key(&key.id).await.expect("get");
+    assert_eq!((row.description.as_str(), row.policy.as_deref()), ("new words", Some("{\"Statement\":[]}")));
+    store.kms_set_policy(&key.id, None, 9).await.expect("default policy");
+    assert_eq!(store.kms_get_key(&key.id).await.expect("get").policy, None);
+    assert!(matches!(store.kms_set_description("no-such-key", "x", 1).await, Err(StoreError::NotFound)));
+
+    store.kms_tag(&key.id, &[("env".into(), "prod".into()), ("team".into(), "a".into())]).await.expect("tag");
+    store.kms_tag(&key.id, &[("env".into(), "dev".into())]).await.expect("retag");
+    assert_eq!(
+        store.kms_tags(&key.id).await.expect("tags"),
+        vec![("env".to_owned(), "dev".to_owned()), ("team".to_owned(), "a".to_owned())]
+    );
+    store.kms_untag(&key.id, &["team".into(), "absent".into()]).await.expect("untag");
+    assert_eq!(store.kms_tags(&key.id).await.expect("tags").len(), 1);
+
+    store.kms_create_alias(Some(&t.id), "alias/app", &key.id, 1).await.expect("alias");
+    store.kms_update_alias(Some(&t.id), "alias/app", &other.id).await.expect("retarget");
+    assert_eq!(store.kms_resolve_alias(Some(&t.id), "alias/app").await.expect("resolve"), other.id);
+    assert!(matches!(store.kms_update_alias(None, "alias/app", &key.id).await, Err(StoreError::NotFound)));
+    assert_eq!(store.kms_list_materials(&key.id).await.expect("materials"), vec![(1, 1_000)]);
+
+    // Import: a key created without material awaits it, takes it once, and
+    // goes back to awaiting when the material is deleted.
+    let mut ext = kms_key("7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d", Some(&t.id));
+    ext.state = "PendingImport".into();
+    ext.origin = "EXTERNAL".into();
+    ext.current_material = 0;
+    store.kms_create_key(&ext, "software", None).await.expect("create external");
+    assert!(matches!(store.kms_material(&ext.id, 1).await, Err(StoreError::NotFound)));
+    let token = ImportToken {
+        key_id: ext.id.clone(),
+        token: "tok".into(),
+        wrapped: b"wrapping-private".to_vec(),
+        algorithm: "RSAES_OAEP_SHA_256".into(),
+        expires_at: 99,
+    };
+    store.kms_put_import_token(&token).await.expect("token");
+    assert_eq!(store.kms_import_token(&ext.id).await.expect("read token"), token);
+    store.kms_import_material(&ext.id, "software", b"imported", Some(500), 10).await.expect("import");
+    let row = store.kms_get_key(&ext.id).await.expect("get");
+    assert_eq!((row.state.as_str(), row.current_material, row.material_expires_at), ("Enabled", 1, Some(500)));
+    assert!(matches!(store.kms_import_token(&ext.id).await, Err(StoreError::NotFound)), "the token is used up");
+    assert!(matches!(
+        store.kms_import_material(&ext.id, "software", b"again", None, 11).await,
+        Err(StoreError::Conflict(_))
+    ));
+    store.kms_delete_imported_material(&ext.id, 12).await.expect("delete material");
+    assert_eq!(store.kms_get_key(&ext.id).await.expect("get").state, "PendingImport");
+    assert!(matches!(store.kms_material(&ext.id, 1).await, Err(StoreError::NotFound)));
+    assert!(matches!(store.kms_delete_imported_material(&key.id, 13).await, Err(StoreError::Conflict(_))));
 }

@@ -77,6 +77,9 @@ pub enum Command {
     /// Manage your access key pairs (for the KMS APIs).
     #[command(subcommand, name = "access-key")]
     AccessKey(cmd::admin::AccessKeyCmd),
+    /// Keys, aliases, policies and cryptography of the Key Management Service.
+    #[command(subcommand)]
+    Kms(cmd::kms::KmsCmd),
     /// Verify the tamper-evident ledger.
     #[command(subcommand)]
     Ledger(cmd::ledger::LedgerCmd),

@@ -144,6 +144,92 @@ async fn the_aws_cli_runs_a_full_key_lifecycle() {
         assert_eq!(desc["KeyMetadata"]["KeyState"], "Disabled", "cancelled deletion leaves the key disabled");
         let list = aws.ok(&["kms", "list-keys"]);
         assert_eq!(list["Keys"].as_array().map(Vec::len), Some(1));
+        let aliases = aws.ok(&["kms", "list-aliases", "--key-id", &key_id]);
+        assert_eq!(aliases["Aliases"][0]["AliasName"], "alias/cli");
+
+        // Sign and verify with an asymmetric key; a changed message fails
+        // with the error AWS documents, and the public key is SPKI DER.
+        let signer = aws.ok(&["kms", "create-key", "--key-spec", "ECC_NIST_P256", "--key-usage", "SIGN_VERIFY"]);
+        let signer_id = signer["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned();
+        assert_eq!(signer["KeyMetadata"]["SigningAlgorithms"][0], "ECDSA_SHA_256");
+        let sig = aws.ok(&[
+            "kms",
+            "sign",
+            "--key-id",
+            &signer_id,
+            "--message",
+            &fileb,
+            "--message-type",
+            "RAW",
+            "--signing-algorithm",
+            "ECDSA_SHA_256",
+        ]);
+        let sig_file = work.path().join("sig.bin");
+        std::fs::write(&sig_file, data_encoding::BASE64.decode(sig["Signature"].as_str().unwrap().as_bytes()).unwrap())
+            .unwrap();
+        let sig_arg = format!("fileb://{}", sig_file.display());
+        let verified = aws.ok(&[
+            "kms",
+            "verify",
+            "--key-id",
+            &signer_id,
+            "--message",
+            &fileb,
+            "--message-type",
+            "RAW",
+            "--signing-algorithm",
+            "ECDSA_SHA_256",
+            "--signature",
+            &sig_arg,
+        ]);
+        assert_eq!(verified["SignatureValid"], true);
+        let other = work.path().join("other.txt");
+        std::fs::write(&other, b"the launch codes!").unwrap();
+        aws.fails_with(
+            &[
+                "kms",
+                "verify",
+                "--key-id",
+                &signer_id,
+                "--message",
+                &format!("fileb://{}", other.display()),
+                "--message-type",
+                "RAW",
+                "--signing-algorithm",
+                "ECDSA_SHA_256",
+                "--signature",
+                &sig_arg,
+            ],
+            "KMSInvalidSignatureException",
+        );
+        let public = aws.ok(&["kms", "get-public-key", "--key-id", &signer_id]);
+        assert_eq!(public["KeySpec"], "ECC_NIST_P256");
+        assert_eq!(data_encoding::BASE64.decode(public["PublicKey"].as_str().unwrap().as_bytes()).unwrap().len(), 91);
+
+        // HMAC keys, a key policy read back, and automatic rotation.
+        let mac_key = aws.ok(&["kms", "create-key", "--key-spec", "HMAC_256", "--key-usage", "GENERATE_VERIFY_MAC"]);
+        let mac_id = mac_key["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned();
+        let mac = aws.ok(&[
+            "kms",
+            "generate-mac",
+            "--key-id",
+            &mac_id,
+            "--message",
+            &fileb,
+            "--mac-algorithm",
+            "HMAC_SHA_256",
+        ]);
+        assert_eq!(mac["MacAlgorithm"], "HMAC_SHA_256");
+        let policy = aws.ok(&["kms", "get-key-policy", "--key-id", &mac_id, "--policy-name", "default"]);
+        assert!(policy["Policy"].as_str().unwrap().contains(":root"), "{policy}");
+        let rot_key = aws.ok(&["kms", "create-key"]);
+        let rot_id = rot_key["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned();
+        aws.ok(&["kms", "enable-key-rotation", "--key-id", &rot_id, "--rotation-period-in-days", "90"]);
+        let status = aws.ok(&["kms", "get-key-rotation-status", "--key-id", &rot_id]);
+        assert_eq!(
+            (status["KeyRotationEnabled"].as_bool(), status["RotationPeriodInDays"].as_u64()),
+            (Some(true), Some(90))
+        );
 
         // A wrong secret is refused with the name AWS uses.
         let forged = Aws { secret: "not-the-secret".into(), ..aws };
@@ -183,6 +269,28 @@ kms.schedule_key_deletion(KeyId=key, PendingWindowInDays=7)
 assert kms.describe_key(KeyId=key)["KeyMetadata"]["KeyState"] == "PendingDeletion"
 kms.cancel_key_deletion(KeyId=key)
 assert kms.describe_key(KeyId=key)["KeyMetadata"]["KeyState"] == "Disabled"
+signer = kms.create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+sig = kms.sign(KeyId=signer, Message=b"release", MessageType="RAW", SigningAlgorithm="RSASSA_PSS_SHA_256")["Signature"]
+assert kms.verify(KeyId=signer, Message=b"release", MessageType="RAW", SigningAlgorithm="RSASSA_PSS_SHA_256",
+                  Signature=sig)["SignatureValid"]
+assert error_of(lambda: kms.verify(KeyId=signer, Message=b"rel3ase", MessageType="RAW",
+                SigningAlgorithm="RSASSA_PSS_SHA_256", Signature=sig)) == "KMSInvalidSignatureException"
+rsa = kms.create_key(KeySpec="RSA_3072", KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]["KeyId"]
+ct = kms.encrypt(KeyId=rsa, Plaintext=b"short secret", EncryptionAlgorithm="RSAES_OAEP_SHA_256")["CiphertextBlob"]
+assert kms.decrypt(KeyId=rsa, CiphertextBlob=ct, EncryptionAlgorithm="RSAES_OAEP_SHA_256")["Plaintext"] == b"short secret"
+hmac = kms.create_key(KeySpec="HMAC_512", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]["KeyId"]
+tag = kms.generate_mac(KeyId=hmac, Message=b"m", MacAlgorithm="HMAC_SHA_512")["Mac"]
+assert kms.verify_mac(KeyId=hmac, Message=b"m", MacAlgorithm="HMAC_SHA_512", Mac=tag)["MacValid"]
+assert error_of(lambda: kms.verify_mac(KeyId=hmac, Message=b"n", MacAlgorithm="HMAC_SHA_512", Mac=tag)) == "KMSInvalidMacException"
+wrap = kms.create_key()["KeyMetadata"]["KeyId"]
+pair = kms.generate_data_key_pair(KeyId=wrap, KeyPairSpec="ECC_NIST_P256")
+assert kms.decrypt(CiphertextBlob=pair["PrivateKeyCiphertextBlob"])["Plaintext"] == pair["PrivateKeyPlaintext"]
+assert len(kms.generate_random(NumberOfBytes=32)["Plaintext"]) == 32
+kms.tag_resource(KeyId=wrap, Tags=[{"TagKey": "env", "TagValue": "test"}])
+assert kms.list_resource_tags(KeyId=wrap)["Tags"] == [{"TagKey": "env", "TagValue": "test"}]
+kms.update_alias(AliasName="alias/boto3", TargetKeyId=wrap)
+assert [a["TargetKeyId"] for a in kms.list_aliases()["Aliases"] if a["AliasName"] == "alias/boto3"] == [wrap]
+kms.delete_alias(AliasName="alias/boto3")
 print("boto3 lifecycle OK")
 "#;
 

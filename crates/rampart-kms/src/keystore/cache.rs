@@ -35,23 +35,28 @@ pub struct CacheStats {
     pub expirations: u64,
 }
 
-struct Entry {
-    material: Arc<MaterialKey>,
+struct Entry<T> {
+    material: Arc<T>,
     expires: Instant,
     /// The entry's position in `Inner::recency`.
     tick: u64,
 }
 
-#[derive(Default)]
-struct Inner {
-    entries: HashMap<Slot, Entry>,
+struct Inner<T> {
+    entries: HashMap<Slot, Entry<T>>,
     /// Least recently used first: each use moves an entry to a new, larger tick.
     recency: BTreeMap<u64, Slot>,
     next_tick: u64,
     stats: CacheStats,
 }
 
-impl Inner {
+impl<T> Default for Inner<T> {
+    fn default() -> Self {
+        Inner { entries: HashMap::new(), recency: BTreeMap::new(), next_tick: 0, stats: CacheStats::default() }
+    }
+}
+
+impl<T> Inner<T> {
     fn touch(&mut self, slot: Slot) {
         let tick = self.next_tick;
         self.next_tick += 1;
@@ -76,14 +81,14 @@ impl Inner {
 /// Unwrapped material for at most `capacity` (key, material) pairs, each
 /// for at most `ttl`. Cheap to share behind an `Arc`; every method takes a
 /// short lock and never calls the keystore while holding it.
-pub struct UnwrapCache {
-    inner: Mutex<Inner>,
+pub struct UnwrapCache<T = MaterialKey> {
+    inner: Mutex<Inner<T>>,
     capacity: usize,
     ttl: Duration,
     clock: Clock,
 }
 
-impl UnwrapCache {
+impl<T> UnwrapCache<T> {
     /// A cache of at most `capacity` entries, each kept for at most `ttl`.
     /// A capacity of zero caches nothing.
     pub fn new(capacity: usize, ttl: Duration) -> Self {
@@ -97,7 +102,7 @@ impl UnwrapCache {
     }
 
     /// The material for one key version, if cached and not expired.
-    pub fn get(&self, key: KeyId, material: MaterialId) -> Option<Arc<MaterialKey>> {
+    pub fn get(&self, key: KeyId, material: MaterialId) -> Option<Arc<T>> {
         let now = (self.clock)();
         let mut inner = self.lock();
         let slot = (key, material);
@@ -123,7 +128,7 @@ impl UnwrapCache {
 
     /// Caches material, first dropping expired entries and then, if still
     /// full, the least recently used one.
-    pub fn insert(&self, key: KeyId, material_id: MaterialId, material: Arc<MaterialKey>) {
+    pub fn insert(&self, key: KeyId, material_id: MaterialId, material: Arc<T>) {
         if self.capacity == 0 {
             return;
         }
@@ -162,8 +167,8 @@ impl UnwrapCache {
         &self,
         key: KeyId,
         material_id: MaterialId,
-        unwrap: impl FnOnce() -> Result<MaterialKey, KeystoreError>,
-    ) -> Result<Arc<MaterialKey>, KeystoreError> {
+        unwrap: impl FnOnce() -> Result<T, KeystoreError>,
+    ) -> Result<Arc<T>, KeystoreError> {
         if let Some(material) = self.get(key, material_id) {
             return Ok(material);
         }
@@ -214,12 +219,12 @@ impl UnwrapCache {
     /// Nothing in this module panics while holding the lock, so a poisoned
     /// lock (a panic elsewhere on the same thread's stack) still guards a
     /// consistent map and is used as it is.
-    fn lock(&self) -> MutexGuard<'_, Inner> {
+    fn lock(&self) -> MutexGuard<'_, Inner<T>> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
-impl fmt::Debug for UnwrapCache {
+impl<T> fmt::Debug for UnwrapCache<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let inner = self.lock();
         f.debug_struct("UnwrapCache")

@@ -2,8 +2,9 @@
 //! (`X-Amz-Target: TrentService.*`, signed with SigV4) and Tencent Cloud KMS
 //! API 3.0 (`X-TC-Action`, signed with TC3-HMAC-SHA256). The request's
 //! signature is verified with the caller's access key before anything else;
-//! the key's owner becomes the caller, confined to their tenant, and each
-//! operation needs `kms_use` or `kms_manage`.
+//! the key's owner becomes the caller, confined to their tenant. Whether
+//! they may perform an operation is the KMS's decision: the key's policy,
+//! which by default delegates to the role's `kms_use` and `kms_manage`.
 //!
 //! Replays: as with AWS, a signature is good for five minutes either side of
 //! its time and no longer, so a captured request replays only within that
@@ -21,6 +22,7 @@ use rampart_core::{Permission, Role};
 use rampart_kms::aws::{ArnScope, Reply, error};
 use rampart_kms::lifecycle::Api;
 use rampart_kms::service::Caller;
+use rampart_kms::spec::account_id;
 use secrecy::SecretString;
 
 use crate::extract::ClientAddr;
@@ -35,33 +37,17 @@ fn respond(reply: Reply) -> Response {
     resp
 }
 
-/// Operations that change keys, which need `kms_manage`; the rest use keys.
-fn needs(operation: &str) -> Permission {
-    match operation {
-        "CreateKey"
-        | "EnableKey"
-        | "DisableKey"
-        | "ScheduleKeyDeletion"
-        | "CancelKeyDeletion"
-        | "RotateKeyOnDemand"
-        | "CreateAlias"
-        | "DeleteAlias"
-        | "EnableKeyRotation"
-        | "DisableKeyRotation" => Permission::KmsManage,
-        _ => Permission::KmsUse,
-    }
-}
-
-/// A 12-digit account id for a tenant, stable and derived from its id, as
-/// AWS clients expect in ARNs; the operator organisation is all zeros.
-fn account(tenant: Option<&rampart_core::Id>) -> String {
-    match tenant {
-        None => "000000000000".into(),
-        Some(t) => {
-            let hex: String = t.as_str().chars().filter(char::is_ascii_hexdigit).take(12).collect();
-            let n = u64::from_str_radix(&hex, 16).unwrap_or(0) % 1_000_000_000_000;
-            format!("{n:012}")
-        }
+/// The KMS caller for an access key's owner: confined to their tenant, with
+/// their role's `kms_use` and `kms_manage`; each key's policy then decides
+/// per operation (in `rampart-kms`), so no operation list is kept here.
+fn kms_caller(user: &rampart_store::UserRow, client: ClientAddr, api: Api) -> Caller {
+    Caller {
+        tenant: user.tenant_id.clone(),
+        actor: user.username.clone(),
+        source: client.text(),
+        api,
+        may_use: Role::has(user.role, Permission::KmsUse),
+        may_manage: Role::has(user.role, Permission::KmsManage),
     }
 }
 
@@ -76,23 +62,6 @@ fn tc_error(code: &str, message: &str, request_id: &str) -> Response {
     tc_respond(
         serde_json::json!({ "Response": { "Error": { "Code": code, "Message": message }, "RequestId": request_id } }),
     )
-}
-
-/// Tencent actions that change keys, which need `kms_manage`.
-fn tc_needs(action: &str) -> Permission {
-    match action {
-        "CreateKey"
-        | "EnableKey"
-        | "DisableKey"
-        | "ScheduleKeyDeletion"
-        | "CancelKeyDeletion"
-        | "ArchiveKey"
-        | "CancelKeyArchive"
-        | "UpdateAlias"
-        | "EnableKeyRotation"
-        | "DisableKeyRotation" => Permission::KmsManage,
-        _ => Permission::KmsUse,
-    }
 }
 
 /// The Tencent Cloud KMS API 3.0 (`X-TC-Action`, signed with TC3-HMAC-SHA256).
@@ -119,19 +88,7 @@ async fn tencent(
     let Some((user, _)) = owner else {
         return tc_error("AuthFailure.SecretIdNotFound", "the SecretId is not known", request_id);
     };
-    if !Role::has(user.role, tc_needs(action)) {
-        return tc_error(
-            "UnauthorizedOperation",
-            &format!("{} is not authorized to perform kms:{action}", user.username),
-            request_id,
-        );
-    }
-    let caller = Caller {
-        tenant: user.tenant_id.clone(),
-        actor: user.username.clone(),
-        source: client.text(),
-        api: Api::Tencent,
-    };
+    let caller = kms_caller(&user, client, Api::Tencent);
     tc_respond(rampart_kms::tencent::handle(&state.kms, &caller, action, body, request_id).await)
 }
 
@@ -198,16 +155,7 @@ pub async fn entry(
             "the security token included in the request is invalid",
         ));
     };
-    let permission = needs(operation);
-    if !Role::has(user.role, permission) {
-        return respond(error(
-            400,
-            "AccessDeniedException",
-            &format!("{} is not authorized to perform kms:{operation}", user.username),
-        ));
-    }
-    let caller =
-        Caller { tenant: user.tenant_id.clone(), actor: user.username.clone(), source: client.text(), api: Api::Aws };
-    let scope = ArnScope { region, account: account(user.tenant_id.as_ref()) };
+    let caller = kms_caller(&user, client, Api::Aws);
+    let scope = ArnScope { region, account: account_id(user.tenant_id.as_ref()) };
     respond(rampart_kms::aws::handle(&state.kms, &caller, &scope, operation, &body).await)
 }

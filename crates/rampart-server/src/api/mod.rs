@@ -6,13 +6,14 @@ pub mod access_keys;
 pub mod audit;
 pub mod auth;
 pub mod kms;
+pub mod kms_native;
 pub mod ledger;
 pub mod system;
 pub mod tenants;
 pub mod tokens;
 pub mod users;
 
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use http::Method;
 use rampart_core::Permission::*;
 use serde::Serialize;
@@ -65,6 +66,17 @@ pub fn routes() -> Routes {
         .add(M::DELETE, "/api/v1/access-keys/{id}", Permission(AccessKeySelf), delete(access_keys::revoke))
         .add(M::GET, "/api/v1/audit/events", Permission(AuditRead), get(audit::list))
         .add(M::POST, "/", Signed, post(kms::entry))
+        .add(M::GET, "/api/v1/kms/keys", Authenticated, get(kms_native::list))
+        .add(M::POST, "/api/v1/kms/keys", Authenticated, post(kms_native::create))
+        .add(M::GET, "/api/v1/kms/keys/{key}", Authenticated, get(kms_native::show))
+        .add(M::POST, "/api/v1/kms/keys/{key}/{action}", Authenticated, post(kms_native::action))
+        .add(M::POST, "/api/v1/kms/keys/{key}/crypto/{operation}", Authenticated, post(kms_native::crypto))
+        .add(M::GET, "/api/v1/kms/keys/{key}/policy", Authenticated, get(kms_native::get_policy))
+        .add(M::PUT, "/api/v1/kms/keys/{key}/policy", Authenticated, put(kms_native::put_policy))
+        .add(M::POST, "/api/v1/kms/decrypt", Authenticated, post(kms_native::decrypt))
+        .add(M::GET, "/api/v1/kms/aliases", Authenticated, get(kms_native::aliases))
+        .add(M::PUT, "/api/v1/kms/aliases/{name}", Authenticated, put(kms_native::put_alias))
+        .add(M::DELETE, "/api/v1/kms/aliases/{name}", Authenticated, delete(kms_native::delete_alias))
         .add(M::GET, "/ledger/checkpoint", Public, get(ledger::checkpoint))
         .add(M::GET, "/ledger/key", Public, get(ledger::key))
         .add(M::GET, "/ledger/tile/{*path}", Public, get(ledger::tile))

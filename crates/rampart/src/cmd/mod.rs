@@ -1,6 +1,7 @@
 //! One module per command family; [`run`] dispatches.
 
 pub mod admin;
+pub mod kms;
 pub mod ledger;
 pub mod serve;
 pub mod session;
@@ -22,6 +23,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Tenant(c) => admin::tenant(g, c).await,
         Command::Token(c) => admin::token(g, c).await,
         Command::AccessKey(c) => admin::access_key(g, c).await,
+        Command::Kms(c) => kms::kms(g, c).await,
         Command::Ledger(c) => ledger::ledger(g, c).await,
         Command::Audit(c) => ledger::audit(g, c).await,
         Command::Witness(c) => witness::witness(c).await,
