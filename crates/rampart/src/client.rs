@@ -87,7 +87,7 @@ pub fn store_token(server: &str, entry: Option<Value>) -> Result<()> {
 }
 
 /// A connection to one Rampart server.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ApiClient {
     http: reqwest::Client,
     pub base: String,

@@ -18,7 +18,9 @@ use rampart_kms::context::EncryptionContext;
 use rampart_kms::lifecycle::{Api, KeyState};
 use rampart_kms::material::MessageType;
 use rampart_kms::service::{Caller, KeyMetadata, KmsError};
-use rampart_kms::spec::{AliasName, EncryptionAlgorithm, KeyRef, KeySpec, KeyUsage, SigningAlgorithm};
+use rampart_kms::spec::{
+    AliasName, Arn, ArnResource, EncryptionAlgorithm, KeyRef, KeySpec, KeyUsage, SigningAlgorithm, account_id,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
@@ -98,6 +100,8 @@ fn parse<T: std::str::FromStr<Err = rampart_kms::SpecError>>(text: &str) -> Resu
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct KeyView {
     pub key_id: String,
+    /// The key's ARN, as the AWS-compatible API and AWS SDKs name it.
+    pub arn: String,
     pub spec: String,
     pub usage: String,
     pub state: String,
@@ -111,7 +115,7 @@ pub struct KeyView {
     pub created_at: String,
 }
 
-fn view(meta: &KeyMetadata) -> KeyView {
+fn view(meta: &KeyMetadata, region: &str, tenant: Option<&rampart_core::Id>) -> KeyView {
     let (state, deletion) = match meta.state {
         KeyState::PendingDeletion { deletion_date_ms } => {
             ("PendingDeletion", Some(rampart_core::time::rfc3339(deletion_date_ms)))
@@ -123,6 +127,9 @@ fn view(meta: &KeyMetadata) -> KeyView {
     };
     KeyView {
         key_id: meta.key_id.to_string(),
+        arn: Arn::new(region, &account_id(tenant), ArnResource::Key(meta.key_id))
+            .map(|a| a.to_string())
+            .unwrap_or_default(),
         spec: meta.spec.aws_name().into(),
         usage: meta.usage.aws_name().into(),
         state: state.into(),
@@ -172,7 +179,7 @@ pub async fn create(
     if let Some(alias) = alias {
         state.kms.create_alias(&c, &alias, &KeyRef::Id(meta.key_id)).await.map_err(problem)?;
     }
-    Ok((StatusCode::CREATED, Json(view(&meta))))
+    Ok((StatusCode::CREATED, Json(view(&meta, &state.config.kms.region, p.tenant_id.as_ref()))))
 }
 
 /// The caller's tenant's keys.
@@ -184,7 +191,7 @@ pub async fn list(
     client: ClientAddr,
 ) -> Result<Json<Vec<KeyView>>, ApiError> {
     let keys = state.kms.list_keys(&caller(&p, &client)).await.map_err(problem)?;
-    Ok(Json(keys.iter().map(view).collect()))
+    Ok(Json(keys.iter().map(|k| view(k, &state.config.kms.region, p.tenant_id.as_ref())).collect()))
 }
 
 /// One key, by id, alias or ARN.
@@ -197,7 +204,7 @@ pub async fn show(
     Path(key): Path<String>,
 ) -> Result<Json<KeyView>, ApiError> {
     let meta = state.kms.describe_key(&caller(&p, &client), &key_ref(&key)?).await.map_err(problem)?;
-    Ok(Json(view(&meta)))
+    Ok(Json(view(&meta, &state.config.kms.region, p.tenant_id.as_ref())))
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
@@ -258,7 +265,7 @@ pub async fn action(
         }
         _ => return Err(ApiError::not_found()),
     }
-    .map(|meta| Json(view(&meta)))
+    .map(|meta| Json(view(&meta, &state.config.kms.region, p.tenant_id.as_ref())))
     .map_err(problem)
 }
 
@@ -317,7 +324,11 @@ pub async fn crypto(
                 return Err(ApiError::bad_request("kms-invalid-request", "bytes must be 1 to 1024"));
             }
             let (id, dk) = kms.generate_data_key(&c, &key, bytes, &ctx).await.map_err(e)?;
-            let mut out = json!({ "key_id": id.to_string(), "ciphertext": b64(dk.ciphertext_blob()) });
+            // The ARN names the key in AWS Encryption SDK messages.
+            let arn = Arn::new(&state.config.kms.region, &account_id(p.tenant_id.as_ref()), ArnResource::Key(id))
+                .map(|a| a.to_string())
+                .map_err(|err| problem(KmsError::from(err)))?;
+            let mut out = json!({ "key_id": id.to_string(), "arn": arn, "ciphertext": b64(dk.ciphertext_blob()) });
             if body.plaintext.unwrap_or(true) {
                 out["plaintext"] = json!(b64(dk.plaintext()));
             }

@@ -102,6 +102,28 @@ pub enum KmsCmd {
     },
     /// Print the key's public key (PEM).
     PublicKey { key: String },
+    /// Encrypt a file of any size in the AWS Encryption SDK message format
+    /// (streaming, key-committing, signed), with a data key from KEY.
+    EncryptFile {
+        key: String,
+        #[arg(long = "in")]
+        input: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        /// Encryption context pairs, KEY=VALUE, bound to the file.
+        #[arg(long = "context", value_parser = pair)]
+        context: Vec<(String, String)>,
+        /// Leave out the ECDSA signature (suite 0x0478 instead of 0x0578).
+        #[arg(long)]
+        unsigned: bool,
+    },
+    /// Decrypt a file made by encrypt-file or by the AWS Encryption SDK with this KMS.
+    DecryptFile {
+        #[arg(long = "in")]
+        input: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Show or replace a key's policy.
     #[command(subcommand)]
     Policy(PolicyCmd),
@@ -264,6 +286,10 @@ pub async fn kms(g: &Global, cmd: KmsCmd) -> Result<()> {
                 der.as_bytes().chunks(64).map(|c| String::from_utf8_lossy(c).into_owned()).collect();
             println!("-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----", lines.join("\n"));
         }
+        KmsCmd::EncryptFile { key, input, out, context: ctx, unsigned } => {
+            super::kms_file::encrypt_file(client.clone(), key, input, out, ctx, unsigned).await?;
+        }
+        KmsCmd::DecryptFile { input, out } => super::kms_file::decrypt_file(client.clone(), input, out).await?,
         KmsCmd::Policy(PolicyCmd::Get { key }) => {
             let doc = client.get(&format!("{}/policy", key_path(&key))).await?;
             println!("{}", serde_json::to_string_pretty(&doc)?);

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod kms;
+mod kms_file;
 pub mod ledger;
 pub mod serve;
 pub mod session;
