@@ -54,6 +54,26 @@ call("DisableKey", KeyId=key)
 assert code_of("Encrypt", KeyId=key, Plaintext=base64.b64encode(b"x").decode()) is not None, "disabled keys do not encrypt"
 call("ScheduleKeyDeletion", KeyId=key, PendingWindowInDays=7)
 call("CancelKeyDeletion", KeyId=key)
+
+# Asymmetric keys: sign and verify (a changed message is reported invalid,
+# as Tencent does, not refused), the public key, RSA decryption of a
+# ciphertext made with the published public key, rotation settings.
+signer = call("CreateKey", Alias="tc-signer", KeyUsage="ASYMMETRIC_SIGN_VERIFY_ECC")["KeyId"]
+msg = base64.b64encode(b"release 1.0").decode()
+sig = call("SignByAsymmetricKey", KeyId=signer, Algorithm="ECC_P256_R1", Message=msg, MessageType="RAW")["Signature"]
+assert call("VerifyByAsymmetricKey", KeyId=signer, Algorithm="ECC_P256_R1", Message=msg, MessageType="RAW",
+            SignatureValue=sig)["SignatureValid"] is True
+other = base64.b64encode(b"release 1.1").decode()
+assert call("VerifyByAsymmetricKey", KeyId=signer, Algorithm="ECC_P256_R1", Message=other, MessageType="RAW",
+            SignatureValue=sig)["SignatureValid"] is False
+pem = call("GetPublicKey", KeyId=signer)["PublicKeyPem"]
+assert pem.startswith("-----BEGIN PUBLIC KEY-----"), pem
+assert len(base64.b64decode(call("GenerateRandom", NumberOfBytes=24)["Plaintext"])) == 24
+key2 = call("CreateKey", Alias="tc-rotating")["KeyId"]
+call("EnableKeyRotation", KeyId=key2, RotateDays=30)
+assert call("GetKeyRotationStatus", KeyId=key2)["KeyRotationEnabled"] is True
+call("UpdateKeyDescription", KeyId=key2, Description="rotated monthly")
+assert call("DescribeKey", KeyId=key2)["KeyMetadata"]["Description"] == "rotated monthly"
 print("tencent lifecycle OK")
 "#;
 
