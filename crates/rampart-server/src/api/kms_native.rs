@@ -52,20 +52,20 @@ pub fn problem(err: KmsError) -> ApiError {
         "DisabledException" | "KMSInvalidStateException" => StatusCode::CONFLICT,
         _ => StatusCode::BAD_REQUEST,
     };
-    let slug: &'static str = match name {
-        "NotFoundException" => "kms-not-found",
-        "AccessDeniedException" => "kms-access-denied",
-        "AlreadyExistsException" => "kms-already-exists",
-        "DisabledException" => "kms-disabled",
-        "KMSInvalidStateException" => "kms-invalid-state",
-        "InvalidCiphertextException" => "kms-invalid-ciphertext",
-        "IncorrectKeyException" => "kms-incorrect-key",
-        "InvalidKeyUsageException" => "kms-invalid-key-usage",
-        "MalformedPolicyDocumentException" => "kms-malformed-policy",
-        "UnsupportedOperationException" => "kms-unsupported",
-        _ => "kms-invalid-request",
+    let (slug, title): (&'static str, &'static str) = match name {
+        "NotFoundException" => ("kms-not-found", "Key not found"),
+        "AccessDeniedException" => ("kms-access-denied", "Access denied"),
+        "AlreadyExistsException" => ("kms-already-exists", "Already exists"),
+        "DisabledException" => ("kms-disabled", "Key disabled"),
+        "KMSInvalidStateException" => ("kms-invalid-state", "Key state does not allow this"),
+        "InvalidCiphertextException" => ("kms-invalid-ciphertext", "Invalid ciphertext"),
+        "IncorrectKeyException" => ("kms-incorrect-key", "Incorrect key"),
+        "InvalidKeyUsageException" => ("kms-invalid-key-usage", "Key usage does not allow this"),
+        "MalformedPolicyDocumentException" => ("kms-malformed-policy", "Malformed key policy"),
+        "UnsupportedOperationException" => ("kms-unsupported", "Unsupported"),
+        _ => ("kms-invalid-request", "Invalid KMS request"),
     };
-    ApiError::new(status, slug, "KMS request refused", err.to_string())
+    ApiError::new(status, slug, title, err.to_string())
 }
 
 fn key_ref(text: &str) -> Result<KeyRef, ApiError> {

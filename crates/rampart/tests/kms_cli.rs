@@ -1,4 +1,6 @@
-//! Transparent file encryption against the real AWS Encryption SDK CLI
+//! `rampart kms`: keys, aliases, policies, signatures and MACs through the
+//! native API, and transparent file encryption against the real AWS
+//! Encryption SDK CLI
 //! (`aws-encryption-cli` from PyPI), unmodified, pointed at Rampart's
 //! AWS-compatible KMS endpoint: files `rampart kms encrypt-file` wrote
 //! decrypt with the SDK's CLI, files the SDK's CLI wrote decrypt with
@@ -171,6 +173,96 @@ async fn files_round_trip_between_rampart_and_the_aws_encryption_sdk_cli() {
         );
         assert!(!out.status.success() && !never.exists(), "a disabled key decrypts nothing");
         assert!(String::from_utf8_lossy(&out.stderr).contains("disabled"), "{}", String::from_utf8_lossy(&out.stderr));
+        server
+    })
+    .await;
+    result.unwrap().stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kms_commands_manage_keys_aliases_policies_and_signatures() {
+    let server = TestServer::start().await;
+    let admin = server.admin_session().await;
+    let tenant = server.create_tenant(&admin, "kmscli").await;
+    let cust = server.session_for(&admin, "kmsadmin", Role::CustomerAdmin, Some(&tenant)).await;
+    let user = server.session_for(&admin, "kmsuser", Role::CustomerUser, Some(&tenant)).await;
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().to_path_buf();
+    let (token, user_token) = (cust.token.clone(), user.token.clone());
+
+    let result = tokio::task::spawn_blocking(move || {
+        let json = |o: &Output| -> serde_json::Value { serde_json::from_slice(&o.stdout).unwrap() };
+        // A signing key with an alias; sign, verify, and a tampered message fails.
+        let out = rampart(&server, &token, &["--json", "kms", "create", "--spec", "ECC_NIST_P384", "--usage", "SIGN_VERIFY", "--alias", "alias/release"]);
+        ok(&out, "create signer");
+        assert_eq!(json(&out)["spec"], "ECC_NIST_P384");
+        let artefact = dir.join("release.tar");
+        sample(&artefact, 2000);
+        let out = rampart(&server, &token, &["kms", "sign", "alias/release", "--algorithm", "ECDSA_SHA_384", "--in", artefact.to_str().unwrap()]);
+        ok(&out, "sign");
+        let sig = dir.join("release.sig");
+        std::fs::write(&sig, &out.stdout).unwrap();
+        ok(&rampart(&server, &token, &["kms", "verify", "alias/release", "--algorithm", "ECDSA_SHA_384", "--in", artefact.to_str().unwrap(), "--signature", sig.to_str().unwrap()]), "verify");
+        let other = dir.join("other.tar");
+        sample(&other, 2001);
+        let out = rampart(&server, &token, &["kms", "verify", "alias/release", "--algorithm", "ECDSA_SHA_384", "--in", other.to_str().unwrap(), "--signature", sig.to_str().unwrap()]);
+        assert!(!out.status.success(), "a signature over another file must not verify");
+        let out = rampart(&server, &token, &["kms", "public-key", "alias/release"]);
+        ok(&out, "public-key");
+        assert!(String::from_utf8_lossy(&out.stdout).starts_with("-----BEGIN PUBLIC KEY-----"));
+
+        // A symmetric key: encrypt with a context, decrypt, wrong context refused.
+        let out = rampart(&server, &token, &["--json", "kms", "create", "--description", "orders"]);
+        ok(&out, "create");
+        let key = json(&out)["key_id"].as_str().unwrap().to_owned();
+        ok(&rampart(&server, &token, &["kms", "alias", "set", "orders", &key]), "alias set");
+        let secret = dir.join("secret.txt");
+        std::fs::write(&secret, b"card 4111").unwrap();
+        let out = rampart(&server, &token, &["kms", "encrypt", "alias/orders", "--in", secret.to_str().unwrap(), "--context", "order=42"]);
+        ok(&out, "encrypt");
+        let blob = dir.join("secret.blob");
+        std::fs::write(&blob, &out.stdout).unwrap();
+        let out = rampart(&server, &token, &["kms", "decrypt", "--in", blob.to_str().unwrap(), "--context", "order=42"]);
+        ok(&out, "decrypt");
+        assert_eq!(out.stdout, b"card 4111");
+        let out = rampart(&server, &token, &["kms", "decrypt", "--in", blob.to_str().unwrap(), "--context", "order=43"]);
+        assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("Invalid ciphertext"));
+
+        // A key policy that denies the user decryption; the user may still encrypt.
+        let out = rampart(&server, &token, &["--json", "kms", "show", &key]);
+        let arn = json(&out)["arn"].as_str().unwrap().to_owned();
+        let account = arn.split(':').nth(4).unwrap().to_owned();
+        let policy = dir.join("policy.json");
+        std::fs::write(&policy, format!(r#"{{"Version":"2012-10-17","Statement":[
+            {{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{account}:root"}},"Action":"kms:*","Resource":"*"}},
+            {{"Effect":"Deny","Principal":{{"AWS":"arn:aws:iam::{account}:user/kmsuser"}},"Action":"kms:Decrypt","Resource":"*"}}]}}"#)).unwrap();
+        ok(&rampart(&server, &token, &["kms", "policy", "put", &key, policy.to_str().unwrap()]), "policy put");
+        let out = rampart(&server, &token, &["kms", "policy", "get", &key]);
+        assert!(String::from_utf8_lossy(&out.stdout).contains("user/kmsuser"));
+        ok(&rampart(&server, &user_token, &["kms", "encrypt", &key, "--in", secret.to_str().unwrap()]), "user encrypts");
+        let out = rampart(&server, &user_token, &["kms", "decrypt", "--in", blob.to_str().unwrap(), "--context", "order=42"]);
+        assert!(!out.status.success(), "the policy denies the user decryption");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("Access denied"), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = rampart(&server, &user_token, &["kms", "disable", &key]);
+        assert!(!out.status.success(), "a customer user may not manage keys");
+
+        // Rotation, listing, deletion scheduling.
+        let out = rampart(&server, &token, &["--json", "kms", "rotation", &key, "--period-days", "90"]);
+        ok(&out, "rotation");
+        assert_eq!(json(&out)["rotation_period_days"], 90);
+        ok(&rampart(&server, &token, &["kms", "rotate", &key]), "rotate");
+        let out = rampart(&server, &token, &["kms", "list"]);
+        ok(&out, "list");
+        assert!(String::from_utf8_lossy(&out.stdout).contains(&key));
+        let out = rampart(&server, &token, &["--json", "kms", "alias", "list"]);
+        assert!(String::from_utf8_lossy(&out.stdout).contains("alias/orders"));
+        ok(&rampart(&server, &token, &["kms", "disable", &key]), "disable");
+        let out = rampart(&server, &token, &["--json", "kms", "schedule-deletion", &key, "--days", "7"]);
+        ok(&out, "schedule");
+        assert_eq!(json(&out)["state"], "PendingDeletion");
+        assert!(json(&out)["deletion_date"].is_string());
+        let out = rampart(&server, &token, &["--json", "kms", "cancel-deletion", &key]);
+        assert_eq!(json(&out)["state"], "Disabled");
         server
     })
     .await;
