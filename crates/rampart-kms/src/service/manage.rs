@@ -250,6 +250,7 @@ impl Kms {
     /// material version, recorded as an automatic rotation. Returns how many.
     pub async fn rotate_due(&self, now: i64) -> Result<usize, KmsError> {
         let due = self.store.kms_due_for_rotation(now, 100).await?;
+        let mut rotated = 0;
         for row in &due {
             let meta = metadata(row)?;
             let Some(next) = meta.current_material.next() else { continue };
@@ -264,10 +265,18 @@ impl Kms {
                         .attr("trigger", "automatic"),
                 )
                 .await?;
-            self.store
+            match self
+                .store
                 .kms_add_material(&row.id, row.current_material, self.keystore.name(), &wrapped, following, now)
-                .await?;
+                .await
+            {
+                Ok(_) => rotated += 1,
+                // Another node rotated this key first (the version moved on):
+                // its rotation stands, and so does its record.
+                Err(rampart_store::StoreError::Conflict(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
         }
-        Ok(due.len())
+        Ok(rotated)
     }
 }
