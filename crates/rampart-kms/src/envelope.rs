@@ -20,7 +20,9 @@ use tokio::runtime::Handle;
 use zeroize::Zeroizing;
 
 use crate::context::EncryptionContext;
-use crate::esdk::{self, AlgorithmSuite, DataKeyProvider, EncryptOptions, EncryptedDataKey, EsdkError, Limits, Summary};
+use crate::esdk::{
+    self, AlgorithmSuite, DataKeyProvider, EncryptOptions, EncryptedDataKey, EsdkError, Limits, Summary,
+};
 use crate::service::{Caller, Kms, KmsError};
 use crate::spec::{Arn, ArnResource, EncryptionAlgorithm, KeyRef, account_id};
 
@@ -52,7 +54,10 @@ impl DataKeyProvider for KmsKeyProvider {
         _suite: AlgorithmSuite,
         context: &EncryptionContext,
     ) -> Result<(Zeroizing<[u8; 32]>, Vec<EncryptedDataKey>), EsdkError> {
-        let key = self.key.as_ref().ok_or_else(|| EsdkError::provider(KmsError::Invalid("no key to encrypt under".into())))?;
+        let key = self
+            .key
+            .as_ref()
+            .ok_or_else(|| EsdkError::provider(KmsError::Invalid("no key to encrypt under".into())))?;
         let (key_id, data_key) = self
             .handle
             .block_on(self.kms.generate_data_key(&self.caller, key, 32, context))
