@@ -62,10 +62,7 @@ async fn concurrent_writers_get_unique_durable_indexes_and_provable_checkpoints(
     // Asked against the older size, the new entry is "not yet" (a 400 the
     // CLI retries on), not "not found": regression for `audit prove`
     // failing when the served checkpoint lagged behind the append.
-    assert!(matches!(
-        ledger.inclusion(newer, Some(cp.size)).await,
-        Err(rampart_ledger::LedgerError::BadRequest(_))
-    ));
+    assert!(matches!(ledger.inclusion(newer, Some(cp.size)).await, Err(rampart_ledger::LedgerError::BadRequest(_))));
     let later = wait_for_checkpoint(&ledger, 1001).await;
     let (cp2, _) = Checkpoint::open(later.as_bytes(), "test.example/ledger", &[ledger.verifier().clone()]).unwrap();
     let proof = ledger.consistency(cp.size, Some(cp2.size)).await.unwrap();
