@@ -83,7 +83,7 @@ pub fn key_metadata(scope: &ArnScope, meta: &KeyMetadata) -> Value {
         // AWS has no archived state; such a key can only decrypt, which
         // AWS clients best understand as disabled.
         "KeyState": meta.state.aws_name().unwrap_or("Disabled"),
-        "Origin": "AWS_KMS",
+        "Origin": if meta.origin == crate::lifecycle::Origin::External { "EXTERNAL" } else { "AWS_KMS" },
         "KeyManager": "CUSTOMER",
         "KeySpec": meta.spec.aws_name(),
         "CustomerMasterKeySpec": meta.spec.aws_name(),
@@ -135,6 +135,7 @@ struct CreateKey {
     key_spec: Option<String>,
     customer_master_key_spec: Option<String>,
     key_usage: Option<String>,
+    origin: Option<String>,
     // Accepted and ignored for now: per-key policies come with the policy engine.
     #[allow(dead_code)]
     policy: Option<String>,
@@ -229,7 +230,23 @@ async fn dispatch(kms: &Kms, caller: &Caller, scope: &ArnScope, operation: &str,
                 ),
                 None => None,
             };
-            let meta = kms.create_key(caller, spec, usage, r.description.as_deref().unwrap_or("")).await.map_err(e)?;
+            let description = r.description.as_deref().unwrap_or("");
+            let meta = match r.origin.as_deref() {
+                None | Some("AWS_KMS") => kms.create_key(caller, spec, usage, description).await.map_err(e)?,
+                Some("EXTERNAL") if spec == KeySpec::SymmetricDefault => {
+                    kms.create_external_key(caller, description).await.map_err(e)?
+                }
+                Some("EXTERNAL") => {
+                    return Err(error(
+                        400,
+                        "UnsupportedOperationException",
+                        "imported material is for SYMMETRIC_DEFAULT keys",
+                    ));
+                }
+                Some(_) => {
+                    return Err(error(400, "UnsupportedOperationException", "Origin must be AWS_KMS or EXTERNAL"));
+                }
+            };
             json!({ "KeyMetadata": key_metadata(scope, &meta) })
         }
         "DescribeKey" => {

@@ -10,9 +10,11 @@
 //! calls; they hold no policy.
 
 mod crypto;
+mod import;
 mod manage;
 
 pub use crypto::{DataKeyPair, MAX_MESSAGE, PublicKeyInfo};
+pub use import::{IMPORT_TOKEN_TTL_MS, ImportParameters};
 pub use manage::{MAX_TAGS, RotationStatus};
 
 use std::sync::Arc;

@@ -291,6 +291,30 @@ assert kms.list_resource_tags(KeyId=wrap)["Tags"] == [{"TagKey": "env", "TagValu
 kms.update_alias(AliasName="alias/boto3", TargetKeyId=wrap)
 assert [a["TargetKeyId"] for a in kms.list_aliases()["Aliases"] if a["AliasName"] == "alias/boto3"] == [wrap]
 kms.delete_alias(AliasName="alias/boto3")
+
+# Imported key material: a key without material waits in PendingImport;
+# the customer wraps 32 bytes under the import public key with OAEP-SHA256.
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+ext = kms.create_key(Origin="EXTERNAL")["KeyMetadata"]
+assert (ext["KeyState"], ext["Origin"]) == ("PendingImport", "EXTERNAL"), ext
+assert error_of(lambda: kms.encrypt(KeyId=ext["KeyId"], Plaintext=b"x")) == "KMSInvalidStateException"
+params = kms.get_parameters_for_import(KeyId=ext["KeyId"], WrappingAlgorithm="RSAES_OAEP_SHA_256",
+                                       WrappingKeySpec="RSA_2048")
+public = serialization.load_der_public_key(params["PublicKey"])
+material = os.urandom(32)
+oaep = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
+wrapped = public.encrypt(material, oaep)
+assert error_of(lambda: kms.import_key_material(KeyId=ext["KeyId"], ImportToken=b"forged" * 6,
+    EncryptedKeyMaterial=wrapped, ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE")) == "ValidationException"
+kms.import_key_material(KeyId=ext["KeyId"], ImportToken=params["ImportToken"], EncryptedKeyMaterial=wrapped,
+                        ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE")
+assert kms.describe_key(KeyId=ext["KeyId"])["KeyMetadata"]["KeyState"] == "Enabled"
+ext_blob = kms.encrypt(KeyId=ext["KeyId"], Plaintext=b"imported")["CiphertextBlob"]
+assert kms.decrypt(CiphertextBlob=ext_blob)["Plaintext"] == b"imported"
+kms.delete_imported_key_material(KeyId=ext["KeyId"])
+assert kms.describe_key(KeyId=ext["KeyId"])["KeyMetadata"]["KeyState"] == "PendingImport"
+assert error_of(lambda: kms.decrypt(CiphertextBlob=ext_blob)) == "KMSInvalidStateException"
 print("boto3 lifecycle OK")
 "#;
 

@@ -67,6 +67,24 @@ struct Rotation {
     rotation_period_in_days: Option<u32>,
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ImportParams {
+    key_id: String,
+    wrapping_algorithm: String,
+    wrapping_key_spec: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Import {
+    key_id: String,
+    import_token: String,
+    encrypted_key_material: String,
+    valid_to: Option<f64>,
+    expiration_model: Option<String>,
+}
+
 fn alias_name(text: &str) -> Result<AliasName, Reply> {
     AliasName::parse(text).map_err(|e| error(400, e.aws_type(), &e.to_string()))
 }
@@ -195,6 +213,43 @@ pub(super) async fn dispatch(
                 .map(|(_, at)| json!({ "KeyId": meta.key_id.to_string(), "RotationDate": epoch(*at) }))
                 .collect();
             json!({ "Rotations": rotations, "Truncated": false })
+        }
+        "GetParametersForImport" => {
+            let r: ImportParams = parse(body)?;
+            if r.wrapping_algorithm != "RSAES_OAEP_SHA_256" {
+                return Err(error(
+                    400,
+                    "UnsupportedOperationException",
+                    "WrappingAlgorithm must be RSAES_OAEP_SHA_256",
+                ));
+            }
+            let spec: crate::spec::KeySpec = r
+                .wrapping_key_spec
+                .parse()
+                .map_err(|err: crate::spec::SpecError| error(400, "ValidationException", &err.to_string()))?;
+            let p = kms.get_parameters_for_import(caller, &key_ref(&r.key_id)?, spec).await.map_err(e)?;
+            json!({
+                "KeyId": arn_of(scope, p.key_id),
+                "ImportToken": super::b64(&p.import_token),
+                "PublicKey": super::b64(&p.public_key),
+                "ParametersValidTo": epoch(p.valid_to_ms),
+            })
+        }
+        "ImportKeyMaterial" => {
+            let r: Import = parse(body)?;
+            let token = super::unb64("ImportToken", &r.import_token)?;
+            let material = super::unb64("EncryptedKeyMaterial", &r.encrypted_key_material)?;
+            let valid_to = match r.expiration_model.as_deref() {
+                None | Some("KEY_MATERIAL_DOES_NOT_EXPIRE") => None,
+                Some(_) => r.valid_to.map(|t| (t * 1000.0) as i64).or(Some(0)),
+            };
+            kms.import_key_material(caller, &key_ref(&r.key_id)?, &token, &material, valid_to).await.map_err(e)?;
+            json!({ "KeyId": r.key_id })
+        }
+        "DeleteImportedKeyMaterial" => {
+            let r: KeyOnly = parse(body)?;
+            kms.delete_imported_key_material(caller, &key_ref(&r.key_id)?).await.map_err(e)?;
+            json!({})
         }
         other => {
             return Err(error(400, "UnknownOperationException", &format!("{other:.64} is not supported")));
