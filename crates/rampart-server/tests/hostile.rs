@@ -190,3 +190,61 @@ async fn graceful_shutdown_finishes_in_flight_requests_and_refuses_new_ones() {
     stopping.await.expect("shutdown");
     assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "new connections are refused");
 }
+
+/// The KMS's native endpoints: malformed JSON, unknown fields, bad base64,
+/// oversized plaintexts, hostile key references and policies each get a
+/// problem, and no key is created or changed by any of them.
+#[tokio::test]
+async fn hostile_kms_requests_get_problems_and_change_no_key() {
+    let server = TestServer::start().await;
+    let admin = server.admin_session().await;
+    let tenant = server.create_tenant(&admin, "hostilekms").await;
+    let cust = server.session_for(&admin, "hk", rampart_core::Role::CustomerAdmin, Some(&tenant)).await;
+    let send = |method: Method, path: String, body: Option<Vec<u8>>| {
+        let mut rb = server.request(method, &path, Some(&cust.token)).header("content-type", "application/json");
+        if let Some(b) = body {
+            rb = rb.body(b);
+        }
+        rb.send()
+    };
+    let created: Value =
+        send(Method::POST, "/api/v1/kms/keys".into(), Some(b"{}".to_vec())).await.unwrap().json().await.unwrap();
+    let key = created["key_id"].as_str().unwrap().to_owned();
+    let keys_before: Value = send(Method::GET, "/api/v1/kms/keys".into(), None).await.unwrap().json().await.unwrap();
+
+    let big = data_encoding::BASE64.encode(&vec![7u8; 4097]);
+    let cases: Vec<(Method, String, Vec<u8>)> = vec![
+        (Method::POST, "/api/v1/kms/keys".into(), b"{not json".to_vec()),
+        (Method::POST, "/api/v1/kms/keys".into(), br#"{"spec":"SYMMETRIC_DEFAULT","evil":1}"#.to_vec()),
+        (Method::POST, "/api/v1/kms/keys".into(), br#"{"spec":"ECC_SECG_P256K1"}"#.to_vec()),
+        (Method::POST, "/api/v1/kms/keys".into(), br#"{"spec":"HMAC_256"}"#.to_vec()),
+        (Method::POST, "/api/v1/kms/keys".into(), br#"{"alias":"alias/aws/reserved"}"#.to_vec()),
+        (Method::POST, format!("/api/v1/kms/keys/{key}/crypto/encrypt"), br#"{"data":"%%%"}"#.to_vec()),
+        (Method::POST, format!("/api/v1/kms/keys/{key}/crypto/encrypt"), format!(r#"{{"data":"{big}"}}"#).into_bytes()),
+        (
+            Method::POST,
+            format!("/api/v1/kms/keys/{key}/crypto/encrypt"),
+            br#"{"data":"eA==","context":{"a":1}}"#.to_vec(),
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/kms/keys/{key}/crypto/sign"),
+            br#"{"data":"eA==","algorithm":"ECDSA_SHA_256"}"#.to_vec(),
+        ),
+        (Method::POST, "/api/v1/kms/decrypt".into(), br#"{"ciphertext":"AAAA"}"#.to_vec()),
+        (Method::POST, "/api/v1/kms/keys/..%2F..%2Fetc%2Fpasswd/disable".into(), b"{}".to_vec()),
+        (Method::POST, format!("/api/v1/kms/keys/{key}/schedule-deletion"), br#"{"pending_days":3}"#.to_vec()),
+        (Method::PUT, format!("/api/v1/kms/keys/{key}/policy"), br#"{"Statement":{"Condition":{}}}"#.to_vec()),
+        (Method::PUT, format!("/api/v1/kms/keys/{key}/policy"), b"[1,2,3]".to_vec()),
+    ];
+    for (method, path, body) in cases {
+        let what = format!("{method} {path} {}", String::from_utf8_lossy(&body[..body.len().min(60)]));
+        let (status, p) = problem(send(method, path, Some(body)).await.unwrap()).await;
+        assert!(status.is_client_error(), "{what}: {status} {p}");
+        assert!(p["type"].as_str().is_some_and(|t| t.starts_with("urn:rampart:problem:")), "{what}: {p}");
+        assert!(!p["detail"].as_str().unwrap_or_default().contains("7777777"), "{what}: input is not echoed");
+    }
+    let keys_after: Value = send(Method::GET, "/api/v1/kms/keys".into(), None).await.unwrap().json().await.unwrap();
+    assert_eq!(keys_before, keys_after, "no refused request created or changed a key");
+    server.stop().await;
+}
