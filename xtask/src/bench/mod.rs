@@ -1,5 +1,7 @@
-//! `cargo xtask bench`: the foundation's performance figures, each beside
-//! the peer or target it is judged against, reported as a ratio.
+//! `cargo xtask bench`: performance figures, each beside the peer or target
+//! it is judged against, reported as a ratio.
+//!
+//! With no subcommand, the foundation's figures:
 //!
 //! - cold start (first start, which initialises the data directory) and warm
 //!   start of the release binary until `/healthz` answers, against the 1 s
@@ -10,19 +12,29 @@
 //!   same concurrency, in-process. The ratio is the share of the hashing
 //!   ceiling that the full login (TLS, routing, throttle checks, audit
 //!   record, token issue) achieves.
+//!
+//! `cargo xtask bench kms` measures the KMS (see `kms.rs`).
+
+mod kms;
+mod node;
+mod sigv4;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
-use indicatif::{ProgressBar, ProgressStyle};
+use anyhow::{Result, bail};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
+use node::{Node, bar, build_release, median, ms, percentile};
+
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct BenchArgs {
+    /// A benchmark other than the foundation's figures.
+    #[command(subcommand)]
+    suite: Option<Suite>,
     /// Logins to time.
     #[arg(long, default_value_t = 400)]
     logins: usize,
@@ -37,104 +49,16 @@ pub struct BenchArgs {
     binary: Option<PathBuf>,
 }
 
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(|p| p.join("target")).unwrap_or_else(|| "target".into())
-    })
-}
-
-fn build_release() -> Result<PathBuf> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo).args(["build", "--release", "-p", "rampart"]).status().context("cargo build")?;
-    if !status.success() {
-        bail!("release build failed");
-    }
-    Ok(target_dir().join("release").join("rampart"))
-}
-
-/// A `rampart serve` child process in its own data directory.
-struct Node {
-    child: Child,
-    url: String,
-    client: reqwest::Client,
-    data: PathBuf,
-}
-
-impl Node {
-    async fn start(binary: &Path, work: &Path) -> Result<(Node, Duration)> {
-        let data = work.join("rampart-data");
-        let _ = std::fs::remove_file(data.join("client.json"));
-        let started = Instant::now();
-        let child = Command::new(binary)
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(&data)
-            .env("RAMPART_LOG__LEVEL", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("spawning rampart serve")?;
-        let mut node = Node { child, url: String::new(), client: reqwest::Client::new(), data };
-        loop {
-            if started.elapsed() > Duration::from_secs(30) {
-                bail!("rampart serve did not answer within 30 s");
-            }
-            if let Some(info) =
-                std::fs::read(node.data.join("client.json")).ok().and_then(|b| serde_json::from_slice::<Value>(&b).ok())
-            {
-                node.url = info["url"].as_str().unwrap_or_default().to_owned();
-                let pem = std::fs::read(node.data.join("tls/ca.pem"))?;
-                node.client =
-                    reqwest::Client::builder().tls_certs_only([reqwest::Certificate::from_pem(&pem)?]).build()?;
-                if node.client.get(format!("{}/healthz", node.url)).send().await.is_ok_and(|r| r.status() == 200) {
-                    return Ok((node, started.elapsed()));
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-    }
-
-    fn rss_mb(&self) -> Result<f64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
-        let kb: f64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .context("VmRSS")?;
-        Ok(kb / 1024.0)
-    }
-
-    fn stop(mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
-        let _ = self.child.wait();
-    }
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v.get(v.len() / 2).copied().unwrap_or_default()
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn bar(len: usize, what: &str) -> ProgressBar {
-    let pb = ProgressBar::new(len as u64);
-    pb.set_style(
-        ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} {elapsed}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    pb.set_message(what.to_owned());
-    pb
+#[derive(Debug, clap::Subcommand)]
+enum Suite {
+    /// KMS Encrypt, Decrypt and GenerateDataKey throughput and latency, against moto and on SoftHSM2.
+    Kms(kms::KmsArgs),
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
+    if let Some(Suite::Kms(kms)) = args.suite {
+        return kms::run(kms);
+    }
     let binary = match args.binary.clone() {
         Some(b) => b,
         None => build_release()?,
@@ -165,18 +89,7 @@ async fn bench(binary: &Path, args: &BenchArgs) -> Result<()> {
     let (node, _) = Node::start(binary, work.path()).await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let idle_rss = node.rss_mb()?;
-    let boot: Value = serde_json::from_slice(&std::fs::read(node.data.join("bootstrap-admin.json"))?)?;
-    let secret = data_encoding::BASE32_NOPAD.decode(boot["totp_secret"].as_str().unwrap_or_default().as_bytes())?;
-    let code = rampart_auth::totp::code_at(&secret, SystemTimeSecs::now())?;
-    let login: Value = node
-        .client
-        .post(format!("{}/api/v1/auth/login", node.url))
-        .json(&json!({"username": "admin", "password": boot["password"], "totp_code": secrecy::ExposeSecret::expose_secret(&code)}))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let admin = login["token"].as_str().context("admin login")?.to_owned();
+    let admin = node.admin_token().await?;
     let tenant: Value = node
         .client
         .post(format!("{}/api/v1/tenants", node.url))
@@ -289,16 +202,4 @@ async fn bench(binary: &Path, args: &BenchArgs) -> Result<()> {
     );
     println!("\n{cores} cores; argon2id m=19 MiB, t=2, p=1; release build; HTTPS over loopback.");
     Ok(())
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-struct SystemTimeSecs;
-
-impl SystemTimeSecs {
-    fn now() -> u64 {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
-    }
 }
