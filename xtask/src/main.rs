@@ -11,6 +11,7 @@
 //! tests of this crate, so `test` runs them too.
 
 mod bench;
+mod fuzz;
 #[cfg(test)]
 mod tidy;
 
@@ -36,12 +37,15 @@ enum Task {
     },
     /// Run the benchmarks and print a report.
     Bench(bench::BenchArgs),
+    /// Run the cargo-fuzz targets of `fuzz/` for a while each (nightly flags via RUSTC_BOOTSTRAP=1).
+    Fuzz(fuzz::FuzzArgs),
 }
 
 fn main() -> Result<()> {
     match Cli::parse().task {
         Task::Test { args } => test(&args),
         Task::Bench(args) => bench::run(args),
+        Task::Fuzz(args) => fuzz::run(args),
     }
 }
 
@@ -54,12 +58,21 @@ fn have(program: &str) -> bool {
 }
 
 /// Debian packages the tests use, by the program they provide.
-const TOOLS: &[(&str, &str)] = &[("oathtool", "oathtool"), ("softhsm2-util", "softhsm2")];
+const TOOLS: &[(&str, &str)] = &[
+    ("oathtool", "oathtool"),
+    ("softhsm2-util", "softhsm2"),
+    ("asciinema", "asciinema"),
+    ("pg_dump", "postgresql-client"),
+];
 /// PyPI packages the tests use (real clients), by the program they provide.
-const PY_TOOLS: &[(&str, &str)] = &[("aws", "awscli")];
+const PY_TOOLS: &[(&str, &str)] = &[("aws", "awscli"), ("aws-encryption-cli", "aws-encryption-sdk-cli")];
 /// PyPI packages the tests import, by module name.
-const PY_MODULES: &[(&str, &str)] =
-    &[("boto3", "boto3"), ("tencentcloud.kms.v20190118", "tencentcloud-sdk-python-kms")];
+const PY_MODULES: &[(&str, &str)] = &[
+    ("boto3", "boto3"),
+    ("tencentcloud.kms.v20190118", "tencentcloud-sdk-python-kms"),
+    ("aws_encryption_sdk", "aws-encryption-sdk"),
+    ("cryptography", "cryptography"),
+];
 
 fn install_tools() -> Result<()> {
     let missing: Vec<&str> = TOOLS.iter().filter(|(prog, _)| !have(prog)).map(|(_, pkg)| *pkg).collect();

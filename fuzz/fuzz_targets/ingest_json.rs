@@ -1,0 +1,6 @@
+//! Fuzzes the JSON message parser. Entry point:
+//! `rampart_ingest::fuzz_entry::json`.
+
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| rampart_ingest::fuzz_entry::json(data));
