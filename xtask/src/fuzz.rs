@@ -163,7 +163,7 @@ fn build(root: &Path, selected: &[&Target]) -> Result<()> {
     if let [only] = selected {
         cmd.arg(&only.name);
     }
-    eprintln!("xtask: RUSTC_BOOTSTRAP=1 {cmd:?}");
+    eprintln!("xtask: {cmd:?}");
     let status = cmd.status().context("running cargo fuzz build")?;
     if !status.success() {
         bail!("building the fuzz targets failed ({status})");
