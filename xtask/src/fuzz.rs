@@ -212,13 +212,18 @@ fn run_target(root: &Path, fuzz_dir: &Path, target: &str, seconds: u64) -> Resul
     Ok(RunReport { target: target.to_owned(), executions, elapsed, outcome })
 }
 
-/// Prints what a developer needs: the end of the log (the panic message and
-/// backtrace), the input and how to replay it.
+/// Prints what a developer needs: the panic message (or, failing that, the
+/// end of the log), the input in base64, its path and how to replay it.
 fn report_failure(target: &str, outcome: &Outcome, output: &str, log_path: &Path) {
-    let lines: Vec<&str> = output.lines().collect();
-    let tail = &lines[lines.len().saturating_sub(40)..];
     eprintln!("\n===== {target}: {} =====", describe(outcome));
-    for line in tail {
+    let key_lines = key_lines(output);
+    let shown: Vec<&str> = if key_lines.is_empty() {
+        let lines: Vec<&str> = output.lines().collect();
+        lines[lines.len().saturating_sub(30)..].to_vec()
+    } else {
+        key_lines
+    };
+    for line in shown {
         eprintln!("  {line}");
     }
     eprintln!("full log: {}", log_path.display());
@@ -228,6 +233,25 @@ fn report_failure(target: &str, outcome: &Outcome, output: &str, log_path: &Path
         eprintln!("minimise:  RUSTC_BOOTSTRAP=1 cargo fuzz tmin {target} {path}");
     }
     eprintln!();
+}
+
+/// The lines of a libFuzzer log that say what went wrong: each panic with
+/// the message lines after it, sanitizer and libFuzzer errors, the input in
+/// base64.
+fn key_lines(output: &str) -> Vec<&str> {
+    let lines: Vec<&str> = output.lines().collect();
+    let mut out = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        if line.contains(" panicked at ") {
+            out.push(*line);
+            out.extend(
+                lines[i + 1..].iter().take_while(|l| !l.starts_with("stack backtrace") && !l.starts_with("==")).take(8),
+            );
+        } else if line.contains("ERROR: ") || line.starts_with("SUMMARY: ") || line.starts_with("Base64: ") {
+            out.push(*line);
+        }
+    }
+    out
 }
 
 fn describe(outcome: &Outcome) -> String {
@@ -290,6 +314,9 @@ Base64: Ym9vbQ==
     fn a_crash_log_gives_the_artifact_and_the_last_count() {
         assert_eq!(artifact(CRASH_LOG).as_deref(), Some("/w/fuzz/artifacts/t/crash-0a1b"));
         assert_eq!(executions(CRASH_LOG), Some(2048));
+        let key = key_lines(CRASH_LOG);
+        assert_eq!(key[..2], ["thread '<unnamed>' panicked at src/lib.rs:3:5:", "boom"]);
+        assert!(key.contains(&"Base64: Ym9vbQ=="), "{key:?}");
     }
 
     #[test]
