@@ -122,6 +122,7 @@ fn context(map: Option<BTreeMap<String, String>>) -> Result<EncryptionContext, R
     }
 }
 
+/// A request that names only a key, shared by the operations of every module.
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct KeyOnly {

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ArnScope, Reply, arn_of, b64, context, error, key_ref, kms_error, parse, unb64};
+use super::{ArnScope, KeyOnly, Reply, arn_of, b64, context, error, key_ref, kms_error, parse, unb64};
 use crate::material::MessageType;
 use crate::service::{Caller, Kms, KmsError};
 use crate::spec::{KeySpec, MacAlgorithm, SigningAlgorithm};
@@ -31,12 +31,6 @@ struct Mac {
     message: String,
     mac_algorithm: String,
     mac: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct KeyOnly {
-    key_id: String,
 }
 
 #[derive(Deserialize)]

@@ -5,15 +5,9 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ArnScope, Reply, arn_of, epoch, error, key_ref, kms_error, parse};
+use super::{ArnScope, KeyOnly, Reply, arn_of, epoch, error, key_ref, kms_error, parse};
 use crate::service::{Caller, Kms, KmsError};
 use crate::spec::{AliasName, Arn, ArnResource};
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct KeyOnly {
-    key_id: String,
-}
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]

@@ -4,6 +4,8 @@
 //! its audit event (key, material version, algorithm, a keyed hash of the
 //! encryption context; never data or key material), and only then computes.
 
+use std::sync::Arc;
+
 use rampart_core::Outcome;
 use zeroize::Zeroizing;
 
@@ -11,8 +13,8 @@ use super::{Caller, Kms, KmsError};
 use crate::blob::{self, BlobError};
 use crate::context::EncryptionContext;
 use crate::lifecycle::Operation;
-use crate::material::{self, Material, MaterialError, MessageType};
-use crate::spec::{EncryptionAlgorithm, KeyId, KeyRef, KeySpec, KeyType, MacAlgorithm, SigningAlgorithm};
+use crate::material::{self, Material, MessageType};
+use crate::spec::{EncryptionAlgorithm, KeyId, KeyRef, KeySpec, KeyType, MacAlgorithm, SigningAlgorithm, SpecError};
 
 /// The most bytes `Encrypt`, `Sign` (raw) and `GenerateMac` take, as in AWS.
 pub const MAX_MESSAGE: usize = 4096;
@@ -129,10 +131,8 @@ impl Kms {
         ciphertext: &[u8],
         key: &KeyRef,
     ) -> Result<(KeyId, Zeroizing<Vec<u8>>), KmsError> {
-        let row = self.resolve(caller, key).await?;
-        let meta = self.permit(caller, &row, Operation::Decrypt).await?;
-        key_type(&meta)?.check_encryption(EncryptionAlgorithm::RsaesOaepSha256)?;
-        let material = self.material(&meta.key_id, meta.spec, meta.current_material).await?;
+        let oaep = EncryptionAlgorithm::RsaesOaepSha256;
+        let (meta, material) = self.usable_key(caller, key, Operation::Decrypt, |t| t.check_encryption(oaep)).await?;
         self.audit
             .record(
                 self.event("kms.decrypt", Outcome::Success, caller, &meta.key_id)
@@ -152,10 +152,9 @@ impl Kms {
         bytes: usize,
         context: &EncryptionContext,
     ) -> Result<(KeyId, blob::DataKey), KmsError> {
-        let row = self.resolve(caller, key).await?;
-        let meta = self.permit(caller, &row, Operation::GenerateDataKey).await?;
-        key_type(&meta)?.check_encryption(EncryptionAlgorithm::SymmetricDefault)?;
-        let material = self.material(&meta.key_id, meta.spec, meta.current_material).await?;
+        let sym = EncryptionAlgorithm::SymmetricDefault;
+        let (meta, material) =
+            self.usable_key(caller, key, Operation::GenerateDataKey, |t| t.check_encryption(sym)).await?;
         self.audit
             .record(
                 self.event("kms.generate_data_key", Outcome::Success, caller, &meta.key_id)
@@ -179,9 +178,8 @@ impl Kms {
         context: &EncryptionContext,
         with_plaintext: bool,
     ) -> Result<(KeyId, DataKeyPair), KmsError> {
-        if !matches!(pair_spec, KeySpec::EccNistP256 | KeySpec::EccNistP384)
-            && !matches!(pair_spec, KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096)
-        {
+        use KeySpec::*;
+        if !matches!(pair_spec, EccNistP256 | EccNistP384 | Rsa2048 | Rsa3072 | Rsa4096) {
             return Err(KmsError::Invalid(format!("{pair_spec} is not a data key pair spec")));
         }
         let op = if with_plaintext {
@@ -189,10 +187,8 @@ impl Kms {
         } else {
             Operation::GenerateDataKeyPairWithoutPlaintext
         };
-        let row = self.resolve(caller, key).await?;
-        let meta = self.permit(caller, &row, op).await?;
-        key_type(&meta)?.check_encryption(EncryptionAlgorithm::SymmetricDefault)?;
-        let material = self.material(&meta.key_id, meta.spec, meta.current_material).await?;
+        let sym = EncryptionAlgorithm::SymmetricDefault;
+        let (meta, material) = self.usable_key(caller, key, op, |t| t.check_encryption(sym)).await?;
         self.audit
             .record(
                 self.event("kms.generate_data_key_pair", Outcome::Success, caller, &meta.key_id)
@@ -212,10 +208,8 @@ impl Kms {
 
     /// The public key of an asymmetric key.
     pub async fn get_public_key(&self, caller: &Caller, key: &KeyRef) -> Result<PublicKeyInfo, KmsError> {
-        let row = self.resolve(caller, key).await?;
-        let meta = self.permit(caller, &row, Operation::GetPublicKey).await?;
-        let material = self.material(&meta.key_id, meta.spec, meta.current_material).await?;
-        let der = material.public_key_der().map_err(|_| KmsError::Material(MaterialError::WrongKind))?;
+        let (meta, material) = self.usable_key(caller, key, Operation::GetPublicKey, |_| Ok(())).await?;
+        let der = material.public_key_der()?;
         self.audit.record(self.event("kms.get_public_key", Outcome::Success, caller, &meta.key_id)).await?;
         Ok(PublicKeyInfo { key_id: meta.key_id, key_type: key_type(&meta)?, der })
     }
@@ -230,7 +224,7 @@ impl Kms {
         algorithm: SigningAlgorithm,
     ) -> Result<(KeyId, Vec<u8>), KmsError> {
         check_message(message)?;
-        let (meta, material) = self.signing_key(caller, key, Operation::Sign, algorithm).await?;
+        let (meta, material) = self.usable_key(caller, key, Operation::Sign, |t| t.check_signing(algorithm)).await?;
         self.audit
             .record(
                 self.event("kms.sign", Outcome::Success, caller, &meta.key_id)
@@ -254,7 +248,7 @@ impl Kms {
         signature: &[u8],
     ) -> Result<(KeyId, bool), KmsError> {
         check_message(message)?;
-        let (meta, material) = self.signing_key(caller, key, Operation::Verify, algorithm).await?;
+        let (meta, material) = self.usable_key(caller, key, Operation::Verify, |t| t.check_signing(algorithm)).await?;
         let valid = material.verify(algorithm, message, kind, signature)?;
         let outcome = if valid { Outcome::Success } else { Outcome::Failure };
         self.audit
@@ -267,16 +261,19 @@ impl Kms {
         Ok((meta.key_id, valid))
     }
 
-    async fn signing_key(
+    /// The key a cryptographic call names, after its policy, its state and
+    /// `check` (the key type permits the algorithm) all agree, with the
+    /// material of its current version.
+    async fn usable_key(
         &self,
         caller: &Caller,
         key: &KeyRef,
         op: Operation,
-        algorithm: SigningAlgorithm,
-    ) -> Result<(super::KeyMetadata, std::sync::Arc<Material>), KmsError> {
+        check: impl FnOnce(KeyType) -> Result<(), SpecError>,
+    ) -> Result<(super::KeyMetadata, Arc<Material>), KmsError> {
         let row = self.resolve(caller, key).await?;
         let meta = self.permit(caller, &row, op).await?;
-        key_type(&meta)?.check_signing(algorithm)?;
+        check(key_type(&meta)?)?;
         let material = self.material(&meta.key_id, meta.spec, meta.current_material).await?;
         Ok((meta, material))
     }
@@ -290,7 +287,7 @@ impl Kms {
         algorithm: MacAlgorithm,
     ) -> Result<(KeyId, Vec<u8>), KmsError> {
         check_message(message)?;
-        let (meta, material) = self.mac_key(caller, key, Operation::GenerateMac, algorithm).await?;
+        let (meta, material) = self.usable_key(caller, key, Operation::GenerateMac, |t| t.check_mac(algorithm)).await?;
         self.audit
             .record(
                 self.event("kms.generate_mac", Outcome::Success, caller, &meta.key_id)
@@ -310,27 +307,13 @@ impl Kms {
         mac: &[u8],
     ) -> Result<(KeyId, bool), KmsError> {
         check_message(message)?;
-        let (meta, material) = self.mac_key(caller, key, Operation::VerifyMac, algorithm).await?;
+        let (meta, material) = self.usable_key(caller, key, Operation::VerifyMac, |t| t.check_mac(algorithm)).await?;
         let valid = material.verify_mac(algorithm, message, mac)?;
         let outcome = if valid { Outcome::Success } else { Outcome::Failure };
         self.audit
             .record(self.event("kms.verify_mac", outcome, caller, &meta.key_id).attr("algorithm", algorithm.aws_name()))
             .await?;
         Ok((meta.key_id, valid))
-    }
-
-    async fn mac_key(
-        &self,
-        caller: &Caller,
-        key: &KeyRef,
-        op: Operation,
-        algorithm: MacAlgorithm,
-    ) -> Result<(super::KeyMetadata, std::sync::Arc<Material>), KmsError> {
-        let row = self.resolve(caller, key).await?;
-        let meta = self.permit(caller, &row, op).await?;
-        key_type(&meta)?.check_mac(algorithm)?;
-        let material = self.material(&meta.key_id, meta.spec, meta.current_material).await?;
-        Ok((meta, material))
     }
 
     /// `len` random bytes (1–1024) from the operating system's generator.

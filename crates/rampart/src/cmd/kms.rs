@@ -165,7 +165,7 @@ fn pair(text: &str) -> Result<(String, String), String> {
 }
 
 /// A key reference as one URL path segment.
-fn segment(key: &str) -> String {
+pub(super) fn segment(key: &str) -> String {
     key.replace('%', "%25").replace('/', "%2F").replace(':', "%3A")
 }
 

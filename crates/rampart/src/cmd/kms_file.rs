@@ -23,6 +23,7 @@ use serde_json::{Map, Value, json};
 use tokio::runtime::Handle;
 use zeroize::Zeroizing;
 
+use super::kms::segment;
 use crate::client::ApiClient;
 
 /// Data keys from the server's native KMS API, for the format layer, which
@@ -31,10 +32,6 @@ struct ServerKeys {
     client: ApiClient,
     key: Option<String>,
     handle: Handle,
-}
-
-fn segment(key: &str) -> String {
-    key.replace('%', "%25").replace('/', "%2F").replace(':', "%3A")
 }
 
 fn context_json(context: &EncryptionContext) -> Value {
