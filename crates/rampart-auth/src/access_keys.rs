@@ -120,12 +120,23 @@ impl Auth {
             )
             .await?;
         self.store().revoke_access_key(&actor.user_id, id, now_ms()).await?;
+        self.inner.access_keys.forget(&id.to_owned());
         Ok(())
     }
 
     /// The owner and unsealed secret of an active access key, for verifying
     /// a request signature. Revoked keys and disabled owners are refused.
     pub async fn access_key_secret(&self, id: &str) -> Result<(UserRow, SecretString), AuthError> {
+        if let Some(hit) = self.inner.access_keys.get(&id.to_owned()) {
+            return Ok(hit);
+        }
+        let generation = self.inner.access_keys.generation();
+        let found = self.access_key_secret_uncached(id).await?;
+        self.inner.access_keys.insert_fetched(id.to_owned(), found.clone(), generation);
+        Ok(found)
+    }
+
+    async fn access_key_secret_uncached(&self, id: &str) -> Result<(UserRow, SecretString), AuthError> {
         let key = self.store().get_access_key(id).await.map_err(|_| AuthError::Unauthenticated)?;
         if key.revoked_at.is_some() {
             return Err(AuthError::Unauthenticated);

@@ -23,7 +23,9 @@ use std::sync::Arc;
 use rampart_core::audit::Audit;
 use rampart_core::config::AuthConfig;
 use rampart_core::secret::{RootSecret, Sealer};
-use rampart_store::Store;
+use rampart_core::ttl_cache::TtlCache;
+use rampart_store::{Store, UserRow};
+use secrecy::SecretString;
 use tokio::sync::Semaphore;
 
 pub use access_keys::{AccessKeyInfo, NewAccessKey};
@@ -56,7 +58,16 @@ struct Inner {
     /// A hash verified when the user does not exist, so response time does
     /// not tell whether a user name is taken.
     dummy_hash: String,
+    /// Active access keys with their owner and unsealed secret, for the
+    /// signature check on every KMS request; see [`ACCESS_KEY_CACHE_TTL`].
+    access_keys: TtlCache<String, (UserRow, SecretString)>,
 }
+
+/// How long a verified access key, its owner and the owner's role are
+/// reused without asking the database. Revoking a key or disabling its
+/// owner takes effect at once on the node that does it and within this
+/// bound on the others.
+pub const ACCESS_KEY_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Auth {
     pub fn new(store: Store, audit: Audit, root: &RootSecret, config: AuthConfig) -> Result<Auth, AuthError> {
@@ -70,6 +81,7 @@ impl Auth {
                 totp_sealer: root.sealer(TOTP_SEAL_LABEL),
                 access_key_sealer: root.sealer(ACCESS_KEY_SEAL_LABEL),
                 hashing: Semaphore::new(permits),
+                access_keys: TtlCache::new(ACCESS_KEY_CACHE_TTL, 100_000),
                 dummy_hash,
             }),
         })

@@ -264,6 +264,7 @@ impl Auth {
             )
             .await?;
         self.store().disable_user(&target.id, now_ms()).await?;
+        self.inner.access_keys.forget_where(|(owner, _)| owner.id == target.id);
         Ok(())
     }
 

@@ -14,6 +14,7 @@ pub mod principal;
 pub mod role;
 pub mod secret;
 pub mod time;
+pub mod ttl_cache;
 
 pub use event::{Event, Outcome};
 pub use id::Id;

@@ -22,6 +22,7 @@ use std::sync::Arc;
 use rampart_core::audit::Audit;
 use rampart_core::secret::KeyedHasher;
 use rampart_core::time::now_ms;
+use rampart_core::ttl_cache::TtlCache;
 use rampart_core::{Event, Id, Outcome};
 use rampart_store::{KmsKeyRow, Store, StoreError};
 
@@ -223,7 +224,20 @@ pub struct Kms {
     keystore: Arc<dyn Keystore>,
     cache: Arc<UnwrapCache<Material>>,
     context_hasher: Arc<KeyedHasher>,
+    /// Key rows by id, so a busy key's metadata is not read from the
+    /// database on every request; see [`KEY_CACHE_TTL`].
+    rows: Arc<TtlCache<String, KmsKeyRow>>,
+    /// Alias to key id, per tenant.
+    aliases: Arc<TtlCache<(Option<Id>, String), String>>,
 }
+
+/// How long a key's metadata (state, policy, current version) and an
+/// alias's target are reused without asking the database. Every change
+/// made through this node forgets the entry at once, so this node never
+/// serves its own stale state; a change made on another node sharing the
+/// database takes effect here within this bound (AWS KMS documents the same
+/// kind of eventual consistency, of seconds, for key state changes).
+pub const KEY_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Kms {
     pub fn new(
@@ -233,7 +247,46 @@ impl Kms {
         cache: UnwrapCache<Material>,
         context_hasher: KeyedHasher,
     ) -> Self {
-        Kms { store, audit, keystore, cache: Arc::new(cache), context_hasher: Arc::new(context_hasher) }
+        Kms {
+            store,
+            audit,
+            keystore,
+            cache: Arc::new(cache),
+            context_hasher: Arc::new(context_hasher),
+            rows: Arc::new(TtlCache::new(KEY_CACHE_TTL, 100_000)),
+            aliases: Arc::new(TtlCache::new(KEY_CACHE_TTL, 100_000)),
+        }
+    }
+
+    /// Called after every change to a key's row.
+    fn forget_key(&self, id: &str) {
+        self.rows.forget(&id.to_owned());
+    }
+
+    /// Called after every change to an alias.
+    fn forget_alias(&self, caller: &Caller, alias: &str) {
+        self.aliases.forget(&(caller.tenant.clone(), alias.to_owned()));
+    }
+
+    async fn alias_target(&self, caller: &Caller, alias: &str) -> Result<String, KmsError> {
+        let slot = (caller.tenant.clone(), alias.to_owned());
+        if let Some(id) = self.aliases.get(&slot) {
+            return Ok(id);
+        }
+        let generation = self.aliases.generation();
+        let id = self.store.kms_resolve_alias(caller.tenant.as_ref(), alias).await?;
+        self.aliases.insert_fetched(slot, id.clone(), generation);
+        Ok(id)
+    }
+
+    async fn key_row(&self, id: &str) -> Result<KmsKeyRow, KmsError> {
+        if let Some(row) = self.rows.get(&id.to_owned()) {
+            return Ok(row);
+        }
+        let generation = self.rows.generation();
+        let row = self.store.kms_get_key(id).await?;
+        self.rows.insert_fetched(id.to_owned(), row.clone(), generation);
+        Ok(row)
     }
 
     fn event(&self, kind: &str, outcome: Outcome, caller: &Caller, key: &KeyId) -> Event {
@@ -247,15 +300,13 @@ impl Kms {
     async fn resolve(&self, caller: &Caller, key: &KeyRef) -> Result<KmsKeyRow, KmsError> {
         let id = match key {
             KeyRef::Id(id) => id.to_string(),
-            KeyRef::Alias(alias) => self.store.kms_resolve_alias(caller.tenant.as_ref(), alias.as_str()).await?,
+            KeyRef::Alias(alias) => self.alias_target(caller, alias.as_str()).await?,
             KeyRef::Arn(arn) => match arn.resource() {
                 ArnResource::Key(id) => id.to_string(),
-                ArnResource::Alias(alias) => {
-                    self.store.kms_resolve_alias(caller.tenant.as_ref(), alias.as_str()).await?
-                }
+                ArnResource::Alias(alias) => self.alias_target(caller, alias.as_str()).await?,
             },
         };
-        let row = self.store.kms_get_key(&id).await?;
+        let row = self.key_row(&id).await?;
         if row.tenant_id != caller.tenant {
             return Err(KmsError::NotFound);
         }
@@ -443,6 +494,7 @@ impl Kms {
         }
         self.audit.record(event).await?;
         self.store.kms_set_state(&row.id, &row.state, to, deletion_at, now_ms()).await?;
+        self.forget_key(&row.id);
         Ok(KeyMetadata { state: new_state, ..meta })
     }
 
@@ -514,6 +566,7 @@ impl Kms {
         self.store
             .kms_add_material(&row.id, row.current_material, self.keystore.name(), &wrapped, next_rotation, now_ms())
             .await?;
+        self.forget_key(&row.id);
         Ok(KeyMetadata { current_material: next, ..meta })
     }
 
@@ -536,6 +589,7 @@ impl Kms {
             )
             .await?;
         self.store.kms_create_alias(caller.tenant.as_ref(), alias.as_str(), &row.id, now_ms()).await?;
+        self.forget_alias(caller, alias.as_str());
         Ok(())
     }
 
@@ -560,6 +614,7 @@ impl Kms {
                 )
                 .await?;
             self.store.kms_destroy_key(&row.id).await?;
+            self.forget_key(&row.id);
             self.cache.remove_key(key);
         }
         Ok(due.len())

@@ -7,9 +7,10 @@
 //! ledger/tile/entries/<N>[.p/<W>]    entry bundles (u16 big-endian length + bytes, each)
 //! ```
 //!
-//! One append writes every tile and bundle it completes or extends, each to a
-//! temporary file that is fsynced and renamed into place, fsyncs the touched
-//! directories, and only then replaces `state`. A crash at any moment leaves
+//! One append writes every tile and bundle it completes or extends, and the
+//! new state, each to a temporary file, fsyncs them together, renames the
+//! tiles and bundles into place, fsyncs the touched directories (and the
+//! parents of new ones), and only then renames `state` into place. A crash at any moment leaves
 //! the previous `state` and the files it names intact, so reopening finds
 //! exactly the acknowledged log; files written past it are overwritten by
 //! later appends and never served. Partial files superseded by a commit are
@@ -40,16 +41,40 @@ pub struct FsLog {
     state: TileState,
 }
 
-/// Writes `bytes` to `path` durably: temporary file, fsync, rename.
-fn write_durable(path: &Path, bytes: &[u8]) -> Result<(), LogError> {
-    if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent).map_err(io(parent))?;
+/// Creates `dir` and any missing ancestors below `root`, returning the
+/// directories whose entries changed (the parents of those created), which
+/// must be synced for the new directories to survive a crash.
+fn create_dirs(root: &Path, dir: &Path, changed: &mut BTreeSet<PathBuf>) -> Result<(), LogError> {
+    if dir.is_dir() {
+        return Ok(());
     }
-    let tmp = path.with_extension("tmp");
-    let mut f = File::create(&tmp).map_err(io(&tmp))?;
-    f.write_all(bytes).map_err(io(&tmp))?;
-    f.sync_all().map_err(io(&tmp))?;
-    fs::rename(&tmp, path).map_err(io(path))
+    if let Some(parent) = dir.parent() {
+        if parent.starts_with(root) && parent != root {
+            create_dirs(root, parent, changed)?;
+        }
+        changed.insert(parent.to_owned());
+    }
+    match fs::create_dir(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(io(dir)(e)),
+    }
+}
+
+/// Runs `f` on every item on its own thread and returns the first error:
+/// fsyncs issued together share the file system's journal commits, where
+/// one after another each waits for its own.
+fn in_parallel<T: Sync>(items: &[T], f: impl Fn(&T) -> Result<(), LogError> + Sync) -> Result<(), LogError> {
+    match items {
+        [] => Ok(()),
+        [one] => f(one),
+        _ => std::thread::scope(|scope| {
+            let handles: Vec<_> = items.iter().map(|item| scope.spawn(|| f(item))).collect();
+            handles.into_iter().try_for_each(|h| {
+                h.join().map_err(|_| LogError::Backend("an fsync thread panicked".into())).and_then(|r| r)
+            })
+        }),
+    }
 }
 
 fn sync_dir(dir: &Path) -> Result<(), LogError> {
@@ -91,18 +116,41 @@ impl FsLog {
     /// at the last commit, so the log is usable again once storage recovers.
     pub fn append(&mut self, entries: &[Vec<u8>]) -> Result<u64, LogError> {
         let (next, batch) = self.state.apply(entries)?;
+        // 1. Every file of the batch and the new state, to temporary files,
+        //    all fsynced together.
         let mut dirs = BTreeSet::new();
+        let mut writes: Vec<(PathBuf, PathBuf, &[u8])> = Vec::with_capacity(batch.files.len());
         for (rel, bytes) in &batch.files {
             let path = self.dir.join(rel);
-            write_durable(&path, bytes)?;
-            if let Some(p) = path.parent() {
-                dirs.insert(p.to_owned());
+            if let Some(parent) = path.parent() {
+                create_dirs(&self.dir, parent, &mut dirs)?;
+                dirs.insert(parent.to_owned());
             }
+            writes.push((path.with_extension("tmp"), path, bytes));
         }
-        for d in &dirs {
-            sync_dir(d)?;
+        let state_text = state_text(batch.size, &batch.root);
+        let state_path = self.dir.join("state");
+        let state_tmp = state_path.with_extension("tmp");
+        let all: Vec<(&Path, &[u8])> = writes
+            .iter()
+            .map(|(tmp, _, bytes)| (tmp.as_path(), *bytes))
+            .chain(std::iter::once((state_tmp.as_path(), state_text.as_bytes())))
+            .collect();
+        in_parallel(&all, |(tmp, bytes)| {
+            let mut f = File::create(tmp).map_err(io(tmp))?;
+            f.write_all(bytes).map_err(io(tmp))?;
+            f.sync_all().map_err(io(tmp))
+        })?;
+        // 2. The tiles and bundles into place, their directories synced.
+        for (tmp, path, _) in &writes {
+            fs::rename(tmp, path).map_err(io(path))?;
         }
-        write_state(&self.dir, batch.size, &batch.root)?;
+        dirs.remove(&self.dir);
+        let dirs: Vec<PathBuf> = dirs.into_iter().collect();
+        in_parallel(&dirs, |d| sync_dir(d))?;
+        // 3. Only then the commit point.
+        fs::rename(&state_tmp, &state_path).map_err(io(&state_path))?;
+        sync_dir(&self.dir)?;
         self.state = next;
         // The previous partial files are no longer named by the state.
         for rel in &batch.superseded {
@@ -145,10 +193,8 @@ fn read_state(dir: &Path) -> Result<(u64, Hash), LogError> {
     Ok((size, root))
 }
 
-fn write_state(dir: &Path, size: u64, root: &Hash) -> Result<(), LogError> {
-    let text = format!("{STATE_MAGIC}\n{size}\n{}\n", data_encoding::BASE64.encode(root));
-    write_durable(&dir.join("state"), text.as_bytes())?;
-    sync_dir(dir)
+fn state_text(size: u64, root: &Hash) -> String {
+    format!("{STATE_MAGIC}\n{size}\n{}\n", data_encoding::BASE64.encode(root))
 }
 
 /// Raw reads of a log directory.

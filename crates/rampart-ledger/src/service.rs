@@ -217,6 +217,33 @@ impl Ledger {
         .await
     }
 
+    /// The committed entries `from..to` (clamped to the committed size),
+    /// read a bundle at a time.
+    pub async fn entries(&self, from: u64, to: u64) -> Result<Vec<Vec<u8>>, LedgerError> {
+        let size = self.head().size;
+        let to = to.min(size);
+        let reader = self.reader.clone();
+        blocking(move || {
+            let mut out = Vec::new();
+            let mut at = from;
+            while at < to {
+                let bundle = at / TILE_WIDTH;
+                let width = if (bundle + 1) * TILE_WIDTH <= size { TILE_WIDTH } else { size % TILE_WIDTH };
+                let bytes = reader.entry_bundle(bundle, width)?;
+                let entries = crate::batch::bundle_entries(&bytes).unwrap_or_default();
+                let start = (at % TILE_WIDTH) as usize;
+                let end = (to - bundle * TILE_WIDTH).min(width) as usize;
+                let slice = entries.get(start..end).ok_or_else(|| {
+                    LedgerError::Storage(format!("entry bundle {bundle} holds fewer than {end} entries"))
+                })?;
+                out.extend(slice.iter().map(|e| e.to_vec()));
+                at = bundle * TILE_WIDTH + end as u64;
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     /// The consistency proof between two committed sizes.
     pub async fn consistency(&self, size1: u64, size2: Option<u64>) -> Result<Vec<Hash>, LedgerError> {
         let size2 = self.checked_size(size2)?;

@@ -1,29 +1,124 @@
 //! The audit pipeline as wired in a node: every event goes first into the
 //! tamper-evident ledger (the record of truth: the action waits for its
 //! durable index), then into the searchable `audit_events` table with that
-//! index. The table is a derived index; if writing it fails the event is
-//! still recorded, and the failure is logged.
+//! index. The table is a derived index, written by one indexer task that
+//! commits whatever has queued up in one transaction (group commit, as the
+//! ledger's sequencer does), so concurrent actions neither contend for the
+//! database's write lock nor pay one commit each. If indexing fails the
+//! event is still recorded; [`reindex`] fills the gap from the ledger when
+//! the node next starts.
 
 use rampart_core::Event;
-use rampart_core::audit::{AuditError, AuditSink, BoxFuture};
+use rampart_core::audit::{Appended, AuditError, AuditSink, BoxFuture};
 use rampart_ledger::Ledger;
 use rampart_store::Store;
+use tokio::sync::{mpsc, oneshot};
+
+/// The most events one index transaction holds.
+const INDEX_BATCH: usize = 1024;
+/// Events waiting for the indexer beyond this are handed over by a task
+/// that waits for room, never dropped.
+const INDEX_QUEUE: usize = 65_536;
+
+struct IndexJob {
+    event: Event,
+    position: u64,
+    done: oneshot::Sender<()>,
+}
 
 #[derive(Debug, Clone)]
 pub struct LedgerSink {
-    pub ledger: Ledger,
-    pub store: Store,
+    ledger: Ledger,
+    index: mpsc::Sender<IndexJob>,
+}
+
+impl LedgerSink {
+    /// The sink, and its indexer task writing into `store`. Must be called
+    /// inside a tokio runtime.
+    pub fn start(ledger: Ledger, store: Store) -> Self {
+        let (index, rx) = mpsc::channel(INDEX_QUEUE);
+        tokio::spawn(indexer(store, rx));
+        LedgerSink { ledger, index }
+    }
 }
 
 impl AuditSink for LedgerSink {
-    fn append<'a>(&'a self, event: &'a Event) -> BoxFuture<'a, Result<u64, AuditError>> {
+    fn append<'a>(&'a self, event: &'a Event) -> BoxFuture<'a, Result<Appended, AuditError>> {
         Box::pin(async move {
             let entry = rampart_ledger::entry::encode_event(event).map_err(|e| AuditError::Failed(e.to_string()))?;
-            let index = self.ledger.append(entry).await.map_err(|e| AuditError::Failed(e.to_string()))?;
-            if let Err(e) = self.store.append_event(event, i64::try_from(index).ok()).await {
-                tracing::error!(error = %e, ledger.index = index, event.id = %event.id, "indexing an audit event failed");
+            let position = self.ledger.append(entry).await.map_err(|e| AuditError::Failed(e.to_string()))?;
+            let (done, indexed) = oneshot::channel();
+            let job = IndexJob { event: event.clone(), position, done };
+            match self.index.try_send(job) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(job)) => {
+                    let index = self.index.clone();
+                    tokio::spawn(async move { index.send(job).await });
+                }
+                // Shutting down: the event is in the ledger; the next start
+                // indexes it.
+                Err(mpsc::error::TrySendError::Closed(_)) => return Ok(Appended::at(position)),
             }
-            Ok(index)
+            Ok(Appended {
+                position,
+                indexed: Some(Box::pin(async move {
+                    let _ = indexed.await;
+                })),
+            })
         })
     }
+}
+
+/// Commits queued events in batches until every sender is gone.
+async fn indexer(store: Store, mut rx: mpsc::Receiver<IndexJob>) {
+    let mut jobs = Vec::with_capacity(INDEX_BATCH);
+    while rx.recv_many(&mut jobs, INDEX_BATCH).await > 0 {
+        let batch: Vec<(&Event, Option<i64>)> =
+            jobs.iter().map(|j| (&j.event, i64::try_from(j.position).ok())).collect();
+        let mut attempt = 0;
+        while let Err(e) = store.append_events(&batch).await {
+            attempt += 1;
+            if attempt == 3 {
+                tracing::error!(
+                    error = %e,
+                    events = batch.len(),
+                    first = jobs.first().map(|j| j.position),
+                    "indexing audit events failed; they are in the ledger and are indexed at the next start"
+                );
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
+        }
+        drop(batch);
+        for job in jobs.drain(..) {
+            let _ = job.done.send(());
+        }
+    }
+}
+
+/// Indexes the ledger's audit events that the table does not hold yet: the
+/// ones whose indexing was cut short by a crash or a database failure after
+/// the ledger had made them durable. Runs before the node serves.
+pub async fn reindex(ledger: &Ledger, store: &Store) -> anyhow::Result<u64> {
+    let size = ledger.head().size;
+    let from = store.max_indexed_ledger_position().await?.map_or(0, |m| u64::try_from(m).unwrap_or(0) + 1);
+    let mut indexed = 0;
+    let mut at = from;
+    while at < size {
+        let to = (at + INDEX_BATCH as u64).min(size);
+        let entries = ledger.entries(at, to).await?;
+        let events: Vec<(Event, Option<i64>)> = entries
+            .iter()
+            .zip(at..)
+            .filter_map(|(bytes, i)| Some((rampart_ledger::entry::decode_event(bytes)?, i64::try_from(i).ok())))
+            .collect();
+        let batch: Vec<(&Event, Option<i64>)> = events.iter().map(|(e, i)| (e, *i)).collect();
+        store.append_events(&batch).await?;
+        indexed += batch.len() as u64;
+        at = to;
+    }
+    if indexed > 0 {
+        tracing::warn!(events = indexed, from, "indexed audit events the ledger held but the index had missed");
+    }
+    Ok(indexed)
 }

@@ -108,7 +108,8 @@ pub async fn build(config: Config) -> Result<(Router, AppState, DataDir, Vec<Rou
     }
     .context("opening the ledger")?;
     crate::witness::spawn(ledger.clone(), &config.ledger.witnesses)?;
-    let sink = LedgerSink { ledger: ledger.clone(), store: store.clone() };
+    crate::audit::reindex(&ledger, &store).await.context("indexing audit events from the ledger")?;
+    let sink = LedgerSink::start(ledger.clone(), store.clone());
     let audit = Audit::new(Arc::new(sink), Duration::from_millis(config.audit.timeout_ms));
     let auth = Auth::new(store.clone(), audit.clone(), &root, config.auth.clone())?;
     let keystore = open_keystore(&config.kms, &data_dir).await?;

@@ -268,6 +268,26 @@ async fn api_tokens_are_scoped_expiring_and_revocable() {
     server.stop().await;
 }
 
+/// Verified access keys are cached for a second, but disabling the owner
+/// on this node takes effect on the very next request.
+#[tokio::test]
+async fn disabling_a_user_stops_their_cached_access_key_at_once() {
+    let server = TestServer::start().await;
+    let admin = server.admin_session().await;
+    let ops = server.session_for(&admin, "keyholder", Role::SecurityOperator, None).await;
+    let (id, _) = server.access_key(&ops).await;
+    let state = &server.running.as_ref().expect("running").state;
+    assert!(state.auth.access_key_secret(&id).await.is_ok(), "usable, and now cached");
+    let disable = server
+        .request(Method::POST, &format!("/api/v1/users/{}/disable", ops.id), Some(&admin.token))
+        .send()
+        .await
+        .expect("disable");
+    assert_eq!(disable.status(), 204);
+    assert!(state.auth.access_key_secret(&id).await.is_err(), "a disabled owner's key no longer signs");
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn access_key_secrets_are_shown_once_and_stored_sealed() {
     let server = TestServer::start().await;

@@ -228,3 +228,54 @@ async fn a_full_ledger_disk_refuses_actions_within_the_bound_and_recovers_when_s
         .unwrap();
     server.stop().await;
 }
+
+/// The searchable audit table is derived from the ledger: events the ledger
+/// made durable but the table lost (a crash between the two commits, a
+/// database failure while indexing) are indexed again when the node starts,
+/// at their ledger positions, and nothing is indexed twice.
+#[tokio::test]
+async fn events_the_index_lost_are_indexed_again_from_the_ledger_at_start() {
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let dir = data.clone();
+    let server = TestServer::start_with(move |c| c.data_dir = dir).await;
+    let admin = server.admin_session().await;
+    for name in ["t-one", "t-two", "t-three"] {
+        server.create_tenant(&admin, name).await;
+    }
+    let store = server.running.as_ref().unwrap().state.store.clone();
+    let filter = rampart_store::EventFilter { kind: Some("tenant.created".into()), ..Default::default() };
+    let before = store.list_events(&filter, 0, 100).await.unwrap().items;
+    assert_eq!(before.len(), 3);
+    let positions: Vec<Option<i64>> = before.iter().map(|e| e.ledger_index).collect();
+    assert!(positions.iter().all(Option::is_some), "{positions:?}");
+    let total = store.list_events(&Default::default(), 0, 1000).await.unwrap().items.len();
+    server.stop().await;
+
+    // Lose the last two tenant events from the index, as a crash between the
+    // ledger's commit and the index's would.
+    let db = rampart_store::Store::open_sqlite(&data.join("rampart.db"), 1).await.unwrap();
+    let cut = positions[1].unwrap();
+    db.delete_events_from_position_for_tests(cut).await.unwrap();
+    assert_eq!(db.list_events(&filter, 0, 100).await.unwrap().items.len(), 1);
+    db.close().await;
+
+    let dir = data.clone();
+    let server = TestServer::start_with(move |c| c.data_dir = dir).await;
+    let store = server.running.as_ref().unwrap().state.store.clone();
+    let after = store.list_events(&filter, 0, 100).await.unwrap().items;
+    let mut again: Vec<(Option<i64>, String)> =
+        after.iter().map(|e| (e.ledger_index, e.event.object.clone().unwrap_or_default())).collect();
+    again.sort();
+    let mut expected: Vec<(Option<i64>, String)> =
+        before.iter().map(|e| (e.ledger_index, e.event.object.clone().unwrap_or_default())).collect();
+    expected.sort();
+    assert_eq!(again, expected, "the lost events are back at their ledger positions");
+    let ids: std::collections::BTreeSet<String> = after.iter().map(|e| e.event.id.as_str().to_owned()).collect();
+    assert_eq!(ids.len(), 3, "nothing indexed twice");
+    // Everything else that was indexed is still there, once (the restart
+    // itself may add events of its own, e.g. a login).
+    let now = store.list_events(&Default::default(), 0, 1000).await.unwrap().items.len();
+    assert!(now >= total, "{now} < {total}");
+    server.stop().await;
+}

@@ -23,6 +23,12 @@ pub enum Backend {
 #[derive(Debug, Clone)]
 pub struct Store {
     pub(crate) pool: AnyPool,
+    /// SQLite only: one connection whose commits are not fsynced (WAL with
+    /// `synchronous=NORMAL`: atomic and consistent, durable at the next
+    /// checkpoint or the next fully synced commit of any connection), for
+    /// derived data that is rebuilt from the ledger after a crash — the
+    /// audit index. Everything else goes through `pool`, fully synced.
+    pub(crate) relaxed: Option<AnyPool>,
     backend: Backend,
 }
 
@@ -50,9 +56,20 @@ impl Store {
                     Ok(())
                 })
             })
-            .connect_with(opts)
+            .connect_with(opts.clone())
             .await?;
-        let store = Store { pool, backend: Backend::Sqlite };
+        let relaxed = AnyPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute("PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;")
+                        .await?;
+                    Ok(())
+                })
+            })
+            .connect_lazy_with(opts);
+        let store = Store { pool, relaxed: Some(relaxed), backend: Backend::Sqlite };
         store.migrate().await?;
         Ok(store)
     }
@@ -65,7 +82,7 @@ impl Store {
             .acquire_timeout(Duration::from_secs(10))
             .connect(url)
             .await?;
-        let store = Store { pool, backend: Backend::Postgres };
+        let store = Store { pool, relaxed: None, backend: Backend::Postgres };
         store.migrate().await?;
         Ok(store)
     }
@@ -92,6 +109,9 @@ impl Store {
 
     /// Closes every connection; used on shutdown.
     pub async fn close(&self) {
+        if let Some(relaxed) = &self.relaxed {
+            relaxed.close().await;
+        }
         self.pool.close().await;
     }
 }

@@ -186,6 +186,7 @@ impl Kms {
             )
             .await?;
         self.store.kms_import_material(&row.id, self.keystore.name(), &wrapped, valid_to_ms, now_ms()).await?;
+        self.forget_key(&row.id);
         self.cache.remove_key(key_id);
         Ok(KeyMetadata { state, current_material: MaterialId::new(1), material_expires_ms: valid_to_ms, ..meta })
     }
@@ -198,6 +199,7 @@ impl Kms {
         lifecycle::material_deleted(&metadata(&row)?.state)?;
         self.audit.record(self.event("kms.key.material_deleted", Outcome::Success, caller, &key_id)).await?;
         self.store.kms_delete_imported_material(&row.id, now_ms()).await?;
+        self.forget_key(&row.id);
         self.cache.remove_key(key_id);
         Ok(())
     }

@@ -75,6 +75,7 @@ impl Kms {
             )
             .await?;
         self.store.kms_update_alias(caller.tenant.as_ref(), alias.as_str(), &row.id).await?;
+        self.forget_alias(caller, alias.as_str());
         Ok(())
     }
 
@@ -87,6 +88,7 @@ impl Kms {
             )
             .await?;
         self.store.kms_delete_alias(caller.tenant.as_ref(), alias.as_str()).await?;
+        self.forget_alias(caller, alias.as_str());
         Ok(())
     }
 
@@ -98,6 +100,7 @@ impl Kms {
         let meta = self.permit(caller, &row, Operation::UpdateKeyDescription).await?;
         self.audit.record(self.event("kms.key.description_updated", Outcome::Success, caller, &meta.key_id)).await?;
         self.store.kms_set_description(&row.id, text, now_ms()).await?;
+        self.forget_key(&row.id);
         Ok(())
     }
 
@@ -142,6 +145,7 @@ impl Kms {
             )
             .await?;
         self.store.kms_set_policy(&row.id, Some(text), now_ms()).await?;
+        self.forget_key(&row.id);
         Ok(())
     }
 
@@ -207,6 +211,7 @@ impl Kms {
             )
             .await?;
         self.store.kms_set_rotation(&row.id, Some(i64::from(days)), Some(next), now_ms()).await?;
+        self.forget_key(&row.id);
         Ok(RotationStatus { key_id: meta.key_id, enabled: true, period_days: Some(days), next_rotation_ms: Some(next) })
     }
 
@@ -216,6 +221,7 @@ impl Kms {
         lifecycle::check_rotatable(meta.spec, meta.origin)?;
         self.audit.record(self.event("kms.key.rotation_disabled", Outcome::Success, caller, &meta.key_id)).await?;
         self.store.kms_set_rotation(&row.id, None, None, now_ms()).await?;
+        self.forget_key(&row.id);
         Ok(())
     }
 
@@ -265,11 +271,12 @@ impl Kms {
                         .attr("trigger", "automatic"),
                 )
                 .await?;
-            match self
+            let added = self
                 .store
                 .kms_add_material(&row.id, row.current_material, self.keystore.name(), &wrapped, following, now)
-                .await
-            {
+                .await;
+            self.forget_key(&row.id);
+            match added {
                 Ok(_) => rotated += 1,
                 // Another node rotated this key first (the version moved on):
                 // its rotation stands, and so does its record.
