@@ -44,7 +44,53 @@ pub struct KmsConfig {
     /// so the keystore (an HSM round trip) is not on every request's path.
     pub cache_entries: usize,
     pub cache_ttl_secs: u64,
+    /// How the software keystore's root key is sealed at rest: `key-file`
+    /// (a mode-0600 file in the data directory, opened at start) or
+    /// `shamir` (split into shares by `rampart operator init`; the node
+    /// starts sealed until `rampart operator unseal` is given enough of
+    /// them). Only meaningful with `keystore = "software"`.
+    pub seal: SealKind,
+    pub shamir: ShamirSettings,
     pub pkcs11: Pkcs11Settings,
+}
+
+/// The ways `[kms] seal` can seal the software keystore's root key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SealKind {
+    KeyFile,
+    Shamir,
+}
+
+/// `[kms.shamir]`: how `rampart operator init` splits the root key: into
+/// `shares` shares of which any `threshold` reconstruct it. The node takes
+/// the threshold from what `init` recorded, since the shares carry it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ShamirSettings {
+    pub shares: u8,
+    pub threshold: u8,
+}
+
+impl Default for ShamirSettings {
+    fn default() -> Self {
+        ShamirSettings { shares: 5, threshold: 3 }
+    }
+}
+
+impl ShamirSettings {
+    /// Checks a split: at least 2 shares are needed (one share would be the
+    /// key itself, a key file with extra steps), and no more than exist.
+    /// Share indexes are one byte, non-zero, hence at most 255 shares.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.threshold < 2 || self.threshold > self.shares {
+            return Err(ConfigError::Invalid(format!(
+                "kms.shamir needs 2 <= threshold <= shares <= 255 (got threshold {} of {} shares)",
+                self.threshold, self.shares
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// The keystores `[kms] keystore` can name.
@@ -81,6 +127,8 @@ impl Default for KmsConfig {
             keystore: KeystoreKind::Software,
             cache_entries: 10_000,
             cache_ttl_secs: 300,
+            seal: SealKind::KeyFile,
+            shamir: ShamirSettings::default(),
             pkcs11: Pkcs11Settings::default(),
         }
     }
@@ -314,6 +362,14 @@ impl Config {
         if self.kms.cache_ttl_secs > 3600 {
             return bad("kms.cache_ttl_secs is at most 3600, so disabled keys stop working within an hour");
         }
+        if self.kms.seal == SealKind::Shamir {
+            if self.kms.keystore != KeystoreKind::Software {
+                return bad(
+                    "kms.seal = \"shamir\" seals the software keystore; the pkcs11 keystore's key stays in the HSM",
+                );
+            }
+            self.kms.shamir.validate()?;
+        }
         Ok(())
     }
 }
@@ -409,5 +465,29 @@ mod tests {
         assert!(err.is_err());
         let missing = Config::load(Some(Path::new("/nonexistent/rampart.toml")), &FlagOverrides::default());
         assert!(matches!(missing, Err(ConfigError::Missing(_))));
+    }
+
+    #[test]
+    fn seal_defaults_to_the_key_file_and_shamir_splits_are_checked() {
+        let c = load_in_jail("", &[], FlagOverrides::default()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.kms.seal, SealKind::KeyFile);
+        assert_eq!(c.kms.shamir, ShamirSettings { shares: 5, threshold: 3 });
+        let c = load_in_jail(
+            "[kms]\nseal = \"shamir\"\n[kms.shamir]\nshares = 3\nthreshold = 2\n",
+            &[],
+            FlagOverrides::default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((c.kms.seal, c.kms.shamir.shares, c.kms.shamir.threshold), (SealKind::Shamir, 3, 2));
+        for bad in ["threshold = 1", "threshold = 6", "shares = 0", "shares = 256"] {
+            let toml = format!("[kms]\nseal = \"shamir\"\n[kms.shamir]\n{bad}\n");
+            let err = load_in_jail(&toml, &[], FlagOverrides::default());
+            assert!(err.as_ref().is_err_and(|e| e.contains("kms.shamir") || e.contains("shares")), "{bad}: {err:?}");
+        }
+        let err = load_in_jail("[kms]\nseal = \"sharmir\"\n", &[], FlagOverrides::default());
+        assert!(err.as_ref().is_err_and(|e| e.contains("sharmir")), "{err:?}");
+        let toml = "[kms]\nseal = \"shamir\"\nkeystore = \"pkcs11\"\n[kms.pkcs11]\npin_file = \"/x\"\n";
+        let err = load_in_jail(toml, &[], FlagOverrides::default());
+        assert!(err.as_ref().is_err_and(|e| e.contains("kms.seal")), "{err:?}");
     }
 }

@@ -48,6 +48,9 @@ pub enum Permission {
     AuditRead,
     /// Read platform configuration and status.
     SystemRead,
+    /// Change the platform's operational state, such as sealing the KMS.
+    /// Only the administrator holds it.
+    SystemWrite,
     /// Use KMS keys of one's tenant: encrypt, decrypt, data keys, describe.
     KmsUse,
     /// Manage KMS keys of one's tenant: create, enable, disable, rotate,
@@ -106,7 +109,7 @@ impl Role {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 10] = [
+    pub const ALL: [Permission; 11] = [
         Permission::UserRead,
         Permission::UserWrite,
         Permission::TenantRead,
@@ -115,6 +118,7 @@ impl Permission {
         Permission::AccessKeySelf,
         Permission::AuditRead,
         Permission::SystemRead,
+        Permission::SystemWrite,
         Permission::KmsUse,
         Permission::KmsManage,
     ];
@@ -129,6 +133,7 @@ impl Permission {
             Permission::AccessKeySelf => "access_key_self",
             Permission::AuditRead => "audit_read",
             Permission::SystemRead => "system_read",
+            Permission::SystemWrite => "system_write",
             Permission::KmsUse => "kms_use",
             Permission::KmsManage => "kms_manage",
         }
@@ -197,7 +202,7 @@ mod tests {
     fn auditor_holds_no_write_permission() {
         for p in Role::Auditor.permissions() {
             assert!(
-                !matches!(p, Permission::UserWrite | Permission::TenantWrite),
+                !matches!(p, Permission::UserWrite | Permission::TenantWrite | Permission::SystemWrite),
                 "auditor must be read-only, but has {p}"
             );
         }

@@ -40,6 +40,9 @@ pub fn error(status: u16, aws_type: &str, message: &str) -> Reply {
 fn kms_error(e: &KmsError) -> Reply {
     let status = match e.aws_type() {
         "KMSInternalException" => 500,
+        // A sealed KMS (see `KmsError::Sealed`): unavailable for now, and
+        // SDKs retry a 503 with back-off.
+        "KeyUnavailableException" => 503,
         _ => 400,
     };
     // Messages of KmsError never hold key material or plaintext.

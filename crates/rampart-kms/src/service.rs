@@ -12,10 +12,12 @@
 mod crypto;
 mod import;
 mod manage;
+mod seal;
 
 pub use crypto::{DataKeyPair, MAX_MESSAGE, PublicKeyInfo};
 pub use import::{IMPORT_TOKEN_TTL_MS, ImportParameters};
 pub use manage::{MAX_TAGS, RotationStatus};
+pub use seal::{SealError, Unsealed};
 
 use std::sync::Arc;
 
@@ -28,7 +30,7 @@ use rampart_store::{KmsKeyRow, Store, StoreError};
 
 use crate::blob::BlobError;
 use crate::context::{ContextError, EncryptionContext};
-use crate::keystore::{Keystore, KeystoreError, UnwrapCache};
+use crate::keystore::{Keystore, KeystoreError, SealedKeystore, UnwrapCache};
 use crate::lifecycle::{self, Api, KeyState, Operation, StateError};
 use crate::material::{Material, MaterialError};
 use crate::policy::{self, Decision, KeyPolicy};
@@ -102,7 +104,13 @@ pub enum KmsError {
     #[error("{0}")]
     AlreadyExists(String),
     #[error("the keystore is unavailable")]
-    Keystore(#[from] KeystoreError),
+    Keystore(KeystoreError),
+    /// The root key is sealed by Shamir shares and not unsealed: every KMS
+    /// operation is refused, and does nothing, until it is.
+    #[error(
+        "the KMS is sealed: no key can be used or managed until operators enter their shares with `rampart operator unseal`"
+    )]
+    Sealed,
     #[error("the audit trail did not confirm the record; the operation was not performed")]
     Audit(#[from] rampart_core::audit::AuditError),
     #[error("internal error")]
@@ -132,6 +140,15 @@ impl KmsError {
             KmsError::AlreadyExists(_) => "AlreadyExistsException",
             KmsError::Keystore(_) | KmsError::Audit(_) => "KMSInternalException",
             KmsError::Internal(_) => "KMSInternalException",
+            // AWS has no "sealed"; of its documented errors,
+            // KeyUnavailableException ("the specified KMS key was not
+            // available. You can retry the request") says exactly what a
+            // sealed node means to a caller: nothing is wrong with the
+            // request or the key, the material cannot be reached right now,
+            // and retrying later works. KMSInternalException would claim a
+            // fault, KMSInvalidStateException a key state the caller could
+            // change. Answered with HTTP 503, which SDKs retry.
+            KmsError::Sealed => "KeyUnavailableException",
         }
     }
 
@@ -156,6 +173,20 @@ impl KmsError {
             KmsError::Invalid(_) => "InvalidParameterValue",
             KmsError::AlreadyExists(_) => "InvalidParameterValue.AliasAlreadyExists",
             KmsError::Keystore(_) | KmsError::Audit(_) | KmsError::Internal(_) => "InternalError",
+            // Tencent KMS's own code for "service temporarily unavailable"
+            // (服务暂时不可用) in its API 3.0 error list: a temporary state
+            // of the service, not a fault (InternalError) nor a key state
+            // (ResourceUnavailable.CmkStateNotSupport).
+            KmsError::Sealed => "UnsupportedOperation.ServiceTemporaryUnavailable",
+        }
+    }
+}
+
+impl From<KeystoreError> for KmsError {
+    fn from(e: KeystoreError) -> Self {
+        match e {
+            KeystoreError::Sealed => KmsError::Sealed,
+            other => KmsError::Keystore(other),
         }
     }
 }
@@ -229,6 +260,10 @@ pub struct Kms {
     rows: Arc<TtlCache<String, KmsKeyRow>>,
     /// Alias to key id, per tenant.
     aliases: Arc<TtlCache<(Option<Id>, String), String>>,
+    /// The Shamir seal, when the keystore is sealed by shares: the same
+    /// object as `keystore`, seen as what it is, for the gate in
+    /// [`Kms::ready`] and for unsealing. `None` for the key file and PKCS#11.
+    seal: Option<seal::SealState>,
 }
 
 /// How long a key's metadata (state, policy, current version) and an
@@ -255,6 +290,7 @@ impl Kms {
             context_hasher: Arc::new(context_hasher),
             rows: Arc::new(TtlCache::new(KEY_CACHE_TTL, 100_000)),
             aliases: Arc::new(TtlCache::new(KEY_CACHE_TTL, 100_000)),
+            seal: None,
         }
     }
 
@@ -289,6 +325,36 @@ impl Kms {
         Ok(row)
     }
 
+    /// The KMS over a software keystore sealed by Shamir shares. It starts
+    /// sealed and refuses every operation until [`Kms::unseal`] has been
+    /// given enough shares.
+    pub fn new_sealed(
+        store: Store,
+        audit: Audit,
+        sealed: Arc<SealedKeystore>,
+        cache: UnwrapCache<Material>,
+        context_hasher: KeyedHasher,
+    ) -> Self {
+        let keystore: Arc<dyn Keystore> = sealed.clone();
+        Kms { seal: Some(seal::SealState::new(sealed)), ..Kms::new(store, audit, keystore, cache, context_hasher) }
+    }
+
+    /// Refuses every operation while the keystore is sealed. Called first
+    /// by each entry point (through `resolve` and `require_role`, or
+    /// directly), so a sealed KMS does nothing: no lookup, no record, no
+    /// answer from the cache.
+    fn ready(&self) -> Result<(), KmsError> {
+        match &self.seal {
+            Some(seal) if seal.keystore.is_sealed() => Err(KmsError::Sealed),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether the KMS is sealed right now (never, without a Shamir seal).
+    pub fn is_sealed(&self) -> bool {
+        self.ready().is_err()
+    }
+
     fn event(&self, kind: &str, outcome: Outcome, caller: &Caller, key: &KeyId) -> Event {
         Event::new(kind, outcome, &caller.actor)
             .object(key.to_string())
@@ -298,6 +364,7 @@ impl Kms {
 
     /// Finds a key of the caller's tenant by id, alias or ARN.
     async fn resolve(&self, caller: &Caller, key: &KeyRef) -> Result<KmsKeyRow, KmsError> {
+        self.ready()?;
         let id = match key {
             KeyRef::Id(id) => id.to_string(),
             KeyRef::Alias(alias) => self.alias_target(caller, alias.as_str()).await?,
@@ -370,6 +437,7 @@ impl Kms {
     /// Refuses a call that involves no particular key (creating or listing
     /// keys, random bytes) unless the caller's role covers it.
     async fn require_role(&self, caller: &Caller, action: &'static str, management: bool) -> Result<(), KmsError> {
+        self.ready()?;
         if caller.role_permits(management) {
             return Ok(());
         }
@@ -386,6 +454,7 @@ impl Kms {
 
     /// The unwrapped material of one version, from the cache or the keystore.
     async fn material(&self, key: &KeyId, spec: KeySpec, version: MaterialId) -> Result<Arc<Material>, KmsError> {
+        self.ready()?;
         if let Some(m) = self.cache.get(*key, version) {
             return Ok(m);
         }
@@ -400,6 +469,14 @@ impl Kms {
         .map_err(|e| KmsError::Internal(e.to_string()))??;
         let material = Arc::new(material);
         self.cache.insert(*key, version, material.clone());
+        // Sealing marks the keystore sealed, then clears the cache. An
+        // unwrap that finished meanwhile either inserted before that clear
+        // or sees the seal here and clears again, so nothing unwrapped
+        // survives in the cache of a sealed KMS.
+        if self.is_sealed() {
+            self.cache.clear();
+            return Err(KmsError::Sealed);
+        }
         Ok(material)
     }
 
@@ -596,6 +673,7 @@ impl Kms {
     /// Destroys every key whose deletion date has passed: material removed
     /// from the database and from the cache, for good. Returns how many.
     pub async fn purge_due(&self, now: i64) -> Result<usize, KmsError> {
+        self.ready()?;
         let due = self.store.kms_due_for_deletion(now, 100).await?;
         for row in &due {
             let key = KeyId::parse(&row.id)?;

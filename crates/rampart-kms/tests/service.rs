@@ -527,3 +527,90 @@ async fn envelopes_for_rampart_blobs_on_sqlite() {
     let store = Store::open_sqlite(&dir.path().join("db"), 4).await.unwrap();
     envelope_case(store, dir.path()).await;
 }
+
+/// A KMS sealed by Shamir shares does nothing until unsealed: every entry
+/// point (facades and background jobs alike) answers with the documented
+/// error and records nothing; shares are checked, recorded without their
+/// text and counted once; sealing again drops the unwrap cache, and the
+/// same shares reopen the same keys.
+#[tokio::test]
+async fn a_sealed_kms_refuses_everything_until_unsealed_and_sealing_drops_the_cache() {
+    use rampart_kms::keystore::{SealedKeystore, UnsealError, sealed};
+    use rampart_kms::service::SealError;
+    use secrecy::{ExposeSecret, SecretString};
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_sqlite(&dir.path().join("db"), 4).await.unwrap();
+    let (record, shares) = sealed::initialise(&dir.path().join("kms-seal.json"), 2, 3, 0).unwrap();
+    let keystore = Arc::new(SealedKeystore::new(record).unwrap());
+    let audit = Audit::new(Arc::new(TableAuditSink(store.clone())), Duration::from_secs(2));
+    let kms = Kms::new_sealed(
+        store.clone(),
+        audit,
+        keystore,
+        UnwrapCache::new(128, Duration::from_secs(60)),
+        RootSecret::from_bytes([9; 32]).keyed_hasher("rampart/kms-context/v1"),
+    );
+    let acme = store.create_tenant("acme", 1).await.unwrap().id;
+    let me = caller(&acme);
+    let context = ctx(&[("app", "orders")]);
+
+    // Sealed: everything refused, nothing recorded.
+    assert!(kms.is_sealed());
+    assert!(matches!(kms.create_key(&me, KeySpec::SymmetricDefault, None, "x").await, Err(KmsError::Sealed)));
+    assert!(matches!(kms.list_keys(&me).await, Err(KmsError::Sealed)));
+    assert!(matches!(kms.generate_random(&me, 16).await, Err(KmsError::Sealed)));
+    assert!(matches!(kms.purge_due(i64::MAX).await, Err(KmsError::Sealed)));
+    assert!(matches!(kms.rotate_due(i64::MAX).await, Err(KmsError::Sealed)));
+    let scope = rampart_kms::aws::ArnScope { region: "us-east-1".into(), account: "000000000000".into() };
+    let reply = rampart_kms::aws::handle(&kms, &me, &scope, "ListKeys", b"{}").await;
+    assert_eq!((reply.status, reply.body["__type"].as_str()), (503, Some("KeyUnavailableException")), "{reply:?}");
+    let tc_caller = Caller { api: Api::Tencent, ..me.clone() };
+    let tc = rampart_kms::tencent::handle(&kms, &tc_caller, "ListKeys", b"{}", "req-1").await;
+    assert_eq!(tc["Response"]["Error"]["Code"], "UnsupportedOperation.ServiceTemporaryUnavailable", "{tc}");
+    assert!(store.list_events(&EventFilter::default(), 0, 10).await.unwrap().items.is_empty());
+
+    // Shares: a bad one and a repeated one are refused and not counted.
+    let bad = SecretString::from("rampart-share-1-1-NOTASHARE".to_owned());
+    assert!(matches!(kms.unseal(None, &bad).await, Err(SealError::Share(UnsealError::Malformed(_)))));
+    let first = kms.unseal(Some("10.0.0.7".into()), &shares[0]).await.unwrap();
+    assert_eq!((first.index, first.status.progress, first.status.sealed), (1, 1, true));
+    assert!(matches!(kms.unseal(None, &shares[0]).await, Err(SealError::Share(UnsealError::Duplicate(1)))));
+    assert_eq!(kms.seal_status().unwrap().progress, 1);
+    let done = kms.unseal(None, &shares[2]).await.unwrap();
+    assert!(!done.status.sealed);
+    assert!(!kms.is_sealed());
+
+    // Unsealed: keys work, and the cache fills.
+    let meta = kms.create_key(&me, KeySpec::SymmetricDefault, None, "orders").await.unwrap();
+    let key = KeyRef::Id(meta.key_id);
+    let (_, blob) = kms.encrypt(&me, &key, b"secret", &context, SYM).await.unwrap();
+    assert_eq!(kms.decrypt(&me, &blob, &context, None, SYM).await.unwrap().1.as_slice(), b"secret");
+    assert!(kms.cached_materials() > 0);
+
+    // Sealing drops the key and the cache: even a cached key is refused.
+    let status = kms.seal("admin", None).await.unwrap();
+    assert!(status.sealed);
+    assert_eq!(kms.cached_materials(), 0);
+    assert!(matches!(kms.decrypt(&me, &blob, &context, None, SYM).await, Err(KmsError::Sealed)));
+
+    // Other shares of the same split reopen the same key.
+    kms.unseal(None, &shares[1]).await.unwrap();
+    kms.unseal(None, &shares[2]).await.unwrap();
+    assert_eq!(kms.decrypt(&me, &blob, &context, None, SYM).await.unwrap().1.as_slice(), b"secret");
+
+    // Every attempt is in the audit trail, and no share text is.
+    let all = store.list_events(&EventFilter::default(), 0, 500).await.unwrap();
+    let kinds: Vec<&str> = all.items.iter().map(|e| e.event.kind.as_str()).collect();
+    for kind in ["kms.unseal.share_rejected", "kms.unseal.share_accepted", "kms.unsealed", "kms.sealed"] {
+        assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
+    }
+    let rejected = all.items.iter().filter(|e| e.event.kind == "kms.unseal.share_rejected").count();
+    assert_eq!(rejected, 2, "the malformed and the duplicate share");
+    let text = serde_json::to_string(&all.items.iter().map(|e| &e.event).collect::<Vec<_>>()).unwrap();
+    for share in &shares {
+        let body = share.expose_secret().rsplit('-').next().unwrap();
+        assert!(!text.contains(body), "no share text in the audit trail");
+    }
+    assert!(!text.contains("NOTASHARE"));
+}

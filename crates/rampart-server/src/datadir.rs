@@ -5,7 +5,9 @@
 //!   rampart.db               embedded SQLite (WAL) when no database URL is set
 //!   secrets/root.key         32-byte root secret, 0600; keys are derived from it
 //!   secrets/ledger.key       the ledger's Ed25519 checkpoint signing key (C2SP form), 0600
-//!   secrets/kms-root.key     the KMS software keystore's root wrapping key, 0600
+//!   secrets/kms-root.key     the KMS software keystore's root wrapping key, 0600 (kms.seal = "key-file")
+//!   secrets/kms-seal.json    with kms.seal = "shamir": the split's threshold and the root key's
+//!                            fingerprint (never the key, never a share), 0600
 //!   ledger/                  the tamper-evident ledger (C2SP tlog-tiles layout)
 //!   tls/ca.pem               the local CA that clients trust
 //!   tls/ca-key.pem           0600
@@ -81,6 +83,11 @@ impl DataDir {
     /// The software keystore's root wrapping key (0600).
     pub fn kms_key_path(&self) -> PathBuf {
         self.root.join("secrets").join("kms-root.key")
+    }
+
+    /// The Shamir seal record written by `rampart operator init` (0600).
+    pub fn kms_seal_path(&self) -> PathBuf {
+        self.root.join("secrets").join("kms-seal.json")
     }
 
     pub fn ledger_dir(&self) -> PathBuf {

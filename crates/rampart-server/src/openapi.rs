@@ -26,6 +26,7 @@ use crate::routes::{Access, RouteSpec};
         api::kms_native::list, api::kms_native::create, api::kms_native::show, api::kms_native::action,
         api::kms_native::crypto, api::kms_native::get_policy, api::kms_native::put_policy, api::kms_native::decrypt,
         api::kms_native::aliases, api::kms_native::put_alias, api::kms_native::delete_alias,
+        api::operator::seal_status, api::operator::unseal, api::operator::seal,
     ),
     components(schemas(crate::problem::Problem)),
     modifiers(&BearerAuth)

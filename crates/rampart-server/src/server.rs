@@ -44,6 +44,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// The OpenAPI document, rendered once at start.
     pub openapi: Arc<String>,
+    /// Limits on unauthenticated unseal attempts.
+    pub unseal_limiter: Arc<crate::api::operator::UnsealLimiter>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -112,17 +114,17 @@ pub async fn build(config: Config) -> Result<(Router, AppState, DataDir, Vec<Rou
     let sink = LedgerSink::start(ledger.clone(), store.clone());
     let audit = Audit::new(Arc::new(sink), Duration::from_millis(config.audit.timeout_ms));
     let auth = Auth::new(store.clone(), audit.clone(), &root, config.auth.clone())?;
-    let keystore = open_keystore(&config.kms, &data_dir).await?;
-    let kms = rampart_kms::service::Kms::new(
-        store.clone(),
-        audit,
-        keystore,
-        rampart_kms::keystore::UnwrapCache::new(
-            config.kms.cache_entries,
-            Duration::from_secs(config.kms.cache_ttl_secs),
-        ),
-        root.keyed_hasher("rampart/kms-context/v1"),
+    let cache = rampart_kms::keystore::UnwrapCache::new(
+        config.kms.cache_entries,
+        Duration::from_secs(config.kms.cache_ttl_secs),
     );
+    let context_hasher = root.keyed_hasher("rampart/kms-context/v1");
+    let kms = match open_keystore(&config.kms, &data_dir).await? {
+        Opened::Open(keystore) => rampart_kms::service::Kms::new(store.clone(), audit, keystore, cache, context_hasher),
+        Opened::Sealed(sealed) => {
+            rampart_kms::service::Kms::new_sealed(store.clone(), audit, sealed, cache, context_hasher)
+        }
+    };
     spawn_kms_jobs(kms.clone());
     let bootstrap = auth.bootstrap_admin().await?;
     if let Some(b) = &bootstrap {
@@ -140,6 +142,7 @@ pub async fn build(config: Config) -> Result<(Router, AppState, DataDir, Vec<Rou
         started: Instant::now(),
         metrics: crate::metrics::handle(),
         openapi: Arc::new(serde_json::to_string(&openapi)?),
+        unseal_limiter: Arc::default(),
     };
     let (router, specs) = routes.into_router(state.clone());
     let router = layered(router, &state.config);
@@ -187,27 +190,64 @@ pub async fn start(config: Config) -> Result<Running> {
     Ok(Running { addr, data_dir, specs, bootstrap, state, handle, task, grace })
 }
 
+/// A keystore ready to use, or one sealed by Shamir shares.
+enum Opened {
+    Open(Arc<dyn rampart_kms::keystore::Keystore>),
+    Sealed(Arc<rampart_kms::keystore::SealedKeystore>),
+}
+
 /// The configured keystore: the software key file (the embedded default,
-/// created on first start, and said so), or the root key inside a PKCS#11
+/// created on first start, and said so), the software root key sealed by
+/// Shamir shares (the node starts sealed), or the root key inside a PKCS#11
 /// token, opened off the async threads since the HSM may be slow.
-async fn open_keystore(
-    config: &rampart_core::config::KmsConfig,
-    data_dir: &DataDir,
-) -> anyhow::Result<Arc<dyn rampart_kms::keystore::Keystore>> {
-    use rampart_core::config::KeystoreKind;
-    use rampart_kms::keystore::{Pkcs11Config, Pkcs11Keystore, SoftwareKeystore};
-    match config.keystore {
-        KeystoreKind::Software => {
+///
+/// A data directory initialised for one seal is refused under the other:
+/// opening a Shamir-sealed directory with the key-file seal would create a
+/// fresh key file that unwraps nothing stored.
+async fn open_keystore(config: &rampart_core::config::KmsConfig, data_dir: &DataDir) -> anyhow::Result<Opened> {
+    use rampart_core::config::{KeystoreKind, SealKind};
+    use rampart_kms::keystore::{Pkcs11Config, Pkcs11Keystore, SealRecord, SealedKeystore, SoftwareKeystore};
+    let seal_path = data_dir.kms_seal_path();
+    match (config.keystore, config.seal) {
+        (KeystoreKind::Software, SealKind::Shamir) => {
+            if !seal_path.exists() {
+                anyhow::bail!(
+                    "kms.seal = \"shamir\" but {} does not exist: run `rampart operator init` first",
+                    seal_path.display()
+                );
+            }
+            let record = SealRecord::load(&seal_path).context("reading the KMS seal record")?;
+            if (record.threshold, record.shares) != (config.shamir.threshold, config.shamir.shares) {
+                tracing::warn!(
+                    threshold = record.threshold,
+                    shares = record.shares,
+                    "kms.shamir differs from the split `rampart operator init` made; the split's values apply"
+                );
+            }
+            tracing::warn!(threshold = record.threshold, shares = record.shares, fingerprint = %record.fingerprint,
+                "the KMS is sealed: every KMS operation is refused until operators enter enough shares \
+                with `rampart operator unseal`");
+            Ok(Opened::Sealed(Arc::new(SealedKeystore::new(record).context("opening the KMS seal")?)))
+        }
+        (KeystoreKind::Software, SealKind::KeyFile) => {
+            if seal_path.exists() {
+                anyhow::bail!(
+                    "{} exists: this data directory's KMS root key is sealed by Shamir shares; \
+                     set kms.seal = \"shamir\"",
+                    seal_path.display()
+                );
+            }
             let path = data_dir.kms_key_path();
             let fresh = !path.exists();
             let keystore = SoftwareKeystore::from_key_file(&path, true).context("opening the KMS keystore")?;
             if fresh {
                 tracing::warn!(path = %path.display(), "created the KMS root key file; back it up, and consider \
-                    kms.keystore = \"pkcs11\" to keep the root key in an HSM");
+                    kms.keystore = \"pkcs11\" to keep the root key in an HSM, or kms.seal = \"shamir\" (for a new \
+                    data directory) to split it among operators");
             }
-            Ok(Arc::new(keystore))
+            Ok(Opened::Open(Arc::new(keystore)))
         }
-        KeystoreKind::Pkcs11 => {
+        (KeystoreKind::Pkcs11, _) => {
             let settings = config.pkcs11.clone();
             let Some(pin_file) = settings.pin_file.clone() else {
                 anyhow::bail!("kms.pkcs11.pin_file is required for the pkcs11 keystore");
@@ -231,7 +271,7 @@ async fn open_keystore(
             .context("opening the PKCS#11 keystore")?;
             tracing::info!(module = %config.pkcs11.module.display(), token = %config.pkcs11.token_label,
                 "KMS root key is inside the PKCS#11 token");
-            Ok(Arc::new(keystore))
+            Ok(Opened::Open(Arc::new(keystore)))
         }
     }
 }
@@ -241,11 +281,24 @@ async fn open_keystore(
 /// Several nodes may run them: destruction is a compare-and-set on
 /// PendingDeletion and rotation one on the current material version, so a
 /// key is destroyed or rotated once whoever gets there first.
+///
+/// While the KMS is sealed both jobs skip, saying so once per sealed spell:
+/// a node that cannot unwrap cannot rotate, and destroying keys while
+/// nobody can use them would surprise the operators unsealing it.
 fn spawn_kms_jobs(kms: rampart_kms::service::Kms) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
+        let mut said_sealed = false;
         loop {
             tick.tick().await;
+            if kms.is_sealed() {
+                if !said_sealed {
+                    tracing::info!("the KMS is sealed: key rotation and deletion jobs wait until it is unsealed");
+                    said_sealed = true;
+                }
+                continue;
+            }
+            said_sealed = false;
             let now = rampart_core::time::now_ms();
             match kms.purge_due(now).await {
                 Ok(0) => {}

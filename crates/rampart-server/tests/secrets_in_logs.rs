@@ -1,7 +1,9 @@
 //! No secret (password, TOTP secret or code, token, access-key secret) ever
 //! reaches a log line, at any level: this binary captures every log line of
 //! the process at TRACE while a full login / enrolment / token / key flow
-//! runs, then searches the capture for each secret it handled.
+//! runs (on a node whose KMS is sealed by Shamir shares, which are entered,
+//! one of them twice, and sealed again), then searches the capture for
+//! each secret it handled.
 
 // Tests fail by panicking; helpers outside #[test] functions do too.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
@@ -24,7 +26,19 @@ fn occurs(hay: &str, needle: &str) -> bool {
 #[tokio::test]
 async fn no_secret_reaches_any_log_line() {
     let logs = LogCapture::install();
-    let server = TestServer::start().await;
+    let shares = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = shares.clone();
+    let server = TestServer::start_with(move |config| {
+        config.kms.seal = rampart_core::config::SealKind::Shamir;
+        let secrets = config.data_dir.join("secrets");
+        std::fs::create_dir_all(&secrets).expect("secrets dir");
+        let (_, split) =
+            rampart_kms::keystore::sealed::initialise(&secrets.join("kms-seal.json"), 2, 3, 0).expect("init");
+        *keep.lock().expect("lock") = split;
+    })
+    .await;
+    let shares: Vec<String> =
+        shares.lock().expect("lock").iter().map(|s| secrecy::ExposeSecret::expose_secret(s).to_owned()).collect();
     let mut secrets: Vec<(String, String)> = vec![
         ("admin password".into(), server.admin.password.clone()),
         (
@@ -88,14 +102,47 @@ async fn no_secret_reaches_any_log_line() {
         .await
         .expect("json");
     secrets.push(("access key secret".into(), key["secret_access_key"].as_str().expect("secret").to_owned()));
+    // Unsealing: a share twice (refused), then the threshold; then sealed again.
+    for share in [&shares[0], &shares[0], &shares[2]] {
+        server
+            .request(Method::POST, "/api/v1/operator/unseal", None)
+            .json(&json!({ "share": share }))
+            .send()
+            .await
+            .expect("unseal");
+    }
+    let status: Value = server
+        .request(Method::GET, "/api/v1/operator/seal-status", None)
+        .send()
+        .await
+        .expect("status")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(status["sealed"], false, "{status}");
+    let sealed = server.request(Method::POST, "/api/v1/operator/seal", Some(&admin.token)).send().await.expect("seal");
+    assert_eq!(sealed.status(), 200);
+    for (i, share) in shares.iter().enumerate() {
+        // The share's random part; its prefix and index are not secret.
+        secrets.push((format!("unseal share {i}"), share.rsplit('-').next().expect("body").to_owned()));
+    }
+
     let logout = server.request(Method::POST, "/api/v1/auth/logout", Some(&admin.token)).send().await.expect("logout");
     assert_eq!(logout.status(), 204);
     server.stop().await;
 
     let captured = logs.contents();
     // The capture works: it holds the audit lines of this very flow.
-    for expected in ["auth.login.succeeded", "auth.login.failed", "token.created", "access_key.created", "user.created"]
-    {
+    for expected in [
+        "auth.login.succeeded",
+        "auth.login.failed",
+        "token.created",
+        "access_key.created",
+        "user.created",
+        "kms.unseal.share_rejected",
+        "kms.unsealed",
+        "kms.sealed",
+    ] {
         assert!(captured.contains(expected), "the log capture should contain {expected}");
     }
     assert!(captured.lines().count() > 50, "TRACE capture is suspiciously small");

@@ -80,6 +80,9 @@ pub enum Command {
     /// Keys, aliases, policies and cryptography of the Key Management Service.
     #[command(subcommand)]
     Kms(cmd::kms::KmsCmd),
+    /// The KMS root key sealed by Shamir shares: init, unseal, seal-status, seal.
+    #[command(subcommand)]
+    Operator(cmd::operator::OperatorCmd),
     /// Verify the tamper-evident ledger.
     #[command(subcommand)]
     Ledger(cmd::ledger::LedgerCmd),

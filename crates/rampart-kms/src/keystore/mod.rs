@@ -1,9 +1,11 @@
 //! Keystores: where the root wrapping key lives, and the one seam through
 //! which the KMS service wraps key material for storage and unwraps it again.
 //!
-//! Two keystores implement [`Keystore`]: [`SoftwareKeystore`] (`software.rs`)
+//! Three keystores implement [`Keystore`]: [`SoftwareKeystore`] (`software.rs`)
 //! holds a 32-byte root key in memory, sealed at rest by a mode-0600 key file
-//! or by Shamir shares held by operators; [`Pkcs11Keystore`] (`pkcs11.rs`)
+//! or by Shamir shares held by operators; [`SealedKeystore`] (`sealed.rs`)
+//! wraps it for the Shamir seal, refusing everything until enough shares
+//! have been entered and again once it is sealed; [`Pkcs11Keystore`] (`pkcs11.rs`)
 //! keeps the root key inside a PKCS#11 token, which encrypts and decrypts
 //! with it but never lets it out. [`UnwrapCache`] (`cache.rs`) keeps recently
 //! unwrapped material for a bounded time, so the HSM is not on every
@@ -18,10 +20,12 @@ use crate::blob::MaterialKey;
 
 mod cache;
 pub mod pkcs11;
+pub mod sealed;
 pub mod software;
 
 pub use cache::{CacheStats, UnwrapCache};
 pub use pkcs11::{Attempt, ExtractionReport, Pkcs11Config, Pkcs11Keystore};
+pub use sealed::{SealRecord, SealStatus, SealedKeystore, UnsealError};
 pub use software::{SHARE_PREFIX, SoftwareKeystore};
 
 /// Where the root wrapping key lives. The service records [`Keystore::name`]
@@ -72,17 +76,29 @@ pub enum KeystoreError {
     /// PIN, a key file others can read, malformed or too few shares.
     #[error("keystore configuration: {0}")]
     Config(String),
+    /// The root key is sealed by Shamir shares and not (or no longer)
+    /// unsealed: nothing can be wrapped or unwrapped until operators enter
+    /// enough shares with `rampart operator unseal`.
+    #[error("the KMS is sealed: enter the operators' shares with `rampart operator unseal`")]
+    Sealed,
 }
 
 impl KeystoreError {
     /// The AWS KMS error type a facade answers with: to a caller every
-    /// keystore failure is the service's own.
+    /// keystore failure is the service's own, except a sealed keystore,
+    /// which is a documented, retryable state (see `KmsError::Sealed`).
     pub fn aws_type(&self) -> &'static str {
-        "KMSInternalException"
+        match self {
+            KeystoreError::Sealed => "KeyUnavailableException",
+            _ => "KMSInternalException",
+        }
     }
 
     /// The Tencent Cloud KMS error code a facade answers with.
     pub fn tc_code(&self) -> &'static str {
-        "InternalError"
+        match self {
+            KeystoreError::Sealed => "UnsupportedOperation.ServiceTemporaryUnavailable",
+            _ => "InternalError",
+        }
     }
 }

@@ -45,7 +45,7 @@ use crate::blob::{self, BlobError, KEY_LEN, MaterialKey, WrappingKey};
 
 /// The text every share starts with; the `1` is the share format version.
 pub const SHARE_PREFIX: &str = "rampart-share-1-";
-const FINGERPRINT_LEN: usize = 8;
+pub(super) const FINGERPRINT_LEN: usize = 8;
 const CHECKSUM_LEN: usize = 4;
 const PAYLOAD_LEN: usize = 1 + FINGERPRINT_LEN + KEY_LEN + CHECKSUM_LEN;
 const FINGERPRINT_LABEL: &[u8] = b"rampart-kms/root-fingerprint/v1";
@@ -143,7 +143,7 @@ impl SoftwareKeystore {
         let parsed = shares
             .iter()
             .enumerate()
-            .map(|(at, share)| decode_share(share.expose_secret(), at + 1))
+            .map(|(at, share)| decode_share(share.expose_secret(), &format!("share {}", at + 1)))
             .collect::<Result<Vec<_>, _>>()?;
         let first = parsed.first().ok_or_else(|| KeystoreError::Config("no shares given".into()))?;
         for (at, share) in parsed.iter().enumerate() {
@@ -167,6 +167,17 @@ impl SoftwareKeystore {
         let points = Zeroizing::new(parsed.iter().map(|share| share.point.to_vec()).collect::<Vec<_>>());
         let root = combine(&points, &first.fingerprint)?;
         Ok(SoftwareKeystore { root, source: Source::Shares })
+    }
+
+    /// A keystore around a root key that `combine` reconstructed from shares.
+    pub(super) fn from_combined(root: WrappingKey) -> Self {
+        SoftwareKeystore { root, source: Source::Shares }
+    }
+
+    /// The fingerprint as bytes, as shares carry it (tests forge shares with it).
+    #[cfg(test)]
+    pub(super) fn fingerprint_bytes(&self) -> [u8; FINGERPRINT_LEN] {
+        fingerprint(&self.root)
     }
 
     /// The key file the root key was loaded from or created in, if any.
@@ -252,7 +263,7 @@ fn checksum(index: u8, body: &[u8]) -> [u8; CHECKSUM_LEN] {
 /// Combines share points (`index || y`) and accepts the result only if its
 /// fingerprint matches the shares', which catches too few shares and shares
 /// of different splits of the same root key.
-fn combine(points: &[Vec<u8>], expected: &[u8; FINGERPRINT_LEN]) -> Result<WrappingKey, KeystoreError> {
+pub(super) fn combine(points: &[Vec<u8>], expected: &[u8; FINGERPRINT_LEN]) -> Result<WrappingKey, KeystoreError> {
     let secret = Zeroizing::new(
         Gf256::combine_bytes(points)
             .map_err(|err| KeystoreError::Config(format!("cannot combine the shares: {err:?}")))?,
@@ -265,7 +276,7 @@ fn combine(points: &[Vec<u8>], expected: &[u8; FINGERPRINT_LEN]) -> Result<Wrapp
     Ok(root)
 }
 
-fn encode_share(
+pub(super) fn encode_share(
     index: u8,
     threshold: u8,
     fingerprint: &[u8; FINGERPRINT_LEN],
@@ -295,16 +306,23 @@ fn encode_share(
 }
 
 /// One decoded share: its point (`index || y`) and what it says about its split.
-struct Share {
-    point: Zeroizing<[u8; 1 + KEY_LEN]>,
-    threshold: u8,
-    fingerprint: [u8; FINGERPRINT_LEN],
+pub(super) struct Share {
+    pub(super) point: Zeroizing<[u8; 1 + KEY_LEN]>,
+    pub(super) threshold: u8,
+    pub(super) fingerprint: [u8; FINGERPRINT_LEN],
 }
 
-/// Parses share text; `position` (1-based) names the share in errors.
-fn decode_share(text: &str, position: usize) -> Result<Share, KeystoreError> {
-    let malformed = || KeystoreError::Config(format!("share {position} is not a {SHARE_PREFIX}… share"));
-    let mistyped = || KeystoreError::Config(format!("share {position} is mistyped or corrupt: its checksum fails"));
+impl Share {
+    /// The share's index (its x coordinate), 1 to 255.
+    pub(super) fn index(&self) -> u8 {
+        self.point[0]
+    }
+}
+
+/// Parses share text; `name` ("share 2", "the share") names it in errors.
+pub(super) fn decode_share(text: &str, name: &str) -> Result<Share, KeystoreError> {
+    let malformed = || KeystoreError::Config(format!("{name} is not a {SHARE_PREFIX}… share"));
+    let mistyped = || KeystoreError::Config(format!("{name} is mistyped or corrupt: its checksum fails"));
     let rest = text.trim().strip_prefix(SHARE_PREFIX).ok_or_else(malformed)?;
     let (index, encoded) = rest.split_once('-').ok_or_else(malformed)?;
     let index: u8 = index.parse().map_err(|_| malformed())?;
@@ -371,8 +389,7 @@ mod tests {
         // this checks the cryptographic backstop behind that count.
         let keystore = SoftwareKeystore::generate().unwrap();
         let shares = keystore.split(3, 5).unwrap();
-        let parsed: Vec<Share> =
-            shares.iter().enumerate().map(|(i, s)| decode_share(s.expose_secret(), i + 1).unwrap()).collect();
+        let parsed: Vec<Share> = shares.iter().map(|s| decode_share(s.expose_secret(), "share").unwrap()).collect();
         let two: Vec<Vec<u8>> = parsed[..2].iter().map(|s| s.point.to_vec()).collect();
         let three: Vec<Vec<u8>> = parsed[1..4].iter().map(|s| s.point.to_vec()).collect();
         assert!(matches!(combine(&two, &parsed[0].fingerprint), Err(KeystoreError::Config(_))));
@@ -389,7 +406,7 @@ mod tests {
             let expected_prefix = format!("{SHARE_PREFIX}{}-", i + 1);
             assert!(text.starts_with(&expected_prefix), "{i}");
             assert_eq!(text.len(), expected_prefix.len() + BASE32_NOPAD.encode_len(PAYLOAD_LEN));
-            let share = decode_share(text, 1).unwrap();
+            let share = decode_share(text, "share").unwrap();
             assert_eq!(share.threshold, 2);
             assert_eq!(share.fingerprint, fingerprint(&keystore.root));
         }

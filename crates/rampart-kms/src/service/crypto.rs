@@ -319,6 +319,7 @@ impl Kms {
     /// `len` random bytes (1–1024) from the operating system's generator.
     /// No key is involved, but the call is recorded like every other.
     pub async fn generate_random(&self, caller: &Caller, len: usize) -> Result<Zeroizing<Vec<u8>>, KmsError> {
+        self.ready()?;
         if !(1..=1024).contains(&len) {
             return Err(KmsError::Invalid("NumberOfBytes must be 1 to 1024".into()));
         }

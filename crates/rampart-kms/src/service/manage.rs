@@ -255,6 +255,7 @@ impl Kms {
     /// Rotates every key whose automatic rotation is due at `now`: a new
     /// material version, recorded as an automatic rotation. Returns how many.
     pub async fn rotate_due(&self, now: i64) -> Result<usize, KmsError> {
+        self.ready()?;
         let due = self.store.kms_due_for_rotation(now, 100).await?;
         let mut rotated = 0;
         for row in &due {

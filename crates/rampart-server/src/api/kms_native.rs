@@ -43,6 +43,9 @@ fn caller(p: &Principal, client: &ClientAddr) -> Caller {
 /// A KMS error as a problem response: client errors keep the AWS error
 /// name as the problem's type, so scripts can tell them apart.
 pub fn problem(err: KmsError) -> ApiError {
+    if matches!(err, KmsError::Sealed) {
+        return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "kms-sealed", "KMS sealed", err.to_string());
+    }
     let name = err.aws_type();
     let status = match name {
         "NotFoundException" => StatusCode::NOT_FOUND,

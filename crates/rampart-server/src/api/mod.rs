@@ -8,11 +8,13 @@ pub mod auth;
 pub mod kms;
 pub mod kms_native;
 pub mod ledger;
+pub mod operator;
 pub mod system;
 pub mod tenants;
 pub mod tokens;
 pub mod users;
 
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post, put};
 use http::Method;
 use rampart_core::Permission::*;
@@ -77,6 +79,15 @@ pub fn routes() -> Routes {
         .add(M::GET, "/api/v1/kms/aliases", Authenticated, get(kms_native::aliases))
         .add(M::PUT, "/api/v1/kms/aliases/{name}", Authenticated, put(kms_native::put_alias))
         .add(M::DELETE, "/api/v1/kms/aliases/{name}", Authenticated, delete(kms_native::delete_alias))
+        .add(M::GET, "/api/v1/operator/seal-status", Public, get(operator::seal_status))
+        // Unauthenticated like Vault's: the share is the credential (and rate-limited).
+        .add(
+            M::POST,
+            "/api/v1/operator/unseal",
+            Public,
+            post(operator::unseal).layer(DefaultBodyLimit::max(operator::UNSEAL_BODY_LIMIT)),
+        )
+        .add(M::POST, "/api/v1/operator/seal", Permission(SystemWrite), post(operator::seal))
         .add(M::GET, "/ledger/checkpoint", Public, get(ledger::checkpoint))
         .add(M::GET, "/ledger/key", Public, get(ledger::key))
         .add(M::GET, "/ledger/tile/{*path}", Public, get(ledger::tile))

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod kms;
 mod kms_file;
 pub mod ledger;
+pub mod operator;
 pub mod serve;
 pub mod session;
 pub mod witness;
@@ -26,6 +27,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::AccessKey(c) => admin::access_key(g, c).await,
         Command::Kms(c) => kms::kms(g, c).await,
         Command::Ledger(c) => ledger::ledger(g, c).await,
+        Command::Operator(c) => operator::operator(g, c).await,
         Command::Audit(c) => ledger::audit(g, c).await,
         Command::Witness(c) => witness::witness(c).await,
     }
