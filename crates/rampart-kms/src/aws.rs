@@ -16,6 +16,8 @@ use crate::spec::{AliasName, Arn, ArnResource, EncryptionAlgorithm, KeyRef, KeyS
 
 mod asym;
 mod manage;
+#[cfg(test)]
+mod tests;
 
 /// Where the facade's ARNs point: the configured region and the caller's
 /// account (a 12-digit id derived from the tenant).

@@ -708,6 +708,24 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn key_kinds_refuse_the_actions_of_other_kinds() {
+        let f = fixture().await;
+        let sym = f.create("sym").await;
+        let signer = f.ok("CreateKey", json!({ "Alias": "sig", "KeyUsage": "ASYMMETRIC_SIGN_VERIFY_ECC" })).await;
+        let signer = signer["KeyId"].as_str().unwrap().to_owned();
+        // A symmetric key has no public half; Tencent answers as for any
+        // action the key cannot take.
+        assert_eq!(f.err("GetPublicKey", json!({ "KeyId": sym })).await, "UnsupportedOperation");
+        assert!(f.ok("GetPublicKey", json!({ "KeyId": signer })).await["PublicKeyPem"].is_string());
+        let msg = json!({ "KeyId": sym, "Algorithm": "ECC_P256_R1", "Message": b64(b"m"), "MessageType": "RAW" });
+        assert_eq!(f.err("SignByAsymmetricKey", msg).await, "InvalidParameterValue.InvalidKeyUsage");
+        let enc = json!({ "KeyId": signer, "Plaintext": b64(b"x") });
+        assert_eq!(f.err("Encrypt", enc).await, "InvalidParameterValue.InvalidKeyUsage");
+        assert_eq!(f.err("GetKeyRotationStatus", json!({ "KeyId": signer })).await, "UnsupportedOperation");
+        assert_eq!(f.err("EnableKeyRotation", json!({ "KeyId": signer })).await, "UnsupportedOperation");
+    }
+
+    #[tokio::test]
     async fn archive_disable_and_deletion_follow_tencent_rules() {
         let f = fixture().await;
         let key = f.create("ledger").await;

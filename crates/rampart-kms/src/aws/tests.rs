@@ -1,0 +1,182 @@
+//! The AWS facade against AWS's documented answers: every kind of key
+//! (spec × usage) under every operation that cares about the kind, each
+//! cell either a success or the exact `__type` the botocore model and the
+//! API reference name for it.
+
+use serde_json::{Value, json};
+
+use super::{ArnScope, handle};
+use crate::lifecycle::Api;
+use crate::service::Caller;
+use crate::spec::{KeySpec, KeyType, KeyUsage};
+use crate::test_support::{Fixture, caller, fixture};
+
+struct Facade {
+    f: Fixture,
+    me: Caller,
+    scope: ArnScope,
+}
+
+impl Facade {
+    async fn new() -> Self {
+        let f = fixture().await;
+        let me = caller(&f.tenant, Api::Aws);
+        let scope = ArnScope { region: "us-east-1".into(), account: crate::spec::account_id(Some(&f.tenant)) };
+        Facade { f, me, scope }
+    }
+
+    /// The body on success, `Err(__type)` on failure.
+    async fn call(&self, op: &str, body: Value) -> Result<Value, String> {
+        let reply = handle(&self.f.kms, &self.me, &self.scope, op, body.to_string().as_bytes()).await;
+        if reply.status == 200 {
+            Ok(reply.body)
+        } else {
+            let kind = reply.body["__type"].as_str().unwrap_or_else(|| panic!("{op}: no __type: {}", reply.body));
+            assert!(reply.body["message"].as_str().is_some_and(|m| !m.is_empty()), "{op}: a message");
+            Err(kind.to_owned())
+        }
+    }
+
+    async fn ok(&self, op: &str, body: Value) -> Value {
+        self.call(op, body).await.unwrap_or_else(|e| panic!("{op}: {e}"))
+    }
+}
+
+/// The algorithm a request for this kind of key would name.
+fn encryption_algorithm(t: KeyType) -> &'static str {
+    if matches!(t.spec(), KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096) {
+        "RSAES_OAEP_SHA_256"
+    } else {
+        "SYMMETRIC_DEFAULT"
+    }
+}
+
+fn signing_algorithm(t: KeyType) -> &'static str {
+    match t.spec() {
+        KeySpec::EccNistP384 => "ECDSA_SHA_384",
+        KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096 => "RSASSA_PSS_SHA_256",
+        _ => "ECDSA_SHA_256",
+    }
+}
+
+fn mac_algorithm(t: KeyType) -> &'static str {
+    match t.spec() {
+        KeySpec::Hmac384 => "HMAC_SHA_384",
+        KeySpec::Hmac512 => "HMAC_SHA_512",
+        _ => "HMAC_SHA_256",
+    }
+}
+
+const USAGE: &str = "InvalidKeyUsageException";
+const UNSUPPORTED: &str = "UnsupportedOperationException";
+
+#[tokio::test]
+async fn every_kind_of_key_answers_every_operation_as_aws_documents() {
+    let a = Facade::new().await;
+    let symmetric_of = |body: &Value| body["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned();
+    let sym = symmetric_of(&a.ok("CreateKey", json!({})).await);
+    let blob = a.ok("Encrypt", json!({ "KeyId": sym, "Plaintext": "aGk=" })).await["CiphertextBlob"].clone();
+
+    for t in KeyType::all() {
+        let created =
+            a.ok("CreateKey", json!({ "KeySpec": t.spec().aws_name(), "KeyUsage": t.usage().aws_name() })).await;
+        let key = symmetric_of(&created);
+        let encrypts = t.usage() == KeyUsage::EncryptDecrypt;
+        let signs = t.usage() == KeyUsage::SignVerify;
+        let macs = t.usage() == KeyUsage::GenerateVerifyMac;
+        let symmetric_encryption = t.spec() == KeySpec::SymmetricDefault;
+        let asymmetric = !t.spec().is_symmetric();
+        let enc = encryption_algorithm(t);
+
+        // What a successful call of this key's own kind hands back, for
+        // the calls that need it (a ciphertext, a signature, a MAC).
+        let own_ciphertext = if encrypts {
+            a.ok("Encrypt", json!({ "KeyId": key, "Plaintext": "aGk=", "EncryptionAlgorithm": enc })).await
+                ["CiphertextBlob"]
+                .clone()
+        } else {
+            blob.clone()
+        };
+        let message = json!({ "KeyId": key, "Message": "bWVzc2FnZQ==", "MessageType": "RAW" });
+        let mut sign = message.clone();
+        sign["SigningAlgorithm"] = json!(signing_algorithm(t));
+        let signature = if signs { a.ok("Sign", sign.clone()).await["Signature"].clone() } else { json!("c2ln") };
+        let mut verify = sign.clone();
+        verify["Signature"] = signature;
+        let mut mac = json!({ "KeyId": key, "Message": "bWVzc2FnZQ==", "MacAlgorithm": mac_algorithm(t) });
+        let tag = if macs { a.ok("GenerateMac", mac.clone()).await["Mac"].clone() } else { json!("bWFj") };
+
+        let table: Vec<(&str, Value, bool, &str)> = vec![
+            ("Encrypt", json!({ "KeyId": key, "Plaintext": "aGk=", "EncryptionAlgorithm": enc }), encrypts, USAGE),
+            (
+                "Decrypt",
+                json!({ "KeyId": key, "CiphertextBlob": own_ciphertext, "EncryptionAlgorithm": enc }),
+                encrypts,
+                USAGE,
+            ),
+            (
+                "ReEncrypt",
+                json!({ "CiphertextBlob": blob, "DestinationKeyId": key, "DestinationEncryptionAlgorithm": enc }),
+                encrypts,
+                USAGE,
+            ),
+            ("GenerateDataKey", json!({ "KeyId": key, "KeySpec": "AES_256" }), symmetric_encryption, USAGE),
+            (
+                "GenerateDataKeyWithoutPlaintext",
+                json!({ "KeyId": key, "KeySpec": "AES_256" }),
+                symmetric_encryption,
+                USAGE,
+            ),
+            (
+                "GenerateDataKeyPair",
+                json!({ "KeyId": key, "KeyPairSpec": "ECC_NIST_P256" }),
+                symmetric_encryption,
+                USAGE,
+            ),
+            (
+                "GenerateDataKeyPairWithoutPlaintext",
+                json!({ "KeyId": key, "KeyPairSpec": "ECC_NIST_P256" }),
+                symmetric_encryption,
+                USAGE,
+            ),
+            ("Sign", sign, signs, USAGE),
+            ("Verify", verify, signs, USAGE),
+            ("GenerateMac", mac.clone(), macs, USAGE),
+            ("VerifyMac", { mac["Mac"] = tag; mac }, macs, USAGE),
+            ("GetPublicKey", json!({ "KeyId": key }), asymmetric, UNSUPPORTED),
+            ("GetKeyRotationStatus", json!({ "KeyId": key }), symmetric_encryption, UNSUPPORTED),
+            ("EnableKeyRotation", json!({ "KeyId": key }), symmetric_encryption, UNSUPPORTED),
+            ("DisableKeyRotation", json!({ "KeyId": key }), symmetric_encryption, UNSUPPORTED),
+            ("RotateKeyOnDemand", json!({ "KeyId": key }), symmetric_encryption, UNSUPPORTED),
+            // Keys whose material this KMS generated take no imports.
+            (
+                "GetParametersForImport",
+                json!({ "KeyId": key, "WrappingAlgorithm": "RSAES_OAEP_SHA_256", "WrappingKeySpec": "RSA_2048" }),
+                false,
+                UNSUPPORTED,
+            ),
+            (
+                "ImportKeyMaterial",
+                json!({ "KeyId": key, "ImportToken": "dG9rZW4=", "EncryptedKeyMaterial": "a2V5",
+                        "ExpirationModel": "KEY_MATERIAL_DOES_NOT_EXPIRE" }),
+                false,
+                UNSUPPORTED,
+            ),
+            ("DeleteImportedKeyMaterial", json!({ "KeyId": key }), false, UNSUPPORTED),
+        ];
+        for (op, body, succeeds, refusal) in table {
+            let got = a.call(op, body).await;
+            if succeeds {
+                assert!(got.is_ok(), "{t} {op}: expected success, got {got:?}");
+            } else {
+                assert_eq!(got.err().as_deref(), Some(refusal), "{t} {op}");
+            }
+        }
+        // Refusals change nothing: the key is as it was made.
+        let described = a.ok("DescribeKey", json!({ "KeyId": key })).await;
+        assert_eq!(described["KeyMetadata"]["KeyState"], "Enabled", "{t}");
+        assert_eq!(described["KeyMetadata"]["KeyUsage"], t.usage().aws_name(), "{t}");
+    }
+    let keys = a.f.store.kms_list_keys(Some(&a.f.tenant), None, 100).await.unwrap();
+    assert_eq!(keys.items.len(), KeyType::all().count() + 1, "the calls made no keys");
+}
