@@ -106,6 +106,16 @@ pub fn key_metadata(scope: &ArnScope, meta: &KeyMetadata) -> Value {
     if let KeyState::PendingDeletion { deletion_date_ms } = meta.state {
         m["DeletionDate"] = json!(epoch(deletion_date_ms));
     }
+    // Present only for imported material, and only while there is some.
+    if meta.origin == crate::lifecycle::Origin::External && meta.state != KeyState::PendingImport {
+        match meta.material_expires_ms {
+            Some(at) => {
+                m["ExpirationModel"] = json!("KEY_MATERIAL_EXPIRES");
+                m["ValidTo"] = json!(epoch(at));
+            }
+            None => m["ExpirationModel"] = json!("KEY_MATERIAL_DOES_NOT_EXPIRE"),
+        }
+    }
     m
 }
 

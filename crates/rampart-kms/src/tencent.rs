@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 use zeroize::Zeroizing;
 
 use crate::context::EncryptionContext;
-use crate::lifecycle::KeyState;
+use crate::lifecycle::{KeyState, Origin};
 use crate::service::{Caller, KeyMetadata, Kms, KmsError};
 use crate::spec::{AliasName, EncryptionAlgorithm, KeyId, KeyRef, KeySpec, KeyType, KeyUsage};
 
@@ -118,8 +118,9 @@ pub fn key_metadata(meta: &KeyMetadata) -> Value {
         "Owner": "user",
         "NextRotateTime": 0,
         "DeletionDate": deletion_date(meta),
-        "Origin": "TENCENT_KMS",
-        "ValidTo": 0,
+        "Origin": if meta.origin == Origin::External { "EXTERNAL" } else { "TENCENT_KMS" },
+        // Imported material's expiry in Unix seconds; 0: none, or no material.
+        "ValidTo": if meta.state == KeyState::PendingImport { 0 } else { meta.material_expires_ms.map_or(0, secs) },
     });
     if let Some(days) = meta.rotation_period_days {
         m["RotateDays"] = json!(days);

@@ -142,7 +142,15 @@ async fn every_kind_of_key_answers_every_operation_as_aws_documents() {
             ("Sign", sign, signs, USAGE),
             ("Verify", verify, signs, USAGE),
             ("GenerateMac", mac.clone(), macs, USAGE),
-            ("VerifyMac", { mac["Mac"] = tag; mac }, macs, USAGE),
+            (
+                "VerifyMac",
+                {
+                    mac["Mac"] = tag;
+                    mac
+                },
+                macs,
+                USAGE,
+            ),
             ("GetPublicKey", json!({ "KeyId": key }), asymmetric, UNSUPPORTED),
             ("GetKeyRotationStatus", json!({ "KeyId": key }), symmetric_encryption, UNSUPPORTED),
             ("EnableKeyRotation", json!({ "KeyId": key }), symmetric_encryption, UNSUPPORTED),
@@ -179,4 +187,109 @@ async fn every_kind_of_key_answers_every_operation_as_aws_documents() {
     }
     let keys = a.f.store.kms_list_keys(Some(&a.f.tenant), None, 100).await.unwrap();
     assert_eq!(keys.items.len(), KeyType::all().count() + 1, "the calls made no keys");
+}
+
+/// Wraps 32 bytes of key material under GetParametersForImport's answer.
+fn wrap(params: &Value, material: &[u8]) -> String {
+    use aws_lc_rs::rsa::{OAEP_SHA256_MGF1SHA256, OaepPublicEncryptingKey, PublicEncryptingKey};
+    let der = data_encoding::BASE64.decode(params["PublicKey"].as_str().unwrap().as_bytes()).unwrap();
+    let key = OaepPublicEncryptingKey::new(PublicEncryptingKey::from_der(&der).unwrap()).unwrap();
+    let mut out = vec![0; key.ciphertext_size()];
+    data_encoding::BASE64.encode(key.encrypt(&OAEP_SHA256_MGF1SHA256, material, &mut out, None).unwrap())
+}
+
+#[tokio::test]
+async fn imported_material_expiry_reads_as_aws_documents_it() {
+    let a = Facade::new().await;
+    let key = a.ok("CreateKey", json!({ "Origin": "EXTERNAL" })).await["KeyMetadata"]["KeyId"].clone();
+    let describe = async || a.ok("DescribeKey", json!({ "KeyId": key })).await["KeyMetadata"].clone();
+    let meta = describe().await;
+    assert_eq!((meta["KeyState"].as_str(), meta["Origin"].as_str()), (Some("PendingImport"), Some("EXTERNAL")));
+    assert!(meta.get("ExpirationModel").is_none() && meta.get("ValidTo").is_none(), "no material, no expiry");
+
+    let params = a
+        .ok(
+            "GetParametersForImport",
+            json!({ "KeyId": key, "WrappingAlgorithm": "RSAES_OAEP_SHA_256", "WrappingKeySpec": "RSA_2048" }),
+        )
+        .await;
+    let material = [0x42; 32];
+    let import = |model: Option<&str>, valid_to: Option<f64>| {
+        let mut body = json!({
+            "KeyId": key,
+            "ImportToken": params["ImportToken"],
+            "EncryptedKeyMaterial": wrap(&params, &material),
+        });
+        if let Some(m) = model {
+            body["ExpirationModel"] = json!(m);
+        }
+        if let Some(t) = valid_to {
+            body["ValidTo"] = json!(t);
+        }
+        body
+    };
+    let now = rampart_core::time::now_ms() as f64 / 1000.0;
+    let in_a_day = (now + 86_400.0).floor();
+    // ExpirationModel defaults to KEY_MATERIAL_EXPIRES, which needs a
+    // ValidTo in the future (at most 365 days on); DOES_NOT_EXPIRE takes none.
+    for (model, valid_to) in [
+        (None, None),
+        (Some("KEY_MATERIAL_EXPIRES"), None),
+        (Some("KEY_MATERIAL_DOES_NOT_EXPIRE"), Some(in_a_day)),
+        (Some("SOMETIMES"), Some(in_a_day)),
+        (None, Some(now - 10.0)),
+        (None, Some(now + 400.0 * 86_400.0)),
+        (None, Some(f64::MAX)),
+    ] {
+        let got = a.call("ImportKeyMaterial", import(model, valid_to)).await;
+        assert_eq!(got.err().as_deref(), Some("ValidationException"), "{model:?} {valid_to:?}");
+    }
+    assert_eq!(describe().await["KeyState"], "PendingImport", "refusals change nothing");
+
+    a.ok("ImportKeyMaterial", import(None, Some(in_a_day))).await;
+    let meta = describe().await;
+    assert_eq!(meta["KeyState"], "Enabled");
+    assert_eq!(meta["ExpirationModel"], "KEY_MATERIAL_EXPIRES");
+    assert_eq!(meta["ValidTo"].as_f64(), Some(in_a_day));
+
+    // Expired (by the sweep, with its clock injected): PendingImport again.
+    let due = (in_a_day * 1000.0) as i64;
+    assert_eq!(a.f.kms.expire_due_material(due).await.unwrap(), 1);
+    let meta = describe().await;
+    assert_eq!(meta["KeyState"], "PendingImport");
+    assert!(meta.get("ExpirationModel").is_none() && meta.get("ValidTo").is_none());
+    let refused = a.call("Encrypt", json!({ "KeyId": key, "Plaintext": "aGk=" })).await;
+    assert_eq!(refused.err().as_deref(), Some("KMSInvalidStateException"));
+
+    // The token was spent by the import: a new one, and other material is
+    // refused with the name AWS gives it.
+    let spent = a.call("ImportKeyMaterial", import(Some("KEY_MATERIAL_DOES_NOT_EXPIRE"), None)).await;
+    assert_eq!(spent.err().as_deref(), Some("InvalidImportTokenException"));
+    let params = a
+        .ok(
+            "GetParametersForImport",
+            json!({ "KeyId": key, "WrappingAlgorithm": "RSAES_OAEP_SHA_256", "WrappingKeySpec": "RSA_2048" }),
+        )
+        .await;
+    let other = json!({
+        "KeyId": key, "ImportToken": params["ImportToken"], "EncryptedKeyMaterial": wrap(&params, &[0x43; 32]),
+        "ExpirationModel": "KEY_MATERIAL_DOES_NOT_EXPIRE",
+    });
+    assert_eq!(a.call("ImportKeyMaterial", other).await.err().as_deref(), Some("IncorrectKeyMaterialException"));
+    let short = json!({
+        "KeyId": key, "ImportToken": params["ImportToken"], "EncryptedKeyMaterial": wrap(&params, &[0x42; 16]),
+        "ExpirationModel": "KEY_MATERIAL_DOES_NOT_EXPIRE",
+    });
+    assert_eq!(a.call("ImportKeyMaterial", short).await.err().as_deref(), Some("IncorrectKeyMaterialException"));
+    let same = json!({
+        "KeyId": key, "ImportToken": params["ImportToken"], "EncryptedKeyMaterial": wrap(&params, &material),
+        "ExpirationModel": "KEY_MATERIAL_DOES_NOT_EXPIRE",
+    });
+    a.ok("ImportKeyMaterial", same).await;
+    let meta = describe().await;
+    assert_eq!(
+        (meta["KeyState"].as_str(), meta["ExpirationModel"].as_str()),
+        (Some("Enabled"), Some("KEY_MATERIAL_DOES_NOT_EXPIRE"))
+    );
+    assert!(meta.get("ValidTo").is_none());
 }
