@@ -21,6 +21,7 @@ use crate::service::{Caller, KeyMetadata, Kms, KmsError};
 use crate::spec::{AliasName, EncryptionAlgorithm, KeyId, KeyRef, KeySpec, KeyType, KeyUsage};
 
 mod asym;
+mod import;
 
 /// Tencent's limit on an `EncryptionContext` string, in characters.
 const CONTEXT_MAX_CHARS: usize = 1024;
@@ -391,6 +392,9 @@ const ACTIONS: &[&str] = &[
     "ListKeys",
     "ReEncrypt",
     "ScheduleKeyDeletion",
+    "GetParametersForImport",
+    "ImportKeyMaterial",
+    "DeleteImportedKeyMaterial",
 ];
 
 fn is_action(action: &str) -> bool {
@@ -423,11 +427,14 @@ async fn create_key(kms: &Kms, caller: &Caller, p: &Params) -> Result<Value, TcE
             TcError::new("InvalidParameterValue.InvalidKeyUsage", "KeyUsage must be one of Tencent's key usages")
         })?,
     };
-    match p.integer("Type")? {
-        None | Some(1) => {}
-        Some(2) => return Err(TcError::unsupported("keys for imported material (Type 2) are not available")),
+    // Type 2: a key for imported material (origin EXTERNAL), which waits in
+    // PendingImport; imported material is for symmetric keys only.
+    let external = match p.integer("Type")? {
+        None | Some(1) => false,
+        Some(2) if key_type.spec() == KeySpec::SymmetricDefault => true,
+        Some(2) => return Err(TcError::unsupported("imported key material (Type 2) is for ENCRYPT_DECRYPT keys only")),
         Some(_) => return Err(TcError::new("InvalidParameterValue.InvalidType", "Type must be 1 or 2")),
-    }
+    };
     p.refuse(&["HsmClusterId"])?;
     let tagged = match p.get("Tags") {
         None => false,
@@ -441,7 +448,11 @@ async fn create_key(kms: &Kms, caller: &Caller, p: &Params) -> Result<Value, TcE
         Err(KmsError::NotFound) => {}
         Err(e) => return Err(e.into()),
     }
-    let meta = kms.create_key(caller, key_type.spec(), Some(key_type.usage()), description).await?;
+    let meta = if external {
+        kms.create_external_key(caller, description).await?
+    } else {
+        kms.create_key(caller, key_type.spec(), Some(key_type.usage()), description).await?
+    };
     let key = KeyRef::Id(meta.key_id);
     if let Err(e) = kms.create_alias(caller, &alias, &key).await {
         // The alias was taken meanwhile (or the store failed): nobody will
@@ -675,7 +686,8 @@ mod tests {
         assert_eq!(f.err("CreateKey", sm2).await, "UnsupportedOperation");
         let odd = json!({ "Alias": "odd", "KeyUsage": "SIGN_EVERYTHING" });
         assert_eq!(f.err("CreateKey", odd).await, "InvalidParameterValue.InvalidKeyUsage");
-        assert_eq!(f.err("CreateKey", json!({ "Alias": "ext", "Type": 2 })).await, "UnsupportedOperation");
+        let signer_for_import = json!({ "Alias": "ext", "Type": 2, "KeyUsage": "ASYMMETRIC_SIGN_VERIFY_ECC" });
+        assert_eq!(f.err("CreateKey", signer_for_import).await, "UnsupportedOperation");
         let list = f.ok("ListKeys", json!({})).await;
         assert_eq!(list["TotalCount"], 1, "no refused CreateKey left a key behind");
         assert_eq!(list["Keys"], json!([{ "KeyId": key }]));
