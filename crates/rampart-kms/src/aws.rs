@@ -219,8 +219,56 @@ fn encryption_algorithm(algorithm: Option<&str>) -> Result<EncryptionAlgorithm, 
     }
 }
 
+/// Every `TrentService.<operation>` this facade answers; any other is
+/// `UnknownOperationException` before its body is read. The fuzz targets
+/// draw their operations from this list.
+pub const ACTIONS: &[&str] = &[
+    "CreateKey",
+    "DescribeKey",
+    "ListKeys",
+    "EnableKey",
+    "DisableKey",
+    "ScheduleKeyDeletion",
+    "CancelKeyDeletion",
+    "RotateKeyOnDemand",
+    "CreateAlias",
+    "Encrypt",
+    "Decrypt",
+    "GenerateDataKey",
+    "GenerateDataKeyWithoutPlaintext",
+    "ReEncrypt",
+    "Sign",
+    "Verify",
+    "GenerateMac",
+    "VerifyMac",
+    "GetPublicKey",
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
+    "GenerateRandom",
+    "ListAliases",
+    "UpdateAlias",
+    "DeleteAlias",
+    "UpdateKeyDescription",
+    "GetKeyPolicy",
+    "PutKeyPolicy",
+    "ListKeyPolicies",
+    "TagResource",
+    "UntagResource",
+    "ListResourceTags",
+    "EnableKeyRotation",
+    "DisableKeyRotation",
+    "GetKeyRotationStatus",
+    "ListKeyRotations",
+    "GetParametersForImport",
+    "ImportKeyMaterial",
+    "DeleteImportedKeyMaterial",
+];
+
 /// Handles one `TrentService.<operation>` request of an authenticated caller.
 pub async fn handle(kms: &Kms, caller: &Caller, scope: &ArnScope, operation: &str, body: &[u8]) -> Reply {
+    if !ACTIONS.contains(&operation) {
+        return error(400, "UnknownOperationException", &format!("{operation:.64} is not supported"));
+    }
     match dispatch(kms, caller, scope, operation, body).await {
         Ok(body) => Reply { status: 200, body },
         Err(reply) => reply,

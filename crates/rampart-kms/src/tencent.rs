@@ -369,7 +369,10 @@ async fn dispatch(kms: &Kms, caller: &Caller, action: &str, body: &[u8]) -> Resu
     })
 }
 
-const ACTIONS: &[&str] = &[
+/// Every Tencent KMS action (`X-TC-Action`) this facade answers; any other
+/// is `InvalidAction` before its body is read. The fuzz targets draw their
+/// actions from this list.
+pub const ACTIONS: &[&str] = &[
     "AsymmetricRsaDecrypt",
     "DisableKeyRotation",
     "EnableKeyRotation",

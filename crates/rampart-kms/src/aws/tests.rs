@@ -293,3 +293,20 @@ async fn imported_material_expiry_reads_as_aws_documents_it() {
     );
     assert!(meta.get("ValidTo").is_none());
 }
+
+/// `ACTIONS` is what the dispatch answers, so the list cannot drift from it:
+/// each listed operation reaches a handler (an empty body is refused by the
+/// operation, never as unknown), and an unlisted one is unknown.
+#[tokio::test]
+async fn every_listed_action_is_dispatched_and_nothing_else() {
+    let a = Facade::new().await;
+    let mut seen = std::collections::BTreeSet::new();
+    for op in super::ACTIONS {
+        assert!(seen.insert(op), "{op} is listed twice");
+        let got = a.call(op, json!({})).await;
+        assert_ne!(got.err().as_deref(), Some("UnknownOperationException"), "{op} is listed but not dispatched");
+    }
+    for op in ["ArchiveKey", "CreateGrant", "Encrypt ", ""] {
+        assert_eq!(a.call(op, json!({})).await.err().as_deref(), Some("UnknownOperationException"), "{op:?}");
+    }
+}

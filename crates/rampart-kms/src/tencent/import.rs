@@ -201,4 +201,18 @@ mod tests {
             "UnsupportedOperation.NotExternalCmk"
         );
     }
+
+    /// `ACTIONS` is what the dispatch answers: each listed action reaches a
+    /// handler (an empty body is refused by the action, never as unknown).
+    #[tokio::test]
+    async fn every_listed_action_is_dispatched() {
+        let f = fixture().await;
+        let tc = Tc { me: caller(&f.tenant, Api::Tencent), f };
+        let mut seen = std::collections::BTreeSet::new();
+        for action in super::super::ACTIONS {
+            assert!(seen.insert(action), "{action} is listed twice");
+            let got = tc.call(action, json!({})).await;
+            assert_ne!(got.err().as_deref(), Some("InvalidAction"), "{action} is listed but not dispatched");
+        }
+    }
 }
