@@ -5,7 +5,9 @@
 //! exactly as the server's `POST /` does after the signature checked out.
 //!
 //! An input is an operation and a JSON body: the first line names the
-//! operation (a name from the list below, or else its first byte picks one),
+//! operation (a name from the facade's own list of the operations it
+//! answers, `aws::ACTIONS` or `tencent::ACTIONS`, or one it does not know;
+//! or else its first byte picks one),
 //! the rest is the body. Two placeholders in the body make the paths past
 //! key lookup reachable: `@KEY@` becomes the id of a key made at start-up
 //! (also reachable as `alias/fuzz`) and `@BLOB@` the base64 ciphertext of
@@ -31,74 +33,13 @@ use rampart_kms::tencent;
 use rampart_store::{Store, TableAuditSink};
 use serde_json::Value;
 
-/// Operations of the AWS facade (`X-Amz-Target: TrentService.*`), and one
-/// it does not know.
-pub const AWS_OPERATIONS: &[&str] = &[
-    "CreateKey",
-    "DescribeKey",
-    "ListKeys",
-    "EnableKey",
-    "DisableKey",
-    "ScheduleKeyDeletion",
-    "CancelKeyDeletion",
-    "RotateKeyOnDemand",
-    "CreateAlias",
-    "Encrypt",
-    "Decrypt",
-    "GenerateDataKey",
-    "GenerateDataKeyWithoutPlaintext",
-    "ReEncrypt",
-    "Sign",
-    "Verify",
-    "GenerateMac",
-    "VerifyMac",
-    "GetPublicKey",
-    "GenerateDataKeyPair",
-    "GenerateDataKeyPairWithoutPlaintext",
-    "GenerateRandom",
-    "ListAliases",
-    "UpdateAlias",
-    "DeleteAlias",
-    "UpdateKeyDescription",
-    "GetKeyPolicy",
-    "PutKeyPolicy",
-    "ListKeyPolicies",
-    "TagResource",
-    "UntagResource",
-    "ListResourceTags",
-    "EnableKeyRotation",
-    "DisableKeyRotation",
-    "GetKeyRotationStatus",
-    "ListKeyRotations",
-    "NoSuchOperation",
-];
+/// An operation the AWS facade does not know, beside those it does
+/// (`rampart_kms::aws::ACTIONS`, the list its dispatch answers).
+pub const AWS_UNKNOWN: &str = "NoSuchOperation";
 
-/// Actions of the Tencent facade (`X-TC-Action`), and one it does not know.
-pub const TENCENT_ACTIONS: &[&str] = &[
-    "CreateKey",
-    "DescribeKey",
-    "ListKeys",
-    "EnableKey",
-    "DisableKey",
-    "ScheduleKeyDeletion",
-    "CancelKeyDeletion",
-    "ArchiveKey",
-    "CancelKeyArchive",
-    "Encrypt",
-    "Decrypt",
-    "GenerateDataKey",
-    "ReEncrypt",
-    "GetPublicKey",
-    "SignByAsymmetricKey",
-    "VerifyByAsymmetricKey",
-    "AsymmetricRsaDecrypt",
-    "GenerateRandom",
-    "UpdateKeyDescription",
-    "EnableKeyRotation",
-    "DisableKeyRotation",
-    "GetKeyRotationStatus",
-    "NoSuchAction",
-];
+/// An action the Tencent facade does not know, beside those it does
+/// (`rampart_kms::tencent::ACTIONS`).
+pub const TENCENT_UNKNOWN: &str = "NoSuchAction";
 
 /// The KMS of this process and what inputs refer to.
 struct Harness {
@@ -122,7 +63,7 @@ static HARNESS: OnceLock<Harness> = OnceLock::new();
 /// Fuzzes the AWS JSON 1.1 facade with one request.
 pub fn aws_request(data: &[u8]) {
     let h = harness();
-    let (operation, body) = split(data, AWS_OPERATIONS);
+    let (operation, body) = split(data, aws::ACTIONS, AWS_UNKNOWN);
     let body = substitute(body, &h.key());
     let reply = h.runtime.block_on(aws::handle(&h.kms, &h.aws_caller, &h.scope, operation, &body));
     assert!((200..600).contains(&reply.status), "{operation}: HTTP status {}", reply.status);
@@ -135,7 +76,7 @@ pub fn aws_request(data: &[u8]) {
 /// Fuzzes the Tencent API 3.0 facade with one request.
 pub fn tencent_request(data: &[u8]) {
     let h = harness();
-    let (action, body) = split(data, TENCENT_ACTIONS);
+    let (action, body) = split(data, tencent::ACTIONS, TENCENT_UNKNOWN);
     let body = substitute(body, &h.key());
     let reply = h.runtime.block_on(tencent::handle(&h.kms, &h.tencent_caller, action, &body, "fuzz-request"));
     let request_id = reply.get("Response").and_then(|r| r.get("RequestId")).and_then(Value::as_str);
@@ -143,15 +84,19 @@ pub fn tencent_request(data: &[u8]) {
     h.restore();
 }
 
-/// The operation named by the first line (or picked by its first byte) and
-/// the body after it.
-fn split<'a>(data: &'a [u8], operations: &[&'static str]) -> (&'static str, &'a [u8]) {
+/// The operation named by the first line (or picked by its first byte,
+/// among the facade's operations and one it does not know) and the body
+/// after it.
+fn split<'a>(data: &'a [u8], operations: &[&'static str], unknown: &'static str) -> (&'static str, &'a [u8]) {
     let (head, body) = match data.iter().position(|&b| b == b'\n') {
         Some(at) => (&data[..at], &data[at + 1..]),
         None => (data, &[][..]),
     };
-    let named = operations.iter().find(|op| op.as_bytes() == head);
-    let picked = || operations[usize::from(head.first().copied().unwrap_or(0)) % operations.len()];
+    let named = operations.iter().chain([&unknown]).find(|op| op.as_bytes() == head);
+    let picked = || {
+        let at = usize::from(head.first().copied().unwrap_or(0)) % (operations.len() + 1);
+        operations.get(at).copied().unwrap_or(unknown)
+    };
     (named.copied().unwrap_or_else(picked), body)
 }
 

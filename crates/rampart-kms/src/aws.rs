@@ -16,6 +16,8 @@ use crate::spec::{AliasName, Arn, ArnResource, EncryptionAlgorithm, KeyRef, KeyS
 
 mod asym;
 mod manage;
+#[cfg(test)]
+mod tests;
 
 /// Where the facade's ARNs point: the configured region and the caller's
 /// account (a 12-digit id derived from the tenant).
@@ -106,6 +108,16 @@ pub fn key_metadata(scope: &ArnScope, meta: &KeyMetadata) -> Value {
     }
     if let KeyState::PendingDeletion { deletion_date_ms } = meta.state {
         m["DeletionDate"] = json!(epoch(deletion_date_ms));
+    }
+    // Present only for imported material, and only while there is some.
+    if meta.origin == crate::lifecycle::Origin::External && meta.state != KeyState::PendingImport {
+        match meta.material_expires_ms {
+            Some(at) => {
+                m["ExpirationModel"] = json!("KEY_MATERIAL_EXPIRES");
+                m["ValidTo"] = json!(epoch(at));
+            }
+            None => m["ExpirationModel"] = json!("KEY_MATERIAL_DOES_NOT_EXPIRE"),
+        }
     }
     m
 }
@@ -210,8 +222,56 @@ fn encryption_algorithm(algorithm: Option<&str>) -> Result<EncryptionAlgorithm, 
     }
 }
 
+/// Every `TrentService.<operation>` this facade answers; any other is
+/// `UnknownOperationException` before its body is read. The fuzz targets
+/// draw their operations from this list.
+pub const ACTIONS: &[&str] = &[
+    "CreateKey",
+    "DescribeKey",
+    "ListKeys",
+    "EnableKey",
+    "DisableKey",
+    "ScheduleKeyDeletion",
+    "CancelKeyDeletion",
+    "RotateKeyOnDemand",
+    "CreateAlias",
+    "Encrypt",
+    "Decrypt",
+    "GenerateDataKey",
+    "GenerateDataKeyWithoutPlaintext",
+    "ReEncrypt",
+    "Sign",
+    "Verify",
+    "GenerateMac",
+    "VerifyMac",
+    "GetPublicKey",
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
+    "GenerateRandom",
+    "ListAliases",
+    "UpdateAlias",
+    "DeleteAlias",
+    "UpdateKeyDescription",
+    "GetKeyPolicy",
+    "PutKeyPolicy",
+    "ListKeyPolicies",
+    "TagResource",
+    "UntagResource",
+    "ListResourceTags",
+    "EnableKeyRotation",
+    "DisableKeyRotation",
+    "GetKeyRotationStatus",
+    "ListKeyRotations",
+    "GetParametersForImport",
+    "ImportKeyMaterial",
+    "DeleteImportedKeyMaterial",
+];
+
 /// Handles one `TrentService.<operation>` request of an authenticated caller.
 pub async fn handle(kms: &Kms, caller: &Caller, scope: &ArnScope, operation: &str, body: &[u8]) -> Reply {
+    if !ACTIONS.contains(&operation) {
+        return error(400, "UnknownOperationException", &format!("{operation:.64} is not supported"));
+    }
     match dispatch(kms, caller, scope, operation, body).await {
         Ok(body) => Reply { status: 200, body },
         Err(reply) => reply,

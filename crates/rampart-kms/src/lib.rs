@@ -28,6 +28,8 @@ pub mod policy;
 pub mod service;
 pub mod spec;
 pub mod tencent;
+#[cfg(test)]
+mod test_support;
 
 pub use blob::{BlobError, DataKey, Header, MaterialKey, WrappingKey};
 pub use context::{ContextError, EncryptionContext};

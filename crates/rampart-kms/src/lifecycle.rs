@@ -329,6 +329,8 @@ pub enum StateError {
     RotationNotSupported { spec: KeySpec },
     #[error("the pending window must be between 7 and 30 days")]
     InvalidPendingWindow,
+    #[error("imported key material must expire in the future, and {}", .api.material_expiry_limit())]
+    InvalidMaterialExpiry { api: Api },
     #[error(
         "the rotation period must be between {} and {} days",
         .api.rotation_days().start(),
@@ -354,7 +356,9 @@ impl StateError {
             StateError::ExternalCannotRotate | StateError::RotationNotSupported { .. } => {
                 "UnsupportedOperationException"
             }
-            StateError::InvalidPendingWindow | StateError::InvalidRotationPeriod { .. } => "ValidationException",
+            StateError::InvalidPendingWindow
+            | StateError::InvalidRotationPeriod { .. }
+            | StateError::InvalidMaterialExpiry { .. } => "ValidationException",
         }
     }
 
@@ -372,7 +376,9 @@ impl StateError {
             StateError::ExternalCannotRotate => "UnsupportedOperation.ExternalCmkCanNotRotate",
             StateError::RotationNotSupported { .. } => "UnsupportedOperation",
             StateError::InvalidPendingWindow => "InvalidParameter.InvalidPendingWindowInDays",
-            StateError::InvalidRotationPeriod { .. } => "InvalidParameterValue",
+            StateError::InvalidRotationPeriod { .. } | StateError::InvalidMaterialExpiry { .. } => {
+                "InvalidParameterValue"
+            }
         }
     }
 
@@ -493,6 +499,39 @@ pub fn material_imported(state: &KeyState) -> Result<KeyState, StateError> {
 /// for material again.
 pub fn material_deleted(state: &KeyState) -> Result<KeyState, StateError> {
     permits(state, Operation::DeleteImportedKeyMaterial).map(|()| KeyState::PendingImport)
+}
+
+/// The latest expiry AWS accepts for imported material: 365 days after
+/// the request.
+const AWS_MAX_MATERIAL_DAYS: i64 = 365;
+/// The latest expiry Tencent accepts (`ValidTo` "最大支持 2147443200"), in
+/// Unix milliseconds.
+const TC_MAX_MATERIAL_EXPIRY_MS: i64 = 2_147_443_200_000;
+
+impl Api {
+    /// The latest expiry the API accepts for imported material, in words.
+    fn material_expiry_limit(self) -> &'static str {
+        match self {
+            Api::Aws => "at most 365 days from now",
+            Api::Tencent => "no later than 2147443200 (Unix seconds)",
+        }
+    }
+}
+
+/// Checks the expiry of imported material (`ValidTo`) at import time:
+/// strictly in the future, and no later than the API allows.
+pub fn check_material_expiry(api: Api, valid_to_ms: i64, now_ms: i64) -> Result<(), StateError> {
+    let latest = match api {
+        Api::Aws => now_ms.saturating_add(AWS_MAX_MATERIAL_DAYS * DAY_MS),
+        Api::Tencent => TC_MAX_MATERIAL_EXPIRY_MS,
+    };
+    if valid_to_ms > now_ms && valid_to_ms <= latest { Ok(()) } else { Err(StateError::InvalidMaterialExpiry { api }) }
+}
+
+/// Whether imported material that expires at `expires_ms` has expired at
+/// `now_ms`: from that instant on the key holds no usable material.
+pub fn material_expired(expires_ms: Option<i64>, now_ms: i64) -> bool {
+    expires_ms.is_some_and(|at| now_ms >= at)
 }
 
 /// Automatic rotation happens this many days apart unless a request says

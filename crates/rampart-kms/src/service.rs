@@ -15,7 +15,7 @@ mod manage;
 mod seal;
 
 pub use crypto::{DataKeyPair, MAX_MESSAGE, PublicKeyInfo};
-pub use import::{IMPORT_TOKEN_TTL_MS, ImportParameters};
+pub use import::{IMPORT_TOKEN_TTL_MS, ImportError, ImportParameters};
 pub use manage::{MAX_TAGS, RotationStatus};
 pub use seal::{SealError, Unsealed};
 
@@ -96,6 +96,8 @@ pub enum KmsError {
     Policy(#[from] crate::policy::PolicyError),
     #[error(transparent)]
     Material(#[from] MaterialError),
+    #[error(transparent)]
+    Import(#[from] ImportError),
     #[error("{0}")]
     Unsupported(String),
     /// A request value out of range (AWS `ValidationException`).
@@ -135,6 +137,7 @@ impl KmsError {
                 MaterialError::Decrypt => "InvalidCiphertextException",
                 MaterialError::Malformed | MaterialError::Crypto => "KMSInternalException",
             },
+            KmsError::Import(e) => e.aws_type(),
             KmsError::Unsupported(_) => "UnsupportedOperationException",
             KmsError::Invalid(_) => "ValidationException",
             KmsError::AlreadyExists(_) => "AlreadyExistsException",
@@ -169,6 +172,7 @@ impl KmsError {
                 MaterialError::Decrypt => "InvalidParameterValue.InvalidCiphertext",
                 MaterialError::Malformed | MaterialError::Crypto => "InternalError",
             },
+            KmsError::Import(e) => e.tc_code(),
             KmsError::Unsupported(_) => "UnsupportedOperation",
             KmsError::Invalid(_) => "InvalidParameterValue",
             KmsError::AlreadyExists(_) => "InvalidParameterValue.AliasAlreadyExists",
@@ -223,17 +227,31 @@ fn parse_state(name: &str, deletion_at: Option<i64>) -> Result<KeyState, KmsErro
 }
 
 fn metadata(row: &KmsKeyRow) -> Result<KeyMetadata, KmsError> {
+    metadata_at(row, now_ms())
+}
+
+/// The key as it stands at `now`. Imported material that has expired is
+/// gone from that instant, whether or not the expiry sweep has deleted it
+/// yet: the key reads as `PendingImport` and no node uses the material.
+fn metadata_at(row: &KmsKeyRow, now: i64) -> Result<KeyMetadata, KmsError> {
+    let mut state = parse_state(&row.state, row.deletion_at)?;
+    let mut material_expires_ms = row.material_expires_at;
+    let holds_material = matches!(state, KeyState::Enabled | KeyState::Disabled | KeyState::Archived);
+    if holds_material && lifecycle::material_expired(material_expires_ms, now) {
+        state = KeyState::PendingImport;
+        material_expires_ms = None;
+    }
     Ok(KeyMetadata {
         key_id: KeyId::parse(&row.id)?,
         spec: row.spec.parse()?,
         usage: row.key_usage.parse()?,
-        state: parse_state(&row.state, row.deletion_at)?,
+        state,
         description: row.description.clone(),
         current_material: MaterialId::new(u32::try_from(row.current_material).unwrap_or(u32::MAX)),
         rotation_period_days: row.rotation_period_days.and_then(|d| u32::try_from(d).ok()),
         next_rotation_ms: row.next_rotation_at,
         origin: if row.origin == "EXTERNAL" { lifecycle::Origin::External } else { lifecycle::Origin::Kms },
-        material_expires_ms: row.material_expires_at,
+        material_expires_ms,
         created_at_ms: row.created_at,
     })
 }

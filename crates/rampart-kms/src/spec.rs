@@ -39,6 +39,9 @@ pub enum SpecError {
     UsageNotSupported { spec: KeySpec, usage: KeyUsage },
     #[error("a {spec} key with usage {usage} does not support {what} {algorithm}")]
     AlgorithmNotSupported { spec: KeySpec, usage: KeyUsage, what: &'static str, algorithm: &'static str },
+    /// `GetPublicKey` of a symmetric or HMAC key: there is no public half.
+    #[error("{spec} keys have no public key; only asymmetric keys do")]
+    NoPublicKey { spec: KeySpec },
     #[error("invalid key id: {0}")]
     InvalidKeyId(&'static str),
     #[error("invalid alias name: {0}")]
@@ -55,6 +58,10 @@ impl SpecError {
         match self {
             SpecError::Unknown { .. } | SpecError::UsageNotSupported { .. } => "ValidationException",
             SpecError::AlgorithmNotSupported { .. } => "InvalidKeyUsageException",
+            // AWS answers GetPublicKey of a symmetric or HMAC key this way
+            // (the key is not a valid resource for the operation), not with
+            // InvalidKeyUsageException, which is about the key's usage.
+            SpecError::NoPublicKey { .. } => "UnsupportedOperationException",
             // AWS answers a key id that cannot name any key as "not found".
             SpecError::InvalidKeyId(_) => "NotFoundException",
             SpecError::InvalidAlias(_) | SpecError::ReservedAlias => "InvalidAliasNameException",
@@ -69,6 +76,7 @@ impl SpecError {
             SpecError::UsageNotSupported { .. } | SpecError::AlgorithmNotSupported { .. } => {
                 "InvalidParameterValue.InvalidKeyUsage"
             }
+            SpecError::NoPublicKey { .. } => "UnsupportedOperation",
             SpecError::InvalidKeyId(_) | SpecError::InvalidArn(_) => "InvalidParameterValue.InvalidKeyId",
             SpecError::InvalidAlias(_) | SpecError::ReservedAlias => "InvalidParameterValue.InvalidAlias",
         }
@@ -342,6 +350,11 @@ impl KeyType {
 
     pub fn check_mac(self, algorithm: MacAlgorithm) -> Result<(), SpecError> {
         self.check(self.mac_algorithms().contains(&algorithm), "MAC algorithm", algorithm.aws_name())
+    }
+
+    /// Whether the key has a public key to hand out: only asymmetric keys do.
+    pub fn check_public_key(self) -> Result<(), SpecError> {
+        if self.spec.is_symmetric() { Err(SpecError::NoPublicKey { spec: self.spec }) } else { Ok(()) }
     }
 
     fn check(self, ok: bool, what: &'static str, algorithm: &'static str) -> Result<(), SpecError> {

@@ -16,11 +16,12 @@ use serde_json::{Map, Value, json};
 use zeroize::Zeroizing;
 
 use crate::context::EncryptionContext;
-use crate::lifecycle::KeyState;
+use crate::lifecycle::{KeyState, Origin};
 use crate::service::{Caller, KeyMetadata, Kms, KmsError};
 use crate::spec::{AliasName, EncryptionAlgorithm, KeyId, KeyRef, KeySpec, KeyType, KeyUsage};
 
 mod asym;
+mod import;
 
 /// Tencent's limit on an `EncryptionContext` string, in characters.
 const CONTEXT_MAX_CHARS: usize = 1024;
@@ -118,8 +119,9 @@ pub fn key_metadata(meta: &KeyMetadata) -> Value {
         "Owner": "user",
         "NextRotateTime": 0,
         "DeletionDate": deletion_date(meta),
-        "Origin": "TENCENT_KMS",
-        "ValidTo": 0,
+        "Origin": if meta.origin == Origin::External { "EXTERNAL" } else { "TENCENT_KMS" },
+        // Imported material's expiry in Unix seconds; 0: none, or no material.
+        "ValidTo": if meta.state == KeyState::PendingImport { 0 } else { meta.material_expires_ms.map_or(0, secs) },
     });
     if let Some(days) = meta.rotation_period_days {
         m["RotateDays"] = json!(days);
@@ -367,7 +369,10 @@ async fn dispatch(kms: &Kms, caller: &Caller, action: &str, body: &[u8]) -> Resu
     })
 }
 
-const ACTIONS: &[&str] = &[
+/// Every Tencent KMS action (`X-TC-Action`) this facade answers; any other
+/// is `InvalidAction` before its body is read. The fuzz targets draw their
+/// actions from this list.
+pub const ACTIONS: &[&str] = &[
     "AsymmetricRsaDecrypt",
     "DisableKeyRotation",
     "EnableKeyRotation",
@@ -390,6 +395,9 @@ const ACTIONS: &[&str] = &[
     "ListKeys",
     "ReEncrypt",
     "ScheduleKeyDeletion",
+    "GetParametersForImport",
+    "ImportKeyMaterial",
+    "DeleteImportedKeyMaterial",
 ];
 
 fn is_action(action: &str) -> bool {
@@ -422,11 +430,14 @@ async fn create_key(kms: &Kms, caller: &Caller, p: &Params) -> Result<Value, TcE
             TcError::new("InvalidParameterValue.InvalidKeyUsage", "KeyUsage must be one of Tencent's key usages")
         })?,
     };
-    match p.integer("Type")? {
-        None | Some(1) => {}
-        Some(2) => return Err(TcError::unsupported("keys for imported material (Type 2) are not available")),
+    // Type 2: a key for imported material (origin EXTERNAL), which waits in
+    // PendingImport; imported material is for symmetric keys only.
+    let external = match p.integer("Type")? {
+        None | Some(1) => false,
+        Some(2) if key_type.spec() == KeySpec::SymmetricDefault => true,
+        Some(2) => return Err(TcError::unsupported("imported key material (Type 2) is for ENCRYPT_DECRYPT keys only")),
         Some(_) => return Err(TcError::new("InvalidParameterValue.InvalidType", "Type must be 1 or 2")),
-    }
+    };
     p.refuse(&["HsmClusterId"])?;
     let tagged = match p.get("Tags") {
         None => false,
@@ -440,7 +451,11 @@ async fn create_key(kms: &Kms, caller: &Caller, p: &Params) -> Result<Value, TcE
         Err(KmsError::NotFound) => {}
         Err(e) => return Err(e.into()),
     }
-    let meta = kms.create_key(caller, key_type.spec(), Some(key_type.usage()), description).await?;
+    let meta = if external {
+        kms.create_external_key(caller, description).await?
+    } else {
+        kms.create_key(caller, key_type.spec(), Some(key_type.usage()), description).await?
+    };
     let key = KeyRef::Id(meta.key_id);
     if let Err(e) = kms.create_alias(caller, &alias, &key).await {
         // The alias was taken meanwhile (or the store failed): nobody will
@@ -674,7 +689,8 @@ mod tests {
         assert_eq!(f.err("CreateKey", sm2).await, "UnsupportedOperation");
         let odd = json!({ "Alias": "odd", "KeyUsage": "SIGN_EVERYTHING" });
         assert_eq!(f.err("CreateKey", odd).await, "InvalidParameterValue.InvalidKeyUsage");
-        assert_eq!(f.err("CreateKey", json!({ "Alias": "ext", "Type": 2 })).await, "UnsupportedOperation");
+        let signer_for_import = json!({ "Alias": "ext", "Type": 2, "KeyUsage": "ASYMMETRIC_SIGN_VERIFY_ECC" });
+        assert_eq!(f.err("CreateKey", signer_for_import).await, "UnsupportedOperation");
         let list = f.ok("ListKeys", json!({})).await;
         assert_eq!(list["TotalCount"], 1, "no refused CreateKey left a key behind");
         assert_eq!(list["Keys"], json!([{ "KeyId": key }]));
@@ -705,6 +721,24 @@ mod tests {
         let body = json!({ "CiphertextBlob": blob, "EncryptionContext": r#"{"order":"42","team":"payments"}"# });
         let out = f.raw_as(&them, "Decrypt", body.to_string().as_bytes()).await;
         assert_eq!(code(&out, "Decrypt"), "InvalidParameterValue.InvalidCiphertext");
+    }
+
+    #[tokio::test]
+    async fn key_kinds_refuse_the_actions_of_other_kinds() {
+        let f = fixture().await;
+        let sym = f.create("sym").await;
+        let signer = f.ok("CreateKey", json!({ "Alias": "sig", "KeyUsage": "ASYMMETRIC_SIGN_VERIFY_ECC" })).await;
+        let signer = signer["KeyId"].as_str().unwrap().to_owned();
+        // A symmetric key has no public half; Tencent answers as for any
+        // action the key cannot take.
+        assert_eq!(f.err("GetPublicKey", json!({ "KeyId": sym })).await, "UnsupportedOperation");
+        assert!(f.ok("GetPublicKey", json!({ "KeyId": signer })).await["PublicKeyPem"].is_string());
+        let msg = json!({ "KeyId": sym, "Algorithm": "ECC_P256_R1", "Message": b64(b"m"), "MessageType": "RAW" });
+        assert_eq!(f.err("SignByAsymmetricKey", msg).await, "InvalidParameterValue.InvalidKeyUsage");
+        let enc = json!({ "KeyId": signer, "Plaintext": b64(b"x") });
+        assert_eq!(f.err("Encrypt", enc).await, "InvalidParameterValue.InvalidKeyUsage");
+        assert_eq!(f.err("GetKeyRotationStatus", json!({ "KeyId": signer })).await, "UnsupportedOperation");
+        assert_eq!(f.err("EnableKeyRotation", json!({ "KeyId": signer })).await, "UnsupportedOperation");
     }
 
     #[tokio::test]

@@ -227,7 +227,7 @@ fn the_kms_suite_runs_on_softhsm2() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "the suite failed on SoftHSM2:\n{stdout}\n{stderr}");
-    assert!(stdout.contains("5 passed"), "the suite did not run on SoftHSM2:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("6 passed"), "the suite did not run on SoftHSM2:\n{stdout}\n{stderr}");
 }
 
 #[tokio::test]
@@ -243,6 +243,132 @@ async fn lifecycle_rotation_deletion_and_isolation_on_postgres() {
     let dir = tempfile::tempdir().unwrap();
     let store = pg.store().await.unwrap();
     lifecycle_case(store.clone(), dir.path(), Some(pg.url())).await;
+    store.close().await;
+    pg.drop_db().await;
+}
+
+const HOUR_MS: i64 = 3_600_000;
+
+/// Wraps key material under import parameters' public key, as a customer
+/// does (RSAES-OAEP-SHA-256).
+fn wrap_for_import(params: &rampart_kms::service::ImportParameters, material: &[u8]) -> Vec<u8> {
+    use aws_lc_rs::rsa::{OAEP_SHA256_MGF1SHA256, OaepPublicEncryptingKey, PublicEncryptingKey};
+    let key = OaepPublicEncryptingKey::new(PublicEncryptingKey::from_der(&params.public_key).unwrap()).unwrap();
+    let mut out = vec![0; key.ciphertext_size()];
+    key.encrypt(&OAEP_SHA256_MGF1SHA256, material, &mut out, None).unwrap().to_vec()
+}
+
+/// Imported material with AWS's semantics: it expires at `ValidTo` (the
+/// sweep runs with an injected clock, on two nodes at once), and so does it
+/// when deleted on demand; only the same material comes back, and with it
+/// the old ciphertexts.
+async fn import_expiry_case(store: Store, dir: &std::path::Path) {
+    use rampart_core::time::now_ms;
+    let kms = kms(&store, dir).await;
+    let other_node = self::kms(&store, dir).await;
+    let tenant = store.create_tenant("importer", 1).await.unwrap().id;
+    let me = caller(&tenant);
+    let created = kms.create_external_key(&me, "imported").await.unwrap();
+    let key = KeyRef::Id(created.key_id);
+    let id = created.key_id.to_string();
+    let (material, other_material) = ([0x5a; 32], [0xa5; 32]);
+    let state = async |k: &Kms| k.describe_key(&me, &key).await.unwrap();
+    let params = async || kms.get_parameters_for_import(&me, &key, KeySpec::Rsa2048).await.unwrap();
+
+    // ValidTo must lie ahead, and within AWS's 365 days; refusals change nothing.
+    let p = params().await;
+    let now = now_ms();
+    for bad in [now - 1, now, now + 366 * 24 * HOUR_MS] {
+        let wrapped = wrap_for_import(&p, &material);
+        let e = kms.import_key_material(&me, &key, &p.import_token, &wrapped, Some(bad)).await.unwrap_err();
+        assert_eq!(e.aws_type(), "ValidationException", "ValidTo {bad}");
+    }
+    assert_eq!(state(&kms).await.state, KeyState::PendingImport);
+
+    let valid_to = now + HOUR_MS;
+    let wrapped = wrap_for_import(&p, &material);
+    let imported = kms.import_key_material(&me, &key, &p.import_token, &wrapped, Some(valid_to)).await.unwrap();
+    assert_eq!((imported.state, imported.material_expires_ms), (KeyState::Enabled, Some(valid_to)));
+    let shown = state(&other_node).await;
+    assert_eq!((shown.state, shown.material_expires_ms), (KeyState::Enabled, Some(valid_to)));
+    let context = ctx(&[("file", "a")]);
+    let (_, blob) = kms.encrypt(&me, &key, b"imported secret", &context, SYM).await.unwrap();
+
+    // The sweep: nothing before ValidTo; at ValidTo, on two nodes at once,
+    // the material is deleted exactly once and the key waits for an import.
+    assert_eq!(kms.expire_due_material(valid_to - 1).await.unwrap(), 0);
+    let (a, b) = tokio::join!(kms.expire_due_material(valid_to), other_node.expire_due_material(valid_to));
+    assert_eq!(a.unwrap() + b.unwrap(), 1, "expired once, by whichever node got there first");
+    let shown = state(&kms).await;
+    assert_eq!((shown.state, shown.material_expires_ms), (KeyState::PendingImport, None));
+    assert!(store.kms_material(&id, 1).await.is_err(), "the material is gone");
+    for k in [&kms, &other_node] {
+        let refused = k.decrypt(&me, &blob, &context, None, SYM).await.unwrap_err();
+        assert_eq!(refused.aws_type(), "KMSInvalidStateException", "no node uses cached material");
+    }
+    let expired = EventFilter { kind: Some("kms.key.material_expired".into()), ..Default::default() };
+    let records = store.list_events(&expired, 0, 10).await.unwrap().items;
+    assert!(!records.is_empty() && records.iter().all(|r| r.event.object.as_deref() == Some(id.as_str())));
+    assert_eq!(kms.expire_due_material(valid_to + HOUR_MS).await.unwrap(), 0, "nothing left to expire");
+
+    // Other material is refused and changes nothing; the same material
+    // brings the key and its old ciphertexts back.
+    let p = params().await;
+    let (wrapped, wrong_one) = (wrap_for_import(&p, &material), wrap_for_import(&p, &other_material));
+    let wrong = kms.import_key_material(&me, &key, &p.import_token, &wrong_one, None).await.unwrap_err();
+    assert_eq!(wrong.aws_type(), "IncorrectKeyMaterialException");
+    assert_eq!(state(&kms).await.state, KeyState::PendingImport);
+    kms.import_key_material(&me, &key, &p.import_token, &wrapped, None).await.unwrap();
+    assert_eq!(kms.decrypt(&me, &blob, &context, None, SYM).await.unwrap().1.as_slice(), b"imported secret");
+    let spent = kms.import_key_material(&me, &key, &p.import_token, &wrapped, None).await.unwrap_err();
+    assert_eq!(spent.aws_type(), "InvalidImportTokenException", "a token serves once");
+
+    // Re-importing into an enabled key sets a new expiry, with the same
+    // material only.
+    let p = params().await;
+    let (wrapped, wrong_one) = (wrap_for_import(&p, &material), wrap_for_import(&p, &other_material));
+    let wrong = kms.import_key_material(&me, &key, &p.import_token, &wrong_one, None).await.unwrap_err();
+    assert_eq!(wrong.aws_type(), "IncorrectKeyMaterialException");
+    let later = now_ms() + 2 * HOUR_MS;
+    let again = kms.import_key_material(&me, &key, &p.import_token, &wrapped, Some(later)).await.unwrap();
+    assert_eq!(again.material_expires_ms, Some(later));
+    assert_eq!(kms.decrypt(&me, &blob, &context, None, SYM).await.unwrap().1.as_slice(), b"imported secret");
+
+    // DeleteImportedKeyMaterial does on demand what expiry does.
+    kms.delete_imported_key_material(&me, &key).await.unwrap();
+    assert_eq!(state(&kms).await.state, KeyState::PendingImport);
+    assert!(store.kms_material(&id, 1).await.is_err());
+    let refused = kms.encrypt(&me, &key, b"x", &context, SYM).await.unwrap_err();
+    assert_eq!(refused.aws_type(), "KMSInvalidStateException");
+    kms.delete_imported_key_material(&me, &key).await.unwrap();
+
+    // Expiry holds from its instant on, before any sweep has run.
+    let p = params().await;
+    let soon = now_ms() + 1_500;
+    let wrapped = wrap_for_import(&p, &material);
+    kms.import_key_material(&me, &key, &p.import_token, &wrapped, Some(soon)).await.unwrap();
+    assert_eq!(kms.decrypt(&me, &blob, &context, None, SYM).await.unwrap().1.as_slice(), b"imported secret");
+    tokio::time::sleep(Duration::from_millis(u64::try_from(soon - now_ms()).unwrap_or(0) + 50)).await;
+    assert_eq!(state(&other_node).await.state, KeyState::PendingImport, "expired before the sweep");
+    let refused = other_node.decrypt(&me, &blob, &context, None, SYM).await.unwrap_err();
+    assert_eq!(refused.aws_type(), "KMSInvalidStateException");
+    assert_eq!(other_node.expire_due_material(now_ms()).await.unwrap(), 1);
+    assert!(store.kms_material(&id, 1).await.is_err());
+}
+
+#[tokio::test]
+async fn imported_material_expires_and_comes_back_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_sqlite(&dir.path().join("db"), 4).await.unwrap();
+    import_expiry_case(store, dir.path()).await;
+}
+
+#[tokio::test]
+async fn imported_material_expires_and_comes_back_on_postgres() {
+    let Some(pg) = TestPostgres::create().await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let store = pg.store().await.unwrap();
+    import_expiry_case(store.clone(), dir.path()).await;
     store.close().await;
     pg.drop_db().await;
 }

@@ -277,12 +277,14 @@ async fn open_keystore(config: &rampart_core::config::KmsConfig, data_dir: &Data
 }
 
 /// The KMS's periodic jobs, once a minute: destroying keys whose deletion
-/// date has passed and rotating keys whose automatic rotation is due.
-/// Several nodes may run them: destruction is a compare-and-set on
-/// PendingDeletion and rotation one on the current material version, so a
-/// key is destroyed or rotated once whoever gets there first.
+/// date has passed, deleting imported material that expired, and rotating
+/// keys whose automatic rotation is due. Several nodes may run them:
+/// destruction is a compare-and-set on PendingDeletion, expiry one on the
+/// expiry that was due, and rotation one on the current material version,
+/// so each happens once whoever gets there first. (An expired material is
+/// already unusable from its expiry on; the job makes that durable.)
 ///
-/// While the KMS is sealed both jobs skip, saying so once per sealed spell:
+/// While the KMS is sealed the jobs skip, saying so once per sealed spell:
 /// a node that cannot unwrap cannot rotate, and destroying keys while
 /// nobody can use them would surprise the operators unsealing it.
 fn spawn_kms_jobs(kms: rampart_kms::service::Kms) {
@@ -304,6 +306,11 @@ fn spawn_kms_jobs(kms: rampart_kms::service::Kms) {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(keys = n, "destroyed keys whose deletion date passed"),
                 Err(e) => tracing::error!(error = %e, "destroying due keys failed"),
+            }
+            match kms.expire_due_material(now).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(keys = n, "deleted imported key material that expired"),
+                Err(e) => tracing::error!(error = %e, "deleting expired imported key material failed"),
             }
             match kms.rotate_due(now).await {
                 Ok(0) => {}

@@ -12,7 +12,7 @@ use crate::{Page, Result, Store, StoreError};
 
 mod meta;
 
-pub use meta::ImportToken;
+pub use meta::{ImportToken, ImportedMaterial};
 
 const KEY_COLUMNS: &str = "id, tenant_id, spec, key_usage, state, deletion_at, description, current_material, \
                            rotation_period_days, next_rotation_at, created_at, updated_at, origin, policy, \
@@ -303,6 +303,12 @@ impl Store {
             sqlx::query(sql).bind(id).execute(&mut *tx).await?;
         }
         tx.commit().await?;
+        self.kms_scrub().await
+    }
+
+    /// Scrubs the storage freed by deleted material, so no copy of it
+    /// survives in the database files (see `kms_destroy_key`).
+    async fn kms_scrub(&self) -> Result<()> {
         let scrub = match self.backend() {
             crate::Backend::Sqlite => "PRAGMA wal_checkpoint(TRUNCATE)",
             crate::Backend::Postgres => "VACUUM kms_materials",

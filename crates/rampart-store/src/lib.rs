@@ -24,7 +24,7 @@ mod users;
 pub use access_keys::AccessKeyRow;
 pub use audit::{EventFilter, StoredEvent, TableAuditSink};
 pub use db::{Backend, Store};
-pub use kms::{ImportToken, KmsKeyRow};
+pub use kms::{ImportToken, ImportedMaterial, KmsKeyRow};
 pub use ledger::LedgerTx;
 pub use tenants::TenantRow;
 pub use throttle::Throttle;

@@ -9,7 +9,7 @@ use std::future::Future;
 
 use rampart_core::{Event, Id, Outcome, Role};
 use rampart_store::testing::TestPostgres;
-use rampart_store::{EventFilter, ImportToken, KmsKeyRow, NewUser, Store, StoreError, TokenRow};
+use rampart_store::{EventFilter, ImportToken, ImportedMaterial, KmsKeyRow, NewUser, Store, StoreError, TokenRow};
 
 /// Runs `case` on a fresh SQLite store and a fresh PostgreSQL store.
 macro_rules! on_every_backend {
@@ -407,15 +407,40 @@ async fn kms_metadata_tags_policies_and_imports(store: Store) {
     };
     store.kms_put_import_token(&token).await.expect("token");
     assert_eq!(store.kms_import_token(&ext.id).await.expect("read token"), token);
-    store.kms_import_material(&ext.id, "software", b"imported", Some(500), 10).await.expect("import");
+    let first =
+        ImportedMaterial { keystore: "software", wrapped: b"imported", fingerprint: "fp-a", expires_at: Some(500) };
+    store.kms_import_material(&ext.id, "PendingImport", "Enabled", &first, 10).await.expect("import");
     let row = store.kms_get_key(&ext.id).await.expect("get");
     assert_eq!((row.state.as_str(), row.current_material, row.material_expires_at), ("Enabled", 1, Some(500)));
+    assert_eq!(store.kms_material_fingerprint(&ext.id).await.expect("fingerprint").as_deref(), Some("fp-a"));
     assert!(matches!(store.kms_import_token(&ext.id).await, Err(StoreError::NotFound)), "the token is used up");
-    assert!(matches!(
-        store.kms_import_material(&ext.id, "software", b"again", None, 11).await,
-        Err(StoreError::Conflict(_))
-    ));
-    store.kms_delete_imported_material(&ext.id, 12).await.expect("delete material");
+    // Compare-and-set: a stale state, or other material, changes nothing.
+    let other_material = ImportedMaterial { fingerprint: "fp-b", expires_at: None, ..first };
+    for (from, m) in [("PendingImport", first), ("Enabled", other_material)] {
+        assert!(matches!(
+            store.kms_import_material(&ext.id, from, "Enabled", &m, 11).await,
+            Err(StoreError::Conflict(_))
+        ));
+    }
+    assert_eq!(store.kms_get_key(&ext.id).await.expect("get").material_expires_at, Some(500));
+
+    // Expiry: due at its time, not before; a stale expiry is a conflict
+    // (another node expired it, or it was re-imported meanwhile).
+    assert!(store.kms_due_for_material_expiry(499, 10).await.expect("due").is_empty());
+    assert_eq!(store.kms_due_for_material_expiry(500, 10).await.expect("due").len(), 1);
+    assert!(matches!(store.kms_expire_material(&ext.id, 499, 12).await, Err(StoreError::Conflict(_))));
+    store.kms_expire_material(&ext.id, 500, 12).await.expect("expire");
+    let row = store.kms_get_key(&ext.id).await.expect("get");
+    assert_eq!((row.state.as_str(), row.material_expires_at), ("PendingImport", None));
+    assert!(matches!(store.kms_material(&ext.id, 1).await, Err(StoreError::NotFound)));
+    assert!(matches!(store.kms_expire_material(&ext.id, 500, 13).await, Err(StoreError::Conflict(_))), "only once");
+    assert!(store.kms_due_for_material_expiry(10_000, 10).await.expect("due").is_empty());
+    assert_eq!(store.kms_material_fingerprint(&ext.id).await.expect("kept").as_deref(), Some("fp-a"));
+
+    // The same material again, without expiry; then deleted on demand.
+    let again = ImportedMaterial { expires_at: None, ..first };
+    store.kms_import_material(&ext.id, "PendingImport", "Enabled", &again, 14).await.expect("re-import");
+    store.kms_delete_imported_material(&ext.id, 15).await.expect("delete material");
     assert_eq!(store.kms_get_key(&ext.id).await.expect("get").state, "PendingImport");
     assert!(matches!(store.kms_material(&ext.id, 1).await, Err(StoreError::NotFound)));
     assert!(matches!(store.kms_delete_imported_material(&key.id, 13).await, Err(StoreError::Conflict(_))));

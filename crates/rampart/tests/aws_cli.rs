@@ -306,7 +306,7 @@ material = os.urandom(32)
 oaep = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
 wrapped = public.encrypt(material, oaep)
 assert error_of(lambda: kms.import_key_material(KeyId=ext["KeyId"], ImportToken=b"forged" * 6,
-    EncryptedKeyMaterial=wrapped, ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE")) == "ValidationException"
+    EncryptedKeyMaterial=wrapped, ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE")) == "InvalidImportTokenException"
 kms.import_key_material(KeyId=ext["KeyId"], ImportToken=params["ImportToken"], EncryptedKeyMaterial=wrapped,
                         ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE")
 assert kms.describe_key(KeyId=ext["KeyId"])["KeyMetadata"]["KeyState"] == "Enabled"
@@ -315,6 +315,25 @@ assert kms.decrypt(CiphertextBlob=ext_blob)["Plaintext"] == b"imported"
 kms.delete_imported_key_material(KeyId=ext["KeyId"])
 assert kms.describe_key(KeyId=ext["KeyId"])["KeyMetadata"]["KeyState"] == "PendingImport"
 assert error_of(lambda: kms.decrypt(CiphertextBlob=ext_blob)) == "KMSInvalidStateException"
+# Expiring material: only the same material comes back, with its ValidTo;
+# the old ciphertext decrypts again.
+import datetime
+def import_params():
+    p = kms.get_parameters_for_import(KeyId=ext["KeyId"], WrappingAlgorithm="RSAES_OAEP_SHA_256",
+                                      WrappingKeySpec="RSA_2048")
+    return p["ImportToken"], serialization.load_der_public_key(p["PublicKey"])
+token, public = import_params()
+assert error_of(lambda: kms.import_key_material(KeyId=ext["KeyId"], ImportToken=token,
+    EncryptedKeyMaterial=public.encrypt(os.urandom(32), oaep),
+    ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE")) == "IncorrectKeyMaterialException"
+valid_to = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=30)).replace(microsecond=0)
+assert error_of(lambda: kms.import_key_material(KeyId=ext["KeyId"], ImportToken=token,
+    EncryptedKeyMaterial=public.encrypt(material, oaep))) == "ValidationException", "ValidTo is required by default"
+kms.import_key_material(KeyId=ext["KeyId"], ImportToken=token, EncryptedKeyMaterial=public.encrypt(material, oaep),
+                        ExpirationModel="KEY_MATERIAL_EXPIRES", ValidTo=valid_to)
+meta = kms.describe_key(KeyId=ext["KeyId"])["KeyMetadata"]
+assert (meta["KeyState"], meta["ExpirationModel"], meta["ValidTo"]) == ("Enabled", "KEY_MATERIAL_EXPIRES", valid_to), meta
+assert kms.decrypt(CiphertextBlob=ext_blob)["Plaintext"] == b"imported"
 print("boto3 lifecycle OK")
 "#;
 

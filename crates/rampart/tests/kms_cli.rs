@@ -216,6 +216,10 @@ async fn kms_commands_manage_keys_aliases_policies_and_signatures() {
         ok(&out, "create");
         let key = json(&out)["key_id"].as_str().unwrap().to_owned();
         ok(&rampart(&server, &token, &["kms", "alias", "set", "orders", &key]), "alias set");
+        // A symmetric key has no public key: refused as AWS refuses it.
+        let out = rampart(&server, &token, &["kms", "public-key", "alias/orders"]);
+        assert_eq!(out.status.code(), Some(6), "invalid request: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("no public key"), "{out:?}");
         let secret = dir.join("secret.txt");
         std::fs::write(&secret, b"card 4111").unwrap();
         let out = rampart(&server, &token, &["kms", "encrypt", "alias/orders", "--in", secret.to_str().unwrap(), "--context", "order=42"]);

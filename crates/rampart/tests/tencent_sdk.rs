@@ -1,7 +1,9 @@
 //! The real Tencent Cloud SDK for Python (`tencentcloud-sdk-python-kms`),
 //! unmodified, against Rampart's Tencent KMS API 3.0 with TC3-HMAC-SHA256
 //! signatures: a key lifecycle including ArchiveKey (encrypt refused,
-//! decrypt still works) and CancelKeyArchive.
+//! decrypt still works) and CancelKeyArchive, asymmetric keys, and imported
+//! key material (GetParametersForImport, ImportKeyMaterial with ValidTo,
+//! DeleteImportedKeyMaterial).
 
 // Tests fail by panicking; helpers outside #[test] functions do too.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
@@ -74,6 +76,38 @@ call("EnableKeyRotation", KeyId=key2, RotateDays=30)
 assert call("GetKeyRotationStatus", KeyId=key2)["KeyRotationEnabled"] is True
 call("UpdateKeyDescription", KeyId=key2, Description="rotated monthly")
 assert call("DescribeKey", KeyId=key2)["KeyMetadata"]["Description"] == "rotated monthly"
+
+# Imported key material (CreateKey Type 2): 32 random bytes wrapped with the
+# import public key (RSAES-OAEP-SHA-256), imported with an expiry, used,
+# deleted (encryption refused), refused when other material comes, and
+# restored by the same material, old ciphertexts and all.
+import time
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+ext = call("CreateKey", Alias="tc-imported", Type=2)
+assert ext["KeyState"] == "PendingImport", ext
+ext_id = ext["KeyId"]
+oaep = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
+def import_material(material, **extra):
+    params = call("GetParametersForImport", KeyId=ext_id, WrappingAlgorithm="RSAES_OAEP_SHA_256",
+                  WrappingKeySpec="RSA_2048")
+    assert params["ParametersValidTo"] > time.time(), params
+    public = serialization.load_der_public_key(base64.b64decode(params["PublicKey"]))
+    wrapped = base64.b64encode(public.encrypt(material, oaep)).decode()
+    return dict(KeyId=ext_id, ImportToken=params["ImportToken"], EncryptedKeyMaterial=wrapped, **extra)
+material = os.urandom(32)
+valid_to = int(time.time()) + 86400
+call("ImportKeyMaterial", **import_material(material, ValidTo=valid_to))
+meta = call("DescribeKey", KeyId=ext_id)["KeyMetadata"]
+assert (meta["KeyState"], meta["Origin"], meta["ValidTo"]) == ("Enabled", "EXTERNAL", valid_to), meta
+ext_blob = call("Encrypt", KeyId=ext_id, Plaintext=base64.b64encode(b"imported").decode())["CiphertextBlob"]
+assert base64.b64decode(call("Decrypt", CiphertextBlob=ext_blob)["Plaintext"]) == b"imported"
+call("DeleteImportedKeyMaterial", KeyId=ext_id)
+assert call("DescribeKey", KeyId=ext_id)["KeyMetadata"]["KeyState"] == "PendingImport"
+assert code_of("Encrypt", KeyId=ext_id, Plaintext=base64.b64encode(b"x").decode()) == "ResourceUnavailable.CmkStateNotSupport"
+assert code_of("ImportKeyMaterial", **import_material(os.urandom(32))) == "InvalidParameterValue.MaterialNotMatch"
+call("ImportKeyMaterial", **import_material(material))
+assert base64.b64decode(call("Decrypt", CiphertextBlob=ext_blob)["Plaintext"]) == b"imported"
 print("tencent lifecycle OK")
 "#;
 

@@ -79,6 +79,27 @@ struct Import {
     expiration_model: Option<String>,
 }
 
+/// `ImportKeyMaterial`'s expiry, as AWS reads it: `ExpirationModel`
+/// defaults to `KEY_MATERIAL_EXPIRES`, which requires `ValidTo` (epoch
+/// seconds); `KEY_MATERIAL_DOES_NOT_EXPIRE` forbids it.
+fn valid_to(model: Option<&str>, valid_to: Option<f64>) -> Result<Option<i64>, Reply> {
+    let invalid = |message: &str| error(400, "ValidationException", message);
+    match (model, valid_to) {
+        (Some("KEY_MATERIAL_DOES_NOT_EXPIRE"), None) => Ok(None),
+        (Some("KEY_MATERIAL_DOES_NOT_EXPIRE"), Some(_)) => {
+            Err(invalid("ValidTo is not valid when ExpirationModel is KEY_MATERIAL_DOES_NOT_EXPIRE"))
+        }
+        (None | Some("KEY_MATERIAL_EXPIRES"), Some(secs)) if secs.is_finite() && secs.abs() < 1e14 => {
+            Ok(Some((secs * 1000.0).round() as i64))
+        }
+        (None | Some("KEY_MATERIAL_EXPIRES"), Some(_)) => Err(invalid("ValidTo is not a valid time")),
+        (None | Some("KEY_MATERIAL_EXPIRES"), None) => {
+            Err(invalid("ValidTo is required when ExpirationModel is KEY_MATERIAL_EXPIRES (the default)"))
+        }
+        (Some(_), _) => Err(invalid("ExpirationModel must be KEY_MATERIAL_EXPIRES or KEY_MATERIAL_DOES_NOT_EXPIRE")),
+    }
+}
+
 fn alias_name(text: &str) -> Result<AliasName, Reply> {
     AliasName::parse(text).map_err(|e| error(400, e.aws_type(), &e.to_string()))
 }
@@ -233,10 +254,7 @@ pub(super) async fn dispatch(
             let r: Import = parse(body)?;
             let token = super::unb64("ImportToken", &r.import_token)?;
             let material = super::unb64("EncryptedKeyMaterial", &r.encrypted_key_material)?;
-            let valid_to = match r.expiration_model.as_deref() {
-                None | Some("KEY_MATERIAL_DOES_NOT_EXPIRE") => None,
-                Some(_) => r.valid_to.map(|t| (t * 1000.0) as i64).or(Some(0)),
-            };
+            let valid_to = valid_to(r.expiration_model.as_deref(), r.valid_to)?;
             kms.import_key_material(caller, &key_ref(&r.key_id)?, &token, &material, valid_to).await.map_err(e)?;
             json!({ "KeyId": r.key_id })
         }

@@ -315,3 +315,23 @@ fn state_names_follow_each_api() {
     assert_eq!(KeyState::Archived.aws_name(), None);
     assert_eq!(KeyState::Archived.tc_name(), "Archived");
 }
+
+#[test]
+fn imported_material_expires_in_the_future_and_within_each_apis_limit() {
+    let now = 1_700_000_000_000;
+    for api in [Api::Aws, Api::Tencent] {
+        assert_eq!(check_material_expiry(api, now, now), Err(StateError::InvalidMaterialExpiry { api }), "not now");
+        assert!(check_material_expiry(api, now - 1, now).is_err(), "not in the past");
+        assert_eq!(check_material_expiry(api, now + 1, now), Ok(()));
+    }
+    let year = 365 * DAY_MS;
+    assert_eq!(check_material_expiry(Api::Aws, now + year, now), Ok(()));
+    assert!(check_material_expiry(Api::Aws, now + year + 1, now).is_err(), "AWS: at most 365 days ahead");
+    assert_eq!(check_material_expiry(Api::Tencent, 2_147_443_200_000, now), Ok(()), "Tencent's latest ValidTo");
+    assert!(check_material_expiry(Api::Tencent, 2_147_443_200_001, now).is_err());
+    assert_eq!(StateError::InvalidMaterialExpiry { api: Api::Aws }.aws_type(), "ValidationException");
+
+    assert!(!material_expired(None, now), "material without expiry never expires");
+    assert!(!material_expired(Some(now + 1), now));
+    assert!(material_expired(Some(now), now), "gone from the instant of its expiry");
+}

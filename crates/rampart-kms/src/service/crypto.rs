@@ -94,19 +94,32 @@ impl Kms {
             let key = expected.ok_or_else(|| KmsError::Invalid("KeyId is required for asymmetric keys".into()))?;
             return self.decrypt_rsa(caller, ciphertext, key).await;
         }
-        let header = blob::parse_header(ciphertext)?;
-        let row = self.resolve(caller, &KeyRef::Id(header.key_id)).await.map_err(|e| match e {
-            // A blob of an unknown (or another tenant's) key is just invalid.
-            KmsError::NotFound => KmsError::Blob(BlobError::InvalidCiphertext),
-            other => other,
-        })?;
-        if let Some(k) = expected {
-            let named = self.resolve(caller, k).await?;
-            if named.id != row.id {
-                return Err(KmsError::IncorrectKey);
+        let (header, row) = match expected {
+            // A named key answers for itself first: one that does not exist
+            // is not found, one of the wrong kind (an HMAC key, a signing
+            // key) is the wrong usage, whatever the ciphertext holds.
+            Some(k) => {
+                let named = self.resolve(caller, k).await?;
+                self.authorize(caller, &named, Operation::Decrypt).await?;
+                key_type(&super::metadata(&named)?)?.check_encryption(algorithm)?;
+                let header = blob::parse_header(ciphertext)?;
+                if header.key_id.to_string() != named.id {
+                    return Err(KmsError::IncorrectKey);
+                }
+                (header, named)
             }
-        }
+            None => {
+                let header = blob::parse_header(ciphertext)?;
+                let row = self.resolve(caller, &KeyRef::Id(header.key_id)).await.map_err(|e| match e {
+                    // A blob of an unknown (or another tenant's) key is just invalid.
+                    KmsError::NotFound => KmsError::Blob(BlobError::InvalidCiphertext),
+                    other => other,
+                })?;
+                (header, row)
+            }
+        };
         let meta = self.permit(caller, &row, Operation::Decrypt).await?;
+        key_type(&meta)?.check_encryption(algorithm)?;
         let material = match self.material(&meta.key_id, meta.spec, header.material_id).await {
             Ok(m) => m,
             Err(KmsError::NotFound) => return Err(KmsError::Blob(BlobError::InvalidCiphertext)),
@@ -208,7 +221,7 @@ impl Kms {
 
     /// The public key of an asymmetric key.
     pub async fn get_public_key(&self, caller: &Caller, key: &KeyRef) -> Result<PublicKeyInfo, KmsError> {
-        let (meta, material) = self.usable_key(caller, key, Operation::GetPublicKey, |_| Ok(())).await?;
+        let (meta, material) = self.usable_key(caller, key, Operation::GetPublicKey, KeyType::check_public_key).await?;
         let der = material.public_key_der()?;
         self.audit.record(self.event("kms.get_public_key", Outcome::Success, caller, &meta.key_id)).await?;
         Ok(PublicKeyInfo { key_id: meta.key_id, key_type: key_type(&meta)?, der })

@@ -228,6 +228,9 @@ impl Kms {
     pub async fn rotation_status(&self, caller: &Caller, key: &KeyRef) -> Result<RotationStatus, KmsError> {
         let row = self.resolve(caller, key).await?;
         let meta = self.permit(caller, &row, Operation::GetKeyRotationStatus).await?;
+        // Asymmetric, HMAC and imported keys have no rotation status to
+        // report: AWS refuses the question rather than answer "disabled".
+        lifecycle::check_rotatable(meta.spec, meta.origin)?;
         Ok(RotationStatus {
             key_id: meta.key_id,
             enabled: meta.rotation_period_days.is_some(),

@@ -6,7 +6,7 @@
 
 use serde_json::{Value, json};
 
-use super::{DESCRIPTION_MAX_BYTES, Params, TcError, b64, unknown_action};
+use super::{DESCRIPTION_MAX_BYTES, Params, TcError, b64};
 use crate::material::MessageType;
 use crate::service::{Caller, Kms};
 use crate::spec::{EncryptionAlgorithm, SigningAlgorithm};
@@ -104,6 +104,6 @@ pub(super) async fn dispatch(kms: &Kms, caller: &Caller, action: &str, p: &Param
                 "NextRotateTime": status.next_rotation_ms.map_or(0, |ms| ms.div_euclid(1000)),
             })
         }
-        other => return Err(unknown_action(other)),
+        other => return super::import::dispatch(kms, caller, other, p).await,
     })
 }

@@ -115,6 +115,8 @@ pub struct KeyView {
     pub origin: String,
     pub rotation_period_days: Option<u32>,
     pub next_rotation: Option<String>,
+    /// RFC 3339, when the key's imported material expires (and is deleted).
+    pub material_expires: Option<String>,
     pub created_at: String,
 }
 
@@ -145,6 +147,7 @@ fn view(meta: &KeyMetadata, region: &str, tenant: Option<&rampart_core::Id>) -> 
         },
         rotation_period_days: meta.rotation_period_days,
         next_rotation: meta.next_rotation_ms.map(rampart_core::time::rfc3339),
+        material_expires: meta.material_expires_ms.map(rampart_core::time::rfc3339),
         created_at: rampart_core::time::rfc3339(meta.created_at_ms),
     }
 }

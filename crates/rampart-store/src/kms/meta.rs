@@ -1,11 +1,12 @@
 //! Storage of a key's metadata beyond its state: description, key policy,
 //! tags, alias retargeting, the list of material versions, and the one-time
-//! import wrapping keys. Nothing here interprets a policy or a tag.
+//! import wrapping keys, and imported material (its import, deletion and
+//! expiry). Nothing here interprets a policy or a tag.
 
 use rampart_core::Id;
 use sqlx::Row;
 
-use super::scope;
+use super::{KEY_COLUMNS, KmsKeyRow, key_row, scope};
 use crate::{Result, Store, StoreError};
 
 /// A pending import: the token handed to the customer, the wrapped private
@@ -142,37 +143,56 @@ impl Store {
         })
     }
 
-    /// Installs imported material as version 1 of a key awaiting it (or
-    /// re-imports the same material after it was deleted), consumes the
-    /// import token and enables the key, in one transaction.
+    /// The fingerprint of the material first imported into a key, if any
+    /// was: later imports must match it.
+    pub async fn kms_material_fingerprint(&self, id: &str) -> Result<Option<String>> {
+        let r = sqlx::query("SELECT material_fingerprint FROM kms_keys WHERE id = $1")
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(r.try_get("material_fingerprint")?)
+    }
+
+    /// Installs imported material as version 1 of a key (its first import,
+    /// or the same material again after it expired or was deleted, or to
+    /// change its expiry), consumes the import token and moves the key from
+    /// `from` to `to`, in one transaction. Compare-and-set on the state and
+    /// on the fingerprint: a key whose state moved on, or that another
+    /// import gave other material meanwhile, is a conflict and nothing
+    /// changes.
     pub async fn kms_import_material(
         &self,
         id: &str,
-        keystore: &str,
-        wrapped: &[u8],
-        expires_at: Option<i64>,
+        from: &str,
+        to: &str,
+        material: &ImportedMaterial<'_>,
         now: i64,
     ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
-            "UPDATE kms_keys SET state = 'Enabled', current_material = 1, material_expires_at = $1, updated_at = $2 \
-             WHERE id = $3 AND state = 'PendingImport'",
+            "UPDATE kms_keys SET state = $1, current_material = 1, material_expires_at = $2, \
+             material_fingerprint = $3, updated_at = $4 \
+             WHERE id = $5 AND state = $6 AND origin = 'EXTERNAL' \
+             AND (material_fingerprint IS NULL OR material_fingerprint = $3)",
         )
-        .bind(expires_at)
+        .bind(to)
+        .bind(material.expires_at)
+        .bind(material.fingerprint)
         .bind(now)
         .bind(id)
+        .bind(from)
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::Conflict("the key is not awaiting imported material".into()));
+            return Err(StoreError::Conflict("the key changed while its material was imported".into()));
         }
         sqlx::query("DELETE FROM kms_materials WHERE key_id = $1").bind(id).execute(&mut *tx).await?;
         sqlx::query(
             "INSERT INTO kms_materials (key_id, material_id, keystore, wrapped, created_at) VALUES ($1, 1, $2, $3, $4)",
         )
         .bind(id)
-        .bind(keystore)
-        .bind(wrapped.to_vec())
+        .bind(material.keystore)
+        .bind(material.wrapped.to_vec())
         .bind(now)
         .execute(&mut *tx)
         .await?;
@@ -181,7 +201,8 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes imported material: the key goes back to awaiting import.
+    /// Deletes imported material: the key goes back to awaiting import. Its
+    /// fingerprint stays, so only the same material can come back.
     pub async fn kms_delete_imported_material(&self, id: &str, now: i64) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
@@ -197,6 +218,55 @@ impl Store {
         }
         sqlx::query("DELETE FROM kms_materials WHERE key_id = $1").bind(id).execute(&mut *tx).await?;
         tx.commit().await?;
-        Ok(())
+        self.kms_scrub().await
     }
+
+    /// Keys whose imported material has expired at `now` and is still there.
+    pub async fn kms_due_for_material_expiry(&self, now: i64, limit: usize) -> Result<Vec<KmsKeyRow>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {KEY_COLUMNS} FROM kms_keys WHERE origin = 'EXTERNAL' AND material_expires_at <= $1 \
+             AND state IN {HOLDS_MATERIAL} ORDER BY material_expires_at LIMIT $2"
+        ))
+        .bind(now)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(key_row).collect()
+    }
+
+    /// Deletes expired imported material: the key goes to `PendingImport`.
+    /// Compare-and-set on the expiry that was due, so a node that finds the
+    /// material already expired by another node, or re-imported with a new
+    /// expiry meanwhile, gets a conflict and changes nothing.
+    pub async fn kms_expire_material(&self, id: &str, expires_at: i64, now: i64) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(&format!(
+            "UPDATE kms_keys SET state = 'PendingImport', material_expires_at = NULL, updated_at = $1 \
+             WHERE id = $2 AND material_expires_at = $3 AND state IN {HOLDS_MATERIAL}"
+        ))
+        .bind(now)
+        .bind(id)
+        .bind(expires_at)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict("the key's material no longer expires at that time".into()));
+        }
+        sqlx::query("DELETE FROM kms_materials WHERE key_id = $1").bind(id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        self.kms_scrub().await
+    }
+}
+
+/// The states of a key for imported material in which it holds material.
+const HOLDS_MATERIAL: &str = "('Enabled', 'Disabled', 'Archived')";
+
+/// Imported material as the store keeps it: wrapped by a keystore, with the
+/// fingerprint of the plaintext material and its expiry.
+#[derive(Debug, Clone, Copy)]
+pub struct ImportedMaterial<'a> {
+    pub keystore: &'a str,
+    pub wrapped: &'a [u8],
+    pub fingerprint: &'a str,
+    pub expires_at: Option<i64>,
 }
