@@ -301,7 +301,11 @@ fn sequence(mut log: Box<dyn LogWriter>, mut rx: mpsc::Receiver<Request>, head: 
             }
         }
         let entries: Vec<Vec<u8>> = batch.iter_mut().map(|r| std::mem::take(&mut r.entry)).collect();
-        match log.append(&entries) {
+        let started = std::time::Instant::now();
+        let appended = log.append(&entries);
+        metrics::histogram!("rampart_ledger_commit_seconds").record(started.elapsed().as_secs_f64());
+        metrics::histogram!("rampart_ledger_batch_entries").record(entries.len() as f64);
+        match appended {
             Ok(first_index) => {
                 advance(head, Head { size: log.size(), root: log.root() });
                 for (i, r) in batch.into_iter().enumerate() {
