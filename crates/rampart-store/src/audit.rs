@@ -11,23 +11,7 @@ impl Store {
     /// returns its sequence number. The write is a committed transaction
     /// (SQLite: fsynced WAL) before this returns.
     pub async fn append_event(&self, ev: &Event, ledger_index: Option<i64>) -> Result<i64> {
-        let attrs = serde_json::to_string(&ev.attrs).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let row = sqlx::query(
-            "INSERT INTO audit_events (id, time_ms, kind, outcome, actor, tenant_id, source_addr, attrs, ledger_index, \
-             object) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING seq",
-        )
-        .bind(ev.id.as_str())
-        .bind(ev.time_ms)
-        .bind(&ev.kind)
-        .bind(ev.outcome.as_str())
-        .bind(&ev.actor)
-        .bind(ev.tenant_id.as_ref().map(|t| t.as_str().to_owned()))
-        .bind(ev.source_addr.clone())
-        .bind(attrs)
-        .bind(ledger_index)
-        .bind(ev.object.clone())
-        .fetch_one(&self.pool)
-        .await?;
+        let row = insert_event(INSERT_RETURNING_SEQ, ev, ledger_index)?.fetch_one(&self.pool).await?;
         Ok(row.try_get("seq")?)
     }
 
@@ -49,23 +33,7 @@ impl Store {
             sqlx::query("SET LOCAL synchronous_commit TO OFF").execute(&mut *tx).await?;
         }
         for (ev, ledger_index) in events {
-            let attrs = serde_json::to_string(&ev.attrs).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            sqlx::query(
-                "INSERT INTO audit_events (id, time_ms, kind, outcome, actor, tenant_id, source_addr, attrs, \
-                 ledger_index, object) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
-            )
-            .bind(ev.id.as_str())
-            .bind(ev.time_ms)
-            .bind(&ev.kind)
-            .bind(ev.outcome.as_str())
-            .bind(&ev.actor)
-            .bind(ev.tenant_id.as_ref().map(|t| t.as_str().to_owned()))
-            .bind(ev.source_addr.clone())
-            .bind(attrs)
-            .bind(*ledger_index)
-            .bind(ev.object.clone())
-            .execute(&mut *tx)
-            .await?;
+            insert_event(INSERT_UNLESS_PRESENT, ev, *ledger_index)?.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -139,6 +107,31 @@ impl Store {
         row.as_ref().map(stored_event).transpose()
     }
 }
+
+/// One event bound to `sql`, one of the two inserts below.
+fn insert_event<'q>(
+    sql: &'static str,
+    ev: &'q Event,
+    ledger_index: Option<i64>,
+) -> Result<sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>> {
+    let attrs = serde_json::to_string(&ev.attrs).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(sqlx::query(sql)
+        .bind(ev.id.as_str())
+        .bind(ev.time_ms)
+        .bind(&ev.kind)
+        .bind(ev.outcome.as_str())
+        .bind(&ev.actor)
+        .bind(ev.tenant_id.as_ref().map(|t| t.as_str().to_owned()))
+        .bind(ev.source_addr.clone())
+        .bind(attrs)
+        .bind(ledger_index)
+        .bind(ev.object.clone()))
+}
+
+const INSERT_RETURNING_SEQ: &str = "INSERT INTO audit_events (id, time_ms, kind, outcome, actor, tenant_id, \
+     source_addr, attrs, ledger_index, object) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING seq";
+const INSERT_UNLESS_PRESENT: &str = "INSERT INTO audit_events (id, time_ms, kind, outcome, actor, tenant_id, \
+     source_addr, attrs, ledger_index, object) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING";
 
 const COLUMNS: &str = "seq, id, time_ms, kind, outcome, actor, object, tenant_id, source_addr, attrs, ledger_index";
 
