@@ -59,18 +59,15 @@ struct Inner {
     /// not tell whether a user name is taken.
     dummy_hash: String,
     /// Active access keys with their owner and unsealed secret, for the
-    /// signature check on every KMS request; see [`ACCESS_KEY_CACHE_TTL`].
+    /// signature check on every KMS request, for `auth.access_key_cache_ms`.
+    /// Revoking a key or disabling its owner forgets it at once on this
+    /// node; the other nodes see it within that bound.
     access_keys: TtlCache<String, (UserRow, SecretString)>,
 }
 
-/// How long a verified access key, its owner and the owner's role are
-/// reused without asking the database. Revoking a key or disabling its
-/// owner takes effect at once on the node that does it and within this
-/// bound on the others.
-pub const ACCESS_KEY_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
-
 impl Auth {
     pub fn new(store: Store, audit: Audit, root: &RootSecret, config: AuthConfig) -> Result<Auth, AuthError> {
+        let access_key_ttl = std::time::Duration::from_millis(config.access_key_cache_ms);
         let dummy_hash = password::hash(&secrecy::SecretString::from("rampart-dummy-password-for-timing"))?;
         let permits = std::thread::available_parallelism().map_or(2, |n| n.get() * 2);
         Ok(Auth {
@@ -81,7 +78,7 @@ impl Auth {
                 totp_sealer: root.sealer(TOTP_SEAL_LABEL),
                 access_key_sealer: root.sealer(ACCESS_KEY_SEAL_LABEL),
                 hashing: Semaphore::new(permits),
-                access_keys: TtlCache::new(ACCESS_KEY_CACHE_TTL, 100_000),
+                access_keys: TtlCache::new(access_key_ttl, 100_000),
                 dummy_hash,
             }),
         })

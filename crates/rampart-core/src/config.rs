@@ -44,6 +44,12 @@ pub struct KmsConfig {
     /// so the keystore (an HSM round trip) is not on every request's path.
     pub cache_entries: usize,
     pub cache_ttl_secs: u64,
+    /// How long a key's metadata (state, policy, versions) and an alias's
+    /// target are reused without reading the database. The node that
+    /// changes a key sees the change at once; other nodes sharing the
+    /// database within this bound. 0 reads the database on every request
+    /// (strict consistency across nodes, at a cost in throughput).
+    pub metadata_cache_ms: u64,
     /// How the software keystore's root key is sealed at rest: `key-file`
     /// (a mode-0600 file in the data directory, opened at start) or
     /// `shamir` (split into shares by `rampart operator init`; the node
@@ -127,6 +133,7 @@ impl Default for KmsConfig {
             keystore: KeystoreKind::Software,
             cache_entries: 10_000,
             cache_ttl_secs: 300,
+            metadata_cache_ms: 1000,
             seal: SealKind::KeyFile,
             shamir: ShamirSettings::default(),
             pkcs11: Pkcs11Settings::default(),
@@ -221,6 +228,11 @@ pub struct AuthConfig {
     pub lockout_window_secs: u64,
     /// Longest lifetime an API token may be given, in days.
     pub max_token_ttl_days: u32,
+    /// How long a verified access key (its owner, role and secret) is
+    /// reused for request signatures without reading the database. Revoking
+    /// the key or disabling its owner takes effect at once on the node that
+    /// does it, within this bound on the others; 0 reads it every time.
+    pub access_key_cache_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -279,6 +291,7 @@ impl Default for AuthConfig {
             lockout_max_secs: 15 * 60,
             lockout_window_secs: 15 * 60,
             max_token_ttl_days: 365,
+            access_key_cache_ms: 1000,
         }
     }
 }
@@ -361,6 +374,12 @@ impl Config {
         }
         if self.kms.cache_ttl_secs > 3600 {
             return bad("kms.cache_ttl_secs is at most 3600, so disabled keys stop working within an hour");
+        }
+        if self.kms.metadata_cache_ms > 10_000 {
+            return bad("kms.metadata_cache_ms is at most 10000, so a key disabled on another node stops within 10 s");
+        }
+        if self.auth.access_key_cache_ms > 10_000 {
+            return bad("auth.access_key_cache_ms is at most 10000, so a revoked access key stops within 10 s");
         }
         if self.kms.seal == SealKind::Shamir {
             if self.kms.keystore != KeystoreKind::Software {
@@ -465,6 +484,26 @@ mod tests {
         assert!(err.is_err());
         let missing = Config::load(Some(Path::new("/nonexistent/rampart.toml")), &FlagOverrides::default());
         assert!(matches!(missing, Err(ConfigError::Missing(_))));
+    }
+
+    #[test]
+    fn lookup_caches_default_to_a_second_and_are_bounded() {
+        let c = load_in_jail("", &[], FlagOverrides::default()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((c.kms.metadata_cache_ms, c.auth.access_key_cache_ms), (1000, 1000));
+        let c = load_in_jail(
+            "[kms]\nmetadata_cache_ms = 0\n[auth]\naccess_key_cache_ms = 0\n",
+            &[],
+            FlagOverrides::default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((c.kms.metadata_cache_ms, c.auth.access_key_cache_ms), (0, 0));
+        for (toml, key) in [
+            ("[kms]\nmetadata_cache_ms = 10001\n", "kms.metadata_cache_ms"),
+            ("[auth]\naccess_key_cache_ms = 60000\n", "auth.access_key_cache_ms"),
+        ] {
+            let err = load_in_jail(toml, &[], FlagOverrides::default());
+            assert!(err.as_ref().is_err_and(|e| e.contains(key)), "{toml}: {err:?}");
+        }
     }
 
     #[test]

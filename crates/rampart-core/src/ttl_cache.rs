@@ -27,8 +27,10 @@ pub struct TtlCache<K, V> {
 }
 
 impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
-    /// A cache of at most `capacity` entries (0 disables caching).
+    /// A cache of at most `capacity` entries; a capacity or a time-to-live
+    /// of zero disables caching.
     pub fn new(ttl: Duration, capacity: usize) -> Self {
+        let capacity = if ttl.is_zero() { 0 } else { capacity };
         TtlCache { ttl, capacity, entries: Mutex::new(HashMap::new()), generation: AtomicU64::new(0) }
     }
 
@@ -150,5 +152,8 @@ mod tests {
         let off = TtlCache::new(Duration::from_secs(60), 0);
         off.insert(1, 1);
         assert_eq!(off.get(&1), None);
+        let off = TtlCache::new(Duration::ZERO, 10);
+        off.insert_fetched(1, 1, off.generation());
+        assert!(off.is_empty(), "a zero time-to-live caches nothing");
     }
 }

@@ -284,13 +284,17 @@ pub struct Kms {
     seal: Option<seal::SealState>,
 }
 
-/// How long a key's metadata (state, policy, current version) and an
-/// alias's target are reused without asking the database. Every change
+/// How long, by default, a key's metadata (state, policy, current version)
+/// and an alias's target are reused without asking the database
+/// (`kms.metadata_cache_ms`; see [`Kms::with_metadata_cache`]). Every change
 /// made through this node forgets the entry at once, so this node never
 /// serves its own stale state; a change made on another node sharing the
 /// database takes effect here within this bound (AWS KMS documents the same
 /// kind of eventual consistency, of seconds, for key state changes).
 pub const KEY_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// How many keys' metadata and aliases are cached at most.
+const KEY_CACHE_ENTRIES: usize = 100_000;
 
 impl Kms {
     pub fn new(
@@ -306,9 +310,20 @@ impl Kms {
             keystore,
             cache: Arc::new(cache),
             context_hasher: Arc::new(context_hasher),
-            rows: Arc::new(TtlCache::new(KEY_CACHE_TTL, 100_000)),
-            aliases: Arc::new(TtlCache::new(KEY_CACHE_TTL, 100_000)),
+            rows: Arc::new(TtlCache::new(KEY_CACHE_TTL, KEY_CACHE_ENTRIES)),
+            aliases: Arc::new(TtlCache::new(KEY_CACHE_TTL, KEY_CACHE_ENTRIES)),
             seal: None,
+        }
+    }
+
+    /// Reuses key metadata and alias targets for `ttl` instead of the
+    /// default [`KEY_CACHE_TTL`]; zero reads the database on every request,
+    /// so a change made on another node is seen at once.
+    pub fn with_metadata_cache(self, ttl: std::time::Duration) -> Self {
+        Kms {
+            rows: Arc::new(TtlCache::new(ttl, KEY_CACHE_ENTRIES)),
+            aliases: Arc::new(TtlCache::new(ttl, KEY_CACHE_ENTRIES)),
+            ..self
         }
     }
 

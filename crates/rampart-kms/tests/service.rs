@@ -362,6 +362,33 @@ async fn import_expiry_case(store: Store, dir: &std::path::Path) {
     assert!(store.kms_material(&id, 1).await.is_err());
 }
 
+/// Key metadata is cached per node for `kms.metadata_cache_ms`: the node
+/// that disables a key refuses it at once, another node within the bound,
+/// and a node with the cache off (0) at once too.
+#[tokio::test]
+async fn another_nodes_key_change_is_seen_within_the_metadata_cache_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_sqlite(&dir.path().join("db"), 4).await.unwrap();
+    let changer = kms(&store, dir.path()).await;
+    let bound = Duration::from_secs(3);
+    let cached = kms(&store, dir.path()).await.with_metadata_cache(bound);
+    let strict = kms(&store, dir.path()).await.with_metadata_cache(Duration::ZERO);
+    let tenant = store.create_tenant("nodes", 1).await.unwrap().id;
+    let me = caller(&tenant);
+    let key = KeyRef::Id(changer.create_key(&me, KeySpec::SymmetricDefault, None, "shared").await.unwrap().key_id);
+    let context = ctx(&[]);
+    for node in [&changer, &cached, &strict] {
+        node.encrypt(&me, &key, b"x", &context, SYM).await.unwrap();
+    }
+    changer.disable_key(&me, &key).await.unwrap();
+    let refused = |r: Result<_, rampart_kms::service::KmsError>| r.map(|_| ()).unwrap_err().aws_type();
+    assert_eq!(refused(changer.encrypt(&me, &key, b"x", &context, SYM).await), "DisabledException");
+    assert_eq!(refused(strict.encrypt(&me, &key, b"x", &context, SYM).await), "DisabledException");
+    assert!(cached.encrypt(&me, &key, b"x", &context, SYM).await.is_ok(), "within the bound: still its cached view");
+    tokio::time::sleep(bound + Duration::from_millis(50)).await;
+    assert_eq!(refused(cached.encrypt(&me, &key, b"x", &context, SYM).await), "DisabledException");
+}
+
 #[tokio::test]
 async fn imported_material_expires_and_comes_back_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();

@@ -124,7 +124,8 @@ pub async fn build(config: Config) -> Result<(Router, AppState, DataDir, Vec<Rou
         Opened::Sealed(sealed) => {
             rampart_kms::service::Kms::new_sealed(store.clone(), audit, sealed, cache, context_hasher)
         }
-    };
+    }
+    .with_metadata_cache(Duration::from_millis(config.kms.metadata_cache_ms));
     spawn_kms_jobs(kms.clone());
     let bootstrap = auth.bootstrap_admin().await?;
     if let Some(b) = &bootstrap {
