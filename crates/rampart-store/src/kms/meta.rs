@@ -204,21 +204,8 @@ impl Store {
     /// Deletes imported material: the key goes back to awaiting import. Its
     /// fingerprint stays, so only the same material can come back.
     pub async fn kms_delete_imported_material(&self, id: &str, now: i64) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        let done = sqlx::query(
-            "UPDATE kms_keys SET state = 'PendingImport', material_expires_at = NULL, updated_at = $1 \
-             WHERE id = $2 AND origin = 'EXTERNAL' AND state IN ('Enabled', 'Disabled')",
-        )
-        .bind(now)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::Conflict("the key has no imported material to delete".into()));
-        }
-        sqlx::query("DELETE FROM kms_materials WHERE key_id = $1").bind(id).execute(&mut *tx).await?;
-        tx.commit().await?;
-        self.kms_scrub().await
+        let guard = "origin = 'EXTERNAL' AND state IN ('Enabled', 'Disabled')";
+        self.kms_drop_imported(id, now, guard, None, "the key has no imported material to delete").await
     }
 
     /// Keys whose imported material has expired at `now` and is still there.
@@ -239,18 +226,33 @@ impl Store {
     /// material already expired by another node, or re-imported with a new
     /// expiry meanwhile, gets a conflict and changes nothing.
     pub async fn kms_expire_material(&self, id: &str, expires_at: i64, now: i64) -> Result<()> {
+        let guard = format!("material_expires_at = $3 AND state IN {HOLDS_MATERIAL}");
+        let conflict = "the key's material no longer expires at that time";
+        self.kms_drop_imported(id, now, &guard, Some(expires_at), conflict).await
+    }
+
+    /// Moves a key to `PendingImport` and deletes its material, if `guard`
+    /// (a fixed SQL condition; `$3` is `expires_at` when given) holds;
+    /// otherwise a conflict carrying `conflict`, and nothing changes.
+    async fn kms_drop_imported(
+        &self,
+        id: &str,
+        now: i64,
+        guard: &str,
+        expires_at: Option<i64>,
+        conflict: &str,
+    ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        let done = sqlx::query(&format!(
+        let sql = format!(
             "UPDATE kms_keys SET state = 'PendingImport', material_expires_at = NULL, updated_at = $1 \
-             WHERE id = $2 AND material_expires_at = $3 AND state IN {HOLDS_MATERIAL}"
-        ))
-        .bind(now)
-        .bind(id)
-        .bind(expires_at)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::Conflict("the key's material no longer expires at that time".into()));
+             WHERE id = $2 AND {guard}"
+        );
+        let mut update = sqlx::query(&sql).bind(now).bind(id);
+        if let Some(at) = expires_at {
+            update = update.bind(at);
+        }
+        if update.execute(&mut *tx).await?.rows_affected() == 0 {
+            return Err(StoreError::Conflict(conflict.into()));
         }
         sqlx::query("DELETE FROM kms_materials WHERE key_id = $1").bind(id).execute(&mut *tx).await?;
         tx.commit().await?;
