@@ -17,6 +17,8 @@ pub mod checkpoint;
 pub mod dblog;
 pub mod entry;
 pub mod fslog;
+pub mod fuzz_entry;
+pub mod journal;
 pub mod merkle;
 pub mod note;
 pub mod oracle;

@@ -61,9 +61,13 @@ pub struct Head {
     pub root: Hash,
 }
 
-struct Request {
-    entry: Vec<u8>,
-    reply: oneshot::Sender<Result<u64, LedgerError>>,
+enum Request {
+    Append {
+        entry: Vec<u8>,
+        reply: oneshot::Sender<Result<u64, LedgerError>>,
+    },
+    /// Commit what is queued before it, stop, and say so.
+    Close(oneshot::Sender<()>),
 }
 
 /// The running ledger. Cheap to clone.
@@ -130,7 +134,17 @@ impl Ledger {
             verifier: signer.verifier().clone(),
             latest,
         };
-        tokio::spawn(checkpointer(ledger.clone(), checkpoint_dir.to_owned(), signer));
+        // The checkpointer holds no sender: once every handle is gone (or
+        // `close` ran) the sequencer stops and releases the log.
+        let watch = Watch {
+            alive: ledger.tx.downgrade(),
+            head: ledger.head.clone(),
+            head_tx: ledger.head_tx.clone(),
+            reader: ledger.reader.clone(),
+            origin: ledger.origin.clone(),
+            latest: ledger.latest.clone(),
+        };
+        tokio::spawn(checkpointer(watch, checkpoint_dir.to_owned(), signer));
         Ok(ledger)
     }
 
@@ -140,8 +154,19 @@ impl Ledger {
             return Err(LedgerError::BadRequest(format!("entry of {} bytes is too large", entry.len())));
         }
         let (reply, answer) = oneshot::channel();
-        self.tx.send(Request { entry, reply }).await.map_err(|_| LedgerError::Closed)?;
+        self.tx.send(Request::Append { entry, reply }).await.map_err(|_| LedgerError::Closed)?;
         answer.await.map_err(|_| LedgerError::Closed)?
+    }
+
+    /// Stops the sequencer once what is queued is committed, and waits for
+    /// it to release the log (the embedded log flushes its tiles and empties
+    /// its journal). Appends through any handle fail with
+    /// [`LedgerError::Closed`] afterwards.
+    pub async fn close(&self) {
+        let (done, closed) = oneshot::channel();
+        if self.tx.send(Request::Close(done)).await.is_ok() {
+            let _ = closed.await;
+        }
     }
 
     /// The latest committed head.
@@ -292,40 +317,91 @@ fn advance(head: &watch::Sender<Head>, new: Head) {
 
 /// The sequencer loop: batch whatever is queued, commit, answer.
 fn sequence(mut log: Box<dyn LogWriter>, mut rx: mpsc::Receiver<Request>, head: &watch::Sender<Head>) {
+    let mut closing = None;
     while let Some(first) = rx.blocking_recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(r) => batch.push(r),
-                Err(_) => break,
+        let mut entries = Vec::new();
+        let mut replies = Vec::new();
+        let mut next = Some(first);
+        while let Some(request) = next.take() {
+            match request {
+                Request::Append { entry, reply } => {
+                    entries.push(entry);
+                    replies.push(reply);
+                }
+                Request::Close(done) => {
+                    closing = Some(done);
+                    break;
+                }
+            }
+            if entries.len() < MAX_BATCH {
+                next = rx.try_recv().ok();
             }
         }
-        let entries: Vec<Vec<u8>> = batch.iter_mut().map(|r| std::mem::take(&mut r.entry)).collect();
-        let started = std::time::Instant::now();
-        let appended = log.append(&entries);
-        metrics::histogram!("rampart_ledger_commit_seconds").record(started.elapsed().as_secs_f64());
-        metrics::histogram!("rampart_ledger_batch_entries").record(entries.len() as f64);
-        match appended {
-            Ok(first_index) => {
-                advance(head, Head { size: log.size(), root: log.root() });
-                for (i, r) in batch.into_iter().enumerate() {
-                    let _ = r.reply.send(Ok(first_index + i as u64));
-                }
+        if !entries.is_empty() {
+            commit(log.as_mut(), &entries, replies, head);
+        }
+        if closing.is_some() {
+            break;
+        }
+    }
+    rx.close();
+    drop(log);
+    if let Some(done) = closing {
+        let _ = done.send(());
+    }
+}
+
+fn commit(
+    log: &mut dyn LogWriter,
+    entries: &[Vec<u8>],
+    replies: Vec<oneshot::Sender<Result<u64, LedgerError>>>,
+    head: &watch::Sender<Head>,
+) {
+    let started = std::time::Instant::now();
+    let appended = log.append(entries);
+    metrics::histogram!("rampart_ledger_commit_seconds").record(started.elapsed().as_secs_f64());
+    metrics::histogram!("rampart_ledger_batch_entries").record(entries.len() as f64);
+    match appended {
+        Ok(first_index) => {
+            advance(head, Head { size: log.size(), root: log.root() });
+            for (i, reply) in replies.into_iter().enumerate() {
+                let _ = reply.send(Ok(first_index + i as u64));
             }
-            Err(e) => {
-                tracing::error!(error = %e, entries = batch.len(), "ledger append failed; nothing acknowledged");
-                for r in batch {
-                    let _ = r.reply.send(Err(LedgerError::Storage(e.to_string())));
-                }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, entries = entries.len(), "ledger append failed; nothing acknowledged");
+            for reply in replies {
+                let _ = reply.send(Err(LedgerError::Storage(e.to_string())));
             }
         }
     }
 }
 
+/// What the checkpointer needs of a ledger, without keeping it open.
+struct Watch {
+    alive: mpsc::WeakSender<Request>,
+    head: watch::Receiver<Head>,
+    head_tx: Arc<watch::Sender<Head>>,
+    reader: TileReader,
+    origin: String,
+    latest: Arc<RwLock<Option<String>>>,
+}
+
+impl Watch {
+    fn head(&self) -> Head {
+        *self.head.borrow()
+    }
+
+    fn closed(&self) -> bool {
+        self.alive.upgrade().is_none_or(|tx| tx.is_closed())
+    }
+}
+
 /// Signs a checkpoint whenever the log has grown, at most once a second,
 /// and records each in `checkpoint` and the `checkpoints` history.
-async fn checkpointer(ledger: Ledger, dir: PathBuf, signer: Signer) {
-    let mut signed: Option<u64> = ledger.checkpoint().and_then(|c| c.lines().nth(1).and_then(|l| l.parse().ok()));
+async fn checkpointer(ledger: Watch, dir: PathBuf, signer: Signer) {
+    let mut signed: Option<u64> =
+        ledger.latest.read().ok().and_then(|c| c.as_ref().and_then(|c| c.lines().nth(1).and_then(|l| l.parse().ok())));
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -337,7 +413,7 @@ async fn checkpointer(ledger: Ledger, dir: PathBuf, signer: Signer) {
         }
         let head = ledger.head();
         if signed == Some(head.size) {
-            if ledger.tx.is_closed() {
+            if ledger.closed() {
                 return;
             }
             continue;

@@ -81,8 +81,9 @@ async fn appends_proofs_and_restarts_behave_alike_on_every_backend() {
             assert_eq!(&p.entry, e, "{name}");
             verify_inclusion(*i, head.size, &leaf_hash(e), &p.proof, &head.root).unwrap();
         }
+        ledger.close().await;
+        assert!(matches!(ledger.append(b"after close".to_vec()).await, Err(rampart_ledger::LedgerError::Closed)));
         drop(ledger);
-        tokio::time::sleep(Duration::from_millis(50)).await;
         // A restart (a new writer on the same storage) continues the same log.
         let again = backend.start().await;
         assert_eq!(again.head(), head, "{name}: reopened at the committed head");

@@ -1,6 +1,7 @@
-//! The embedded tile store: appends in batches of every shape, reopening,
-//! entry reads, proofs served from tiles, and what uncommitted or tampered
-//! files do to it.
+//! The embedded tile store: appends in batches of every shape, reopening
+//! after a clean stop and after a crash (journal replay), entry reads,
+//! proofs served from tiles, and what uncommitted, torn or tampered files do
+//! to it.
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
@@ -26,9 +27,16 @@ fn batches_of_every_size_reopen_to_the_same_log_and_prove() {
         next += batch as u64;
         assert_eq!(log.size(), next);
         assert_eq!(log.root(), root_from_leaves(&leaves), "root after {next}");
-        // Reopening restores exactly the committed log.
-        let reopened = FsLog::open(dir.path()).unwrap();
-        assert_eq!((reopened.size(), reopened.root()), (log.size(), log.root()));
+        // Reopening restores exactly the committed log, after a clean stop
+        // (which flushes) and after a crash (which replays the journal).
+        let committed = (log.size(), log.root());
+        if batch % 2 == 0 {
+            drop(log)
+        } else {
+            log.abandon()
+        }
+        log = FsLog::open(dir.path()).unwrap();
+        assert_eq!((log.size(), log.root()), committed, "reopened after {next}");
     }
     let size = log.size();
     let reader = TileReader::new(dir.path());
@@ -52,6 +60,7 @@ fn files_written_past_the_committed_state_are_ignored_and_overwritten() {
     let mut log = FsLog::open(dir.path()).unwrap();
     log.append(&(0..300).map(entry).collect::<Vec<_>>()).unwrap();
     let committed = (log.size(), log.root());
+    log.abandon();
     // A crash after writing the next batch's files but before its state: a
     // stray partial tile and bundle of a larger width.
     std::fs::create_dir_all(dir.path().join("tile/0/001.p")).unwrap();
@@ -71,6 +80,7 @@ fn a_changed_byte_in_a_tile_is_found_on_open() {
     let dir = tempfile::tempdir().unwrap();
     let mut log = FsLog::open(dir.path()).unwrap();
     log.append(&(0..1000).map(entry).collect::<Vec<_>>()).unwrap();
+    drop(log);
     let partial = dir.path().join("tile/0/003.p/232");
     let mut bytes = std::fs::read(&partial).unwrap();
     bytes[100] ^= 1;
@@ -87,5 +97,111 @@ fn oversized_entries_are_refused_and_change_nothing() {
     let before = (log.size(), log.root());
     assert!(log.append(&[b"fine".to_vec(), vec![0u8; 70_000]]).is_err());
     assert_eq!((log.size(), log.root()), before);
+    log.abandon();
     assert_eq!(FsLog::open(dir.path()).map(|l| (l.size(), l.root())).unwrap(), before);
+}
+
+fn segments(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out: Vec<_> = std::fs::read_dir(dir.join("journal")).unwrap().map(|e| e.unwrap().path()).collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn a_crash_after_acknowledgement_loses_nothing_and_the_journal_replays() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = FsLog::open(dir.path()).unwrap();
+    for i in 0..40u64 {
+        log.append(&[entry(i)]).unwrap();
+    }
+    log.append(&(40..700).map(entry).collect::<Vec<_>>()).unwrap();
+    let committed = (log.size(), log.root());
+    log.abandon();
+    // The durable state lags (no flush ran within the second); the journal
+    // holds every acknowledged batch.
+    assert!(TileReader::new(dir.path()).state().unwrap().0 < 700);
+    let reopened = FsLog::open(dir.path()).unwrap();
+    assert_eq!((reopened.size(), reopened.root()), committed);
+    // Opening made the replay durable and emptied the journal.
+    assert_eq!(TileReader::new(dir.path()).state().unwrap(), committed);
+    for seg in segments(dir.path()) {
+        assert_eq!(std::fs::metadata(&seg).unwrap().len(), 0, "{}", seg.display());
+    }
+    let reader = TileReader::new(dir.path());
+    for i in [0, 39, 40, 255, 256, 699] {
+        assert_eq!(reader.entry(i, 700).unwrap(), entry(i));
+    }
+}
+
+#[test]
+fn a_torn_journal_tail_is_dropped_and_appending_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = FsLog::open(dir.path()).unwrap();
+    log.append(&(0..10).map(entry).collect::<Vec<_>>()).unwrap();
+    let committed = (log.size(), log.root());
+    log.abandon();
+    // A crash in the middle of writing the next record: half of it made it.
+    let record = rampart_ledger::journal::encode(10, &[entry(10), entry(11)], &[0u8; 32]).unwrap();
+    let seg = segments(dir.path()).pop().unwrap();
+    let mut f = std::fs::OpenOptions::new().append(true).open(&seg).unwrap();
+    std::io::Write::write_all(&mut f, &record[..record.len() / 2]).unwrap();
+    drop(f);
+    let mut log = FsLog::open(dir.path()).unwrap();
+    assert_eq!((log.size(), log.root()), committed, "the unacknowledged half record is not in the log");
+    assert_eq!(log.append(&[entry(10)]).unwrap(), 10);
+    log.abandon();
+    let log = FsLog::open(dir.path()).unwrap();
+    let leaves: Vec<Hash> = (0..11).map(|i| leaf_hash(&entry(i))).collect();
+    assert_eq!(log.root(), root_from_leaves(&leaves));
+}
+
+#[test]
+fn a_changed_journal_record_with_records_after_it_refuses_to_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = FsLog::open(dir.path()).unwrap();
+    log.append(&[b"first batch entry".to_vec()]).unwrap();
+    log.append(&[b"second batch entry".to_vec()]).unwrap();
+    log.abandon();
+    let seg = segments(dir.path()).pop().unwrap();
+    let mut bytes = std::fs::read(&seg).unwrap();
+    let at = bytes.windows(5).position(|w| w == b"first").unwrap();
+    bytes[at] ^= 0x20;
+    std::fs::write(&seg, bytes).unwrap();
+    let err = FsLog::open(dir.path()).unwrap_err().to_string();
+    assert!(err.contains("journal") && err.contains("follow a bad one"), "{err}");
+}
+
+#[test]
+fn a_second_writer_on_the_same_directory_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = FsLog::open(dir.path()).unwrap();
+    let err = FsLog::open(dir.path()).unwrap_err().to_string();
+    assert!(err.contains("in use"), "{err}");
+    drop(log);
+    FsLog::open(dir.path()).unwrap();
+}
+
+#[test]
+fn the_durable_state_follows_within_seconds_off_the_append_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = FsLog::open(dir.path()).unwrap();
+    log.append(&(0..300).map(entry).collect::<Vec<_>>()).unwrap();
+    assert_eq!(TileReader::new(dir.path()).state().unwrap().0, 0, "no flush within the first second");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    // This append is acknowledged after its own journal record alone; it
+    // hands the earlier files to the flusher, which moves `state` in the
+    // background.
+    log.append(&[entry(300)]).unwrap();
+    // The cut leaves one segment (for records from 301 on); the flusher
+    // removes the flushed one right after moving `state`.
+    let names = || -> Vec<String> {
+        segments(dir.path()).iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while TileReader::new(dir.path()).state().unwrap().0 < 301 || names().len() > 1 {
+        assert!(std::time::Instant::now() < deadline, "state never reached 301: {:?}", names());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(TileReader::new(dir.path()).state().unwrap(), (log.size(), log.root()));
+    assert_eq!(names(), ["00000000000000000301"]);
 }

@@ -76,6 +76,9 @@ impl Running {
     pub async fn shutdown(self) -> Result<()> {
         self.handle.graceful_shutdown(Some(self.grace));
         let served = self.task.await.context("server task")?;
+        // Background jobs may still hold handles: closing commits what is
+        // queued and lets the embedded log flush and release its lock.
+        self.state.ledger.close().await;
         self.state.store.close().await;
         served.context("server")?;
         Ok(())
