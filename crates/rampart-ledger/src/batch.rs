@@ -28,6 +28,8 @@ pub enum LogError {
     Backend(String),
     #[error("{0} is missing")]
     Missing(String),
+    #[error("{0} is in use: another process appends to this ledger")]
+    Busy(String),
 }
 
 /// The in-memory edge of a tile log at its committed size.

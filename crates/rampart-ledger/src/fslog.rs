@@ -317,9 +317,7 @@ impl FsLog {
         let lock_path = dir.join("lock");
         let lock =
             OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(io(&lock_path))?;
-        lock.try_lock().map_err(|_| {
-            LogError::Backend(format!("{} is in use: another process appends to this ledger", dir.display()))
-        })?;
+        lock.try_lock().map_err(|_| LogError::Busy(dir.display().to_string()))?;
         let (state, dirty, segments) = rebuild(dir)?;
         // Everything replayed becomes durable now, so the log starts with an
         // empty journal.

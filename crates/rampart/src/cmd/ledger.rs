@@ -205,16 +205,19 @@ async fn verify_dir(g: &Global, args: &VerifyArgs) -> Result<()> {
             Signer::parse(text.trim()).map_err(|e| anyhow::anyhow!("ledger key: {e}"))?.verifier().clone()
         }
     };
-    let (size, root) = TileReader::new(&dir).state()?;
-    let journal: u64 = std::fs::read_dir(dir.join("journal"))
-        .map(|d| d.flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum())
-        .unwrap_or(0);
-    if journal > 0 {
-        eprintln!(
-            "note: {journal} bytes of commit journal lie past the durable state checked here (a running node, \
-             or one that stopped without flushing); they are checked once a node has replayed them"
-        );
+    // A node that crashed leaves its last acknowledged entries in the commit
+    // journal; finish its recovery (as its next start would) so they are
+    // verified too. A running node holds the log's lock: then only what its
+    // durable state covers is checked.
+    match rampart_ledger::fslog::FsLog::open(&dir) {
+        Ok(log) => drop(log),
+        Err(rampart_ledger::fslog::LogError::Busy(_)) => eprintln!(
+            "note: a running node holds this ledger; the entries of about its last second are only in its \
+             commit journal and are not checked here"
+        ),
+        Err(e) => bail!("FAILED: {e}"),
     }
+    let (size, root) = TileReader::new(&dir).state()?;
     let source = DirSource(dir.clone());
     let pb = bar(size);
     verify_log(&source, size, &root, &mut |n| pb.set_position(n)).await.map_err(|e| anyhow::anyhow!("FAILED: {e}"))?;
