@@ -1,7 +1,8 @@
 //! Real senders against a real node: util-linux `logger` over TCP (newline
-//! and octet-counted framing) and UDP sends to a `rampart serve` child
-//! process, and every line is found through the API with its ledger index;
-//! the sender shows up in `rampart source list`, and `rampart source
+//! and octet-counted framing) and UDP, and Debian's rsyslog forwarding over
+//! TLS (RFC 5425) with octet-counted framing, send to a `rampart serve`
+//! child process, and every line is found through the API with its ledger
+//! index; the sender shows up in `rampart source list`, and `rampart source
 //! add|show|rm` manage the registry.
 
 // Tests fail by panicking; helpers outside #[test] functions do too.
@@ -32,6 +33,8 @@ impl Drop for Node {
 
 /// `rampart serve` on ephemeral ports for HTTPS and all three syslog
 /// listeners; the bound addresses come from `client.json`.
+// The child is killed and waited for by `Node`'s drop, not here.
+#[allow(clippy::zombie_processes)]
 async fn start(data: &Path) -> Node {
     let child = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
@@ -89,8 +92,8 @@ fn rampart(cwd: &Path, cfg: &Path, data: &Path, args: &[&str], stdin: &str) -> O
     child.wait_with_output().unwrap()
 }
 
-/// Ingested events whose message contains `needle`, waiting up to 15 s for `n`.
-async fn find(node: &Node, token: &str, needle: &str, n: usize) -> Vec<Value> {
+/// Ingested events whose message contains `needle`, waiting up to `wait` for `n`.
+async fn find_within(node: &Node, token: &str, needle: &str, n: usize, wait: Duration) -> Vec<Value> {
     let started = Instant::now();
     loop {
         let mut found = Vec::new();
@@ -114,11 +117,35 @@ async fn find(node: &Node, token: &str, needle: &str, n: usize) -> Vec<Value> {
                 None => break,
             }
         }
-        if found.len() >= n || started.elapsed() > Duration::from_secs(15) {
+        if found.len() >= n || started.elapsed() > wait {
             return found;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+async fn find(node: &Node, token: &str, needle: &str, n: usize) -> Vec<Value> {
+    find_within(node, token, needle, n, Duration::from_secs(15)).await
+}
+
+/// Logs in as the bootstrap administrator through the CLI; returns the token.
+fn admin_login(work: &Path, cfg: &Path, data: &Path) -> String {
+    let boot: Value = serde_json::from_slice(&std::fs::read(data.join("bootstrap-admin.json")).unwrap()).unwrap();
+    let secret = data_encoding::BASE32_NOPAD.decode(boot["totp_secret"].as_str().unwrap().as_bytes()).unwrap();
+    let login = rampart(
+        work,
+        cfg,
+        data,
+        &["login", "--username", "admin", "--password-stdin"],
+        &format!("{}\n{}\n", boot["password"].as_str().unwrap(), totp_code(&secret, 0)),
+    );
+    assert!(login.status.success(), "{}", String::from_utf8_lossy(&login.stderr));
+    let creds: Value = serde_json::from_slice(&std::fs::read(cfg.join("credentials.json")).unwrap()).unwrap();
+    creds["servers"]
+        .as_object()
+        .and_then(|m| m.values().find_map(|v| v["token"].as_str()))
+        .unwrap_or_else(|| panic!("a stored token: {creds}"))
+        .to_owned()
 }
 
 // The CLI and logger run as blocking child processes; the test needs a worker of its own.
@@ -132,23 +159,8 @@ async fn logger_lines_over_tcp_and_udp_are_searchable_with_their_ledger_index() 
     let work = tempfile::tempdir().unwrap();
     let data = work.path().join("data");
     let node = start(&data).await;
-    let boot: Value = serde_json::from_slice(&std::fs::read(data.join("bootstrap-admin.json")).unwrap()).unwrap();
-    let secret = data_encoding::BASE32_NOPAD.decode(boot["totp_secret"].as_str().unwrap().as_bytes()).unwrap();
     let cfg = work.path().join("cfg");
-    let login = rampart(
-        work.path(),
-        &cfg,
-        &data,
-        &["login", "--username", "admin", "--password-stdin"],
-        &format!("{}\n{}\n", boot["password"].as_str().unwrap(), totp_code(&secret, 0)),
-    );
-    assert!(login.status.success(), "{}", String::from_utf8_lossy(&login.stderr));
-    let creds: Value = serde_json::from_slice(&std::fs::read(cfg.join("credentials.json")).unwrap()).unwrap();
-    let token = creds["servers"]
-        .as_object()
-        .and_then(|m| m.values().find_map(|v| v["token"].as_str()))
-        .unwrap_or_else(|| panic!("a stored token: {creds}"))
-        .to_owned();
+    let token = admin_login(work.path(), &cfg, &data);
 
     let nonce = format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
     let (tcp, udp) = (port(&node, "tcp"), port(&node, "udp"));
@@ -218,4 +230,101 @@ async fn logger_lines_over_tcp_and_udp_are_searchable_with_their_ledger_index() 
     assert!(removed.status.success());
     let gone = rampart(work.path(), &cfg, &data, &["source", "show", "core-sw-01"], "");
     assert_eq!(gone.status.code(), Some(4), "removed sources are not found");
+}
+
+/// rsyslog's TLS driver; Debian ships it in rsyslog-gnutls.
+fn have_rsyslog_gtls() -> bool {
+    let have_rsyslogd = Command::new("rsyslogd").arg("-v").output().is_ok_and(|o| o.status.success());
+    have_rsyslogd && Path::new("/usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so").exists()
+}
+
+// rsyslogd is killed and waited for at the end; a failed assertion before
+// that ends the test process with it.
+#[allow(clippy::zombie_processes)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rsyslog_forwards_over_tls_with_octet_counting_and_every_line_is_stored() {
+    if !have_rsyslog_gtls() && skip_without("rsyslogd with its TLS driver", "apt-get install rsyslog rsyslog-gnutls") {
+        return;
+    }
+    const LINES: usize = 10_000;
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let node = start(&data).await;
+    let cfg = work.path().join("cfg");
+    let token = admin_login(work.path(), &cfg, &data);
+
+    // rsyslog takes plain TCP lines and forwards them to Rampart over TLS,
+    // octet-counted, checking the node's certificate against its CA.
+    let input = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let input_port = input.local_addr().unwrap().port();
+    drop(input);
+    let spool = work.path().join("rsyslog");
+    std::fs::create_dir_all(&spool).unwrap();
+    let conf = work.path().join("rsyslog.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            r#"global(workDirectory="{spool}" DefaultNetstreamDriverCAFile="{ca}")
+module(load="imtcp")
+input(type="imtcp" address="127.0.0.1" port="{input_port}" ruleset="fwd")
+ruleset(name="fwd") {{
+  action(type="omfwd" target="127.0.0.1" port="{tls}" protocol="tcp" TCP_Framing="octet-counted"
+         StreamDriver="gtls" StreamDriverMode="1" StreamDriverAuthMode="x509/name"
+         StreamDriverPermittedPeers="localhost" template="RSYSLOG_SyslogProtocol23Format"
+         queue.type="LinkedList" action.resumeRetryCount="-1")
+}}
+"#,
+            spool = spool.display(),
+            ca = data.join("tls/ca.pem").display(),
+            tls = port(&node, "tls"),
+        ),
+    )
+    .unwrap();
+    let mut rsyslogd = Command::new("rsyslogd")
+        .arg("-n")
+        .arg("-f")
+        .arg(&conf)
+        .arg("-i")
+        .arg(work.path().join("rsyslogd.pid"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn rsyslogd");
+    let started = Instant::now();
+    let mut sender = loop {
+        if let Ok(s) = tokio::net::TcpStream::connect(("127.0.0.1", input_port)).await {
+            break s;
+        }
+        assert!(rsyslogd.try_wait().unwrap().is_none(), "rsyslogd exited: {:?}", rsyslogd.wait_with_output());
+        assert!(started.elapsed() < Duration::from_secs(20), "rsyslogd did not open its input");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let nonce =
+        format!("rs{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
+    let mut lines = String::new();
+    for i in 0..LINES {
+        lines.push_str(&format!("<86>Nov 29 10:00:00 rs-host sshd[77]: {nonce} line {i:05}\n"));
+    }
+    tokio::io::AsyncWriteExt::write_all(&mut sender, lines.as_bytes()).await.unwrap();
+    drop(sender);
+
+    let events = find_within(&node, &token, &nonce, LINES, Duration::from_secs(60)).await;
+    let _ = rsyslogd.kill();
+    let _ = rsyslogd.wait();
+    // rsyslog forwards an RFC 3164 message with the space after the tag's
+    // colon, and Rampart keeps what it is sent.
+    let mut seen: Vec<&str> = events.iter().map(|e| e["attrs"]["message"].as_str().unwrap().trim_start()).collect();
+    seen.sort_unstable();
+    let expected: Vec<String> = (0..LINES).map(|i| format!("{nonce} line {i:05}")).collect();
+    assert_eq!(seen.len(), LINES, "every line forwarded by rsyslog is stored, once");
+    assert_eq!(seen, expected);
+    for e in &events {
+        assert_eq!(e["attrs"]["receiver"]["transport"], "tls");
+        assert_eq!(e["attrs"]["source"]["name"], "rs-host");
+        assert!(e["ledger_index"].as_i64().is_some(), "{e}");
+    }
+    let id = events[LINES / 2]["id"].as_str().unwrap();
+    let proof =
+        node.client.get(format!("{}/api/v1/ledger/proof/inclusion?event_id={id}", node.url)).send().await.unwrap();
+    assert_eq!(proof.status(), 200, "{}", proof.text().await.unwrap());
 }
