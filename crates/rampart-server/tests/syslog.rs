@@ -257,6 +257,38 @@ async fn refused_and_held_senders_store_nothing_until_registered_or_reviewed() {
 }
 
 #[tokio::test]
+async fn forged_host_names_cannot_grow_the_registry_beyond_its_bound() {
+    let server = TestServer::start_with(|c| c.ingest.max_sources = 2).await;
+    let admin = server.admin_session().await;
+    let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let app = format!("cap{}", nonce());
+    for i in 0..5 {
+        udp.send_to(line(&format!("forged-{i}"), &app, "hi").as_bytes(), syslog(&server).udp.unwrap()).await.unwrap();
+        // One at a time, so which two are registered is known.
+        if i < 2 {
+            assert_eq!(events_by(&server, &admin, &format!("{app}@forged-{i}"), 1).await.len(), 1);
+        }
+    }
+    let started = std::time::Instant::now();
+    let refused = |text: &str| -> f64 {
+        text.lines()
+            .filter(|l| l.starts_with("rampart_ingest_dropped_total{") && l.contains("reason=\"refused\""))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    while refused(&metrics(&server).await) < 3.0 {
+        assert!(started.elapsed() < Duration::from_secs(10), "{}", metrics(&server).await);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let listed: Value =
+        server.request(Method::GET, "/api/v1/sources", Some(&admin.token)).send().await.unwrap().json().await.unwrap();
+    let names: Vec<&str> = listed["items"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["forged-0", "forged-1"]);
+    assert!(events_by(&server, &admin, &format!("{app}@forged-4"), 1).await.is_empty());
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn a_source_silent_beyond_its_heartbeat_is_reported_once_per_silence() {
     let server = TestServer::start().await;
     let admin = server.admin_session().await;
