@@ -147,6 +147,14 @@ async fn udp_datagrams_and_tls_streams_are_ledgered() {
     let events = events_by(&server, &admin, &format!("{app}@db-01"), 1).await;
     assert_eq!(events.len(), 1);
     assert_eq!(events[0]["attrs"]["receiver"]["transport"], "udp");
+    // The kernel's count of datagrams lost before they were read is exported too.
+    let listen = syslog(&server).udp.unwrap();
+    let kernel = format!("rampart_ingest_udp_kernel_drops_total{{listen=\"{listen}\"}} 0");
+    let started = std::time::Instant::now();
+    while !metrics(&server).await.contains(&kernel) {
+        assert!(started.elapsed() < Duration::from_secs(5), "{kernel} missing: {}", metrics(&server).await);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     // RFC 5425: TLS with the node's certificate, octet-counted frames.
     let mut roots = rustls::RootCertStore::empty();

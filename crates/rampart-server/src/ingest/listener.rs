@@ -269,6 +269,7 @@ async fn take(
 
 async fn serve_udp(ingest: Ingest, socket: UdpSocket, mut stop: watch::Receiver<bool>, alive: mpsc::Sender<()>) {
     let max = ingest.config().max_message_bytes;
+    let local = socket.local_addr().ok();
     let mut peers: HashMap<IpAddr, Connection> = HashMap::new();
     let mut window = Window::new(ingest.config().udp_queue, Transport::Udp);
     let mut buf = vec![0u8; 65_536];
@@ -280,6 +281,11 @@ async fn serve_udp(ingest: Ingest, socket: UdpSocket, mut stop: watch::Receiver<
             _ = window.next(), if !window.is_empty() => continue,
             _ = stop.changed() => break,
             _ = tick.tick() => {
+                if let Some(local) = local
+                    && let Some(drops) = super::kernel::read_udp_drops(local)
+                {
+                    metrics::udp_kernel_drops(local, drops);
+                }
                 let now = now_ms();
                 for (ip, conn) in &mut peers {
                     conn.tick(now, &mut records);

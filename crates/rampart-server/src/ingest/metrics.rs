@@ -11,6 +11,7 @@
 //! | `rampart_ingest_truncated_total` | `source` (longer than `ingest.max_message_bytes`) |
 //! | `rampart_ingest_dropped_total` | `source`, `reason` (`udp_overflow`, `held`, `refused`, `registry`, `ledger`) |
 //! | `rampart_ingest_framing_errors_total` | `transport` (the connection was closed) |
+//! | `rampart_ingest_udp_kernel_drops_total` | `listen` (datagrams the kernel dropped, its receive buffer full; Linux) |
 //! | `rampart_ingest_in_flight` | `transport` (events read, not yet durable: the queue depth) |
 //! | `rampart_ingest_connections` | `transport` |
 
@@ -31,6 +32,10 @@ pub fn describe() {
     metrics::describe_counter!("rampart_ingest_truncated_total", "Messages cut at ingest.max_message_bytes");
     metrics::describe_counter!("rampart_ingest_dropped_total", "Log messages not stored, by source and reason");
     metrics::describe_counter!("rampart_ingest_framing_errors_total", "Connections closed for broken framing");
+    metrics::describe_counter!(
+        "rampart_ingest_udp_kernel_drops_total",
+        "Datagrams the kernel dropped before they were read (receive buffer full)"
+    );
     metrics::describe_gauge!("rampart_ingest_in_flight", "Log events read but not yet durable");
     metrics::describe_gauge!("rampart_ingest_connections", "Open syslog stream connections");
 }
@@ -65,4 +70,9 @@ pub fn in_flight(transport: Transport, delta: f64) {
 
 pub fn connections(transport: Transport, delta: f64) {
     metrics::gauge!("rampart_ingest_connections", "transport" => transport.as_str()).increment(delta);
+}
+
+/// The kernel's own count of datagrams dropped at the UDP socket `listen`.
+pub fn udp_kernel_drops(listen: std::net::SocketAddr, total: u64) {
+    metrics::counter!("rampart_ingest_udp_kernel_drops_total", "listen" => listen.to_string()).absolute(total);
 }

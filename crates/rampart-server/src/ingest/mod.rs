@@ -11,6 +11,7 @@
 //! dropped and counted. Every drop, refusal and parse or framing failure is
 //! counted on `/metrics` (see [`metrics`]).
 
+pub mod kernel;
 pub mod listener;
 pub mod metrics;
 pub mod registry;
