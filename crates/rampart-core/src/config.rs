@@ -54,6 +54,10 @@ pub struct IngestConfig {
     /// durable in the ledger; the connection reads no further until some
     /// are (back-pressure: the sender slows down, nothing is dropped).
     pub max_in_flight: usize,
+    /// Open TCP and TLS connections, together; connections beyond it are
+    /// closed at once and counted, so a flood of them cannot exhaust the
+    /// node's file descriptors.
+    pub max_connections: usize,
     /// Datagrams waiting for the ledger beyond this are dropped and counted
     /// (UDP has no way to slow a sender down).
     pub udp_queue: usize,
@@ -119,6 +123,7 @@ impl Default for IngestConfig {
             unknown_sources: UnknownSources::Register,
             max_message_bytes: 64 * 1024,
             max_in_flight: 1024,
+            max_connections: 1024,
             udp_queue: 16_384,
             max_sources: 10_000,
             silence_check_secs: 5,
@@ -488,8 +493,11 @@ impl Config {
         if !(1024..=16 * 1024 * 1024).contains(&ingest.max_message_bytes) {
             return bad("ingest.max_message_bytes must be between 1024 and 16777216");
         }
-        if ingest.max_in_flight == 0 || ingest.udp_queue == 0 || ingest.max_sources == 0 {
-            return bad("ingest.max_in_flight, ingest.udp_queue and ingest.max_sources must be at least 1");
+        if ingest.max_in_flight == 0 || ingest.udp_queue == 0 || ingest.max_sources == 0 || ingest.max_connections == 0
+        {
+            return bad(
+                "ingest.max_in_flight, ingest.max_connections, ingest.udp_queue and ingest.max_sources must be at least 1",
+            );
         }
         if ingest.silence_check_secs == 0 {
             return bad("ingest.silence_check_secs must be at least 1");

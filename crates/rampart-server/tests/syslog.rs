@@ -215,6 +215,35 @@ async fn broken_framing_closes_only_that_connection_and_long_lines_are_cut_and_f
 }
 
 #[tokio::test]
+async fn connections_beyond_the_bound_are_closed_and_the_open_ones_keep_working() {
+    let server = TestServer::start_with(|c| c.ingest.max_connections = 1).await;
+    let admin = server.admin_session().await;
+    let app = format!("max{}", nonce());
+    let mut first = TcpStream::connect(syslog(&server).tcp.unwrap()).await.unwrap();
+    first.write_all(format!("{}\n", line("h2", &app, "one")).as_bytes()).await.unwrap();
+    assert_eq!(events_by(&server, &admin, &format!("{app}@h2"), 1).await.len(), 1);
+    let mut second = TcpStream::connect(syslog(&server).tcp.unwrap()).await.unwrap();
+    closed_by_server(&mut second).await;
+    first.write_all(format!("{}\n", line("h2", &app, "two")).as_bytes()).await.unwrap();
+    assert_eq!(events_by(&server, &admin, &format!("{app}@h2"), 2).await.len(), 2);
+    let text = metrics(&server).await;
+    assert!(metric(&text, "rampart_ingest_connections_refused_total{transport=\"tcp\"}") >= 1.0, "{text}");
+    // The slot is given back when a connection ends.
+    drop(first);
+    let started = std::time::Instant::now();
+    loop {
+        let mut third = TcpStream::connect(syslog(&server).tcp.unwrap()).await.unwrap();
+        third.write_all(format!("{}\n", line("h2", &app, "three")).as_bytes()).await.unwrap();
+        drop(third);
+        if events_by(&server, &admin, &format!("{app}@h2"), 3).await.len() == 3 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "a freed slot is reused");
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn refused_and_held_senders_store_nothing_until_registered_or_reviewed() {
     for policy in [UnknownSources::Refuse, UnknownSources::Hold] {
         let server = TestServer::start_with(|c| c.ingest.unknown_sources = policy).await;

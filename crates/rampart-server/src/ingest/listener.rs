@@ -102,11 +102,13 @@ impl Listeners {
             let (ingest, stop, alive) = (ingest.clone(), listeners.stop.subscribe(), listeners.alive.clone());
             listeners.tasks.push(tokio::spawn(serve_udp(ingest, socket, stop, alive)));
         }
+        // One bound for TCP and TLS together.
+        let slots = Arc::new(tokio::sync::Semaphore::new(config.max_connections));
         if let Some(addr) = config.tcp.addr() {
             let listener = TcpListener::bind(addr).await.with_context(|| format!("binding syslog TCP {addr}"))?;
             listeners.tcp = Some(listener.local_addr()?);
             let (ingest, stop, alive) = (ingest.clone(), listeners.stop.subscribe(), listeners.alive.clone());
-            listeners.tasks.push(tokio::spawn(accept(ingest, listener, None, stop, alive)));
+            listeners.tasks.push(tokio::spawn(accept(ingest, listener, None, slots.clone(), stop, alive)));
         }
         if let Some(addr) = config.tls.addr() {
             let listener = TcpListener::bind(addr).await.with_context(|| format!("binding syslog TLS {addr}"))?;
@@ -116,7 +118,7 @@ impl Listeners {
             tls.alpn_protocols.clear();
             let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
             let (ingest, stop, alive) = (ingest.clone(), listeners.stop.subscribe(), listeners.alive.clone());
-            listeners.tasks.push(tokio::spawn(accept(ingest, listener, Some(acceptor), stop, alive)));
+            listeners.tasks.push(tokio::spawn(accept(ingest, listener, Some(acceptor), slots, stop, alive)));
         }
         for (name, addr) in [("udp", listeners.udp), ("tcp", listeners.tcp), ("tls", listeners.tls)] {
             if let Some(addr) = addr {
@@ -144,6 +146,7 @@ async fn accept(
     ingest: Ingest,
     listener: TcpListener,
     tls: Option<tokio_rustls::TlsAcceptor>,
+    slots: Arc<tokio::sync::Semaphore>,
     mut stop: watch::Receiver<bool>,
     alive: mpsc::Sender<()>,
 ) {
@@ -161,9 +164,16 @@ async fn accept(
                 }
             },
         };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            // Closed at once (dropped): the sender retries later.
+            metrics::connection_refused(transport);
+            tracing::warn!(%peer, transport = transport.as_str(), "syslog connection refused: ingest.max_connections reached");
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let (ingest, stop, alive, tls) = (ingest.clone(), stop.clone(), alive.clone(), tls.clone());
         tokio::spawn(async move {
+            let _slot = slot;
             metrics::connections(transport, 1.0);
             match tls {
                 None => serve_stream(&ingest, stream, peer, transport, stop).await,

@@ -14,6 +14,7 @@
 //! | `rampart_ingest_udp_kernel_drops_total` | `listen` (datagrams the kernel dropped, its receive buffer full; Linux) |
 //! | `rampart_ingest_in_flight` | `transport` (events read, not yet durable: the queue depth) |
 //! | `rampart_ingest_connections` | `transport` |
+//! | `rampart_ingest_connections_refused_total` | `transport` (beyond `ingest.max_connections`) |
 
 use rampart_ingest::Record;
 
@@ -38,6 +39,10 @@ pub fn describe() {
     );
     metrics::describe_gauge!("rampart_ingest_in_flight", "Log events read but not yet durable");
     metrics::describe_gauge!("rampart_ingest_connections", "Open syslog stream connections");
+    metrics::describe_counter!(
+        "rampart_ingest_connections_refused_total",
+        "Syslog connections closed at once because ingest.max_connections were open"
+    );
 }
 
 /// Counts one record taken in from `source`.
@@ -66,6 +71,10 @@ pub fn framing_error(transport: Transport) {
 
 pub fn in_flight(transport: Transport, delta: f64) {
     metrics::gauge!("rampart_ingest_in_flight", "transport" => transport.as_str()).increment(delta);
+}
+
+pub fn connection_refused(transport: Transport) {
+    metrics::counter!("rampart_ingest_connections_refused_total", "transport" => transport.as_str()).increment(1);
 }
 
 pub fn connections(transport: Transport, delta: f64) {
