@@ -58,8 +58,9 @@ pub struct IngestConfig {
     /// closed at once and counted, so a flood of them cannot exhaust the
     /// node's file descriptors.
     pub max_connections: usize,
-    /// Datagrams waiting for the ledger beyond this are dropped and counted
-    /// (UDP has no way to slow a sender down).
+    /// Datagrams waiting for the ledger beyond this, or beyond a quarter of
+    /// it from one source, are dropped and counted (UDP has no way to slow a
+    /// sender down; the share keeps one flood from starving the others).
     pub udp_queue: usize,
     /// Sources the registry may hold; senders beyond it are refused and
     /// counted, so forged host names cannot grow the registry without bound.

@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -281,16 +282,17 @@ async fn serve_udp(ingest: Ingest, socket: UdpSocket, mut stop: watch::Receiver<
     let max = ingest.config().max_message_bytes;
     let local = socket.local_addr().ok();
     let mut peers: HashMap<IpAddr, Connection> = HashMap::new();
-    let mut window = Window::new(ingest.config().udp_queue, Transport::Udp);
+    let mut queue = UdpQueue::new(ingest.config().udp_queue);
     let mut buf = vec![0u8; 65_536];
     let mut records = Vec::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {
             biased;
-            _ = window.next(), if !window.is_empty() => continue,
+            _ = queue.window.next(), if !queue.window.is_empty() => continue,
             _ = stop.changed() => break,
             _ = tick.tick() => {
+                queue.prune();
                 if let Some(local) = local
                     && let Some(drops) = super::kernel::read_udp_drops(local)
                 {
@@ -299,7 +301,7 @@ async fn serve_udp(ingest: Ingest, socket: UdpSocket, mut stop: watch::Receiver<
                 let now = now_ms();
                 for (ip, conn) in &mut peers {
                     conn.tick(now, &mut records);
-                    datagram_records(&ingest, &mut records, &mut window, SocketAddr::new(*ip, 0)).await;
+                    datagram_records(&ingest, &mut records, &mut queue, SocketAddr::new(*ip, 0)).await;
                 }
             }
             received = socket.recv_from(&mut buf) => {
@@ -315,7 +317,7 @@ async fn serve_udp(ingest: Ingest, socket: UdpSocket, mut stop: watch::Receiver<
                     for conn in peers.values_mut() {
                         conn.tick(i64::MAX, &mut records);
                     }
-                    datagram_records(&ingest, &mut records, &mut window, peer).await;
+                    datagram_records(&ingest, &mut records, &mut queue, peer).await;
                     peers.clear();
                 }
                 let conn = peers.entry(peer.ip()).or_insert_with(|| Connection::new(ingest.source_config()));
@@ -326,31 +328,57 @@ async fn serve_udp(ingest: Ingest, socket: UdpSocket, mut stop: watch::Receiver<
                         r.syslog.flags.truncated = true;
                     }
                 }
-                datagram_records(&ingest, &mut records, &mut window, peer).await;
+                datagram_records(&ingest, &mut records, &mut queue, peer).await;
             }
         }
     }
     for conn in peers.values_mut() {
         conn.tick(i64::MAX, &mut records);
     }
-    datagram_records(&ingest, &mut records, &mut window, SocketAddr::from(([0, 0, 0, 0], 0))).await;
-    window.drain().await;
+    datagram_records(&ingest, &mut records, &mut queue, SocketAddr::from(([0, 0, 0, 0], 0))).await;
+    queue.window.drain().await;
     drop(alive);
 }
 
-/// Hands datagram records to the window, dropping (and counting) what
-/// does not fit: a UDP sender cannot be slowed down.
-async fn datagram_records(ingest: &Ingest, records: &mut Vec<Record>, window: &mut Window, peer: SocketAddr) {
+/// The UDP loop's queue: one window, of which each source may hold a
+/// quarter, so a flood from one sender leaves room for the others.
+struct UdpQueue {
+    window: Window,
+    share: usize,
+    held: HashMap<String, Arc<AtomicUsize>>,
+}
+
+impl UdpQueue {
+    fn new(limit: usize) -> Self {
+        UdpQueue { window: Window::new(limit, Transport::Udp), share: (limit / 4).max(1), held: HashMap::new() }
+    }
+
+    /// Forgets sources that hold nothing, so the map stays small.
+    fn prune(&mut self) {
+        self.held.retain(|_, n| n.load(Ordering::Relaxed) > 0);
+    }
+}
+
+/// Hands datagram records to the queue, dropping (and counting) what does
+/// not fit, in all or in the source's share: a UDP sender cannot be slowed
+/// down.
+async fn datagram_records(ingest: &Ingest, records: &mut Vec<Record>, queue: &mut UdpQueue, peer: SocketAddr) {
     let now = now_ms();
     for record in records.drain(..) {
-        if window.is_full() {
-            let name = rampart_ingest::source::source_name(&record, peer.ip());
+        let name = rampart_ingest::source::source_name(&record, peer.ip());
+        let held = queue.held.entry(name.clone()).or_default().clone();
+        if queue.window.is_full() || held.load(Ordering::Relaxed) >= queue.share {
             let label = if ingest.registry.is_registered(&name) { name } else { metrics::UNREGISTERED.to_owned() };
             metrics::dropped(&label, "udp_overflow");
             continue;
         }
         if let Prepared::Store(append) = ingest.prepare(record, peer, Transport::Udp, now).await {
-            window.push(append);
+            held.fetch_add(1, Ordering::Relaxed);
+            queue.window.push(Box::pin(async move {
+                let stored = append.await;
+                held.fetch_sub(1, Ordering::Relaxed);
+                stored
+            }));
         }
     }
 }
@@ -395,8 +423,8 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn a_connection_reads_no_further_while_its_window_is_not_durable() {
+    /// An ingest service over a real registry (SQLite) whose ledger is `Gate`.
+    async fn gated(config: IngestConfig) -> (Ingest, Arc<Gate>, tempfile::TempDir) {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open_sqlite(&dir.path().join("t.db"), 2).await.expect("store");
         let audit = Audit::new(Arc::new(TableAuditSink(store.clone())), Duration::from_secs(2));
@@ -407,8 +435,46 @@ mod tests {
             most_waiting: AtomicUsize::new(0),
             stored: Mutex::default(),
         });
-        let config = IngestConfig { max_in_flight: 2, ..IngestConfig::off() };
-        let ingest = Ingest::new(gate.clone(), registry, config);
+        (Ingest::new(gate.clone(), registry, config), gate, dir)
+    }
+
+    async fn until(what: &str, mut done: impl FnMut() -> bool) {
+        let started = std::time::Instant::now();
+        while !done() {
+            assert!(started.elapsed() < Duration::from_secs(5), "timed out waiting: {what}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_flooding_udp_sender_leaves_room_for_the_others() {
+        let (ingest, gate, _dir) = gated(IngestConfig { udp_queue: 8, ..IngestConfig::off() }).await;
+        let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+        let addr = socket.local_addr().expect("addr");
+        let (_stop, stop) = watch::channel(false);
+        let (alive, _done) = mpsc::channel(1);
+        tokio::spawn(serve_udp(ingest, socket, stop, alive));
+
+        let flooder = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+        for i in 0..50 {
+            let line = format!("<13>1 2026-01-01T00:00:00Z flood app - - - flood {i:02}");
+            flooder.send_to(line.as_bytes(), addr).await.expect("send");
+        }
+        until("the flooder's share is in flight", || gate.waiting.load(Ordering::SeqCst) == 2).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let quiet = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+        quiet.send_to(b"<13>1 2026-01-01T00:00:00Z quiet app - - - still here", addr).await.expect("send");
+        until("the quiet sender's line is in flight", || gate.waiting.load(Ordering::SeqCst) == 3).await;
+        gate.open.add_permits(100);
+        until("stored", || gate.stored.lock().expect("lock").len() == 3).await;
+        let stored = gate.stored.lock().expect("lock").clone();
+        assert!(stored.contains(&"still here".to_owned()), "{stored:?}");
+        assert_eq!(gate.most_waiting.load(Ordering::SeqCst), 3, "a quarter of the queue for the flooder");
+    }
+
+    #[tokio::test]
+    async fn a_connection_reads_no_further_while_its_window_is_not_durable() {
+        let (ingest, gate, _dir) = gated(IngestConfig { max_in_flight: 2, ..IngestConfig::off() }).await;
 
         let (mut sender, receiver) = tokio::io::duplex(256);
         let (_stop, stop) = watch::channel(false);

@@ -7,8 +7,8 @@
 //! A stream connection keeps at most `ingest.max_in_flight` events read but
 //! not yet durable (and indexed); at the bound it stops reading, so TCP
 //! flow control slows the sender down instead of anything being dropped.
-//! UDP cannot be slowed down: datagrams beyond `ingest.udp_queue` are
-//! dropped and counted. Every drop, refusal and parse or framing failure is
+//! UDP cannot be slowed down: datagrams beyond `ingest.udp_queue`, or
+//! beyond a quarter of it from one source, are dropped and counted. Every drop, refusal and parse or framing failure is
 //! counted on `/metrics` (see [`metrics`]).
 
 pub mod kernel;
