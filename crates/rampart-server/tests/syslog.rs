@@ -326,6 +326,29 @@ async fn forged_host_names_cannot_grow_the_registry_beyond_its_bound() {
 }
 
 #[tokio::test]
+async fn a_refused_line_does_not_take_the_rest_of_a_relayed_batch_with_it() {
+    let server = TestServer::start_with(|c| c.ingest.unknown_sources = UnknownSources::Refuse).await;
+    let admin = server.admin_session().await;
+    let resp = server
+        .request(Method::POST, "/api/v1/sources", Some(&admin.token))
+        .json(&json!({"name": "known", "type": "server"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let app = format!("relay{}", nonce());
+    // A relay forwards several hosts' lines over one connection.
+    let batch = format!("{}\n{}\n", line("stranger", &app, "refused"), line("known", &app, "kept"));
+    let mut relay = TcpStream::connect(syslog(&server).tcp.unwrap()).await.unwrap();
+    relay.write_all(batch.as_bytes()).await.unwrap();
+    closed_by_server(&mut relay).await;
+    let kept = events_by(&server, &admin, &format!("{app}@known"), 1).await;
+    assert_eq!(kept.len(), 1, "the known host's line in the same read is stored");
+    assert!(events_by(&server, &admin, &format!("{app}@stranger"), 1).await.is_empty());
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn a_source_silent_beyond_its_heartbeat_is_reported_once_per_silence() {
     let server = TestServer::start().await;
     let admin = server.admin_session().await;

@@ -168,7 +168,9 @@ async fn accept(
         let Ok(slot) = slots.clone().try_acquire_owned() else {
             // Closed at once (dropped): the sender retries later.
             metrics::connection_refused(transport);
-            tracing::warn!(%peer, transport = transport.as_str(), "syslog connection refused: ingest.max_connections reached");
+            // Counted, and logged only at debug: a connection flood must not
+            // become a log flood.
+            tracing::debug!(%peer, transport = transport.as_str(), "syslog connection refused: ingest.max_connections reached");
             continue;
         };
         let _ = stream.set_nodelay(true);
@@ -253,7 +255,9 @@ async fn serve_stream<S: AsyncRead + Unpin>(
 }
 
 /// Hands `records` to the window, waiting for room; false when the
-/// connection should close.
+/// connection should close (a record was held or refused, or the ledger
+/// refused one). Every record read is still handed over or counted: the
+/// others of a relay's batch are stored even if one source is refused.
 async fn take(
     ingest: &Ingest,
     records: &mut Vec<Record>,
@@ -262,20 +266,21 @@ async fn take(
     transport: Transport,
 ) -> bool {
     let now = now_ms();
+    let mut keep_open = true;
     for record in records.drain(..) {
         match ingest.prepare(record, peer, transport, now).await {
             Prepared::Store(append) => {
                 while window.is_full() {
                     if window.next().await == Some(false) {
-                        return false;
+                        keep_open = false;
                     }
                 }
                 window.push(append);
             }
-            Prepared::Refused => return false,
+            Prepared::Refused => keep_open = false,
         }
     }
-    true
+    keep_open
 }
 
 async fn serve_udp(ingest: Ingest, socket: UdpSocket, mut stop: watch::Receiver<bool>, alive: mpsc::Sender<()>) {
