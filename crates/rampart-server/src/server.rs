@@ -129,7 +129,6 @@ pub async fn build(config: Config) -> Result<(Router, AppState, DataDir, Vec<Rou
     .context("loading the log source registry")?;
     // One pipeline, one ledger: ingested logs take the audit events' sink.
     let ingest = crate::ingest::Ingest::new(sink, registry, config.ingest.clone());
-    ingest.spawn_jobs();
     let auth = Auth::new(store.clone(), audit.clone(), &root, config.auth.clone())?;
     let cache = rampart_kms::keystore::UnwrapCache::new(
         config.kms.cache_entries,

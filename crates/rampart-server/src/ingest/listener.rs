@@ -88,6 +88,7 @@ pub struct Listeners {
     alive: mpsc::Sender<()>,
     done: mpsc::Receiver<()>,
     tasks: Vec<JoinHandle<()>>,
+    ingest: Ingest,
 }
 
 impl Listeners {
@@ -96,7 +97,17 @@ impl Listeners {
     pub async fn start(ingest: Ingest, config: &IngestConfig, tls: Arc<rustls::ServerConfig>) -> Result<Listeners> {
         let (stop, _) = watch::channel(false);
         let (alive, done) = mpsc::channel(1);
-        let mut listeners = Listeners { udp: None, tcp: None, tls: None, stop, alive, done, tasks: Vec::new() };
+        let mut listeners = Listeners {
+            udp: None,
+            tcp: None,
+            tls: None,
+            stop,
+            alive,
+            done,
+            // The registry's housekeeping runs while the listeners do.
+            tasks: vec![ingest.spawn_jobs()],
+            ingest: ingest.clone(),
+        };
         if let Some(addr) = config.udp.addr() {
             let socket = UdpSocket::bind(addr).await.with_context(|| format!("binding syslog UDP {addr}"))?;
             listeners.udp = Some(socket.local_addr()?);
@@ -139,6 +150,9 @@ impl Listeners {
         }
         for task in self.tasks {
             task.abort();
+        }
+        if let Err(e) = self.ingest.registry.flush_seen().await {
+            tracing::warn!(error = %e, "recording when log sources were last seen failed at shutdown");
         }
     }
 }
