@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 /// Top-level sections; only environment variables under these are read, so
 /// client-side variables such as `RAMPART_URL` do not disturb the server.
-const SECTIONS: [&str; 8] = ["data_dir", "server", "database", "log", "auth", "audit", "ledger", "kms"];
+const SECTIONS: [&str; 9] = ["data_dir", "server", "database", "log", "auth", "audit", "ledger", "kms", "ingest"];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -29,6 +29,114 @@ pub struct Config {
     pub audit: AuditConfig,
     pub ledger: LedgerConfig,
     pub kms: KmsConfig,
+    pub ingest: IngestConfig,
+}
+
+/// `[ingest]`: the syslog listeners and what happens to unknown senders.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestConfig {
+    /// Syslog over UDP (one message per datagram), or `"off"`.
+    pub udp: Listen,
+    /// Syslog over TCP (RFC 6587 octet counting or newline framing), or `"off"`.
+    pub tcp: Listen,
+    /// Syslog over TLS (RFC 5425) with the node's certificate, or `"off"`.
+    pub tls: Listen,
+    /// What a message from a sender the source registry does not know does:
+    /// `register` (the source is added, flagged unreviewed, and the message
+    /// is stored), `hold` (the source is added as pending review and its
+    /// messages are counted but not stored until it is reviewed) or
+    /// `refuse` (nothing is added or stored; TCP connections are closed).
+    pub unknown_sources: UnknownSources,
+    /// Messages longer than this are cut to it and flagged `truncated`.
+    pub max_message_bytes: usize,
+    /// Events of one TCP or TLS connection that may be read but not yet
+    /// durable in the ledger; the connection reads no further until some
+    /// are (back-pressure: the sender slows down, nothing is dropped).
+    pub max_in_flight: usize,
+    /// Open TCP and TLS connections, together; connections beyond it are
+    /// closed at once and counted, so a flood of them cannot exhaust the
+    /// node's file descriptors.
+    pub max_connections: usize,
+    /// Datagrams waiting for the ledger beyond this, or beyond a quarter of
+    /// it from one source, are dropped and counted (UDP has no way to slow a
+    /// sender down; the share keeps one flood from starving the others).
+    pub udp_queue: usize,
+    /// Sources the registry may hold; senders beyond it are refused and
+    /// counted, so forged host names cannot grow the registry without bound.
+    pub max_sources: usize,
+    /// How often sources are checked for silence beyond their heartbeat.
+    pub silence_check_secs: u64,
+}
+
+/// A listener address, or `"off"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listen {
+    On(SocketAddr),
+    Off,
+}
+
+impl Listen {
+    pub fn addr(self) -> Option<SocketAddr> {
+        match self {
+            Listen::On(a) => Some(a),
+            Listen::Off => None,
+        }
+    }
+}
+
+impl Serialize for Listen {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Listen::On(a) => s.collect_str(a),
+            Listen::Off => s.serialize_str("off"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Listen {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        if text == "off" {
+            return Ok(Listen::Off);
+        }
+        text.parse().map(Listen::On).map_err(|_| {
+            serde::de::Error::custom(format!("{text:?} is neither an address such as 127.0.0.1:5514 nor \"off\""))
+        })
+    }
+}
+
+/// `[ingest] unknown_sources`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnknownSources {
+    Register,
+    Hold,
+    Refuse,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig {
+            udp: Listen::On(SocketAddr::from(([127, 0, 0, 1], 5514))),
+            tcp: Listen::On(SocketAddr::from(([127, 0, 0, 1], 5514))),
+            tls: Listen::On(SocketAddr::from(([127, 0, 0, 1], 6514))),
+            unknown_sources: UnknownSources::Register,
+            max_message_bytes: 64 * 1024,
+            max_in_flight: 1024,
+            max_connections: 1024,
+            udp_queue: 16_384,
+            max_sources: 10_000,
+            silence_check_secs: 5,
+        }
+    }
+}
+
+impl IngestConfig {
+    /// Every listener off: for tests and tools that run a node beside others.
+    pub fn off() -> Self {
+        IngestConfig { udp: Listen::Off, tcp: Listen::Off, tls: Listen::Off, ..IngestConfig::default() }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -254,6 +362,7 @@ impl Default for Config {
             audit: AuditConfig::default(),
             ledger: LedgerConfig::default(),
             kms: KmsConfig::default(),
+            ingest: IngestConfig::default(),
         }
     }
 }
@@ -381,6 +490,25 @@ impl Config {
         if self.auth.access_key_cache_ms > 10_000 {
             return bad("auth.access_key_cache_ms is at most 10000, so a revoked access key stops within 10 s");
         }
+        let ingest = &self.ingest;
+        if !(1024..=16 * 1024 * 1024).contains(&ingest.max_message_bytes) {
+            return bad("ingest.max_message_bytes must be between 1024 and 16777216");
+        }
+        if ingest.max_in_flight == 0 || ingest.udp_queue == 0 || ingest.max_sources == 0 || ingest.max_connections == 0
+        {
+            return bad(
+                "ingest.max_in_flight, ingest.max_connections, ingest.udp_queue and ingest.max_sources must be at least 1",
+            );
+        }
+        if ingest.silence_check_secs == 0 {
+            return bad("ingest.silence_check_secs must be at least 1");
+        }
+        if let (Some(tcp), Some(tls)) = (ingest.tcp.addr(), ingest.tls.addr())
+            && tcp == tls
+            && tcp.port() != 0
+        {
+            return bad("ingest.tcp and ingest.tls cannot share one address");
+        }
         if self.kms.seal == SealKind::Shamir {
             if self.kms.keystore != KeystoreKind::Software {
                 return bad(
@@ -500,6 +628,34 @@ mod tests {
         for (toml, key) in [
             ("[kms]\nmetadata_cache_ms = 10001\n", "kms.metadata_cache_ms"),
             ("[auth]\naccess_key_cache_ms = 60000\n", "auth.access_key_cache_ms"),
+        ] {
+            let err = load_in_jail(toml, &[], FlagOverrides::default());
+            assert!(err.as_ref().is_err_and(|e| e.contains(key)), "{toml}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn ingest_listeners_default_to_the_contract_ports_and_can_be_turned_off() {
+        let c = load_in_jail("", &[], FlagOverrides::default()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.ingest.udp.addr().map(|a| a.to_string()).as_deref(), Some("127.0.0.1:5514"));
+        assert_eq!(c.ingest.tcp.addr().map(|a| a.to_string()).as_deref(), Some("127.0.0.1:5514"));
+        assert_eq!(c.ingest.tls.addr().map(|a| a.to_string()).as_deref(), Some("127.0.0.1:6514"));
+        assert_eq!(c.ingest.unknown_sources, UnknownSources::Register);
+        let c = load_in_jail(
+            "[ingest]\nudp = \"off\"\ntls = \"0.0.0.0:16514\"\nunknown_sources = \"hold\"\n",
+            &[("RAMPART_INGEST__TCP", "off")],
+            FlagOverrides::default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((c.ingest.udp, c.ingest.tcp), (Listen::Off, Listen::Off));
+        assert_eq!(c.ingest.tls.addr().map(|a| a.port()), Some(16514));
+        assert_eq!(c.ingest.unknown_sources, UnknownSources::Hold);
+        for (toml, key) in [
+            ("[ingest]\nudp = \"of\"\n", "of"),
+            ("[ingest]\nunknown_sources = \"drop\"\n", "drop"),
+            ("[ingest]\nmax_message_bytes = 10\n", "ingest.max_message_bytes"),
+            ("[ingest]\ntcp = \"127.0.0.1:7000\"\ntls = \"127.0.0.1:7000\"\n", "share"),
+            ("[ingest]\nport = 1\n", "port"),
         ] {
             let err = load_in_jail(toml, &[], FlagOverrides::default());
             assert!(err.as_ref().is_err_and(|e| e.contains(key)), "{toml}: {err:?}");

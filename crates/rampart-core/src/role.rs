@@ -56,6 +56,10 @@ pub enum Permission {
     /// Manage KMS keys of one's tenant: create, enable, disable, rotate,
     /// schedule deletion, aliases.
     KmsManage,
+    /// Read the log source registry.
+    SourceRead,
+    /// Register, change, review and remove log sources.
+    SourceWrite,
 }
 
 impl Role {
@@ -73,10 +77,12 @@ impl Role {
         use Permission::*;
         match self {
             Role::Admin => &Permission::ALL,
-            Role::SecurityOperator => &[UserRead, TenantRead, TokenSelf, AccessKeySelf, AuditRead, SystemRead],
-            Role::OperationsEngineer => &[TenantRead, TokenSelf, AccessKeySelf, SystemRead],
+            Role::SecurityOperator => {
+                &[UserRead, TenantRead, TokenSelf, AccessKeySelf, AuditRead, SystemRead, SourceRead, SourceWrite]
+            }
+            Role::OperationsEngineer => &[TenantRead, TokenSelf, AccessKeySelf, SystemRead, SourceRead],
             // Read-only over everything: every *Read permission, and its own tokens.
-            Role::Auditor => &[UserRead, TenantRead, AuditRead, SystemRead, TokenSelf],
+            Role::Auditor => &[UserRead, TenantRead, AuditRead, SystemRead, SourceRead, TokenSelf],
             Role::CustomerAdmin => &[UserRead, UserWrite, TenantRead, TokenSelf, AccessKeySelf, KmsUse, KmsManage],
             Role::CustomerUser => &[TenantRead, TokenSelf, AccessKeySelf, KmsUse],
         }
@@ -109,7 +115,7 @@ impl Role {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 11] = [
+    pub const ALL: [Permission; 13] = [
         Permission::UserRead,
         Permission::UserWrite,
         Permission::TenantRead,
@@ -121,6 +127,8 @@ impl Permission {
         Permission::SystemWrite,
         Permission::KmsUse,
         Permission::KmsManage,
+        Permission::SourceRead,
+        Permission::SourceWrite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -136,6 +144,8 @@ impl Permission {
             Permission::SystemWrite => "system_write",
             Permission::KmsUse => "kms_use",
             Permission::KmsManage => "kms_manage",
+            Permission::SourceRead => "source_read",
+            Permission::SourceWrite => "source_write",
         }
     }
 }

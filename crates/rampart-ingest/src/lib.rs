@@ -4,7 +4,8 @@
 //! netfilter, nginx/Apache, PostgreSQL, MySQL, JSON (including Windows
 //! events) and key=value lines into OCSF-classed records with Sigma field
 //! names ([`parsers`], [`record`]), and the conversion of those records into
-//! the shared audit [`rampart_core::Event`] ([`event`]).
+//! the shared audit [`rampart_core::Event`] ([`event`]), and the source
+//! registry's rules: types, names, attribution ([`source`]).
 //!
 //! This crate does no I/O: no sockets, files or clocks. Listeners feed it
 //! bytes and the current time ([`pipeline::Connection`]); everything here is
@@ -18,6 +19,7 @@ pub mod fuzz_entry;
 pub mod parsers;
 pub mod pipeline;
 pub mod record;
+pub mod source;
 pub mod syslog;
 mod text;
 

@@ -14,7 +14,8 @@
 //!   tls/server.pem           server certificate for the configured names
 //!   tls/server-key.pem       0600
 //!   bootstrap-admin.json     0600, first start only: username, password, totp_secret
-//!   client.json              where the CLI finds this server (URL, CA path)
+//!   client.json              where the CLI finds this server (URL, CA path), and the
+//!                            syslog listeners' bound addresses
 //! ```
 
 use std::fs;
@@ -130,9 +131,14 @@ impl DataDir {
     }
 
     /// Tells the CLI, run beside this directory, where the server listens.
-    pub fn write_client_info(&self, url: &str) -> Result<()> {
+    pub fn write_client_info(&self, url: &str, syslog: &crate::ingest::Listeners) -> Result<()> {
         let ca = fs::canonicalize(self.tls().ca_cert).unwrap_or_else(|_| self.tls().ca_cert);
-        let json = serde_json::json!({ "url": url, "ca_cert": ca });
+        let addr = |a: Option<std::net::SocketAddr>| a.map(|a| a.to_string());
+        let json = serde_json::json!({
+            "url": url,
+            "ca_cert": ca,
+            "syslog": { "udp": addr(syslog.udp), "tcp": addr(syslog.tcp), "tls": addr(syslog.tls) },
+        });
         // Written whole then renamed, so a reader never sees half a file.
         let tmp = self.client_info_path().with_extension("tmp");
         fs::write(&tmp, serde_json::to_vec_pretty(&json)?)?;

@@ -21,6 +21,7 @@ use crate::routes::{Access, RouteSpec};
         api::tokens::list, api::tokens::create, api::tokens::revoke,
         api::access_keys::list, api::access_keys::create, api::access_keys::revoke,
         api::audit::list,
+        api::sources::list, api::sources::create, api::sources::show, api::sources::update, api::sources::delete,
         api::ledger::checkpoint, api::ledger::key, api::ledger::tile, api::ledger::inclusion,
         api::ledger::consistency, api::kms::entry,
         api::kms_native::list, api::kms_native::create, api::kms_native::show, api::kms_native::action,

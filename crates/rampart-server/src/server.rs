@@ -46,6 +46,8 @@ pub struct AppState {
     pub openapi: Arc<String>,
     /// Limits on unauthenticated unseal attempts.
     pub unseal_limiter: Arc<crate::api::operator::UnsealLimiter>,
+    /// The log platform: source registry and what the listeners share.
+    pub ingest: crate::ingest::Ingest,
 }
 
 impl std::fmt::Debug for AppState {
@@ -65,6 +67,8 @@ pub struct Running {
     /// The first administrator, when this start created one.
     pub bootstrap: Option<Bootstrap>,
     pub state: AppState,
+    /// The syslog listeners and the addresses they are bound to.
+    pub syslog: crate::ingest::Listeners,
     handle: Handle,
     task: JoinHandle<std::io::Result<()>>,
     grace: Duration,
@@ -74,6 +78,8 @@ impl Running {
     /// Stops accepting connections, lets in-flight requests finish (up to
     /// the configured grace period), then closes storage.
     pub async fn shutdown(self) -> Result<()> {
+        // Syslog first: what was read becomes durable while storage is open.
+        self.syslog.shutdown(self.grace).await;
         self.handle.graceful_shutdown(Some(self.grace));
         let served = self.task.await.context("server task")?;
         // Background jobs may still hold handles: closing commits what is
@@ -114,8 +120,18 @@ pub async fn build(config: Config) -> Result<(Router, AppState, DataDir, Vec<Rou
     .context("opening the ledger")?;
     crate::witness::spawn(ledger.clone(), &config.ledger.witnesses)?;
     crate::audit::reindex(&ledger, &store).await.context("indexing audit events from the ledger")?;
-    let sink = LedgerSink::start(ledger.clone(), store.clone());
-    let audit = Audit::new(Arc::new(sink), Duration::from_millis(config.audit.timeout_ms));
+    let sink = Arc::new(LedgerSink::start(ledger.clone(), store.clone()));
+    let audit = Audit::new(sink.clone(), Duration::from_millis(config.audit.timeout_ms));
+    let registry = crate::ingest::Registry::load(
+        store.clone(),
+        audit.clone(),
+        config.ingest.unknown_sources,
+        config.ingest.max_sources,
+    )
+    .await
+    .context("loading the log source registry")?;
+    // One pipeline, one ledger: ingested logs take the audit events' sink.
+    let ingest = crate::ingest::Ingest::new(sink, registry, config.ingest.clone());
     let auth = Auth::new(store.clone(), audit.clone(), &root, config.auth.clone())?;
     let cache = rampart_kms::keystore::UnwrapCache::new(
         config.kms.cache_entries,
@@ -147,6 +163,7 @@ pub async fn build(config: Config) -> Result<(Router, AppState, DataDir, Vec<Rou
         metrics: crate::metrics::handle(),
         openapi: Arc::new(serde_json::to_string(&openapi)?),
         unseal_limiter: Arc::default(),
+        ingest,
     };
     let (router, specs) = routes.into_router(state.clone());
     let router = layered(router, &state.config);
@@ -176,7 +193,8 @@ pub async fn start(config: Config) -> Result<Running> {
     let header_timeout = Duration::from_secs(config.server.header_read_timeout_secs);
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     let (router, state, data_dir, specs, bootstrap) = build(config).await?;
-    let tls = RustlsConfig::from_config(crate::tls::server_config(&data_dir.tls())?);
+    let tls_config = crate::tls::server_config(&data_dir.tls())?;
+    let tls = RustlsConfig::from_config(tls_config.clone());
 
     let listener = std::net::TcpListener::bind(listen).with_context(|| format!("binding {listen}"))?;
     listener.set_nonblocking(true)?;
@@ -186,12 +204,13 @@ pub async fn start(config: Config) -> Result<Running> {
     server.http_builder().http1().timer(TokioTimer::new()).header_read_timeout(header_timeout).keep_alive(true);
     server.http_builder().http2().timer(TokioTimer::new()).keep_alive_interval(Some(Duration::from_secs(30)));
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
+    let syslog = crate::ingest::Listeners::start(state.ingest.clone(), &state.config.ingest, tls_config).await?;
     let task = tokio::spawn(async move { server.serve(service).await });
 
     let url = format!("https://{}", url_host(addr));
-    data_dir.write_client_info(&url)?;
+    data_dir.write_client_info(&url, &syslog)?;
     tracing::info!(%url, "listening");
-    Ok(Running { addr, data_dir, specs, bootstrap, state, handle, task, grace })
+    Ok(Running { addr, data_dir, specs, bootstrap, state, syslog, handle, task, grace })
 }
 
 /// A keystore ready to use, or one sealed by Shamir shares.

@@ -9,7 +9,9 @@ use std::future::Future;
 
 use rampart_core::{Event, Id, Outcome, Role};
 use rampart_store::testing::TestPostgres;
-use rampart_store::{EventFilter, ImportToken, ImportedMaterial, KmsKeyRow, NewUser, Store, StoreError, TokenRow};
+use rampart_store::{
+    EventFilter, ImportToken, ImportedMaterial, KmsKeyRow, NewUser, SourceSpec, Store, StoreError, TokenRow,
+};
 
 /// Runs `case` on a fresh SQLite store and a fresh PostgreSQL store.
 macro_rules! on_every_backend {
@@ -43,6 +45,7 @@ on_every_backend!(
     audit_events_append_in_order_and_round_trip,
     kms_keys_rotate_transition_and_are_destroyed,
     kms_metadata_tags_policies_and_imports,
+    log_sources_register_update_and_report_each_silence_once,
 );
 
 async fn with_sqlite<F, Fut>(case: F)
@@ -444,4 +447,67 @@ async fn kms_metadata_tags_policies_and_imports(store: Store) {
     assert_eq!(store.kms_get_key(&ext.id).await.expect("get").state, "PendingImport");
     assert!(matches!(store.kms_material(&ext.id, 1).await, Err(StoreError::NotFound)));
     assert!(matches!(store.kms_delete_imported_material(&key.id, 13).await, Err(StoreError::Conflict(_))));
+}
+
+fn source_spec(heartbeat: Option<i64>) -> SourceSpec {
+    SourceSpec {
+        source_type: "server".into(),
+        owner: Some("ops".into()),
+        product: Some("linux".into()),
+        service: Some("sshd".into()),
+        category: None,
+        parser: "auto".into(),
+        heartbeat_secs: heartbeat,
+        reviewed: true,
+        status: "active".into(),
+    }
+}
+
+async fn log_sources_register_update_and_report_each_silence_once(store: Store) {
+    let id = Id::new("src");
+    let web = store.create_source(&id, "web-01", &source_spec(Some(10)), 1_000).await.expect("create");
+    assert_eq!((web.name.as_str(), web.heartbeat_secs, web.reviewed, web.last_seen), ("web-01", Some(10), true, None));
+    let dup = store.create_source(&Id::new("src"), "web-01", &source_spec(None), 1_000).await;
+    assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
+    let quiet = store.create_source(&Id::new("src"), "db-01", &source_spec(None), 1_000).await.expect("create");
+    assert_eq!(store.find_source_by_name("db-01").await.expect("find"), Some(quiet.clone()));
+    assert_eq!(store.count_sources().await.expect("count"), 2);
+    let page = store.list_sources(None, 1).await.expect("list");
+    assert_eq!((page.items.len(), page.next.is_some()), (1, true));
+    let rest = store.list_sources(page.next.as_deref(), 10).await.expect("list");
+    assert_eq!(rest.items.len(), 1);
+
+    let mut spec = source_spec(Some(10));
+    spec.owner = None;
+    spec.reviewed = false;
+    let updated = store.update_source(&id, &spec, 2_000).await.expect("update");
+    assert_eq!((updated.owner, updated.reviewed, updated.updated_at), (None, false, 2_000));
+    assert!(matches!(store.update_source(&Id::new("src"), &spec, 1).await, Err(StoreError::NotFound)));
+
+    // Heard at 5 s: silent after 15 s, reported once, whoever asks.
+    store.touch_sources(&[(id.clone(), 5_000)]).await.expect("touch");
+    store.touch_sources(&[(id.clone(), 4_000)]).await.expect("touch backwards");
+    assert_eq!(store.get_source(&id).await.expect("get").last_seen, Some(5_000));
+    assert!(store.silent_sources(15_000).await.expect("silent").is_empty());
+    let silent = store.silent_sources(15_001).await.expect("silent");
+    assert_eq!(
+        silent.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
+        ["web-01"],
+        "sources without a heartbeat are never silent"
+    );
+    assert!(store.claim_silence(&id, 15_001).await.expect("claim"));
+    assert!(!store.claim_silence(&id, 15_002).await.expect("claim again"));
+    assert!(store.silent_sources(60_000).await.expect("silent").is_empty());
+    // A released claim (its event could not be recorded) is claimed again.
+    store.release_silence(&id, 15_001).await.expect("release");
+    assert!(store.claim_silence(&id, 16_000).await.expect("claim after release"));
+    // Speaking again ends the silence; the next one is reported anew.
+    store.touch_sources(&[(id.clone(), 20_000)]).await.expect("touch");
+    assert_eq!(store.get_source(&id).await.expect("get").silent_since, None);
+    assert!(!store.claim_silence(&id, 29_000).await.expect("not yet silent"));
+    assert!(store.claim_silence(&id, 30_001).await.expect("silent again"));
+
+    store.delete_source(&id).await.expect("delete");
+    assert!(matches!(store.get_source(&id).await, Err(StoreError::NotFound)));
+    assert!(matches!(store.delete_source(&id).await, Err(StoreError::NotFound)));
 }

@@ -80,6 +80,9 @@ pub enum Command {
     /// Keys, aliases, policies and cryptography of the Key Management Service.
     #[command(subcommand)]
     Kms(cmd::kms::KmsCmd),
+    /// The log source registry: register, list, show, review, remove.
+    #[command(subcommand)]
+    Source(cmd::source::SourceCmd),
     /// The KMS root key sealed by Shamir shares: init, unseal, seal-status, seal.
     #[command(subcommand)]
     Operator(cmd::operator::OperatorCmd),

@@ -69,6 +69,9 @@ async fn start(data: &Path) -> Node {
         .arg(data)
         .env("RAMPART_KMS__SEAL", "shamir")
         .env("RAMPART_LOG__LEVEL", "info")
+        .env("RAMPART_INGEST__UDP", "127.0.0.1:0")
+        .env("RAMPART_INGEST__TCP", "127.0.0.1:0")
+        .env("RAMPART_INGEST__TLS", "127.0.0.1:0")
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
@@ -178,6 +181,9 @@ async fn init_serve_sealed_unseal_seal_restart_and_decrypt_again() {
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(&data)
         .env_remove("RAMPART_KMS__SEAL")
+        .env("RAMPART_INGEST__UDP", "127.0.0.1:0")
+        .env("RAMPART_INGEST__TCP", "127.0.0.1:0")
+        .env("RAMPART_INGEST__TLS", "127.0.0.1:0")
         .output()
         .unwrap();
     assert!(!wrong.status.success());

@@ -9,13 +9,14 @@ pub mod kms;
 pub mod kms_native;
 pub mod ledger;
 pub mod operator;
+pub mod sources;
 pub mod system;
 pub mod tenants;
 pub mod tokens;
 pub mod users;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, post, put};
+use axum::routing::{delete, get, patch, post, put};
 use http::Method;
 use rampart_core::Permission::*;
 use serde::Serialize;
@@ -67,6 +68,11 @@ pub fn routes() -> Routes {
         .add(M::POST, "/api/v1/access-keys", Permission(AccessKeySelf), post(access_keys::create))
         .add(M::DELETE, "/api/v1/access-keys/{id}", Permission(AccessKeySelf), delete(access_keys::revoke))
         .add(M::GET, "/api/v1/audit/events", Permission(AuditRead), get(audit::list))
+        .add(M::GET, "/api/v1/sources", Permission(SourceRead), get(sources::list))
+        .add(M::POST, "/api/v1/sources", Permission(SourceWrite), post(sources::create))
+        .add(M::GET, "/api/v1/sources/{id}", Permission(SourceRead), get(sources::show))
+        .add(M::PATCH, "/api/v1/sources/{id}", Permission(SourceWrite), patch(sources::update))
+        .add(M::DELETE, "/api/v1/sources/{id}", Permission(SourceWrite), delete(sources::delete))
         .add(M::POST, "/", Signed, post(kms::entry))
         .add(M::GET, "/api/v1/kms/keys", Authenticated, get(kms_native::list))
         .add(M::POST, "/api/v1/kms/keys", Authenticated, post(kms_native::create))

@@ -7,6 +7,7 @@ pub mod ledger;
 pub mod operator;
 pub mod serve;
 pub mod session;
+pub mod source;
 pub mod witness;
 
 use anyhow::Result;
@@ -26,6 +27,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Token(c) => admin::token(g, c).await,
         Command::AccessKey(c) => admin::access_key(g, c).await,
         Command::Kms(c) => kms::kms(g, c).await,
+        Command::Source(c) => source::source(g, c).await,
         Command::Ledger(c) => ledger::ledger(g, c).await,
         Command::Operator(c) => operator::operator(g, c).await,
         Command::Audit(c) => ledger::audit(g, c).await,

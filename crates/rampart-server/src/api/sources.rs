@@ -1,0 +1,270 @@
+//! The log source registry: `/api/v1/sources`. Sources are addressed by id
+//! (`src_…`) or by name. Every change is audited before it takes effect
+//! (`source.created`, `source.updated`, `source.deleted`).
+
+use std::str::FromStr;
+
+use axum::extract::{Path, State};
+use axum::{Extension, Json};
+use http::StatusCode;
+use rampart_core::Principal;
+use rampart_core::time::{now_ms, rfc3339};
+use rampart_ingest::ParserKind;
+use rampart_ingest::source::{SourceType, canonical_name};
+use rampart_store::{SourceRow, SourceSpec};
+use serde::{Deserialize, Serialize};
+
+use crate::api::Listing;
+use crate::extract::{ApiJson, ApiQuery, ClientAddr, Paging};
+use crate::ingest::registry::{ACTIVE, PENDING, RegistryError};
+use crate::problem::ApiError;
+use crate::server::AppState;
+
+/// The longest heartbeat: a year.
+const MAX_HEARTBEAT_SECS: i64 = 365 * 24 * 3600;
+/// The longest owner, product, service or category.
+const MAX_TEXT: usize = 200;
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SourceInfo {
+    pub id: String,
+    /// The host name its syslog header carries (or its address), lower case.
+    pub name: String,
+    /// `server`, `network_device`, `database` or `application`.
+    #[serde(rename = "type")]
+    pub source_type: String,
+    pub owner: Option<String>,
+    /// Sigma logsource of its events.
+    pub product: Option<String>,
+    pub service: Option<String>,
+    pub category: Option<String>,
+    pub parser: String,
+    /// Longest expected silence; beyond it `source.silent` is recorded.
+    pub heartbeat_secs: Option<i64>,
+    /// False for senders registered automatically until someone reviews them.
+    pub reviewed: bool,
+    /// `active`, or `pending`: held (nothing stored) until reviewed.
+    pub status: String,
+    pub last_seen: Option<String>,
+    /// When its current silence was reported; absent while it speaks.
+    pub silent_since: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<SourceRow> for SourceInfo {
+    fn from(r: SourceRow) -> Self {
+        SourceInfo {
+            id: r.id.to_string(),
+            name: r.name,
+            source_type: r.source_type,
+            owner: r.owner,
+            product: r.product,
+            service: r.service,
+            category: r.category,
+            parser: r.parser,
+            heartbeat_secs: r.heartbeat_secs,
+            reviewed: r.reviewed,
+            status: r.status,
+            last_seen: r.last_seen.map(rfc3339),
+            silent_since: r.silent_since.map(rfc3339),
+            created_at: rfc3339(r.created_at),
+            updated_at: rfc3339(r.updated_at),
+        }
+    }
+}
+
+impl From<RegistryError> for ApiError {
+    fn from(e: RegistryError) -> Self {
+        match e {
+            RegistryError::Invalid(d) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-request", "Invalid request", d)
+            }
+            RegistryError::NotFound => ApiError::not_found(),
+            RegistryError::Conflict(d) => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", "Conflict", format!("a source named {d} exists"))
+            }
+            RegistryError::Audit(e) => {
+                tracing::error!(error = %e, "action refused: audit record not durable");
+                ApiError::unavailable("the audit trail did not confirm the record; the action was not performed")
+            }
+            RegistryError::Store(e) => ApiError::internal("source registry failed", &e),
+        }
+    }
+}
+
+/// Registered log sources, in registration order.
+#[utoipa::path(get, path = "/api/v1/sources", tag = "sources", security(("bearer" = [])), params(Paging),
+    responses((status = 200, body = Listing<SourceInfo>)))]
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(_p): Extension<Principal>,
+    ApiQuery(paging): ApiQuery<Paging>,
+) -> Result<Json<Listing<SourceInfo>>, ApiError> {
+    let page = state
+        .ingest
+        .registry
+        .list(paging.after.as_deref(), paging.limit()?)
+        .await
+        .map_err(|e| ApiError::internal("listing sources", &e))?;
+    Ok(Json(Listing { items: page.items.into_iter().map(SourceInfo::from).collect(), next: page.next }))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSource {
+    /// The host name the source's syslog header carries, or its address.
+    pub name: String,
+    /// `server`, `network_device`, `database` or `application`.
+    #[serde(rename = "type")]
+    pub source_type: String,
+    pub owner: Option<String>,
+    pub product: Option<String>,
+    pub service: Option<String>,
+    pub category: Option<String>,
+    /// `auto` (default), or a fixed parser: sshd, sudo, su, pam, auditd,
+    /// netfilter, nginx, apache, postgresql, mysql, json, kv, raw.
+    pub parser: Option<String>,
+    /// Expected longest silence in seconds (1 to a year); absent: none.
+    pub heartbeat_secs: Option<i64>,
+}
+
+/// Registers a source (reviewed: a person registered it).
+#[utoipa::path(post, path = "/api/v1/sources", tag = "sources", security(("bearer" = [])),
+    request_body = CreateSource, responses((status = 201, body = SourceInfo),
+    (status = 409, body = crate::problem::Problem), (status = 422, body = crate::problem::Problem)))]
+pub async fn create(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    client: ClientAddr,
+    ApiJson(body): ApiJson<CreateSource>,
+) -> Result<(StatusCode, Json<SourceInfo>), ApiError> {
+    let name = canonical_name(body.name.trim()).map_err(|e| RegistryError::Invalid(e.to_string()))?;
+    let spec = SourceSpec {
+        source_type: source_type(&body.source_type)?,
+        owner: text("owner", body.owner)?,
+        product: text("product", body.product)?,
+        service: text("service", body.service)?,
+        category: text("category", body.category)?,
+        parser: parser(body.parser.as_deref().unwrap_or("auto"))?,
+        heartbeat_secs: heartbeat(body.heartbeat_secs)?,
+        reviewed: true,
+        status: ACTIVE.into(),
+    };
+    let row = state.ingest.registry.create(&p.username, client.text(), &name, &spec, now_ms()).await?;
+    Ok((StatusCode::CREATED, Json(row.into())))
+}
+
+/// One source, by id or name.
+#[utoipa::path(get, path = "/api/v1/sources/{id}", tag = "sources", security(("bearer" = [])),
+    params(("id" = String, Path, description = "source id or name")),
+    responses((status = 200, body = SourceInfo), (status = 404, body = crate::problem::Problem)))]
+pub async fn show(
+    State(state): State<AppState>,
+    Extension(_p): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Json<SourceInfo>, ApiError> {
+    Ok(Json(state.ingest.registry.get(&id).await?.into()))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateSource {
+    #[serde(rename = "type")]
+    pub source_type: Option<String>,
+    /// An empty string clears owner, product, service or category.
+    pub owner: Option<String>,
+    pub product: Option<String>,
+    pub service: Option<String>,
+    pub category: Option<String>,
+    pub parser: Option<String>,
+    /// 0 removes the heartbeat expectation.
+    pub heartbeat_secs: Option<i64>,
+    /// `true` marks the source reviewed, and releases a held (pending) one.
+    pub reviewed: Option<bool>,
+}
+
+/// Changes a source; absent fields stay as they are.
+#[utoipa::path(patch, path = "/api/v1/sources/{id}", tag = "sources", security(("bearer" = [])),
+    params(("id" = String, Path, description = "source id or name")), request_body = UpdateSource,
+    responses((status = 200, body = SourceInfo), (status = 404, body = crate::problem::Problem),
+    (status = 422, body = crate::problem::Problem)))]
+pub async fn update(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    client: ClientAddr,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UpdateSource>,
+) -> Result<Json<SourceInfo>, ApiError> {
+    let row = state.ingest.registry.get(&id).await?;
+    let keep = |new: Option<String>, old: &Option<String>, what: &str| match new {
+        None => Ok(old.clone()),
+        Some(v) if v.is_empty() => Ok(None),
+        Some(v) => text(what, Some(v)),
+    };
+    let reviewed = body.reviewed.unwrap_or(row.reviewed);
+    let spec = SourceSpec {
+        source_type: match body.source_type {
+            Some(t) => source_type(&t)?,
+            None => row.source_type.clone(),
+        },
+        owner: keep(body.owner, &row.owner, "owner")?,
+        product: keep(body.product, &row.product, "product")?,
+        service: keep(body.service, &row.service, "service")?,
+        category: keep(body.category, &row.category, "category")?,
+        parser: match body.parser {
+            Some(p) => parser(&p)?,
+            None => row.parser.clone(),
+        },
+        heartbeat_secs: match body.heartbeat_secs {
+            Some(0) => None,
+            Some(h) => heartbeat(Some(h))?,
+            None => row.heartbeat_secs,
+        },
+        reviewed,
+        status: if body.reviewed == Some(true) && row.status == PENDING { ACTIVE.into() } else { row.status.clone() },
+    };
+    Ok(Json(state.ingest.registry.update(&p.username, client.text(), &row, &spec, now_ms()).await?.into()))
+}
+
+/// Removes a source from the registry (its stored events stay in the ledger).
+#[utoipa::path(delete, path = "/api/v1/sources/{id}", tag = "sources", security(("bearer" = [])),
+    params(("id" = String, Path, description = "source id or name")),
+    responses((status = 204), (status = 404, body = crate::problem::Problem)))]
+pub async fn delete(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    client: ClientAddr,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let row = state.ingest.registry.get(&id).await?;
+    state.ingest.registry.delete(&p.username, client.text(), &row).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn source_type(text: &str) -> Result<String, RegistryError> {
+    SourceType::from_str(text).map(|t| t.name().to_owned()).map_err(|e| RegistryError::Invalid(e.to_string()))
+}
+
+fn parser(text: &str) -> Result<String, RegistryError> {
+    ParserKind::from_str(text).map(|p| p.name().to_owned()).map_err(|e| RegistryError::Invalid(e.to_string()))
+}
+
+fn heartbeat(secs: Option<i64>) -> Result<Option<i64>, RegistryError> {
+    match secs {
+        Some(s) if !(1..=MAX_HEARTBEAT_SECS).contains(&s) => {
+            Err(RegistryError::Invalid(format!("heartbeat_secs must be between 1 and {MAX_HEARTBEAT_SECS}")))
+        }
+        other => Ok(other),
+    }
+}
+
+fn text(what: &str, value: Option<String>) -> Result<Option<String>, RegistryError> {
+    match value {
+        Some(v) if v.len() > MAX_TEXT || v.chars().any(char::is_control) => {
+            Err(RegistryError::Invalid(format!("{what} must be at most {MAX_TEXT} bytes without control characters")))
+        }
+        Some(v) if v.is_empty() => Ok(None),
+        other => Ok(other),
+    }
+}

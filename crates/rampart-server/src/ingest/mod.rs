@@ -1,0 +1,197 @@
+//! The log platform's adapters: syslog listeners (UDP, TCP, TLS) that feed
+//! the pure pipeline of `rampart-ingest` and hand every record, as an
+//! [`Event`], to the same ledger sink as Rampart's own audit events (one
+//! pipeline, one ledger), and the source registry they attribute records
+//! to ([`registry`]).
+//!
+//! A stream connection keeps at most `ingest.max_in_flight` events read but
+//! not yet durable (and indexed); at the bound it stops reading, so TCP
+//! flow control slows the sender down instead of anything being dropped.
+//! UDP cannot be slowed down: datagrams beyond `ingest.udp_queue`, or
+//! beyond a quarter of it from one source, are dropped and counted. Every drop, refusal and parse or framing failure is
+//! counted on `/metrics` (see [`metrics`]).
+
+pub mod kernel;
+pub mod listener;
+pub mod metrics;
+pub mod registry;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use rampart_core::Event;
+use rampart_core::audit::AuditSink;
+use rampart_core::config::IngestConfig;
+use rampart_ingest::source::{reparse, source_name};
+use rampart_ingest::{FramerConfig, Record, SourceConfig, to_event};
+use serde_json::Value;
+
+pub use listener::Listeners;
+pub use registry::{Admission, Registry};
+
+/// How a message arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Udp,
+    Tcp,
+    Tls,
+}
+
+impl Transport {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Udp => "udp",
+            Transport::Tcp => "tcp",
+            Transport::Tls => "tls",
+        }
+    }
+}
+
+/// The ingest service the listeners share; cheap to clone.
+#[derive(Clone)]
+pub struct Ingest {
+    sink: Arc<dyn AuditSink>,
+    pub registry: Registry,
+    config: Arc<IngestConfig>,
+}
+
+impl std::fmt::Debug for Ingest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ingest").field("registry", &self.registry).field("config", &self.config).finish()
+    }
+}
+
+/// What becomes of one record.
+pub enum Prepared {
+    /// Its event is on its way into the ledger; resolves `true` once durable
+    /// and indexed, `false` if the ledger refused it.
+    Store(BoxFuture<'static, bool>),
+    /// Not stored (held or refused source, counted): a stream connection
+    /// closes, so the sender keeps the rest queued; a datagram is dropped.
+    Refused,
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Prepared::Store(_) => "Store",
+            Prepared::Refused => "Refused",
+        })
+    }
+}
+
+impl Ingest {
+    pub fn new(sink: Arc<dyn AuditSink>, registry: Registry, config: IngestConfig) -> Self {
+        Ingest { sink, registry, config: Arc::new(config) }
+    }
+
+    pub fn config(&self) -> &IngestConfig {
+        &self.config
+    }
+
+    /// The pure pipeline's settings for a new connection.
+    pub fn source_config(&self) -> SourceConfig {
+        SourceConfig {
+            framing: FramerConfig { max_message: self.config.max_message_bytes, ..FramerConfig::default() },
+            ..SourceConfig::default()
+        }
+    }
+
+    /// Attributes `record` to its source, admits it per the registry and
+    /// starts appending its event.
+    pub async fn prepare(&self, record: Record, peer: SocketAddr, transport: Transport, now: i64) -> Prepared {
+        let name = source_name(&record, peer.ip());
+        let source = match self.registry.admit(&name, peer.ip(), now).await {
+            Ok(Admission::Accept(source)) => source,
+            Ok(Admission::Held) => {
+                metrics::dropped(&name, "held");
+                return Prepared::Refused;
+            }
+            Ok(Admission::Refused) => {
+                metrics::dropped(metrics::UNREGISTERED, "refused");
+                return Prepared::Refused;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, source = %name, %peer, "could not register a log source; message not stored");
+                metrics::dropped(metrics::UNREGISTERED, "registry");
+                return Prepared::Refused;
+            }
+        };
+        let record = reparse(record, source.parser, time::UtcOffset::UTC);
+        metrics::received(&source.row.name, transport, &record);
+        self.registry.seen(&source, now);
+        let mut event = to_event(&record, now);
+        let (source_attrs, logsource) = source.attrs();
+        if let Value::Object(attrs) = &mut event.attrs {
+            attrs.insert("source".into(), source_attrs);
+            attrs.insert("logsource".into(), logsource);
+            attrs.insert(
+                "receiver".into(),
+                serde_json::json!({ "transport": transport.as_str(), "peer": peer.to_string() }),
+            );
+        }
+        Prepared::Store(self.append(event, source.row.name.clone()))
+    }
+
+    /// Appends one event: durable in the ledger, then indexed, with a few
+    /// retries; a failure after them is logged and counted as a drop.
+    fn append(&self, event: Event, source: String) -> BoxFuture<'static, bool> {
+        let sink = self.sink.clone();
+        Box::pin(async move {
+            let mut attempt = 0u32;
+            loop {
+                match sink.append(&event).await {
+                    Ok(appended) => {
+                        // Waiting for the index too keeps the indexer's
+                        // queue bounded by the same back-pressure.
+                        if let Some(indexed) = appended.indexed {
+                            indexed.await;
+                        }
+                        return true;
+                    }
+                    Err(e) if attempt < 4 => {
+                        attempt += 1;
+                        tracing::warn!(error = %e, attempt, "ledger append of an ingested event failed; retrying");
+                        tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, source = %source, kind = %event.kind,
+                            "ledger refused an ingested event; it is not stored");
+                        metrics::dropped(&source, "ledger");
+                        return false;
+                    }
+                }
+            }
+        })
+    }
+
+    /// The registry's housekeeping, every `silence_check_secs` (and the
+    /// `last_seen` flush and reload every second) until the node stops.
+    pub fn spawn_jobs(&self) -> tokio::task::JoinHandle<()> {
+        let registry = self.registry.clone();
+        let every = self.config.silence_check_secs;
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            let mut n: u64 = 0;
+            loop {
+                tick.tick().await;
+                n += 1;
+                if let Err(e) = registry.flush_seen().await {
+                    tracing::warn!(error = %e, "recording when log sources were last seen failed; retrying");
+                }
+                if let Err(e) = registry.reload().await {
+                    tracing::warn!(error = %e, "reloading the log source registry failed");
+                }
+                if n.is_multiple_of(every) {
+                    match registry.report_silent(rampart_core::time::now_ms()).await {
+                        Ok(0) => {}
+                        Ok(k) => tracing::info!(sources = k, "reported silent log sources"),
+                        Err(e) => tracing::error!(error = %e, "checking log sources for silence failed"),
+                    }
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,357 @@
+//! The source registry as a node uses it: an in-memory copy of the
+//! `log_sources` table for the listeners (reloaded every second, changed at
+//! once on the node that changes it), registration of unknown senders per
+//! `ingest.unknown_sources`, the API's create/update/delete (each audited
+//! before it takes effect), `last_seen` written back once a second, and the
+//! silence check that records `source.silent`.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, RwLock};
+
+use rampart_core::audit::{Audit, AuditError};
+use rampart_core::config::UnknownSources;
+use rampart_core::{Event, Id, Outcome};
+use rampart_ingest::ParserKind;
+use rampart_store::{SourceRow, SourceSpec, Store, StoreError};
+
+/// `status` of a source whose messages are taken.
+pub const ACTIVE: &str = "active";
+/// `status` of a source held until someone reviews it.
+pub const PENDING: &str = "pending";
+
+/// A registered source as the listeners see it.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub row: SourceRow,
+    pub parser: ParserKind,
+}
+
+impl Source {
+    fn from_row(row: SourceRow) -> Self {
+        // The API only stores known parser names; anything else (a newer
+        // node's parser) falls back to picking per line.
+        let parser = row.parser.parse().unwrap_or(ParserKind::Auto);
+        Source { row, parser }
+    }
+
+    /// The `attrs.source` and `attrs.logsource` of this source's events.
+    pub fn attrs(&self) -> (serde_json::Value, serde_json::Value) {
+        let r = &self.row;
+        let source = serde_json::json!({
+            "id": r.id.as_str(), "name": r.name, "type": r.source_type, "reviewed": r.reviewed,
+        });
+        let mut logsource = serde_json::Map::new();
+        for (k, v) in [("product", &r.product), ("service", &r.service), ("category", &r.category)] {
+            if let Some(v) = v {
+                logsource.insert(k.into(), v.as_str().into());
+            }
+        }
+        (source, serde_json::Value::Object(logsource))
+    }
+}
+
+/// What becomes of a message from a sender.
+#[derive(Debug, Clone)]
+pub enum Admission {
+    /// Take it, as this source's.
+    Accept(Arc<Source>),
+    /// The source waits for review (`hold`): do not store its messages.
+    Held,
+    /// Unknown and not registered (`refuse`, or the registry is full).
+    Refused,
+}
+
+/// Why a registry operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("no such source")]
+    NotFound,
+    #[error("a source named {0} exists")]
+    Conflict(String),
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for RegistryError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => RegistryError::NotFound,
+            other => RegistryError::Store(other),
+        }
+    }
+}
+
+/// The registry service; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Store,
+    audit: Audit,
+    policy: UnknownSources,
+    max_sources: usize,
+    by_name: RwLock<HashMap<String, Arc<Source>>>,
+    /// When sources were last heard from, not yet written to the table.
+    seen: Mutex<HashMap<Id, i64>>,
+    /// Serialises registrations of unknown senders on this node.
+    registering: tokio::sync::Mutex<()>,
+}
+
+impl Registry {
+    /// Loads every registered source.
+    pub async fn load(store: Store, audit: Audit, policy: UnknownSources, max_sources: usize) -> anyhow::Result<Self> {
+        let registry = Registry {
+            inner: Arc::new(Inner {
+                store,
+                audit,
+                policy,
+                max_sources,
+                by_name: RwLock::default(),
+                seen: Mutex::default(),
+                registering: tokio::sync::Mutex::new(()),
+            }),
+        };
+        registry.reload().await?;
+        Ok(registry)
+    }
+
+    /// Replaces the in-memory copy with the table: how changes made on
+    /// other nodes arrive (within a second).
+    pub async fn reload(&self) -> Result<(), StoreError> {
+        let rows = self.inner.store.all_sources().await?;
+        let map = rows.into_iter().map(|r| (r.name.clone(), Arc::new(Source::from_row(r)))).collect();
+        if let Ok(mut by_name) = self.inner.by_name.write() {
+            *by_name = map;
+        }
+        Ok(())
+    }
+
+    /// Whether `name` (canonical) is a registered source.
+    pub fn is_registered(&self, name: &str) -> bool {
+        self.cached(name).is_some()
+    }
+
+    fn cached(&self, name: &str) -> Option<Arc<Source>> {
+        self.inner.by_name.read().ok().and_then(|m| m.get(name).cloned())
+    }
+
+    fn remember(&self, row: SourceRow) -> Arc<Source> {
+        let source = Arc::new(Source::from_row(row));
+        if let Ok(mut m) = self.inner.by_name.write() {
+            m.insert(source.row.name.clone(), source.clone());
+        }
+        source
+    }
+
+    fn forget(&self, name: &str) {
+        if let Ok(mut m) = self.inner.by_name.write() {
+            m.remove(name);
+        }
+    }
+
+    fn admission(source: Arc<Source>) -> Admission {
+        if source.row.status == PENDING { Admission::Held } else { Admission::Accept(source) }
+    }
+
+    /// Decides about a message attributed to `name` (canonical), sent from
+    /// `peer`: a known source's status decides, an unknown one is handled
+    /// per `ingest.unknown_sources`. Registering is audited first; an error
+    /// means the sender could not be registered and nothing was stored.
+    pub async fn admit(&self, name: &str, peer: IpAddr, now: i64) -> Result<Admission, RegistryError> {
+        if let Some(source) = self.cached(name) {
+            return Ok(Self::admission(source));
+        }
+        if self.inner.policy == UnknownSources::Refuse {
+            return Ok(Admission::Refused);
+        }
+        let _one_at_a_time = self.inner.registering.lock().await;
+        if let Some(source) = self.cached(name) {
+            return Ok(Self::admission(source));
+        }
+        // Another node may have registered it since the last reload.
+        if let Some(row) = self.inner.store.find_source_by_name(name).await? {
+            return Ok(Self::admission(self.remember(row)));
+        }
+        let full = self.inner.by_name.read().map(|m| m.len() >= self.inner.max_sources).unwrap_or(true);
+        if full {
+            return Ok(Admission::Refused);
+        }
+        let status = if self.inner.policy == UnknownSources::Hold { PENDING } else { ACTIVE };
+        let spec = SourceSpec {
+            source_type: "server".into(),
+            owner: None,
+            product: None,
+            service: None,
+            category: None,
+            parser: ParserKind::Auto.name().into(),
+            heartbeat_secs: None,
+            reviewed: false,
+            status: status.into(),
+        };
+        let id = Id::new("src");
+        let event = Event::new("source.registered", Outcome::Success, "system")
+            .object(id.as_str())
+            .source(Some(peer.to_string()))
+            .attr("name", name)
+            .attr("status", status);
+        self.inner.audit.record(event).await?;
+        let row = match self.inner.store.create_source(&id, name, &spec, now).await {
+            Ok(row) => row,
+            // Registered by another node in the meantime.
+            Err(StoreError::Conflict(_)) => {
+                self.inner.store.find_source_by_name(name).await?.ok_or(RegistryError::NotFound)?
+            }
+            Err(e) => return Err(e.into()),
+        };
+        tracing::info!(source = %name, %peer, status, "registered an unknown log source");
+        Ok(Self::admission(self.remember(row)))
+    }
+
+    /// Notes that `source` was heard from at `now`.
+    pub fn seen(&self, source: &Source, now: i64) {
+        if let Ok(mut seen) = self.inner.seen.lock() {
+            let at = seen.entry(source.row.id.clone()).or_insert(now);
+            *at = (*at).max(now);
+        }
+    }
+
+    /// Writes the noted `last_seen` times to the table.
+    pub async fn flush_seen(&self) -> Result<(), StoreError> {
+        let batch: Vec<(Id, i64)> = match self.inner.seen.lock() {
+            Ok(mut seen) => seen.drain().collect(),
+            Err(_) => return Ok(()),
+        };
+        if batch.is_empty() {
+            return Ok(());
+        }
+        if let Err(e) = self.inner.store.touch_sources(&batch).await {
+            // Put them back so the next flush tries again.
+            if let Ok(mut seen) = self.inner.seen.lock() {
+                for (id, at) in batch {
+                    let slot = seen.entry(id).or_insert(at);
+                    *slot = (*slot).max(at);
+                }
+            }
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Records `source.silent` for every source silent beyond its heartbeat
+    /// at `now` whose silence is not reported yet, once per silence (also
+    /// across nodes: the report is claimed in the table first, and given
+    /// back if its event cannot be recorded). Returns how many it reported.
+    pub async fn report_silent(&self, now: i64) -> Result<usize, RegistryError> {
+        self.flush_seen().await?;
+        let mut reported = 0;
+        for row in self.inner.store.silent_sources(now).await? {
+            if !self.inner.store.claim_silence(&row.id, now).await? {
+                continue;
+            }
+            let last = row.last_seen.unwrap_or(row.created_at);
+            let event = Event::new("source.silent", Outcome::Failure, "system")
+                .object(row.id.as_str())
+                .attr("name", row.name.as_str())
+                .attr("heartbeat_secs", row.heartbeat_secs.unwrap_or_default())
+                .attr("last_seen", row.last_seen.map(rampart_core::time::rfc3339))
+                .attr("silent_for_secs", (now - last) / 1000);
+            if let Err(e) = self.inner.audit.record(event).await {
+                self.inner.store.release_silence(&row.id, now).await?;
+                return Err(e.into());
+            }
+            tracing::warn!(source = %row.name, silent_for_secs = (now - last) / 1000, "log source is silent");
+            reported += 1;
+        }
+        Ok(reported)
+    }
+
+    // The API's operations. Validation is the caller's (`api::sources`).
+
+    pub async fn list(&self, after: Option<&str>, limit: usize) -> Result<rampart_store::Page<SourceRow>, StoreError> {
+        self.inner.store.list_sources(after, limit).await
+    }
+
+    /// A source by id (`src_…`) or by name.
+    pub async fn get(&self, key: &str) -> Result<SourceRow, RegistryError> {
+        let found = match Id::parse(key).filter(|id| id.as_str().starts_with("src_")) {
+            Some(id) => match self.inner.store.get_source(&id).await {
+                Err(StoreError::NotFound) => None,
+                other => Some(other?),
+            },
+            None => self.inner.store.find_source_by_name(&key.to_ascii_lowercase()).await?,
+        };
+        found.ok_or(RegistryError::NotFound)
+    }
+
+    pub async fn create(
+        &self,
+        actor: &str,
+        client: Option<String>,
+        name: &str,
+        spec: &SourceSpec,
+        now: i64,
+    ) -> Result<SourceRow, RegistryError> {
+        if self.inner.store.find_source_by_name(name).await?.is_some() {
+            return Err(RegistryError::Conflict(name.to_owned()));
+        }
+        let id = Id::new("src");
+        let event = Event::new("source.created", Outcome::Success, actor)
+            .object(id.as_str())
+            .source(client)
+            .attr("name", name)
+            .attr("spec", spec_attrs(spec));
+        self.inner.audit.record(event).await?;
+        let row = match self.inner.store.create_source(&id, name, spec, now).await {
+            Err(StoreError::Conflict(_)) => return Err(RegistryError::Conflict(name.to_owned())),
+            other => other?,
+        };
+        self.remember(row.clone());
+        Ok(row)
+    }
+
+    pub async fn update(
+        &self,
+        actor: &str,
+        client: Option<String>,
+        row: &SourceRow,
+        spec: &SourceSpec,
+        now: i64,
+    ) -> Result<SourceRow, RegistryError> {
+        let event = Event::new("source.updated", Outcome::Success, actor)
+            .object(row.id.as_str())
+            .source(client)
+            .attr("name", row.name.as_str())
+            .attr("spec", spec_attrs(spec));
+        self.inner.audit.record(event).await?;
+        let updated = self.inner.store.update_source(&row.id, spec, now).await?;
+        self.remember(updated.clone());
+        Ok(updated)
+    }
+
+    pub async fn delete(&self, actor: &str, client: Option<String>, row: &SourceRow) -> Result<(), RegistryError> {
+        let event = Event::new("source.deleted", Outcome::Success, actor)
+            .object(row.id.as_str())
+            .source(client)
+            .attr("name", row.name.as_str());
+        self.inner.audit.record(event).await?;
+        self.inner.store.delete_source(&row.id).await?;
+        self.forget(&row.name);
+        Ok(())
+    }
+}
+
+fn spec_attrs(spec: &SourceSpec) -> serde_json::Value {
+    serde_json::json!({
+        "type": spec.source_type, "owner": spec.owner, "product": spec.product, "service": spec.service,
+        "category": spec.category, "parser": spec.parser, "heartbeat_secs": spec.heartbeat_secs,
+        "reviewed": spec.reviewed, "status": spec.status,
+    })
+}
