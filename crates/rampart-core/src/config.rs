@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 /// Top-level sections; only environment variables under these are read, so
 /// client-side variables such as `RAMPART_URL` do not disturb the server.
-const SECTIONS: [&str; 8] = ["data_dir", "server", "database", "log", "auth", "audit", "ledger", "kms"];
+const SECTIONS: [&str; 9] = ["data_dir", "server", "database", "log", "auth", "audit", "ledger", "kms", "bastion"];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -29,6 +29,33 @@ pub struct Config {
     pub audit: AuditConfig,
     pub ledger: LedgerConfig,
     pub kms: KmsConfig,
+    pub bastion: BastionConfig,
+}
+
+/// `[bastion]`: the SSH bastion that administrators reach backend systems
+/// through (`ssh -p 2222 USER:TARGET@host`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BastionConfig {
+    /// Whether `rampart serve` starts the SSH listener.
+    pub enabled: bool,
+    /// The SSH listener (default 127.0.0.1:2222).
+    pub listen: SocketAddr,
+    /// Time allowed to reach and authenticate to a target, in seconds.
+    pub connect_timeout_secs: u64,
+    /// A connection with no traffic for this long is closed, in seconds.
+    pub idle_timeout_secs: u64,
+}
+
+impl Default for BastionConfig {
+    fn default() -> Self {
+        BastionConfig {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 2222)),
+            connect_timeout_secs: 10,
+            idle_timeout_secs: 3600,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -254,6 +281,7 @@ impl Default for Config {
             audit: AuditConfig::default(),
             ledger: LedgerConfig::default(),
             kms: KmsConfig::default(),
+            bastion: BastionConfig::default(),
         }
     }
 }
@@ -380,6 +408,9 @@ impl Config {
         }
         if self.auth.access_key_cache_ms > 10_000 {
             return bad("auth.access_key_cache_ms is at most 10000, so a revoked access key stops within 10 s");
+        }
+        if self.bastion.connect_timeout_secs == 0 || self.bastion.idle_timeout_secs == 0 {
+            return bad("bastion timeouts must be at least 1 second");
         }
         if self.kms.seal == SealKind::Shamir {
             if self.kms.keystore != KeystoreKind::Software {

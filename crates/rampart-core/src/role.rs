@@ -56,6 +56,10 @@ pub enum Permission {
     /// Manage KMS keys of one's tenant: create, enable, disable, rotate,
     /// schedule deletion, aliases.
     KmsManage,
+    /// Register and remove one's own SSH public keys for the bastion.
+    SshKeySelf,
+    /// Manage bastion targets and grants. Only the administrator holds it.
+    BastionManage,
 }
 
 impl Role {
@@ -73,8 +77,10 @@ impl Role {
         use Permission::*;
         match self {
             Role::Admin => &Permission::ALL,
-            Role::SecurityOperator => &[UserRead, TenantRead, TokenSelf, AccessKeySelf, AuditRead, SystemRead],
-            Role::OperationsEngineer => &[TenantRead, TokenSelf, AccessKeySelf, SystemRead],
+            Role::SecurityOperator => {
+                &[UserRead, TenantRead, TokenSelf, AccessKeySelf, AuditRead, SystemRead, SshKeySelf]
+            }
+            Role::OperationsEngineer => &[TenantRead, TokenSelf, AccessKeySelf, SystemRead, SshKeySelf],
             // Read-only over everything: every *Read permission, and its own tokens.
             Role::Auditor => &[UserRead, TenantRead, AuditRead, SystemRead, TokenSelf],
             Role::CustomerAdmin => &[UserRead, UserWrite, TenantRead, TokenSelf, AccessKeySelf, KmsUse, KmsManage],
@@ -109,7 +115,7 @@ impl Role {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 11] = [
+    pub const ALL: [Permission; 13] = [
         Permission::UserRead,
         Permission::UserWrite,
         Permission::TenantRead,
@@ -121,6 +127,8 @@ impl Permission {
         Permission::SystemWrite,
         Permission::KmsUse,
         Permission::KmsManage,
+        Permission::SshKeySelf,
+        Permission::BastionManage,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -136,6 +144,8 @@ impl Permission {
             Permission::SystemWrite => "system_write",
             Permission::KmsUse => "kms_use",
             Permission::KmsManage => "kms_manage",
+            Permission::SshKeySelf => "ssh_key_self",
+            Permission::BastionManage => "bastion_manage",
         }
     }
 }
