@@ -39,6 +39,8 @@ pub struct AppState {
     pub store: Store,
     pub ledger: Ledger,
     pub kms: rampart_kms::service::Kms,
+    /// The SSH bastion's targets and grants.
+    pub bastion: rampart_bastion_ssh::Bastion,
     pub config: Arc<Config>,
     pub started: Instant,
     pub metrics: PrometheusHandle,
@@ -59,6 +61,8 @@ impl std::fmt::Debug for AppState {
 pub struct Running {
     /// The address the HTTPS listener is bound to.
     pub addr: SocketAddr,
+    /// The SSH bastion's listener, unless `bastion.enabled` is off.
+    pub bastion: Option<rampart_bastion_ssh::Listening>,
     pub data_dir: DataDir,
     /// Every declared route, for tests and tooling.
     pub specs: Vec<RouteSpec>,
@@ -74,6 +78,9 @@ impl Running {
     /// Stops accepting connections, lets in-flight requests finish (up to
     /// the configured grace period), then closes storage.
     pub async fn shutdown(self) -> Result<()> {
+        if let Some(ssh) = &self.bastion {
+            ssh.stop();
+        }
         self.handle.graceful_shutdown(Some(self.grace));
         let served = self.task.await.context("server task")?;
         self.state.store.close().await;
@@ -127,6 +134,14 @@ pub async fn build(config: Config) -> Result<(Router, AppState, DataDir, Vec<Rou
     }
     .with_metadata_cache(Duration::from_millis(config.kms.metadata_cache_ms));
     spawn_kms_jobs(kms.clone());
+    let bastion = rampart_bastion_ssh::Bastion::new(
+        store.clone(),
+        auth.clone(),
+        kms.clone(),
+        config.bastion.clone(),
+        &config.kms.region,
+        data_dir.bastion(),
+    );
     let bootstrap = auth.bootstrap_admin().await?;
     if let Some(b) = &bootstrap {
         data_dir.write_bootstrap(b)?;
@@ -139,6 +154,7 @@ pub async fn build(config: Config) -> Result<(Router, AppState, DataDir, Vec<Rou
         store,
         ledger,
         kms,
+        bastion,
         config: Arc::new(config),
         started: Instant::now(),
         metrics: crate::metrics::handle(),
@@ -173,6 +189,11 @@ pub async fn start(config: Config) -> Result<Running> {
     let header_timeout = Duration::from_secs(config.server.header_read_timeout_secs);
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     let (router, state, data_dir, specs, bootstrap) = build(config).await?;
+    let bastion = if state.config.bastion.enabled {
+        Some(rampart_bastion_ssh::server::start(state.bastion.clone()).await.map_err(anyhow::Error::msg)?)
+    } else {
+        None
+    };
     let tls = RustlsConfig::from_config(crate::tls::server_config(&data_dir.tls())?);
 
     let listener = std::net::TcpListener::bind(listen).with_context(|| format!("binding {listen}"))?;
@@ -188,7 +209,7 @@ pub async fn start(config: Config) -> Result<Running> {
     let url = format!("https://{}", url_host(addr));
     data_dir.write_client_info(&url)?;
     tracing::info!(%url, "listening");
-    Ok(Running { addr, data_dir, specs, bootstrap, state, handle, task, grace })
+    Ok(Running { addr, bastion, data_dir, specs, bootstrap, state, handle, task, grace })
 }
 
 /// A keystore ready to use, or one sealed by Shamir shares.

@@ -71,6 +71,7 @@ impl Node {
         }
         let child = cmd
             .env("RAMPART_LOG__LEVEL", "warn")
+            .env("RAMPART_BASTION__LISTEN", "127.0.0.1:0")
             .envs(options.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(stderr)
