@@ -29,7 +29,13 @@ fn have(program: &str) -> bool {
 }
 
 fn ok(o: &Output, what: &str) {
-    assert!(o.status.success(), "{what}: {}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "{what} ({}): {}{}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 fn text(o: &Output) -> String {
@@ -364,6 +370,7 @@ async fn real_openssh_clients_reach_a_real_sshd_only_through_grants_recorded_and
 
     let admin_after = tokio::task::spawn_blocking({
         let dir = dir.clone();
+        let data_dir_for_thread = data_dir.clone();
         let remote_dir = remote_dir.clone();
         move || {
             // A wrong code is refused (and counts towards the lockout).
@@ -486,6 +493,16 @@ async fn real_openssh_clients_reach_a_real_sshd_only_through_grants_recorded_and
                 let n = s.read(&mut buf).unwrap_or(0);
                 assert!(!String::from_utf8_lossy(&buf[..n]).contains("SSH-2.0"), "no tunnel to the target's sshd");
             }
+            // No recording, no session: with the recordings directory
+            // replaced by a file, a new session is refused, not run unrecorded.
+            let recordings = data_dir_for_thread.join("recordings");
+            std::fs::rename(&recordings, dir.join("recordings-aside")).unwrap();
+            std::fs::write(&recordings, b"not a directory").unwrap();
+            let out = as_admin.over("admin", &["x", "echo unrecorded-$((5*5))"]).output().unwrap();
+            assert!(!out.status.success(), "a session that cannot be recorded is refused");
+            assert!(!String::from_utf8_lossy(&out.stdout).contains("unrecorded-25"), "{}", text(&out));
+            std::fs::remove_file(&recordings).unwrap();
+            std::fs::rename(dir.join("recordings-aside"), &recordings).unwrap();
             as_admin.close("admin");
 
             // A changed host key is refused, before any credential is sent.
@@ -553,6 +570,7 @@ async fn real_openssh_clients_reach_a_real_sshd_only_through_grants_recorded_and
     let reasons: Vec<&str> = refused.iter().filter_map(|e| e["attrs"]["reason"].as_str()).collect();
     assert!(reasons.contains(&"host_key_mismatch"), "{reasons:?}");
     assert!(reasons.contains(&"no_grant"), "{reasons:?}");
+    assert!(reasons.contains(&"recording_failed"), "{reasons:?}");
     let forwarding = events(&server, &admin, "bastion.forwarding.refused").await;
     assert!(forwarding.iter().any(|e| e["attrs"]["kind"] == "local"), "{forwarding:?}");
     let failed = events(&server, &admin, "auth.login.failed").await;

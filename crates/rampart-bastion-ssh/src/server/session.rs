@@ -142,6 +142,12 @@ async fn pump(
     replies: mpsc::Sender<bool>,
 ) {
     let mut cut = false;
+    // The target's EOF is held until its exit status has been passed on:
+    // a client that has both EOFs closes the channel, and russh answers
+    // that close at once, so an exit status arriving after it would be
+    // lost and the client would report failure (ssh's 255).
+    let mut exited = false;
+    let mut eof_held = false;
     while let Some(msg) = read.wait().await {
         match msg {
             ChannelMsg::Data { data } => {
@@ -164,17 +170,26 @@ async fn pump(
                     break;
                 }
             }
-            ChannelMsg::Eof => {
+            ChannelMsg::Eof if exited => {
                 let _ = handle.eof(id).await;
             }
+            ChannelMsg::Eof => eof_held = true,
             ChannelMsg::ExitStatus { exit_status } => {
                 if let Ok(mut s) = shared.exit_status.lock() {
                     *s = Some(exit_status);
                 }
                 let _ = handle.exit_status_request(id, exit_status).await;
+                exited = true;
+                if std::mem::take(&mut eof_held) {
+                    let _ = handle.eof(id).await;
+                }
             }
             ChannelMsg::ExitSignal { signal_name, core_dumped, error_message, lang_tag } => {
                 let _ = handle.exit_signal_request(id, signal_name, core_dumped, error_message, lang_tag).await;
+                exited = true;
+                if std::mem::take(&mut eof_held) {
+                    let _ = handle.eof(id).await;
+                }
             }
             ChannelMsg::Success => {
                 let _ = replies.try_send(true);
@@ -185,6 +200,9 @@ async fn pump(
             ChannelMsg::Close => break,
             _ => {}
         }
+    }
+    if eof_held {
+        let _ = handle.eof(id).await;
     }
     if cut {
         tracing::error!(session = %shared.session_id, "the session recording failed; cutting the session");
