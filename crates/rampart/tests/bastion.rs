@@ -596,3 +596,96 @@ async fn real_openssh_clients_reach_a_real_sshd_only_through_grants_recorded_and
         assert!(!occurs(&captured, secret), "{what} appears in the logs");
     }
 }
+
+/// Bad or hostile input to the bastion's API gets a clear 4xx and changes
+/// nothing; the resources are for the roles that hold their permission.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bastion_api_refuses_bad_input_and_wrong_roles() {
+    let server = TestServer::start().await;
+    let admin = server.admin_session().await;
+    let ops = server.session_for(&admin, "opsie", Role::OperationsEngineer, None).await;
+    let tenant = server.create_tenant(&admin, "custco").await;
+    let cust = server.session_for(&admin, "custie", Role::CustomerAdmin, Some(&tenant)).await;
+    let post = |token: String, path: &'static str, body: Value| {
+        let req = server.request(reqwest::Method::POST, path, Some(&token)).json(&body);
+        async move {
+            let resp = req.send().await.unwrap();
+            let status = resp.status().as_u16();
+            (status, resp.text().await.unwrap_or_default())
+        }
+    };
+    let work = tempfile::tempdir().unwrap();
+    let host = keygen(&work.path().join("host"));
+    let login = work.path().join("login");
+    keygen(&login);
+    let private = std::fs::read_to_string(&login).unwrap();
+    let target = |name: &str| {
+        serde_json::json!({ "name": name, "address": "127.0.0.1", "port": 22, "host_key": host, "login": "ops",
+            "private_key": private })
+    };
+
+    // SSH keys: RSA, garbage and a second registration are refused.
+    let rsa = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7 user";
+    let (s, body) = post(ops.token.clone(), "/api/v1/ssh-keys", serde_json::json!({ "public_key": rsa })).await;
+    assert_eq!(s, 422, "{body}");
+    assert!(body.contains("unsupported key algorithm"), "{body}");
+    let (s, _) = post(ops.token.clone(), "/api/v1/ssh-keys", serde_json::json!({ "public_key": "\u{0}\u{1}" })).await;
+    assert_eq!(s, 422);
+    let (s, _) = post(ops.token.clone(), "/api/v1/ssh-keys", serde_json::json!({ "public_key": host })).await;
+    assert_eq!(s, 201);
+    let (s, _) = post(admin.token.clone(), "/api/v1/ssh-keys", serde_json::json!({ "public_key": host })).await;
+    assert_eq!(s, 409, "one key, one user");
+    let (s, _) = post(cust.token.clone(), "/api/v1/ssh-keys", serde_json::json!({ "public_key": host })).await;
+    assert_eq!(s, 403, "customers do not use the bastion");
+
+    // Targets: only the administrator; every field checked.
+    let (s, _) = post(ops.token.clone(), "/api/v1/bastion/targets", target("db")).await;
+    assert_eq!(s, 403);
+    for (field, value) in [
+        ("name", serde_json::json!("Bad Name")),
+        ("name", serde_json::json!("a:b")),
+        ("address", serde_json::json!("10.0.0.1; rm -rf /")),
+        ("port", serde_json::json!(0)),
+        ("host_key", serde_json::json!("ssh-ed25519 notbase64")),
+        ("login", serde_json::json!("root\nx")),
+        ("private_key", serde_json::json!("-----BEGIN OPENSSH PRIVATE KEY-----\ngarbage\n")),
+    ] {
+        let mut body = target("db");
+        body[field] = value;
+        let (s, text) = post(admin.token.clone(), "/api/v1/bastion/targets", body).await;
+        assert_eq!(s, 422, "{field}: {text}");
+        assert!(!text.contains(private.lines().nth(1).unwrap()), "no credential in errors");
+    }
+    let mut both = target("db");
+    both["password"] = serde_json::json!("hunter2");
+    assert_eq!(post(admin.token.clone(), "/api/v1/bastion/targets", both).await.0, 422);
+    let mut unknown = target("db");
+    unknown["extra"] = serde_json::json!(1);
+    assert_eq!(post(admin.token.clone(), "/api/v1/bastion/targets", unknown).await.0, 422, "unknown fields");
+    let (s, text) = post(admin.token.clone(), "/api/v1/bastion/targets", target("db")).await;
+    assert_eq!(s, 201, "{text}");
+    assert!(!text.contains(private.lines().nth(1).unwrap()), "the credential is never returned");
+    assert_eq!(post(admin.token.clone(), "/api/v1/bastion/targets", target("db")).await.0, 409);
+
+    // Grants: known user and target, at least one action, a bounded window.
+    let grant = |user: &str, target: &str, actions: Value, secs: u64| serde_json::json!({ "username": user, "target": target, "actions": actions, "valid_for_secs": secs });
+    for bad in [
+        grant("nobody", "db", serde_json::json!(["shell"]), 60),
+        grant("opsie", "nope", serde_json::json!(["shell"]), 60),
+        grant("opsie", "db", serde_json::json!([]), 60),
+        grant("opsie", "db", serde_json::json!(["shell"]), 0),
+        grant("opsie", "db", serde_json::json!(["shell"]), 91 * 24 * 3600),
+    ] {
+        let (s, text) = post(admin.token.clone(), "/api/v1/bastion/grants", bad.clone()).await;
+        assert_eq!(s, 422, "{bad}: {text}");
+    }
+    let (s, _) =
+        post(admin.token.clone(), "/api/v1/bastion/grants", grant("opsie", "db", serde_json::json!(["root"]), 60))
+            .await;
+    assert_eq!(s, 422, "an unknown action is a bad request body");
+    let (s, text) =
+        post(admin.token.clone(), "/api/v1/bastion/grants", grant("opsie", "db", serde_json::json!(["exec"]), 60))
+            .await;
+    assert_eq!(s, 201, "{text}");
+    server.stop().await;
+}
