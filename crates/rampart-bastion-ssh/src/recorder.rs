@@ -27,15 +27,46 @@ pub struct Summary {
 
 /// A recording in progress.
 #[derive(Debug)]
-pub struct Recorder<W: Write = BufWriter<File>> {
+pub struct Recorder<W: Write = Capped<BufWriter<File>>> {
     writer: AsciicastWriter<W>,
     started: Instant,
     path: PathBuf,
 }
 
-impl Recorder {
-    /// Creates `dir/NAME.cast` (mode 0600) and writes its header.
-    pub fn create(dir: &Path, name: &str, header: &Header) -> Result<Self, RecordingError> {
+/// A writer that refuses to grow past a size: one session's recording
+/// cannot fill the disk. The write that would pass the limit fails, which
+/// breaks the recording and so cuts the session.
+#[derive(Debug)]
+pub struct Capped<W> {
+    inner: W,
+    left: u64,
+}
+
+impl<W: Write> Capped<W> {
+    pub fn new(inner: W, max_bytes: u64) -> Self {
+        Capped { inner, left: max_bytes }
+    }
+}
+
+impl<W: Write> Write for Capped<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if buf.len() as u64 > self.left {
+            return Err(std::io::Error::other("the recording reached bastion.recording_max_bytes"));
+        }
+        let n = self.inner.write(buf)?;
+        self.left -= n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl Recorder<Capped<BufWriter<File>>> {
+    /// Creates `dir/NAME.cast` (mode 0600), at most `max_bytes` long, and
+    /// writes its header.
+    pub fn create(dir: &Path, name: &str, header: &Header, max_bytes: u64) -> Result<Self, RecordingError> {
         std::fs::create_dir_all(dir)?;
         let path = dir.join(format!("{name}.cast"));
         let mut opts = std::fs::OpenOptions::new();
@@ -46,7 +77,7 @@ impl Recorder {
             opts.mode(0o600);
         }
         let file = opts.open(&path)?;
-        Self::with_writer(BufWriter::new(file), path, header)
+        Self::with_writer(Capped::new(BufWriter::new(file), max_bytes), path, header)
     }
 }
 
@@ -134,10 +165,19 @@ mod tests {
     }
 
     #[test]
+    fn a_capped_recording_fails_at_its_limit() {
+        let mut r = Recorder::with_writer(Capped::new(Vec::new(), 300), "x".into(), &Header::default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(r.output(b"small").is_ok());
+        assert!(r.output(&[b'a'; 400]).is_err());
+        assert!(r.output(b"x").is_err(), "broken for good");
+    }
+
+    #[test]
     fn a_recording_on_disk_hashes_to_what_finish_reports() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let header = Header { width: 80, height: 24, ..Header::default() };
-        let mut r = Recorder::create(dir.path(), "ses_1", &header).unwrap_or_else(|e| panic!("{e}"));
+        let mut r = Recorder::create(dir.path(), "ses_1", &header, 1 << 20).unwrap_or_else(|e| panic!("{e}"));
         r.input(b"ls\r").unwrap_or_else(|e| panic!("{e}"));
         r.output(b"file\r\n").unwrap_or_else(|e| panic!("{e}"));
         r.resize(100, 30).unwrap_or_else(|e| panic!("{e}"));

@@ -45,6 +45,10 @@ pub struct BastionConfig {
     pub connect_timeout_secs: u64,
     /// A connection with no traffic for this long is closed, in seconds.
     pub idle_timeout_secs: u64,
+    /// The largest one session's recording may grow, in bytes. A session
+    /// whose recording would grow beyond it is cut, like one whose
+    /// recording cannot be written, so one session cannot fill the disk.
+    pub recording_max_bytes: u64,
 }
 
 impl Default for BastionConfig {
@@ -54,6 +58,7 @@ impl Default for BastionConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 2222)),
             connect_timeout_secs: 10,
             idle_timeout_secs: 3600,
+            recording_max_bytes: 1 << 30,
         }
     }
 }
@@ -411,6 +416,9 @@ impl Config {
         }
         if self.bastion.connect_timeout_secs == 0 || self.bastion.idle_timeout_secs == 0 {
             return bad("bastion timeouts must be at least 1 second");
+        }
+        if self.bastion.recording_max_bytes < 4096 {
+            return bad("bastion.recording_max_bytes must be at least 4096");
         }
         if self.kms.seal == SealKind::Shamir {
             if self.kms.keystore != KeystoreKind::Software {

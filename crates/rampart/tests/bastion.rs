@@ -689,3 +689,61 @@ async fn bastion_api_refuses_bad_input_and_wrong_roles() {
     assert_eq!(s, 201, "{text}");
     server.stop().await;
 }
+
+/// Sync mode: a session whose recording stops being writable mid-way is
+/// cut, and the ledger says so. The recording is capped at a few KiB and
+/// the command on the target prints far more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_whose_recording_fails_mid_way_is_cut() {
+    let missing = [SSHD, "ssh", "oathtool", "ssh-keygen"].into_iter().find(|p| !have(p));
+    if let Some(p) = missing
+        && skip_without(&format!("{p} is missing"), "apt-get install openssh-server openssh-client oathtool")
+    {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().to_path_buf();
+    write_askpass(&dir);
+    let login_key = dir.join("target_login_key");
+    let sshd = Sshd::start(&dir, &keygen(&login_key));
+    let server = TestServer::start_with(|c| c.bastion.recording_max_bytes = 8192).await;
+    let bastion = server.running.as_ref().unwrap().bastion.as_ref().unwrap().addr;
+    let step = unix_now() / 30;
+    let admin = server.admin_session().await;
+    let admin_key = dir.join("admin_key");
+    let post =
+        |path: &str, body: Value| server.request(reqwest::Method::POST, path, Some(&admin.token)).json(&body).send();
+    let pubkey = keygen(&admin_key);
+    assert_eq!(post("/api/v1/ssh-keys", serde_json::json!({ "public_key": pubkey })).await.unwrap().status(), 201);
+    let target = serde_json::json!({ "name": "db", "address": "127.0.0.1", "port": sshd.port, "host_key": sshd.host_key,
+        "login": sshd.login, "private_key": std::fs::read_to_string(&login_key).unwrap() });
+    assert_eq!(post("/api/v1/bastion/targets", target).await.unwrap().status(), 201);
+    let grant = serde_json::json!({ "username": "admin", "target": "db", "actions": ["exec"], "valid_for_secs": 600 });
+    assert_eq!(post("/api/v1/bastion/grants", grant).await.unwrap().status(), 201);
+
+    let client = Client {
+        dir: dir.clone(),
+        bastion,
+        key: admin_key,
+        totp_secret: data_encoding::BASE32_NOPAD.encode(admin.creds.totp_secret.as_deref().unwrap()),
+    };
+    let out = tokio::task::spawn_blocking(move || {
+        let cmd = "for i in $(seq 1 3000); do echo line-$i-of-a-long-output; done; echo finished-$((3*3))";
+        client.ssh(Some(step + 1), &["admin:db@127.0.0.1", cmd]).output().unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "a cut session does not end well: {}", text(&out));
+    assert!(!stdout.contains("finished-9"), "the session is cut before its end");
+    assert!(text(&out).contains("the session recording failed; the session is cut"), "{}", text(&out));
+    drop(sshd);
+
+    let ended = events(&server, &admin, "bastion.session.ended").await;
+    let cut = ended.iter().find(|e| e["attrs"]["reason"] == "recording_failed").expect("the cut is in the ledger");
+    assert_eq!(cut["outcome"], "failure");
+    let recordings: Vec<_> = std::fs::read_dir(server.data_dir().join("recordings")).unwrap().flatten().collect();
+    assert_eq!(recordings.len(), 1);
+    assert!(recordings[0].metadata().unwrap().len() <= 8192, "the cap holds on disk");
+    server.stop().await;
+}

@@ -270,7 +270,8 @@ impl Connection {
                 title: Some(format!("{}@{}", user.username, target.name)),
             };
             let dir = self.bastion.inner.paths.recordings.clone();
-            let created = Recorder::create(&dir, shared.session_id.as_str(), &header).and_then(|mut r| {
+            let max = self.bastion.config().recording_max_bytes;
+            let created = Recorder::create(&dir, shared.session_id.as_str(), &header, max).and_then(|mut r| {
                 if let Some(cmd) = &command_text {
                     r.marker(&format!("exec: {cmd}"))?;
                 }
