@@ -580,6 +580,22 @@ async fn real_openssh_clients_reach_a_real_sshd_only_through_grants_recorded_and
     let logins = events(&server, &admin, "bastion.login.succeeded").await;
     assert!(logins.iter().any(|e| e["actor"] == "admin" && e["attrs"]["second_factor"] == "totp"), "{logins:?}");
 
+    // The CLI takes back what it gave: a grant, a key, a target.
+    let grants = cli(&admin.token, &["--json", "grant", "list"]);
+    ok(&grants, "grant list");
+    let grants: Value = serde_json::from_slice(&grants.stdout).unwrap();
+    assert_eq!(grants["items"].as_array().map(Vec::len), Some(2));
+    let id = grants["items"][0]["id"].as_str().unwrap().to_owned();
+    ok(&cli(&admin.token, &["grant", "revoke", &id]), "grant revoke");
+    assert_eq!(cli(&admin.token, &["grant", "revoke", &id]).status.code(), Some(4), "revoked once");
+    let keys: Value = serde_json::from_slice(&cli(&bob.token, &["--json", "ssh-key", "list"]).stdout).unwrap();
+    let key_id = keys["items"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(cli(&admin.token, &["ssh-key", "remove", &key_id]).status.code(), Some(4), "not the admin's key");
+    ok(&cli(&bob.token, &["ssh-key", "remove", &key_id]), "ssh-key remove");
+    ok(&cli(&admin.token, &["target", "delete", "moved"]), "target delete");
+    let targets: Value = serde_json::from_slice(&cli(&admin.token, &["--json", "target", "list"]).stdout).unwrap();
+    assert_eq!(targets["items"].as_array().map(Vec::len), Some(1));
+
     // No credential of the target ever reached the ledger.
     let all: Value = server
         .request(reqwest::Method::GET, "/api/v1/audit/events?limit=500", Some(&admin.token))
@@ -697,7 +713,7 @@ async fn bastion_api_refuses_bad_input_and_wrong_roles() {
 /// the command on the target prints far more.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_whose_recording_fails_mid_way_is_cut() {
-    let missing = [SSHD, "ssh", "oathtool", "ssh-keygen"].into_iter().find(|p| !have(p));
+    let missing = [SSHD, "ssh", "oathtool", "ssh-keygen", "ssh-agent"].into_iter().find(|p| !have(p));
     if let Some(p) = missing
         && skip_without(&format!("{p} is missing"), "apt-get install openssh-server openssh-client oathtool")
     {
@@ -729,12 +745,27 @@ async fn a_session_whose_recording_fails_mid_way_is_cut() {
         key: admin_key,
         totp_secret: data_encoding::BASE32_NOPAD.encode(admin.creds.totp_secret.as_deref().unwrap()),
     };
+    // An agent to forward, so that ssh -A really asks for it.
+    let agent_sock = dir.join("agent.sock");
+    let mut agent =
+        Command::new("ssh-agent").arg("-D").arg("-a").arg(&agent_sock).stdout(Stdio::null()).spawn().unwrap();
     let out = tokio::task::spawn_blocking(move || {
         let cmd = "for i in $(seq 1 3000); do echo line-$i-of-a-long-output; done; echo finished-$((3*3))";
-        client.ssh(Some(step + 1), &["admin:db@127.0.0.1", cmd]).output().unwrap()
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !agent_sock.exists() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // Agent forwarding and a remote forward are asked for, and refused.
+        client
+            .ssh(Some(step + 1), &["-A", "-R", "0:127.0.0.1:9", "admin:db@127.0.0.1", cmd])
+            .env("SSH_AUTH_SOCK", &agent_sock)
+            .output()
+            .unwrap()
     })
     .await
     .unwrap();
+    let _ = agent.kill();
+    let _ = agent.wait();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(!out.status.success(), "a cut session does not end well: {}", text(&out));
     assert!(!stdout.contains("finished-9"), "the session is cut before its end");
@@ -742,6 +773,10 @@ async fn a_session_whose_recording_fails_mid_way_is_cut() {
     drop(sshd);
 
     let ended = events(&server, &admin, "bastion.session.ended").await;
+    let forwarding = events(&server, &admin, "bastion.forwarding.refused").await;
+    let reasons: Vec<&str> = forwarding.iter().filter_map(|e| e["attrs"]["reason"].as_str()).collect();
+    assert!(reasons.contains(&"agent_forwarding_not_granted"), "{forwarding:?}");
+    assert!(forwarding.iter().any(|e| e["attrs"]["kind"] == "remote"), "{forwarding:?}");
     let cut = ended.iter().find(|e| e["attrs"]["reason"] == "recording_failed").expect("the cut is in the ledger");
     assert_eq!(cut["outcome"], "failure");
     let recordings: Vec<_> = std::fs::read_dir(server.data_dir().join("recordings")).unwrap().flatten().collect();
