@@ -325,8 +325,11 @@ impl Connection {
 impl server::Handler for Connection {
     type Error = ConnError;
 
-    async fn auth_none(&mut self, _user: &str) -> Result<Auth, Self::Error> {
-        Ok(Auth::Reject { proceed_with_methods: methods(&[MethodKind::PublicKey]), partial_success: false })
+    async fn auth_none(&mut self, user: &str) -> Result<Auth, Self::Error> {
+        // A login that names no target can never succeed; offer only the
+        // method that can carry a message saying how to log in.
+        let next = if parse_login(user).is_some() { MethodKind::PublicKey } else { MethodKind::KeyboardInteractive };
+        Ok(Auth::Reject { proceed_with_methods: methods(&[next]), partial_success: false })
     }
 
     async fn auth_publickey_offered(&mut self, user: &str, offer: PublicKeyOffer<'_>) -> Result<Auth, Self::Error> {
@@ -379,6 +382,20 @@ impl server::Handler for Connection {
         _submethods: &str,
         response: Option<Response<'a>>,
     ) -> Result<Auth, Self::Error> {
+        if parse_login(user).is_none() {
+            // Not a bastion login: say how to log in (OpenSSH prints the
+            // instructions), ask nothing, and refuse.
+            if response.is_some() {
+                return Ok(Auth::reject());
+            }
+            return Ok(Auth::Partial {
+                name: Cow::Borrowed("Rampart bastion"),
+                instructions: Cow::Borrowed(
+                    "Log in as USER:TARGET, for example: ssh -p 2222 alice:db-1@bastion (TARGET is a registered target)",
+                ),
+                prompts: Cow::Borrowed(&[]),
+            });
+        }
         // The code is only asked after the key, for the same login.
         if self.stage != Stage::Totp || user != self.ssh_user {
             return Ok(Auth::reject());

@@ -705,6 +705,18 @@ async fn bastion_api_refuses_bad_input_and_wrong_roles() {
         post(admin.token.clone(), "/api/v1/bastion/grants", grant("opsie", "db", serde_json::json!(["exec"]), 60))
             .await;
     assert_eq!(s, 201, "{text}");
+
+    // A login without a target is told how to log in, by the real client.
+    if have("ssh") {
+        let bastion = server.running.as_ref().unwrap().bastion.as_ref().unwrap().addr;
+        let client = Client { dir: work.path().to_path_buf(), bastion, key: login.clone(), totp_secret: String::new() };
+        let out = tokio::task::spawn_blocking(move || client.ssh(None, &["admin@127.0.0.1", "true"]).output().unwrap())
+            .await
+            .unwrap();
+        let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(!out.status.success());
+        assert!(said.contains("Log in as USER:TARGET"), "{said}");
+    }
     server.stop().await;
 }
 
