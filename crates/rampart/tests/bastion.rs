@@ -706,9 +706,16 @@ async fn bastion_api_refuses_bad_input_and_wrong_roles() {
             .await;
     assert_eq!(s, 201, "{text}");
 
+    // Garbage instead of SSH, and a connection dropped mid-handshake, do
+    // not take the listener down.
+    let bastion = server.running.as_ref().unwrap().bastion.as_ref().unwrap().addr;
+    for junk in [&b"GET / HTTP/1.1\r\n\r\n"[..], &[0xff; 70_000][..], b"SSH-2.0-x\r\n\0\0\0\x05\x14garbage"] {
+        if let Ok(mut s) = TcpStream::connect(bastion) {
+            let _ = s.write_all(junk);
+        }
+    }
     // A login without a target is told how to log in, by the real client.
     if have("ssh") {
-        let bastion = server.running.as_ref().unwrap().bastion.as_ref().unwrap().addr;
         let client = Client { dir: work.path().to_path_buf(), bastion, key: login.clone(), totp_secret: String::new() };
         let out = tokio::task::spawn_blocking(move || client.ssh(None, &["admin@127.0.0.1", "true"]).output().unwrap())
             .await
