@@ -119,6 +119,14 @@ impl Bastion {
         if !valid_login(&login) {
             return Err(BastionError::Invalid("login must be 1-64 letters, digits, '-', '_' or '.'".into()));
         }
+        // A target holds one credential, for one login: a grant for another
+        // login could never be used, so it is refused rather than stored.
+        if login != target.login {
+            return Err(BastionError::Invalid(format!(
+                "target {:?} logs in as {:?} only; a grant for {login:?} would never apply",
+                target.name, target.login
+            )));
+        }
         if new.actions.is_empty() {
             return Err(BastionError::Invalid("a grant needs at least one action: shell, exec or sftp".into()));
         }

@@ -693,6 +693,11 @@ async fn bastion_api_refuses_bad_input_and_wrong_roles() {
         grant("opsie", "db", serde_json::json!([]), 60),
         grant("opsie", "db", serde_json::json!(["shell"]), 0),
         grant("opsie", "db", serde_json::json!(["shell"]), 91 * 24 * 3600),
+        {
+            let mut other_login = grant("opsie", "db", serde_json::json!(["shell"]), 60);
+            other_login["login"] = serde_json::json!("root");
+            other_login
+        },
     ] {
         let (s, text) = post(admin.token.clone(), "/api/v1/bastion/grants", bad.clone()).await;
         assert_eq!(s, 422, "{bad}: {text}");
