@@ -1,7 +1,7 @@
 //! Developer tasks, run as `cargo xtask TASK`:
 //!
 //! - `test`: installs what the tests need when run as root and missing
-//!   (`oathtool`, `softhsm2`, `logger`, `rsyslog` with its TLS driver; the `aws` CLI from PyPI), then runs every test of the workspace. This is the one
+//!   (`oathtool`, `softhsm2`, `logger`, `rsyslog` with its TLS driver, `openssh-server`; the `aws` CLI from PyPI), then runs every test of the workspace. This is the one
 //!   test command of the README and of `.ci/run`.
 //! - `bench`: builds the release binary and measures cold start, idle memory
 //!   and login throughput and latency against their peers; see
@@ -67,6 +67,12 @@ const TOOLS: &[(&str, &str)] = &[
     ("rsyslogd", "rsyslog"),
     // Not a program: rsyslog's TLS driver (`command -v` finds the file).
     ("/usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so", "rsyslog-gnutls"),
+    // The bastion's tests: a real sshd as the target, the real clients.
+    ("/usr/sbin/sshd", "openssh-server"),
+    ("ssh", "openssh-client"),
+    ("sftp", "openssh-client"),
+    ("script", "bsdutils"),
+    ("tmux", "tmux"),
 ];
 /// PyPI packages the tests use (real clients), by the program they provide.
 const PY_TOOLS: &[(&str, &str)] = &[("aws", "awscli"), ("aws-encryption-cli", "aws-encryption-sdk-cli")];

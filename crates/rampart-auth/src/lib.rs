@@ -14,6 +14,7 @@ mod error;
 mod login;
 pub mod password;
 pub mod signing;
+pub mod ssh;
 mod tokens;
 pub mod totp;
 mod users;
@@ -32,6 +33,7 @@ pub use access_keys::{AccessKeyInfo, NewAccessKey};
 pub use error::AuthError;
 pub use login::{LoginOutcome, LoginRequest};
 pub use rampart_core::Principal;
+pub use ssh::{SshKeyInfo, SshSecondFactor};
 pub use tokens::{NewToken, TokenInfo};
 pub use users::{Bootstrap, CreateUser, Enrollment, NewUserCreated, TenantInfo, UserInfo};
 

@@ -40,7 +40,7 @@ pub enum LoginOutcome {
 
 /// Why a login failed, for the audit record only (the caller is told less).
 #[derive(Debug, Clone, Copy)]
-enum FailReason {
+pub(crate) enum FailReason {
     UnknownUser,
     BadPassword,
     Disabled,
@@ -129,7 +129,7 @@ impl Auth {
     /// Checks the user's enrolled second factor, if any. TOTP is the only
     /// kind today; WebAuthn slots in here as another enrolled factor with
     /// its own verification, leaving the rest of login untouched.
-    async fn second_factor(
+    pub(crate) async fn second_factor(
         &self,
         user: &UserRow,
         code: Option<&SecretString>,
@@ -155,7 +155,7 @@ impl Auth {
 
     /// Counts a failure against the user name and the source, records it,
     /// and answers with the deliberately vague `InvalidCredentials`.
-    async fn fail(
+    pub(crate) async fn fail(
         &self,
         username: &str,
         user: Option<&UserRow>,

@@ -15,7 +15,8 @@ use serde::{Deserialize, Serialize};
 
 /// Top-level sections; only environment variables under these are read, so
 /// client-side variables such as `RAMPART_URL` do not disturb the server.
-const SECTIONS: [&str; 9] = ["data_dir", "server", "database", "log", "auth", "audit", "ledger", "kms", "ingest"];
+const SECTIONS: [&str; 10] =
+    ["data_dir", "server", "database", "log", "auth", "audit", "ledger", "kms", "ingest", "bastion"];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -30,6 +31,38 @@ pub struct Config {
     pub ledger: LedgerConfig,
     pub kms: KmsConfig,
     pub ingest: IngestConfig,
+    pub bastion: BastionConfig,
+}
+
+/// `[bastion]`: the SSH bastion that administrators reach backend systems
+/// through (`ssh -p 2222 USER:TARGET@host`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BastionConfig {
+    /// Whether `rampart serve` starts the SSH listener.
+    pub enabled: bool,
+    /// The SSH listener (default 127.0.0.1:2222).
+    pub listen: SocketAddr,
+    /// Time allowed to reach and authenticate to a target, in seconds.
+    pub connect_timeout_secs: u64,
+    /// A connection with no traffic for this long is closed, in seconds.
+    pub idle_timeout_secs: u64,
+    /// The largest one session's recording may grow, in bytes. A session
+    /// whose recording would grow beyond it is cut, like one whose
+    /// recording cannot be written, so one session cannot fill the disk.
+    pub recording_max_bytes: u64,
+}
+
+impl Default for BastionConfig {
+    fn default() -> Self {
+        BastionConfig {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 2222)),
+            connect_timeout_secs: 10,
+            idle_timeout_secs: 3600,
+            recording_max_bytes: 1 << 30,
+        }
+    }
 }
 
 /// `[ingest]`: the syslog listeners and what happens to unknown senders.
@@ -363,6 +396,7 @@ impl Default for Config {
             ledger: LedgerConfig::default(),
             kms: KmsConfig::default(),
             ingest: IngestConfig::default(),
+            bastion: BastionConfig::default(),
         }
     }
 }
@@ -508,6 +542,12 @@ impl Config {
             && tcp.port() != 0
         {
             return bad("ingest.tcp and ingest.tls cannot share one address");
+        }
+        if self.bastion.connect_timeout_secs == 0 || self.bastion.idle_timeout_secs == 0 {
+            return bad("bastion timeouts must be at least 1 second");
+        }
+        if self.bastion.recording_max_bytes < 4096 {
+            return bad("bastion.recording_max_bytes must be at least 4096");
         }
         if self.kms.seal == SealKind::Shamir {
             if self.kms.keystore != KeystoreKind::Software {

@@ -60,6 +60,10 @@ pub enum Permission {
     SourceRead,
     /// Register, change, review and remove log sources.
     SourceWrite,
+    /// Register and remove one's own SSH public keys for the bastion.
+    SshKeySelf,
+    /// Manage bastion targets and grants. Only the administrator holds it.
+    BastionManage,
 }
 
 impl Role {
@@ -77,10 +81,18 @@ impl Role {
         use Permission::*;
         match self {
             Role::Admin => &Permission::ALL,
-            Role::SecurityOperator => {
-                &[UserRead, TenantRead, TokenSelf, AccessKeySelf, AuditRead, SystemRead, SourceRead, SourceWrite]
-            }
-            Role::OperationsEngineer => &[TenantRead, TokenSelf, AccessKeySelf, SystemRead, SourceRead],
+            Role::SecurityOperator => &[
+                UserRead,
+                TenantRead,
+                TokenSelf,
+                AccessKeySelf,
+                AuditRead,
+                SystemRead,
+                SourceRead,
+                SourceWrite,
+                SshKeySelf,
+            ],
+            Role::OperationsEngineer => &[TenantRead, TokenSelf, AccessKeySelf, SystemRead, SourceRead, SshKeySelf],
             // Read-only over everything: every *Read permission, and its own tokens.
             Role::Auditor => &[UserRead, TenantRead, AuditRead, SystemRead, SourceRead, TokenSelf],
             Role::CustomerAdmin => &[UserRead, UserWrite, TenantRead, TokenSelf, AccessKeySelf, KmsUse, KmsManage],
@@ -115,7 +127,7 @@ impl Role {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 13] = [
+    pub const ALL: [Permission; 15] = [
         Permission::UserRead,
         Permission::UserWrite,
         Permission::TenantRead,
@@ -129,6 +141,8 @@ impl Permission {
         Permission::KmsManage,
         Permission::SourceRead,
         Permission::SourceWrite,
+        Permission::SshKeySelf,
+        Permission::BastionManage,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -146,6 +160,8 @@ impl Permission {
             Permission::KmsManage => "kms_manage",
             Permission::SourceRead => "source_read",
             Permission::SourceWrite => "source_write",
+            Permission::SshKeySelf => "ssh_key_self",
+            Permission::BastionManage => "bastion_manage",
         }
     }
 }

@@ -8,7 +8,9 @@
 //!   secrets/kms-root.key     the KMS software keystore's root wrapping key, 0600 (kms.seal = "key-file")
 //!   secrets/kms-seal.json    with kms.seal = "shamir": the split's threshold and the root key's
 //!                            fingerprint (never the key, never a share), 0600
+//!   secrets/ssh-host-ed25519.key  the SSH bastion's host key (OpenSSH format), 0600
 //!   ledger/                  the tamper-evident ledger (C2SP tlog-tiles layout)
+//!   recordings/              0700: the bastion's session recordings, SESSION.cast (asciicast v2), 0600
 //!   tls/ca.pem               the local CA that clients trust
 //!   tls/ca-key.pem           0600
 //!   tls/server.pem           server certificate for the configured names
@@ -51,6 +53,7 @@ impl DataDir {
         make_private_dir(root)?;
         make_private_dir(&root.join("secrets"))?;
         make_private_dir(&root.join("tls"))?;
+        make_private_dir(&root.join("recordings"))?;
         Ok(DataDir { root: root.to_owned() })
     }
 
@@ -89,6 +92,14 @@ impl DataDir {
     /// The Shamir seal record written by `rampart operator init` (0600).
     pub fn kms_seal_path(&self) -> PathBuf {
         self.root.join("secrets").join("kms-seal.json")
+    }
+
+    /// Where the SSH bastion keeps its files.
+    pub fn bastion(&self) -> rampart_bastion_ssh::Paths {
+        rampart_bastion_ssh::Paths {
+            host_key: self.root.join("secrets").join("ssh-host-ed25519.key"),
+            recordings: self.root.join("recordings"),
+        }
     }
 
     pub fn ledger_dir(&self) -> PathBuf {

@@ -39,6 +39,8 @@ pub struct AppState {
     pub store: Store,
     pub ledger: Ledger,
     pub kms: rampart_kms::service::Kms,
+    /// The SSH bastion's targets and grants.
+    pub bastion: rampart_bastion_ssh::Bastion,
     pub config: Arc<Config>,
     pub started: Instant,
     pub metrics: PrometheusHandle,
@@ -61,6 +63,8 @@ impl std::fmt::Debug for AppState {
 pub struct Running {
     /// The address the HTTPS listener is bound to.
     pub addr: SocketAddr,
+    /// The SSH bastion's listener, unless `bastion.enabled` is off.
+    pub bastion: Option<rampart_bastion_ssh::Listening>,
     pub data_dir: DataDir,
     /// Every declared route, for tests and tooling.
     pub specs: Vec<RouteSpec>,
@@ -80,6 +84,9 @@ impl Running {
     pub async fn shutdown(self) -> Result<()> {
         // Syslog first: what was read becomes durable while storage is open.
         self.syslog.shutdown(self.grace).await;
+        if let Some(ssh) = &self.bastion {
+            ssh.stop();
+        }
         self.handle.graceful_shutdown(Some(self.grace));
         let served = self.task.await.context("server task")?;
         // Background jobs may still hold handles: closing commits what is
@@ -146,6 +153,14 @@ pub async fn build(config: Config) -> Result<(Router, AppState, DataDir, Vec<Rou
     }
     .with_metadata_cache(Duration::from_millis(config.kms.metadata_cache_ms));
     spawn_kms_jobs(kms.clone());
+    let bastion = rampart_bastion_ssh::Bastion::new(
+        store.clone(),
+        auth.clone(),
+        kms.clone(),
+        config.bastion.clone(),
+        &config.kms.region,
+        data_dir.bastion(),
+    );
     let bootstrap = auth.bootstrap_admin().await?;
     if let Some(b) = &bootstrap {
         data_dir.write_bootstrap(b)?;
@@ -158,6 +173,7 @@ pub async fn build(config: Config) -> Result<(Router, AppState, DataDir, Vec<Rou
         store,
         ledger,
         kms,
+        bastion,
         config: Arc::new(config),
         started: Instant::now(),
         metrics: crate::metrics::handle(),
@@ -193,6 +209,11 @@ pub async fn start(config: Config) -> Result<Running> {
     let header_timeout = Duration::from_secs(config.server.header_read_timeout_secs);
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     let (router, state, data_dir, specs, bootstrap) = build(config).await?;
+    let bastion = if state.config.bastion.enabled {
+        Some(rampart_bastion_ssh::server::start(state.bastion.clone()).await.map_err(anyhow::Error::msg)?)
+    } else {
+        None
+    };
     let tls_config = crate::tls::server_config(&data_dir.tls())?;
     let tls = RustlsConfig::from_config(tls_config.clone());
 
@@ -210,7 +231,7 @@ pub async fn start(config: Config) -> Result<Running> {
     let url = format!("https://{}", url_host(addr));
     data_dir.write_client_info(&url, &syslog)?;
     tracing::info!(%url, "listening");
-    Ok(Running { addr, data_dir, specs, bootstrap, state, syslog, handle, task, grace })
+    Ok(Running { addr, bastion, data_dir, specs, bootstrap, state, syslog, handle, task, grace })
 }
 
 /// A keystore ready to use, or one sealed by Shamir shares.

@@ -12,6 +12,7 @@
 
 mod access_keys;
 mod audit;
+mod bastion;
 mod db;
 mod kms;
 mod ledger;
@@ -24,6 +25,7 @@ mod users;
 
 pub use access_keys::AccessKeyRow;
 pub use audit::{EventFilter, StoredEvent, TableAuditSink};
+pub use bastion::{GrantRow, SshKeyRow, TargetRow};
 pub use db::{Backend, Store};
 pub use kms::{ImportToken, ImportedMaterial, KmsKeyRow};
 pub use ledger::LedgerTx;

@@ -76,6 +76,7 @@ pub fn totp_code(secret: &[u8], steps: i64) -> String {
 pub fn test_config(dir: &std::path::Path) -> Config {
     let mut config = Config { data_dir: dir.join("data"), ..Config::default() };
     config.server.listen = "127.0.0.1:0".parse().expect("addr");
+    config.bastion.listen = "127.0.0.1:0".parse().expect("addr");
     config.server.shutdown_grace_secs = 5;
     // Syslog on ephemeral ports too, so test nodes never contend for 5514.
     let any: std::net::SocketAddr = "127.0.0.1:0".parse().expect("addr");

@@ -77,6 +77,15 @@ pub enum Command {
     /// Manage your access key pairs (for the KMS APIs).
     #[command(subcommand, name = "access-key")]
     AccessKey(cmd::admin::AccessKeyCmd),
+    /// Manage your SSH public keys for the bastion.
+    #[command(subcommand, name = "ssh-key")]
+    SshKey(cmd::bastion::SshKeyCmd),
+    /// Manage the bastion's targets (administrators).
+    #[command(subcommand)]
+    Target(cmd::bastion::TargetCmd),
+    /// Manage who may reach which bastion target (administrators).
+    #[command(subcommand)]
+    Grant(cmd::bastion::GrantCmd),
     /// Keys, aliases, policies and cryptography of the Key Management Service.
     #[command(subcommand)]
     Kms(cmd::kms::KmsCmd),

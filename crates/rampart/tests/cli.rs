@@ -148,6 +148,8 @@ async fn serve_initialises_the_data_dir_and_the_cli_finds_it_beside_it() {
     let cfg = work.path().join("cfg");
     let mut child = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+        // The bastion listens on an ephemeral port too, so tests run side by side.
+        .env("RAMPART_BASTION__LISTEN", "127.0.0.1:0")
         .current_dir(work.path())
         .env_remove("RAMPART_DATA_DIR")
         .env("RAMPART_INGEST__UDP", "127.0.0.1:0")
@@ -192,6 +194,11 @@ async fn serve_initialises_the_data_dir_and_the_cli_finds_it_beside_it() {
         json_lines.iter().any(|l| l["level"] == "INFO" && l["message"] == "listening"),
         "--log-format json writes structured lines: {stderr}"
     );
+    assert!(
+        json_lines.iter().any(|l| l["message"] == "SSH bastion listening"),
+        "`rampart serve` starts the SSH bastion: {stderr}"
+    );
+    assert!(data.join("secrets/ssh-host-ed25519.key").exists(), "with its persistent host key");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

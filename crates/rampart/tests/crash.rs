@@ -30,6 +30,8 @@ async fn start(data: &Path) -> Node {
     let _ = std::fs::remove_file(data.join("client.json"));
     let child = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        // The bastion listens on an ephemeral port too, so tests run side by side.
+        .env("RAMPART_BASTION__LISTEN", "127.0.0.1:0")
         .arg(data)
         .env("RAMPART_LOG__LEVEL", "warn")
         .env("RAMPART_INGEST__UDP", "127.0.0.1:0")

@@ -66,6 +66,8 @@ async fn start(data: &Path) -> Node {
     let log = std::fs::File::create(data.with_extension("log")).unwrap();
     let child = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        // The bastion listens on an ephemeral port too, so tests run side by side.
+        .env("RAMPART_BASTION__LISTEN", "127.0.0.1:0")
         .arg(data)
         .env("RAMPART_KMS__SEAL", "shamir")
         .env("RAMPART_LOG__LEVEL", "info")
@@ -179,6 +181,8 @@ async fn init_serve_sealed_unseal_seal_restart_and_decrypt_again() {
     // A Shamir-sealed directory is not opened with the key-file seal.
     let wrong = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        // The bastion listens on an ephemeral port too, so tests run side by side.
+        .env("RAMPART_BASTION__LISTEN", "127.0.0.1:0")
         .arg(&data)
         .env_remove("RAMPART_KMS__SEAL")
         .env("RAMPART_INGEST__UDP", "127.0.0.1:0")

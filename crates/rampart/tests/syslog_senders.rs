@@ -43,6 +43,7 @@ async fn start(data: &Path) -> Node {
         .env("RAMPART_INGEST__UDP", "127.0.0.1:0")
         .env("RAMPART_INGEST__TCP", "127.0.0.1:0")
         .env("RAMPART_INGEST__TLS", "127.0.0.1:0")
+        .env("RAMPART_BASTION__LISTEN", "127.0.0.1:0")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

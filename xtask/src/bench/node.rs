@@ -71,6 +71,11 @@ impl Node {
         }
         let child = cmd
             .env("RAMPART_LOG__LEVEL", "warn")
+            // Every listener on an ephemeral port, beside whatever else runs.
+            .env("RAMPART_BASTION__LISTEN", "127.0.0.1:0")
+            .env("RAMPART_INGEST__UDP", "127.0.0.1:0")
+            .env("RAMPART_INGEST__TCP", "127.0.0.1:0")
+            .env("RAMPART_INGEST__TLS", "127.0.0.1:0")
             .envs(options.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(stderr)

@@ -5,6 +5,7 @@
 pub mod access_keys;
 pub mod audit;
 pub mod auth;
+pub mod bastion;
 pub mod kms;
 pub mod kms_native;
 pub mod ledger;
@@ -73,6 +74,15 @@ pub fn routes() -> Routes {
         .add(M::GET, "/api/v1/sources/{id}", Permission(SourceRead), get(sources::show))
         .add(M::PATCH, "/api/v1/sources/{id}", Permission(SourceWrite), patch(sources::update))
         .add(M::DELETE, "/api/v1/sources/{id}", Permission(SourceWrite), delete(sources::delete))
+        .add(M::GET, "/api/v1/ssh-keys", Permission(SshKeySelf), get(bastion::list_keys))
+        .add(M::POST, "/api/v1/ssh-keys", Permission(SshKeySelf), post(bastion::add_key))
+        .add(M::DELETE, "/api/v1/ssh-keys/{id}", Permission(SshKeySelf), delete(bastion::remove_key))
+        .add(M::GET, "/api/v1/bastion/targets", Permission(BastionManage), get(bastion::list_targets))
+        .add(M::POST, "/api/v1/bastion/targets", Permission(BastionManage), post(bastion::create_target))
+        .add(M::DELETE, "/api/v1/bastion/targets/{name}", Permission(BastionManage), delete(bastion::delete_target))
+        .add(M::GET, "/api/v1/bastion/grants", Permission(BastionManage), get(bastion::list_grants))
+        .add(M::POST, "/api/v1/bastion/grants", Permission(BastionManage), post(bastion::create_grant))
+        .add(M::DELETE, "/api/v1/bastion/grants/{id}", Permission(BastionManage), delete(bastion::delete_grant))
         .add(M::POST, "/", Signed, post(kms::entry))
         .add(M::GET, "/api/v1/kms/keys", Authenticated, get(kms_native::list))
         .add(M::POST, "/api/v1/kms/keys", Authenticated, post(kms_native::create))

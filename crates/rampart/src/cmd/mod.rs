@@ -1,6 +1,7 @@
 //! One module per command family; [`run`] dispatches.
 
 pub mod admin;
+pub mod bastion;
 pub mod kms;
 mod kms_file;
 pub mod ledger;
@@ -26,6 +27,9 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Tenant(c) => admin::tenant(g, c).await,
         Command::Token(c) => admin::token(g, c).await,
         Command::AccessKey(c) => admin::access_key(g, c).await,
+        Command::SshKey(c) => bastion::ssh_key(g, c).await,
+        Command::Target(c) => bastion::target(g, c).await,
+        Command::Grant(c) => bastion::grant(g, c).await,
         Command::Kms(c) => kms::kms(g, c).await,
         Command::Source(c) => source::source(g, c).await,
         Command::Ledger(c) => ledger::ledger(g, c).await,

@@ -1,0 +1,191 @@
+//! One session's recording: an asciicast v2 file in the data directory,
+//! written through `rampart_bastion::recording::AsciicastWriter` and
+//! flushed after every event, so what has happened is on disk while the
+//! session runs (a crash loses at most the event being written). A write
+//! that fails breaks the recording for good; the proxy then cuts the
+//! session (sync mode), so nothing happens unrecorded.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::num::NonZeroU64;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use rampart_bastion::recording::{AsciicastWriter, Header, RecordingError};
+
+/// Chunk size for the writer's chunk hashes.
+const CHUNK: NonZeroU64 = NonZeroU64::new(1 << 20).expect("non-zero");
+
+/// What a finished recording amounts to, for the ledger.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    pub path: PathBuf,
+    pub bytes: u64,
+    /// Lowercase hex SHA-256 of the whole file.
+    pub sha256: String,
+}
+
+/// A recording in progress.
+#[derive(Debug)]
+pub struct Recorder<W: Write = Capped<BufWriter<File>>> {
+    writer: AsciicastWriter<W>,
+    started: Instant,
+    path: PathBuf,
+}
+
+/// A writer that refuses to grow past a size: one session's recording
+/// cannot fill the disk. The write that would pass the limit fails, which
+/// breaks the recording and so cuts the session.
+#[derive(Debug)]
+pub struct Capped<W> {
+    inner: W,
+    left: u64,
+}
+
+impl<W: Write> Capped<W> {
+    pub fn new(inner: W, max_bytes: u64) -> Self {
+        Capped { inner, left: max_bytes }
+    }
+}
+
+impl<W: Write> Write for Capped<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if buf.len() as u64 > self.left {
+            return Err(std::io::Error::other("the recording reached bastion.recording_max_bytes"));
+        }
+        let n = self.inner.write(buf)?;
+        self.left -= n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl Recorder<Capped<BufWriter<File>>> {
+    /// Creates `dir/NAME.cast` (mode 0600), at most `max_bytes` long, and
+    /// writes its header.
+    pub fn create(dir: &Path, name: &str, header: &Header, max_bytes: u64) -> Result<Self, RecordingError> {
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join(format!("{name}.cast"));
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let file = opts.open(&path)?;
+        Self::with_writer(Capped::new(BufWriter::new(file), max_bytes), path, header)
+    }
+}
+
+impl<W: Write> Recorder<W> {
+    /// A recording into any writer (tests use failing ones).
+    pub fn with_writer(out: W, path: PathBuf, header: &Header) -> Result<Self, RecordingError> {
+        let (mut writer, _) = AsciicastWriter::new(out, header, CHUNK)?;
+        writer.flush()?;
+        Ok(Recorder { writer, started: Instant::now(), path })
+    }
+
+    fn at(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    pub fn output(&mut self, data: &[u8]) -> Result<(), RecordingError> {
+        let at = self.at();
+        self.writer.output(at, data)?;
+        self.writer.flush()
+    }
+
+    pub fn input(&mut self, data: &[u8]) -> Result<(), RecordingError> {
+        let at = self.at();
+        self.writer.input(at, data)?;
+        self.writer.flush()
+    }
+
+    pub fn resize(&mut self, cols: u32, rows: u32) -> Result<(), RecordingError> {
+        let at = self.at();
+        let clamp = |v: u32| u16::try_from(v).unwrap_or(u16::MAX);
+        self.writer.resize(at, clamp(cols), clamp(rows))?;
+        self.writer.flush()
+    }
+
+    pub fn marker(&mut self, label: &str) -> Result<(), RecordingError> {
+        let at = self.at();
+        self.writer.marker(at, label)?;
+        self.writer.flush()
+    }
+
+    /// Closes the recording and returns its size and hash.
+    pub fn finish(self) -> Result<Summary, RecordingError> {
+        let done = self.writer.finish()?;
+        Ok(Summary { path: self.path, bytes: done.total_bytes, sha256: rampart_core::secret::hex(&done.sha256) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Failing;
+    impl Write for Failing {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::other("disk full"))
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Err(std::io::Error::other("disk full"))
+        }
+    }
+
+    /// Fails after `left` bytes, like a disk filling up mid-session.
+    struct FillsUp(usize);
+    impl Write for FillsUp {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if buf.len() > self.0 {
+                return Err(std::io::Error::other("disk full"));
+            }
+            self.0 -= buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_recording_that_cannot_be_written_is_an_error_not_a_silent_loss() {
+        assert!(Recorder::with_writer(Failing, "x".into(), &Header::default()).is_err());
+        let mut r =
+            Recorder::with_writer(FillsUp(200), "x".into(), &Header::default()).unwrap_or_else(|e| panic!("{e}"));
+        assert!(r.output(b"ok").is_ok());
+        assert!(r.output(&[b'a'; 500]).is_err(), "the write that does not fit fails");
+        assert!(r.output(b"more").is_err(), "and the recording stays broken");
+    }
+
+    #[test]
+    fn a_capped_recording_fails_at_its_limit() {
+        let mut r = Recorder::with_writer(Capped::new(Vec::new(), 300), "x".into(), &Header::default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(r.output(b"small").is_ok());
+        assert!(r.output(&[b'a'; 400]).is_err());
+        assert!(r.output(b"x").is_err(), "broken for good");
+    }
+
+    #[test]
+    fn a_recording_on_disk_hashes_to_what_finish_reports() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let header = Header { width: 80, height: 24, ..Header::default() };
+        let mut r = Recorder::create(dir.path(), "ses_1", &header, 1 << 20).unwrap_or_else(|e| panic!("{e}"));
+        r.input(b"ls\r").unwrap_or_else(|e| panic!("{e}"));
+        r.output(b"file\r\n").unwrap_or_else(|e| panic!("{e}"));
+        r.resize(100, 30).unwrap_or_else(|e| panic!("{e}"));
+        let s = r.finish().unwrap_or_else(|e| panic!("{e}"));
+        let bytes = std::fs::read(&s.path).unwrap_or_default();
+        assert_eq!(bytes.len() as u64, s.bytes);
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &bytes);
+        assert_eq!(rampart_core::secret::hex(digest.as_ref()), s.sha256);
+        assert!(String::from_utf8_lossy(&bytes).contains("\"r\", \"100x30\""));
+    }
+}

@@ -1,0 +1,322 @@
+//! One session: a client channel paired with a channel on the target. The
+//! handler writes what the client sends into the target channel; a pump
+//! task carries what the target sends back to the client. Both sides feed
+//! the recording, and whoever finds the recording broken cuts the session
+//! (sync mode). The pump ends the session when the target channel closes,
+//! recording its end, the recording's SHA-256 and size in the ledger.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use rampart_bastion::recording::{Header, RecordingError};
+use rampart_core::{Event, Id, Outcome};
+use russh::client;
+use russh::server::{self, Handle};
+use russh::{ChannelId, ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
+use tokio::sync::mpsc;
+
+use super::{Connection, REQUEST_TIMEOUT, reply};
+use crate::grants::Action;
+use crate::recorder::Recorder;
+use crate::{Bastion, recorder};
+
+/// What the handler and the pump share about a session.
+struct Shared {
+    bastion: Bastion,
+    session_id: Id,
+    /// The event every later event of this session starts from.
+    base: Event,
+    recorder: Mutex<Option<Recorder>>,
+    started: AtomicBool,
+    ended: AtomicBool,
+    bytes_in: AtomicU64,
+    bytes_out: AtomicU64,
+    exit_status: Mutex<Option<u32>>,
+}
+
+impl Shared {
+    /// Runs `f` on the recording, if the session has one.
+    fn record(&self, f: impl FnOnce(&mut Recorder) -> Result<(), RecordingError>) -> Result<(), RecordingError> {
+        let mut guard = self.recorder.lock().map_err(|_| RecordingError::Broken)?;
+        match guard.as_mut() {
+            Some(r) => f(r),
+            None => Ok(()),
+        }
+    }
+
+    /// Records the end of the session, once.
+    async fn end(&self, outcome: Outcome, reason: Option<&str>) {
+        if !self.started.load(Ordering::SeqCst) || self.ended.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let recorder = self.recorder.lock().ok().and_then(|mut r| r.take());
+        let finished: Option<Result<recorder::Summary, RecordingError>> = recorder.map(Recorder::finish);
+        let exit = self.exit_status.lock().ok().and_then(|s| *s);
+        let mut event = self.base.clone();
+        event.id = Id::new("evt");
+        event.time_ms = rampart_core::time::now_ms();
+        event.kind = "bastion.session.ended".into();
+        event.outcome = outcome;
+        let mut event = event
+            .attr("bytes_from_client", self.bytes_in.load(Ordering::Relaxed))
+            .attr("bytes_from_target", self.bytes_out.load(Ordering::Relaxed));
+        if let Some(code) = exit {
+            event = event.attr("exit_status", code);
+        }
+        if let Some(reason) = reason {
+            event = event.attr("reason", reason);
+        }
+        match finished {
+            Some(Ok(summary)) => {
+                event = event
+                    .attr("recording_sha256", summary.sha256)
+                    .attr("recording_bytes", summary.bytes)
+                    .attr("recording", summary.path.display().to_string());
+            }
+            Some(Err(e)) => {
+                event.outcome = Outcome::Failure;
+                event = event.attr("recording_error", e.to_string());
+            }
+            None => {}
+        }
+        if let Err(e) = self.bastion.audit().record(event).await {
+            tracing::error!(error = %e, session = %self.session_id, "recording the end of a bastion session failed");
+        }
+    }
+}
+
+/// The bastion's side of one client channel.
+pub(super) struct Chan {
+    pub(super) write: ChannelWriteHalf<client::Msg>,
+    /// The target's answers to our channel requests, from the pump.
+    replies: mpsc::Receiver<bool>,
+    shared: Arc<Shared>,
+    pub(super) pty: Option<(String, u32, u32)>,
+}
+
+impl Chan {
+    /// Pairs a client channel with a fresh target channel and starts the
+    /// pump from the target to the client.
+    pub(super) fn start(conn: &Connection, id: ChannelId, target: russh::Channel<client::Msg>, handle: Handle) -> Chan {
+        let session_id = Id::new("ses");
+        let base = conn.event("bastion.session", Outcome::Success).attr("session", session_id.as_str());
+        let shared = Arc::new(Shared {
+            bastion: conn.bastion.clone(),
+            session_id,
+            base,
+            recorder: Mutex::new(None),
+            started: AtomicBool::new(false),
+            ended: AtomicBool::new(false),
+            bytes_in: AtomicU64::new(0),
+            bytes_out: AtomicU64::new(0),
+            exit_status: Mutex::new(None),
+        });
+        let (read, write) = target.split();
+        let (tx, replies) = mpsc::channel(4);
+        tokio::spawn(pump(read, handle, id, shared.clone(), tx));
+        Chan { write, replies, shared, pty: None }
+    }
+
+    /// Waits for the target's answer to the request just sent.
+    pub(super) async fn reply(&mut self) -> bool {
+        matches!(tokio::time::timeout(REQUEST_TIMEOUT, self.replies.recv()).await, Ok(Some(true)))
+    }
+
+    pub(super) fn record_input(&self, data: &[u8]) -> Result<(), RecordingError> {
+        self.shared.bytes_in.fetch_add(data.len() as u64, Ordering::Relaxed);
+        self.shared.record(|r| r.input(data))
+    }
+
+    pub(super) fn record_resize(&self, cols: u32, rows: u32) -> Result<(), RecordingError> {
+        self.shared.record(|r| r.resize(cols, rows))
+    }
+}
+
+/// Carries the target's output to the client until the target channel
+/// closes, recording it; then ends the session.
+async fn pump(
+    mut read: ChannelReadHalf,
+    handle: Handle,
+    id: ChannelId,
+    shared: Arc<Shared>,
+    replies: mpsc::Sender<bool>,
+) {
+    let mut cut = false;
+    // The target's EOF is held until its exit status has been passed on:
+    // a client that has both EOFs closes the channel, and russh answers
+    // that close at once, so an exit status arriving after it would be
+    // lost and the client would report failure (ssh's 255).
+    let mut exited = false;
+    let mut eof_held = false;
+    while let Some(msg) = read.wait().await {
+        match msg {
+            ChannelMsg::Data { data } => {
+                shared.bytes_out.fetch_add(data.len() as u64, Ordering::Relaxed);
+                if shared.record(|r| r.output(&data)).is_err() {
+                    cut = true;
+                    break;
+                }
+                if handle.data(id, data).await.is_err() {
+                    break;
+                }
+            }
+            ChannelMsg::ExtendedData { data, ext } => {
+                shared.bytes_out.fetch_add(data.len() as u64, Ordering::Relaxed);
+                if shared.record(|r| r.output(&data)).is_err() {
+                    cut = true;
+                    break;
+                }
+                if handle.extended_data(id, ext, data).await.is_err() {
+                    break;
+                }
+            }
+            ChannelMsg::Eof if exited => {
+                let _ = handle.eof(id).await;
+            }
+            ChannelMsg::Eof => eof_held = true,
+            ChannelMsg::ExitStatus { exit_status } => {
+                if let Ok(mut s) = shared.exit_status.lock() {
+                    *s = Some(exit_status);
+                }
+                let _ = handle.exit_status_request(id, exit_status).await;
+                exited = true;
+                if std::mem::take(&mut eof_held) {
+                    let _ = handle.eof(id).await;
+                }
+            }
+            ChannelMsg::ExitSignal { signal_name, core_dumped, error_message, lang_tag } => {
+                let _ = handle.exit_signal_request(id, signal_name, core_dumped, error_message, lang_tag).await;
+                exited = true;
+                if std::mem::take(&mut eof_held) {
+                    let _ = handle.eof(id).await;
+                }
+            }
+            ChannelMsg::Success => {
+                let _ = replies.try_send(true);
+            }
+            ChannelMsg::Failure => {
+                let _ = replies.try_send(false);
+            }
+            ChannelMsg::Close => break,
+            _ => {}
+        }
+    }
+    if eof_held {
+        let _ = handle.eof(id).await;
+    }
+    if cut {
+        tracing::error!(session = %shared.session_id, "the session recording failed; cutting the session");
+        let notice = bytes::Bytes::from_static(b"\r\nrampart: the session recording failed; the session is cut\r\n");
+        let _ = handle.extended_data(id, 1, notice).await;
+        shared.end(Outcome::Failure, Some("recording_failed")).await;
+    } else {
+        shared.end(Outcome::Success, None).await;
+    }
+    let _ = handle.close(id).await;
+}
+
+impl Connection {
+    /// Starts shell, exec or sftp on a channel: grant, recording, ledger,
+    /// then the request to the target.
+    pub(super) async fn start_session(
+        &mut self,
+        channel: ChannelId,
+        action: Action,
+        command: Option<&[u8]>,
+        session: &mut server::Session,
+    ) -> Result<(), super::ConnError> {
+        let (Some(user), Some(target)) = (self.user.clone(), self.target.clone()) else {
+            return reply(session, channel, false);
+        };
+        let Some(chan) = self.channels.get(&channel) else { return reply(session, channel, false) };
+        if chan.shared.started.load(Ordering::SeqCst) {
+            return reply(session, channel, false);
+        }
+        let shared = chan.shared.clone();
+        let pty = chan.pty.clone();
+        let command_text = command.map(|c| String::from_utf8_lossy(c).into_owned());
+        let grant = match self.bastion.authorize(&user, &target, Some(action)).await {
+            Ok(g) => g,
+            Err(e) => {
+                tracing::error!(error = %e, "reading grants failed");
+                None
+            }
+        };
+        let Some(grant) = grant else {
+            let event = self.event("bastion.session.refused", Outcome::Denied).attr("action", action.as_str());
+            self.refused("action_not_granted", event).await;
+            return reply(session, channel, false);
+        };
+        let mut started = shared.base.clone();
+        started.kind = "bastion.session.started".into();
+        let mut started = started
+            .attr("action", action.as_str())
+            .attr("grant", grant.id.as_str())
+            .attr("login", target.login.as_str())
+            .attr("address", format!("{}:{}", target.address, target.port));
+        if let Some(cmd) = &command_text {
+            started = started.attr("command", cmd.as_str());
+        }
+        // Shell and exec sessions are recorded; SFTP is a binary protocol
+        // with no terminal to replay: its byte counts go to the ledger.
+        if action != Action::Sftp {
+            let (cols, rows) = pty.as_ref().map_or((80, 24), |(_, c, r)| (*c, *r));
+            let header = Header {
+                width: u16::try_from(cols).unwrap_or(u16::MAX),
+                height: u16::try_from(rows).unwrap_or(u16::MAX),
+                timestamp: u64::try_from(rampart_core::time::now_ms() / 1000).ok(),
+                shell: None,
+                term: pty.as_ref().map(|(t, _, _)| t.clone()),
+                title: Some(format!("{}@{}", user.username, target.name)),
+            };
+            let dir = self.bastion.inner.paths.recordings.clone();
+            let max = self.bastion.config().recording_max_bytes;
+            let created = Recorder::create(&dir, shared.session_id.as_str(), &header, max).and_then(|mut r| {
+                if let Some(cmd) = &command_text {
+                    r.marker(&format!("exec: {cmd}"))?;
+                }
+                Ok(r)
+            });
+            match created {
+                Ok(r) => {
+                    started = started
+                        .attr("recording", dir.join(format!("{}.cast", shared.session_id)).display().to_string());
+                    if let Ok(mut slot) = shared.recorder.lock() {
+                        *slot = Some(r);
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "creating a session recording failed; refusing the session");
+                    let event = self.event("bastion.session.refused", Outcome::Failure).attr("action", action.as_str());
+                    self.refused("recording_failed", event).await;
+                    return reply(session, channel, false);
+                }
+            }
+        }
+        // The start is in the ledger before anything reaches the target.
+        if let Err(e) = self.bastion.audit().record(started).await {
+            tracing::error!(error = %e, "recording a session start failed; refusing the session");
+            return reply(session, channel, false);
+        }
+        shared.started.store(true, Ordering::SeqCst);
+        let Some(chan) = self.channels.get_mut(&channel) else { return reply(session, channel, false) };
+        let sent = match (action, command) {
+            (Action::Shell, _) => chan.write.request_shell(true).await,
+            (Action::Exec, Some(cmd)) => chan.write.exec(true, cmd.to_vec()).await,
+            (Action::Exec, None) => Ok(()),
+            (Action::Sftp, _) => chan.write.request_subsystem(true, "sftp").await,
+        };
+        let ok = sent.is_ok() && chan.reply().await;
+        reply(session, channel, ok)
+    }
+
+    /// Cuts a session whose recording failed: nothing may happen unrecorded.
+    pub(super) async fn cut(&mut self, channel: ChannelId, session: &mut server::Session) {
+        if let Some(chan) = self.channels.remove(&channel) {
+            tracing::error!(session = %chan.shared.session_id, "the session recording failed; cutting the session");
+            let _ = chan.write.close().await;
+            chan.shared.end(Outcome::Failure, Some("recording_failed")).await;
+        }
+        let _ = session.close(channel);
+    }
+}

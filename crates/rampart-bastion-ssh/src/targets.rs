@@ -1,0 +1,340 @@
+//! The target registry: backend systems reachable through the bastion,
+//! each with its address, pinned host key, the login Rampart uses and the
+//! credential for it. The credential (a private key or a password) is
+//! sealed with the KMS envelope API under a system key of Rampart's own
+//! (`alias/rampart/bastion`, created on first use) with the target's id in
+//! the encryption context, stored only sealed, and never returned by any
+//! API: it is opened only to log in to the target.
+
+use std::io::{Read, Write};
+use std::sync::{Arc, Mutex};
+
+use rampart_core::time::{now_ms, rfc3339};
+use rampart_core::{Event, Id, Outcome, Principal};
+use rampart_kms::lifecycle::Api;
+use rampart_kms::service::{Caller, KmsError};
+use rampart_kms::{AliasName, EncryptionContext, KeyRef, KeySpec};
+use rampart_store::TargetRow;
+use russh::keys::{PrivateKey, PublicKey};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use zeroize::Zeroizing;
+
+use crate::{Bastion, BastionError};
+
+/// The KMS alias of the key that seals target credentials.
+const CREDENTIAL_KEY_ALIAS: &str = "alias/rampart/bastion";
+/// The KMS actor name of the bastion's own operations.
+const SYSTEM_ACTOR: &str = "rampart-bastion";
+
+/// A credential Rampart logs in to a target with. Redacted in `Debug`,
+/// zeroized on drop.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    /// A private key in OpenSSH format.
+    PrivateKey(SecretString),
+    Password(SecretString),
+}
+
+impl Credential {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Credential::PrivateKey(_) => "private_key",
+            Credential::Password(_) => "password",
+        }
+    }
+
+    fn secret(&self) -> &SecretString {
+        match self {
+            Credential::PrivateKey(s) | Credential::Password(s) => s,
+        }
+    }
+
+    /// The private key, parsed; only modern algorithms, no passphrase.
+    pub fn private_key(&self) -> Result<Option<PrivateKey>, BastionError> {
+        let Credential::PrivateKey(text) = self else { return Ok(None) };
+        let key = PrivateKey::from_openssh(text.expose_secret().as_bytes())
+            .map_err(|_| BastionError::Invalid("the private key is not an unencrypted OpenSSH private key".into()))?;
+        if key.is_encrypted() {
+            return Err(BastionError::Invalid("the private key must not be passphrase-protected".into()));
+        }
+        if !modern(&key.algorithm()) {
+            return Err(BastionError::Invalid("the private key must be Ed25519 or ECDSA".into()));
+        }
+        Ok(Some(key))
+    }
+}
+
+fn modern(algorithm: &russh::keys::Algorithm) -> bool {
+    matches!(algorithm, russh::keys::Algorithm::Ed25519 | russh::keys::Algorithm::Ecdsa { .. })
+}
+
+/// A target to register.
+#[derive(Debug)]
+pub struct NewTarget {
+    pub name: String,
+    pub address: String,
+    pub port: u16,
+    /// The target's host key in OpenSSH form (`ssh-ed25519 AAAA…`).
+    pub host_key: String,
+    pub login: String,
+    pub credential: Credential,
+}
+
+/// A target as listed: never the credential.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct TargetInfo {
+    pub id: String,
+    pub name: String,
+    pub address: String,
+    pub port: u16,
+    pub host_key: String,
+    /// `SHA256:…` of the pinned host key.
+    pub host_key_fingerprint: String,
+    pub login: String,
+    /// `private_key` or `password`; the credential itself is never shown.
+    pub credential_kind: String,
+    pub created_at: String,
+}
+
+impl From<&TargetRow> for TargetInfo {
+    fn from(t: &TargetRow) -> Self {
+        let fingerprint = PublicKey::from_openssh(&t.host_key)
+            .map(|k| k.fingerprint(Default::default()).to_string())
+            .unwrap_or_default();
+        TargetInfo {
+            id: t.id.to_string(),
+            name: t.name.clone(),
+            address: t.address.clone(),
+            port: t.port,
+            host_key: t.host_key.clone(),
+            host_key_fingerprint: fingerprint,
+            login: t.login.clone(),
+            credential_kind: t.credential_kind.clone(),
+            created_at: rfc3339(t.created_at),
+        }
+    }
+}
+
+/// A target name: what users type after the colon in `USER:TARGET`.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b))
+        && name.as_bytes()[0].is_ascii_alphanumeric()
+}
+
+/// A POSIX-ish account name.
+pub(crate) fn valid_login(login: &str) -> bool {
+    !login.is_empty() && login.len() <= 64 && login.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+}
+
+fn valid_address(address: &str) -> bool {
+    !address.is_empty()
+        && address.len() <= 253
+        && address.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:".contains(&b))
+}
+
+/// Parses a pinned host key, modern algorithms only, without its comment.
+pub(crate) fn parse_host_key(text: &str) -> Result<PublicKey, BastionError> {
+    let key = PublicKey::from_openssh(text.trim())
+        .map_err(|_| BastionError::Invalid("host_key must be an OpenSSH public key (`ssh-ed25519 AAAA…`)".into()))?;
+    if !modern(&key.algorithm()) {
+        return Err(BastionError::Invalid("host_key must be an Ed25519 or ECDSA key".into()));
+    }
+    Ok(key)
+}
+
+fn system_caller() -> Caller {
+    Caller {
+        tenant: None,
+        actor: SYSTEM_ACTOR.to_owned(),
+        source: None,
+        api: Api::Aws,
+        may_use: true,
+        may_manage: true,
+    }
+}
+
+fn context(target: &Id) -> Result<EncryptionContext, BastionError> {
+    EncryptionContext::from_pairs([("purpose", "bastion-target-credential"), ("target", target.as_str())])
+        .map_err(|e| BastionError::Internal(e.to_string()))
+}
+
+/// Streams the credential into the envelope without copying it into a
+/// buffer that is not zeroized.
+struct SecretReader {
+    bytes: Zeroizing<Vec<u8>>,
+    at: usize,
+}
+
+impl Read for SecretReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let rest = self.bytes.get(self.at..).unwrap_or_default();
+        let n = rest.len().min(buf.len());
+        buf[..n].copy_from_slice(&rest[..n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+/// Collects the sealed message, which is not secret.
+#[derive(Clone, Default)]
+struct Collect(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Collect {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Bastion {
+    /// The key that seals credentials, created (with its alias) on first use.
+    async fn credential_key(&self) -> Result<KeyRef, BastionError> {
+        let kms = &self.inner.kms;
+        let caller = system_caller();
+        let alias = AliasName::parse(CREDENTIAL_KEY_ALIAS).map_err(|e| BastionError::Internal(e.to_string()))?;
+        let by_alias = KeyRef::Alias(alias.clone());
+        match kms.describe_key(&caller, &by_alias).await {
+            Ok(_) => return Ok(by_alias),
+            Err(KmsError::NotFound) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let key = kms
+            .create_key(&caller, KeySpec::SymmetricDefault, None, "Seals the SSH bastion's target credentials")
+            .await?;
+        match kms.create_alias(&caller, &alias, &KeyRef::Id(key.key_id)).await {
+            // Another node created it first: use theirs.
+            Ok(()) | Err(KmsError::AlreadyExists(_)) => Ok(by_alias),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn seal(&self, target: &Id, credential: &Credential) -> Result<Vec<u8>, BastionError> {
+        let key = self.credential_key().await?;
+        let out = Collect::default();
+        let reader =
+            SecretReader { bytes: Zeroizing::new(credential.secret().expose_secret().as_bytes().to_vec()), at: 0 };
+        self.inner
+            .kms
+            .envelope_encrypt(&system_caller(), &key, &self.inner.region, &context(target)?, reader, out.clone())
+            .await?;
+        let sealed = out.0.lock().map_err(|_| BastionError::Internal("poisoned".into()))?.clone();
+        Ok(sealed)
+    }
+
+    /// Opens a target's credential, for logging in to it.
+    pub(crate) async fn open_credential(&self, target: &TargetRow) -> Result<Credential, BastionError> {
+        let (plain, got) = self.inner.kms.envelope_decrypt(&system_caller(), target.credential_sealed.clone()).await?;
+        // The context binds the sealed credential to its row: one copied
+        // onto another target does not open.
+        if got.get("target") != Some(target.id.as_str()) {
+            return Err(BastionError::Kms("the credential was sealed for another target".into()));
+        }
+        let text = String::from_utf8(plain.to_vec()).map_err(|_| BastionError::Kms("credential not UTF-8".into()))?;
+        let secret = SecretString::from(text);
+        Ok(match target.credential_kind.as_str() {
+            "private_key" => Credential::PrivateKey(secret),
+            _ => Credential::Password(secret),
+        })
+    }
+
+    pub async fn create_target(
+        &self,
+        actor: &Principal,
+        new: NewTarget,
+        source: Option<String>,
+    ) -> Result<TargetInfo, BastionError> {
+        if !valid_name(&new.name) {
+            return Err(BastionError::Invalid(
+                "name must be 1-63 lowercase letters, digits, '-', '_' or '.', starting with a letter or digit".into(),
+            ));
+        }
+        if !valid_address(&new.address) {
+            return Err(BastionError::Invalid("address must be a host name or IP address".into()));
+        }
+        if new.port == 0 {
+            return Err(BastionError::Invalid("port must be 1-65535".into()));
+        }
+        if !valid_login(&new.login) {
+            return Err(BastionError::Invalid("login must be 1-64 letters, digits, '-', '_' or '.'".into()));
+        }
+        let host_key = parse_host_key(&new.host_key)?;
+        match &new.credential {
+            Credential::PrivateKey(_) => {
+                new.credential.private_key()?;
+            }
+            Credential::Password(p) if p.expose_secret().is_empty() || p.expose_secret().len() > 1024 => {
+                return Err(BastionError::Invalid("password must be 1-1024 bytes".into()));
+            }
+            Credential::Password(_) => {}
+        }
+        if self.store().find_target(&new.name).await?.is_some() {
+            return Err(BastionError::Conflict(format!("a target named {:?} exists", new.name)));
+        }
+        let id = Id::new("tgt");
+        let host_key_text = host_key.to_openssh().map_err(|e| BastionError::Internal(e.to_string()))?;
+        let host_key_text = strip_comment(&host_key_text);
+        let fingerprint = host_key.fingerprint(Default::default()).to_string();
+        self.audit()
+            .record(
+                Event::new("bastion.target.created", Outcome::Success, &actor.username)
+                    .object(new.name.as_str())
+                    .source(source)
+                    .attr("target_id", id.as_str())
+                    .attr("address", new.address.as_str())
+                    .attr("port", new.port)
+                    .attr("login", new.login.as_str())
+                    .attr("host_key_fingerprint", fingerprint.as_str())
+                    .attr("credential_kind", new.credential.kind()),
+            )
+            .await?;
+        let sealed = self.seal(&id, &new.credential).await?;
+        let row = TargetRow {
+            id,
+            name: new.name,
+            address: new.address,
+            port: new.port,
+            host_key: host_key_text,
+            login: new.login,
+            credential_kind: new.credential.kind().to_owned(),
+            credential_sealed: sealed,
+            created_at: now_ms(),
+        };
+        self.store().insert_target(&row).await?;
+        Ok(TargetInfo::from(&row))
+    }
+
+    pub async fn list_targets(&self) -> Result<Vec<TargetInfo>, BastionError> {
+        Ok(self.store().list_targets().await?.iter().map(TargetInfo::from).collect())
+    }
+
+    /// Deletes a target and every grant on it.
+    pub async fn delete_target(
+        &self,
+        actor: &Principal,
+        name: &str,
+        source: Option<String>,
+    ) -> Result<(), BastionError> {
+        let Some(target) = self.store().find_target(name).await? else { return Err(BastionError::NotFound) };
+        self.audit()
+            .record(
+                Event::new("bastion.target.deleted", Outcome::Success, &actor.username)
+                    .object(target.name.as_str())
+                    .source(source)
+                    .attr("target_id", target.id.as_str()),
+            )
+            .await?;
+        self.store().delete_target(&target.id).await?;
+        Ok(())
+    }
+}
+
+/// `ALGORITHM BASE64` without the comment OpenSSH may append.
+fn strip_comment(line: &str) -> String {
+    line.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
+}

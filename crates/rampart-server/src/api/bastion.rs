@@ -1,0 +1,212 @@
+//! The SSH bastion's resources: the caller's SSH public keys
+//! (`/api/v1/ssh-keys`), and the targets and grants an administrator
+//! manages (`/api/v1/bastion/…`). A target's credential goes in once and
+//! never comes out.
+
+use axum::extract::{Path, State};
+use axum::{Extension, Json};
+use http::StatusCode;
+use rampart_auth::SshKeyInfo;
+use rampart_bastion_ssh::{Action, BastionError, Credential, GrantInfo, NewGrant, NewTarget, TargetInfo};
+use rampart_core::Principal;
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::extract::{ApiJson, ClientAddr};
+use crate::problem::ApiError;
+use crate::server::AppState;
+
+impl From<BastionError> for ApiError {
+    fn from(err: BastionError) -> Self {
+        match err {
+            BastionError::Invalid(d) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-request", "Invalid request", d)
+            }
+            BastionError::NotFound => ApiError::not_found(),
+            BastionError::Conflict(d) => ApiError::new(StatusCode::CONFLICT, "conflict", "Conflict", d),
+            BastionError::AuditUnavailable(e) => {
+                tracing::error!(error = %e, "action refused: audit record not durable");
+                ApiError::unavailable("the audit trail did not confirm the record; the action was not performed")
+            }
+            BastionError::Kms(e) => {
+                tracing::error!(error = %e, "the KMS could not seal a bastion credential");
+                ApiError::unavailable("the KMS could not seal the credential (is it sealed?); nothing was stored")
+            }
+            BastionError::Internal(e) => ApiError::internal("bastion service failed", &e),
+        }
+    }
+}
+
+/// The caller's registered SSH public keys.
+#[utoipa::path(get, path = "/api/v1/ssh-keys", tag = "bastion", security(("bearer" = [])),
+    responses((status = 200, body = Vec<SshKeyInfo>)))]
+pub async fn list_keys(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+) -> Result<Json<Vec<SshKeyInfo>>, ApiError> {
+    Ok(Json(state.auth.list_ssh_keys(&p).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddSshKey {
+    /// An OpenSSH public key line: `ssh-ed25519 AAAA… comment`.
+    pub public_key: String,
+}
+
+/// Registers an SSH public key for the caller, to log in to the bastion.
+#[utoipa::path(post, path = "/api/v1/ssh-keys", tag = "bastion", security(("bearer" = [])),
+    request_body = AddSshKey, responses((status = 201, body = SshKeyInfo)))]
+pub async fn add_key(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    client: ClientAddr,
+    ApiJson(body): ApiJson<AddSshKey>,
+) -> Result<(StatusCode, Json<SshKeyInfo>), ApiError> {
+    Ok((StatusCode::CREATED, Json(state.auth.add_ssh_key(&p, &body.public_key, client.text()).await?)))
+}
+
+/// Removes one of the caller's SSH public keys.
+#[utoipa::path(delete, path = "/api/v1/ssh-keys/{id}", tag = "bastion", security(("bearer" = [])),
+    params(("id" = String, Path)), responses((status = 204), (status = 404, body = crate::problem::Problem)))]
+pub async fn remove_key(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    client: ClientAddr,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.auth.remove_ssh_key(&p, &id, client.text()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Every bastion target (never a credential).
+#[utoipa::path(get, path = "/api/v1/bastion/targets", tag = "bastion", security(("bearer" = [])),
+    responses((status = 200, body = Vec<TargetInfo>)))]
+pub async fn list_targets(State(state): State<AppState>) -> Result<Json<Vec<TargetInfo>>, ApiError> {
+    Ok(Json(state.bastion.list_targets().await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTarget {
+    /// What users name after the colon: `ssh -p 2222 USER:NAME@bastion`.
+    pub name: String,
+    pub address: String,
+    #[serde(default = "default_port")]
+    pub port: u16,
+    /// The target's host key, pinned: `ssh-ed25519 AAAA…` (e.g. from
+    /// `ssh-keyscan -t ed25519`). A target presenting another key is refused.
+    pub host_key: String,
+    /// The account Rampart logs in as.
+    pub login: String,
+    /// An unencrypted OpenSSH private key (Ed25519 or ECDSA) for `login`.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub private_key: Option<SecretString>,
+    /// Or a password for `login`.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub password: Option<SecretString>,
+}
+
+fn default_port() -> u16 {
+    22
+}
+
+/// Registers a target; its credential is sealed with the KMS and never shown again.
+#[utoipa::path(post, path = "/api/v1/bastion/targets", tag = "bastion", security(("bearer" = [])),
+    request_body = CreateTarget, responses((status = 201, body = TargetInfo)))]
+pub async fn create_target(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    client: ClientAddr,
+    ApiJson(body): ApiJson<CreateTarget>,
+) -> Result<(StatusCode, Json<TargetInfo>), ApiError> {
+    let credential = match (body.private_key, body.password) {
+        (Some(k), None) => Credential::PrivateKey(k),
+        (None, Some(p)) => Credential::Password(p),
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-request",
+                "Invalid request",
+                "give exactly one of private_key and password",
+            ));
+        }
+    };
+    let new = NewTarget {
+        name: body.name,
+        address: body.address,
+        port: body.port,
+        host_key: body.host_key,
+        login: body.login,
+        credential,
+    };
+    Ok((StatusCode::CREATED, Json(state.bastion.create_target(&p, new, client.text()).await?)))
+}
+
+/// Deletes a target and its grants.
+#[utoipa::path(delete, path = "/api/v1/bastion/targets/{name}", tag = "bastion", security(("bearer" = [])),
+    params(("name" = String, Path)), responses((status = 204), (status = 404, body = crate::problem::Problem)))]
+pub async fn delete_target(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    client: ClientAddr,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.bastion.delete_target(&p, &name, client.text()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Every grant.
+#[utoipa::path(get, path = "/api/v1/bastion/grants", tag = "bastion", security(("bearer" = [])),
+    responses((status = 200, body = Vec<GrantInfo>)))]
+pub async fn list_grants(State(state): State<AppState>) -> Result<Json<Vec<GrantInfo>>, ApiError> {
+    Ok(Json(state.bastion.list_grants().await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateGrant {
+    pub username: String,
+    pub target: String,
+    /// The login on the target; the target's own when absent.
+    #[serde(default)]
+    pub login: Option<String>,
+    pub actions: Vec<Action>,
+    /// How long the grant holds from now, in seconds (at most 90 days).
+    pub valid_for_secs: u64,
+}
+
+/// Lets a user reach a target, for some actions, for a while.
+#[utoipa::path(post, path = "/api/v1/bastion/grants", tag = "bastion", security(("bearer" = [])),
+    request_body = CreateGrant, responses((status = 201, body = GrantInfo)))]
+pub async fn create_grant(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    client: ClientAddr,
+    ApiJson(body): ApiJson<CreateGrant>,
+) -> Result<(StatusCode, Json<GrantInfo>), ApiError> {
+    let new = NewGrant {
+        username: body.username,
+        target: body.target,
+        login: body.login,
+        actions: body.actions,
+        not_before: None,
+        valid_for_secs: body.valid_for_secs,
+    };
+    Ok((StatusCode::CREATED, Json(state.bastion.create_grant(&p, new, client.text()).await?)))
+}
+
+/// Revokes a grant.
+#[utoipa::path(delete, path = "/api/v1/bastion/grants/{id}", tag = "bastion", security(("bearer" = [])),
+    params(("id" = String, Path)), responses((status = 204), (status = 404, body = crate::problem::Problem)))]
+pub async fn delete_grant(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    client: ClientAddr,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.bastion.delete_grant(&p, &id, client.text()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

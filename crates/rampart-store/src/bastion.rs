@@ -1,0 +1,248 @@
+//! The SSH bastion's rows: users' registered public keys, targets and
+//! grants. A target's credential is stored only sealed (a KMS envelope);
+//! this module never sees it in the clear.
+
+use rampart_core::Id;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::{Result, Store, StoreError};
+
+const KEY_COLUMNS: &str = "id, user_id, fingerprint, public_key, comment, created_at";
+const TARGET_COLUMNS: &str = "id, name, address, port, host_key, login, credential_kind, credential_sealed, created_at";
+const GRANT_COLUMNS: &str = "id, user_id, target_id, login, actions, not_before, not_after, created_by, created_at";
+
+/// A user's registered SSH public key.
+#[derive(Debug, Clone)]
+pub struct SshKeyRow {
+    pub id: Id,
+    pub user_id: Id,
+    /// `SHA256:…`, as OpenSSH prints it; unique across users.
+    pub fingerprint: String,
+    /// The key in OpenSSH form, `ALGORITHM BASE64`, without comment.
+    pub public_key: String,
+    pub comment: String,
+    pub created_at: i64,
+}
+
+/// A backend system reachable through the bastion.
+#[derive(Clone)]
+pub struct TargetRow {
+    pub id: Id,
+    pub name: String,
+    pub address: String,
+    pub port: u16,
+    /// The pinned host key in OpenSSH form, `ALGORITHM BASE64`.
+    pub host_key: String,
+    /// The account Rampart logs in as.
+    pub login: String,
+    /// `private_key` or `password`.
+    pub credential_kind: String,
+    /// The credential, sealed by the KMS envelope API.
+    pub credential_sealed: Vec<u8>,
+    pub created_at: i64,
+}
+
+impl std::fmt::Debug for TargetRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TargetRow")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("address", &self.address)
+            .field("port", &self.port)
+            .field("login", &self.login)
+            .field("credential_kind", &self.credential_kind)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Who may reach which target as which login, how, and when.
+#[derive(Debug, Clone)]
+pub struct GrantRow {
+    pub id: Id,
+    pub user_id: Id,
+    pub target_id: Id,
+    pub login: String,
+    /// Comma-separated actions: `shell`, `exec`, `sftp`.
+    pub actions: String,
+    pub not_before: i64,
+    pub not_after: i64,
+    pub created_by: String,
+    pub created_at: i64,
+}
+
+fn ssh_key(row: &AnyRow) -> Result<SshKeyRow> {
+    Ok(SshKeyRow {
+        id: Id::from_trusted(row.try_get("id")?),
+        user_id: Id::from_trusted(row.try_get("user_id")?),
+        fingerprint: row.try_get("fingerprint")?,
+        public_key: row.try_get("public_key")?,
+        comment: row.try_get("comment")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn target(row: &AnyRow) -> Result<TargetRow> {
+    let port: i32 = row.try_get("port")?;
+    Ok(TargetRow {
+        id: Id::from_trusted(row.try_get("id")?),
+        name: row.try_get("name")?,
+        address: row.try_get("address")?,
+        port: u16::try_from(port).map_err(|_| StoreError::Corrupt(format!("target port {port}")))?,
+        host_key: row.try_get("host_key")?,
+        login: row.try_get("login")?,
+        credential_kind: row.try_get("credential_kind")?,
+        credential_sealed: row.try_get("credential_sealed")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn grant(row: &AnyRow) -> Result<GrantRow> {
+    Ok(GrantRow {
+        id: Id::from_trusted(row.try_get("id")?),
+        user_id: Id::from_trusted(row.try_get("user_id")?),
+        target_id: Id::from_trusted(row.try_get("target_id")?),
+        login: row.try_get("login")?,
+        actions: row.try_get("actions")?,
+        not_before: row.try_get("not_before")?,
+        not_after: row.try_get("not_after")?,
+        created_by: row.try_get("created_by")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+impl Store {
+    pub async fn insert_ssh_key(&self, k: &SshKeyRow) -> Result<()> {
+        sqlx::query(&format!("INSERT INTO ssh_keys ({KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"))
+            .bind(k.id.as_str())
+            .bind(k.user_id.as_str())
+            .bind(&k.fingerprint)
+            .bind(&k.public_key)
+            .bind(&k.comment)
+            .bind(k.created_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// A user's keys, oldest first (a user has few).
+    pub async fn list_ssh_keys(&self, user: &Id) -> Result<Vec<SshKeyRow>> {
+        let rows =
+            sqlx::query(&format!("SELECT {KEY_COLUMNS} FROM ssh_keys WHERE user_id = $1 ORDER BY id LIMIT 1000"))
+                .bind(user.as_str())
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter().map(ssh_key).collect()
+    }
+
+    pub async fn find_ssh_key(&self, fingerprint: &str) -> Result<Option<SshKeyRow>> {
+        let row = sqlx::query(&format!("SELECT {KEY_COLUMNS} FROM ssh_keys WHERE fingerprint = $1"))
+            .bind(fingerprint)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(ssh_key).transpose()
+    }
+
+    pub async fn delete_ssh_key(&self, user: &Id, id: &Id) -> Result<()> {
+        let done = sqlx::query("DELETE FROM ssh_keys WHERE id = $1 AND user_id = $2")
+            .bind(id.as_str())
+            .bind(user.as_str())
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    pub async fn insert_target(&self, t: &TargetRow) -> Result<()> {
+        sqlx::query(&format!(
+            "INSERT INTO bastion_targets ({TARGET_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        ))
+        .bind(t.id.as_str())
+        .bind(&t.name)
+        .bind(&t.address)
+        .bind(i32::from(t.port))
+        .bind(&t.host_key)
+        .bind(&t.login)
+        .bind(&t.credential_kind)
+        .bind(t.credential_sealed.clone())
+        .bind(t.created_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn list_targets(&self) -> Result<Vec<TargetRow>> {
+        let rows = sqlx::query(&format!("SELECT {TARGET_COLUMNS} FROM bastion_targets ORDER BY name LIMIT 10000"))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(target).collect()
+    }
+
+    pub async fn find_target(&self, name: &str) -> Result<Option<TargetRow>> {
+        let row = sqlx::query(&format!("SELECT {TARGET_COLUMNS} FROM bastion_targets WHERE name = $1"))
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(target).transpose()
+    }
+
+    /// Deletes a target and the grants that name it.
+    pub async fn delete_target(&self, id: &Id) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM bastion_grants WHERE target_id = $1").bind(id.as_str()).execute(&mut *tx).await?;
+        let done = sqlx::query("DELETE FROM bastion_targets WHERE id = $1").bind(id.as_str()).execute(&mut *tx).await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn insert_grant(&self, g: &GrantRow) -> Result<()> {
+        sqlx::query(&format!(
+            "INSERT INTO bastion_grants ({GRANT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        ))
+        .bind(g.id.as_str())
+        .bind(g.user_id.as_str())
+        .bind(g.target_id.as_str())
+        .bind(&g.login)
+        .bind(&g.actions)
+        .bind(g.not_before)
+        .bind(g.not_after)
+        .bind(&g.created_by)
+        .bind(g.created_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn list_grants(&self) -> Result<Vec<GrantRow>> {
+        let rows = sqlx::query(&format!("SELECT {GRANT_COLUMNS} FROM bastion_grants ORDER BY id LIMIT 10000"))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(grant).collect()
+    }
+
+    /// The grants of one user on one target, whatever their window.
+    pub async fn grants_for(&self, user: &Id, target: &Id) -> Result<Vec<GrantRow>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {GRANT_COLUMNS} FROM bastion_grants WHERE user_id = $1 AND target_id = $2 ORDER BY id LIMIT 1000"
+        ))
+        .bind(user.as_str())
+        .bind(target.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(grant).collect()
+    }
+
+    pub async fn delete_grant(&self, id: &Id) -> Result<()> {
+        let done =
+            sqlx::query("DELETE FROM bastion_grants WHERE id = $1").bind(id.as_str()).execute(&self.pool).await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,810 @@
+//! The SSH bastion with real OpenSSH on both sides, no mocks: Debian's
+//! `sshd` on a free loopback port is the target (its own config and host
+//! key in a temp dir), and the real `ssh`, `sftp` and `scp` clients log in
+//! through Rampart (`ssh -p PORT 'USER:TARGET@127.0.0.1'`) with a
+//! registered key and a TOTP code from `oathtool`. The targets, keys and
+//! grants are set up with the `rampart` CLI.
+//!
+//! One client connection per login (OpenSSH's ControlMaster) carries the
+//! exec, interactive shell, sftp and scp sessions, because each TOTP code
+//! works once and a user gets a fresh one only every 30 seconds.
+
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use rampart_core::Role;
+use rampart_testkit::{LogCapture, Session, TestServer, skip_without, unix_now};
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_rampart");
+const SSHD: &str = "/usr/sbin/sshd";
+
+fn have(program: &str) -> bool {
+    Command::new("sh").args(["-c", &format!("command -v {program}")]).output().is_ok_and(|o| o.status.success())
+}
+
+fn ok(o: &Output, what: &str) {
+    assert!(
+        o.status.success(),
+        "{what} ({}): {}{}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+/// Whether `needle` occurs in `hay` as a whole word (not inside a longer
+/// run of letters or digits), so six-digit codes are not found inside ids.
+fn occurs(hay: &str, needle: &str) -> bool {
+    hay.match_indices(needle).any(|(i, _)| {
+        let before = hay[..i].chars().next_back();
+        let after = hay[i + needle.len()..].chars().next();
+        !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
+    })
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn keygen(path: &Path) -> String {
+    let out = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "test", "-f"])
+        .arg(path)
+        .output()
+        .unwrap();
+    ok(&out, "ssh-keygen");
+    std::fs::read_to_string(path.with_extension("pub")).unwrap().trim().to_owned()
+}
+
+fn sha256(path: &Path) -> String {
+    let bytes = std::fs::read(path).unwrap();
+    rampart_core::secret::hex(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &bytes).as_ref())
+}
+
+/// A real OpenSSH server on a loopback port, as the target.
+struct Sshd {
+    child: Child,
+    port: u16,
+    host_key: String,
+    login: String,
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Sshd {
+    /// Starts sshd with its own host key, letting in `authorized` as the
+    /// current user; forwarding is allowed here so that a refusal is the
+    /// bastion's doing.
+    fn start(dir: &Path, authorized: &str) -> Sshd {
+        let login =
+            String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout).unwrap().trim().to_owned();
+        let host_key = keygen(&dir.join("ssh_host_ed25519_key"));
+        std::fs::write(dir.join("authorized_keys"), format!("{authorized}\n")).unwrap();
+        // Privilege separation needs this directory when sshd runs as root.
+        let _ = std::fs::create_dir_all("/run/sshd");
+        let port = free_port();
+        let config = format!(
+            "Port {port}\nListenAddress 127.0.0.1\nHostKey {dir}/ssh_host_ed25519_key\nPidFile {dir}/sshd.pid\n\
+             AuthorizedKeysFile {dir}/authorized_keys\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
+             PubkeyAuthentication yes\nStrictModes no\nUsePAM no\nPermitRootLogin yes\nAllowTcpForwarding yes\n\
+             Subsystem sftp internal-sftp\nLogLevel VERBOSE\n",
+            dir = dir.display()
+        );
+        std::fs::write(dir.join("sshd_config"), config).unwrap();
+        let log = std::fs::File::create(dir.join("sshd.log")).unwrap();
+        let child = Command::new(SSHD)
+            .args(["-D", "-e", "-f"])
+            .arg(dir.join("sshd_config"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "sshd did not start: {}",
+                std::fs::read_to_string(dir.join("sshd.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Sshd { child, port, host_key, login }
+    }
+}
+
+/// What every OpenSSH client invocation here shares.
+struct Client {
+    dir: PathBuf,
+    bastion: SocketAddr,
+    key: PathBuf,
+    totp_secret: String,
+}
+
+impl Client {
+    fn common(&self) -> Vec<String> {
+        let kh = self.dir.join("known_hosts");
+        [
+            "-F",
+            "/dev/null",
+            "-o",
+            &format!("UserKnownHostsFile={}", kh.display()),
+            "-o",
+            "StrictHostKeyChecking=accept-new",
+            "-o",
+            "IdentitiesOnly=yes",
+            "-o",
+            "NumberOfPasswordPrompts=1",
+            "-o",
+            "PreferredAuthentications=publickey,keyboard-interactive",
+            "-o",
+            "ConnectTimeout=10",
+            "-i",
+            self.key.to_str().unwrap(),
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    }
+
+    fn control(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("ctl-{name}"))
+    }
+
+    /// `ssh` with `oathtool` answering the TOTP prompt for the code of the
+    /// 30-second step `step`.
+    fn ssh(&self, step: Option<u64>, args: &[&str]) -> Command {
+        let mut cmd = Command::new("ssh");
+        cmd.args(self.common()).args(["-p", &self.bastion.port().to_string()]).args(args);
+        let askpass = self.dir.join("askpass.sh");
+        cmd.env("SSH_ASKPASS", &askpass).env("SSH_ASKPASS_REQUIRE", "force").env_remove("DISPLAY");
+        cmd.env("RAMPART_TEST_TOTP_SECRET", &self.totp_secret);
+        match step {
+            Some(s) => cmd.env("RAMPART_TEST_TOTP_TIME", (s * 30).to_string()),
+            None => cmd.env("RAMPART_TEST_TOTP_TIME", "wrong"),
+        };
+        cmd.stdin(Stdio::null());
+        cmd
+    }
+
+    /// Opens a ControlMaster connection as `login` (`USER:TARGET`).
+    fn master(&self, name: &str, login: &str, step: u64) -> Output {
+        let ctl = self.control(name);
+        self.ssh(
+            Some(step),
+            &["-M", "-S", ctl.to_str().unwrap(), "-o", "ControlPersist=yes", "-f", "-N", &format!("{login}@127.0.0.1")],
+        )
+        .output()
+        .unwrap()
+    }
+
+    /// A command over an existing master connection.
+    fn over(&self, name: &str, args: &[&str]) -> Command {
+        let mut cmd = Command::new("ssh");
+        cmd.args(self.common()).args(["-S", self.control(name).to_str().unwrap(), "-o", "ControlMaster=no"]);
+        cmd.args(args);
+        cmd.stdin(Stdio::null());
+        cmd
+    }
+
+    fn close(&self, name: &str) {
+        let _ = self.over(name, &["-O", "exit", "x"]).output();
+    }
+}
+
+fn write_askpass(dir: &Path) {
+    // OpenSSH runs this for the keyboard-interactive prompt; oathtool
+    // computes the code for the step the test chose (or fails, for "wrong").
+    let script = "#!/bin/sh\n[ \"$RAMPART_TEST_TOTP_TIME\" = wrong ] && { echo 000000; exit 0; }\n\
+                  exec oathtool --totp -b \"$RAMPART_TEST_TOTP_SECRET\" --now \"@$RAMPART_TEST_TOTP_TIME\"\n";
+    let path = dir.join("askpass.sh");
+    std::fs::write(&path, script).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700)).unwrap();
+}
+
+fn rampart(server_url: &str, ca: &Path, token: &str, config_dir: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(["--server", server_url, "--ca-cert", ca.to_str().unwrap()])
+        .args(args)
+        .env("RAMPART_TOKEN", token)
+        .env("RAMPART_CONFIG_DIR", config_dir)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// Waits until a fresh TOTP step after `last` is accepted and returns it.
+fn next_step(last: u64) -> u64 {
+    // A code is accepted up to one step ahead of the clock.
+    while unix_now() / 30 < last {
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    last + 1
+}
+
+async fn events(server: &TestServer, admin: &Session, kind: &str) -> Vec<Value> {
+    let resp: Value = server
+        .request(reqwest::Method::GET, &format!("/api/v1/audit/events?kind={kind}&limit=500"), Some(&admin.token))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    resp["items"].as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_openssh_clients_reach_a_real_sshd_only_through_grants_recorded_and_audited() {
+    let missing = [SSHD, "ssh", "sftp", "scp", "oathtool", "script", "ssh-keygen"].into_iter().find(|p| !have(p));
+    if let Some(p) = missing
+        && skip_without(&format!("{p} is missing"), "apt-get install openssh-server openssh-client oathtool bsdutils")
+    {
+        return;
+    }
+    // Every log line of the whole flow, TRACE level, russh's included.
+    let logs = LogCapture::install();
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().to_path_buf();
+    write_askpass(&dir);
+    let login_key = dir.join("target_login_key");
+    let login_pub = keygen(&login_key);
+    let sshd = Sshd::start(&dir, &login_pub);
+
+    let server = TestServer::start().await;
+    let bastion = server.running.as_ref().unwrap().bastion.as_ref().expect("the bastion listens").addr;
+    let admin = server.admin_session().await;
+    // Read after the login: had a step begun during it, the login took
+    // that step's code, and the next one is still within the skew.
+    let admin_step = unix_now() / 30;
+    let bob = server.session_for(&admin, "bob", Role::OperationsEngineer, None).await;
+    let bob_step = unix_now() / 30 + 1;
+    let ca = server.data_dir().join("tls/ca.pem");
+    let cfg = dir.join("cli");
+    let url = server.url.clone();
+    let cli = |token: &str, args: &[&str]| rampart(&url, &ca, token, &cfg, args);
+
+    // Keys for the admin and bob; a target whose credential is the login key.
+    let admin_key = dir.join("admin_key");
+    keygen(&admin_key);
+    let bob_key = dir.join("bob_key");
+    keygen(&bob_key);
+    ok(&cli(&admin.token, &["ssh-key", "add", admin_key.with_extension("pub").to_str().unwrap()]), "admin ssh-key add");
+    ok(&cli(&bob.token, &["ssh-key", "add", bob_key.with_extension("pub").to_str().unwrap()]), "bob ssh-key add");
+    let listed = cli(&bob.token, &["--json", "ssh-key", "list"]);
+    ok(&listed, "ssh-key list");
+    assert_eq!(serde_json::from_slice::<Value>(&listed.stdout).unwrap()["items"].as_array().map(Vec::len), Some(1));
+    let port = sshd.port.to_string();
+    let created = cli(
+        &admin.token,
+        &[
+            "--json",
+            "target",
+            "create",
+            "db",
+            "--address",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--host-key",
+            &sshd.host_key,
+            "--login",
+            &sshd.login,
+            "--private-key-file",
+            login_key.to_str().unwrap(),
+        ],
+    );
+    ok(&created, "target create");
+    let created: Value = serde_json::from_slice(&created.stdout).unwrap();
+    assert_eq!(created["credential_kind"], "private_key");
+    let private = std::fs::read_to_string(&login_key).unwrap();
+    let listing = cli(&admin.token, &["--json", "target", "list"]);
+    assert!(!String::from_utf8_lossy(&listing.stdout).contains(private.lines().nth(1).unwrap()), "never shown");
+    // The same sshd registered with another pinned host key, as if it had been replaced.
+    let other_key = keygen(&dir.join("other_host_key"));
+    let moved = cli(
+        &admin.token,
+        &[
+            "target",
+            "create",
+            "moved",
+            "--address",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--host-key",
+            &other_key,
+            "--login",
+            &sshd.login,
+            "--private-key-file",
+            login_key.to_str().unwrap(),
+        ],
+    );
+    ok(&moved, "target create moved");
+    ok(
+        &cli(&admin.token, &["grant", "create", "--user", "admin", "--target", "db", "--actions", "shell,exec,sftp"]),
+        "grant",
+    );
+    ok(
+        &cli(&admin.token, &["grant", "create", "--user", "admin", "--target", "moved", "--actions", "exec"]),
+        "grant moved",
+    );
+    // bob may only exec on db's twin, and has no grant on db at all.
+    assert!(!cli(&bob.token, &["target", "list"]).status.success(), "targets are for administrators");
+
+    let admin_secret = data_encoding::BASE32_NOPAD.encode(admin.creds.totp_secret.as_deref().unwrap());
+    let bob_secret = data_encoding::BASE32_NOPAD.encode(bob.creds.totp_secret.as_deref().unwrap());
+    // What must never reach a log line: the target's private key, the TOTP
+    // secrets, and the codes typed at the bastion's prompt.
+    let mut secrets: Vec<(String, String)> = private
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .map(|l| ("the target's private key".to_owned(), l.to_owned()))
+        .collect();
+    secrets.push(("admin TOTP secret".into(), admin_secret.clone()));
+    secrets.push(("bob TOTP secret".into(), bob_secret.clone()));
+    for step in [admin_step + 1, admin_step + 2] {
+        let code = rampart_auth::totp::code_at(admin.creds.totp_secret.as_deref().unwrap(), step * 30).unwrap();
+        secrets.push((format!("admin code {step}"), secrecy::ExposeSecret::expose_secret(&code).to_owned()));
+    }
+    let code = rampart_auth::totp::code_at(bob.creds.totp_secret.as_deref().unwrap(), (bob_step + 1) * 30).unwrap();
+    secrets.push(("bob code".into(), secrecy::ExposeSecret::expose_secret(&code).to_owned()));
+    let as_admin = Client { dir: dir.clone(), bastion, key: admin_key.clone(), totp_secret: admin_secret };
+    let as_bob = Client { dir: dir.clone(), bastion, key: bob_key.clone(), totp_secret: bob_secret };
+    let data_dir = server.data_dir();
+    let upload = dir.join("upload.bin");
+    let remote_dir = dir.join("remote");
+    std::fs::create_dir_all(&remote_dir).unwrap();
+
+    let admin_after = tokio::task::spawn_blocking({
+        let dir = dir.clone();
+        let data_dir_for_thread = data_dir.clone();
+        let remote_dir = remote_dir.clone();
+        move || {
+            // A wrong code is refused (and counts towards the lockout).
+            let wrong = as_admin.ssh(None, &["admin:db@127.0.0.1", "true"]).output().unwrap();
+            assert!(!wrong.status.success(), "a wrong TOTP code must not log in: {}", text(&wrong));
+
+            // The real login: key, then the code oathtool computes.
+            let step = admin_step + 1;
+            let master = as_admin.master("admin", "admin:db", step);
+            ok(&master, "ssh master admin:db");
+
+            // exec: the command runs on the target and its output comes back.
+            let out = as_admin.over("admin", &["x", "echo through-$((6*7)); hostname >/dev/null"]).output().unwrap();
+            ok(&out, "exec");
+            assert!(String::from_utf8_lossy(&out.stdout).contains("through-42"), "{}", text(&out));
+
+            // An interactive shell under a pty (script gives ssh a terminal).
+            let mut shell = Command::new("script")
+                .args(["-q", "-e", "-c"])
+                .arg(format!(
+                    "ssh {} -S {} -o ControlMaster=no -tt x",
+                    as_admin.common().join(" "),
+                    as_admin.control("admin").display()
+                ))
+                .arg("/dev/null")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            {
+                let mut stdin = shell.stdin.take().unwrap();
+                std::thread::sleep(Duration::from_millis(1500));
+                stdin.write_all(b"echo interactive-$((7*6))\n").unwrap();
+                std::thread::sleep(Duration::from_millis(500));
+                stdin.write_all(b"exit\n").unwrap();
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            let out = shell.wait_with_output().unwrap();
+            assert!(String::from_utf8_lossy(&out.stdout).contains("interactive-42"), "shell: {}", text(&out));
+
+            // Window changes reach the target's pty: tmux resizes the
+            // terminal ssh runs in, and the shell on the target sees it.
+            if have("tmux") {
+                let sock = format!("rampart-test-{}", std::process::id());
+                let tmux = |args: &[&str]| Command::new("tmux").args(["-L", &sock]).args(args).output().unwrap();
+                let ssh_cmd = format!(
+                    "ssh {} -S {} -o ControlMaster=no -tt x",
+                    as_admin.common().join(" "),
+                    as_admin.control("admin").display()
+                );
+                ok(&tmux(&["new-session", "-d", "-s", "t", "-x", "100", "-y", "30", &ssh_cmd]), "tmux new-session");
+                std::thread::sleep(Duration::from_millis(1500));
+                ok(&tmux(&["resize-window", "-t", "t", "-x", "120", "-y", "40"]), "tmux resize-window");
+                std::thread::sleep(Duration::from_millis(500));
+                ok(&tmux(&["send-keys", "-t", "t", "echo size-is-$(stty size | tr ' ' x)", "Enter"]), "send-keys");
+                let deadline = Instant::now() + Duration::from_secs(10);
+                let mut screen = String::new();
+                while Instant::now() < deadline && !screen.contains("size-is-40x120") {
+                    std::thread::sleep(Duration::from_millis(200));
+                    screen = String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", "t"]).stdout).into_owned();
+                }
+                let _ = tmux(&["send-keys", "-t", "t", "exit", "Enter"]);
+                std::thread::sleep(Duration::from_millis(500));
+                let _ = tmux(&["kill-server"]);
+                assert!(screen.contains("size-is-40x120"), "the target's pty was resized: {screen}");
+            }
+
+            // sftp: a listing of a directory on the target.
+            std::fs::write(remote_dir.join("listed-file.txt"), b"hello").unwrap();
+            let batch = dir.join("sftp.batch");
+            std::fs::write(&batch, format!("ls {}\n", remote_dir.display())).unwrap();
+            let out = Command::new("sftp")
+                .args(as_admin.common())
+                .args(["-o", &format!("ControlPath={}", as_admin.control("admin").display()), "-o", "ControlMaster=no"])
+                .args(["-o", "User=admin:db", "-b"])
+                .arg(&batch)
+                .arg("127.0.0.1")
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+            ok(&out, "sftp ls");
+            assert!(String::from_utf8_lossy(&out.stdout).contains("listed-file.txt"), "{}", text(&out));
+
+            // scp both ways, with the hashes compared.
+            let bytes: Vec<u8> = (0..3_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+            std::fs::write(&upload, &bytes).unwrap();
+            let scp = |from: &str, to: &str| {
+                Command::new("scp")
+                    .args(as_admin.common())
+                    .args([
+                        "-o",
+                        &format!("ControlPath={}", as_admin.control("admin").display()),
+                        "-o",
+                        "ControlMaster=no",
+                    ])
+                    .args(["-o", "User=admin:db", "-q", from, to])
+                    .stdin(Stdio::null())
+                    .output()
+                    .unwrap()
+            };
+            let there = remote_dir.join("uploaded.bin");
+            ok(&scp(upload.to_str().unwrap(), &format!("127.0.0.1:{}", there.display())), "scp up");
+            assert_eq!(sha256(&there), sha256(&upload), "the upload arrives intact");
+            let back = dir.join("back.bin");
+            ok(&scp(&format!("127.0.0.1:{}", there.display()), back.to_str().unwrap()), "scp down");
+            assert_eq!(sha256(&back), sha256(&upload), "the download arrives intact");
+
+            // Local port forwarding is refused by the bastion (sshd would allow it).
+            let lport = free_port();
+            let fwd = as_admin
+                .over("admin", &["-O", "forward", "-L", &format!("{lport}:127.0.0.1:{}", sshd.port), "x"])
+                .output()
+                .unwrap();
+            ok(&fwd, "mux forward request");
+            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", lport)) {
+                use std::io::Read;
+                s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                let mut buf = [0u8; 64];
+                let n = s.read(&mut buf).unwrap_or(0);
+                assert!(!String::from_utf8_lossy(&buf[..n]).contains("SSH-2.0"), "no tunnel to the target's sshd");
+            }
+            // No recording, no session: with the recordings directory
+            // replaced by a file, a new session is refused, not run unrecorded.
+            let recordings = data_dir_for_thread.join("recordings");
+            std::fs::rename(&recordings, dir.join("recordings-aside")).unwrap();
+            std::fs::write(&recordings, b"not a directory").unwrap();
+            let out = as_admin.over("admin", &["x", "echo unrecorded-$((5*5))"]).output().unwrap();
+            assert!(!out.status.success(), "a session that cannot be recorded is refused");
+            assert!(!String::from_utf8_lossy(&out.stdout).contains("unrecorded-25"), "{}", text(&out));
+            std::fs::remove_file(&recordings).unwrap();
+            std::fs::rename(dir.join("recordings-aside"), &recordings).unwrap();
+            as_admin.close("admin");
+
+            // A changed host key is refused, before any credential is sent.
+            let step = next_step(step);
+            let moved = as_admin.ssh(Some(step), &["admin:moved@127.0.0.1", "true"]).output().unwrap();
+            assert!(!moved.status.success());
+            assert!(text(&moved).contains("does not match the pinned key"), "{}", text(&moved));
+            (sshd, step)
+        }
+    })
+    .await
+    .unwrap();
+    let (_sshd, _) = admin_after;
+
+    // bob has a key and a second factor, but no grant: refused.
+    let bob_out = tokio::task::spawn_blocking(move || {
+        let step = next_step(bob_step);
+        as_bob.ssh(Some(step), &["bob:db@127.0.0.1", "true"]).output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(!bob_out.status.success());
+    assert!(text(&bob_out).contains("bob has no grant on db"), "{}", text(&bob_out));
+
+    // The ledger holds every start, end and refusal.
+    let started = events(&server, &admin, "bastion.session.started").await;
+    let actions: Vec<&str> = started.iter().filter_map(|e| e["attrs"]["action"].as_str()).collect();
+    for a in ["exec", "shell", "sftp"] {
+        assert!(actions.contains(&a), "a {a} session start is recorded: {actions:?}");
+    }
+    let ended = events(&server, &admin, "bastion.session.ended").await;
+    let shell_end = ended
+        .iter()
+        .find(|e| {
+            let s = e["attrs"]["session"].as_str().unwrap_or_default();
+            started.iter().any(|b| b["attrs"]["session"] == s && b["attrs"]["action"] == "shell")
+        })
+        .expect("the shell session's end is recorded");
+    let recording = PathBuf::from(shell_end["attrs"]["recording"].as_str().unwrap());
+    assert!(recording.starts_with(data_dir.join("recordings")), "{}", recording.display());
+    assert_eq!(
+        shell_end["attrs"]["recording_sha256"].as_str(),
+        Some(sha256(&recording).as_str()),
+        "the ledger hash matches the file"
+    );
+    assert_eq!(shell_end["attrs"]["recording_bytes"].as_u64(), Some(std::fs::metadata(&recording).unwrap().len()));
+    let cast = std::fs::read_to_string(&recording).unwrap();
+    let mut lines = cast.lines();
+    let header: Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    assert_eq!(header["version"], 2);
+    assert!(cast.contains("\"i\"") && cast.contains("\"o\""), "input and output are recorded");
+    assert!(cast.contains("interactive-42"), "the shell's output is in the recording");
+    if have("tmux") {
+        let resized = ended.iter().filter_map(|e| e["attrs"]["recording"].as_str()).any(|path| {
+            std::fs::read_to_string(path).is_ok_and(|c| c.contains("\"r\", \"120x40\"") && c.contains("size-is-40x120"))
+        });
+        assert!(resized, "a recording holds the resize event and the resized shell's output");
+    }
+    for line in lines {
+        let event: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(event.as_array().is_some_and(|a| a.len() == 3), "{line}");
+    }
+
+    let refused = events(&server, &admin, "bastion.session.refused").await;
+    let reasons: Vec<&str> = refused.iter().filter_map(|e| e["attrs"]["reason"].as_str()).collect();
+    assert!(reasons.contains(&"host_key_mismatch"), "{reasons:?}");
+    assert!(reasons.contains(&"no_grant"), "{reasons:?}");
+    assert!(reasons.contains(&"recording_failed"), "{reasons:?}");
+    let forwarding = events(&server, &admin, "bastion.forwarding.refused").await;
+    assert!(forwarding.iter().any(|e| e["attrs"]["kind"] == "local"), "{forwarding:?}");
+    let failed = events(&server, &admin, "auth.login.failed").await;
+    assert!(failed.iter().any(|e| e["actor"] == "admin" && e["attrs"]["reason"] == "bad_totp_code"), "{failed:?}");
+    let logins = events(&server, &admin, "bastion.login.succeeded").await;
+    assert!(logins.iter().any(|e| e["actor"] == "admin" && e["attrs"]["second_factor"] == "totp"), "{logins:?}");
+
+    // The CLI takes back what it gave: a grant, a key, a target.
+    let grants = cli(&admin.token, &["--json", "grant", "list"]);
+    ok(&grants, "grant list");
+    let grants: Value = serde_json::from_slice(&grants.stdout).unwrap();
+    assert_eq!(grants["items"].as_array().map(Vec::len), Some(2));
+    let id = grants["items"][0]["id"].as_str().unwrap().to_owned();
+    ok(&cli(&admin.token, &["grant", "revoke", &id]), "grant revoke");
+    assert_eq!(cli(&admin.token, &["grant", "revoke", &id]).status.code(), Some(4), "revoked once");
+    let keys: Value = serde_json::from_slice(&cli(&bob.token, &["--json", "ssh-key", "list"]).stdout).unwrap();
+    let key_id = keys["items"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(cli(&admin.token, &["ssh-key", "remove", &key_id]).status.code(), Some(4), "not the admin's key");
+    ok(&cli(&bob.token, &["ssh-key", "remove", &key_id]), "ssh-key remove");
+    ok(&cli(&admin.token, &["target", "delete", "moved"]), "target delete");
+    let targets: Value = serde_json::from_slice(&cli(&admin.token, &["--json", "target", "list"]).stdout).unwrap();
+    assert_eq!(targets["items"].as_array().map(Vec::len), Some(1));
+
+    // No credential of the target ever reached the ledger.
+    let all: Value = server
+        .request(reqwest::Method::GET, "/api/v1/audit/events?limit=500", Some(&admin.token))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(!all.to_string().contains(private.lines().nth(1).unwrap()));
+    server.stop().await;
+
+    let captured = logs.contents();
+    assert!(captured.contains("bastion.session.started"), "the capture holds this flow's audit lines");
+    for (what, secret) in &secrets {
+        assert!(!occurs(&captured, secret), "{what} appears in the logs");
+    }
+}
+
+/// Bad or hostile input to the bastion's API gets a clear 4xx and changes
+/// nothing; the resources are for the roles that hold their permission.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bastion_api_refuses_bad_input_and_wrong_roles() {
+    let server = TestServer::start().await;
+    let admin = server.admin_session().await;
+    let ops = server.session_for(&admin, "opsie", Role::OperationsEngineer, None).await;
+    let tenant = server.create_tenant(&admin, "custco").await;
+    let cust = server.session_for(&admin, "custie", Role::CustomerAdmin, Some(&tenant)).await;
+    let post = |token: String, path: &'static str, body: Value| {
+        let req = server.request(reqwest::Method::POST, path, Some(&token)).json(&body);
+        async move {
+            let resp = req.send().await.unwrap();
+            let status = resp.status().as_u16();
+            (status, resp.text().await.unwrap_or_default())
+        }
+    };
+    let work = tempfile::tempdir().unwrap();
+    let host = keygen(&work.path().join("host"));
+    let login = work.path().join("login");
+    keygen(&login);
+    let private = std::fs::read_to_string(&login).unwrap();
+    let target = |name: &str| {
+        serde_json::json!({ "name": name, "address": "127.0.0.1", "port": 22, "host_key": host, "login": "ops",
+            "private_key": private })
+    };
+
+    // SSH keys: RSA, garbage and a second registration are refused.
+    let rsa = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7 user";
+    let (s, body) = post(ops.token.clone(), "/api/v1/ssh-keys", serde_json::json!({ "public_key": rsa })).await;
+    assert_eq!(s, 422, "{body}");
+    assert!(body.contains("unsupported key algorithm"), "{body}");
+    let (s, _) = post(ops.token.clone(), "/api/v1/ssh-keys", serde_json::json!({ "public_key": "\u{0}\u{1}" })).await;
+    assert_eq!(s, 422);
+    let (s, _) = post(ops.token.clone(), "/api/v1/ssh-keys", serde_json::json!({ "public_key": host })).await;
+    assert_eq!(s, 201);
+    let (s, _) = post(admin.token.clone(), "/api/v1/ssh-keys", serde_json::json!({ "public_key": host })).await;
+    assert_eq!(s, 409, "one key, one user");
+    let (s, _) = post(cust.token.clone(), "/api/v1/ssh-keys", serde_json::json!({ "public_key": host })).await;
+    assert_eq!(s, 403, "customers do not use the bastion");
+
+    // Targets: only the administrator; every field checked.
+    let (s, _) = post(ops.token.clone(), "/api/v1/bastion/targets", target("db")).await;
+    assert_eq!(s, 403);
+    for (field, value) in [
+        ("name", serde_json::json!("Bad Name")),
+        ("name", serde_json::json!("a:b")),
+        ("address", serde_json::json!("10.0.0.1; rm -rf /")),
+        ("port", serde_json::json!(0)),
+        ("host_key", serde_json::json!("ssh-ed25519 notbase64")),
+        ("login", serde_json::json!("root\nx")),
+        ("private_key", serde_json::json!("-----BEGIN OPENSSH PRIVATE KEY-----\ngarbage\n")),
+    ] {
+        let mut body = target("db");
+        body[field] = value;
+        let (s, text) = post(admin.token.clone(), "/api/v1/bastion/targets", body).await;
+        assert_eq!(s, 422, "{field}: {text}");
+        assert!(!text.contains(private.lines().nth(1).unwrap()), "no credential in errors");
+    }
+    let mut both = target("db");
+    both["password"] = serde_json::json!("hunter2");
+    assert_eq!(post(admin.token.clone(), "/api/v1/bastion/targets", both).await.0, 422);
+    let mut unknown = target("db");
+    unknown["extra"] = serde_json::json!(1);
+    assert_eq!(post(admin.token.clone(), "/api/v1/bastion/targets", unknown).await.0, 422, "unknown fields");
+    let (s, text) = post(admin.token.clone(), "/api/v1/bastion/targets", target("db")).await;
+    assert_eq!(s, 201, "{text}");
+    assert!(!text.contains(private.lines().nth(1).unwrap()), "the credential is never returned");
+    assert_eq!(post(admin.token.clone(), "/api/v1/bastion/targets", target("db")).await.0, 409);
+
+    // Grants: known user and target, at least one action, a bounded window.
+    let grant = |user: &str, target: &str, actions: Value, secs: u64| serde_json::json!({ "username": user, "target": target, "actions": actions, "valid_for_secs": secs });
+    for bad in [
+        grant("nobody", "db", serde_json::json!(["shell"]), 60),
+        grant("opsie", "nope", serde_json::json!(["shell"]), 60),
+        grant("opsie", "db", serde_json::json!([]), 60),
+        grant("opsie", "db", serde_json::json!(["shell"]), 0),
+        grant("opsie", "db", serde_json::json!(["shell"]), 91 * 24 * 3600),
+        {
+            let mut other_login = grant("opsie", "db", serde_json::json!(["shell"]), 60);
+            other_login["login"] = serde_json::json!("root");
+            other_login
+        },
+    ] {
+        let (s, text) = post(admin.token.clone(), "/api/v1/bastion/grants", bad.clone()).await;
+        assert_eq!(s, 422, "{bad}: {text}");
+    }
+    let (s, _) =
+        post(admin.token.clone(), "/api/v1/bastion/grants", grant("opsie", "db", serde_json::json!(["root"]), 60))
+            .await;
+    assert_eq!(s, 422, "an unknown action is a bad request body");
+    let (s, text) =
+        post(admin.token.clone(), "/api/v1/bastion/grants", grant("opsie", "db", serde_json::json!(["exec"]), 60))
+            .await;
+    assert_eq!(s, 201, "{text}");
+
+    // Garbage instead of SSH, and a connection dropped mid-handshake, do
+    // not take the listener down.
+    let bastion = server.running.as_ref().unwrap().bastion.as_ref().unwrap().addr;
+    for junk in [&b"GET / HTTP/1.1\r\n\r\n"[..], &[0xff; 70_000][..], b"SSH-2.0-x\r\n\0\0\0\x05\x14garbage"] {
+        if let Ok(mut s) = TcpStream::connect(bastion) {
+            let _ = s.write_all(junk);
+        }
+    }
+    // A login without a target is told how to log in, by the real client.
+    if have("ssh") {
+        let client = Client { dir: work.path().to_path_buf(), bastion, key: login.clone(), totp_secret: String::new() };
+        let out = tokio::task::spawn_blocking(move || client.ssh(None, &["admin@127.0.0.1", "true"]).output().unwrap())
+            .await
+            .unwrap();
+        let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(!out.status.success());
+        assert!(said.contains("Log in as USER:TARGET"), "{said}");
+    }
+    server.stop().await;
+}
+
+/// Sync mode: a session whose recording stops being writable mid-way is
+/// cut, and the ledger says so. The recording is capped at a few KiB and
+/// the command on the target prints far more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_whose_recording_fails_mid_way_is_cut() {
+    let missing = [SSHD, "ssh", "oathtool", "ssh-keygen", "ssh-agent"].into_iter().find(|p| !have(p));
+    if let Some(p) = missing
+        && skip_without(&format!("{p} is missing"), "apt-get install openssh-server openssh-client oathtool")
+    {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().to_path_buf();
+    write_askpass(&dir);
+    let login_key = dir.join("target_login_key");
+    let sshd = Sshd::start(&dir, &keygen(&login_key));
+    let server = TestServer::start_with(|c| c.bastion.recording_max_bytes = 8192).await;
+    let bastion = server.running.as_ref().unwrap().bastion.as_ref().unwrap().addr;
+    let admin = server.admin_session().await;
+    let step = unix_now() / 30;
+    let admin_key = dir.join("admin_key");
+    let post =
+        |path: &str, body: Value| server.request(reqwest::Method::POST, path, Some(&admin.token)).json(&body).send();
+    let pubkey = keygen(&admin_key);
+    assert_eq!(post("/api/v1/ssh-keys", serde_json::json!({ "public_key": pubkey })).await.unwrap().status(), 201);
+    let target = serde_json::json!({ "name": "db", "address": "127.0.0.1", "port": sshd.port, "host_key": sshd.host_key,
+        "login": sshd.login, "private_key": std::fs::read_to_string(&login_key).unwrap() });
+    assert_eq!(post("/api/v1/bastion/targets", target).await.unwrap().status(), 201);
+    let grant = serde_json::json!({ "username": "admin", "target": "db", "actions": ["exec"], "valid_for_secs": 600 });
+    assert_eq!(post("/api/v1/bastion/grants", grant).await.unwrap().status(), 201);
+
+    let client = Client {
+        dir: dir.clone(),
+        bastion,
+        key: admin_key,
+        totp_secret: data_encoding::BASE32_NOPAD.encode(admin.creds.totp_secret.as_deref().unwrap()),
+    };
+    // An agent to forward, so that ssh -A really asks for it.
+    let agent_sock = dir.join("agent.sock");
+    let mut agent =
+        Command::new("ssh-agent").arg("-D").arg("-a").arg(&agent_sock).stdout(Stdio::null()).spawn().unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        let cmd = "for i in $(seq 1 3000); do echo line-$i-of-a-long-output; done; echo finished-$((3*3))";
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !agent_sock.exists() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // Agent forwarding and a remote forward are asked for, and refused.
+        client
+            .ssh(Some(step + 1), &["-A", "-R", "0:127.0.0.1:9", "admin:db@127.0.0.1", cmd])
+            .env("SSH_AUTH_SOCK", &agent_sock)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let _ = agent.kill();
+    let _ = agent.wait();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "a cut session does not end well: {}", text(&out));
+    assert!(!stdout.contains("finished-9"), "the session is cut before its end");
+    assert!(text(&out).contains("the session recording failed; the session is cut"), "{}", text(&out));
+    drop(sshd);
+
+    let ended = events(&server, &admin, "bastion.session.ended").await;
+    let forwarding = events(&server, &admin, "bastion.forwarding.refused").await;
+    let reasons: Vec<&str> = forwarding.iter().filter_map(|e| e["attrs"]["reason"].as_str()).collect();
+    assert!(reasons.contains(&"agent_forwarding_not_granted"), "{forwarding:?}");
+    assert!(forwarding.iter().any(|e| e["attrs"]["kind"] == "remote"), "{forwarding:?}");
+    let cut = ended.iter().find(|e| e["attrs"]["reason"] == "recording_failed").expect("the cut is in the ledger");
+    assert_eq!(cut["outcome"], "failure");
+    let recordings: Vec<_> = std::fs::read_dir(server.data_dir().join("recordings")).unwrap().flatten().collect();
+    assert_eq!(recordings.len(), 1);
+    assert!(recordings[0].metadata().unwrap().len() <= 8192, "the cap holds on disk");
+    server.stop().await;
+}
