@@ -10,7 +10,8 @@ use std::future::Future;
 use rampart_core::{Event, Id, Outcome, Role};
 use rampart_store::testing::TestPostgres;
 use rampart_store::{
-    EventFilter, ImportToken, ImportedMaterial, KmsKeyRow, NewUser, SourceSpec, Store, StoreError, TokenRow,
+    EventFilter, GrantRow, ImportToken, ImportedMaterial, KmsKeyRow, NewUser, SourceSpec, SshKeyRow, Store, StoreError,
+    TargetRow, TokenRow,
 };
 
 /// Runs `case` on a fresh SQLite store and a fresh PostgreSQL store.
@@ -46,6 +47,7 @@ on_every_backend!(
     kms_keys_rotate_transition_and_are_destroyed,
     kms_metadata_tags_policies_and_imports,
     log_sources_register_update_and_report_each_silence_once,
+    bastion_keys_targets_and_grants_round_trip,
 );
 
 async fn with_sqlite<F, Fut>(case: F)
@@ -510,4 +512,71 @@ async fn log_sources_register_update_and_report_each_silence_once(store: Store) 
     store.delete_source(&id).await.expect("delete");
     assert!(matches!(store.get_source(&id).await, Err(StoreError::NotFound)));
     assert!(matches!(store.delete_source(&id).await, Err(StoreError::NotFound)));
+}
+
+/// The bastion's rows: a fingerprint names one key across all users, a user
+/// removes only their own keys, the sealed credential comes back byte for
+/// byte (BLOB and BYTEA alike), and deleting a target takes its grants.
+async fn bastion_keys_targets_and_grants_round_trip(store: Store) {
+    let alice = user(&store, "alice", Role::Admin, None).await;
+    let bob = user(&store, "bob", Role::OperationsEngineer, None).await;
+    let key = |id: &str, owner: &Id, fp: &str| SshKeyRow {
+        id: Id::from_trusted(id.to_owned()),
+        user_id: owner.clone(),
+        fingerprint: fp.to_owned(),
+        public_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOv".to_owned(),
+        comment: "laptop".to_owned(),
+        created_at: 1_000,
+    };
+    store.insert_ssh_key(&key("sk_1", &bob.id, "SHA256:one")).await.unwrap();
+    assert!(store.insert_ssh_key(&key("sk_2", &alice.id, "SHA256:one")).await.is_err(), "a fingerprint is unique");
+    store.insert_ssh_key(&key("sk_3", &bob.id, "SHA256:two")).await.unwrap();
+    assert_eq!(store.list_ssh_keys(&bob.id).await.unwrap().len(), 2);
+    assert!(store.list_ssh_keys(&alice.id).await.unwrap().is_empty());
+    assert_eq!(store.find_ssh_key("SHA256:two").await.unwrap().map(|k| k.user_id), Some(bob.id.clone()));
+    let sk1 = Id::from_trusted("sk_1".to_owned());
+    assert!(matches!(store.delete_ssh_key(&alice.id, &sk1).await, Err(StoreError::NotFound)), "not alice's key");
+    store.delete_ssh_key(&bob.id, &sk1).await.unwrap();
+    assert!(store.find_ssh_key("SHA256:one").await.unwrap().is_none());
+
+    let sealed: Vec<u8> = (0..=255u8).chain([0, 0, 255]).collect();
+    let target = TargetRow {
+        id: Id::from_trusted("bt_1".to_owned()),
+        name: "db-1".to_owned(),
+        address: "10.0.0.5".to_owned(),
+        port: 2022,
+        host_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHost".to_owned(),
+        login: "ops".to_owned(),
+        credential_kind: "private_key".to_owned(),
+        credential_sealed: sealed.clone(),
+        created_at: 2_000,
+    };
+    store.insert_target(&target).await.unwrap();
+    assert!(
+        store.insert_target(&TargetRow { id: Id::from_trusted("bt_2".to_owned()), ..target.clone() }).await.is_err()
+    );
+    let found = store.find_target("db-1").await.unwrap().unwrap();
+    assert_eq!((found.port, found.credential_sealed), (2022, sealed));
+    let grant = |id: &str| GrantRow {
+        id: Id::from_trusted(id.to_owned()),
+        user_id: bob.id.clone(),
+        target_id: target.id.clone(),
+        login: "ops".to_owned(),
+        actions: "shell,exec".to_owned(),
+        not_before: 1_000,
+        not_after: 9_000,
+        created_by: "alice".to_owned(),
+        created_at: 2_000,
+    };
+    store.insert_grant(&grant("bg_1")).await.unwrap();
+    store.insert_grant(&grant("bg_2")).await.unwrap();
+    let grants = store.grants_for(&bob.id, &target.id).await.unwrap();
+    assert_eq!(grants.iter().map(|g| g.id.as_str()).collect::<Vec<_>>(), ["bg_1", "bg_2"]);
+    assert!(store.grants_for(&alice.id, &target.id).await.unwrap().is_empty());
+    store.delete_grant(&Id::from_trusted("bg_1".to_owned())).await.unwrap();
+    assert!(matches!(store.delete_grant(&Id::from_trusted("bg_1".to_owned())).await, Err(StoreError::NotFound)));
+    store.delete_target(&target.id).await.unwrap();
+    assert!(store.find_target("db-1").await.unwrap().is_none());
+    assert!(store.list_grants().await.unwrap().is_empty(), "the target's grants went with it");
+    assert!(matches!(store.delete_target(&target.id).await, Err(StoreError::NotFound)));
 }
