@@ -72,6 +72,21 @@ pub fn totp_code(secret: &[u8], steps: i64) -> String {
     rampart_auth::totp::code_at(secret, t).expect("totp").expose_secret().to_owned()
 }
 
+/// `rampart serve` for a test that runs the binary as a child process
+/// (`bin` is the test's `env!("CARGO_BIN_EXE_rampart")`): the HTTPS API, the
+/// syslog listeners and the SSH bastion all on ephemeral loopback ports, so
+/// test nodes run side by side and never contend for 8443, 5514, 6514 or
+/// 2222. The caller adds `--data-dir`, its own environment and its stdio.
+pub fn serve_command(bin: &str) -> std::process::Command {
+    let mut cmd = std::process::Command::new(bin);
+    cmd.args(["serve", "--listen", "127.0.0.1:0"])
+        .env("RAMPART_BASTION__LISTEN", "127.0.0.1:0")
+        .env("RAMPART_INGEST__UDP", "127.0.0.1:0")
+        .env("RAMPART_INGEST__TCP", "127.0.0.1:0")
+        .env("RAMPART_INGEST__TLS", "127.0.0.1:0");
+    cmd
+}
+
 /// A default test configuration rooted in `dir`, listening on an ephemeral port.
 pub fn test_config(dir: &std::path::Path) -> Config {
     let mut config = Config { data_dir: dir.join("data"), ..Config::default() };

@@ -146,15 +146,10 @@ fn config_check_names_the_bad_key() {
 async fn serve_initialises_the_data_dir_and_the_cli_finds_it_beside_it() {
     let work = tempfile::tempdir().expect("tempdir");
     let cfg = work.path().join("cfg");
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
-        // The bastion listens on an ephemeral port too, so tests run side by side.
-        .env("RAMPART_BASTION__LISTEN", "127.0.0.1:0")
+    let mut child = rampart_testkit::serve_command(BIN)
+        .args(["--log-format", "json"])
         .current_dir(work.path())
         .env_remove("RAMPART_DATA_DIR")
-        .env("RAMPART_INGEST__UDP", "127.0.0.1:0")
-        .env("RAMPART_INGEST__TCP", "127.0.0.1:0")
-        .env("RAMPART_INGEST__TLS", "127.0.0.1:0")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

@@ -28,15 +28,10 @@ struct Node {
 #[allow(clippy::zombie_processes)]
 async fn start(data: &Path) -> Node {
     let _ = std::fs::remove_file(data.join("client.json"));
-    let child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        // The bastion listens on an ephemeral port too, so tests run side by side.
-        .env("RAMPART_BASTION__LISTEN", "127.0.0.1:0")
+    let child = rampart_testkit::serve_command(BIN)
+        .arg("--data-dir")
         .arg(data)
         .env("RAMPART_LOG__LEVEL", "warn")
-        .env("RAMPART_INGEST__UDP", "127.0.0.1:0")
-        .env("RAMPART_INGEST__TCP", "127.0.0.1:0")
-        .env("RAMPART_INGEST__TLS", "127.0.0.1:0")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -64,16 +64,11 @@ impl Node {
 async fn start(data: &Path) -> Node {
     let _ = std::fs::remove_file(data.join("client.json"));
     let log = std::fs::File::create(data.with_extension("log")).unwrap();
-    let child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        // The bastion listens on an ephemeral port too, so tests run side by side.
-        .env("RAMPART_BASTION__LISTEN", "127.0.0.1:0")
+    let child = rampart_testkit::serve_command(BIN)
+        .arg("--data-dir")
         .arg(data)
         .env("RAMPART_KMS__SEAL", "shamir")
         .env("RAMPART_LOG__LEVEL", "info")
-        .env("RAMPART_INGEST__UDP", "127.0.0.1:0")
-        .env("RAMPART_INGEST__TCP", "127.0.0.1:0")
-        .env("RAMPART_INGEST__TLS", "127.0.0.1:0")
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
@@ -179,15 +174,10 @@ async fn init_serve_sealed_unseal_seal_restart_and_decrypt_again() {
     let foreign = init(&work.path().join("other"));
 
     // A Shamir-sealed directory is not opened with the key-file seal.
-    let wrong = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        // The bastion listens on an ephemeral port too, so tests run side by side.
-        .env("RAMPART_BASTION__LISTEN", "127.0.0.1:0")
+    let wrong = rampart_testkit::serve_command(BIN)
+        .arg("--data-dir")
         .arg(&data)
         .env_remove("RAMPART_KMS__SEAL")
-        .env("RAMPART_INGEST__UDP", "127.0.0.1:0")
-        .env("RAMPART_INGEST__TCP", "127.0.0.1:0")
-        .env("RAMPART_INGEST__TLS", "127.0.0.1:0")
         .output()
         .unwrap();
     assert!(!wrong.status.success());

@@ -36,14 +36,10 @@ impl Drop for Node {
 // The child is killed and waited for by `Node`'s drop, not here.
 #[allow(clippy::zombie_processes)]
 async fn start(data: &Path) -> Node {
-    let child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+    let child = rampart_testkit::serve_command(BIN)
+        .arg("--data-dir")
         .arg(data)
         .env("RAMPART_LOG__LEVEL", "warn")
-        .env("RAMPART_INGEST__UDP", "127.0.0.1:0")
-        .env("RAMPART_INGEST__TCP", "127.0.0.1:0")
-        .env("RAMPART_INGEST__TLS", "127.0.0.1:0")
-        .env("RAMPART_BASTION__LISTEN", "127.0.0.1:0")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
