@@ -210,7 +210,10 @@ fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, LogError> {
 fn new_segment(dir: &Path, first: u64) -> Result<Segment, LogError> {
     let jdir = journal_dir(dir);
     let path = jdir.join(format!("{first:020}"));
-    let file = OpenOptions::new().create(true).truncate(true).write(true).open(&path).map_err(io(&path))?;
+    // O_APPEND: after a failed write is taken back (`set_len`), the next
+    // record lands at the new end, not after a hole at the old offset.
+    let file = OpenOptions::new().create(true).append(true).open(&path).map_err(io(&path))?;
+    file.set_len(0).map_err(io(&path))?;
     sync_dir(&jdir)?;
     Ok(Segment { path, first, file, len: 0 })
 }
