@@ -87,6 +87,27 @@ pub fn serve_command(bin: &str) -> std::process::Command {
     cmd
 }
 
+/// Waits until the `rampart serve` child whose data directory is `data`
+/// answers `/healthz` over HTTPS, for at most 30 seconds. Returns its
+/// `client.json` (the URL, the syslog addresses) and a client that trusts
+/// the node's CA.
+pub async fn wait_until_serving(data: &std::path::Path) -> (Value, Client) {
+    let started = std::time::Instant::now();
+    loop {
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "node did not start");
+        if let Some(info) =
+            std::fs::read(data.join("client.json")).ok().and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        {
+            let client = client_for(&std::fs::read(data.join("tls/ca.pem")).expect("the node's CA"));
+            let url = info["url"].as_str().unwrap_or_default().to_owned();
+            if client.get(format!("{url}/healthz")).send().await.is_ok_and(|r| r.status() == 200) {
+                return (info, client);
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 /// A default test configuration rooted in `dir`, listening on an ephemeral port.
 pub fn test_config(dir: &std::path::Path) -> Config {
     let mut config = Config { data_dir: dir.join("data"), ..Config::default() };

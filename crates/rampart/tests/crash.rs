@@ -11,9 +11,9 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use rampart_testkit::{client_for, totp_code};
+use rampart_testkit::totp_code;
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rampart");
@@ -36,20 +36,9 @@ async fn start(data: &Path) -> Node {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn");
-    let started = Instant::now();
-    loop {
-        assert!(started.elapsed() < Duration::from_secs(30), "node did not start");
-        if let Some(info) =
-            std::fs::read(data.join("client.json")).ok().and_then(|b| serde_json::from_slice::<Value>(&b).ok())
-        {
-            let client = client_for(&std::fs::read(data.join("tls/ca.pem")).unwrap());
-            let url = info["url"].as_str().unwrap().to_owned();
-            if client.get(format!("{url}/healthz")).send().await.is_ok_and(|r| r.status() == 200) {
-                return Node { child, url, client };
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let (info, client) = rampart_testkit::wait_until_serving(data).await;
+    let url = info["url"].as_str().expect("url").to_owned();
+    Node { child, url, client }
 }
 
 fn rampart(data: &Path, args: &[&str]) -> std::process::Output {
