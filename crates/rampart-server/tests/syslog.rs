@@ -113,23 +113,9 @@ async fn tcp_lines_in_both_framings_are_ledgered_and_their_sender_registered() {
     assert_eq!(order, ["octet 0", "octet 1", "octet 2"]);
 
     // The unknown sender was registered, unreviewed, and its registration audited.
-    let source: Value = server
-        .request(Method::GET, "/api/v1/sources/web-01", Some(&admin.token))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let source: Value = server.get_json("/api/v1/sources/web-01", &admin.token).await;
     assert_eq!((source["reviewed"].as_bool(), source["status"].as_str()), (Some(false), Some("active")), "{source}");
-    let registered: Value = server
-        .request(Method::GET, "/api/v1/audit/events?kind=source.registered", Some(&admin.token))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let registered: Value = server.get_json("/api/v1/audit/events?kind=source.registered", &admin.token).await;
     assert!(registered["items"].as_array().unwrap().iter().any(|e| e["attrs"]["name"] == "web-01"), "{registered}");
     let text = metrics(&server).await;
     assert!(metric(&text, "rampart_ingest_events_total{source=\"web-01\"") >= 5.0, "{text}");
@@ -253,14 +239,7 @@ async fn refused_and_held_senders_store_nothing_until_registered_or_reviewed() {
         let mut stream = TcpStream::connect(tcp).await.unwrap();
         stream.write_all(format!("{}\n", line("stranger", &app, "hello")).as_bytes()).await.unwrap();
         closed_by_server(&mut stream).await;
-        let listed: Value = server
-            .request(Method::GET, "/api/v1/sources/stranger", Some(&admin.token))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let listed: Value = server.get_json("/api/v1/sources/stranger", &admin.token).await;
         match policy {
             UnknownSources::Refuse => assert_eq!(listed["status"], 404, "refuse registers nothing: {listed}"),
             _ => assert_eq!((listed["status"].as_str(), listed["reviewed"].as_bool()), (Some("pending"), Some(false))),
@@ -317,8 +296,7 @@ async fn forged_host_names_cannot_grow_the_registry_beyond_its_bound() {
         assert!(started.elapsed() < Duration::from_secs(10), "{}", metrics(&server).await);
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let listed: Value =
-        server.request(Method::GET, "/api/v1/sources", Some(&admin.token)).send().await.unwrap().json().await.unwrap();
+    let listed: Value = server.get_json("/api/v1/sources", &admin.token).await;
     let names: Vec<&str> = listed["items"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["forged-0", "forged-1"]);
     assert!(events_by(&server, &admin, &format!("{app}@forged-4"), 1).await.is_empty());
@@ -375,14 +353,7 @@ async fn a_source_silent_beyond_its_heartbeat_is_reported_once_per_silence() {
     assert_eq!(registry.report_silent(now + 5_000).await.unwrap(), 0, "within its heartbeat");
     assert_eq!(registry.report_silent(now + 11_000).await.unwrap(), 1, "silent for more than 10 s");
     assert_eq!(registry.report_silent(now + 12_000).await.unwrap(), 0, "one report per silence");
-    let silent: Value = server
-        .request(Method::GET, "/api/v1/audit/events?kind=source.silent", Some(&admin.token))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let silent: Value = server.get_json("/api/v1/audit/events?kind=source.silent", &admin.token).await;
     let items = silent["items"].as_array().unwrap();
     assert_eq!(items.len(), 1, "{silent}");
     assert_eq!(
@@ -390,14 +361,7 @@ async fn a_source_silent_beyond_its_heartbeat_is_reported_once_per_silence() {
         (Some(id.as_str()), Some("quiet-01"))
     );
     assert!(items[0]["ledger_index"].as_i64().is_some());
-    let shown: Value = server
-        .request(Method::GET, &format!("/api/v1/sources/{id}"), Some(&admin.token))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let shown: Value = server.get_json(&format!("/api/v1/sources/{id}"), &admin.token).await;
     assert!(shown["silent_since"].is_string(), "{shown}");
 
     // It speaks again, then falls silent again: a new report.
@@ -426,8 +390,7 @@ async fn the_source_api_checks_its_input_and_audits_changes() {
     }
     let resp = post(json!({"name": "ok", "type": "server", "color": "red"})).await.unwrap();
     assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY, "unknown fields are refused");
-    let listed: Value =
-        server.request(Method::GET, "/api/v1/sources", Some(&admin.token)).send().await.unwrap().json().await.unwrap();
+    let listed: Value = server.get_json("/api/v1/sources", &admin.token).await;
     assert_eq!(listed["items"].as_array().unwrap().len(), 0, "bad input changed nothing");
 
     let resp = post(json!({"name": "PG-01", "type": "database", "service": "postgresql", "parser": "postgres"}))
@@ -453,14 +416,7 @@ async fn the_source_api_checks_its_input_and_audits_changes() {
     let resp = server.request(Method::GET, "/api/v1/sources/pg-01", Some(&admin.token)).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
     for kind in ["source.created", "source.updated", "source.deleted"] {
-        let found: Value = server
-            .request(Method::GET, &format!("/api/v1/audit/events?kind={kind}"), Some(&admin.token))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let found: Value = server.get_json(&format!("/api/v1/audit/events?kind={kind}"), &admin.token).await;
         assert_eq!(found["items"].as_array().unwrap().len(), 1, "{kind}: {found}");
     }
     let _: SocketAddr = syslog(&server).udp.unwrap();

@@ -184,6 +184,11 @@ impl TestServer {
     }
 
     /// `POST /api/v1/auth/login`.
+    /// `GET path` with a bearer token, answered with JSON (any status).
+    pub async fn get_json(&self, path: &str, token: &str) -> Value {
+        self.request(Method::GET, path, Some(token)).send().await.expect("request").json().await.expect("a JSON answer")
+    }
+
     pub async fn login(&self, username: &str, password: &str, code: Option<&str>) -> Response {
         let mut body = json!({ "username": username, "password": password });
         if let Some(c) = code {
