@@ -6,6 +6,7 @@
 //! holds no service logic: every other crate depends on it, so anything placed
 //! here becomes everybody's concern.
 
+pub mod alert;
 pub mod audit;
 pub mod config;
 pub mod event;

@@ -174,6 +174,14 @@ impl Ledger {
         *self.head.borrow()
     }
 
+    /// A receiver that sees every new committed head (intermediate heads
+    /// may be skipped; read the entries between two heads with
+    /// [`Ledger::entries`]). Consumers that follow the log (detection,
+    /// replication) wait on it instead of polling.
+    pub fn subscribe(&self) -> watch::Receiver<Head> {
+        self.head.clone()
+    }
+
     pub fn origin(&self) -> &str {
         &self.origin
     }
