@@ -808,3 +808,150 @@ async fn a_session_whose_recording_fails_mid_way_is_cut() {
     assert!(recordings[0].metadata().unwrap().len() <= 8192, "the cap holds on disk");
     server.stop().await;
 }
+
+/// Command red lines in the live proxy, with real OpenSSH on both sides: a
+/// `reject` line typed into an interactive shell (split over keystrokes,
+/// fixed with a backspace) never reaches the target, so the marker file it
+/// would create never appears, and the administrator is told why; a `warn`
+/// line runs and is flagged; an exec command is checked the same way. Every
+/// line is a `bastion.command` event with its verdict.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn red_lines_stop_a_command_before_it_reaches_the_target() {
+    let missing = [SSHD, "ssh", "oathtool", "script", "ssh-keygen"].into_iter().find(|p| !have(p));
+    if let Some(p) = missing
+        && skip_without(&format!("{p} is missing"), "apt-get install openssh-server openssh-client oathtool bsdutils")
+    {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().to_path_buf();
+    write_askpass(&dir);
+    let login_key = dir.join("target_login_key");
+    let sshd = Sshd::start(&dir, &keygen(&login_key));
+    let marks = dir.join("marks");
+    std::fs::create_dir_all(&marks).unwrap();
+    let red_lines = dir.join("red-lines.toml");
+    std::fs::write(
+        &red_lines,
+        "[[policies]]\nid = \"no-forbidden\"\ndescription = \"the forbidden marker\"\naction = \"reject\"\n\
+         regex = ['^touch .*forbidden']\n\n[[policies]]\nid = \"flag-warned\"\naction = \"warn\"\n\
+         regex = ['^touch .*warned']\n",
+    )
+    .unwrap();
+    // A broken file stops the node from starting, naming the policy.
+    let broken = dir.join("broken.toml");
+    std::fs::write(&broken, "[[policies]]\nid = \"oops\"\naction = \"reject\"\nregex = ['(']\n").unwrap();
+    let mut config = rampart_testkit::test_config(&dir.join("broken-node"));
+    config.bastion.red_lines = Some(broken);
+    let Err(refused) = rampart_server::server::build(config).await else {
+        panic!("a broken red-line file must stop the node");
+    };
+    assert!(refused.to_string().contains("oops"), "{refused}");
+
+    let rl = red_lines.clone();
+    let server = TestServer::start_with(move |c| c.bastion.red_lines = Some(rl)).await;
+    let bastion = server.running.as_ref().unwrap().bastion.as_ref().expect("the bastion listens").addr;
+    let admin = server.admin_session().await;
+    let admin_step = unix_now() / 30;
+    let ca = server.data_dir().join("tls/ca.pem");
+    let cfg = dir.join("cli");
+    let url = server.url.clone();
+    let cli = |args: &[&str]| rampart(&url, &ca, &admin.token, &cfg, args);
+    let admin_key = dir.join("admin_key");
+    keygen(&admin_key);
+    ok(&cli(&["ssh-key", "add", admin_key.with_extension("pub").to_str().unwrap()]), "ssh-key add");
+    let port = sshd.port.to_string();
+    let target = [
+        "target",
+        "create",
+        "db",
+        "--address",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--host-key",
+        &sshd.host_key,
+        "--login",
+        &sshd.login,
+        "--private-key-file",
+        login_key.to_str().unwrap(),
+    ];
+    ok(&cli(&target), "target create");
+    ok(&cli(&["grant", "create", "--user", "admin", "--target", "db", "--actions", "shell,exec"]), "grant");
+    let secret = data_encoding::BASE32_NOPAD.encode(admin.creds.totp_secret.as_deref().unwrap());
+    let client = Client { dir: dir.clone(), bastion, key: admin_key, totp_secret: secret };
+
+    let m = marks.clone();
+    let shell_output = tokio::task::spawn_blocking(move || {
+        ok(&client.master("admin", "admin:db", admin_step + 1), "ssh master");
+        let exec = |cmd: &str| client.over("admin", &["x", cmd]).output().unwrap();
+        let refused = exec(&format!("touch {}/forbidden-exec", m.display()));
+        assert!(!refused.status.success(), "a rejected exec must fail: {}", text(&refused));
+        assert!(text(&refused).contains("no-forbidden"), "the administrator is told why: {}", text(&refused));
+        ok(&exec(&format!("touch {}/allowed-exec", m.display())), "allowed exec");
+
+        let mut shell = Command::new("script")
+            .args(["-q", "-e", "-c"])
+            .arg(format!(
+                "ssh {} -S {} -o ControlMaster=no -tt x",
+                client.common().join(" "),
+                client.control("admin").display()
+            ))
+            .arg("/dev/null")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        {
+            let mut stdin = shell.stdin.take().unwrap();
+            let mut type_in = |bytes: &[u8]| {
+                stdin.write_all(bytes).unwrap();
+                stdin.flush().unwrap();
+                std::thread::sleep(Duration::from_millis(400));
+            };
+            std::thread::sleep(Duration::from_millis(1500));
+            let dir = m.display().to_string();
+            // Split over writes, with a typo fixed by backspace.
+            type_in(format!("touch {dir}/forbid").as_bytes());
+            type_in(b"dem\x7fn-shell\n");
+            type_in(format!("touch {dir}/warned-shell\n").as_bytes());
+            type_in(format!("touch {dir}/allowed-shell\n").as_bytes());
+            type_in(b"exit\n");
+        }
+        let out = shell.wait_with_output().unwrap();
+        client.close("admin");
+        text(&out)
+    })
+    .await
+    .unwrap();
+    assert!(shell_output.contains("refused by red line \"no-forbidden\""), "{shell_output}");
+    for (file, present) in [
+        ("forbidden-exec", false),
+        ("forbidden-shell", false),
+        ("allowed-exec", true),
+        ("warned-shell", true),
+        ("allowed-shell", true),
+    ] {
+        assert_eq!(marks.join(file).exists(), present, "{file}: {shell_output}");
+    }
+
+    let commands = events(&server, &admin, "bastion.command").await;
+    let verdict = |needle: &str| {
+        commands
+            .iter()
+            .find(|e| e["attrs"]["command"].as_str().is_some_and(|c| c.contains(needle)))
+            .map(|e| {
+                (e["attrs"]["action"].as_str().unwrap().to_owned(), e["attrs"]["via"].as_str().unwrap().to_owned())
+            })
+            .unwrap_or_else(|| panic!("no bastion.command event for {needle}: {commands:?}"))
+    };
+    assert_eq!(verdict("forbidden-exec"), ("reject".to_owned(), "exec".to_owned()));
+    assert_eq!(verdict("forbidden-shell"), ("reject".to_owned(), "shell".to_owned()));
+    assert_eq!(verdict("warned-shell"), ("warn".to_owned(), "shell".to_owned()));
+    assert_eq!(verdict("allowed-shell"), ("accept".to_owned(), "shell".to_owned()));
+    let rejected = commands.iter().find(|e| e["attrs"]["action"] == "reject").unwrap();
+    assert_eq!(rejected["outcome"], "denied");
+    assert_eq!(rejected["attrs"]["policy"], "no-forbidden");
+    server.stop().await;
+}

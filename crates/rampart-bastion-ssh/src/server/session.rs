@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 use super::{Connection, REQUEST_TIMEOUT, reply};
 use crate::grants::Action;
 use crate::recorder::Recorder;
+use crate::redline::{self, Gate, Scope, Step, Verdicts};
 use crate::{Bastion, recorder};
 
 /// What the handler and the pump share about a session.
@@ -32,9 +33,44 @@ struct Shared {
     bytes_in: AtomicU64,
     bytes_out: AtomicU64,
     exit_status: Mutex<Option<u32>>,
+    /// The red-line gate of an interactive shell (set when it starts).
+    gate: Mutex<Option<Gate>>,
 }
 
 impl Shared {
+    fn gate(&self) -> Option<Gate> {
+        self.gate.lock().ok().and_then(|g| g.clone())
+    }
+
+    /// Records the verdict on one command line. The line goes to the
+    /// ledger before it may run; `Err` means it could not, and the line
+    /// must be refused.
+    async fn record_command(&self, verdicts: &Verdicts, via: &str) -> Result<(), ()> {
+        let mut event = self.base.clone();
+        event.id = Id::new("evt");
+        event.time_ms = rampart_core::time::now_ms();
+        event.kind = "bastion.command".into();
+        event.outcome = if verdicts.lets_through() { Outcome::Success } else { Outcome::Denied };
+        let mut event = event
+            .attr("via", via)
+            .attr("command", verdicts.line.as_str())
+            .attr("action", verdicts.action_name())
+            .attr("policy", verdicts.decision.policy_id.clone().unwrap_or_else(|| "default".into()))
+            .attr("reason", verdicts.decision.reason.as_str())
+            .attr("certain", verdicts.certain);
+        if let Some(part) = &verdicts.decision.matched_part {
+            event = event.attr("matched", part.as_str());
+        }
+        if let Some(screen) = &verdicts.screen {
+            event = event.attr("screen_command", screen.as_str());
+        }
+        if !verdicts.doubts.is_empty() {
+            event = event.attr("doubts", verdicts.doubts.clone());
+        }
+        self.bastion.audit().record(event).await.map(|_| ()).map_err(|e| {
+            tracing::error!(error = %e, session = %self.session_id, "recording a command failed; refusing it");
+        })
+    }
     /// Runs `f` on the recording, if the session has one.
     fn record(&self, f: impl FnOnce(&mut Recorder) -> Result<(), RecordingError>) -> Result<(), RecordingError> {
         let mut guard = self.recorder.lock().map_err(|_| RecordingError::Broken)?;
@@ -110,6 +146,7 @@ impl Chan {
             bytes_in: AtomicU64::new(0),
             bytes_out: AtomicU64::new(0),
             exit_status: Mutex::new(None),
+            gate: Mutex::new(None),
         });
         let (read, write) = target.split();
         let (tx, replies) = mpsc::channel(4);
@@ -128,7 +165,50 @@ impl Chan {
     }
 
     pub(super) fn record_resize(&self, cols: u32, rows: u32) -> Result<(), RecordingError> {
+        if let Some(gate) = self.shared.gate() {
+            gate.resize(cols, rows);
+        }
         self.shared.record(|r| r.resize(cols, rows))
+    }
+
+    /// Sends the client's input on to the target, holding each Enter of an
+    /// interactive shell until its line is decided and recorded. Returns
+    /// the notices for the client (refused lines); `Err` when the target
+    /// channel is gone.
+    pub(super) async fn forward_input(&mut self, data: &[u8]) -> Result<Vec<String>, ()> {
+        let Some(gate) = self.shared.gate() else {
+            return self
+                .write
+                .data_bytes(bytes::Bytes::copy_from_slice(data))
+                .await
+                .map(|_| Vec::new())
+                .map_err(|_| ());
+        };
+        let mut notices = Vec::new();
+        for step in gate.input(data) {
+            match step {
+                Step::Forward(bytes) => {
+                    self.write.data_bytes(bytes::Bytes::from(bytes)).await.map_err(|_| ())?;
+                }
+                Step::Submit { verdicts, enter } => {
+                    let recorded = self.shared.record_command(&verdicts, "shell").await;
+                    if verdicts.lets_through() && recorded.is_ok() {
+                        self.write.data_bytes(bytes::Bytes::from(enter)).await.map_err(|_| ())?;
+                    } else {
+                        // The shell is left with an empty line (Ctrl-C), as
+                        // the tracker already assumes after every Enter.
+                        let discard = rampart_bastion::linetrack::DISCARD_LINE;
+                        self.write.data_bytes(bytes::Bytes::from_static(discard)).await.map_err(|_| ())?;
+                        notices.push(if recorded.is_ok() {
+                            verdicts.refusal()
+                        } else {
+                            "\r\nrampart: the command could not be recorded, so it was not run\r\n".to_owned()
+                        });
+                    }
+                }
+            }
+        }
+        Ok(notices)
     }
 }
 
@@ -152,6 +232,9 @@ async fn pump(
         match msg {
             ChannelMsg::Data { data } => {
                 shared.bytes_out.fetch_add(data.len() as u64, Ordering::Relaxed);
+                if let Some(gate) = shared.gate() {
+                    gate.output(&data);
+                }
                 if shared.record(|r| r.output(&data)).is_err() {
                     cut = true;
                     break;
@@ -247,6 +330,33 @@ impl Connection {
             self.refused("action_not_granted", event).await;
             return reply(session, channel, false);
         };
+        let scope = Scope { user: user.username.clone(), target: target.name.clone(), ..Scope::default() };
+        // An exec command is a command line like any other: decided and in
+        // the ledger before it reaches the target.
+        if let (Action::Exec, Some(cmd)) = (action, &command_text) {
+            let decision = redline::decide(self.bastion.red_lines(), &scope, cmd, None);
+            let verdicts = Verdicts { decision, line: cmd.clone(), screen: None, certain: true, doubts: Vec::new() };
+            let recorded = shared.record_command(&verdicts, "exec").await;
+            if !verdicts.lets_through() || recorded.is_err() {
+                // As a shell would answer a command it refuses: the channel
+                // opens, the reason goes to stderr, the exit status is 126,
+                // and nothing was sent to the target.
+                let notice = if recorded.is_ok() {
+                    verdicts.refusal()
+                } else {
+                    "rampart: the command could not be recorded, so it was not run\r\n".to_owned()
+                };
+                reply(session, channel, true)?;
+                let _ = session.extended_data(channel, 1, bytes::Bytes::from(notice.trim_start().as_bytes().to_vec()));
+                let _ = session.exit_status_request(channel, 126);
+                let _ = session.eof(channel);
+                let _ = session.close(channel);
+                if let Some(chan) = self.channels.remove(&channel) {
+                    let _ = chan.write.close().await;
+                }
+                return Ok(());
+            }
+        }
         let mut started = shared.base.clone();
         started.kind = "bastion.session.started".into();
         let mut started = started
@@ -299,6 +409,11 @@ impl Connection {
             return reply(session, channel, false);
         }
         shared.started.store(true, Ordering::SeqCst);
+        if let (Action::Shell, Some((_, cols, rows))) = (action, &pty)
+            && let Ok(mut gate) = shared.gate.lock()
+        {
+            *gate = Some(Gate::new(self.bastion.red_lines().clone(), scope, *cols, *rows));
+        }
         let Some(chan) = self.channels.get_mut(&channel) else { return reply(session, channel, false) };
         let sent = match (action, command) {
             (Action::Shell, _) => chan.write.request_shell(true).await,
