@@ -18,6 +18,7 @@ pub mod grants;
 pub mod hostkey;
 pub mod recorder;
 pub mod redline;
+pub mod reviews;
 pub mod server;
 pub mod targets;
 pub mod upstream;
@@ -32,6 +33,7 @@ use rampart_kms::service::{Kms, KmsError};
 use rampart_store::{Store, StoreError};
 
 pub use grants::{Action, GrantInfo, NewGrant};
+pub use reviews::ReviewInfo;
 pub use server::Listening;
 pub use targets::{Credential, NewTarget, TargetInfo};
 
@@ -45,6 +47,9 @@ pub enum BastionError {
     NotFound,
     #[error("{0}")]
     Conflict(String),
+    /// The caller may not do this to this object (deciding one's own review).
+    #[error("{0}")]
+    Forbidden(String),
     #[error("audit trail unavailable: {0}")]
     AuditUnavailable(#[from] AuditError),
     /// The KMS could not seal or open a credential (sealed, key disabled…).

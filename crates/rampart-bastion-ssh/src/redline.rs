@@ -13,9 +13,11 @@
 //! a `bastion.command` event in the ledger *before* its Enter reaches the
 //! target; if that record cannot be made, the line is refused.
 //!
-//! `review` needs a reviewer to approve while the session waits. Until
-//! reviews exist, a line whose verdict is `review` is refused, with the
-//! reason saying so: failing closed is the only safe reading.
+//! `review` pauses an interactive session: the line waits in a review
+//! (`crate::reviews`) until a reviewer other than the requester approves
+//! it, or is refused when denied or when the time runs out. An exec
+//! command has no terminal to pause, so a `review` verdict refuses it,
+//! saying to run it interactively.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -93,7 +95,8 @@ impl Verdicts {
         let policy = self.decision.policy_id.as_deref().unwrap_or("default");
         let why = match self.decision.action {
             Verdict::Review { .. } => format!(
-                "needs a reviewer's approval ({}), and this bastion cannot ask for one yet, so it is refused",
+                "needs a reviewer's approval ({}), which a command without a terminal cannot wait for; \
+                 run it in an interactive shell",
                 self.decision.reason
             ),
             _ => self.decision.reason.clone(),

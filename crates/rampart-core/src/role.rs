@@ -64,6 +64,8 @@ pub enum Permission {
     SshKeySelf,
     /// Manage bastion targets and grants. Only the administrator holds it.
     BastionManage,
+    /// Approve or deny commands held by a `review` red line (never one's own).
+    BastionReview,
 }
 
 impl Role {
@@ -91,6 +93,7 @@ impl Role {
                 SourceRead,
                 SourceWrite,
                 SshKeySelf,
+                BastionReview,
             ],
             Role::OperationsEngineer => &[TenantRead, TokenSelf, AccessKeySelf, SystemRead, SourceRead, SshKeySelf],
             // Read-only over everything: every *Read permission, and its own tokens.
@@ -127,7 +130,7 @@ impl Role {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 15] = [
+    pub const ALL: [Permission; 16] = [
         Permission::UserRead,
         Permission::UserWrite,
         Permission::TenantRead,
@@ -143,6 +146,7 @@ impl Permission {
         Permission::SourceWrite,
         Permission::SshKeySelf,
         Permission::BastionManage,
+        Permission::BastionReview,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -162,6 +166,7 @@ impl Permission {
             Permission::SourceWrite => "source_write",
             Permission::SshKeySelf => "ssh_key_self",
             Permission::BastionManage => "bastion_manage",
+            Permission::BastionReview => "bastion_review",
         }
     }
 }

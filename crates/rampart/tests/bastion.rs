@@ -835,7 +835,9 @@ async fn red_lines_stop_a_command_before_it_reaches_the_target() {
         &red_lines,
         "[[policies]]\nid = \"no-forbidden\"\ndescription = \"the forbidden marker\"\naction = \"reject\"\n\
          regex = ['^touch .*forbidden']\n\n[[policies]]\nid = \"flag-warned\"\naction = \"warn\"\n\
-         regex = ['^touch .*warned']\n",
+         regex = ['^touch .*warned']\n\n[[policies]]\nid = \"second-eyes\"\naction = \"review\"\n\
+         review_timeout_secs = 60\nregex = ['^touch .*reviewed-ok']\n\n[[policies]]\nid = \"hurry\"\n\
+         action = \"review\"\nreview_timeout_secs = 2\nregex = ['^touch .*reviewed-late']\n",
     )
     .unwrap();
     // A broken file stops the node from starting, naming the policy.
@@ -880,9 +882,10 @@ async fn red_lines_stop_a_command_before_it_reaches_the_target() {
     ok(&cli(&["grant", "create", "--user", "admin", "--target", "db", "--actions", "shell,exec"]), "grant");
     let secret = data_encoding::BASE32_NOPAD.encode(admin.creds.totp_secret.as_deref().unwrap());
     let client = Client { dir: dir.clone(), bastion, key: admin_key, totp_secret: secret };
+    let sam = server.session_for(&admin, "sam", Role::SecurityOperator, None).await;
 
     let m = marks.clone();
-    let shell_output = tokio::task::spawn_blocking(move || {
+    let shell = tokio::task::spawn_blocking(move || {
         ok(&client.master("admin", "admin:db", admin_step + 1), "ssh master");
         let exec = |cmd: &str| client.over("admin", &["x", cmd]).output().unwrap();
         let refused = exec(&format!("touch {}/forbidden-exec", m.display()));
@@ -917,21 +920,67 @@ async fn red_lines_stop_a_command_before_it_reaches_the_target() {
             type_in(b"dem\x7fn-shell\n");
             type_in(format!("touch {dir}/warned-shell\n").as_bytes());
             type_in(format!("touch {dir}/allowed-shell\n").as_bytes());
+            // Held for review: the session pauses (what is typed meanwhile
+            // waits) until sam approves; then both run, in order.
+            type_in(format!("touch {dir}/reviewed-ok\n").as_bytes());
+            type_in(format!("touch {dir}/typed-while-paused\n").as_bytes());
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while !m.join("typed-while-paused").exists() {
+                assert!(Instant::now() < deadline, "the approved command and the queued one never ran");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            assert!(m.join("reviewed-ok").exists(), "the approved command ran first");
+            // Nobody approves this one within its 2 seconds.
+            type_in(format!("touch {dir}/reviewed-late\n").as_bytes());
+            std::thread::sleep(Duration::from_secs(4));
             type_in(b"exit\n");
         }
         let out = shell.wait_with_output().unwrap();
         client.close("admin");
         text(&out)
-    })
-    .await
-    .unwrap();
+    });
+    // The reviewer's side: wait for the held command, refuse self-approval,
+    // approve as sam.
+    let review = loop {
+        let pending = server.get_json("/api/v1/bastion/reviews", &sam.token).await;
+        if let Some(r) = pending.as_array().and_then(|a| a.first()).cloned() {
+            break r;
+        }
+        assert!(!shell.is_finished(), "the shell ended before any review was asked for");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(review["command"].as_str().unwrap().contains("reviewed-ok"), "{review}");
+    assert_eq!((review["policy"].as_str(), review["requester"].as_str()), (Some("second-eyes"), Some("admin")));
+    assert!(!marks.join("reviewed-ok").exists(), "held until approved");
+    let id = review["id"].as_str().unwrap().to_owned();
+    let decide = |who: &Session, verb: &str| {
+        server
+            .request(reqwest::Method::POST, &format!("/api/v1/bastion/reviews/{id}/{verb}"), Some(&who.token))
+            .json(&serde_json::json!({ "comment": "looked at it" }))
+            .send()
+    };
+    assert_eq!(decide(&admin, "approve").await.unwrap().status(), 403, "no self-approval");
+    let ops = server.session_for(&admin, "olga", Role::OperationsEngineer, None).await;
+    assert_eq!(decide(&ops, "approve").await.unwrap().status(), 403, "only reviewers review");
+    let approved = decide(&sam, "approve").await.unwrap();
+    assert_eq!(approved.status(), 200);
+    assert_eq!(decide(&sam, "deny").await.unwrap().status(), 409, "decided once");
+    let shell_output = shell.await.unwrap();
     assert!(shell_output.contains("refused by red line \"no-forbidden\""), "{shell_output}");
+    assert!(shell_output.contains("approved by sam"), "{shell_output}");
+    assert!(shell_output.contains("expired without approval"), "{shell_output}");
+    let all = server.get_json("/api/v1/bastion/reviews?status=all", &sam.token).await;
+    let statuses: Vec<&str> = all.as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, vec!["expired", "approved"], "{all}");
     for (file, present) in [
         ("forbidden-exec", false),
         ("forbidden-shell", false),
         ("allowed-exec", true),
         ("warned-shell", true),
         ("allowed-shell", true),
+        ("reviewed-ok", true),
+        ("typed-while-paused", true),
+        ("reviewed-late", false),
     ] {
         assert_eq!(marks.join(file).exists(), present, "{file}: {shell_output}");
     }
@@ -953,5 +1002,9 @@ async fn red_lines_stop_a_command_before_it_reaches_the_target() {
     let rejected = commands.iter().find(|e| e["attrs"]["action"] == "reject").unwrap();
     assert_eq!(rejected["outcome"], "denied");
     assert_eq!(rejected["attrs"]["policy"], "no-forbidden");
+    assert_eq!(verdict("reviewed-ok"), ("review".to_owned(), "shell".to_owned()));
+    for kind in ["bastion.review.requested", "bastion.review.approved", "bastion.review.expired"] {
+        assert!(!events(&server, &admin, kind).await.is_empty(), "{kind} is in the ledger");
+    }
     server.stop().await;
 }

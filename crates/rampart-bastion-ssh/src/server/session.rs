@@ -5,6 +5,9 @@
 //! (sync mode). The pump ends the session when the target channel closes,
 //! recording its end, the recording's SHA-256 and size in the ledger.
 
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -19,6 +22,7 @@ use super::{Connection, REQUEST_TIMEOUT, reply};
 use crate::grants::Action;
 use crate::recorder::Recorder;
 use crate::redline::{self, Gate, Scope, Step, Verdicts};
+use crate::reviews::{ReviewOutcome, ReviewRequest};
 use crate::{Bastion, recorder};
 
 /// What the handler and the pump share about a session.
@@ -35,6 +39,37 @@ struct Shared {
     exit_status: Mutex<Option<u32>>,
     /// The red-line gate of an interactive shell (set when it starts).
     gate: Mutex<Option<Gate>>,
+    /// The client's side of the channel, for notices sent while no
+    /// handler call is running (a review's outcome).
+    client: Handle,
+    channel: ChannelId,
+    /// Who types here, for the reviews their lines may need.
+    requester: Mutex<Option<(Id, String, String)>>,
+    /// Input decided but not yet passed on; one writer at a time.
+    inbound: tokio::sync::Mutex<Inbound>,
+}
+
+/// The client's input of an interactive shell on its way to the target.
+/// While a line waits for review the session is paused: later input is
+/// still tracked (so the line tracker stays in step with the shell) but
+/// its steps queue here, bounded, until the review ends.
+#[derive(Debug, Default)]
+pub(super) struct Inbound {
+    paused: bool,
+    steps: VecDeque<Step>,
+    queued: usize,
+}
+
+/// The most input held while a session is paused for a review. More cuts
+/// the channel: dropping keys would put the tracker out of step with the
+/// shell, and holding without bound would let one session take memory.
+const MAX_PAUSED_INPUT: usize = 64 * 1024;
+
+fn step_len(step: &Step) -> usize {
+    match step {
+        Step::Forward(b) => b.len(),
+        Step::Submit { verdicts, enter } => verdicts.line.len() + enter.len(),
+    }
 }
 
 impl Shared {
@@ -123,7 +158,7 @@ impl Shared {
 
 /// The bastion's side of one client channel.
 pub(super) struct Chan {
-    pub(super) write: ChannelWriteHalf<client::Msg>,
+    pub(super) write: Arc<ChannelWriteHalf<client::Msg>>,
     /// The target's answers to our channel requests, from the pump.
     replies: mpsc::Receiver<bool>,
     shared: Arc<Shared>,
@@ -147,8 +182,13 @@ impl Chan {
             bytes_out: AtomicU64::new(0),
             exit_status: Mutex::new(None),
             gate: Mutex::new(None),
+            client: handle.clone(),
+            channel: id,
+            requester: Mutex::new(None),
+            inbound: tokio::sync::Mutex::new(Inbound::default()),
         });
         let (read, write) = target.split();
+        let write = Arc::new(write);
         let (tx, replies) = mpsc::channel(4);
         tokio::spawn(pump(read, handle, id, shared.clone(), tx));
         Chan { write, replies, shared, pty: None }
@@ -173,8 +213,8 @@ impl Chan {
 
     /// Sends the client's input on to the target, holding each Enter of an
     /// interactive shell until its line is decided and recorded. Returns
-    /// the notices for the client (refused lines); `Err` when the target
-    /// channel is gone.
+    /// the notices for the client (refused lines, a review being asked
+    /// for); `Err` when the channel must close.
     pub(super) async fn forward_input(&mut self, data: &[u8]) -> Result<Vec<String>, ()> {
         let Some(gate) = self.shared.gate() else {
             return self
@@ -184,31 +224,144 @@ impl Chan {
                 .map(|_| Vec::new())
                 .map_err(|_| ());
         };
-        let mut notices = Vec::new();
-        for step in gate.input(data) {
-            match step {
-                Step::Forward(bytes) => {
-                    self.write.data_bytes(bytes::Bytes::from(bytes)).await.map_err(|_| ())?;
+        let mut inbound = self.shared.inbound.lock().await;
+        let steps = gate.input(data);
+        inbound.queued += steps.iter().map(step_len).sum::<usize>();
+        inbound.steps.extend(steps);
+        if inbound.paused {
+            if inbound.queued > MAX_PAUSED_INPUT {
+                tracing::warn!(session = %self.shared.session_id, "too much input while paused for a review; closing");
+                return Err(());
+            }
+            return Ok(Vec::new());
+        }
+        drain(&self.shared, &self.write, &mut inbound).await
+    }
+}
+
+/// Passes queued steps on until the queue is empty or a line needs a
+/// review, which pauses the session and starts waiting for it.
+async fn drain(
+    shared: &Arc<Shared>,
+    write: &Arc<ChannelWriteHalf<client::Msg>>,
+    inbound: &mut Inbound,
+) -> Result<Vec<String>, ()> {
+    let mut notices = Vec::new();
+    let discard = rampart_bastion::linetrack::DISCARD_LINE;
+    while let Some(step) = inbound.steps.pop_front() {
+        inbound.queued = inbound.queued.saturating_sub(step_len(&step));
+        let (verdicts, enter) = match step {
+            Step::Forward(bytes) => {
+                write.data_bytes(bytes::Bytes::from(bytes)).await.map_err(|_| ())?;
+                continue;
+            }
+            Step::Submit { verdicts, enter } => (verdicts, enter),
+        };
+        let recorded = shared.record_command(&verdicts, "shell").await;
+        if let (rampart_bastion::policy::Action::Review { timeout }, Ok(())) = (verdicts.decision.action, recorded) {
+            match shared.open_review(&verdicts, timeout).await {
+                Some(id) => {
+                    notices.push(format!(
+                        "\r\nrampart: this command needs a reviewer's approval (red line {:?}); \
+                         review {id} is waiting, for at most {} s\r\n",
+                        verdicts.decision.policy_id.as_deref().unwrap_or("default"),
+                        timeout.as_secs()
+                    ));
+                    inbound.paused = true;
+                    tokio::spawn(resume(shared.clone(), write.clone(), id, enter));
+                    return Ok(notices);
                 }
-                Step::Submit { verdicts, enter } => {
-                    let recorded = self.shared.record_command(&verdicts, "shell").await;
-                    if verdicts.lets_through() && recorded.is_ok() {
-                        self.write.data_bytes(bytes::Bytes::from(enter)).await.map_err(|_| ())?;
-                    } else {
-                        // The shell is left with an empty line (Ctrl-C), as
-                        // the tracker already assumes after every Enter.
-                        let discard = rampart_bastion::linetrack::DISCARD_LINE;
-                        self.write.data_bytes(bytes::Bytes::from_static(discard)).await.map_err(|_| ())?;
-                        notices.push(if recorded.is_ok() {
-                            verdicts.refusal()
-                        } else {
-                            "\r\nrampart: the command could not be recorded, so it was not run\r\n".to_owned()
-                        });
-                    }
+                None => {
+                    write.data_bytes(bytes::Bytes::from_static(discard)).await.map_err(|_| ())?;
+                    notices.push("\r\nrampart: the command could not be put to review, so it was not run\r\n".into());
+                    continue;
                 }
             }
         }
-        Ok(notices)
+        if verdicts.lets_through() && recorded.is_ok() {
+            write.data_bytes(bytes::Bytes::from(enter)).await.map_err(|_| ())?;
+        } else {
+            // The shell is left with an empty line (Ctrl-C), as the tracker
+            // already assumes after every Enter.
+            write.data_bytes(bytes::Bytes::from_static(discard)).await.map_err(|_| ())?;
+            notices.push(if recorded.is_ok() {
+                verdicts.refusal()
+            } else {
+                "\r\nrampart: the command could not be recorded, so it was not run\r\n".to_owned()
+            });
+        }
+    }
+    Ok(notices)
+}
+
+/// Waits for a review, then sends or discards the held Enter, resumes the
+/// session and passes on what was typed meanwhile. Boxed with an explicit
+/// `Send` so that `drain` and `resume`, which start each other, have types.
+fn resume(
+    shared: Arc<Shared>,
+    write: Arc<ChannelWriteHalf<client::Msg>>,
+    id: Id,
+    enter: Vec<u8>,
+) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        let outcome = shared.bastion.await_review(&id).await;
+        let mut inbound = shared.inbound.lock().await;
+        let discard = rampart_bastion::linetrack::DISCARD_LINE;
+        let (notice, pass) = match outcome {
+            Ok(ReviewOutcome::Approved { reviewer }) => {
+                (format!("rampart: review {id} approved by {reviewer}\r\n"), true)
+            }
+            Ok(ReviewOutcome::Denied { reviewer, comment }) => {
+                (format!("\r\nrampart: review {id} denied by {reviewer}: {comment}\r\n"), false)
+            }
+            Ok(ReviewOutcome::Expired) => {
+                (format!("\r\nrampart: review {id} expired without approval; the command was not run\r\n"), false)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, review = %id, "waiting for a review failed; refusing the command");
+                (format!("\r\nrampart: review {id} could not be followed; the command was not run\r\n"), false)
+            }
+        };
+        let _ = shared.client.data(shared.channel, bytes::Bytes::from(notice.into_bytes())).await;
+        let sent = if pass {
+            write.data_bytes(bytes::Bytes::from(enter)).await
+        } else {
+            write.data_bytes(bytes::Bytes::from_static(discard)).await
+        };
+        inbound.paused = false;
+        if sent.is_err() {
+            return;
+        }
+        if let Ok(notices) = drain(&shared, &write, &mut inbound).await {
+            for n in notices {
+                let _ = shared.client.data(shared.channel, bytes::Bytes::from(n.into_bytes())).await;
+            }
+        }
+    })
+}
+
+impl Shared {
+    /// Opens the review a held line needs; `None` if it cannot be opened
+    /// (the line is then refused).
+    async fn open_review(&self, verdicts: &Verdicts, timeout: std::time::Duration) -> Option<Id> {
+        let (requester_id, requester, target) = self.requester.lock().ok()?.clone()?;
+        let req = ReviewRequest {
+            session_id: self.session_id.to_string(),
+            requester_id,
+            requester,
+            target,
+            command: verdicts.line.clone(),
+            policy: verdicts.decision.policy_id.clone().unwrap_or_else(|| "default".into()),
+            reason: verdicts.decision.reason.clone(),
+            timeout,
+        };
+        match self.bastion.open_review(req).await {
+            Ok(id) => Some(id),
+            Err(e) => {
+                tracing::error!(error = %e, session = %self.session_id, "opening a command review failed");
+                None
+            }
+        }
     }
 }
 
@@ -412,6 +565,9 @@ impl Connection {
         if let (Action::Shell, Some((_, cols, rows))) = (action, &pty)
             && let Ok(mut gate) = shared.gate.lock()
         {
+            if let Ok(mut r) = shared.requester.lock() {
+                *r = Some((user.id.clone(), user.username.clone(), target.name.clone()));
+            }
             *gate = Some(Gate::new(self.bastion.red_lines().clone(), scope, *cols, *rows));
         }
         let Some(chan) = self.channels.get_mut(&channel) else { return reply(session, channel, false) };
