@@ -809,6 +809,99 @@ async fn a_session_whose_recording_fails_mid_way_is_cut() {
     server.stop().await;
 }
 
+/// Registers the admin's SSH key, a target `db` for `sshd` and a shell and
+/// exec grant for the admin on it; the admin's session, an OpenSSH client
+/// for it, the TOTP step of its login and the grant's id.
+async fn admin_reaches_target(
+    server: &TestServer,
+    dir: &Path,
+    sshd: &Sshd,
+    login_key: &Path,
+) -> (Session, Client, u64, String) {
+    let bastion = server.running.as_ref().unwrap().bastion.as_ref().expect("the bastion listens").addr;
+    let admin = server.admin_session().await;
+    let admin_step = unix_now() / 30;
+    let ca = server.data_dir().join("tls/ca.pem");
+    let cfg = dir.join("cli");
+    let cli = |args: &[&str]| rampart(&server.url, &ca, &admin.token, &cfg, args);
+    let admin_key = dir.join("admin_key");
+    keygen(&admin_key);
+    ok(&cli(&["ssh-key", "add", admin_key.with_extension("pub").to_str().unwrap()]), "ssh-key add");
+    let port = sshd.port.to_string();
+    let target = [
+        "target",
+        "create",
+        "db",
+        "--address",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--host-key",
+        &sshd.host_key,
+        "--login",
+        &sshd.login,
+        "--private-key-file",
+        login_key.to_str().unwrap(),
+    ];
+    ok(&cli(&target), "target create");
+    let grant = cli(&["--json", "grant", "create", "--user", "admin", "--target", "db", "--actions", "shell,exec"]);
+    ok(&grant, "grant");
+    let grant: Value = serde_json::from_slice(&grant.stdout).unwrap();
+    let secret = data_encoding::BASE32_NOPAD.encode(admin.creds.totp_secret.as_deref().unwrap());
+    let client = Client { dir: dir.to_path_buf(), bastion, key: admin_key, totp_secret: secret };
+    (admin, client, admin_step, grant["id"].as_str().unwrap().to_owned())
+}
+
+/// Revoking a grant cuts the sessions it covered, within the re-check
+/// interval, and the end is in the ledger with its reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoking_a_grant_cuts_a_live_session() {
+    let missing = [SSHD, "ssh", "oathtool", "ssh-keygen"].into_iter().find(|p| !have(p));
+    if let Some(p) = missing
+        && skip_without(&format!("{p} is missing"), "apt-get install openssh-server openssh-client oathtool")
+    {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().to_path_buf();
+    write_askpass(&dir);
+    let login_key = dir.join("target_login_key");
+    let sshd = Sshd::start(&dir, &keygen(&login_key));
+    let server = TestServer::start().await;
+    let (admin, client, admin_step, grant_id) = admin_reaches_target(&server, &dir, &sshd, &login_key).await;
+    let live = tokio::task::spawn_blocking(move || {
+        ok(&client.master("admin", "admin:db", admin_step + 1), "ssh master");
+        // A command that would run for a minute, cut long before.
+        let started = Instant::now();
+        let out = client.over("admin", &["x", "sleep 60; echo never-cut"]).output().unwrap();
+        client.close("admin");
+        (out, started.elapsed())
+    });
+    // Once the session is running, revoke the grant.
+    loop {
+        let started = events(&server, &admin, "bastion.session.started").await;
+        if !started.is_empty() {
+            break;
+        }
+        assert!(!live.is_finished(), "the session ended before it started");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let revoked = server
+        .request(reqwest::Method::DELETE, &format!("/api/v1/bastion/grants/{grant_id}"), Some(&admin.token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 204);
+    let (out, took) = live.await.unwrap();
+    assert!(!out.status.success(), "the session was cut: {}", text(&out));
+    assert!(!text(&out).contains("never-cut"), "{}", text(&out));
+    assert!(text(&out).contains("no grant covers this session"), "{}", text(&out));
+    assert!(took < Duration::from_secs(20), "cut within the re-check interval, not after the command: {took:?}");
+    let ended = events(&server, &admin, "bastion.session.ended").await;
+    assert!(ended.iter().any(|e| e["attrs"]["reason"] == "grant_ended"), "{ended:?}");
+    server.stop().await;
+}
+
 /// Command red lines in the live proxy, with real OpenSSH on both sides: a
 /// `reject` line typed into an interactive shell (split over keystrokes,
 /// fixed with a backspace) never reaches the target, so the marker file it
@@ -852,36 +945,7 @@ async fn red_lines_stop_a_command_before_it_reaches_the_target() {
 
     let rl = red_lines.clone();
     let server = TestServer::start_with(move |c| c.bastion.red_lines = Some(rl)).await;
-    let bastion = server.running.as_ref().unwrap().bastion.as_ref().expect("the bastion listens").addr;
-    let admin = server.admin_session().await;
-    let admin_step = unix_now() / 30;
-    let ca = server.data_dir().join("tls/ca.pem");
-    let cfg = dir.join("cli");
-    let url = server.url.clone();
-    let cli = |args: &[&str]| rampart(&url, &ca, &admin.token, &cfg, args);
-    let admin_key = dir.join("admin_key");
-    keygen(&admin_key);
-    ok(&cli(&["ssh-key", "add", admin_key.with_extension("pub").to_str().unwrap()]), "ssh-key add");
-    let port = sshd.port.to_string();
-    let target = [
-        "target",
-        "create",
-        "db",
-        "--address",
-        "127.0.0.1",
-        "--port",
-        &port,
-        "--host-key",
-        &sshd.host_key,
-        "--login",
-        &sshd.login,
-        "--private-key-file",
-        login_key.to_str().unwrap(),
-    ];
-    ok(&cli(&target), "target create");
-    ok(&cli(&["grant", "create", "--user", "admin", "--target", "db", "--actions", "shell,exec"]), "grant");
-    let secret = data_encoding::BASE32_NOPAD.encode(admin.creds.totp_secret.as_deref().unwrap());
-    let client = Client { dir: dir.clone(), bastion, key: admin_key, totp_secret: secret };
+    let (admin, client, admin_step, _) = admin_reaches_target(&server, &dir, &sshd, &login_key).await;
     let sam = server.session_for(&admin, "sam", Role::SecurityOperator, None).await;
 
     let m = marks.clone();

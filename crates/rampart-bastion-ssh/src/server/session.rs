@@ -294,6 +294,57 @@ async fn drain(
     Ok(notices)
 }
 
+/// How often a live session's grant is looked at again: a revoked grant
+/// cuts its sessions within this long; an expiring one at its end.
+pub const GRANT_RECHECK: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Cuts the session when no grant covers it any more (expired, revoked,
+/// the target or the user's access removed). A database that cannot be
+/// read for a minute cuts it too: an access check that cannot be made is
+/// not a pass.
+async fn watch_grant(
+    shared: Arc<Shared>,
+    write: Arc<ChannelWriteHalf<client::Msg>>,
+    user: rampart_store::UserRow,
+    target: rampart_store::TargetRow,
+    action: Action,
+    mut until: i64,
+) {
+    let recheck_ms = i64::try_from(GRANT_RECHECK.as_millis()).unwrap_or(5_000);
+    let mut failing_since: Option<i64> = None;
+    loop {
+        let now = rampart_core::time::now_ms();
+        let wait = until.saturating_sub(now).clamp(0, recheck_ms);
+        tokio::time::sleep(std::time::Duration::from_millis(u64::try_from(wait).unwrap_or(0))).await;
+        if shared.ended.load(Ordering::SeqCst) {
+            return;
+        }
+        let reason = match shared.bastion.authorize(&user, &target, Some(action)).await {
+            Ok(Some(grant)) => {
+                until = grant.not_after;
+                failing_since = None;
+                continue;
+            }
+            Ok(None) => "grant_ended",
+            Err(e) => {
+                let now = rampart_core::time::now_ms();
+                let since = *failing_since.get_or_insert(now);
+                tracing::warn!(error = %e, session = %shared.session_id, "re-checking a session's grant failed");
+                if now - since < 60_000 {
+                    continue;
+                }
+                "grant_unverifiable"
+            }
+        };
+        let notice = "\r\nrampart: no grant covers this session any more; it is cut\r\n";
+        let _ = shared.client.extended_data(shared.channel, 1, bytes::Bytes::from_static(notice.as_bytes())).await;
+        shared.end(Outcome::Denied, Some(reason)).await;
+        let _ = write.close().await;
+        let _ = shared.client.close(shared.channel).await;
+        return;
+    }
+}
+
 /// Waits for a review, then sends or discards the held Enter, resumes the
 /// session and passes on what was typed meanwhile. Boxed with an explicit
 /// `Send` so that `drain` and `resume`, which start each other, have types.
@@ -571,6 +622,14 @@ impl Connection {
             *gate = Some(Gate::new(self.bastion.red_lines().clone(), scope, *cols, *rows));
         }
         let Some(chan) = self.channels.get_mut(&channel) else { return reply(session, channel, false) };
+        tokio::spawn(watch_grant(
+            shared.clone(),
+            chan.write.clone(),
+            user.clone(),
+            target.clone(),
+            action,
+            grant.not_after,
+        ));
         let sent = match (action, command) {
             (Action::Shell, _) => chan.write.request_shell(true).await,
             (Action::Exec, Some(cmd)) => chan.write.exec(true, cmd.to_vec()).await,
