@@ -557,6 +557,23 @@ async fn real_openssh_clients_reach_a_real_sshd_only_through_grants_recorded_and
     assert_eq!(header["version"], 2);
     assert!(cast.contains("\"i\"") && cast.contains("\"o\""), "input and output are recorded");
     assert!(cast.contains("interactive-42"), "the shell's output is in the recording");
+    // The real asciinema player reads it: the typed command and its output
+    // (under `script`, since asciinema 2 insists on a terminal).
+    if have("asciinema") {
+        let played = Command::new("script")
+            .args(["-q", "-e", "-c"])
+            .arg(format!("asciinema cat {}", recording.display()))
+            .arg("/dev/null")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        ok(&played, "asciinema cat");
+        let shown = String::from_utf8_lossy(&played.stdout);
+        assert!(shown.contains("echo interactive-$((7*6))"), "the typed command plays back: {shown}");
+        assert!(shown.contains("interactive-42"), "its output plays back: {shown}");
+    } else {
+        skip_without("asciinema is missing; the recording was not played", "apt-get install asciinema");
+    }
     if have("tmux") {
         let resized = ended.iter().filter_map(|e| e["attrs"]["recording"].as_str()).any(|path| {
             std::fs::read_to_string(path).is_ok_and(|c| c.contains("\"r\", \"120x40\"") && c.contains("size-is-40x120"))
