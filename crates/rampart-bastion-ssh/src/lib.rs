@@ -20,6 +20,7 @@ pub mod recorder;
 pub mod redline;
 pub mod reviews;
 pub mod server;
+pub mod sessions;
 pub mod targets;
 pub mod upstream;
 
@@ -35,6 +36,7 @@ use rampart_store::{Store, StoreError};
 pub use grants::{Action, GrantInfo, NewGrant};
 pub use reviews::ReviewInfo;
 pub use server::Listening;
+pub use sessions::SessionInfo;
 pub use targets::{Credential, NewTarget, TargetInfo};
 
 /// What can go wrong in the bastion's services, in terms the API maps to
@@ -137,7 +139,7 @@ impl Bastion {
         &self.inner.red_lines
     }
 
-    fn store(&self) -> &Store {
+    pub(crate) fn store(&self) -> &Store {
         &self.inner.store
     }
 

@@ -49,6 +49,7 @@ on_every_backend!(
     log_sources_register_update_and_report_each_silence_once,
     bastion_keys_targets_and_grants_round_trip,
     bastion_reviews_are_decided_once,
+    bastion_sessions_end_once_and_take_one_termination,
 );
 
 async fn with_sqlite<F, Fut>(case: F)
@@ -626,4 +627,52 @@ async fn bastion_reviews_are_decided_once(store: Store) {
     assert!(store.list_reviews(Some(PENDING), 10).await.unwrap().is_empty());
     assert_eq!(store.list_reviews(None, 10).await.unwrap().len(), 3);
     assert!(matches!(store.find_review("rv_9").await, Err(StoreError::NotFound)));
+}
+
+/// A session row ends once; a termination is asked for once, and only of a
+/// running session.
+async fn bastion_sessions_end_once_and_take_one_termination(store: Store) {
+    use rampart_store::{SessionEnd, SessionRow};
+    let row = |id: &str, at: i64| SessionRow {
+        id: id.into(),
+        connection_id: "con_1".into(),
+        user_id: "usr_1".into(),
+        username: "bob".into(),
+        target: "db".into(),
+        action: "shell".into(),
+        login: "ops".into(),
+        command: None,
+        recording: Some(format!("/data/recordings/{id}.cast")),
+        started_at: at,
+        ended_at: None,
+        outcome: None,
+        reason: None,
+        recording_sha256: None,
+        recording_bytes: None,
+        terminate_by: None,
+        terminate_at: None,
+    };
+    store.insert_bastion_session(&row("ses_1", 1_000)).await.unwrap();
+    store.insert_bastion_session(&row("ses_2", 2_000)).await.unwrap();
+    assert!(store.insert_bastion_session(&row("ses_1", 3_000)).await.is_err());
+    let live: Vec<String> = store.list_bastion_sessions(true, 10).await.unwrap().into_iter().map(|s| s.id).collect();
+    assert_eq!(live, vec!["ses_2", "ses_1"], "newest first");
+
+    store.request_session_termination("ses_2", "alice", 2_500).await.unwrap();
+    assert!(matches!(store.request_session_termination("ses_2", "carol", 2_600).await, Err(StoreError::Conflict(_))));
+    assert_eq!(store.find_bastion_session("ses_2").await.unwrap().terminate_by.as_deref(), Some("alice"));
+    let end = SessionEnd {
+        outcome: "success".into(),
+        reason: None,
+        recording_sha256: Some("ab".repeat(32)),
+        recording_bytes: Some(1234),
+    };
+    store.end_bastion_session("ses_1", &end, 5_000).await.unwrap();
+    assert!(matches!(store.end_bastion_session("ses_1", &end, 6_000).await, Err(StoreError::Conflict(_))));
+    let ended = store.find_bastion_session("ses_1").await.unwrap();
+    assert_eq!((ended.ended_at, ended.recording_bytes), (Some(5_000), Some(1234)));
+    assert!(matches!(store.request_session_termination("ses_1", "alice", 7_000).await, Err(StoreError::Conflict(_))));
+    assert_eq!(store.list_bastion_sessions(true, 10).await.unwrap().len(), 1);
+    assert_eq!(store.list_bastion_sessions(false, 10).await.unwrap().len(), 2);
+    assert!(matches!(store.find_bastion_session("ses_9").await, Err(StoreError::NotFound)));
 }

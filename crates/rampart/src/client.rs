@@ -159,14 +159,14 @@ impl ApiClient {
         Err(anyhow!(ApiFailure { status, problem }))
     }
 
-    /// A raw (non-JSON) body, for ledger tiles, keys and checkpoints.
+    /// A raw (non-JSON) body, for ledger tiles, keys and checkpoints, and
+    /// session recordings (which need the token).
     pub async fn get_bytes(&self, path: &str) -> Result<Vec<u8>> {
-        let resp = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .with_context(|| format!("cannot reach {}", self.base))?;
+        let mut rb = self.http.get(format!("{}{path}", self.base));
+        if let Some(t) = &self.token {
+            rb = rb.bearer_auth(t);
+        }
+        let resp = rb.send().await.with_context(|| format!("cannot reach {}", self.base))?;
         let status = resp.status();
         let bytes = resp.bytes().await.context("reading the response")?;
         if !status.is_success() {

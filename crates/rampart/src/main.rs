@@ -89,6 +89,9 @@ pub enum Command {
     /// Approve or deny commands a `review` red line holds (reviewers).
     #[command(subcommand)]
     Review(cmd::bastion::ReviewCmd),
+    /// Bastion sessions: list, show, play a recording, terminate.
+    #[command(subcommand)]
+    Session(cmd::bastion::SessionCmd),
     /// Keys, aliases, policies and cryptography of the Key Management Service.
     #[command(subcommand)]
     Kms(cmd::kms::KmsCmd),

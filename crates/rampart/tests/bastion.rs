@@ -869,10 +869,13 @@ async fn admin_reaches_target(
     (admin, client, admin_step, grant["id"].as_str().unwrap().to_owned())
 }
 
-/// Revoking a grant cuts the sessions it covered, within the re-check
-/// interval, and the end is in the ledger with its reason.
+/// Sessions are listed (live and ended), played back from the API with
+/// the recording's ledger hash checked (a changed file is refused), and
+/// cut from outside: terminated by an administrator, or by revoking the
+/// grant they rest on, each within the re-check interval and with its
+/// reason in the ledger.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn revoking_a_grant_cuts_a_live_session() {
+async fn sessions_are_listed_played_terminated_and_cut_when_their_grant_goes() {
     let missing = [SSHD, "ssh", "oathtool", "ssh-keygen"].into_iter().find(|p| !have(p));
     if let Some(p) = missing
         && skip_without(&format!("{p} is missing"), "apt-get install openssh-server openssh-client oathtool")
@@ -886,36 +889,99 @@ async fn revoking_a_grant_cuts_a_live_session() {
     let sshd = Sshd::start(&dir, &keygen(&login_key));
     let server = TestServer::start().await;
     let (admin, client, admin_step, grant_id) = admin_reaches_target(&server, &dir, &sshd, &login_key).await;
-    let live = tokio::task::spawn_blocking(move || {
-        ok(&client.master("admin", "admin:db", admin_step + 1), "ssh master");
-        // A command that would run for a minute, cut long before.
-        let started = Instant::now();
-        let out = client.over("admin", &["x", "sleep 60; echo never-cut"]).output().unwrap();
-        client.close("admin");
-        (out, started.elapsed())
-    });
-    // Once the session is running, revoke the grant.
-    loop {
-        let started = events(&server, &admin, "bastion.session.started").await;
-        if !started.is_empty() {
-            break;
+    let client = std::sync::Arc::new(client);
+    let ca = server.data_dir().join("tls/ca.pem");
+    let cfg = dir.join("cli");
+    let cli = |args: &[&str]| rampart(&server.url, &ca, &admin.token, &cfg, args);
+
+    // A finished exec session, played back through the API.
+    let c = client.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        ok(&c.master("admin", "admin:db", admin_step + 1), "ssh master");
+        c.over("admin", &["x", "echo played-$((2*21))"]).output().unwrap()
+    })
+    .await
+    .unwrap();
+    ok(&out, "exec");
+    let ended = loop {
+        let all = server.get_json("/api/v1/bastion/sessions", &admin.token).await;
+        if let Some(s) = all.as_array().and_then(|a| a.iter().find(|s| s["outcome"] != "running")).cloned() {
+            break s;
         }
-        assert!(!live.is_finished(), "the session ended before it started");
         tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    };
+    let id = ended["id"].as_str().unwrap().to_owned();
+    assert_eq!((ended["action"].as_str(), ended["username"].as_str()), (Some("exec"), Some("admin")), "{ended}");
+    let played = cli(&["session", "play", &id, "--speed", "1000"]);
+    ok(&played, "session play");
+    assert!(String::from_utf8_lossy(&played.stdout).contains("played-42"), "{}", text(&played));
+    let saved = dir.join("saved.cast");
+    ok(&cli(&["session", "play", &id, "--save", saved.to_str().unwrap()]), "session play --save");
+    assert_eq!(sha256(&saved), ended["recording_sha256"].as_str().unwrap(), "the ledger's hash of what was served");
+    // A recording changed on disk no longer matches the ledger: refused.
+    let path = server.data_dir().join("recordings").join(format!("{id}.cast"));
+    let mut altered = std::fs::read(&path).unwrap();
+    altered.extend_from_slice(b"[9.9, \"o\", \"forged\"]\n");
+    std::fs::write(&path, altered).unwrap();
+    let refused = server
+        .request(reqwest::Method::GET, &format!("/api/v1/bastion/sessions/{id}/recording"), Some(&admin.token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 409, "an altered recording is not served");
+    assert!(!cli(&["session", "play", &id]).status.success());
+
+    // A running session, terminated by an administrator; then another, cut
+    // by revoking the grant.
+    let running = |cmd: &'static str| {
+        let c = client.clone();
+        tokio::task::spawn_blocking(move || {
+            let started = Instant::now();
+            let out = c.over("admin", &["x", cmd]).output().unwrap();
+            (out, started.elapsed())
+        })
+    };
+    let live_one = async || loop {
+        let live = server.get_json("/api/v1/bastion/sessions?live=true", &admin.token).await;
+        if let Some(s) = live.as_array().and_then(|a| a.first()).cloned() {
+            break s["id"].as_str().unwrap().to_owned();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let first = running("sleep 60; echo never-terminated");
+    let live_id = live_one().await;
+    ok(&cli(&["session", "terminate", &live_id]), "session terminate");
+    let (out, took) = first.await.unwrap();
+    assert!(!out.status.success() && !text(&out).contains("never-terminated"), "{}", text(&out));
+    assert!(text(&out).contains("terminated by admin"), "{}", text(&out));
+    assert!(took < Duration::from_secs(20), "{took:?}");
+    assert_eq!(
+        server.get_json(&format!("/api/v1/bastion/sessions/{live_id}"), &admin.token).await["reason"],
+        "terminated"
+    );
+    assert!(!cli(&["session", "terminate", &live_id]).status.success(), "an ended session cannot be terminated");
+
+    let second = running("sleep 60; echo never-cut");
+    let live_id = live_one().await;
     let revoked = server
         .request(reqwest::Method::DELETE, &format!("/api/v1/bastion/grants/{grant_id}"), Some(&admin.token))
         .send()
         .await
         .unwrap();
     assert_eq!(revoked.status(), 204);
-    let (out, took) = live.await.unwrap();
-    assert!(!out.status.success(), "the session was cut: {}", text(&out));
-    assert!(!text(&out).contains("never-cut"), "{}", text(&out));
+    let (out, took) = second.await.unwrap();
+    client.close("admin");
+    assert!(!out.status.success() && !text(&out).contains("never-cut"), "{}", text(&out));
     assert!(text(&out).contains("no grant covers this session"), "{}", text(&out));
     assert!(took < Duration::from_secs(20), "cut within the re-check interval, not after the command: {took:?}");
+    assert_eq!(
+        server.get_json(&format!("/api/v1/bastion/sessions/{live_id}"), &admin.token).await["reason"],
+        "grant_ended"
+    );
     let ended = events(&server, &admin, "bastion.session.ended").await;
-    assert!(ended.iter().any(|e| e["attrs"]["reason"] == "grant_ended"), "{ended:?}");
+    let reasons: Vec<&str> = ended.iter().filter_map(|e| e["attrs"]["reason"].as_str()).collect();
+    assert!(reasons.contains(&"grant_ended") && reasons.contains(&"terminated"), "{reasons:?}");
+    assert!(!events(&server, &admin, "bastion.recording.read").await.is_empty(), "reading a recording is audited");
     server.stop().await;
 }
 

@@ -137,8 +137,11 @@ impl Shared {
         if let Some(reason) = reason {
             event = event.attr("reason", reason);
         }
+        let mut end = rampart_store::SessionEnd { reason: reason.map(str::to_owned), ..Default::default() };
         match finished {
             Some(Ok(summary)) => {
+                end.recording_sha256 = Some(summary.sha256.clone());
+                end.recording_bytes = i64::try_from(summary.bytes).ok();
                 event = event
                     .attr("recording_sha256", summary.sha256)
                     .attr("recording_bytes", summary.bytes)
@@ -150,8 +153,13 @@ impl Shared {
             }
             None => {}
         }
+        end.outcome = event.outcome.as_str().to_owned();
         if let Err(e) = self.bastion.audit().record(event).await {
             tracing::error!(error = %e, session = %self.session_id, "recording the end of a bastion session failed");
+        }
+        let now = rampart_core::time::now_ms();
+        if let Err(e) = self.bastion.store().end_bastion_session(self.session_id.as_str(), &end, now).await {
+            tracing::error!(error = %e, session = %self.session_id, "indexing the end of a bastion session failed");
         }
     }
 }
@@ -319,7 +327,12 @@ async fn watch_grant(
         if shared.ended.load(Ordering::SeqCst) {
             return;
         }
+        let terminated = match shared.bastion.store().find_bastion_session(shared.session_id.as_str()).await {
+            Ok(row) => row.terminate_by,
+            Err(_) => None,
+        };
         let reason = match shared.bastion.authorize(&user, &target, Some(action)).await {
+            _ if terminated.is_some() => "terminated",
             Ok(Some(grant)) => {
                 until = grant.not_after;
                 failing_since = None;
@@ -336,8 +349,11 @@ async fn watch_grant(
                 "grant_unverifiable"
             }
         };
-        let notice = "\r\nrampart: no grant covers this session any more; it is cut\r\n";
-        let _ = shared.client.extended_data(shared.channel, 1, bytes::Bytes::from_static(notice.as_bytes())).await;
+        let notice = match &terminated {
+            Some(by) => format!("\r\nrampart: this session was terminated by {by}\r\n"),
+            None => "\r\nrampart: no grant covers this session any more; it is cut\r\n".to_owned(),
+        };
+        let _ = shared.client.extended_data(shared.channel, 1, bytes::Bytes::from(notice.into_bytes())).await;
         shared.end(Outcome::Denied, Some(reason)).await;
         let _ = write.close().await;
         let _ = shared.client.close(shared.channel).await;
@@ -610,6 +626,37 @@ impl Connection {
         // The start is in the ledger before anything reaches the target.
         if let Err(e) = self.bastion.audit().record(started).await {
             tracing::error!(error = %e, "recording a session start failed; refusing the session");
+            return reply(session, channel, false);
+        }
+        // The index row that lists the session and carries a termination
+        // request to this node; without it the session could not be
+        // terminated, so it does not start.
+        let row = rampart_store::SessionRow {
+            id: shared.session_id.to_string(),
+            connection_id: self.id.to_string(),
+            user_id: user.id.to_string(),
+            username: user.username.clone(),
+            target: target.name.clone(),
+            action: action.as_str().to_owned(),
+            login: target.login.clone(),
+            command: command_text.clone(),
+            recording: (action != Action::Sftp).then(|| {
+                self.bastion.inner.paths.recordings.join(format!("{}.cast", shared.session_id)).display().to_string()
+            }),
+            started_at: rampart_core::time::now_ms(),
+            ended_at: None,
+            outcome: None,
+            reason: None,
+            recording_sha256: None,
+            recording_bytes: None,
+            terminate_by: None,
+            terminate_at: None,
+        };
+        if let Err(e) = self.bastion.store().insert_bastion_session(&row).await {
+            tracing::error!(error = %e, "indexing a session failed; refusing it");
+            if let Ok(mut r) = shared.recorder.lock() {
+                r.take();
+            }
             return reply(session, channel, false);
         }
         shared.started.store(true, Ordering::SeqCst);

@@ -7,7 +7,9 @@ use axum::extract::{Path, State};
 use axum::{Extension, Json};
 use http::StatusCode;
 use rampart_auth::SshKeyInfo;
-use rampart_bastion_ssh::{Action, BastionError, Credential, GrantInfo, NewGrant, NewTarget, ReviewInfo, TargetInfo};
+use rampart_bastion_ssh::{
+    Action, BastionError, Credential, GrantInfo, NewGrant, NewTarget, ReviewInfo, SessionInfo, TargetInfo,
+};
 use rampart_core::Principal;
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -270,4 +272,85 @@ pub async fn deny_review(
     ApiJson(body): ApiJson<ReviewDecision>,
 ) -> Result<Json<ReviewInfo>, ApiError> {
     Ok(Json(state.bastion.decide_review(&p, &id, false, &body.comment, client.text()).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct SessionFilter {
+    /// Only sessions still running.
+    #[serde(default)]
+    pub live: bool,
+}
+
+/// Bastion sessions, newest first (at most 500).
+#[utoipa::path(get, path = "/api/v1/bastion/sessions", tag = "bastion", security(("bearer" = [])),
+    params(SessionFilter), responses((status = 200, body = Vec<SessionInfo>)))]
+pub async fn list_sessions(
+    State(state): State<AppState>,
+    ApiQuery(filter): ApiQuery<SessionFilter>,
+) -> Result<Json<Vec<SessionInfo>>, ApiError> {
+    Ok(Json(state.bastion.list_sessions(filter.live).await?))
+}
+
+/// One bastion session.
+#[utoipa::path(get, path = "/api/v1/bastion/sessions/{id}", tag = "bastion", security(("bearer" = [])),
+    params(("id" = String, Path)), responses((status = 200, body = SessionInfo), (status = 404, body = crate::problem::Problem)))]
+pub async fn show_session(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<SessionInfo>, ApiError> {
+    Ok(Json(state.bastion.show_session(&id).await?))
+}
+
+/// A session's asciicast v2 recording, streamed; refused (409) when the
+/// file no longer matches the SHA-256 the ledger recorded at the session's
+/// end. Every read is a ledger event.
+#[utoipa::path(get, path = "/api/v1/bastion/sessions/{id}/recording", tag = "bastion", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, content_type = "application/x-asciicast", body = String),
+        (status = 404, body = crate::problem::Problem), (status = 409, body = crate::problem::Problem)))]
+pub async fn session_recording(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    client: ClientAddr,
+    Path(id): Path<String>,
+) -> Result<axum::response::Response, ApiError> {
+    let (info, path) = state.bastion.recording(&p, &id, client.text()).await?;
+    let file = tokio::fs::File::open(&path)
+        .await
+        .map_err(|e| ApiError::internal("the recording cannot be read", &e.to_string()))?;
+    // Streamed in chunks: a recording may be up to `recording_max_bytes`.
+    let stream = futures_util::stream::unfold(file, |mut file| async move {
+        use tokio::io::AsyncReadExt;
+        let mut buf = vec![0u8; 64 * 1024];
+        match file.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok::<_, std::io::Error>(bytes::Bytes::from(buf)), file))
+            }
+            Err(e) => Some((Err(e), file)),
+        }
+    });
+    let mut response = axum::response::Response::new(axum::body::Body::from_stream(stream));
+    let headers = response.headers_mut();
+    headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/x-asciicast"));
+    if let Some(sha) = info.recording_sha256.as_deref().and_then(|s| http::HeaderValue::from_str(s).ok()) {
+        headers.insert("x-recording-sha256", sha);
+    }
+    Ok(response)
+}
+
+/// Cuts a running session (within seconds, on whichever node holds it).
+#[utoipa::path(post, path = "/api/v1/bastion/sessions/{id}/terminate", tag = "bastion", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 202, body = SessionInfo), (status = 404, body = crate::problem::Problem),
+        (status = 409, body = crate::problem::Problem)))]
+pub async fn terminate_session(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    client: ClientAddr,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<SessionInfo>), ApiError> {
+    Ok((StatusCode::ACCEPTED, Json(state.bastion.terminate_session(&p, &id, client.text()).await?)))
 }

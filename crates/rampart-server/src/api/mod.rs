@@ -86,6 +86,15 @@ pub fn routes() -> Routes {
         .add(M::GET, "/api/v1/bastion/reviews", Permission(BastionReview), get(bastion::list_reviews))
         .add(M::POST, "/api/v1/bastion/reviews/{id}/approve", Permission(BastionReview), post(bastion::approve_review))
         .add(M::POST, "/api/v1/bastion/reviews/{id}/deny", Permission(BastionReview), post(bastion::deny_review))
+        .add(M::GET, "/api/v1/bastion/sessions", Permission(AuditRead), get(bastion::list_sessions))
+        .add(M::GET, "/api/v1/bastion/sessions/{id}", Permission(AuditRead), get(bastion::show_session))
+        .add(M::GET, "/api/v1/bastion/sessions/{id}/recording", Permission(AuditRead), get(bastion::session_recording))
+        .add(
+            M::POST,
+            "/api/v1/bastion/sessions/{id}/terminate",
+            Permission(BastionManage),
+            post(bastion::terminate_session),
+        )
         .add(M::POST, "/", Signed, post(kms::entry))
         .add(M::GET, "/api/v1/kms/keys", Authenticated, get(kms_native::list))
         .add(M::POST, "/api/v1/kms/keys", Authenticated, post(kms_native::create))

@@ -1,5 +1,5 @@
-//! `rampart ssh-key`, `rampart target`, `rampart grant` and `rampart
-//! review`: the SSH bastion's API from the command line.
+//! `rampart ssh-key`, `rampart target`, `rampart grant`, `rampart review`
+//! and `rampart session`: the SSH bastion's API from the command line.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -229,6 +229,96 @@ pub async fn review(g: &Global, cmd: ReviewCmd) -> Result<()> {
                 client.post(&format!("/api/v1/bastion/reviews/{id}/deny"), &json!({ "comment": comment })).await?;
             output::object(g.json, &decided);
         }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionCmd {
+    /// Bastion sessions, newest first.
+    List {
+        /// Only those still running.
+        #[arg(long)]
+        live: bool,
+    },
+    /// One session: who, where, when, how it ended, its recording's hash.
+    Show { id: String },
+    /// Replay a session's recording in this terminal, with its timing.
+    Play {
+        id: String,
+        /// Play this many times faster.
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+        /// Shorten every pause to at most this many seconds.
+        #[arg(long, default_value_t = 2.0)]
+        idle_limit: f64,
+        /// Write the recording (asciicast v2) to this file instead of playing it.
+        #[arg(long)]
+        save: Option<PathBuf>,
+    },
+    /// Cut a running session (administrators); it ends within seconds.
+    Terminate { id: String },
+}
+
+pub async fn session(g: &Global, cmd: SessionCmd) -> Result<()> {
+    let client = ApiClient::new(g)?;
+    match cmd {
+        SessionCmd::List { live } => {
+            let list = client.get(&format!("/api/v1/bastion/sessions?live={live}")).await?;
+            output::list(
+                g.json,
+                &items(list),
+                &["id", "username", "target", "action", "started_at", "outcome", "reason"],
+            );
+        }
+        SessionCmd::Show { id } => {
+            output::object(g.json, &client.get(&format!("/api/v1/bastion/sessions/{id}")).await?)
+        }
+        SessionCmd::Terminate { id } => {
+            let s = client.post(&format!("/api/v1/bastion/sessions/{id}/terminate"), &json!({})).await?;
+            output::object(g.json, &s);
+        }
+        SessionCmd::Play { id, speed, idle_limit, save } => {
+            if !(speed.is_finite() && speed > 0.0 && idle_limit.is_finite() && idle_limit >= 0.0) {
+                bail!("--speed must be above 0 and --idle-limit at least 0");
+            }
+            let cast = client.get_bytes(&format!("/api/v1/bastion/sessions/{id}/recording")).await?;
+            if let Some(path) = save {
+                std::fs::write(&path, &cast).with_context(|| format!("writing {}", path.display()))?;
+                eprintln!("wrote {} ({} bytes)", path.display(), cast.len());
+                return Ok(());
+            }
+            play(&cast, speed, idle_limit)?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes a recording's output events to standard output at their pace
+/// (divided by `speed`, pauses capped at `idle_limit` seconds). Input and
+/// resize events are not replayed; markers are shown on standard error.
+fn play(cast: &[u8], speed: f64, idle_limit: f64) -> Result<()> {
+    use rampart_bastion::recording::{EventKind, reader};
+    use std::io::Write;
+    let mut events = reader::CastReader::new(cast, reader::Limits::default()).context("reading the recording")?;
+    let mut out = std::io::stdout().lock();
+    let mut last = std::time::Duration::ZERO;
+    while let Some(event) = events.next_event().context("reading the recording")? {
+        let gap = event.time.saturating_sub(last).as_secs_f64().min(idle_limit) / speed;
+        last = event.time;
+        if gap > 0.0 {
+            out.flush()?;
+            std::thread::sleep(std::time::Duration::from_secs_f64(gap));
+        }
+        match event.kind {
+            EventKind::Output => out.write_all(event.data.as_bytes())?,
+            EventKind::Marker => eprintln!("\n[marker] {}", event.data),
+            _ => {}
+        }
+    }
+    out.flush()?;
+    if events.skipped() > 0 {
+        eprintln!("({} malformed event lines were skipped)", events.skipped());
     }
     Ok(())
 }
