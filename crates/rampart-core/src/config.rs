@@ -15,8 +15,11 @@ use serde::{Deserialize, Serialize};
 
 /// Top-level sections; only environment variables under these are read, so
 /// client-side variables such as `RAMPART_URL` do not disturb the server.
-const SECTIONS: [&str; 10] =
-    ["data_dir", "server", "database", "log", "auth", "audit", "ledger", "kms", "ingest", "bastion"];
+const SECTIONS: [&str; 11] =
+    ["data_dir", "server", "database", "log", "auth", "audit", "ledger", "kms", "ingest", "bastion", "secops"];
+
+pub mod secops;
+pub use secops::SecopsConfig;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -32,6 +35,8 @@ pub struct Config {
     pub kms: KmsConfig,
     pub ingest: IngestConfig,
     pub bastion: BastionConfig,
+    /// The ticket desk and its notifications.
+    pub secops: SecopsConfig,
 }
 
 /// `[bastion]`: the SSH bastion that administrators reach backend systems
@@ -397,6 +402,7 @@ impl Default for Config {
             kms: KmsConfig::default(),
             ingest: IngestConfig::default(),
             bastion: BastionConfig::default(),
+            secops: SecopsConfig::default(),
         }
     }
 }
@@ -557,6 +563,7 @@ impl Config {
             }
             self.kms.shamir.validate()?;
         }
+        self.secops.validate()?;
         Ok(())
     }
 }

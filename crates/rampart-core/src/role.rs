@@ -64,6 +64,14 @@ pub enum Permission {
     SshKeySelf,
     /// Manage bastion targets and grants. Only the administrator holds it.
     BastionManage,
+    /// Read alarm, vulnerability and incident tickets (customer roles: only
+    /// their own tenant's).
+    TicketRead,
+    /// Work tickets: acknowledge, assign, change status, resolve, comment.
+    TicketWrite,
+    /// See the notification outbox and its dead-letter list, and re-drive
+    /// dead letters.
+    NotifyManage,
 }
 
 impl Role {
@@ -91,11 +99,20 @@ impl Role {
                 SourceRead,
                 SourceWrite,
                 SshKeySelf,
+                TicketRead,
+                TicketWrite,
+                NotifyManage,
             ],
-            Role::OperationsEngineer => &[TenantRead, TokenSelf, AccessKeySelf, SystemRead, SourceRead, SshKeySelf],
+            // Works the incidents assigned to them.
+            Role::OperationsEngineer => {
+                &[TenantRead, TokenSelf, AccessKeySelf, SystemRead, SourceRead, SshKeySelf, TicketRead, TicketWrite]
+            }
             // Read-only over everything: every *Read permission, and its own tokens.
-            Role::Auditor => &[UserRead, TenantRead, AuditRead, SystemRead, SourceRead, TokenSelf],
-            Role::CustomerAdmin => &[UserRead, UserWrite, TenantRead, TokenSelf, AccessKeySelf, KmsUse, KmsManage],
+            Role::Auditor => &[UserRead, TenantRead, AuditRead, SystemRead, SourceRead, TokenSelf, TicketRead],
+            // Sees its own tenant's tickets; the operator's SOC works them.
+            Role::CustomerAdmin => {
+                &[UserRead, UserWrite, TenantRead, TokenSelf, AccessKeySelf, KmsUse, KmsManage, TicketRead]
+            }
             Role::CustomerUser => &[TenantRead, TokenSelf, AccessKeySelf, KmsUse],
         }
     }
@@ -127,7 +144,7 @@ impl Role {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 15] = [
+    pub const ALL: [Permission; 18] = [
         Permission::UserRead,
         Permission::UserWrite,
         Permission::TenantRead,
@@ -143,6 +160,9 @@ impl Permission {
         Permission::SourceWrite,
         Permission::SshKeySelf,
         Permission::BastionManage,
+        Permission::TicketRead,
+        Permission::TicketWrite,
+        Permission::NotifyManage,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -162,6 +182,9 @@ impl Permission {
             Permission::SourceWrite => "source_write",
             Permission::SshKeySelf => "ssh_key_self",
             Permission::BastionManage => "bastion_manage",
+            Permission::TicketRead => "ticket_read",
+            Permission::TicketWrite => "ticket_write",
+            Permission::NotifyManage => "notify_manage",
         }
     }
 }
@@ -228,7 +251,14 @@ mod tests {
     fn auditor_holds_no_write_permission() {
         for p in Role::Auditor.permissions() {
             assert!(
-                !matches!(p, Permission::UserWrite | Permission::TenantWrite | Permission::SystemWrite),
+                !matches!(
+                    p,
+                    Permission::UserWrite
+                        | Permission::TenantWrite
+                        | Permission::SystemWrite
+                        | Permission::TicketWrite
+                        | Permission::NotifyManage
+                ),
                 "auditor must be read-only, but has {p}"
             );
         }

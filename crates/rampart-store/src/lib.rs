@@ -20,6 +20,7 @@ mod sources;
 mod tenants;
 pub mod testing;
 mod throttle;
+mod tickets;
 mod tokens;
 mod users;
 
@@ -32,6 +33,9 @@ pub use ledger::LedgerTx;
 pub use sources::{SourceRow, SourceSpec};
 pub use tenants::TenantRow;
 pub use throttle::Throttle;
+pub use tickets::{
+    CommentRow, HistoryRow, NewNotification, NotificationRow, TicketEventRow, TicketFilter, TicketRow, TicketWrite,
+};
 pub use tokens::TokenRow;
 pub use users::{NewUser, UserRow};
 
