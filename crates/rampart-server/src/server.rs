@@ -50,6 +50,20 @@ pub struct AppState {
     pub unseal_limiter: Arc<crate::api::operator::UnsealLimiter>,
     /// The log platform: source registry and what the listeners share.
     pub ingest: crate::ingest::Ingest,
+    /// The ticket desk (`rampart-secops`). It is also the detection stage's
+    /// `AlertSink`: see [`AppState::alert_sink`].
+    pub tickets: rampart_secops::TicketService,
+    /// The notification outbox (dead letters, re-drive).
+    pub outbox: rampart_secops::notify::OutboxWorker,
+}
+
+impl AppState {
+    /// SECOPS HOOK: where the detection stage hands its alerts. The stage
+    /// takes this `Arc<dyn AlertSink>`; the ticket service opens or joins
+    /// tickets behind it.
+    pub fn alert_sink(&self) -> Arc<dyn rampart_core::alert::AlertSink> {
+        Arc::new(self.tickets.clone())
+    }
 }
 
 impl std::fmt::Debug for AppState {
@@ -145,6 +159,7 @@ pub async fn build(config: Config) -> Result<(Router, AppState, DataDir, Vec<Rou
         Duration::from_secs(config.kms.cache_ttl_secs),
     );
     let context_hasher = root.keyed_hasher("rampart/kms-context/v1");
+    let (tickets, outbox) = build_secops(&config, &store, &audit)?;
     let kms = match open_keystore(&config.kms, &data_dir).await? {
         Opened::Open(keystore) => rampart_kms::service::Kms::new(store.clone(), audit, keystore, cache, context_hasher),
         Opened::Sealed(sealed) => {
@@ -180,6 +195,8 @@ pub async fn build(config: Config) -> Result<(Router, AppState, DataDir, Vec<Rou
         openapi: Arc::new(serde_json::to_string(&openapi)?),
         unseal_limiter: Arc::default(),
         ingest,
+        tickets,
+        outbox,
     };
     let (router, specs) = routes.into_router(state.clone());
     let router = layered(router, &state.config);
@@ -232,6 +249,33 @@ pub async fn start(config: Config) -> Result<Running> {
     data_dir.write_client_info(&url, &syslog)?;
     tracing::info!(%url, "listening");
     Ok(Running { addr, bastion, data_dir, specs, bootstrap, state, syslog, handle, task, grace })
+}
+
+/// The ticket desk and its notification outbox, with their background
+/// jobs: the SLA check (every `secops.sla_check_secs`) and the outbox
+/// worker. Several nodes may run both: missed deadlines and deliveries are
+/// claimed with compare-and-set.
+fn build_secops(
+    config: &Config,
+    store: &Store,
+    audit: &Audit,
+) -> Result<(rampart_secops::TicketService, rampart_secops::notify::OutboxWorker)> {
+    let clock: Arc<dyn rampart_secops::Clock> = Arc::new(rampart_secops::SystemClock);
+    let notifier =
+        rampart_secops::Notifier::from_config(&config.secops).context("setting up [secops] notifications")?;
+    tracing::info!(channels = ?notifier.channels(), "ticket notifications");
+    let outbox = rampart_secops::notify::OutboxWorker::new(
+        store.clone(),
+        audit.clone(),
+        notifier.clone(),
+        config.secops.outbox.clone(),
+        clock.clone(),
+    );
+    let tickets =
+        rampart_secops::TicketService::new(store.clone(), audit.clone(), config.secops.clone(), notifier, clock);
+    tickets.spawn_sla_job();
+    outbox.spawn();
+    Ok((tickets, outbox))
 }
 
 /// A keystore ready to use, or one sealed by Shamir shares.
