@@ -38,6 +38,8 @@ struct Receiver {
     /// Accepted deliveries: (delivery id, event header, body).
     accepted: Arc<Mutex<Vec<(String, String, serde_json::Value)>>>,
     rejected_signatures: Arc<AtomicUsize>,
+    /// How far the signature's time may be from ours, in seconds.
+    tolerance_secs: i64,
 }
 
 impl Receiver {
@@ -49,6 +51,7 @@ impl Receiver {
             hits: Arc::default(),
             accepted: Arc::default(),
             rejected_signatures: Arc::default(),
+            tolerance_secs: 300,
         }
     }
 
@@ -68,7 +71,7 @@ impl Receiver {
 
 /// The receiving side of `X-Rampart-Signature: t=<unix>,v1=<hex>`, written
 /// here from the documentation, not with Rampart's code.
-fn signature_ok(secret: &[u8], header: &str, body: &[u8]) -> bool {
+fn signature_ok(secret: &[u8], header: &str, body: &[u8], tolerance_secs: i64) -> bool {
     let mut t = None;
     let mut v1 = None;
     for part in header.split(',') {
@@ -80,7 +83,7 @@ fn signature_ok(secret: &[u8], header: &str, body: &[u8]) -> bool {
     }
     let (Some(t), Some(tag)) = (t, v1) else { return false };
     let now = rampart_core::time::now_ms() / 1000;
-    if (now - t).abs() > 300 {
+    if (now - t).abs() > tolerance_secs {
         return false; // stale: a replay
     }
     let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret);
@@ -99,7 +102,7 @@ async fn hook(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> Sta
         return StatusCode::SERVICE_UNAVAILABLE;
     }
     let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-    if !signature_ok(&r.secret, &header("x-rampart-signature"), &body) {
+    if !signature_ok(&r.secret, &header("x-rampart-signature"), &body, r.tolerance_secs) {
         r.rejected_signatures.fetch_add(1, Ordering::SeqCst);
         return StatusCode::UNAUTHORIZED;
     }
@@ -155,12 +158,16 @@ struct Node {
 }
 
 async fn node(db: &Path, config: SecopsConfig) -> Node {
+    node_at(db, config, Arc::new(SystemClock)).await
+}
+
+async fn node_at(db: &Path, config: SecopsConfig, clock: Arc<dyn rampart_secops::Clock>) -> Node {
     let store = Store::open_sqlite(db, 4).await.expect("open");
     let audit = Audit::new(Arc::new(rampart_store::TableAuditSink(store.clone())), Duration::from_secs(5));
     let notifier = Notifier::from_config(&config).expect("channels");
     let worker =
-        OutboxWorker::new(store.clone(), audit.clone(), notifier.clone(), config.outbox.clone(), Arc::new(SystemClock));
-    let desk = TicketService::new(store.clone(), audit, config, notifier, Arc::new(SystemClock));
+        OutboxWorker::new(store.clone(), audit.clone(), notifier.clone(), config.outbox.clone(), clock.clone());
+    let desk = TicketService::new(store.clone(), audit, config, notifier, clock);
     Node { store, desk, worker }
 }
 
@@ -544,4 +551,118 @@ fn credentials_are_never_configured_without_tls() {
     let err =
         rampart_secops::notify::email::Email::new(&c, None, creds).err().map(|e| e.to_string()).unwrap_or_default();
     assert!(err.contains("without TLS") && !err.contains("hunter2"), "{err}");
+}
+
+#[tokio::test]
+async fn joins_are_announced_at_most_once_per_interval_and_a_missed_deadline_is_announced() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut receiver = Receiver::new(b"interval-secret-0123456");
+    // The test moves the node's clock by hours; freshness is not the point here.
+    receiver.tolerance_secs = i64::MAX / 2;
+    let url = receiver.serve().await;
+    let config = SecopsConfig {
+        webhooks: vec![webhook(dir.path(), "soc", &url, "interval-secret-0123456")],
+        join_notify_interval_secs: 300,
+        outbox: fast_outbox(),
+        ..SecopsConfig::default()
+    };
+    let clock = rampart_secops::ManualClock::at(rampart_core::time::now_ms());
+    let n = node_at(&dir.path().join("r.db"), config, Arc::new(clock.clone())).await;
+    let settle = |n: &Node| {
+        let worker = n.worker.clone();
+        async move { drive(&worker, |pass| pass.is_empty()).await }
+    };
+    for i in 0..3 {
+        n.desk.raise(&alert("user=frank", i)).await.expect("raise");
+    }
+    settle(&n).await;
+    let events = |r: &Receiver| r.accepted().into_iter().map(|(_, e, _)| e).collect::<Vec<_>>();
+    assert_eq!(events(&receiver), ["ticket.opened"], "joins within the interval are not announced");
+    clock.advance_ms(301_000);
+    n.desk.raise(&alert("user=frank", 3)).await.expect("raise");
+    settle(&n).await;
+    assert_eq!(events(&receiver), ["ticket.opened", "ticket.joined"]);
+    assert_eq!(receiver.accepted()[1].2["ticket"]["event_count"], 4, "the announcement counts every event");
+
+    // High: acknowledge within an hour.
+    clock.advance_ms(3_600_000);
+    assert_eq!(n.desk.check_sla().await.expect("sla"), 1);
+    settle(&n).await;
+    let accepted = receiver.accepted();
+    assert_eq!(accepted.len(), 3);
+    assert_eq!(accepted[2].1, "ticket.escalated");
+    assert_eq!(accepted[2].2["ticket"]["severity"], "critical");
+}
+
+#[tokio::test]
+async fn alerts_are_forwarded_over_tls_to_a_siem_whose_certificate_verifies() {
+    use tokio::io::AsyncReadExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let certified = rcgen::generate_simple_self_signed(vec!["siem.example.test".into()]).expect("cert");
+    let ca = dir.path().join("siem.pem");
+    std::fs::write(&ca, certified.cert.pem()).expect("ca");
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let server_config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![certified.cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(certified.key_pair.serialize_der().into()),
+        )
+        .expect("server config");
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server_config));
+    // A SIEM that takes one connection and returns what it read, or the
+    // handshake's error.
+    let siem = || async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let acceptor = acceptor.clone();
+        let task = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.expect("accept");
+            let mut tls = acceptor.accept(tcp).await?;
+            let mut buf = Vec::new();
+            tls.read_to_end(&mut buf).await?;
+            Ok::<_, std::io::Error>(String::from_utf8(buf).expect("utf-8"))
+        });
+        (addr, task)
+    };
+    let (addr, received) = siem().await;
+    let forward = |address, server_name: &str| SyslogForwardConfig {
+        address,
+        transport: SyslogTransport::Tls,
+        server_name: Some(server_name.into()),
+        ca_file: Some(ca.clone()),
+        app_name: "rampart".into(),
+        timeout_ms: 2000,
+        min_severity: Severity::Low,
+    };
+    let config = SecopsConfig {
+        syslog: Some(forward(addr, "siem.example.test")),
+        outbox: fast_outbox(),
+        ..SecopsConfig::default()
+    };
+    let n = node(&dir.path().join("r.db"), config).await;
+    n.desk.raise(&alert("src=192.0.2.7", 20)).await.expect("raise");
+    drive(&n.worker, |pass| pass.iter().any(|(_, d)| *d == Delivery::Delivered)).await;
+    let got =
+        tokio::time::timeout(Duration::from_secs(5), received).await.expect("received").expect("task").expect("read");
+    let (len, msg) = got.split_once(' ').expect("octet count");
+    assert_eq!(len.parse::<usize>().expect("length"), msg.len(), "one octet-counted frame: {got}");
+    assert!(msg.starts_with("<83>1 ") && msg.contains(" ticket.opened [rampart@32473"), "{msg}");
+
+    // The wrong name on the certificate: the client refuses the handshake,
+    // nothing is sent, and the row waits for a retry.
+    let (addr, refused) = siem().await;
+    let config = SecopsConfig {
+        syslog: Some(forward(addr, "other.example.test")),
+        outbox: fast_outbox(),
+        ..SecopsConfig::default()
+    };
+    let n = node(&dir.path().join("w.db"), config).await;
+    n.desk.raise(&alert("src=192.0.2.8", 21)).await.expect("raise");
+    let pass = n.worker.run_once().await.expect("pass");
+    assert!(matches!(&pass[0].1, Delivery::Retry { error, .. } if error.contains("certificate")), "{pass:?}");
+    let server_side = tokio::time::timeout(Duration::from_secs(5), refused).await.expect("done").expect("task");
+    assert!(server_side.is_err() || server_side.is_ok_and(|s| s.is_empty()), "no message over a refused handshake");
 }
