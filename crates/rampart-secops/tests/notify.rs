@@ -130,7 +130,14 @@ fn webhook(dir: &Path, name: &str, url: &str, secret: &str) -> WebhookConfig {
 }
 
 fn fast_outbox() -> OutboxConfig {
-    OutboxConfig { max_attempts: 3, backoff_initial_ms: 20, backoff_max_ms: 100, poll_ms: 20, lease_ms: 5000 }
+    OutboxConfig {
+        max_attempts: 3,
+        backoff_initial_ms: 20,
+        backoff_max_ms: 100,
+        poll_ms: 20,
+        lease_ms: 5000,
+        ..OutboxConfig::default()
+    }
 }
 
 fn alert(group: &str, i: u64) -> Alert {

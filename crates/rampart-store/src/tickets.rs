@@ -547,6 +547,15 @@ impl Store {
         Ok(())
     }
 
+    /// Deletes notifications delivered before `before`; returns how many.
+    pub async fn purge_delivered_notifications(&self, before: i64) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM notifications WHERE status = 'delivered' AND delivered_at < $1")
+            .bind(before)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
     pub async fn get_notification(&self, id: &Id) -> Result<NotificationRow> {
         let row = sqlx::query(&format!("SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE id = $1"))
             .bind(id.as_str())

@@ -777,4 +777,8 @@ async fn the_outbox_leases_retries_and_dead_letters(store: Store) {
     let n = store.get_notification(&notes[2].id).await.expect("get");
     assert_eq!((n.status.as_str(), n.attempts, n.next_attempt_ms), ("pending", 0, 3000));
     assert_eq!(store.get_notification(&notes[0].id).await.expect("get").delivered_at, Some(150));
+    assert_eq!(store.purge_delivered_notifications(150).await.expect("purge"), 0, "delivered at 150, not before");
+    assert_eq!(store.purge_delivered_notifications(151).await.expect("purge"), 1);
+    assert!(matches!(store.get_notification(&notes[0].id).await, Err(StoreError::NotFound)));
+    assert_eq!(store.get_notification(&notes[2].id).await.expect("pending stays").status, "pending");
 }

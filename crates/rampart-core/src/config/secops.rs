@@ -114,6 +114,9 @@ pub struct OutboxConfig {
     /// An attempt is leased for this long; a node that dies mid-delivery
     /// leaves it to be retried by another after the lease.
     pub lease_ms: u64,
+    /// Delivered notifications are deleted after this many days (dead
+    /// letters stay until re-driven).
+    pub keep_delivered_days: u64,
 }
 
 impl Default for OutboxConfig {
@@ -124,6 +127,7 @@ impl Default for OutboxConfig {
             backoff_max_ms: 10 * 60 * 1000,
             poll_ms: 1000,
             lease_ms: 60_000,
+            keep_delivered_days: 7,
         }
     }
 }

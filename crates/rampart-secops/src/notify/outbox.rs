@@ -25,6 +25,8 @@ use crate::clock::Clock;
 
 /// Notifications one pass takes at most.
 const BATCH: usize = 32;
+/// How often delivered notifications past `keep_delivered_days` are deleted.
+const PURGE_EVERY_MS: i64 = 3_600_000;
 
 /// What became of one attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,7 +173,15 @@ impl OutboxWorker {
         let wake = self.inner.notifier.waker();
         tokio::spawn(async move {
             let poll = Duration::from_millis(worker.inner.config.poll_ms);
+            let mut last_purge = i64::MIN;
             loop {
+                let now = worker.inner.clock.now_ms();
+                if now.saturating_sub(last_purge) >= PURGE_EVERY_MS {
+                    last_purge = now;
+                    if let Err(e) = worker.purge_delivered().await {
+                        tracing::warn!(error = %e, "deleting old delivered notifications failed; trying again later");
+                    }
+                }
                 match worker.run_once().await {
                     // A full batch: there may be more due right away.
                     Ok(done) if done.len() >= BATCH => continue,
@@ -181,6 +191,13 @@ impl OutboxWorker {
                 let _ = tokio::time::timeout(poll, wake.notified()).await;
             }
         })
+    }
+
+    /// Deletes notifications delivered more than `keep_delivered_days` ago.
+    pub async fn purge_delivered(&self) -> Result<u64, StoreError> {
+        let keep = i64::try_from(self.inner.config.keep_delivered_days.saturating_mul(86_400_000)).unwrap_or(i64::MAX);
+        let before = self.inner.clock.now_ms().saturating_sub(keep);
+        self.inner.store.purge_delivered_notifications(before).await
     }
 
     /// Notifications in a status (`pending`, `delivered`, `dead`).
