@@ -20,3 +20,12 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use model::{Deadline, Kind, Status};
 pub use notify::Notifier;
 pub use service::{Actor, TicketDetail, TicketError, TicketService};
+
+/// Describes the desk's metrics on `/metrics`: alerts taken (opened or
+/// joined a ticket) and how long that took, and notification attempts by
+/// channel and outcome (`delivered`, `retry`, `dead`).
+pub fn describe_metrics() {
+    metrics::describe_counter!("rampart_alerts_total", "Alerts taken by the ticket desk, by outcome (opened, joined)");
+    metrics::describe_histogram!("rampart_alert_to_ticket_seconds", "Time from an alert to its ticket being durable");
+    metrics::describe_counter!("rampart_notifications_total", "Notification attempts by channel and outcome");
+}

@@ -144,6 +144,17 @@ impl TicketService {
     /// Opens a ticket for `alert`, or adds it to the open ticket with the
     /// same de-duplication key (and tenant) opened within the window.
     pub async fn raise_alert(&self, alert: &Alert) -> Result<Raised, TicketError> {
+        let started = std::time::Instant::now();
+        let raised = self.raise_inner(alert).await;
+        if let Ok(r) = &raised {
+            metrics::counter!("rampart_alerts_total", "outcome" => if r.joined { "joined" } else { "opened" })
+                .increment(1);
+            metrics::histogram!("rampart_alert_to_ticket_seconds").record(started.elapsed().as_secs_f64());
+        }
+        raised
+    }
+
+    async fn raise_inner(&self, alert: &Alert) -> Result<Raised, TicketError> {
         check_alert(alert)?;
         let key = joinable_key(alert);
         let _writing = self.inner.writing.lock().await;

@@ -128,3 +128,46 @@ async fn an_alert_becomes_a_ticket_that_is_worked_through_the_api() {
     assert!(resp.status().is_client_error());
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alert_to_ticket_stays_under_a_second_at_p99_through_the_real_ledger() {
+    let server = TestServer::start().await;
+    let sink = server.running.as_ref().unwrap().state.alert_sink();
+    // Four detection workers raising at once, 50 alerts each over 20 keys:
+    // openings and joins, every one audited in the ledger first.
+    let mut tasks = Vec::new();
+    for w in 0..4 {
+        let sink = sink.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut took = Vec::new();
+            for i in 0..50 {
+                let started = std::time::Instant::now();
+                sink.raise(&alert(&format!("user=u{}", (w * 50 + i) % 20), None)).await.expect("raise");
+                took.push(started.elapsed());
+            }
+            took
+        }));
+    }
+    let mut took = Vec::new();
+    for t in tasks {
+        took.extend(t.await.expect("task"));
+    }
+    took.sort();
+    let p99 = took[took.len() * 99 / 100 - 1];
+    eprintln!(
+        "alert-to-ticket over {} alerts: p50 {:?}, p99 {:?}, max {:?}",
+        took.len(),
+        took[took.len() / 2],
+        p99,
+        took[took.len() - 1]
+    );
+    assert!(p99 < std::time::Duration::from_secs(1), "p99 {p99:?}");
+    let admin = server.admin_session().await;
+    let page = server.get_json("/api/v1/tickets?limit=500", &admin.token).await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 20, "one ticket per key");
+    let total: i64 = page["items"].as_array().unwrap().iter().map(|t| t["event_count"].as_i64().unwrap()).sum();
+    assert_eq!(total, 200 * 5, "every alert's events are counted");
+    let metrics = server.request(Method::GET, "/metrics", None).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("rampart_alerts_total"), "the desk's counters are exported");
+    server.stop().await;
+}

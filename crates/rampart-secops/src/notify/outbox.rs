@@ -269,8 +269,9 @@ impl Failure {
     }
 }
 
-fn note_outcome(channel: &str, outcome: &str) {
-    tracing::debug!(target: "rampart::notify", channel, outcome, "outbox");
+fn note_outcome(channel: &str, outcome: &'static str) {
+    metrics::counter!("rampart_notifications_total", "channel" => channel.to_owned(), "outcome" => outcome)
+        .increment(1);
 }
 
 #[cfg(test)]
