@@ -40,6 +40,8 @@ struct Receiver {
     rejected_signatures: Arc<AtomicUsize>,
     /// How far the signature's time may be from ours, in seconds.
     tolerance_secs: i64,
+    /// Answer this late.
+    delay: Duration,
 }
 
 impl Receiver {
@@ -52,6 +54,7 @@ impl Receiver {
             accepted: Arc::default(),
             rejected_signatures: Arc::default(),
             tolerance_secs: 300,
+            delay: Duration::ZERO,
         }
     }
 
@@ -94,6 +97,7 @@ fn signature_ok(secret: &[u8], header: &str, body: &[u8], tolerance_secs: i64) -
 
 async fn hook(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> StatusCode {
     r.hits.fetch_add(1, Ordering::SeqCst);
+    tokio::time::sleep(r.delay).await;
     if r.broken {
         return StatusCode::INTERNAL_SERVER_ERROR;
     }
@@ -672,4 +676,22 @@ async fn alerts_are_forwarded_over_tls_to_a_siem_whose_certificate_verifies() {
     assert!(matches!(&pass[0].1, Delivery::Retry { error, .. } if error.contains("certificate")), "{pass:?}");
     let server_side = tokio::time::timeout(Duration::from_secs(5), refused).await.expect("done").expect("task");
     assert!(server_side.is_err() || server_side.is_ok_and(|s| s.is_empty()), "no message over a refused handshake");
+}
+
+#[tokio::test]
+async fn a_receiver_slower_than_the_timeout_is_retried_not_waited_for() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut slow = Receiver::new(b"slow-receiver-secret-01");
+    slow.delay = Duration::from_secs(5);
+    let url = slow.serve().await;
+    let mut hook = webhook(dir.path(), "slow", &url, "slow-receiver-secret-01");
+    hook.timeout_ms = 200;
+    let config = SecopsConfig { webhooks: vec![hook], outbox: fast_outbox(), ..SecopsConfig::default() };
+    let n = node(&dir.path().join("r.db"), config).await;
+    n.desk.raise(&alert("user=gina", 1)).await.expect("raise");
+    let started = std::time::Instant::now();
+    let pass = n.worker.run_once().await.expect("pass");
+    assert!(started.elapsed() < Duration::from_secs(3), "the attempt gave up at its timeout");
+    assert!(matches!(&pass[0].1, Delivery::Retry { .. }), "{pass:?}");
+    assert!(slow.accepted().is_empty());
 }
