@@ -32,8 +32,10 @@ const MAX_TEXT: usize = 512;
 const MAX_BODY: usize = 16 * 1024;
 /// Events one alert may carry.
 const MAX_ALERT_EVENTS: usize = 10_000;
-/// Attempts of one alert against concurrent writers on other nodes.
-const RAISE_ATTEMPTS: usize = 8;
+/// Attempts of one alert against concurrent writers on other nodes; after
+/// a lost compare-and-set the next attempt waits a random few milliseconds
+/// (growing with each loss) so that two nodes stop colliding.
+const RAISE_ATTEMPTS: u32 = 32;
 
 /// Why a ticket operation failed. Nothing changed in any case.
 #[derive(Debug, thiserror::Error)]
@@ -158,7 +160,10 @@ impl TicketService {
         check_alert(alert)?;
         let key = joinable_key(alert);
         let _writing = self.inner.writing.lock().await;
-        for _ in 0..RAISE_ATTEMPTS {
+        for attempt in 0..RAISE_ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(jitter(attempt)).await;
+            }
             let now = self.now();
             let window = i64::try_from(self.inner.config.dedup_window_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
             let open = self.inner.store.find_joinable_ticket(&key).await?;
@@ -591,6 +596,13 @@ impl AlertSink for TicketService {
             })
         })
     }
+}
+
+/// A random wait of up to `2 × attempt` milliseconds (at most 50).
+fn jitter(attempt: u32) -> std::time::Duration {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let bound = (2 * attempt).clamp(1, 50);
+    std::time::Duration::from_millis(u64::from(nanos % bound + 1))
 }
 
 /// The key open tickets are found by: the tenant, then the alert's own key.
