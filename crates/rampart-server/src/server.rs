@@ -55,6 +55,8 @@ pub struct AppState {
     pub tickets: rampart_secops::TicketService,
     /// The notification outbox (dead letters, re-drive).
     pub outbox: rampart_secops::notify::OutboxWorker,
+    /// The SLA job and the outbox worker, stopped before storage closes.
+    pub secops_jobs: Arc<[tokio::task::AbortHandle]>,
 }
 
 impl AppState {
@@ -103,6 +105,11 @@ impl Running {
         }
         self.handle.graceful_shutdown(Some(self.grace));
         let served = self.task.await.context("server task")?;
+        // A delivery cut here is leased, not lost: another worker (or
+        // this node after a restart) takes it once the lease runs out.
+        for job in self.state.secops_jobs.iter() {
+            job.abort();
+        }
         // Background jobs may still hold handles: closing commits what is
         // queued and lets the embedded log flush and release its lock.
         self.state.ledger.close().await;
@@ -159,7 +166,7 @@ pub async fn build(config: Config) -> Result<(Router, AppState, DataDir, Vec<Rou
         Duration::from_secs(config.kms.cache_ttl_secs),
     );
     let context_hasher = root.keyed_hasher("rampart/kms-context/v1");
-    let (tickets, outbox) = build_secops(&config, &store, &audit)?;
+    let (tickets, outbox, secops_jobs) = build_secops(&config, &store, &audit)?;
     let kms = match open_keystore(&config.kms, &data_dir).await? {
         Opened::Open(keystore) => rampart_kms::service::Kms::new(store.clone(), audit, keystore, cache, context_hasher),
         Opened::Sealed(sealed) => {
@@ -197,6 +204,7 @@ pub async fn build(config: Config) -> Result<(Router, AppState, DataDir, Vec<Rou
         ingest,
         tickets,
         outbox,
+        secops_jobs,
     };
     let (router, specs) = routes.into_router(state.clone());
     let router = layered(router, &state.config);
@@ -259,7 +267,7 @@ fn build_secops(
     config: &Config,
     store: &Store,
     audit: &Audit,
-) -> Result<(rampart_secops::TicketService, rampart_secops::notify::OutboxWorker)> {
+) -> Result<(rampart_secops::TicketService, rampart_secops::notify::OutboxWorker, Arc<[tokio::task::AbortHandle]>)> {
     let clock: Arc<dyn rampart_secops::Clock> = Arc::new(rampart_secops::SystemClock);
     let notifier =
         rampart_secops::Notifier::from_config(&config.secops).context("setting up [secops] notifications")?;
@@ -273,9 +281,9 @@ fn build_secops(
     );
     let tickets =
         rampart_secops::TicketService::new(store.clone(), audit.clone(), config.secops.clone(), notifier, clock);
-    tickets.spawn_sla_job();
-    outbox.spawn();
-    Ok((tickets, outbox))
+    let jobs: Arc<[tokio::task::AbortHandle]> =
+        Arc::new([tickets.spawn_sla_job().abort_handle(), outbox.spawn().abort_handle()]);
+    Ok((tickets, outbox, jobs))
 }
 
 /// A keystore ready to use, or one sealed by Shamir shares.
