@@ -17,6 +17,8 @@
 pub mod grants;
 pub mod hostkey;
 pub mod recorder;
+pub mod redline;
+pub mod reviews;
 pub mod server;
 pub mod targets;
 pub mod upstream;
@@ -31,6 +33,7 @@ use rampart_kms::service::{Kms, KmsError};
 use rampart_store::{Store, StoreError};
 
 pub use grants::{Action, GrantInfo, NewGrant};
+pub use reviews::ReviewInfo;
 pub use server::Listening;
 pub use targets::{Credential, NewTarget, TargetInfo};
 
@@ -44,6 +47,9 @@ pub enum BastionError {
     NotFound,
     #[error("{0}")]
     Conflict(String),
+    /// The caller may not do this to this object (deciding one's own review).
+    #[error("{0}")]
+    Forbidden(String),
     #[error("audit trail unavailable: {0}")]
     AuditUnavailable(#[from] AuditError),
     /// The KMS could not seal or open a credential (sealed, key disabled…).
@@ -105,12 +111,30 @@ struct Inner {
     config: BastionConfig,
     region: String,
     paths: Paths,
+    red_lines: Arc<rampart_bastion::policy::PolicySet>,
 }
 
 impl Bastion {
-    pub fn new(store: Store, auth: Auth, kms: Kms, config: BastionConfig, region: &str, paths: Paths) -> Self {
+    /// The bastion's services; fails only when `config.red_lines` names a
+    /// file that cannot be read or holds invalid policies.
+    pub fn new(
+        store: Store,
+        auth: Auth,
+        kms: Kms,
+        config: BastionConfig,
+        region: &str,
+        paths: Paths,
+    ) -> Result<Self, String> {
         let audit = auth.audit().clone();
-        Bastion { inner: Arc::new(Inner { store, auth, kms, audit, config, region: region.to_owned(), paths }) }
+        let red_lines = Arc::new(redline::load(config.red_lines.as_deref())?);
+        Ok(Bastion {
+            inner: Arc::new(Inner { store, auth, kms, audit, config, region: region.to_owned(), paths, red_lines }),
+        })
+    }
+
+    /// The command red lines every interactive line and exec is checked against.
+    pub fn red_lines(&self) -> &Arc<rampart_bastion::policy::PolicySet> {
+        &self.inner.red_lines
     }
 
     fn store(&self) -> &Store {

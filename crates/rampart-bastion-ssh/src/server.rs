@@ -394,8 +394,15 @@ impl server::Handler for Connection {
             self.cut(channel, session).await;
             return Ok(());
         }
-        if chan.write.data_bytes(bytes::Bytes::copy_from_slice(data)).await.is_err() {
-            let _ = session.close(channel);
+        match chan.forward_input(data).await {
+            Ok(notices) => {
+                for notice in notices {
+                    let _ = session.data(channel, bytes::Bytes::from(notice.into_bytes()));
+                }
+            }
+            Err(()) => {
+                let _ = session.close(channel);
+            }
         }
         Ok(())
     }

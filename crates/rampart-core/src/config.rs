@@ -56,6 +56,10 @@ pub struct BastionConfig {
     /// whose recording would grow beyond it is cut, like one whose
     /// recording cannot be written, so one session cannot fill the disk.
     pub recording_max_bytes: u64,
+    /// Command red lines: a TOML file of ordered policies (the format of
+    /// `crates/rampart-bastion/RED-LINES.md`). Checked at start; a broken
+    /// file stops the node with every problem listed. Unset: no red lines.
+    pub red_lines: Option<std::path::PathBuf>,
 }
 
 impl Default for BastionConfig {
@@ -66,6 +70,7 @@ impl Default for BastionConfig {
             connect_timeout_secs: 10,
             idle_timeout_secs: 3600,
             recording_max_bytes: 1 << 30,
+            red_lines: None,
         }
     }
 }

@@ -64,6 +64,8 @@ pub enum Permission {
     SshKeySelf,
     /// Manage bastion targets and grants. Only the administrator holds it.
     BastionManage,
+    /// Approve or deny commands held by a `review` red line (never one's own).
+    BastionReview,
     /// Read alarm, vulnerability and incident tickets (customer roles: only
     /// their own tenant's).
     TicketRead,
@@ -99,6 +101,7 @@ impl Role {
                 SourceRead,
                 SourceWrite,
                 SshKeySelf,
+                BastionReview,
                 TicketRead,
                 TicketWrite,
                 NotifyManage,
@@ -144,7 +147,7 @@ impl Role {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 18] = [
+    pub const ALL: [Permission; 19] = [
         Permission::UserRead,
         Permission::UserWrite,
         Permission::TenantRead,
@@ -160,6 +163,7 @@ impl Permission {
         Permission::SourceWrite,
         Permission::SshKeySelf,
         Permission::BastionManage,
+        Permission::BastionReview,
         Permission::TicketRead,
         Permission::TicketWrite,
         Permission::NotifyManage,
@@ -182,6 +186,7 @@ impl Permission {
             Permission::SourceWrite => "source_write",
             Permission::SshKeySelf => "ssh_key_self",
             Permission::BastionManage => "bastion_manage",
+            Permission::BastionReview => "bastion_review",
             Permission::TicketRead => "ticket_read",
             Permission::TicketWrite => "ticket_write",
             Permission::NotifyManage => "notify_manage",

@@ -88,7 +88,7 @@ pub fn key_metadata(scope: &ArnScope, meta: &KeyMetadata) -> Value {
         // AWS has no archived state; such a key can only decrypt, which
         // AWS clients best understand as disabled.
         "KeyState": meta.state.aws_name().unwrap_or("Disabled"),
-        "Origin": if meta.origin == crate::lifecycle::Origin::External { "EXTERNAL" } else { "AWS_KMS" },
+        "Origin": meta.origin.aws_name(),
         "KeyManager": "CUSTOMER",
         "KeySpec": meta.spec.aws_name(),
         "CustomerMasterKeySpec": meta.spec.aws_name(),
@@ -108,6 +108,10 @@ pub fn key_metadata(scope: &ArnScope, meta: &KeyMetadata) -> Value {
     }
     if let KeyState::PendingDeletion { deletion_date_ms } = meta.state {
         m["DeletionDate"] = json!(epoch(deletion_date_ms));
+    }
+    if meta.origin == crate::lifecycle::Origin::Hsm {
+        m["CustomKeyStoreId"] = json!(crate::service::CUSTOM_KEY_STORE_ID);
+        m["CloudHsmClusterId"] = json!(HSM_CLUSTER_ID);
     }
     // Present only for imported material, and only while there is some.
     if meta.origin == crate::lifecycle::Origin::External && meta.state != KeyState::PendingImport {
@@ -144,10 +148,15 @@ struct KeyOnly {
     key_id: String,
 }
 
+/// What `CloudHsmClusterId` names: the PKCS#11 token behind the custom key
+/// store (AWS requires the field; there is no CloudHSM cluster here).
+const HSM_CLUSTER_ID: &str = "cluster-pkcs11";
+
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct CreateKey {
     description: Option<String>,
+    custom_key_store_id: Option<String>,
     key_spec: Option<String>,
     customer_master_key_spec: Option<String>,
     key_usage: Option<String>,
@@ -157,6 +166,18 @@ struct CreateKey {
     policy: Option<String>,
     #[allow(dead_code)]
     tags: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct DescribeCustomKeyStores {
+    custom_key_store_id: Option<String>,
+    custom_key_store_name: Option<String>,
+    // Paging: there is at most one store.
+    #[allow(dead_code)]
+    limit: Option<u32>,
+    #[allow(dead_code)]
+    marker: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -261,6 +282,7 @@ pub const ACTIONS: &[&str] = &[
     "EnableKeyRotation",
     "DisableKeyRotation",
     "GetKeyRotationStatus",
+    "DescribeCustomKeyStores",
     "ListKeyRotations",
     "GetParametersForImport",
     "ImportKeyMaterial",
@@ -295,20 +317,40 @@ async fn dispatch(kms: &Kms, caller: &Caller, scope: &ArnScope, operation: &str,
                 None => None,
             };
             let description = r.description.as_deref().unwrap_or("");
-            let meta = match r.origin.as_deref() {
-                None | Some("AWS_KMS") => kms.create_key(caller, spec, usage, description).await.map_err(e)?,
-                Some("EXTERNAL") if spec == KeySpec::SymmetricDefault => {
+            let meta = match (r.origin.as_deref(), r.custom_key_store_id.as_deref()) {
+                (Some("AWS_CLOUDHSM") | None, Some(store)) => {
+                    if spec != KeySpec::SymmetricDefault || usage.is_some_and(|u| u != KeyUsage::EncryptDecrypt) {
+                        return Err(error(
+                            400,
+                            "UnsupportedOperationException",
+                            "keys in a custom key store are SYMMETRIC_DEFAULT encryption keys",
+                        ));
+                    }
+                    kms.create_hsm_key(caller, store, description).await.map_err(e)?
+                }
+                (Some("AWS_CLOUDHSM"), None) => {
+                    return Err(error(400, "ValidationException", "Origin AWS_CLOUDHSM requires a CustomKeyStoreId"));
+                }
+                (_, Some(_)) => {
+                    return Err(error(400, "ValidationException", "a CustomKeyStoreId requires Origin AWS_CLOUDHSM"));
+                }
+                (None | Some("AWS_KMS"), None) => kms.create_key(caller, spec, usage, description).await.map_err(e)?,
+                (Some("EXTERNAL"), None) if spec == KeySpec::SymmetricDefault => {
                     kms.create_external_key(caller, description).await.map_err(e)?
                 }
-                Some("EXTERNAL") => {
+                (Some("EXTERNAL"), None) => {
                     return Err(error(
                         400,
                         "UnsupportedOperationException",
                         "imported material is for SYMMETRIC_DEFAULT keys",
                     ));
                 }
-                Some(_) => {
-                    return Err(error(400, "UnsupportedOperationException", "Origin must be AWS_KMS or EXTERNAL"));
+                (Some(_), None) => {
+                    return Err(error(
+                        400,
+                        "UnsupportedOperationException",
+                        "Origin must be AWS_KMS, EXTERNAL or AWS_CLOUDHSM",
+                    ));
                 }
             };
             json!({ "KeyMetadata": key_metadata(scope, &meta) })
@@ -317,6 +359,28 @@ async fn dispatch(kms: &Kms, caller: &Caller, scope: &ArnScope, operation: &str,
             let r: KeyOnly = parse(body)?;
             let meta = kms.describe_key(caller, &key_ref(&r.key_id)?).await.map_err(e)?;
             json!({ "KeyMetadata": key_metadata(scope, &meta) })
+        }
+        "DescribeCustomKeyStores" => {
+            let r: DescribeCustomKeyStores = parse(body)?;
+            let store = kms.describe_custom_key_stores(caller).await.map_err(e)?;
+            let asked = r.custom_key_store_id.as_deref().or(r.custom_key_store_name.as_deref());
+            let stores: Vec<Value> = store
+                .filter(|id| asked.is_none_or(|a| a == *id))
+                .map(|id| {
+                    json!({
+                        "CustomKeyStoreId": id,
+                        "CustomKeyStoreName": id,
+                        "CustomKeyStoreType": "AWS_CLOUDHSM",
+                        "CloudHsmClusterId": HSM_CLUSTER_ID,
+                        "ConnectionState": "CONNECTED",
+                    })
+                })
+                .into_iter()
+                .collect();
+            if let (Some(asked), true) = (asked, stores.is_empty()) {
+                return Err(kms_error(&KmsError::CustomKeyStoreNotFound(asked.to_owned())));
+            }
+            json!({ "CustomKeyStores": stores, "Truncated": false })
         }
         "ListKeys" => {
             let keys = kms.list_keys(caller).await.map_err(e)?;

@@ -66,6 +66,9 @@ pub enum BlobError {
     Unwrap,
     #[error("the cryptographic backend failed")]
     Internal,
+    /// The key's material was resident in an HSM and is no longer there.
+    #[error("the key material was destroyed inside the HSM; nothing encrypted under it can be decrypted")]
+    Destroyed,
 }
 
 impl BlobError {
@@ -75,6 +78,7 @@ impl BlobError {
             BlobError::InvalidCiphertext => "InvalidCiphertextException",
             BlobError::DataKeyLength => "ValidationException",
             BlobError::Unwrap | BlobError::Internal => "KMSInternalException",
+            BlobError::Destroyed => "KMSInvalidStateException",
         }
     }
 
@@ -84,6 +88,7 @@ impl BlobError {
             BlobError::InvalidCiphertext => "InvalidParameterValue.InvalidCiphertext",
             BlobError::DataKeyLength => "InvalidParameterValue",
             BlobError::Unwrap | BlobError::Internal => "InternalError",
+            BlobError::Destroyed => "ResourceUnavailable.CmkStateNotSupport",
         }
     }
 }
@@ -144,10 +149,67 @@ pub fn parse_header(blob: &[u8]) -> Result<Header, BlobError> {
     })
 }
 
+/// What seals and opens a blob's body once its header is fixed: software
+/// material (a [`MaterialKey`], whose per-call key is derived here with
+/// HKDF) or a key resident in an HSM (whose per-call key is derived and
+/// used inside the token, see `keystore::ResidentKeys`).
+pub trait BlobCipher {
+    /// Appends the AES-256-GCM ciphertext of `plaintext` and its tag to
+    /// `out` (which holds the header), under the call key of `header`.
+    fn seal_into(&self, header: &Header, aad: &[u8], plaintext: &[u8], out: &mut Vec<u8>) -> Result<(), BlobError>;
+
+    /// Opens `body` (ciphertext and tag); any failure is `InvalidCiphertext`
+    /// unless the backend itself failed.
+    fn open(&self, header: &Header, aad: &[u8], body: &[u8]) -> Result<Zeroizing<Vec<u8>>, BlobError>;
+}
+
+impl BlobCipher for MaterialKey {
+    fn seal_into(&self, header: &Header, aad: &[u8], plaintext: &[u8], out: &mut Vec<u8>) -> Result<(), BlobError> {
+        let key = call_key(self, header)?;
+        let start = out.len();
+        out.extend_from_slice(plaintext);
+        let sealed = match out.split_at_mut_checked(start) {
+            Some((_, body)) => {
+                key.seal_in_place_separate_tag(Nonce::assume_unique_for_key(header.nonce), Aad::from(aad), body)
+            }
+            None => Err(aws_lc_rs::error::Unspecified),
+        };
+        match sealed {
+            Ok(tag) => {
+                out.extend_from_slice(tag.as_ref());
+                Ok(())
+            }
+            Err(_) => Err(BlobError::Internal),
+        }
+    }
+
+    fn open(&self, header: &Header, aad: &[u8], body: &[u8]) -> Result<Zeroizing<Vec<u8>>, BlobError> {
+        let key = call_key(self, header)?;
+        let mut buf = Zeroizing::new(body.to_vec());
+        let len = key
+            .open_in_place(Nonce::assume_unique_for_key(header.nonce), Aad::from(aad), buf.as_mut_slice())
+            .map_err(|_| BlobError::InvalidCiphertext)?
+            .len();
+        buf.truncate(len);
+        Ok(buf)
+    }
+}
+
+impl Header {
+    /// The call's salt, from which its one-time key is derived.
+    pub fn salt(&self) -> &[u8; SALT_LEN] {
+        &self.salt
+    }
+
+    pub fn nonce(&self) -> &[u8; NONCE_LEN] {
+        &self.nonce
+    }
+}
+
 /// Encrypts `plaintext` under one material version of a key, bound to
 /// `context`. Fails only if the random generator or the cipher fails.
 pub fn encrypt(
-    material: &MaterialKey,
+    material: &impl BlobCipher,
     key_id: KeyId,
     material_id: MaterialId,
     plaintext: &[u8],
@@ -160,27 +222,18 @@ pub fn encrypt(
     rng.fill(&mut nonce).map_err(|_| BlobError::Internal)?;
     let header = Header { format_version: FORMAT_V1, key_id, material_id, salt, nonce };
     let header_bytes = header.to_bytes();
-    let key = call_key(material, &header)?;
 
     // Reserve the whole blob up front: the plaintext is copied in and then
     // encrypted in place, and a reallocation would leave a copy of it in
     // freed memory.
     let mut out = Vec::with_capacity(OVERHEAD + plaintext.len());
     out.extend_from_slice(&header_bytes);
-    out.extend_from_slice(plaintext);
     let aad = associated_data(&header_bytes, context);
-    let sealed = match out.split_at_mut_checked(HEADER_LEN) {
-        Some((_, body)) => key.seal_in_place_separate_tag(Nonce::assume_unique_for_key(nonce), Aad::from(&aad), body),
-        None => Err(aws_lc_rs::error::Unspecified),
-    };
-    match sealed {
-        Ok(tag) => {
-            out.extend_from_slice(tag.as_ref());
-            Ok(out)
-        }
-        Err(_) => {
+    match material.seal_into(&header, &aad, plaintext, &mut out) {
+        Ok(()) => Ok(out),
+        Err(e) => {
             out.zeroize();
-            Err(BlobError::Internal)
+            Err(e)
         }
     }
 }
@@ -188,23 +241,16 @@ pub fn encrypt(
 /// Decrypts a blob. `lookup` returns the material for the header's key id
 /// and material id, or `None` if there is none (which is answered as an
 /// invalid ciphertext, like every other failure).
-pub fn decrypt<'k>(
-    lookup: impl Fn(KeyId, MaterialId) -> Option<&'k MaterialKey>,
+pub fn decrypt<'k, C: BlobCipher + 'k>(
+    lookup: impl Fn(KeyId, MaterialId) -> Option<&'k C>,
     blob: &[u8],
     context: &EncryptionContext,
 ) -> Result<Zeroizing<Vec<u8>>, BlobError> {
     let header = parse_header(blob)?;
     let material = lookup(header.key_id, header.material_id).ok_or(BlobError::InvalidCiphertext)?;
-    let key = call_key(material, &header)?;
     let (header_bytes, body) = blob.split_at_checked(HEADER_LEN).ok_or(BlobError::InvalidCiphertext)?;
     let aad = associated_data(header_bytes, context);
-    let mut buf = Zeroizing::new(body.to_vec());
-    let len = key
-        .open_in_place(Nonce::assume_unique_for_key(header.nonce), Aad::from(&aad), buf.as_mut_slice())
-        .map_err(|_| BlobError::InvalidCiphertext)?
-        .len();
-    buf.truncate(len);
-    Ok(buf)
+    material.open(&header, &aad, body)
 }
 
 /// The per-call key: HKDF-SHA256 from the material, salted with the call's
@@ -233,6 +279,11 @@ pub struct DataKey {
 }
 
 impl DataKey {
+    /// A data key drawn by the caller and sealed elsewhere (inside an HSM).
+    pub fn new(plaintext: Zeroizing<Vec<u8>>, ciphertext_blob: Vec<u8>) -> Self {
+        DataKey { plaintext, ciphertext_blob }
+    }
+
     pub fn plaintext(&self) -> &[u8] {
         &self.plaintext
     }
@@ -260,7 +311,7 @@ impl fmt::Debug for DataKey {
 /// Generates a random data key of `len` bytes (32 for `AES_256`, 16 for
 /// `AES_128`) and its blob under the given material.
 pub fn generate_data_key(
-    material: &MaterialKey,
+    material: &impl BlobCipher,
     key_id: KeyId,
     material_id: MaterialId,
     len: usize,

@@ -53,9 +53,24 @@ pub enum MessageType {
 /// One unwrapped version of a key.
 pub enum Material {
     Symmetric(MaterialKey),
-    Hmac { spec: KeySpec, key: Zeroizing<Vec<u8>> },
-    Ecdsa { spec: KeySpec, pair: EcdsaKeyPair },
-    Rsa { spec: KeySpec, pair: RsaKeyPair, decrypting: PrivateDecryptingKey },
+    /// A symmetric key generated and used inside the HSM: only its label is
+    /// known here (see `keystore::ResidentKeys`).
+    Resident {
+        label: String,
+    },
+    Hmac {
+        spec: KeySpec,
+        key: Zeroizing<Vec<u8>>,
+    },
+    Ecdsa {
+        spec: KeySpec,
+        pair: EcdsaKeyPair,
+    },
+    Rsa {
+        spec: KeySpec,
+        pair: RsaKeyPair,
+        decrypting: PrivateDecryptingKey,
+    },
 }
 
 impl fmt::Debug for Material {
@@ -169,7 +184,7 @@ impl Material {
 
     pub fn spec(&self) -> KeySpec {
         match self {
-            Material::Symmetric(_) => KeySpec::SymmetricDefault,
+            Material::Symmetric(_) | Material::Resident { .. } => KeySpec::SymmetricDefault,
             Material::Hmac { spec, .. } | Material::Ecdsa { spec, .. } | Material::Rsa { spec, .. } => *spec,
         }
     }

@@ -30,7 +30,7 @@ use rampart_store::{KmsKeyRow, Store, StoreError};
 
 use crate::blob::BlobError;
 use crate::context::{ContextError, EncryptionContext};
-use crate::keystore::{Keystore, KeystoreError, SealedKeystore, UnwrapCache};
+use crate::keystore::{self, Keystore, KeystoreError, SealedKeystore, UnwrapCache};
 use crate::lifecycle::{self, Api, KeyState, Operation, StateError};
 use crate::material::{Material, MaterialError};
 use crate::policy::{self, Decision, KeyPolicy};
@@ -107,6 +107,10 @@ pub enum KmsError {
     AlreadyExists(String),
     #[error("the keystore is unavailable")]
     Keystore(KeystoreError),
+    /// `CustomKeyStoreId` names no key store of this KMS (there is one, the
+    /// HSM, and only where the keystore is PKCS#11).
+    #[error("custom key store {0:?} does not exist; this KMS's HSM key store is listed by DescribeCustomKeyStores")]
+    CustomKeyStoreNotFound(String),
     /// The root key is sealed by Shamir shares and not unsealed: every KMS
     /// operation is refused, and does nothing, until it is.
     #[error(
@@ -142,6 +146,7 @@ impl KmsError {
             KmsError::Invalid(_) => "ValidationException",
             KmsError::AlreadyExists(_) => "AlreadyExistsException",
             KmsError::Keystore(_) | KmsError::Audit(_) => "KMSInternalException",
+            KmsError::CustomKeyStoreNotFound(_) => "CustomKeyStoreNotFoundException",
             KmsError::Internal(_) => "KMSInternalException",
             // AWS has no "sealed"; of its documented errors,
             // KeyUnavailableException ("the specified KMS key was not
@@ -177,6 +182,7 @@ impl KmsError {
             KmsError::Invalid(_) => "InvalidParameterValue",
             KmsError::AlreadyExists(_) => "InvalidParameterValue.AliasAlreadyExists",
             KmsError::Keystore(_) | KmsError::Audit(_) | KmsError::Internal(_) => "InternalError",
+            KmsError::CustomKeyStoreNotFound(_) => "InvalidParameterValue",
             // Tencent KMS's own code for "service temporarily unavailable"
             // (服务暂时不可用) in its API 3.0 error list: a temporary state
             // of the service, not a fault (InternalError) nor a key state
@@ -250,7 +256,7 @@ fn metadata_at(row: &KmsKeyRow, now: i64) -> Result<KeyMetadata, KmsError> {
         current_material: MaterialId::new(u32::try_from(row.current_material).unwrap_or(u32::MAX)),
         rotation_period_days: row.rotation_period_days.and_then(|d| u32::try_from(d).ok()),
         next_rotation_ms: row.next_rotation_at,
-        origin: if row.origin == "EXTERNAL" { lifecycle::Origin::External } else { lifecycle::Origin::Kms },
+        origin: lifecycle::Origin::from_stored(&row.origin),
         material_expires_ms,
         created_at_ms: row.created_at,
     })
@@ -283,6 +289,15 @@ pub struct Kms {
     /// [`Kms::ready`] and for unsealing. `None` for the key file and PKCS#11.
     seal: Option<seal::SealState>,
 }
+
+/// The id under which a node's HSM is offered as a custom key store (AWS
+/// `CustomKeyStoreId`), where the keystore is PKCS#11. One deployment has
+/// one HSM, so one fixed id, the same on every node.
+pub const CUSTOM_KEY_STORE_ID: &str = "cks-rampart-hsm";
+
+/// The keystore name stored beside a material that lives inside the HSM;
+/// its `wrapped` column holds the key's label on the token.
+pub const RESIDENT_KEYSTORE: &str = "pkcs11-resident";
 
 /// How long, by default, a key's metadata (state, policy, current version)
 /// and an alias's target are reused without asking the database
@@ -485,13 +500,27 @@ impl Kms {
         Err(KmsError::AccessDenied { actor: caller.actor.clone(), action })
     }
 
-    /// The unwrapped material of one version, from the cache or the keystore.
+    /// The unwrapped material of one version, from the cache or the keystore
+    /// (for a key resident in the HSM: only its label).
     async fn material(&self, key: &KeyId, spec: KeySpec, version: MaterialId) -> Result<Arc<Material>, KmsError> {
         self.ready()?;
         if let Some(m) = self.cache.get(*key, version) {
             return Ok(m);
         }
-        let (_, wrapped) = self.store.kms_material(&key.to_string(), i64::from(version.get())).await?;
+        let (keystore_name, wrapped) = self.store.kms_material(&key.to_string(), i64::from(version.get())).await?;
+        if keystore_name == RESIDENT_KEYSTORE {
+            let label = String::from_utf8(wrapped)
+                .map_err(|_| KmsError::Internal(format!("resident key {key} version {version} has no valid label")))?;
+            if spec != KeySpec::SymmetricDefault || self.keystore.resident().is_none() {
+                return Err(KmsError::Keystore(KeystoreError::Config(format!(
+                    "key {key} lives in the HSM key store, which this node's keystore ({}) cannot reach",
+                    self.keystore.name()
+                ))));
+            }
+            let material = Arc::new(Material::Resident { label });
+            self.cache.insert(*key, version, material.clone());
+            return Ok(material);
+        }
         let keystore = self.keystore.clone();
         let aad = wrap_aad(key, version);
         let material = tokio::task::spawn_blocking(move || {
@@ -569,6 +598,108 @@ impl Kms {
             .await?;
         self.store.kms_create_key(&row, self.keystore.name(), Some(&wrapped)).await?;
         metadata(&row)
+    }
+
+    /// The id of the HSM custom key store, when this node's keystore can
+    /// hold keys inside the HSM.
+    pub fn custom_key_store_id(&self) -> Option<&'static str> {
+        self.keystore.resident().map(|_| CUSTOM_KEY_STORE_ID)
+    }
+
+    /// The custom key stores the caller may list: the HSM, where there is one.
+    pub async fn describe_custom_key_stores(&self, caller: &Caller) -> Result<Option<&'static str>, KmsError> {
+        self.require_role(caller, "DescribeCustomKeyStores", false).await?;
+        Ok(self.custom_key_store_id())
+    }
+
+    /// Creates a `SYMMETRIC_DEFAULT` key whose material is generated inside
+    /// the HSM and never leaves it (AWS `Origin=AWS_CLOUDHSM` in the custom
+    /// key store `store_id`). Refused where the keystore is not an HSM.
+    pub async fn create_hsm_key(
+        &self,
+        caller: &Caller,
+        store_id: &str,
+        description: &str,
+    ) -> Result<KeyMetadata, KmsError> {
+        self.require_role(caller, "CreateKey", true).await?;
+        if self.custom_key_store_id() != Some(store_id) {
+            return Err(KmsError::CustomKeyStoreNotFound(store_id.to_owned()));
+        }
+        if description.len() > 8192 {
+            return Err(KmsError::Invalid("the description is longer than 8192 bytes".into()));
+        }
+        let key_id = KeyId::random().ok_or_else(|| KmsError::Internal("random generator".into()))?;
+        let first = MaterialId::new(1);
+        let label = keystore::resident_label(&key_id, first);
+        let keystore = self.keystore.clone();
+        let generated = label.clone();
+        tokio::task::spawn_blocking(move || match keystore.resident() {
+            Some(keys) => keys.generate(&generated),
+            None => Err(KeystoreError::Config("the keystore cannot hold resident keys".into())),
+        })
+        .await
+        .map_err(|e| KmsError::Internal(e.to_string()))??;
+        let now = now_ms();
+        let row = KmsKeyRow {
+            id: key_id.to_string(),
+            tenant_id: caller.tenant.clone(),
+            spec: KeySpec::SymmetricDefault.aws_name().to_owned(),
+            key_usage: KeyUsage::EncryptDecrypt.aws_name().to_owned(),
+            state: "Enabled".into(),
+            deletion_at: None,
+            description: description.to_owned(),
+            current_material: 1,
+            rotation_period_days: None,
+            next_rotation_at: None,
+            created_at: now,
+            updated_at: now,
+            origin: lifecycle::Origin::Hsm.aws_name().into(),
+            policy: None,
+            material_expires_at: None,
+        };
+        let recorded = self
+            .audit
+            .record(
+                self.event("kms.key.created", Outcome::Success, caller, &key_id)
+                    .attr("spec", KeySpec::SymmetricDefault.aws_name())
+                    .attr("keystore", RESIDENT_KEYSTORE)
+                    .attr("custom_key_store_id", store_id),
+            )
+            .await;
+        let stored = match recorded {
+            Ok(_) => {
+                self.store.kms_create_key(&row, RESIDENT_KEYSTORE, Some(label.as_bytes())).await.map_err(KmsError::from)
+            }
+            Err(e) => Err(e.into()),
+        };
+        if let Err(e) = stored {
+            // Nothing refers to the new HSM object: take it back.
+            if let Err(undo) = self.destroy_resident(vec![label.clone()]).await {
+                tracing::error!(error = %undo, %label, "an HSM key of a key that was not created could not be destroyed");
+            }
+            return Err(e);
+        }
+        metadata(&row)
+    }
+
+    /// Destroys resident keys inside the HSM; how many existed.
+    async fn destroy_resident(&self, labels: Vec<String>) -> Result<usize, KmsError> {
+        let keystore = self.keystore.clone();
+        tokio::task::spawn_blocking(move || {
+            let Some(keys) = keystore.resident() else {
+                return Err(KeystoreError::Config("the keystore cannot reach the HSM key store".into()));
+            };
+            let mut n = 0;
+            for label in &labels {
+                if keys.destroy(label)? {
+                    n += 1;
+                }
+            }
+            Ok(n)
+        })
+        .await
+        .map_err(|e| KmsError::Internal(e.to_string()))?
+        .map_err(KmsError::from)
     }
 
     /// The caller's keys (up to 1000).
@@ -661,7 +792,9 @@ impl Kms {
     pub async fn rotate_key_on_demand(&self, caller: &Caller, key: &KeyRef) -> Result<KeyMetadata, KmsError> {
         let row = self.resolve(caller, key).await?;
         let meta = self.permit(caller, &row, Operation::RotateKeyOnDemand).await?;
-        lifecycle::check_rotatable(meta.spec, lifecycle::Origin::Kms)?;
+        // Neither imported keys (new software material would silently
+        // replace what the customer imported) nor keys inside the HSM.
+        lifecycle::check_rotatable(meta.spec, meta.origin)?;
         let next =
             meta.current_material.next().ok_or_else(|| KmsError::Internal("material versions exhausted".into()))?;
         let wrapped = self.wrap_new(&meta.key_id, meta.spec, next).await?;
@@ -710,6 +843,14 @@ impl Kms {
         let due = self.store.kms_due_for_deletion(now, 100).await?;
         for row in &due {
             let key = KeyId::parse(&row.id)?;
+            // Inside the HSM first: if the token cannot destroy them now, the
+            // key stays pending deletion (and unusable) and the next sweep
+            // tries again, instead of rows vanishing while objects remain.
+            if lifecycle::Origin::from_stored(&row.origin) == lifecycle::Origin::Hsm {
+                let versions = u32::try_from(row.current_material).unwrap_or(0);
+                let labels = (1..=versions).map(|v| keystore::resident_label(&key, MaterialId::new(v))).collect();
+                self.destroy_resident(labels).await?;
+            }
             let system = Caller {
                 tenant: row.tenant_id.clone(),
                 actor: "system".into(),

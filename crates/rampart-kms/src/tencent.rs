@@ -120,6 +120,7 @@ pub fn key_metadata(meta: &KeyMetadata) -> Value {
         "NextRotateTime": 0,
         "DeletionDate": deletion_date(meta),
         "Origin": if meta.origin == Origin::External { "EXTERNAL" } else { "TENCENT_KMS" },
+        "HsmClusterId": if meta.origin == Origin::Hsm { crate::service::CUSTOM_KEY_STORE_ID } else { "" },
         // Imported material's expiry in Unix seconds; 0: none, or no material.
         "ValidTo": if meta.state == KeyState::PendingImport { 0 } else { meta.material_expires_ms.map_or(0, secs) },
     });
@@ -438,7 +439,15 @@ async fn create_key(kms: &Kms, caller: &Caller, p: &Params) -> Result<Value, TcE
         Some(2) => return Err(TcError::unsupported("imported key material (Type 2) is for ENCRYPT_DECRYPT keys only")),
         Some(_) => return Err(TcError::new("InvalidParameterValue.InvalidType", "Type must be 1 or 2")),
     };
-    p.refuse(&["HsmClusterId"])?;
+    // An exclusive HSM cluster (Tencent's HsmClusterId): this KMS's HSM
+    // custom key store, where the key is generated and used inside it.
+    let hsm = match p.nonempty_string("HsmClusterId")? {
+        None => None,
+        Some(_) if external || key_type.spec() != KeySpec::SymmetricDefault => {
+            return Err(TcError::unsupported("keys in the HSM are ENCRYPT_DECRYPT keys generated there (Type 1)"));
+        }
+        Some(id) => Some(id),
+    };
     let tagged = match p.get("Tags") {
         None => false,
         Some(Value::Array(tags)) => !tags.is_empty(),
@@ -451,7 +460,9 @@ async fn create_key(kms: &Kms, caller: &Caller, p: &Params) -> Result<Value, TcE
         Err(KmsError::NotFound) => {}
         Err(e) => return Err(e.into()),
     }
-    let meta = if external {
+    let meta = if let Some(store) = hsm {
+        kms.create_hsm_key(caller, store, description).await?
+    } else if external {
         kms.create_external_key(caller, description).await?
     } else {
         kms.create_key(caller, key_type.spec(), Some(key_type.usage()), description).await?
@@ -687,6 +698,15 @@ mod tests {
         assert_eq!(f.err("CreateKey", json!({ "Description": "x" })).await, "MissingParameter");
         let sm2 = json!({ "Alias": "signer", "KeyUsage": "ASYMMETRIC_SIGN_VERIFY_SM2" });
         assert_eq!(f.err("CreateKey", sm2).await, "UnsupportedOperation");
+        // An HSM cluster this KMS does not have (its keystore is software),
+        // and one asked for imported material: refused, no key made.
+        let keys = f.ok("ListKeys", json!({})).await["TotalCount"].clone();
+        let hsm = json!({ "Alias": "in-hsm", "HsmClusterId": "cks-rampart-hsm" });
+        assert_eq!(f.err("CreateKey", hsm).await, "InvalidParameterValue");
+        let hsm = json!({ "Alias": "in-hsm", "HsmClusterId": "cks-rampart-hsm", "Type": 2 });
+        assert_eq!(f.err("CreateKey", hsm).await, "UnsupportedOperation");
+        assert_eq!(f.ok("ListKeys", json!({})).await["TotalCount"], keys);
+        assert_eq!(meta["HsmClusterId"], "");
         let odd = json!({ "Alias": "odd", "KeyUsage": "SIGN_EVERYTHING" });
         assert_eq!(f.err("CreateKey", odd).await, "InvalidParameterValue.InvalidKeyUsage");
         let signer_for_import = json!({ "Alias": "ext", "Type": 2, "KeyUsage": "ASYMMETRIC_SIGN_VERIFY_ECC" });

@@ -113,7 +113,7 @@ fn another_key_or_missing_material_never_decrypts() {
         "other material under the same ids"
     );
     assert_eq!(
-        blob::decrypt(|_, _| None, &blob, &EncryptionContext::empty()).err(),
+        blob::decrypt(|_, _| None::<&MaterialKey>, &blob, &EncryptionContext::empty()).err(),
         Some(BlobError::InvalidCiphertext),
         "unknown key"
     );

@@ -606,3 +606,89 @@ fn pkcs11_second_keystore_finds_the_same_key_and_survives_a_logout() {
         assert_eq!(fresh.unwrap(&wrapped, AAD).err(), Some(KeystoreError::Unwrap));
     });
 }
+
+/// Keys resident in the HSM: generated there as sensitive, non-extractable
+/// derive-only keys; sealing and opening happen inside the token under a
+/// call key derived per salt; every wrong input is refused; the key itself
+/// cannot encrypt, be read or be wrapped out; destroyed means gone.
+#[test]
+fn pkcs11_resident_keys_are_generated_used_and_destroyed_inside_the_token() {
+    pkcs11_case("pkcs11_resident_keys_are_generated_used_and_destroyed_inside_the_token", || {
+        use rampart_kms::keystore::{ResidentCipher, resident_label};
+        let ctx = init_token();
+        let keystore = Pkcs11Keystore::open(config(true)).unwrap();
+        let keys = keystore.resident().expect("a PKCS#11 keystore holds resident keys");
+        let label = resident_label(&KeyId::from_bytes([7; 16]), MaterialId::new(1));
+        assert!(!keys.exists(&label).unwrap());
+        keys.generate(&label).unwrap();
+        assert!(keys.exists(&label).unwrap());
+        assert!(matches!(keys.generate(&label), Err(KeystoreError::Config(_))), "a taken label is refused");
+
+        let (salt, nonce) = ([3u8; 32], [4u8; 12]);
+        let sealed = keys.seal(&label, &salt, &nonce, b"aad", b"hello hsm").unwrap();
+        assert_eq!(sealed.len(), 9 + 16);
+        assert_eq!(keys.open(&label, &salt, &nonce, b"aad", &sealed).unwrap().as_slice(), b"hello hsm");
+        // Another salt is another call key: the same plaintext seals differently.
+        let other_salt = keys.seal(&label, &[5; 32], &nonce, b"aad", b"hello hsm").unwrap();
+        assert_ne!(sealed, other_salt);
+        for (what, s, n, aad) in
+            [("salt", [5u8; 32], nonce, &b"aad"[..]), ("nonce", salt, [9; 12], b"aad"), ("aad", salt, nonce, b"aaX")]
+        {
+            assert_eq!(keys.open(&label, &s, &n, aad, &sealed).err(), Some(KeystoreError::Unwrap), "wrong {what}");
+        }
+        for bit in [0, 8 * sealed.len() - 1] {
+            let mut bad = sealed.clone();
+            bad[bit / 8] ^= 1 << (bit % 8);
+            assert_eq!(keys.open(&label, &salt, &nonce, b"aad", &bad).err(), Some(KeystoreError::Unwrap));
+        }
+        assert_eq!(keys.open(&label, &salt, &nonce, b"aad", &sealed[..15]).err(), Some(KeystoreError::Unwrap));
+
+        // Through the blob format, as the service uses it.
+        let cipher = ResidentCipher { keys, label: &label };
+        let context = rampart_kms::context::EncryptionContext::empty();
+        let blob =
+            rampart_kms::blob::encrypt(&cipher, KeyId::from_bytes([7; 16]), MaterialId::new(1), b"blob", &context)
+                .unwrap();
+        assert_eq!(rampart_kms::blob::decrypt(|_, _| Some(&cipher), &blob, &context).unwrap().as_slice(), b"blob");
+
+        // The resident key, looked at directly: it stays inside and may only derive.
+        let session = ctx.open_rw_session(token_slot(&ctx)).unwrap();
+        let found = session
+            .find_objects(&[Attribute::Class(ObjectClass::SECRET_KEY), Attribute::Label(label.as_bytes().to_vec())])
+            .unwrap();
+        assert_eq!(found.len(), 1);
+        let info = session.get_attribute_info(found[0], &[AttributeType::Value]).unwrap();
+        assert!(matches!(info[0], AttributeInfo::Sensitive), "{info:?}");
+        let flags = session
+            .get_attributes(
+                found[0],
+                &[AttributeType::Extractable, AttributeType::Encrypt, AttributeType::Derive, AttributeType::Token],
+            )
+            .unwrap();
+        assert!(flags.contains(&Attribute::Extractable(false)), "{flags:?}");
+        assert!(flags.contains(&Attribute::Encrypt(false)), "{flags:?}");
+        assert!(flags.contains(&Attribute::Derive(true)) && flags.contains(&Attribute::Token(true)), "{flags:?}");
+        let mut iv = [0u8; 12];
+        let params = cryptoki::mechanism::aead::GcmParams::new(&mut iv, &[], 128.into()).unwrap();
+        assert!(
+            session.encrypt(&cryptoki::mechanism::Mechanism::AesGcm(params), found[0], b"x").is_err(),
+            "the resident key itself must not encrypt"
+        );
+        // No call key is left behind on the token.
+        let secret_keys = session.find_objects(&[Attribute::Class(ObjectClass::SECRET_KEY)]).unwrap();
+        assert_eq!(secret_keys.len(), 2, "the root key and the resident key only");
+        drop(session);
+
+        assert!(keys.destroy(&label).unwrap());
+        assert!(!keys.destroy(&label).unwrap(), "destroying twice finds nothing");
+        assert!(!keys.exists(&label).unwrap());
+        assert_eq!(keys.seal(&label, &salt, &nonce, b"aad", b"x").err(), Some(KeystoreError::Destroyed));
+        assert_eq!(keys.open(&label, &salt, &nonce, b"aad", &sealed).err(), Some(KeystoreError::Destroyed));
+        assert_eq!(
+            rampart_kms::blob::decrypt(|_, _| Some(&cipher), &blob, &context).err(),
+            Some(rampart_kms::blob::BlobError::Destroyed)
+        );
+        // The software keystore offers no resident keys.
+        assert!(SoftwareKeystore::generate().unwrap().resident().is_none());
+    });
+}

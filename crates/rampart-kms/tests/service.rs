@@ -227,7 +227,91 @@ fn the_kms_suite_runs_on_softhsm2() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "the suite failed on SoftHSM2:\n{stdout}\n{stderr}");
-    assert!(stdout.contains("6 passed"), "the suite did not run on SoftHSM2:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("7 passed"), "the suite did not run on SoftHSM2:\n{stdout}\n{stderr}");
+}
+
+/// Keys generated and used inside the HSM (AWS `Origin=AWS_CLOUDHSM` in the
+/// custom key store). With the software keystore they are refused with
+/// AWS's error; in the SoftHSM2 child the whole life: creation (an object
+/// on the token, nothing but its label in the database), every symmetric
+/// operation, no rotation, and at the deletion deadline the token object
+/// destroyed and old ciphertexts dead.
+#[tokio::test]
+async fn hsm_resident_keys_on_sqlite() {
+    use rampart_kms::service::CUSTOM_KEY_STORE_ID;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_sqlite(&dir.path().join("db"), 4).await.unwrap();
+    let kms = kms(&store, dir.path()).await;
+    let tenant = store.create_tenant("hsm-user", 1).await.unwrap().id;
+    let me = caller(&tenant);
+    if std::env::var_os(PKCS11_CHILD).is_none() {
+        assert_eq!(kms.custom_key_store_id(), None);
+        let e = kms.create_hsm_key(&me, CUSTOM_KEY_STORE_ID, "x").await.unwrap_err();
+        assert_eq!(e.aws_type(), "CustomKeyStoreNotFoundException");
+        assert!(kms.list_keys(&me).await.unwrap().is_empty(), "a refused creation leaves no key");
+        return;
+    }
+    assert_eq!(kms.custom_key_store_id(), Some(CUSTOM_KEY_STORE_ID));
+    let e = kms.create_hsm_key(&me, "cks-elsewhere", "x").await.unwrap_err();
+    assert_eq!(e.aws_type(), "CustomKeyStoreNotFoundException");
+
+    let meta = kms.create_hsm_key(&me, CUSTOM_KEY_STORE_ID, "inside").await.unwrap();
+    assert_eq!(meta.origin, rampart_kms::Origin::Hsm);
+    let key = KeyRef::Id(meta.key_id);
+    let label = rampart_kms::keystore::resident_label(&meta.key_id, rampart_kms::MaterialId::new(1));
+    assert!(token_object_labels().contains(&label), "the key is an object on the token");
+    let (keystore_name, stored) = store.kms_material(&meta.key_id.to_string(), 1).await.unwrap();
+    assert_eq!((keystore_name.as_str(), stored.as_slice()), ("pkcs11-resident", label.as_bytes()), "only the label");
+
+    let context = EncryptionContext::from_pairs([("purpose", "hsm")]).unwrap();
+    let (_, blob) = kms.encrypt(&me, &key, b"secret in the hsm", &context, SYM).await.unwrap();
+    let (_, plain) = kms.decrypt(&me, &blob, &context, None, SYM).await.unwrap();
+    assert_eq!(plain.as_slice(), b"secret in the hsm");
+    let wrong = EncryptionContext::from_pairs([("purpose", "other")]).unwrap();
+    assert_eq!(kms.decrypt(&me, &blob, &wrong, None, SYM).await.unwrap_err().aws_type(), "InvalidCiphertextException");
+    let mut flipped = blob.clone();
+    let last = flipped.len() - 1;
+    flipped[last] ^= 1;
+    assert_eq!(
+        kms.decrypt(&me, &flipped, &context, None, SYM).await.unwrap_err().aws_type(),
+        "InvalidCiphertextException"
+    );
+    let (_, data_key) = kms.generate_data_key(&me, &key, 32, &context).await.unwrap();
+    let (_, opened) = kms.decrypt(&me, data_key.ciphertext_blob(), &context, None, SYM).await.unwrap();
+    assert_eq!(opened.as_slice(), data_key.plaintext());
+    let (_, pair) = kms.generate_data_key_pair(&me, &key, KeySpec::EccNistP256, &context, true).await.unwrap();
+    let (_, private) = kms.decrypt(&me, &pair.private_ciphertext, &context, None, SYM).await.unwrap();
+    assert_eq!(Some(private.as_slice()), pair.private_plaintext.as_deref().map(Vec::as_slice));
+
+    // A software key and the HSM key do not open each other's blobs.
+    let soft = kms.create_key(&me, KeySpec::SymmetricDefault, None, "soft").await.unwrap();
+    let (_, soft_blob) = kms.encrypt(&me, &KeyRef::Id(soft.key_id), b"soft", &context, SYM).await.unwrap();
+    assert_eq!(
+        kms.decrypt(&me, &soft_blob, &context, Some(&key), SYM).await.unwrap_err().aws_type(),
+        "IncorrectKeyException"
+    );
+
+    // No rotation of any kind, as AWS for keys in a custom key store.
+    for e in [
+        kms.rotate_key_on_demand(&me, &key).await.unwrap_err(),
+        kms.enable_key_rotation(&me, &key, None).await.unwrap_err(),
+    ] {
+        assert_eq!(e.aws_type(), "UnsupportedOperationException", "{e}");
+    }
+
+    // Deletion: at the deadline the token object is destroyed; old blobs are dead.
+    kms.disable_key(&me, &key).await.unwrap();
+    kms.schedule_key_deletion(&me, &key, Some(7)).await.unwrap();
+    assert_eq!(kms.encrypt(&me, &key, b"x", &context, SYM).await.unwrap_err().aws_type(), "KMSInvalidStateException");
+    assert!(token_object_labels().contains(&label), "still there while pending deletion");
+    let far = rampart_core::time::now_ms() + 8 * 86_400_000;
+    assert_eq!(kms.purge_due(far).await.unwrap(), 1);
+    assert!(!token_object_labels().contains(&label), "destroyed inside the HSM");
+    assert!(store.kms_material(&meta.key_id.to_string(), 1).await.is_err());
+    assert_eq!(
+        kms.decrypt(&me, &blob, &context, None, SYM).await.unwrap_err().aws_type(),
+        "InvalidCiphertextException"
+    );
 }
 
 #[tokio::test]
@@ -293,6 +377,10 @@ async fn import_expiry_case(store: Store, dir: &std::path::Path) {
     assert_eq!((shown.state, shown.material_expires_ms), (KeyState::Enabled, Some(valid_to)));
     let context = ctx(&[("file", "a")]);
     let (_, blob) = kms.encrypt(&me, &key, b"imported secret", &context, SYM).await.unwrap();
+    // Generated material never silently replaces what the customer imported.
+    let e = kms.rotate_key_on_demand(&me, &key).await.unwrap_err();
+    assert_eq!(e.aws_type(), "UnsupportedOperationException", "{e}");
+    assert_eq!(state(&kms).await.current_material.get(), 1);
 
     // The sweep: nothing before ValidTo; at ValidTo, on two nodes at once,
     // the material is deleted exactly once and the key waits for an import.

@@ -27,6 +27,7 @@ use crate::routes::{Access, RouteSpec};
         api::bastion::list_keys, api::bastion::add_key, api::bastion::remove_key,
         api::bastion::list_targets, api::bastion::create_target, api::bastion::delete_target,
         api::bastion::list_grants, api::bastion::create_grant, api::bastion::delete_grant,
+        api::bastion::list_reviews, api::bastion::approve_review, api::bastion::deny_review,
         api::ledger::checkpoint, api::ledger::key, api::ledger::tile, api::ledger::inclusion,
         api::ledger::consistency, api::kms::entry,
         api::kms_native::list, api::kms_native::create, api::kms_native::show, api::kms_native::action,

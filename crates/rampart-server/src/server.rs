@@ -182,7 +182,8 @@ pub async fn build(config: Config) -> Result<(Router, AppState, DataDir, Vec<Rou
         config.bastion.clone(),
         &config.kms.region,
         data_dir.bastion(),
-    );
+    )
+    .map_err(anyhow::Error::msg)?;
     let bootstrap = auth.bootstrap_admin().await?;
     if let Some(b) = &bootstrap {
         data_dir.write_bootstrap(b)?;

@@ -48,6 +48,7 @@ on_every_backend!(
     kms_metadata_tags_policies_and_imports,
     log_sources_register_update_and_report_each_silence_once,
     bastion_keys_targets_and_grants_round_trip,
+    bastion_reviews_are_decided_once,
     tickets_compare_and_set_keep_one_joinable_per_key_and_bound_events,
     ticket_listing_holds_at_scale_with_indexed_filters_and_keyset_pages,
     the_outbox_leases_retries_and_dead_letters,
@@ -582,6 +583,52 @@ async fn bastion_keys_targets_and_grants_round_trip(store: Store) {
     assert!(store.find_target("db-1").await.unwrap().is_none());
     assert!(store.list_grants().await.unwrap().is_empty(), "the target's grants went with it");
     assert!(matches!(store.delete_target(&target.id).await, Err(StoreError::NotFound)));
+}
+
+/// A held command is decided exactly once, and not after it expired; a
+/// session's expiry may be recorded late.
+async fn bastion_reviews_are_decided_once(store: Store) {
+    use rampart_store::ReviewRow;
+    use rampart_store::reviews::{APPROVED, DENIED, EXPIRED, PENDING};
+    let bob = user(&store, "bob", Role::OperationsEngineer, None).await;
+    let row = |id: &str, expires_at: i64| ReviewRow {
+        id: Id::from_trusted(id.to_owned()),
+        session_id: "ses_1".into(),
+        requester_id: bob.id.clone(),
+        requester: "bob".into(),
+        target: "db".into(),
+        command: "systemctl restart nginx".into(),
+        policy: "restarts".into(),
+        reason: "restarting services needs a second pair of eyes".into(),
+        status: PENDING.into(),
+        reviewer: None,
+        comment: String::new(),
+        created_at: 1_000,
+        expires_at,
+        decided_at: None,
+    };
+    store.insert_review(&row("rv_1", 10_000)).await.unwrap();
+    store.insert_review(&row("rv_2", 10_000)).await.unwrap();
+    store.insert_review(&row("rv_3", 2_000)).await.unwrap();
+    assert!(store.insert_review(&row("rv_1", 10_000)).await.is_err(), "ids are unique");
+    assert_eq!(store.list_reviews(Some(PENDING), 10).await.unwrap().len(), 3);
+
+    let approved = store.decide_review("rv_1", APPROVED, Some("alice"), "ok", 5_000).await.unwrap();
+    assert_eq!(
+        (approved.status.as_str(), approved.reviewer.as_deref(), approved.decided_at),
+        (APPROVED, Some("alice"), Some(5_000))
+    );
+    let again = store.decide_review("rv_1", DENIED, Some("carol"), "", 5_001).await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "decided once: {again:?}");
+    assert_eq!(store.find_review("rv_1").await.unwrap().status, APPROVED);
+    // Past its deadline a review cannot be approved, only recorded as expired.
+    let late = store.decide_review("rv_3", APPROVED, Some("alice"), "", 3_000).await;
+    assert!(matches!(late, Err(StoreError::Conflict(_))), "{late:?}");
+    assert_eq!(store.decide_review("rv_3", EXPIRED, None, "", 3_000).await.unwrap().status, EXPIRED);
+    store.decide_review("rv_2", DENIED, Some("alice"), "not now", 4_000).await.unwrap();
+    assert!(store.list_reviews(Some(PENDING), 10).await.unwrap().is_empty());
+    assert_eq!(store.list_reviews(None, 10).await.unwrap().len(), 3);
+    assert!(matches!(store.find_review("rv_9").await, Err(StoreError::NotFound)));
 }
 
 fn ticket_row(id: &Id, key: Option<&str>, status: &str, severity: &str, queue: &str, now: i64) -> TicketRow {

@@ -86,6 +86,9 @@ pub enum Command {
     /// Manage who may reach which bastion target (administrators).
     #[command(subcommand)]
     Grant(cmd::bastion::GrantCmd),
+    /// Approve or deny commands a `review` red line holds (reviewers).
+    #[command(subcommand)]
+    Review(cmd::bastion::ReviewCmd),
     /// Keys, aliases, policies and cryptography of the Key Management Service.
     #[command(subcommand)]
     Kms(cmd::kms::KmsCmd),

@@ -372,3 +372,144 @@ async fn boto3_runs_the_same_lifecycle() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A key generated and used inside the HSM, through the real AWS CLI against
+/// a real `rampart serve` whose keystore is SoftHSM2 over PKCS#11: the
+/// custom key store is listed, `create-key --origin AWS_CLOUDHSM` makes a
+/// key on the token, it encrypts, decrypts and makes data keys, refuses
+/// rotation as AWS does, and a wrong store id is AWS's error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_aws_cli_uses_a_key_inside_the_hsm() {
+    use std::process::Stdio;
+    const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+    if !have_aws() && skip_without("the aws CLI is missing", "pip install awscli") {
+        return;
+    }
+    if !std::path::Path::new(MODULE).exists() && skip_without("SoftHSM2 is missing", "apt-get install softhsm2") {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let tokens = work.path().join("tokens");
+    std::fs::create_dir(&tokens).unwrap();
+    let conf = work.path().join("softhsm2.conf");
+    std::fs::write(&conf, format!("directories.tokendir = {}\nobjectstore.backend = file\n", tokens.display()))
+        .unwrap();
+    let init = Command::new("softhsm2-util")
+        .args(["--init-token", "--free", "--label", "rampart-e2e", "--so-pin", "so-9876", "--pin", "user-5432"])
+        .env("SOFTHSM2_CONF", &conf)
+        .output()
+        .unwrap();
+    assert!(init.status.success(), "softhsm2-util: {}", String::from_utf8_lossy(&init.stderr));
+    let pin_file = work.path().join("pin");
+    std::fs::write(&pin_file, "user-5432").unwrap();
+    std::fs::set_permissions(&pin_file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+
+    let data = work.path().join("data");
+    let log = std::fs::File::create(work.path().join("node.log")).unwrap();
+    let mut node = rampart_testkit::serve_command(env!("CARGO_BIN_EXE_rampart"))
+        .arg("--data-dir")
+        .arg(&data)
+        .env("SOFTHSM2_CONF", &conf)
+        .env("RAMPART_KMS__KEYSTORE", "pkcs11")
+        .env("RAMPART_KMS__PKCS11__TOKEN_LABEL", "rampart-e2e")
+        .env("RAMPART_KMS__PKCS11__PIN_FILE", &pin_file)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let (info, client) = rampart_testkit::wait_until_serving(&data).await;
+    let url = info["url"].as_str().unwrap().to_owned();
+    // The bootstrap administrator (who holds kms use and manage) makes an access key.
+    let boot: Value = serde_json::from_slice(&std::fs::read(data.join("bootstrap-admin.json")).unwrap()).unwrap();
+    let totp = data_encoding::BASE32_NOPAD.decode(boot["totp_secret"].as_str().unwrap().as_bytes()).unwrap();
+    let login = serde_json::json!({"username": "admin", "password": boot["password"],
+        "totp_code": rampart_testkit::totp_code(&totp, 0)});
+    let session: Value =
+        client.post(format!("{url}/api/v1/auth/login")).json(&login).send().await.unwrap().json().await.unwrap();
+    let key: Value = client
+        .post(format!("{url}/api/v1/access-keys"))
+        .bearer_auth(session["token"].as_str().unwrap())
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let aws = Aws {
+        url,
+        ca: data.join("tls/ca.pem"),
+        key_id: key["access_key_id"].as_str().unwrap().to_owned(),
+        secret: key["secret_access_key"].as_str().unwrap().to_owned(),
+    };
+    let plain = work.path().join("plain.txt");
+    std::fs::write(&plain, b"kept inside").unwrap();
+    let fileb = format!("fileb://{}", plain.display());
+    let blob_file = work.path().join("blob.bin");
+
+    let result = tokio::task::spawn_blocking(move || {
+        let stores = aws.ok(&["kms", "describe-custom-key-stores"]);
+        assert_eq!(stores["CustomKeyStores"][0]["CustomKeyStoreId"], "cks-rampart-hsm", "{stores}");
+        assert_eq!(stores["CustomKeyStores"][0]["ConnectionState"], "CONNECTED");
+        aws.fails_with(
+            &["kms", "describe-custom-key-stores", "--custom-key-store-id", "cks-nowhere"],
+            "CustomKeyStoreNotFoundException",
+        );
+        aws.fails_with(
+            &["kms", "create-key", "--origin", "AWS_CLOUDHSM", "--custom-key-store-id", "cks-nowhere"],
+            "CustomKeyStoreNotFoundException",
+        );
+        let key =
+            aws.ok(&["kms", "create-key", "--origin", "AWS_CLOUDHSM", "--custom-key-store-id", "cks-rampart-hsm"]);
+        let meta = &key["KeyMetadata"];
+        assert_eq!(
+            (meta["Origin"].as_str(), meta["CustomKeyStoreId"].as_str()),
+            (Some("AWS_CLOUDHSM"), Some("cks-rampart-hsm"))
+        );
+        let key_id = meta["KeyId"].as_str().unwrap().to_owned();
+
+        let enc =
+            aws.ok(&["kms", "encrypt", "--key-id", &key_id, "--plaintext", &fileb, "--encryption-context", "a=b"]);
+        std::fs::write(
+            &blob_file,
+            data_encoding::BASE64.decode(enc["CiphertextBlob"].as_str().unwrap().as_bytes()).unwrap(),
+        )
+        .unwrap();
+        let blob_arg = format!("fileb://{}", blob_file.display());
+        let dec = aws.ok(&["kms", "decrypt", "--ciphertext-blob", &blob_arg, "--encryption-context", "a=b"]);
+        assert_eq!(
+            data_encoding::BASE64.decode(dec["Plaintext"].as_str().unwrap().as_bytes()).unwrap(),
+            b"kept inside"
+        );
+        aws.fails_with(
+            &["kms", "decrypt", "--ciphertext-blob", &blob_arg, "--encryption-context", "a=c"],
+            "InvalidCiphertextException",
+        );
+        let dk = aws.ok(&["kms", "generate-data-key", "--key-id", &key_id, "--key-spec", "AES_256"]);
+        assert_eq!(data_encoding::BASE64.decode(dk["Plaintext"].as_str().unwrap().as_bytes()).unwrap().len(), 32);
+        aws.fails_with(&["kms", "rotate-key-on-demand", "--key-id", &key_id], "UnsupportedOperationException");
+        aws.fails_with(&["kms", "enable-key-rotation", "--key-id", &key_id], "UnsupportedOperationException");
+        aws.fails_with(
+            &[
+                "kms",
+                "create-key",
+                "--origin",
+                "AWS_CLOUDHSM",
+                "--custom-key-store-id",
+                "cks-rampart-hsm",
+                "--key-spec",
+                "RSA_2048",
+                "--key-usage",
+                "SIGN_VERIFY",
+            ],
+            "UnsupportedOperationException",
+        );
+    })
+    .await;
+    let _ = node.kill();
+    let _ = node.wait();
+    if let Err(e) = result {
+        let log = std::fs::read_to_string(work.path().join("node.log")).unwrap_or_default();
+        panic!("{e}\nnode log:\n{log}");
+    }
+}

@@ -808,3 +808,267 @@ async fn a_session_whose_recording_fails_mid_way_is_cut() {
     assert!(recordings[0].metadata().unwrap().len() <= 8192, "the cap holds on disk");
     server.stop().await;
 }
+
+/// Registers the admin's SSH key, a target `db` for `sshd` and a shell and
+/// exec grant for the admin on it; the admin's session, an OpenSSH client
+/// for it, the TOTP step of its login and the grant's id.
+async fn admin_reaches_target(
+    server: &TestServer,
+    dir: &Path,
+    sshd: &Sshd,
+    login_key: &Path,
+) -> (Session, Client, u64, String) {
+    let bastion = server.running.as_ref().unwrap().bastion.as_ref().expect("the bastion listens").addr;
+    let admin = server.admin_session().await;
+    let admin_step = unix_now() / 30;
+    let ca = server.data_dir().join("tls/ca.pem");
+    let cfg = dir.join("cli");
+    let cli = |args: &[&str]| rampart(&server.url, &ca, &admin.token, &cfg, args);
+    let admin_key = dir.join("admin_key");
+    keygen(&admin_key);
+    ok(&cli(&["ssh-key", "add", admin_key.with_extension("pub").to_str().unwrap()]), "ssh-key add");
+    let port = sshd.port.to_string();
+    let target = [
+        "target",
+        "create",
+        "db",
+        "--address",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--host-key",
+        &sshd.host_key,
+        "--login",
+        &sshd.login,
+        "--private-key-file",
+        login_key.to_str().unwrap(),
+    ];
+    ok(&cli(&target), "target create");
+    let grant = cli(&["--json", "grant", "create", "--user", "admin", "--target", "db", "--actions", "shell,exec"]);
+    ok(&grant, "grant");
+    let grant: Value = serde_json::from_slice(&grant.stdout).unwrap();
+    let secret = data_encoding::BASE32_NOPAD.encode(admin.creds.totp_secret.as_deref().unwrap());
+    let client = Client { dir: dir.to_path_buf(), bastion, key: admin_key, totp_secret: secret };
+    (admin, client, admin_step, grant["id"].as_str().unwrap().to_owned())
+}
+
+/// Revoking a grant cuts the sessions it covered, within the re-check
+/// interval, and the end is in the ledger with its reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoking_a_grant_cuts_a_live_session() {
+    let missing = [SSHD, "ssh", "oathtool", "ssh-keygen"].into_iter().find(|p| !have(p));
+    if let Some(p) = missing
+        && skip_without(&format!("{p} is missing"), "apt-get install openssh-server openssh-client oathtool")
+    {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().to_path_buf();
+    write_askpass(&dir);
+    let login_key = dir.join("target_login_key");
+    let sshd = Sshd::start(&dir, &keygen(&login_key));
+    let server = TestServer::start().await;
+    let (admin, client, admin_step, grant_id) = admin_reaches_target(&server, &dir, &sshd, &login_key).await;
+    let live = tokio::task::spawn_blocking(move || {
+        ok(&client.master("admin", "admin:db", admin_step + 1), "ssh master");
+        // A command that would run for a minute, cut long before.
+        let started = Instant::now();
+        let out = client.over("admin", &["x", "sleep 60; echo never-cut"]).output().unwrap();
+        client.close("admin");
+        (out, started.elapsed())
+    });
+    // Once the session is running, revoke the grant.
+    loop {
+        let started = events(&server, &admin, "bastion.session.started").await;
+        if !started.is_empty() {
+            break;
+        }
+        assert!(!live.is_finished(), "the session ended before it started");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let revoked = server
+        .request(reqwest::Method::DELETE, &format!("/api/v1/bastion/grants/{grant_id}"), Some(&admin.token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 204);
+    let (out, took) = live.await.unwrap();
+    assert!(!out.status.success(), "the session was cut: {}", text(&out));
+    assert!(!text(&out).contains("never-cut"), "{}", text(&out));
+    assert!(text(&out).contains("no grant covers this session"), "{}", text(&out));
+    assert!(took < Duration::from_secs(20), "cut within the re-check interval, not after the command: {took:?}");
+    let ended = events(&server, &admin, "bastion.session.ended").await;
+    assert!(ended.iter().any(|e| e["attrs"]["reason"] == "grant_ended"), "{ended:?}");
+    server.stop().await;
+}
+
+/// Command red lines in the live proxy, with real OpenSSH on both sides: a
+/// `reject` line typed into an interactive shell (split over keystrokes,
+/// fixed with a backspace) never reaches the target, so the marker file it
+/// would create never appears, and the administrator is told why; a `warn`
+/// line runs and is flagged; an exec command is checked the same way. Every
+/// line is a `bastion.command` event with its verdict.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn red_lines_stop_a_command_before_it_reaches_the_target() {
+    let missing = [SSHD, "ssh", "oathtool", "script", "ssh-keygen"].into_iter().find(|p| !have(p));
+    if let Some(p) = missing
+        && skip_without(&format!("{p} is missing"), "apt-get install openssh-server openssh-client oathtool bsdutils")
+    {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().to_path_buf();
+    write_askpass(&dir);
+    let login_key = dir.join("target_login_key");
+    let sshd = Sshd::start(&dir, &keygen(&login_key));
+    let marks = dir.join("marks");
+    std::fs::create_dir_all(&marks).unwrap();
+    let red_lines = dir.join("red-lines.toml");
+    std::fs::write(
+        &red_lines,
+        "[[policies]]\nid = \"no-forbidden\"\ndescription = \"the forbidden marker\"\naction = \"reject\"\n\
+         regex = ['^touch .*forbidden']\n\n[[policies]]\nid = \"flag-warned\"\naction = \"warn\"\n\
+         regex = ['^touch .*warned']\n\n[[policies]]\nid = \"second-eyes\"\naction = \"review\"\n\
+         review_timeout_secs = 60\nregex = ['^touch .*reviewed-ok']\n\n[[policies]]\nid = \"hurry\"\n\
+         action = \"review\"\nreview_timeout_secs = 2\nregex = ['^touch .*reviewed-late']\n",
+    )
+    .unwrap();
+    // A broken file stops the node from starting, naming the policy.
+    let broken = dir.join("broken.toml");
+    std::fs::write(&broken, "[[policies]]\nid = \"oops\"\naction = \"reject\"\nregex = ['(']\n").unwrap();
+    let mut config = rampart_testkit::test_config(&dir.join("broken-node"));
+    config.bastion.red_lines = Some(broken);
+    let Err(refused) = rampart_server::server::build(config).await else {
+        panic!("a broken red-line file must stop the node");
+    };
+    assert!(refused.to_string().contains("oops"), "{refused}");
+
+    let rl = red_lines.clone();
+    let server = TestServer::start_with(move |c| c.bastion.red_lines = Some(rl)).await;
+    let (admin, client, admin_step, _) = admin_reaches_target(&server, &dir, &sshd, &login_key).await;
+    let sam = server.session_for(&admin, "sam", Role::SecurityOperator, None).await;
+
+    let m = marks.clone();
+    let shell = tokio::task::spawn_blocking(move || {
+        ok(&client.master("admin", "admin:db", admin_step + 1), "ssh master");
+        let exec = |cmd: &str| client.over("admin", &["x", cmd]).output().unwrap();
+        let refused = exec(&format!("touch {}/forbidden-exec", m.display()));
+        assert!(!refused.status.success(), "a rejected exec must fail: {}", text(&refused));
+        assert!(text(&refused).contains("no-forbidden"), "the administrator is told why: {}", text(&refused));
+        ok(&exec(&format!("touch {}/allowed-exec", m.display())), "allowed exec");
+
+        let mut shell = Command::new("script")
+            .args(["-q", "-e", "-c"])
+            .arg(format!(
+                "ssh {} -S {} -o ControlMaster=no -tt x",
+                client.common().join(" "),
+                client.control("admin").display()
+            ))
+            .arg("/dev/null")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        {
+            let mut stdin = shell.stdin.take().unwrap();
+            let mut type_in = |bytes: &[u8]| {
+                stdin.write_all(bytes).unwrap();
+                stdin.flush().unwrap();
+                std::thread::sleep(Duration::from_millis(400));
+            };
+            std::thread::sleep(Duration::from_millis(1500));
+            let dir = m.display().to_string();
+            // Split over writes, with a typo fixed by backspace.
+            type_in(format!("touch {dir}/forbid").as_bytes());
+            type_in(b"dem\x7fn-shell\n");
+            type_in(format!("touch {dir}/warned-shell\n").as_bytes());
+            type_in(format!("touch {dir}/allowed-shell\n").as_bytes());
+            // Held for review: the session pauses (what is typed meanwhile
+            // waits) until sam approves; then both run, in order.
+            type_in(format!("touch {dir}/reviewed-ok\n").as_bytes());
+            type_in(format!("touch {dir}/typed-while-paused\n").as_bytes());
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while !m.join("typed-while-paused").exists() {
+                assert!(Instant::now() < deadline, "the approved command and the queued one never ran");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            assert!(m.join("reviewed-ok").exists(), "the approved command ran first");
+            // Nobody approves this one within its 2 seconds.
+            type_in(format!("touch {dir}/reviewed-late\n").as_bytes());
+            std::thread::sleep(Duration::from_secs(4));
+            type_in(b"exit\n");
+        }
+        let out = shell.wait_with_output().unwrap();
+        client.close("admin");
+        text(&out)
+    });
+    // The reviewer's side: wait for the held command, refuse self-approval,
+    // approve as sam.
+    let review = loop {
+        let pending = server.get_json("/api/v1/bastion/reviews", &sam.token).await;
+        if let Some(r) = pending.as_array().and_then(|a| a.first()).cloned() {
+            break r;
+        }
+        assert!(!shell.is_finished(), "the shell ended before any review was asked for");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(review["command"].as_str().unwrap().contains("reviewed-ok"), "{review}");
+    assert_eq!((review["policy"].as_str(), review["requester"].as_str()), (Some("second-eyes"), Some("admin")));
+    assert!(!marks.join("reviewed-ok").exists(), "held until approved");
+    let id = review["id"].as_str().unwrap().to_owned();
+    let decide = |who: &Session, verb: &str| {
+        server
+            .request(reqwest::Method::POST, &format!("/api/v1/bastion/reviews/{id}/{verb}"), Some(&who.token))
+            .json(&serde_json::json!({ "comment": "looked at it" }))
+            .send()
+    };
+    assert_eq!(decide(&admin, "approve").await.unwrap().status(), 403, "no self-approval");
+    let ops = server.session_for(&admin, "olga", Role::OperationsEngineer, None).await;
+    assert_eq!(decide(&ops, "approve").await.unwrap().status(), 403, "only reviewers review");
+    let approved = decide(&sam, "approve").await.unwrap();
+    assert_eq!(approved.status(), 200);
+    assert_eq!(decide(&sam, "deny").await.unwrap().status(), 409, "decided once");
+    let shell_output = shell.await.unwrap();
+    assert!(shell_output.contains("refused by red line \"no-forbidden\""), "{shell_output}");
+    assert!(shell_output.contains("approved by sam"), "{shell_output}");
+    assert!(shell_output.contains("expired without approval"), "{shell_output}");
+    let all = server.get_json("/api/v1/bastion/reviews?status=all", &sam.token).await;
+    let statuses: Vec<&str> = all.as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, vec!["expired", "approved"], "{all}");
+    for (file, present) in [
+        ("forbidden-exec", false),
+        ("forbidden-shell", false),
+        ("allowed-exec", true),
+        ("warned-shell", true),
+        ("allowed-shell", true),
+        ("reviewed-ok", true),
+        ("typed-while-paused", true),
+        ("reviewed-late", false),
+    ] {
+        assert_eq!(marks.join(file).exists(), present, "{file}: {shell_output}");
+    }
+
+    let commands = events(&server, &admin, "bastion.command").await;
+    let verdict = |needle: &str| {
+        commands
+            .iter()
+            .find(|e| e["attrs"]["command"].as_str().is_some_and(|c| c.contains(needle)))
+            .map(|e| {
+                (e["attrs"]["action"].as_str().unwrap().to_owned(), e["attrs"]["via"].as_str().unwrap().to_owned())
+            })
+            .unwrap_or_else(|| panic!("no bastion.command event for {needle}: {commands:?}"))
+    };
+    assert_eq!(verdict("forbidden-exec"), ("reject".to_owned(), "exec".to_owned()));
+    assert_eq!(verdict("forbidden-shell"), ("reject".to_owned(), "shell".to_owned()));
+    assert_eq!(verdict("warned-shell"), ("warn".to_owned(), "shell".to_owned()));
+    assert_eq!(verdict("allowed-shell"), ("accept".to_owned(), "shell".to_owned()));
+    let rejected = commands.iter().find(|e| e["attrs"]["action"] == "reject").unwrap();
+    assert_eq!(rejected["outcome"], "denied");
+    assert_eq!(rejected["attrs"]["policy"], "no-forbidden");
+    assert_eq!(verdict("reviewed-ok"), ("review".to_owned(), "shell".to_owned()));
+    for kind in ["bastion.review.requested", "bastion.review.approved", "bastion.review.expired"] {
+        assert!(!events(&server, &admin, kind).await.is_empty(), "{kind} is in the ledger");
+    }
+    server.stop().await;
+}

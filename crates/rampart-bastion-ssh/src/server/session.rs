@@ -5,6 +5,9 @@
 //! (sync mode). The pump ends the session when the target channel closes,
 //! recording its end, the recording's SHA-256 and size in the ledger.
 
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -18,6 +21,8 @@ use tokio::sync::mpsc;
 use super::{Connection, REQUEST_TIMEOUT, reply};
 use crate::grants::Action;
 use crate::recorder::Recorder;
+use crate::redline::{self, Gate, Scope, Step, Verdicts};
+use crate::reviews::{ReviewOutcome, ReviewRequest};
 use crate::{Bastion, recorder};
 
 /// What the handler and the pump share about a session.
@@ -32,9 +37,75 @@ struct Shared {
     bytes_in: AtomicU64,
     bytes_out: AtomicU64,
     exit_status: Mutex<Option<u32>>,
+    /// The red-line gate of an interactive shell (set when it starts).
+    gate: Mutex<Option<Gate>>,
+    /// The client's side of the channel, for notices sent while no
+    /// handler call is running (a review's outcome).
+    client: Handle,
+    channel: ChannelId,
+    /// Who types here, for the reviews their lines may need.
+    requester: Mutex<Option<(Id, String, String)>>,
+    /// Input decided but not yet passed on; one writer at a time.
+    inbound: tokio::sync::Mutex<Inbound>,
+}
+
+/// The client's input of an interactive shell on its way to the target.
+/// While a line waits for review the session is paused: later input is
+/// still tracked (so the line tracker stays in step with the shell) but
+/// its steps queue here, bounded, until the review ends.
+#[derive(Debug, Default)]
+pub(super) struct Inbound {
+    paused: bool,
+    steps: VecDeque<Step>,
+    queued: usize,
+}
+
+/// The most input held while a session is paused for a review. More cuts
+/// the channel: dropping keys would put the tracker out of step with the
+/// shell, and holding without bound would let one session take memory.
+const MAX_PAUSED_INPUT: usize = 64 * 1024;
+
+fn step_len(step: &Step) -> usize {
+    match step {
+        Step::Forward(b) => b.len(),
+        Step::Submit { verdicts, enter } => verdicts.line.len() + enter.len(),
+    }
 }
 
 impl Shared {
+    fn gate(&self) -> Option<Gate> {
+        self.gate.lock().ok().and_then(|g| g.clone())
+    }
+
+    /// Records the verdict on one command line. The line goes to the
+    /// ledger before it may run; `Err` means it could not, and the line
+    /// must be refused.
+    async fn record_command(&self, verdicts: &Verdicts, via: &str) -> Result<(), ()> {
+        let mut event = self.base.clone();
+        event.id = Id::new("evt");
+        event.time_ms = rampart_core::time::now_ms();
+        event.kind = "bastion.command".into();
+        event.outcome = if verdicts.lets_through() { Outcome::Success } else { Outcome::Denied };
+        let mut event = event
+            .attr("via", via)
+            .attr("command", verdicts.line.as_str())
+            .attr("action", verdicts.action_name())
+            .attr("policy", verdicts.decision.policy_id.clone().unwrap_or_else(|| "default".into()))
+            .attr("reason", verdicts.decision.reason.as_str())
+            .attr("certain", verdicts.certain);
+        if let Some(part) = &verdicts.decision.matched_part {
+            event = event.attr("matched", part.as_str());
+        }
+        if let Some(screen) = &verdicts.screen {
+            event = event.attr("screen_command", screen.as_str());
+        }
+        if !verdicts.doubts.is_empty() {
+            event = event.attr("doubts", verdicts.doubts.clone());
+        }
+        self.bastion.audit().record(event).await.map(|_| ()).map_err(|e| {
+            tracing::error!(error = %e, session = %self.session_id, "recording a command failed; refusing it");
+        })
+    }
     /// Runs `f` on the recording, if the session has one.
     fn record(&self, f: impl FnOnce(&mut Recorder) -> Result<(), RecordingError>) -> Result<(), RecordingError> {
         let mut guard = self.recorder.lock().map_err(|_| RecordingError::Broken)?;
@@ -87,7 +158,7 @@ impl Shared {
 
 /// The bastion's side of one client channel.
 pub(super) struct Chan {
-    pub(super) write: ChannelWriteHalf<client::Msg>,
+    pub(super) write: Arc<ChannelWriteHalf<client::Msg>>,
     /// The target's answers to our channel requests, from the pump.
     replies: mpsc::Receiver<bool>,
     shared: Arc<Shared>,
@@ -110,8 +181,14 @@ impl Chan {
             bytes_in: AtomicU64::new(0),
             bytes_out: AtomicU64::new(0),
             exit_status: Mutex::new(None),
+            gate: Mutex::new(None),
+            client: handle.clone(),
+            channel: id,
+            requester: Mutex::new(None),
+            inbound: tokio::sync::Mutex::new(Inbound::default()),
         });
         let (read, write) = target.split();
+        let write = Arc::new(write);
         let (tx, replies) = mpsc::channel(4);
         tokio::spawn(pump(read, handle, id, shared.clone(), tx));
         Chan { write, replies, shared, pty: None }
@@ -128,7 +205,214 @@ impl Chan {
     }
 
     pub(super) fn record_resize(&self, cols: u32, rows: u32) -> Result<(), RecordingError> {
+        if let Some(gate) = self.shared.gate() {
+            gate.resize(cols, rows);
+        }
         self.shared.record(|r| r.resize(cols, rows))
+    }
+
+    /// Sends the client's input on to the target, holding each Enter of an
+    /// interactive shell until its line is decided and recorded. Returns
+    /// the notices for the client (refused lines, a review being asked
+    /// for); `Err` when the channel must close.
+    pub(super) async fn forward_input(&mut self, data: &[u8]) -> Result<Vec<String>, ()> {
+        let Some(gate) = self.shared.gate() else {
+            return self
+                .write
+                .data_bytes(bytes::Bytes::copy_from_slice(data))
+                .await
+                .map(|_| Vec::new())
+                .map_err(|_| ());
+        };
+        let mut inbound = self.shared.inbound.lock().await;
+        let steps = gate.input(data);
+        inbound.queued += steps.iter().map(step_len).sum::<usize>();
+        inbound.steps.extend(steps);
+        if inbound.paused {
+            if inbound.queued > MAX_PAUSED_INPUT {
+                tracing::warn!(session = %self.shared.session_id, "too much input while paused for a review; closing");
+                return Err(());
+            }
+            return Ok(Vec::new());
+        }
+        drain(&self.shared, &self.write, &mut inbound).await
+    }
+}
+
+/// Passes queued steps on until the queue is empty or a line needs a
+/// review, which pauses the session and starts waiting for it.
+async fn drain(
+    shared: &Arc<Shared>,
+    write: &Arc<ChannelWriteHalf<client::Msg>>,
+    inbound: &mut Inbound,
+) -> Result<Vec<String>, ()> {
+    let mut notices = Vec::new();
+    let discard = rampart_bastion::linetrack::DISCARD_LINE;
+    while let Some(step) = inbound.steps.pop_front() {
+        inbound.queued = inbound.queued.saturating_sub(step_len(&step));
+        let (verdicts, enter) = match step {
+            Step::Forward(bytes) => {
+                write.data_bytes(bytes::Bytes::from(bytes)).await.map_err(|_| ())?;
+                continue;
+            }
+            Step::Submit { verdicts, enter } => (verdicts, enter),
+        };
+        let recorded = shared.record_command(&verdicts, "shell").await;
+        if let (rampart_bastion::policy::Action::Review { timeout }, Ok(())) = (verdicts.decision.action, recorded) {
+            match shared.open_review(&verdicts, timeout).await {
+                Some(id) => {
+                    notices.push(format!(
+                        "\r\nrampart: this command needs a reviewer's approval (red line {:?}); \
+                         review {id} is waiting, for at most {} s\r\n",
+                        verdicts.decision.policy_id.as_deref().unwrap_or("default"),
+                        timeout.as_secs()
+                    ));
+                    inbound.paused = true;
+                    tokio::spawn(resume(shared.clone(), write.clone(), id, enter));
+                    return Ok(notices);
+                }
+                None => {
+                    write.data_bytes(bytes::Bytes::from_static(discard)).await.map_err(|_| ())?;
+                    notices.push("\r\nrampart: the command could not be put to review, so it was not run\r\n".into());
+                    continue;
+                }
+            }
+        }
+        if verdicts.lets_through() && recorded.is_ok() {
+            write.data_bytes(bytes::Bytes::from(enter)).await.map_err(|_| ())?;
+        } else {
+            // The shell is left with an empty line (Ctrl-C), as the tracker
+            // already assumes after every Enter.
+            write.data_bytes(bytes::Bytes::from_static(discard)).await.map_err(|_| ())?;
+            notices.push(if recorded.is_ok() {
+                verdicts.refusal()
+            } else {
+                "\r\nrampart: the command could not be recorded, so it was not run\r\n".to_owned()
+            });
+        }
+    }
+    Ok(notices)
+}
+
+/// How often a live session's grant is looked at again: a revoked grant
+/// cuts its sessions within this long; an expiring one at its end.
+pub const GRANT_RECHECK: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Cuts the session when no grant covers it any more (expired, revoked,
+/// the target or the user's access removed). A database that cannot be
+/// read for a minute cuts it too: an access check that cannot be made is
+/// not a pass.
+async fn watch_grant(
+    shared: Arc<Shared>,
+    write: Arc<ChannelWriteHalf<client::Msg>>,
+    user: rampart_store::UserRow,
+    target: rampart_store::TargetRow,
+    action: Action,
+    mut until: i64,
+) {
+    let recheck_ms = i64::try_from(GRANT_RECHECK.as_millis()).unwrap_or(5_000);
+    let mut failing_since: Option<i64> = None;
+    loop {
+        let now = rampart_core::time::now_ms();
+        let wait = until.saturating_sub(now).clamp(0, recheck_ms);
+        tokio::time::sleep(std::time::Duration::from_millis(u64::try_from(wait).unwrap_or(0))).await;
+        if shared.ended.load(Ordering::SeqCst) {
+            return;
+        }
+        let reason = match shared.bastion.authorize(&user, &target, Some(action)).await {
+            Ok(Some(grant)) => {
+                until = grant.not_after;
+                failing_since = None;
+                continue;
+            }
+            Ok(None) => "grant_ended",
+            Err(e) => {
+                let now = rampart_core::time::now_ms();
+                let since = *failing_since.get_or_insert(now);
+                tracing::warn!(error = %e, session = %shared.session_id, "re-checking a session's grant failed");
+                if now - since < 60_000 {
+                    continue;
+                }
+                "grant_unverifiable"
+            }
+        };
+        let notice = "\r\nrampart: no grant covers this session any more; it is cut\r\n";
+        let _ = shared.client.extended_data(shared.channel, 1, bytes::Bytes::from_static(notice.as_bytes())).await;
+        shared.end(Outcome::Denied, Some(reason)).await;
+        let _ = write.close().await;
+        let _ = shared.client.close(shared.channel).await;
+        return;
+    }
+}
+
+/// Waits for a review, then sends or discards the held Enter, resumes the
+/// session and passes on what was typed meanwhile. Boxed with an explicit
+/// `Send` so that `drain` and `resume`, which start each other, have types.
+fn resume(
+    shared: Arc<Shared>,
+    write: Arc<ChannelWriteHalf<client::Msg>>,
+    id: Id,
+    enter: Vec<u8>,
+) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        let outcome = shared.bastion.await_review(&id).await;
+        let mut inbound = shared.inbound.lock().await;
+        let discard = rampart_bastion::linetrack::DISCARD_LINE;
+        let (notice, pass) = match outcome {
+            Ok(ReviewOutcome::Approved { reviewer }) => {
+                (format!("rampart: review {id} approved by {reviewer}\r\n"), true)
+            }
+            Ok(ReviewOutcome::Denied { reviewer, comment }) => {
+                (format!("\r\nrampart: review {id} denied by {reviewer}: {comment}\r\n"), false)
+            }
+            Ok(ReviewOutcome::Expired) => {
+                (format!("\r\nrampart: review {id} expired without approval; the command was not run\r\n"), false)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, review = %id, "waiting for a review failed; refusing the command");
+                (format!("\r\nrampart: review {id} could not be followed; the command was not run\r\n"), false)
+            }
+        };
+        let _ = shared.client.data(shared.channel, bytes::Bytes::from(notice.into_bytes())).await;
+        let sent = if pass {
+            write.data_bytes(bytes::Bytes::from(enter)).await
+        } else {
+            write.data_bytes(bytes::Bytes::from_static(discard)).await
+        };
+        inbound.paused = false;
+        if sent.is_err() {
+            return;
+        }
+        if let Ok(notices) = drain(&shared, &write, &mut inbound).await {
+            for n in notices {
+                let _ = shared.client.data(shared.channel, bytes::Bytes::from(n.into_bytes())).await;
+            }
+        }
+    })
+}
+
+impl Shared {
+    /// Opens the review a held line needs; `None` if it cannot be opened
+    /// (the line is then refused).
+    async fn open_review(&self, verdicts: &Verdicts, timeout: std::time::Duration) -> Option<Id> {
+        let (requester_id, requester, target) = self.requester.lock().ok()?.clone()?;
+        let req = ReviewRequest {
+            session_id: self.session_id.to_string(),
+            requester_id,
+            requester,
+            target,
+            command: verdicts.line.clone(),
+            policy: verdicts.decision.policy_id.clone().unwrap_or_else(|| "default".into()),
+            reason: verdicts.decision.reason.clone(),
+            timeout,
+        };
+        match self.bastion.open_review(req).await {
+            Ok(id) => Some(id),
+            Err(e) => {
+                tracing::error!(error = %e, session = %self.session_id, "opening a command review failed");
+                None
+            }
+        }
     }
 }
 
@@ -152,6 +436,9 @@ async fn pump(
         match msg {
             ChannelMsg::Data { data } => {
                 shared.bytes_out.fetch_add(data.len() as u64, Ordering::Relaxed);
+                if let Some(gate) = shared.gate() {
+                    gate.output(&data);
+                }
                 if shared.record(|r| r.output(&data)).is_err() {
                     cut = true;
                     break;
@@ -247,6 +534,33 @@ impl Connection {
             self.refused("action_not_granted", event).await;
             return reply(session, channel, false);
         };
+        let scope = Scope { user: user.username.clone(), target: target.name.clone(), ..Scope::default() };
+        // An exec command is a command line like any other: decided and in
+        // the ledger before it reaches the target.
+        if let (Action::Exec, Some(cmd)) = (action, &command_text) {
+            let decision = redline::decide(self.bastion.red_lines(), &scope, cmd, None);
+            let verdicts = Verdicts { decision, line: cmd.clone(), screen: None, certain: true, doubts: Vec::new() };
+            let recorded = shared.record_command(&verdicts, "exec").await;
+            if !verdicts.lets_through() || recorded.is_err() {
+                // As a shell would answer a command it refuses: the channel
+                // opens, the reason goes to stderr, the exit status is 126,
+                // and nothing was sent to the target.
+                let notice = if recorded.is_ok() {
+                    verdicts.refusal()
+                } else {
+                    "rampart: the command could not be recorded, so it was not run\r\n".to_owned()
+                };
+                reply(session, channel, true)?;
+                let _ = session.extended_data(channel, 1, bytes::Bytes::from(notice.trim_start().as_bytes().to_vec()));
+                let _ = session.exit_status_request(channel, 126);
+                let _ = session.eof(channel);
+                let _ = session.close(channel);
+                if let Some(chan) = self.channels.remove(&channel) {
+                    let _ = chan.write.close().await;
+                }
+                return Ok(());
+            }
+        }
         let mut started = shared.base.clone();
         started.kind = "bastion.session.started".into();
         let mut started = started
@@ -299,7 +613,23 @@ impl Connection {
             return reply(session, channel, false);
         }
         shared.started.store(true, Ordering::SeqCst);
+        if let (Action::Shell, Some((_, cols, rows))) = (action, &pty)
+            && let Ok(mut gate) = shared.gate.lock()
+        {
+            if let Ok(mut r) = shared.requester.lock() {
+                *r = Some((user.id.clone(), user.username.clone(), target.name.clone()));
+            }
+            *gate = Some(Gate::new(self.bastion.red_lines().clone(), scope, *cols, *rows));
+        }
         let Some(chan) = self.channels.get_mut(&channel) else { return reply(session, channel, false) };
+        tokio::spawn(watch_grant(
+            shared.clone(),
+            chan.write.clone(),
+            user.clone(),
+            target.clone(),
+            action,
+            grant.not_after,
+        ));
         let sent = match (action, command) {
             (Action::Shell, _) => chan.write.request_shell(true).await,
             (Action::Exec, Some(cmd)) => chan.write.exec(true, cmd.to_vec()).await,

@@ -16,7 +16,7 @@
 
 use zeroize::Zeroizing;
 
-use crate::blob::MaterialKey;
+use crate::blob::{BlobCipher, BlobError, Header, MaterialKey};
 
 mod cache;
 pub mod pkcs11;
@@ -55,6 +55,54 @@ pub trait Keystore: Send + Sync + std::fmt::Debug {
         let secret = self.unwrap_secret(wrapped, aad)?;
         MaterialKey::from_slice(&secret).ok_or(KeystoreError::Unwrap)
     }
+
+    /// Keys generated and used inside the keystore, for a keystore that can
+    /// hold them (an HSM); `None` for one that cannot (the software one).
+    fn resident(&self) -> Option<&dyn ResidentKeys> {
+        None
+    }
+}
+
+/// Customer keys that live inside an HSM: generated there as sensitive and
+/// non-extractable, used there, destroyed there. Rampart stores only their
+/// label. Every call derives a one-time AES-256 key inside the token from
+/// the resident key and the call's 32-byte salt and seals with it (AES-GCM,
+/// also inside the token), so a resident key never encrypts anything itself
+/// and stays as far from GCM's nonce limits as software material does.
+pub trait ResidentKeys: Send + Sync {
+    /// Generates a resident AES-256 key labelled `label`; refuses a label
+    /// that is already taken.
+    fn generate(&self, label: &str) -> Result<(), KeystoreError>;
+
+    /// AES-256-GCM of `plaintext` under the call key for `salt`, with
+    /// `nonce` and `aad`: returns the ciphertext followed by the 16-byte tag.
+    fn seal(
+        &self,
+        label: &str,
+        salt: &[u8; 32],
+        nonce: &[u8; 12],
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, KeystoreError>;
+
+    /// Opens what [`ResidentKeys::seal`] produced; a wrong tag, salt, nonce
+    /// or `aad` is [`KeystoreError::Unwrap`], a missing key
+    /// [`KeystoreError::Destroyed`].
+    fn open(
+        &self,
+        label: &str,
+        salt: &[u8; 32],
+        nonce: &[u8; 12],
+        aad: &[u8],
+        sealed: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, KeystoreError>;
+
+    /// Destroys the resident key; `Ok(false)` if there was none.
+    fn destroy(&self, label: &str) -> Result<bool, KeystoreError>;
+
+    /// Whether a resident key labelled `label` exists, and that it is
+    /// sensitive and not extractable (a key that is not is an error).
+    fn exists(&self, label: &str) -> Result<bool, KeystoreError>;
 }
 
 /// Why a keystore could not do what was asked. The strings carry paths,
@@ -81,6 +129,9 @@ pub enum KeystoreError {
     /// enough shares with `rampart operator unseal`.
     #[error("the KMS is sealed: enter the operators' shares with `rampart operator unseal`")]
     Sealed,
+    /// A resident key is no longer in the HSM: it was destroyed, for good.
+    #[error("the key material was destroyed inside the HSM")]
+    Destroyed,
 }
 
 impl KeystoreError {
@@ -90,6 +141,7 @@ impl KeystoreError {
     pub fn aws_type(&self) -> &'static str {
         match self {
             KeystoreError::Sealed => "KeyUnavailableException",
+            KeystoreError::Destroyed => "KMSInvalidStateException",
             _ => "KMSInternalException",
         }
     }
@@ -98,7 +150,48 @@ impl KeystoreError {
     pub fn tc_code(&self) -> &'static str {
         match self {
             KeystoreError::Sealed => "UnsupportedOperation.ServiceTemporaryUnavailable",
+            KeystoreError::Destroyed => "ResourceUnavailable.CmkStateNotSupport",
             _ => "InternalError",
         }
     }
+}
+
+/// A resident key as a [`BlobCipher`]: blobs under it have the same format
+/// as under software material; only where the call key is derived and used
+/// differs. Its calls block on the token: run them off the async threads.
+pub struct ResidentCipher<'a> {
+    pub keys: &'a dyn ResidentKeys,
+    pub label: &'a str,
+}
+
+impl std::fmt::Debug for ResidentCipher<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResidentCipher").field("label", &self.label).finish_non_exhaustive()
+    }
+}
+
+fn blob_error(e: KeystoreError) -> BlobError {
+    match e {
+        KeystoreError::Unwrap => BlobError::InvalidCiphertext,
+        KeystoreError::Destroyed => BlobError::Destroyed,
+        _ => BlobError::Internal,
+    }
+}
+
+impl BlobCipher for ResidentCipher<'_> {
+    fn seal_into(&self, header: &Header, aad: &[u8], plaintext: &[u8], out: &mut Vec<u8>) -> Result<(), BlobError> {
+        let sealed = self.keys.seal(self.label, header.salt(), header.nonce(), aad, plaintext).map_err(blob_error)?;
+        out.extend_from_slice(&sealed);
+        Ok(())
+    }
+
+    fn open(&self, header: &Header, aad: &[u8], body: &[u8]) -> Result<Zeroizing<Vec<u8>>, BlobError> {
+        self.keys.open(self.label, header.salt(), header.nonce(), aad, body).map_err(blob_error)
+    }
+}
+
+/// The label of a resident key version on the token: names the key and the
+/// version, so an operator listing the token sees what each object is.
+pub fn resident_label(key: &crate::spec::KeyId, version: crate::spec::MaterialId) -> String {
+    format!("rampart-kms/{key}/{}", version.get())
 }

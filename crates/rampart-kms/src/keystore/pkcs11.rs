@@ -18,6 +18,14 @@
 //! internally anyway. When the session dies (token reset, session closed,
 //! logged out), the next call opens a new one, logs in again and retries once.
 //!
+//! Resident keys (`ResidentKeys`, the HSM custom key store): customer keys
+//! generated inside the token as sensitive, non-extractable AES-256 objects
+//! that may only *derive* (`CKA_ENCRYPT` false), labelled
+//! `rampart-kms/KEY/VERSION`. A call derives a session key from the blob's
+//! salt with `CKM_AES_CBC_ENCRYPT_DATA`, seals or opens with AES-GCM under
+//! it, and destroys it; nothing of the key ever reaches this process.
+//! Their handles are remembered per session.
+//!
 //! The PKCS#11 library is initialised once per process and never finalised
 //! here, because a second keystore on the same module (a re-open after a
 //! configuration reload) shares that process-wide state.
@@ -37,7 +45,8 @@ use cryptoki::slot::Slot;
 use secrecy::SecretString;
 use zeroize::{Zeroize, Zeroizing};
 
-use super::{Keystore, KeystoreError};
+use super::{Keystore, KeystoreError, ResidentKeys};
+use std::collections::HashMap;
 
 /// Where Debian's `libsofthsm2` installs the SoftHSM2 module.
 pub const DEFAULT_MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
@@ -82,10 +91,13 @@ impl Pkcs11Config {
 }
 
 /// The session and the root key's handle in it, replaced together when the
-/// session has to be reopened.
+/// session has to be reopened, and the handles of resident keys found so
+/// far (handles of token objects outlive a session in most modules, but
+/// not all: a reopened session starts with an empty map).
 struct Conn {
     session: Session,
     key: ObjectHandle,
+    resident: HashMap<String, ObjectHandle>,
 }
 
 /// A keystore whose root key lives in a PKCS#11 token.
@@ -136,7 +148,7 @@ impl Pkcs11Keystore {
             token_label: config.token_label,
             key_label: config.key_label,
             pin: config.pin,
-            conn: Mutex::new(Conn { session, key }),
+            conn: Mutex::new(Conn { session, key, resident: HashMap::new() }),
         })
     }
 
@@ -165,15 +177,15 @@ impl Pkcs11Keystore {
 
     /// Runs `op` on the session; if the session has died, opens a new one,
     /// logs in, finds the key again and retries once.
-    fn with_conn<T>(&self, mut op: impl FnMut(&Conn) -> Result<T, CkError>) -> Result<T, CkError> {
+    fn with_conn<T>(&self, mut op: impl FnMut(&mut Conn) -> Result<T, CkError>) -> Result<T, CkError> {
         let mut conn = self.lock();
-        match op(&conn) {
+        match op(&mut conn) {
             Err(CkError::Pkcs11(rv, function)) if session_lost(rv) => {
                 // If the session cannot be reopened, the caller hears of the
                 // failure that sent us here, which is what an operator needs
                 // to look up first.
                 *conn = self.reconnect().map_err(|_| CkError::Pkcs11(rv, function))?;
-                op(&conn)
+                op(&mut conn)
             }
             other => other,
         }
@@ -184,7 +196,7 @@ impl Pkcs11Keystore {
         let key = find_key(&session, &self.key_label)?.ok_or_else(|| {
             KeystoreError::Unavailable(format!("the root key {:?} is no longer on the token", self.key_label))
         })?;
-        Ok(Conn { session, key })
+        Ok(Conn { session, key, resident: HashMap::new() })
     }
 
     /// No code here panics while holding the lock, and a session is valid
@@ -252,6 +264,232 @@ impl Keystore for Pkcs11Keystore {
             }
         });
         plain.unwrap_or_else(|err| Err(unavailable("the token cannot unwrap", &err)))
+    }
+
+    fn resident(&self) -> Option<&dyn ResidentKeys> {
+        Some(self)
+    }
+}
+
+/// Resident keys may only derive: the token itself refuses to encrypt with
+/// them, so the only way to use one is through a call key.
+fn resident_template(label: &str) -> Vec<Attribute> {
+    let mut template = key_template(label);
+    template.extend([
+        Attribute::Token(true),
+        Attribute::Private(true),
+        Attribute::Sensitive(true),
+        Attribute::Extractable(false),
+        Attribute::Modifiable(false),
+        Attribute::Encrypt(false),
+        Attribute::Decrypt(false),
+        Attribute::Wrap(false),
+        Attribute::Unwrap(false),
+        Attribute::Sign(false),
+        Attribute::Verify(false),
+        Attribute::Derive(true),
+        Attribute::ValueLen(ROOT_KEY_LEN.into()),
+    ]);
+    template
+}
+
+/// The one-time key of a call: a session object (gone when the session
+/// is), sensitive, not extractable, destroyed right after use.
+fn call_key_template() -> [Attribute; 8] {
+    [
+        Attribute::Class(ObjectClass::SECRET_KEY),
+        Attribute::KeyType(KeyType::AES),
+        Attribute::Token(false),
+        Attribute::Sensitive(true),
+        Attribute::Extractable(false),
+        Attribute::Encrypt(true),
+        Attribute::Decrypt(true),
+        Attribute::ValueLen(ROOT_KEY_LEN.into()),
+    ]
+}
+
+/// The resident key's handle, from the map or found on the token.
+fn resident_handle(conn: &mut Conn, label: &str) -> Result<Option<ObjectHandle>, CkError> {
+    if let Some(handle) = conn.resident.get(label) {
+        return Ok(Some(*handle));
+    }
+    let found = conn.session.find_objects(&key_template(label))?;
+    match found.as_slice() {
+        [handle] => {
+            conn.resident.insert(label.to_owned(), *handle);
+            Ok(Some(*handle))
+        }
+        // Two keys with one label cannot be told apart: use neither.
+        [] | [_, _, ..] => Ok(None),
+    }
+}
+
+/// Derives the call key for `salt` inside the token: AES-CBC encryption
+/// of the salt under the resident key (`CKM_AES_CBC_ENCRYPT_DATA`, zero
+/// IV), i.e. CBC-MAC of two blocks, a PRF on fixed-length input, so
+/// distinct salts give independent call keys.
+fn derive_call_key(session: &Session, base: ObjectHandle, salt: &[u8; 32]) -> Result<ObjectHandle, CkError> {
+    let params = cryptoki::mechanism::ekdf::AesCbcDeriveParams::new([0; 16], salt);
+    session.derive_key(&Mechanism::AesCbcEncryptData(params), base, &call_key_template())
+}
+
+/// What became of one resident operation.
+enum Used<T> {
+    Done(T),
+    Missing,
+    Refused,
+}
+
+impl Pkcs11Keystore {
+    /// Runs `op` with the call key of `salt` for the resident key `label`,
+    /// destroying the call key afterwards whatever happened.
+    fn with_call_key<T>(
+        &self,
+        label: &str,
+        salt: &[u8; 32],
+        mut op: impl FnMut(&Session, ObjectHandle) -> Result<Used<T>, CkError>,
+    ) -> Result<Used<T>, KeystoreError> {
+        self.with_conn(|conn| {
+            let Some(base) = resident_handle(conn, label)? else { return Ok(Used::Missing) };
+            let call = match derive_call_key(&conn.session, base, salt) {
+                Ok(call) => call,
+                // The handle went stale (the key was destroyed elsewhere):
+                // forget it and let the caller hear the key is missing.
+                Err(CkError::Pkcs11(RvError::KeyHandleInvalid | RvError::ObjectHandleInvalid, _)) => {
+                    conn.resident.remove(label);
+                    match resident_handle(conn, label)? {
+                        Some(base) => derive_call_key(&conn.session, base, salt)?,
+                        None => return Ok(Used::Missing),
+                    }
+                }
+                Err(err) => return Err(err),
+            };
+            let result = op(&conn.session, call);
+            let destroyed = conn.session.destroy_object(call);
+            let used = result?;
+            destroyed?;
+            Ok(used)
+        })
+        .map_err(|err| unavailable("the token cannot use the resident key", &err))
+    }
+}
+
+impl ResidentKeys for Pkcs11Keystore {
+    fn generate(&self, label: &str) -> Result<(), KeystoreError> {
+        self.with_conn(|conn| {
+            if !conn.session.find_objects(&key_template(label))?.is_empty() {
+                return Ok(None);
+            }
+            let handle = conn.session.generate_key(&Mechanism::AesKeyGen, &resident_template(label))?;
+            conn.resident.insert(label.to_owned(), handle);
+            Ok(Some(handle))
+        })
+        .map_err(|err| unavailable("the token cannot generate a resident key", &err))?
+        .map(|_| ())
+        .ok_or_else(|| KeystoreError::Config(format!("the token already holds a key labelled {label:?}")))
+    }
+
+    fn seal(
+        &self,
+        label: &str,
+        salt: &[u8; 32],
+        nonce: &[u8; 12],
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, KeystoreError> {
+        let used = self.with_call_key(label, salt, |session, call| {
+            let mut iv = *nonce;
+            let params = GcmParams::new(&mut iv, aad, TAG_BITS.into())?;
+            let sealed = session.encrypt(&Mechanism::AesGcm(params), call, plaintext)?;
+            // The blob stores the nonce it chose; a module that wrote its
+            // own IV into the parameters would make the blob unreadable.
+            if iv != *nonce {
+                return Ok(Used::Refused);
+            }
+            Ok(Used::Done(sealed))
+        })?;
+        match used {
+            Used::Done(sealed) if sealed.len() == plaintext.len() + TAG_LEN => Ok(sealed),
+            Used::Done(_) | Used::Refused => {
+                Err(KeystoreError::Unavailable("the token did not seal with the nonce and tag length asked for".into()))
+            }
+            Used::Missing => Err(KeystoreError::Destroyed),
+        }
+    }
+
+    fn open(
+        &self,
+        label: &str,
+        salt: &[u8; 32],
+        nonce: &[u8; 12],
+        aad: &[u8],
+        sealed: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, KeystoreError> {
+        if sealed.len() < TAG_LEN {
+            return Err(KeystoreError::Unwrap);
+        }
+        let used = self.with_call_key(label, salt, |session, call| {
+            let mut iv = *nonce;
+            let params = GcmParams::new(&mut iv, aad, TAG_BITS.into())?;
+            match session.decrypt(&Mechanism::AesGcm(params), call, sealed) {
+                Ok(plain) => Ok(Used::Done(Zeroizing::new(plain))),
+                Err(CkError::Pkcs11(rv, _)) if bad_ciphertext(rv) => Ok(Used::Refused),
+                // As in `unwrap_secret`: SoftHSM2 answers a failed tag check
+                // with a generic error; a session that still answers means
+                // it was the ciphertext that was refused.
+                Err(CkError::Pkcs11(rv @ (RvError::GeneralError | RvError::FunctionFailed), f)) => {
+                    match session.get_session_info() {
+                        Ok(_) => Ok(Used::Refused),
+                        Err(_) => Err(CkError::Pkcs11(rv, f)),
+                    }
+                }
+                Err(err) => Err(err),
+            }
+        })?;
+        match used {
+            Used::Done(plain) => Ok(plain),
+            Used::Refused => Err(KeystoreError::Unwrap),
+            Used::Missing => Err(KeystoreError::Destroyed),
+        }
+    }
+
+    fn destroy(&self, label: &str) -> Result<bool, KeystoreError> {
+        self.with_conn(|conn| {
+            conn.resident.remove(label);
+            let found = conn.session.find_objects(&key_template(label))?;
+            for handle in &found {
+                conn.session.destroy_object(*handle)?;
+            }
+            Ok(!found.is_empty())
+        })
+        .map_err(|err| unavailable("the token cannot destroy a resident key", &err))
+    }
+
+    fn exists(&self, label: &str) -> Result<bool, KeystoreError> {
+        let flags = self
+            .with_conn(|conn| {
+                let found = conn.session.find_objects(&key_template(label))?;
+                match found.as_slice() {
+                    [] => Ok(None),
+                    [handle, ..] => {
+                        let wanted = [AttributeType::Sensitive, AttributeType::Extractable];
+                        Ok(Some((found.len(), conn.session.get_attributes(*handle, &wanted)?)))
+                    }
+                }
+            })
+            .map_err(|err| unavailable("the token cannot look up a resident key", &err))?;
+        let Some((count, attributes)) = flags else { return Ok(false) };
+        let inside = attributes.iter().all(|a| match a {
+            Attribute::Sensitive(v) => *v,
+            Attribute::Extractable(v) => !*v,
+            _ => true,
+        });
+        if count > 1 || attributes.len() != 2 || !inside {
+            return Err(KeystoreError::Config(format!(
+                "the token's key labelled {label:?} is not a single sensitive, non-extractable resident key"
+            )));
+        }
+        Ok(true)
     }
 }
 

@@ -226,7 +226,7 @@ impl fmt::Debug for SoftwareKeystore {
 fn from_blob(err: BlobError) -> KeystoreError {
     match err {
         BlobError::Unwrap | BlobError::InvalidCiphertext => KeystoreError::Unwrap,
-        BlobError::Internal | BlobError::DataKeyLength => {
+        BlobError::Internal | BlobError::DataKeyLength | BlobError::Destroyed => {
             KeystoreError::Unavailable("the cryptographic backend failed".into())
         }
     }

@@ -12,6 +12,7 @@ use zeroize::Zeroizing;
 use super::{Caller, Kms, KmsError};
 use crate::blob::{self, BlobError};
 use crate::context::EncryptionContext;
+use crate::keystore::ResidentCipher;
 use crate::lifecycle::Operation;
 use crate::material::{self, Material, MessageType};
 use crate::spec::{EncryptionAlgorithm, KeyId, KeyRef, KeySpec, KeyType, MacAlgorithm, SigningAlgorithm, SpecError};
@@ -42,6 +43,53 @@ fn key_type(meta: &super::KeyMetadata) -> Result<KeyType, KmsError> {
 }
 
 impl Kms {
+    /// Seals a symmetric blob: inline under software material, on a
+    /// blocking thread inside the HSM for a resident key.
+    async fn seal_blob(
+        &self,
+        material: &Arc<Material>,
+        key_id: KeyId,
+        material_id: crate::spec::MaterialId,
+        plaintext: &[u8],
+        context: &EncryptionContext,
+    ) -> Result<Vec<u8>, KmsError> {
+        let Material::Resident { label } = &**material else {
+            return Ok(blob::encrypt(material.symmetric()?, key_id, material_id, plaintext, context)?);
+        };
+        let (keystore, label) = (self.keystore.clone(), label.clone());
+        let (plaintext, context) = (Zeroizing::new(plaintext.to_vec()), context.clone());
+        tokio::task::spawn_blocking(move || {
+            let keys = keystore.resident().ok_or(BlobError::Internal)?;
+            blob::encrypt(&ResidentCipher { keys, label: &label }, key_id, material_id, &plaintext, &context)
+        })
+        .await
+        .map_err(|e| KmsError::Internal(e.to_string()))?
+        .map_err(KmsError::from)
+    }
+
+    /// Opens a symmetric blob whose header named `material`.
+    async fn open_blob(
+        &self,
+        material: &Arc<Material>,
+        ciphertext: &[u8],
+        context: &EncryptionContext,
+    ) -> Result<Zeroizing<Vec<u8>>, KmsError> {
+        let Material::Resident { label } = &**material else {
+            let symmetric = material.symmetric()?;
+            return Ok(blob::decrypt(|_, _| Some(symmetric), ciphertext, context)?);
+        };
+        let (keystore, label) = (self.keystore.clone(), label.clone());
+        let (ciphertext, context) = (ciphertext.to_vec(), context.clone());
+        tokio::task::spawn_blocking(move || {
+            let keys = keystore.resident().ok_or(BlobError::Internal)?;
+            let cipher = ResidentCipher { keys, label: &label };
+            blob::decrypt(|_, _| Some(&cipher), &ciphertext, &context)
+        })
+        .await
+        .map_err(|e| KmsError::Internal(e.to_string()))?
+        .map_err(KmsError::from)
+    }
+
     /// Encrypts under the key's current material: the symmetric blob for a
     /// `SYMMETRIC_DEFAULT` key, raw RSAES-OAEP-SHA-256 for an RSA key.
     pub async fn encrypt(
@@ -72,7 +120,7 @@ impl Kms {
             .await?;
         let out = match algorithm {
             EncryptionAlgorithm::SymmetricDefault => {
-                blob::encrypt(material.symmetric()?, meta.key_id, meta.current_material, plaintext, context)?
+                self.seal_blob(&material, meta.key_id, meta.current_material, plaintext, context).await?
             }
             EncryptionAlgorithm::RsaesOaepSha256 => material.rsa_encrypt(plaintext)?,
         };
@@ -125,7 +173,9 @@ impl Kms {
             Err(KmsError::NotFound) => return Err(KmsError::Blob(BlobError::InvalidCiphertext)),
             Err(e) => return Err(e),
         };
-        let symmetric = material.symmetric()?;
+        if !matches!(*material, Material::Symmetric(_) | Material::Resident { .. }) {
+            return Err(crate::material::MaterialError::WrongKind.into());
+        }
         self.audit
             .record(
                 self.event("kms.decrypt", Outcome::Success, caller, &meta.key_id)
@@ -134,7 +184,7 @@ impl Kms {
                     .attr("context_hash", self.context_hash(context)),
             )
             .await?;
-        let plaintext = blob::decrypt(|_, _| Some(symmetric), ciphertext, context)?;
+        let plaintext = self.open_blob(&material, ciphertext, context).await?;
         Ok((meta.key_id, plaintext))
     }
 
@@ -176,8 +226,20 @@ impl Kms {
                     .attr("context_hash", self.context_hash(context)),
             )
             .await?;
-        let data_key =
-            blob::generate_data_key(material.symmetric()?, meta.key_id, meta.current_material, bytes, context)?;
+        let data_key = match &*material {
+            Material::Resident { .. } => {
+                // The data key is drawn here, as for software material; only
+                // its sealing happens inside the HSM.
+                if !(1..=blob::DATA_KEY_MAX).contains(&bytes) {
+                    return Err(BlobError::DataKeyLength.into());
+                }
+                let mut plaintext = Zeroizing::new(vec![0u8; bytes]);
+                aws_lc_rs::rand::fill(plaintext.as_mut_slice()).map_err(|_| BlobError::Internal)?;
+                let blob = self.seal_blob(&material, meta.key_id, meta.current_material, &plaintext, context).await?;
+                blob::DataKey::new(plaintext, blob)
+            }
+            other => blob::generate_data_key(other.symmetric()?, meta.key_id, meta.current_material, bytes, context)?,
+        };
         Ok((meta.key_id, data_key))
     }
 
@@ -214,7 +276,7 @@ impl Kms {
             .await
             .map_err(|e| KmsError::Internal(e.to_string()))??;
         let private_ciphertext =
-            blob::encrypt(material.symmetric()?, meta.key_id, meta.current_material, &private, context)?;
+            self.seal_blob(&material, meta.key_id, meta.current_material, &private, context).await?;
         let pair = DataKeyPair { private_plaintext: with_plaintext.then_some(private), private_ciphertext, public_key };
         Ok((meta.key_id, pair))
     }

@@ -7,12 +7,12 @@ use axum::extract::{Path, State};
 use axum::{Extension, Json};
 use http::StatusCode;
 use rampart_auth::SshKeyInfo;
-use rampart_bastion_ssh::{Action, BastionError, Credential, GrantInfo, NewGrant, NewTarget, TargetInfo};
+use rampart_bastion_ssh::{Action, BastionError, Credential, GrantInfo, NewGrant, NewTarget, ReviewInfo, TargetInfo};
 use rampart_core::Principal;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use crate::extract::{ApiJson, ClientAddr};
+use crate::extract::{ApiJson, ApiQuery, ClientAddr};
 use crate::problem::ApiError;
 use crate::server::AppState;
 
@@ -24,6 +24,7 @@ impl From<BastionError> for ApiError {
             }
             BastionError::NotFound => ApiError::not_found(),
             BastionError::Conflict(d) => ApiError::new(StatusCode::CONFLICT, "conflict", "Conflict", d),
+            BastionError::Forbidden(d) => ApiError::forbidden(d),
             BastionError::AuditUnavailable(e) => {
                 tracing::error!(error = %e, "action refused: audit record not durable");
                 ApiError::unavailable("the audit trail did not confirm the record; the action was not performed")
@@ -209,4 +210,64 @@ pub async fn delete_grant(
 ) -> Result<StatusCode, ApiError> {
     state.bastion.delete_grant(&p, &id, client.text()).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewFilter {
+    /// `pending` (default), `approved`, `denied`, `expired` or `all`.
+    pub status: Option<String>,
+}
+
+/// Commands held by a `review` red line, newest first.
+#[utoipa::path(get, path = "/api/v1/bastion/reviews", tag = "bastion", security(("bearer" = [])),
+    params(ReviewFilter), responses((status = 200, body = Vec<ReviewInfo>)))]
+pub async fn list_reviews(
+    State(state): State<AppState>,
+    ApiQuery(filter): ApiQuery<ReviewFilter>,
+) -> Result<Json<Vec<ReviewInfo>>, ApiError> {
+    let status = match filter.status.as_deref() {
+        None => Some("pending"),
+        Some("all") => None,
+        Some(s) => Some(s),
+    };
+    Ok(Json(state.bastion.list_reviews(status).await?))
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewDecision {
+    /// Why, for the ledger and the requester (at most 1024 bytes).
+    #[serde(default)]
+    pub comment: String,
+}
+
+/// Lets a held command run. The one who typed it cannot approve it.
+#[utoipa::path(post, path = "/api/v1/bastion/reviews/{id}/approve", tag = "bastion", security(("bearer" = [])),
+    params(("id" = String, Path)), request_body = ReviewDecision,
+    responses((status = 200, body = ReviewInfo), (status = 403, body = crate::problem::Problem),
+        (status = 409, body = crate::problem::Problem)))]
+pub async fn approve_review(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    client: ClientAddr,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ReviewDecision>,
+) -> Result<Json<ReviewInfo>, ApiError> {
+    Ok(Json(state.bastion.decide_review(&p, &id, true, &body.comment, client.text()).await?))
+}
+
+/// Refuses a held command. The one who typed it cannot deny it either.
+#[utoipa::path(post, path = "/api/v1/bastion/reviews/{id}/deny", tag = "bastion", security(("bearer" = [])),
+    params(("id" = String, Path)), request_body = ReviewDecision,
+    responses((status = 200, body = ReviewInfo), (status = 403, body = crate::problem::Problem),
+        (status = 409, body = crate::problem::Problem)))]
+pub async fn deny_review(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    client: ClientAddr,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ReviewDecision>,
+) -> Result<Json<ReviewInfo>, ApiError> {
+    Ok(Json(state.bastion.decide_review(&p, &id, false, &body.comment, client.text()).await?))
 }

@@ -144,6 +144,7 @@ fn view(meta: &KeyMetadata, region: &str, tenant: Option<&rampart_core::Id>) -> 
         origin: match meta.origin {
             rampart_kms::Origin::Kms => "RAMPART".into(),
             rampart_kms::Origin::External => "EXTERNAL".into(),
+            rampart_kms::Origin::Hsm => "HSM".into(),
         },
         rotation_period_days: meta.rotation_period_days,
         next_rotation: meta.next_rotation_ms.map(rampart_core::time::rfc3339),
@@ -163,6 +164,11 @@ pub struct CreateKey {
     pub description: String,
     /// An alias (`alias/NAME`) to give the new key.
     pub alias: Option<String>,
+    /// Generate the key inside the HSM, where it stays and is used (only
+    /// `SYMMETRIC_DEFAULT`; needs the PKCS#11 keystore). Such a key cannot
+    /// be rotated.
+    #[serde(default)]
+    pub hsm: bool,
 }
 
 /// Creates a key for the caller's tenant.
@@ -181,7 +187,20 @@ pub async fn create(
         Some(a) => Some(AliasName::parse(a).map_err(|e| ApiError::bad_request("kms-invalid-alias", e.to_string()))?),
         None => None,
     };
-    let meta = state.kms.create_key(&c, spec, usage, &body.description).await.map_err(problem)?;
+    let meta = if body.hsm {
+        if spec != KeySpec::SymmetricDefault || usage.is_some_and(|u| u != KeyUsage::EncryptDecrypt) {
+            return Err(ApiError::bad_request(
+                "kms-invalid-spec",
+                "a key inside the HSM is a SYMMETRIC_DEFAULT encryption key",
+            ));
+        }
+        let store = state.kms.custom_key_store_id().ok_or_else(|| {
+            ApiError::bad_request("kms-no-hsm", "this node's keystore is not an HSM ([kms] keystore = \"pkcs11\")")
+        })?;
+        state.kms.create_hsm_key(&c, store, &body.description).await.map_err(problem)?
+    } else {
+        state.kms.create_key(&c, spec, usage, &body.description).await.map_err(problem)?
+    };
     if let Some(alias) = alias {
         state.kms.create_alias(&c, &alias, &KeyRef::Id(meta.key_id)).await.map_err(problem)?;
     }

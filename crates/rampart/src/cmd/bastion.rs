@@ -1,5 +1,5 @@
-//! `rampart ssh-key`, `rampart target` and `rampart grant`: the SSH
-//! bastion's API from the command line.
+//! `rampart ssh-key`, `rampart target`, `rampart grant` and `rampart
+//! review`: the SSH bastion's API from the command line.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -181,6 +181,53 @@ pub async fn grant(g: &Global, cmd: GrantCmd) -> Result<()> {
         GrantCmd::Revoke { id } => {
             client.delete(&format!("/api/v1/bastion/grants/{id}")).await?;
             eprintln!("revoked {id}");
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReviewCmd {
+    /// Commands held by a `review` red line (pending ones by default).
+    List {
+        /// pending, approved, denied, expired or all.
+        #[arg(long, default_value = "pending")]
+        status: String,
+    },
+    /// Let a held command run (not one you typed yourself).
+    Approve {
+        id: String,
+        #[arg(long, default_value = "")]
+        comment: String,
+    },
+    /// Refuse a held command.
+    Deny {
+        id: String,
+        #[arg(long, default_value = "")]
+        comment: String,
+    },
+}
+
+pub async fn review(g: &Global, cmd: ReviewCmd) -> Result<()> {
+    let client = ApiClient::new(g)?;
+    match cmd {
+        ReviewCmd::List { status } => {
+            let list = client.get(&format!("/api/v1/bastion/reviews?status={status}")).await?;
+            output::list(
+                g.json,
+                &items(list),
+                &["id", "requester", "target", "command", "policy", "status", "expires_at"],
+            );
+        }
+        ReviewCmd::Approve { id, comment } => {
+            let decided =
+                client.post(&format!("/api/v1/bastion/reviews/{id}/approve"), &json!({ "comment": comment })).await?;
+            output::object(g.json, &decided);
+        }
+        ReviewCmd::Deny { id, comment } => {
+            let decided =
+                client.post(&format!("/api/v1/bastion/reviews/{id}/deny"), &json!({ "comment": comment })).await?;
+            output::object(g.json, &decided);
         }
     }
     Ok(())

@@ -31,6 +31,10 @@ pub enum KmsCmd {
         /// Give the key an alias (alias/NAME).
         #[arg(long)]
         alias: Option<String>,
+        /// Generate and keep the key inside the HSM (SYMMETRIC_DEFAULT only;
+        /// needs the PKCS#11 keystore; such a key cannot be rotated).
+        #[arg(long)]
+        hsm: bool,
     },
     /// List the keys of your tenant.
     List,
@@ -206,8 +210,8 @@ pub async fn kms(g: &Global, cmd: KmsCmd) -> Result<()> {
     let client = ApiClient::new(g)?;
     let key_path = |key: &str| format!("/api/v1/kms/keys/{}", segment(key));
     match cmd {
-        KmsCmd::Create { spec, usage, description, alias } => {
-            let body = json!({ "spec": spec, "usage": usage, "description": description, "alias": alias });
+        KmsCmd::Create { spec, usage, description, alias, hsm } => {
+            let body = json!({ "spec": spec, "usage": usage, "description": description, "alias": alias, "hsm": hsm });
             show_key(g, &client.post("/api/v1/kms/keys", &body).await?);
         }
         KmsCmd::List => {

@@ -31,6 +31,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::SshKey(c) => bastion::ssh_key(g, c).await,
         Command::Target(c) => bastion::target(g, c).await,
         Command::Grant(c) => bastion::grant(g, c).await,
+        Command::Review(c) => bastion::review(g, c).await,
         Command::Kms(c) => kms::kms(g, c).await,
         Command::Source(c) => source::source(g, c).await,
         Command::Tickets(c) => tickets::tickets(g, c).await,
