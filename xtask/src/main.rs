@@ -82,6 +82,8 @@ const PY_MODULES: &[(&str, &str)] = &[
     ("tencentcloud.kms.v20190118", "tencentcloud-sdk-python-kms"),
     ("aws_encryption_sdk", "aws-encryption-sdk"),
     ("cryptography", "cryptography"),
+    // The ticket desk's email test: a real SMTP server with STARTTLS.
+    ("aiosmtpd", "aiosmtpd"),
 ];
 
 fn install_tools() -> Result<()> {

@@ -15,8 +15,11 @@ use serde::{Deserialize, Serialize};
 
 /// Top-level sections; only environment variables under these are read, so
 /// client-side variables such as `RAMPART_URL` do not disturb the server.
-const SECTIONS: [&str; 10] =
-    ["data_dir", "server", "database", "log", "auth", "audit", "ledger", "kms", "ingest", "bastion"];
+const SECTIONS: [&str; 11] =
+    ["data_dir", "server", "database", "log", "auth", "audit", "ledger", "kms", "ingest", "bastion", "secops"];
+
+pub mod secops;
+pub use secops::SecopsConfig;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -32,6 +35,8 @@ pub struct Config {
     pub kms: KmsConfig,
     pub ingest: IngestConfig,
     pub bastion: BastionConfig,
+    /// The ticket desk and its notifications.
+    pub secops: SecopsConfig,
 }
 
 /// `[bastion]`: the SSH bastion that administrators reach backend systems
@@ -402,6 +407,7 @@ impl Default for Config {
             kms: KmsConfig::default(),
             ingest: IngestConfig::default(),
             bastion: BastionConfig::default(),
+            secops: SecopsConfig::default(),
         }
     }
 }
@@ -562,6 +568,7 @@ impl Config {
             }
             self.kms.shamir.validate()?;
         }
+        self.secops.validate()?;
         Ok(())
     }
 }
@@ -701,6 +708,60 @@ mod tests {
             ("[ingest]\nmax_message_bytes = 10\n", "ingest.max_message_bytes"),
             ("[ingest]\ntcp = \"127.0.0.1:7000\"\ntls = \"127.0.0.1:7000\"\n", "share"),
             ("[ingest]\nport = 1\n", "port"),
+        ] {
+            let err = load_in_jail(toml, &[], FlagOverrides::default());
+            assert!(err.as_ref().is_err_and(|e| e.contains(key)), "{toml}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn the_secops_section_parses_as_documented_and_typos_are_named() {
+        let toml = r#"
+[secops]
+dedup_window_secs = 600
+escalation_queue = "escalations"
+[secops.sla]
+critical = { ack_mins = 5, resolve_mins = 60 }
+informational = {}
+[secops.outbox]
+max_attempts = 3
+[[secops.webhooks]]
+name = "soc"
+url = "https://hooks.example/rampart"
+secret_file = "/etc/rampart/webhook-soc.secret"
+min_severity = "high"
+[secops.smtp]
+host = "smtp.example"
+username = "rampart"
+password_file = "/etc/rampart/smtp.password"
+from = "rampart@example"
+to = ["soc@example"]
+[secops.syslog]
+address = "192.0.2.10:6514"
+transport = "tls"
+ca_file = "/etc/rampart/siem-ca.pem"
+"#;
+        let c = load_in_jail(toml, &[], FlagOverrides::default()).unwrap_or_else(|e| panic!("{e}"));
+        let s = &c.secops;
+        assert_eq!((s.dedup_window_secs, s.outbox.max_attempts, s.outbox.backoff_initial_ms), (600, 3, 1000));
+        assert_eq!(s.sla.critical, secops::Sla { ack_mins: Some(5), resolve_mins: Some(60) });
+        assert_eq!(s.sla.high, secops::SlaTable::default().high, "unset severities keep their defaults");
+        assert_eq!(s.webhooks[0].min_severity, crate::alert::Severity::High);
+        assert_eq!(s.webhooks[0].timeout_ms, 5000);
+        assert_eq!(s.smtp.as_ref().map(|m| (m.port, m.security)), Some((587, secops::SmtpSecurity::Starttls)));
+        assert_eq!(s.syslog.as_ref().map(|l| l.transport), Some(secops::SyslogTransport::Tls));
+        let c = load_in_jail("", &[("RAMPART_SECOPS__DEDUP_WINDOW_SECS", "60")], FlagOverrides::default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.secops.dedup_window_secs, 60, "the environment reaches [secops]");
+        for (toml, key) in [
+            ("[secops]\ndedup_windw_secs = 1\n", "dedup_windw_secs"),
+            ("[secops.sla]\nurgent = {}\n", "urgent"),
+            ("[secops.sla]\nlow = { ack_mins = 0 }\n", "secops.sla.low"),
+            (
+                "[secops.smtp]\nhost = \"h\"\nfrom = \"a@b\"\nto = [\"c@d\"]\nsecurity = \"none\"\nusername = \"u\"\npassword_file = \"/p\"\n",
+                "without TLS",
+            ),
+            ("[[secops.webhooks]]\nname = \"x\"\nurl = \"http://example.com\"\nsecret_file = \"/s\"\n", "https"),
         ] {
             let err = load_in_jail(toml, &[], FlagOverrides::default());
             assert!(err.as_ref().is_err_and(|e| e.contains(key)), "{toml}: {err:?}");

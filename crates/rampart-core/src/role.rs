@@ -66,6 +66,14 @@ pub enum Permission {
     BastionManage,
     /// Approve or deny commands held by a `review` red line (never one's own).
     BastionReview,
+    /// Read alarm, vulnerability and incident tickets (customer roles: only
+    /// their own tenant's).
+    TicketRead,
+    /// Work tickets: acknowledge, assign, change status, resolve, comment.
+    TicketWrite,
+    /// See the notification outbox and its dead-letter list, and re-drive
+    /// dead letters.
+    NotifyManage,
 }
 
 impl Role {
@@ -94,11 +102,20 @@ impl Role {
                 SourceWrite,
                 SshKeySelf,
                 BastionReview,
+                TicketRead,
+                TicketWrite,
+                NotifyManage,
             ],
-            Role::OperationsEngineer => &[TenantRead, TokenSelf, AccessKeySelf, SystemRead, SourceRead, SshKeySelf],
+            // Works the incidents assigned to them.
+            Role::OperationsEngineer => {
+                &[TenantRead, TokenSelf, AccessKeySelf, SystemRead, SourceRead, SshKeySelf, TicketRead, TicketWrite]
+            }
             // Read-only over everything: every *Read permission, and its own tokens.
-            Role::Auditor => &[UserRead, TenantRead, AuditRead, SystemRead, SourceRead, TokenSelf],
-            Role::CustomerAdmin => &[UserRead, UserWrite, TenantRead, TokenSelf, AccessKeySelf, KmsUse, KmsManage],
+            Role::Auditor => &[UserRead, TenantRead, AuditRead, SystemRead, SourceRead, TokenSelf, TicketRead],
+            // Sees its own tenant's tickets; the operator's SOC works them.
+            Role::CustomerAdmin => {
+                &[UserRead, UserWrite, TenantRead, TokenSelf, AccessKeySelf, KmsUse, KmsManage, TicketRead]
+            }
             Role::CustomerUser => &[TenantRead, TokenSelf, AccessKeySelf, KmsUse],
         }
     }
@@ -130,7 +147,7 @@ impl Role {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 16] = [
+    pub const ALL: [Permission; 19] = [
         Permission::UserRead,
         Permission::UserWrite,
         Permission::TenantRead,
@@ -147,6 +164,9 @@ impl Permission {
         Permission::SshKeySelf,
         Permission::BastionManage,
         Permission::BastionReview,
+        Permission::TicketRead,
+        Permission::TicketWrite,
+        Permission::NotifyManage,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -167,6 +187,9 @@ impl Permission {
             Permission::SshKeySelf => "ssh_key_self",
             Permission::BastionManage => "bastion_manage",
             Permission::BastionReview => "bastion_review",
+            Permission::TicketRead => "ticket_read",
+            Permission::TicketWrite => "ticket_write",
+            Permission::NotifyManage => "notify_manage",
         }
     }
 }
@@ -233,7 +256,14 @@ mod tests {
     fn auditor_holds_no_write_permission() {
         for p in Role::Auditor.permissions() {
             assert!(
-                !matches!(p, Permission::UserWrite | Permission::TenantWrite | Permission::SystemWrite),
+                !matches!(
+                    p,
+                    Permission::UserWrite
+                        | Permission::TenantWrite
+                        | Permission::SystemWrite
+                        | Permission::TicketWrite
+                        | Permission::NotifyManage
+                ),
                 "auditor must be read-only, but has {p}"
             );
         }

@@ -22,6 +22,8 @@ use crate::routes::{Access, RouteSpec};
         api::access_keys::list, api::access_keys::create, api::access_keys::revoke,
         api::audit::list,
         api::sources::list, api::sources::create, api::sources::show, api::sources::update, api::sources::delete,
+        api::tickets::list, api::tickets::show, api::tickets::ack, api::tickets::assign, api::tickets::status,
+        api::tickets::resolve, api::tickets::comment, api::tickets::notifications, api::tickets::redrive,
         api::bastion::list_keys, api::bastion::add_key, api::bastion::remove_key,
         api::bastion::list_targets, api::bastion::create_target, api::bastion::delete_target,
         api::bastion::list_grants, api::bastion::create_grant, api::bastion::delete_grant,

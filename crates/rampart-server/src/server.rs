@@ -50,6 +50,22 @@ pub struct AppState {
     pub unseal_limiter: Arc<crate::api::operator::UnsealLimiter>,
     /// The log platform: source registry and what the listeners share.
     pub ingest: crate::ingest::Ingest,
+    /// The ticket desk (`rampart-secops`). It is also the detection stage's
+    /// `AlertSink`: see [`AppState::alert_sink`].
+    pub tickets: rampart_secops::TicketService,
+    /// The notification outbox (dead letters, re-drive).
+    pub outbox: rampart_secops::notify::OutboxWorker,
+    /// The SLA job and the outbox worker, stopped before storage closes.
+    pub secops_jobs: Arc<[tokio::task::AbortHandle]>,
+}
+
+impl AppState {
+    /// SECOPS HOOK: where the detection stage hands its alerts. The stage
+    /// takes this `Arc<dyn AlertSink>`; the ticket service opens or joins
+    /// tickets behind it.
+    pub fn alert_sink(&self) -> Arc<dyn rampart_core::alert::AlertSink> {
+        Arc::new(self.tickets.clone())
+    }
 }
 
 impl std::fmt::Debug for AppState {
@@ -89,6 +105,11 @@ impl Running {
         }
         self.handle.graceful_shutdown(Some(self.grace));
         let served = self.task.await.context("server task")?;
+        // A delivery cut here is leased, not lost: another worker (or
+        // this node after a restart) takes it once the lease runs out.
+        for job in self.state.secops_jobs.iter() {
+            job.abort();
+        }
         // Background jobs may still hold handles: closing commits what is
         // queued and lets the embedded log flush and release its lock.
         self.state.ledger.close().await;
@@ -145,6 +166,7 @@ pub async fn build(config: Config) -> Result<(Router, AppState, DataDir, Vec<Rou
         Duration::from_secs(config.kms.cache_ttl_secs),
     );
     let context_hasher = root.keyed_hasher("rampart/kms-context/v1");
+    let (tickets, outbox, secops_jobs) = build_secops(&config, &store, &audit)?;
     let kms = match open_keystore(&config.kms, &data_dir).await? {
         Opened::Open(keystore) => rampart_kms::service::Kms::new(store.clone(), audit, keystore, cache, context_hasher),
         Opened::Sealed(sealed) => {
@@ -181,6 +203,9 @@ pub async fn build(config: Config) -> Result<(Router, AppState, DataDir, Vec<Rou
         openapi: Arc::new(serde_json::to_string(&openapi)?),
         unseal_limiter: Arc::default(),
         ingest,
+        tickets,
+        outbox,
+        secops_jobs,
     };
     let (router, specs) = routes.into_router(state.clone());
     let router = layered(router, &state.config);
@@ -233,6 +258,33 @@ pub async fn start(config: Config) -> Result<Running> {
     data_dir.write_client_info(&url, &syslog)?;
     tracing::info!(%url, "listening");
     Ok(Running { addr, bastion, data_dir, specs, bootstrap, state, syslog, handle, task, grace })
+}
+
+/// The ticket desk and its notification outbox, with their background
+/// jobs: the SLA check (every `secops.sla_check_secs`) and the outbox
+/// worker. Several nodes may run both: missed deadlines and deliveries are
+/// claimed with compare-and-set.
+fn build_secops(
+    config: &Config,
+    store: &Store,
+    audit: &Audit,
+) -> Result<(rampart_secops::TicketService, rampart_secops::notify::OutboxWorker, Arc<[tokio::task::AbortHandle]>)> {
+    let clock: Arc<dyn rampart_secops::Clock> = Arc::new(rampart_secops::SystemClock);
+    let notifier =
+        rampart_secops::Notifier::from_config(&config.secops).context("setting up [secops] notifications")?;
+    tracing::info!(channels = ?notifier.channels(), "ticket notifications");
+    let outbox = rampart_secops::notify::OutboxWorker::new(
+        store.clone(),
+        audit.clone(),
+        notifier.clone(),
+        config.secops.outbox.clone(),
+        clock.clone(),
+    );
+    let tickets =
+        rampart_secops::TicketService::new(store.clone(), audit.clone(), config.secops.clone(), notifier, clock);
+    let jobs: Arc<[tokio::task::AbortHandle]> =
+        Arc::new([tickets.spawn_sla_job().abort_handle(), outbox.spawn().abort_handle()]);
+    Ok((tickets, outbox, jobs))
 }
 
 /// A keystore ready to use, or one sealed by Shamir shares.

@@ -22,6 +22,7 @@ mod sources;
 mod tenants;
 pub mod testing;
 mod throttle;
+mod tickets;
 mod tokens;
 mod users;
 
@@ -36,6 +37,9 @@ pub use sessions::{SessionEnd, SessionRow};
 pub use sources::{SourceRow, SourceSpec};
 pub use tenants::TenantRow;
 pub use throttle::Throttle;
+pub use tickets::{
+    CommentRow, HistoryRow, NewNotification, NotificationRow, TicketEventRow, TicketFilter, TicketRow, TicketWrite,
+};
 pub use tokens::TokenRow;
 pub use users::{NewUser, UserRow};
 

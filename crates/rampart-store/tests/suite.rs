@@ -10,8 +10,8 @@ use std::future::Future;
 use rampart_core::{Event, Id, Outcome, Role};
 use rampart_store::testing::TestPostgres;
 use rampart_store::{
-    EventFilter, GrantRow, ImportToken, ImportedMaterial, KmsKeyRow, NewUser, SourceSpec, SshKeyRow, Store, StoreError,
-    TargetRow, TokenRow,
+    EventFilter, GrantRow, HistoryRow, ImportToken, ImportedMaterial, KmsKeyRow, NewNotification, NewUser, SourceSpec,
+    SshKeyRow, Store, StoreError, TargetRow, TicketEventRow, TicketFilter, TicketRow, TicketWrite, TokenRow,
 };
 
 /// Runs `case` on a fresh SQLite store and a fresh PostgreSQL store.
@@ -50,6 +50,9 @@ on_every_backend!(
     bastion_keys_targets_and_grants_round_trip,
     bastion_reviews_are_decided_once,
     bastion_sessions_end_once_and_take_one_termination,
+    tickets_compare_and_set_keep_one_joinable_per_key_and_bound_events,
+    ticket_listing_holds_at_scale_with_indexed_filters_and_keyset_pages,
+    the_outbox_leases_retries_and_dead_letters,
 );
 
 async fn with_sqlite<F, Fut>(case: F)
@@ -675,4 +678,203 @@ async fn bastion_sessions_end_once_and_take_one_termination(store: Store) {
     assert_eq!(store.list_bastion_sessions(true, 10).await.unwrap().len(), 1);
     assert_eq!(store.list_bastion_sessions(false, 10).await.unwrap().len(), 2);
     assert!(matches!(store.find_bastion_session("ses_9").await, Err(StoreError::NotFound)));
+}
+
+fn ticket_row(id: &Id, key: Option<&str>, status: &str, severity: &str, queue: &str, now: i64) -> TicketRow {
+    TicketRow {
+        id: id.clone(),
+        kind: "alarm".into(),
+        title: "t".into(),
+        severity: severity.into(),
+        status: status.into(),
+        queue: queue.into(),
+        assignee: None,
+        tenant_id: None,
+        rule_id: Some("r".into()),
+        pack: Some("p".into()),
+        dedup_key: key.map(str::to_owned),
+        dedup_open: key.map(str::to_owned),
+        description: String::new(),
+        tags: "[]".into(),
+        event_count: 1,
+        first_seen_ms: now,
+        last_seen_ms: now,
+        ack_due_ms: Some(now + 1000),
+        resolve_due_ms: Some(now + 2000),
+        ack_missed_ms: None,
+        resolve_missed_ms: None,
+        acknowledged_at: None,
+        resolved_at: None,
+        resolution: None,
+        last_notified_ms: None,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+fn ev(i: i64) -> TicketEventRow {
+    TicketEventRow { ledger_index: i, time_ms: i, kind: "k".into() }
+}
+
+async fn tickets_compare_and_set_keep_one_joinable_per_key_and_bound_events(store: Store) {
+    let a = ticket_row(&Id::new("tkt"), Some("-|r"), "new", "high", "soc", 10);
+    let events: Vec<_> = (0..3).map(ev).collect();
+    let history = HistoryRow {
+        time_ms: 10,
+        actor: "system".into(),
+        action: "ticket.opened".into(),
+        detail: serde_json::json!({"x": 1}),
+        ledger_index: Some(7),
+    };
+    let note = NewNotification {
+        id: Id::new("ntf"),
+        ticket_id: Some(a.id.clone()),
+        event: "ticket.opened".into(),
+        channel: "webhook".into(),
+        target: "soc".into(),
+        payload: "{}".into(),
+    };
+    let w = TicketWrite {
+        events: &events,
+        keep_events: 2,
+        history: Some(&history),
+        comment: None,
+        notifications: std::slice::from_ref(&note),
+    };
+    store.insert_ticket(&a, &w, None).await.expect("insert");
+    assert_eq!(store.get_ticket(&a.id).await.expect("get"), a);
+    assert_eq!(store.find_joinable_ticket("-|r").await.expect("find").map(|t| t.id), Some(a.id.clone()));
+    assert_eq!(store.ticket_history(&a.id).await.expect("history"), vec![history.clone()]);
+    assert_eq!(store.get_notification(&note.id).await.expect("note").status, "pending");
+
+    // A second joinable ticket for the key conflicts and writes nothing.
+    let b = ticket_row(&Id::new("tkt"), Some("-|r"), "new", "high", "soc", 11);
+    let dup = store.insert_ticket(&b, &TicketWrite::default(), None).await;
+    assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
+    assert!(matches!(store.get_ticket(&b.id).await, Err(StoreError::NotFound)));
+    // Superseding the old one clears its key in the same transaction.
+    store.insert_ticket(&b, &TicketWrite::default(), Some(&a.id)).await.expect("supersede");
+    assert_eq!(store.get_ticket(&a.id).await.expect("a").dedup_open, None);
+    assert_eq!(store.find_joinable_ticket("-|r").await.expect("find").map(|t| t.id), Some(b.id.clone()));
+
+    // Compare-and-set on the version.
+    let mut next = b.clone();
+    next.version = 2;
+    next.event_count = 5;
+    let more: Vec<_> = (3..9).map(ev).collect();
+    let w = TicketWrite { events: &more, keep_events: 2, ..TicketWrite::default() };
+    store.update_ticket(&next, 1, &w).await.expect("cas");
+    let stale = store.update_ticket(&next, 1, &TicketWrite::default()).await;
+    assert!(matches!(stale, Err(StoreError::Conflict(_))), "{stale:?}");
+    let mut gone = next.clone();
+    gone.id = Id::new("tkt");
+    assert!(matches!(store.update_ticket(&gone, 1, &TicketWrite::default()).await, Err(StoreError::NotFound)));
+    let kept: Vec<i64> = store.ticket_events(&b.id).await.expect("events").iter().map(|e| e.ledger_index).collect();
+    assert_eq!(kept, [3, 4, 7, 8], "the first two and the latest two");
+    // The same ledger index twice is stored once.
+    let w = TicketWrite { events: &more[5..], keep_events: 2, ..TicketWrite::default() };
+    let mut again = next.clone();
+    again.version = 3;
+    store.update_ticket(&again, 2, &w).await.expect("cas");
+    assert_eq!(store.ticket_events(&b.id).await.expect("events").len(), 4);
+
+    // Deadlines: due and not yet recorded.
+    assert!(
+        store
+            .tickets_missing_ack(1005, 10)
+            .await
+            .expect("ack")
+            .iter()
+            .all(|t| t.id != a.id || t.ack_due_ms < Some(1005))
+    );
+    let due: Vec<Id> = store.tickets_missing_ack(1012, 10).await.expect("ack").into_iter().map(|t| t.id).collect();
+    assert_eq!(due.len(), 2);
+    assert!(store.tickets_missing_resolve(1500, 10).await.expect("resolve").is_empty());
+    assert_eq!(store.tickets_missing_resolve(2012, 10).await.expect("resolve").len(), 2);
+}
+
+async fn ticket_listing_holds_at_scale_with_indexed_filters_and_keyset_pages(store: Store) {
+    // Many tickets over 5 queues, every status and severity; each filtered
+    // page walks an index in id order (the benchmark goes to 100×).
+    let statuses = ["new", "acknowledged", "in_progress", "resolved", "false_positive", "closed"];
+    let severities = ["informational", "low", "medium", "high", "critical"];
+    for i in 0..1200usize {
+        let t = ticket_row(&Id::new("tkt"), None, statuses[i % 6], severities[i % 5], &format!("q{}", i % 5), 1);
+        store.insert_ticket(&t, &TicketWrite::default(), None).await.expect("insert");
+    }
+    let filter = TicketFilter {
+        status: Some("new".into()),
+        severity: Some("critical".into()),
+        queue: Some("q4".into()),
+        ..TicketFilter::default()
+    };
+    let started = std::time::Instant::now();
+    let mut seen = 0;
+    let mut after: Option<String> = None;
+    let mut last: Option<Id> = None;
+    loop {
+        let page = store.list_tickets(&filter, after.as_deref(), 25).await.expect("page");
+        for t in &page.items {
+            assert_eq!((t.status.as_str(), t.severity.as_str(), t.queue.as_str()), ("new", "critical", "q4"));
+            if let Some(l) = &last {
+                assert!(t.id < *l, "newest first, no repeats");
+            }
+            last = Some(t.id.clone());
+        }
+        seen += page.items.len();
+        match page.next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    // i % 6 == 0, i % 5 == 4 (and then i % 5 == 4 for the queue): i ≡ 24 mod 30.
+    assert_eq!(seen, 40);
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "listing took {:?}", started.elapsed());
+    let everyone = store.list_tickets(&TicketFilter::default(), None, 500).await.expect("all");
+    assert_eq!(everyone.items.len(), 500);
+    assert!(everyone.next.is_some());
+}
+
+async fn the_outbox_leases_retries_and_dead_letters(store: Store) {
+    let notes: Vec<NewNotification> = (0..3)
+        .map(|i| NewNotification {
+            id: Id::new("ntf"),
+            ticket_id: None,
+            event: "ticket.opened".into(),
+            channel: "webhook".into(),
+            target: format!("w{i}"),
+            payload: "{}".into(),
+        })
+        .collect();
+    store.enqueue_notifications(&notes, 100).await.expect("enqueue");
+    let claimed = store.claim_notifications(100, 200, 10).await.expect("claim");
+    assert_eq!(claimed.len(), 3);
+    assert!(
+        store.claim_notifications(150, 250, 10).await.expect("claim").is_empty(),
+        "leased rows are not claimed twice"
+    );
+    store.notification_delivered(&notes[0].id, 1, 150).await.expect("delivered");
+    store.notification_failed(&notes[1].id, 1, "HTTP 500", 1000, false, 150).await.expect("retry");
+    store.notification_failed(&notes[2].id, 8, "HTTP 500", 150, true, 150).await.expect("dead");
+    // The retry is due at 1000 only; the lease of the others does not matter any more.
+    assert!(store.claim_notifications(999, 2000, 10).await.expect("claim").is_empty());
+    let retry = store.claim_notifications(1000, 2000, 10).await.expect("claim");
+    assert_eq!(retry.iter().map(|n| n.id.clone()).collect::<Vec<_>>(), [notes[1].id.clone()]);
+    assert_eq!(retry[0].attempts, 1);
+    assert_eq!(retry[0].last_error.as_deref(), Some("HTTP 500"));
+    let dead = store.list_notifications("dead", None, 10).await.expect("dead");
+    assert_eq!(dead.items.iter().map(|n| n.id.clone()).collect::<Vec<_>>(), [notes[2].id.clone()]);
+    assert!(
+        matches!(store.redrive_notification(&notes[0].id, 3000).await, Err(StoreError::NotFound)),
+        "only dead letters"
+    );
+    store.redrive_notification(&notes[2].id, 3000).await.expect("redrive");
+    let n = store.get_notification(&notes[2].id).await.expect("get");
+    assert_eq!((n.status.as_str(), n.attempts, n.next_attempt_ms), ("pending", 0, 3000));
+    assert_eq!(store.get_notification(&notes[0].id).await.expect("get").delivered_at, Some(150));
+    assert_eq!(store.purge_delivered_notifications(150).await.expect("purge"), 0, "delivered at 150, not before");
+    assert_eq!(store.purge_delivered_notifications(151).await.expect("purge"), 1);
+    assert!(matches!(store.get_notification(&notes[0].id).await, Err(StoreError::NotFound)));
+    assert_eq!(store.get_notification(&notes[2].id).await.expect("pending stays").status, "pending");
 }

@@ -98,6 +98,9 @@ pub enum Command {
     /// The log source registry: register, list, show, review, remove.
     #[command(subcommand)]
     Source(cmd::source::SourceCmd),
+    /// The ticket desk: list, show, ack, assign, status, resolve, comment; dead letters.
+    #[command(subcommand)]
+    Tickets(cmd::tickets::TicketsCmd),
     /// The KMS root key sealed by Shamir shares: init, unseal, seal-status, seal.
     #[command(subcommand)]
     Operator(cmd::operator::OperatorCmd),

@@ -249,3 +249,69 @@ async fn audit_prove_writes_a_bundle_that_verifies_offline_and_ledger_verify_che
     assert!(text(&remote).contains("ledger OK"));
     server.stop().await;
 }
+
+// The CLI runs as a blocking child process; the server needs a worker of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tickets_commands_work_an_alert_from_list_to_resolution() {
+    use rampart_core::alert::{Alert, AlertEvent, Severity};
+    let server = TestServer::start().await;
+    let now = rampart_core::time::now_ms();
+    let alert = Alert {
+        rule_id: "ssh-brute-force".into(),
+        rule_title: "SSH brute force".into(),
+        pack: "rampart-redline".into(),
+        severity: Severity::Critical,
+        group_key: "user=alice".into(),
+        tenant_id: None,
+        events: vec![AlertEvent { ledger_index: 2, time_ms: now, kind: "log.auth.failed".into() }],
+        event_count: 5,
+        first_seen_ms: now,
+        last_seen_ms: now,
+        tags: vec![],
+        description: String::new(),
+    };
+    let raised = server.running.as_ref().expect("running").state.alert_sink().raise(&alert).await.expect("raise");
+    let id = raised.ticket_id.to_string();
+    let work = tempfile::tempdir().expect("tempdir");
+    let cfg = work.path().join("cfg");
+    let ca = server.data_dir().join("tls/ca.pem");
+    let ca = ca.to_str().expect("path");
+    let remote = |args: &[&str]| {
+        let mut all = vec!["--server", server.url.as_str(), "--ca-cert", ca];
+        all.extend_from_slice(args);
+        run(work.path(), &cfg, &all, "")
+    };
+    let secret = server.admin.totp_secret.clone().expect("secret");
+    let login = run(
+        work.path(),
+        &cfg,
+        &["--server", server.url.as_str(), "--ca-cert", ca, "login", "--username", "admin", "--password-stdin"],
+        &format!("{}\n{}\n", server.admin.password, totp_code(&secret, 0)),
+    );
+    assert_eq!(code(&login), 0, "{}", text(&login));
+
+    let list = remote(&["tickets", "list", "--severity", "critical"]);
+    assert_eq!(code(&list), 0, "{}", text(&list));
+    assert!(text(&list).contains("SEVERITY") && text(&list).contains(&id), "{}", text(&list));
+    let bad = remote(&["tickets", "list", "--status", "open"]);
+    assert_eq!(code(&bad), 6, "an unknown status is invalid: {}", text(&bad));
+    assert_eq!(code(&remote(&["tickets", "ack", &id])), 0);
+    let again = remote(&["tickets", "ack", &id]);
+    assert_eq!(code(&again), 5, "an illegal transition is a conflict: {}", text(&again));
+    assert!(text(&again).contains("in_progress"), "it says what is allowed: {}", text(&again));
+    assert_eq!(code(&remote(&["tickets", "assign", &id, "admin", "--queue", "tier2"])), 0);
+    assert_eq!(code(&remote(&["tickets", "comment", &id, "blocking the source"])), 0);
+    assert_eq!(code(&remote(&["tickets", "resolve", &id, "blocked at the firewall"])), 0);
+    let shown = remote(&["tickets", "show", &id]);
+    let shown_text = text(&shown);
+    assert!(shown_text.contains("history:") && shown_text.contains("ticket.resolved"), "{shown_text}");
+    assert!(shown_text.contains("blocking the source"), "{shown_text}");
+    let json: Value = serde_json::from_slice(&remote(&["tickets", "show", &id, "--json"]).stdout).expect("json");
+    assert_eq!((json["status"].as_str(), json["queue"].as_str()), (Some("resolved"), Some("tier2")));
+    assert_eq!(json["events"][0]["ledger_index"], 2);
+    let missing = remote(&["tickets", "show", "tkt_00000000000000000000000000000000"]);
+    assert_eq!(code(&missing), 4, "{}", text(&missing));
+    let dead = remote(&["tickets", "dead-letters", "--json"]);
+    assert_eq!(code(&dead), 0, "{}", text(&dead));
+    server.stop().await;
+}

@@ -13,6 +13,7 @@ pub mod operator;
 pub mod sources;
 pub mod system;
 pub mod tenants;
+pub mod tickets;
 pub mod tokens;
 pub mod users;
 
@@ -74,6 +75,15 @@ pub fn routes() -> Routes {
         .add(M::GET, "/api/v1/sources/{id}", Permission(SourceRead), get(sources::show))
         .add(M::PATCH, "/api/v1/sources/{id}", Permission(SourceWrite), patch(sources::update))
         .add(M::DELETE, "/api/v1/sources/{id}", Permission(SourceWrite), delete(sources::delete))
+        .add(M::GET, "/api/v1/tickets", Permission(TicketRead), get(tickets::list))
+        .add(M::GET, "/api/v1/tickets/{id}", Permission(TicketRead), get(tickets::show))
+        .add(M::POST, "/api/v1/tickets/{id}/ack", Permission(TicketWrite), post(tickets::ack))
+        .add(M::POST, "/api/v1/tickets/{id}/assign", Permission(TicketWrite), post(tickets::assign))
+        .add(M::POST, "/api/v1/tickets/{id}/status", Permission(TicketWrite), post(tickets::status))
+        .add(M::POST, "/api/v1/tickets/{id}/resolve", Permission(TicketWrite), post(tickets::resolve))
+        .add(M::POST, "/api/v1/tickets/{id}/comments", Permission(TicketWrite), post(tickets::comment))
+        .add(M::GET, "/api/v1/notifications", Permission(NotifyManage), get(tickets::notifications))
+        .add(M::POST, "/api/v1/notifications/{id}/redrive", Permission(NotifyManage), post(tickets::redrive))
         .add(M::GET, "/api/v1/ssh-keys", Permission(SshKeySelf), get(bastion::list_keys))
         .add(M::POST, "/api/v1/ssh-keys", Permission(SshKeySelf), post(bastion::add_key))
         .add(M::DELETE, "/api/v1/ssh-keys/{id}", Permission(SshKeySelf), delete(bastion::remove_key))

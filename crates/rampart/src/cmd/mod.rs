@@ -9,6 +9,7 @@ pub mod operator;
 pub mod serve;
 pub mod session;
 pub mod source;
+pub mod tickets;
 pub mod witness;
 
 use anyhow::Result;
@@ -34,6 +35,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Session(c) => bastion::session(g, c).await,
         Command::Kms(c) => kms::kms(g, c).await,
         Command::Source(c) => source::source(g, c).await,
+        Command::Tickets(c) => tickets::tickets(g, c).await,
         Command::Ledger(c) => ledger::ledger(g, c).await,
         Command::Operator(c) => operator::operator(g, c).await,
         Command::Audit(c) => ledger::audit(g, c).await,
