@@ -92,6 +92,9 @@ pub enum Command {
     /// The log source registry: register, list, show, review, remove.
     #[command(subcommand)]
     Source(cmd::source::SourceCmd),
+    /// Search the logs and follow them as they arrive.
+    #[command(subcommand)]
+    Logs(cmd::logs::LogsCmd),
     /// The KMS root key sealed by Shamir shares: init, unseal, seal-status, seal.
     #[command(subcommand)]
     Operator(cmd::operator::OperatorCmd),

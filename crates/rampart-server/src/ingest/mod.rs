@@ -37,6 +37,8 @@ pub enum Transport {
     Udp,
     Tcp,
     Tls,
+    /// `POST /api/v1/ingest`.
+    Http,
 }
 
 impl Transport {
@@ -45,6 +47,7 @@ impl Transport {
             Transport::Udp => "udp",
             Transport::Tcp => "tcp",
             Transport::Tls => "tls",
+            Transport::Http => "http",
         }
     }
 }
@@ -110,6 +113,20 @@ impl Ingest {
     /// makes its event.
     pub async fn prepare(&self, record: Record, peer: SocketAddr, transport: Transport, now: i64) -> Prepared {
         let name = source_name(&record, peer.ip());
+        self.prepare_as(&name, record, peer, transport, now).await
+    }
+
+    /// As [`Ingest::prepare`], for a source already known by name (an HTTP
+    /// sender's token says which).
+    pub async fn prepare_as(
+        &self,
+        name: &str,
+        record: Record,
+        peer: SocketAddr,
+        transport: Transport,
+        now: i64,
+    ) -> Prepared {
+        let name = name.to_owned();
         let source = match self.registry.admit(&name, peer.ip(), now).await {
             Ok(Admission::Accept(source)) => source,
             Ok(Admission::Held) => {
