@@ -96,7 +96,11 @@ pub async fn logs(g: &Global, cmd: LogsCmd) -> Result<()> {
                     println!("{}", serde_json::to_string_pretty(&page["counts"]).unwrap_or_default());
                 } else {
                     for c in counts {
-                        println!("{:>10}  {}", c["count"], c["value"].as_str().unwrap_or("(none)"));
+                        println!(
+                            "{:>10}  {}",
+                            c["count"].as_i64().unwrap_or_default(),
+                            c["value"].as_str().unwrap_or("(none)")
+                        );
                     }
                 }
                 return Ok(());
