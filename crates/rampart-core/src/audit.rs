@@ -29,6 +29,50 @@ pub enum AuditError {
 pub trait AuditSink: Send + Sync + fmt::Debug {
     /// Appends the event and resolves once it is durable.
     fn append<'a>(&'a self, event: &'a Event) -> BoxFuture<'a, Result<Appended, AuditError>>;
+
+    /// Appends `events` together and resolves once all are durable, with
+    /// each one's position in order. A sink that can commit them as one
+    /// unit (the ledger: one request, contiguous indexes, all or none)
+    /// overrides this; the default appends them one after another, so on
+    /// an error the ones before it may be stored. Shared, so a caller can
+    /// retry without a copy and the sink can index them without one.
+    fn append_many(&self, events: Arc<[Event]>) -> BoxFuture<'_, Result<AppendedMany, AuditError>> {
+        Box::pin(async move {
+            let mut positions = Vec::with_capacity(events.len());
+            let mut pending = Vec::new();
+            for event in events.iter() {
+                let appended = self.append(event).await?;
+                positions.push(appended.position);
+                pending.extend(appended.indexed);
+            }
+            let indexed: Option<BoxFuture<'static, ()>> = if pending.is_empty() {
+                None
+            } else {
+                Some(Box::pin(async move {
+                    for p in pending {
+                        p.await;
+                    }
+                }))
+            };
+            Ok(AppendedMany { positions, indexed })
+        })
+    }
+}
+
+/// Durable audit records appended together: their positions in order, and
+/// a future that resolves once all are searchable (see [`Appended`]).
+pub struct AppendedMany {
+    pub positions: Vec<u64>,
+    pub indexed: Option<BoxFuture<'static, ()>>,
+}
+
+impl fmt::Debug for AppendedMany {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AppendedMany")
+            .field("positions", &self.positions)
+            .field("indexed", &self.indexed.as_ref().map(|_| "pending"))
+            .finish()
+    }
 }
 
 /// A durable audit record: its position, and, where the sink keeps a

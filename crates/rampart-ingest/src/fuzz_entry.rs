@@ -121,3 +121,34 @@ pub const ALL: [(&str, Entry); 14] = [
     ("json", json),
     ("kv", kv),
 ];
+
+/// The log search language: any input parses or is refused with an error;
+/// what parses holds at most `MAX_TERMS` terms, nests at most `MAX_DEPTH`,
+/// and only valid field names.
+pub fn query(data: &[u8]) {
+    use crate::query::{Expr, MAX_DEPTH, MAX_TERMS, parse, valid_field};
+    fn walk(e: &Expr, depth: usize, terms: &mut usize) {
+        assert!(depth <= 2 * MAX_DEPTH + MAX_TERMS, "nesting beyond the bound");
+        match e {
+            Expr::And(a, b) | Expr::Or(a, b) => {
+                walk(a, depth + 1, terms);
+                walk(b, depth + 1, terms);
+            }
+            Expr::Not(a) => walk(a, depth + 1, terms),
+            Expr::Field(name, _) => {
+                assert!(valid_field(name), "field {name:?}");
+                *terms += 1;
+            }
+            Expr::Text(_) => *terms += 1,
+        }
+    }
+    let Ok(q) = parse(&text(data), NOW_MS) else { return };
+    let mut terms = 0;
+    if let Some(e) = &q.filter {
+        walk(e, 0, &mut terms);
+    }
+    assert!(terms <= MAX_TERMS);
+    if let Some(f) = &q.count_by {
+        assert!(valid_field(f));
+    }
+}

@@ -18,6 +18,7 @@ pub mod framing;
 pub mod fuzz_entry;
 pub mod parsers;
 pub mod pipeline;
+pub mod query;
 pub mod record;
 pub mod source;
 pub mod syslog;

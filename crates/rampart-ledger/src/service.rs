@@ -7,7 +7,10 @@
 //! takes the first waiting entry and every other one already queued (up to
 //! [`MAX_BATCH`]), makes the batch durable in one `FsLog::append`, and only
 //! then answers each writer with its index. Under load batches grow, so the
-//! fsync cost is shared; idle, a lone entry is committed at once.
+//! fsync cost is shared; idle, a lone entry is committed at once. A writer
+//! with many entries at once (a syslog connection's ready records) sends
+//! them as one request ([`Ledger::append_many`]): they get contiguous
+//! indexes and cost the sequencer one channel message and one reply.
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
@@ -62,10 +65,9 @@ pub struct Head {
 }
 
 enum Request {
-    Append {
-        entry: Vec<u8>,
-        reply: oneshot::Sender<Result<u64, LedgerError>>,
-    },
+    /// One or more entries, committed in the same batch at contiguous
+    /// indexes; the reply is the first one's.
+    Append { entries: Vec<Vec<u8>>, reply: oneshot::Sender<Result<u64, LedgerError>> },
     /// Commit what is queued before it, stop, and say so.
     Close(oneshot::Sender<()>),
 }
@@ -150,11 +152,25 @@ impl Ledger {
 
     /// Appends one entry; resolves with its index once it is durable.
     pub async fn append(&self, entry: Vec<u8>) -> Result<u64, LedgerError> {
-        if entry.len() > crate::fslog::MAX_ENTRY {
-            return Err(LedgerError::BadRequest(format!("entry of {} bytes is too large", entry.len())));
+        self.append_many(vec![entry]).await
+    }
+
+    /// Appends `entries` together: they are committed in one batch, at
+    /// contiguous indexes, all or none. Resolves with the first index once
+    /// they are durable. At most [`MAX_BATCH`] entries; none may be too
+    /// large; an empty list is refused (it would have no index).
+    pub async fn append_many(&self, entries: Vec<Vec<u8>>) -> Result<u64, LedgerError> {
+        if entries.is_empty() || entries.len() > MAX_BATCH {
+            return Err(LedgerError::BadRequest(format!(
+                "a batch holds 1 to {MAX_BATCH} entries, not {}",
+                entries.len()
+            )));
+        }
+        if let Some(big) = entries.iter().find(|e| e.len() > crate::fslog::MAX_ENTRY) {
+            return Err(LedgerError::BadRequest(format!("entry of {} bytes is too large", big.len())));
         }
         let (reply, answer) = oneshot::channel();
-        self.tx.send(Request::Append { entry, reply }).await.map_err(|_| LedgerError::Closed)?;
+        self.tx.send(Request::Append { entries, reply }).await.map_err(|_| LedgerError::Closed)?;
         answer.await.map_err(|_| LedgerError::Closed)?
     }
 
@@ -328,13 +344,14 @@ fn sequence(mut log: Box<dyn LogWriter>, mut rx: mpsc::Receiver<Request>, head: 
     let mut closing = None;
     while let Some(first) = rx.blocking_recv() {
         let mut entries = Vec::new();
+        // Each writer's reply and how many entries it sent.
         let mut replies = Vec::new();
         let mut next = Some(first);
         while let Some(request) = next.take() {
             match request {
-                Request::Append { entry, reply } => {
-                    entries.push(entry);
-                    replies.push(reply);
+                Request::Append { entries: mut more, reply } => {
+                    replies.push((reply, more.len() as u64));
+                    entries.append(&mut more);
                 }
                 Request::Close(done) => {
                     closing = Some(done);
@@ -362,7 +379,7 @@ fn sequence(mut log: Box<dyn LogWriter>, mut rx: mpsc::Receiver<Request>, head: 
 fn commit(
     log: &mut dyn LogWriter,
     entries: &[Vec<u8>],
-    replies: Vec<oneshot::Sender<Result<u64, LedgerError>>>,
+    replies: Vec<(oneshot::Sender<Result<u64, LedgerError>>, u64)>,
     head: &watch::Sender<Head>,
 ) {
     let started = std::time::Instant::now();
@@ -372,13 +389,15 @@ fn commit(
     match appended {
         Ok(first_index) => {
             advance(head, Head { size: log.size(), root: log.root() });
-            for (i, reply) in replies.into_iter().enumerate() {
-                let _ = reply.send(Ok(first_index + i as u64));
+            let mut index = first_index;
+            for (reply, count) in replies {
+                let _ = reply.send(Ok(index));
+                index += count;
             }
         }
         Err(e) => {
             tracing::error!(error = %e, entries = entries.len(), "ledger append failed; nothing acknowledged");
-            for reply in replies {
+            for (reply, _) in replies {
                 let _ = reply.send(Err(LedgerError::Storage(e.to_string())));
             }
         }

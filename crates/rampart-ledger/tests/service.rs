@@ -105,3 +105,46 @@ async fn broken_storage_refuses_appends_and_recovers_without_restart() {
     let p = ledger.inclusion(index, None).await.unwrap();
     verify_inclusion(index, ledger.head().size, &leaf_hash(b"after recovery"), &p.proof, &ledger.head().root).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batched_writers_get_contiguous_indexes_beside_single_writers() {
+    let dir = tempfile::tempdir().unwrap();
+    let signer = Signer::generate("test.example/ledger").unwrap();
+    let ledger = Ledger::start(dir.path(), signer, "test.example/ledger").unwrap();
+    let mut tasks = Vec::new();
+    for w in 0..8u64 {
+        let l = ledger.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut got = Vec::new();
+            for b in 0..10u64 {
+                // Batches of 1 to 40 entries, interleaved with the others.
+                let batch: Vec<Vec<u8>> =
+                    (0..(w * 5 + b) % 40 + 1).map(|i| format!("writer {w} batch {b} entry {i}").into_bytes()).collect();
+                let first = l.append_many(batch.clone()).await.unwrap();
+                got.extend(batch.into_iter().zip(first..));
+            }
+            got
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let indexes: BTreeSet<u64> = all.iter().map(|(_, i)| *i).collect();
+    assert_eq!(indexes.len(), all.len(), "no index given twice");
+    assert_eq!(ledger.head().size, all.len() as u64, "no gaps");
+    // Each entry is where its batch's first index says it is.
+    let stored = ledger.entries(0, ledger.head().size).await.unwrap();
+    for (entry, index) in &all {
+        assert_eq!(&stored[*index as usize], entry, "entry at {index}");
+    }
+    // An empty batch has no index; an oversized entry refuses the whole
+    // batch, and nothing of it is stored.
+    let size = ledger.head().size;
+    assert!(matches!(ledger.append_many(Vec::new()).await, Err(LedgerError::BadRequest(_))));
+    let too_big = vec![b"fine".to_vec(), vec![0u8; rampart_ledger::fslog::MAX_ENTRY + 1]];
+    assert!(matches!(ledger.append_many(too_big).await, Err(LedgerError::BadRequest(_))));
+    let too_many = vec![b"x".to_vec(); rampart_ledger::service::MAX_BATCH + 1];
+    assert!(matches!(ledger.append_many(too_many).await, Err(LedgerError::BadRequest(_))));
+    assert_eq!(ledger.head().size, size, "refused batches change nothing");
+}

@@ -8,21 +8,24 @@
 //! event is still recorded; [`reindex`] fills the gap from the ledger when
 //! the node next starts.
 
+use std::sync::Arc;
+
 use rampart_core::Event;
-use rampart_core::audit::{Appended, AuditError, AuditSink, BoxFuture};
+use rampart_core::audit::{Appended, AppendedMany, AuditError, AuditSink, BoxFuture};
 use rampart_ledger::Ledger;
 use rampart_store::Store;
 use tokio::sync::{mpsc, oneshot};
 
-/// The most events one index transaction holds.
-const INDEX_BATCH: usize = 1024;
-/// Events waiting for the indexer beyond this are handed over by a task
-/// that waits for room, never dropped.
-const INDEX_QUEUE: usize = 65_536;
+/// The most events one index transaction holds (a job is never split).
+const INDEX_BATCH: usize = 4096;
+/// Jobs (one per append or batch) waiting for the indexer beyond this are
+/// handed over by a task that waits for room, never dropped.
+const INDEX_QUEUE: usize = 16_384;
 
+/// Events at contiguous ledger positions from `first`.
 struct IndexJob {
-    event: Event,
-    position: u64,
+    events: Arc<[Event]>,
+    first: u64,
     done: oneshot::Sender<()>,
 }
 
@@ -42,39 +45,84 @@ impl LedgerSink {
     }
 }
 
+impl LedgerSink {
+    /// Hands durable events to the indexer; the future resolves once they
+    /// are searchable (at once when the indexer is gone: shutting down, the
+    /// next start indexes them from the ledger).
+    fn index(&self, events: Arc<[Event]>, first: u64) -> Option<BoxFuture<'static, ()>> {
+        let (done, indexed) = oneshot::channel();
+        let job = IndexJob { events, first, done };
+        match self.index.try_send(job) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(job)) => {
+                let index = self.index.clone();
+                tokio::spawn(async move { index.send(job).await });
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => return None,
+        }
+        Some(Box::pin(async move {
+            let _ = indexed.await;
+        }))
+    }
+}
+
+fn encode(event: &Event) -> Result<Vec<u8>, AuditError> {
+    rampart_ledger::entry::encode_event(event).map_err(|e| AuditError::Failed(e.to_string()))
+}
+
 impl AuditSink for LedgerSink {
     fn append<'a>(&'a self, event: &'a Event) -> BoxFuture<'a, Result<Appended, AuditError>> {
         Box::pin(async move {
-            let entry = rampart_ledger::entry::encode_event(event).map_err(|e| AuditError::Failed(e.to_string()))?;
-            let position = self.ledger.append(entry).await.map_err(|e| AuditError::Failed(e.to_string()))?;
-            let (done, indexed) = oneshot::channel();
-            let job = IndexJob { event: event.clone(), position, done };
-            match self.index.try_send(job) {
-                Ok(()) => {}
-                Err(mpsc::error::TrySendError::Full(job)) => {
-                    let index = self.index.clone();
-                    tokio::spawn(async move { index.send(job).await });
-                }
-                // Shutting down: the event is in the ledger; the next start
-                // indexes it.
-                Err(mpsc::error::TrySendError::Closed(_)) => return Ok(Appended::at(position)),
+            let position = self.ledger.append(encode(event)?).await.map_err(|e| AuditError::Failed(e.to_string()))?;
+            Ok(Appended { position, indexed: self.index(Arc::from([event.clone()]), position) })
+        })
+    }
+
+    /// One ledger request for all of them (contiguous indexes, all or
+    /// none), then one indexer job.
+    fn append_many(&self, events: Arc<[Event]>) -> BoxFuture<'_, Result<AppendedMany, AuditError>> {
+        Box::pin(async move {
+            if events.is_empty() {
+                return Ok(AppendedMany { positions: Vec::new(), indexed: None });
             }
-            Ok(Appended {
-                position,
-                indexed: Some(Box::pin(async move {
-                    let _ = indexed.await;
-                })),
-            })
+            let entries = events.iter().map(encode).collect::<Result<Vec<_>, _>>()?;
+            let first = self.ledger.append_many(entries).await.map_err(|e| AuditError::Failed(e.to_string()))?;
+            let positions = (first..first + events.len() as u64).collect();
+            Ok(AppendedMany { positions, indexed: self.index(events, first) })
         })
     }
 }
 
 /// Commits queued events in batches until every sender is gone.
 async fn indexer(store: Store, mut rx: mpsc::Receiver<IndexJob>) {
-    let mut jobs = Vec::with_capacity(INDEX_BATCH);
-    while rx.recv_many(&mut jobs, INDEX_BATCH).await > 0 {
+    let mut jobs: Vec<IndexJob> = Vec::new();
+    let mut next: Option<IndexJob> = None;
+    loop {
+        // The first job, then whatever else is queued up to the batch size.
+        let first = match next.take() {
+            Some(job) => job,
+            None => match rx.recv().await {
+                Some(job) => job,
+                None => return,
+            },
+        };
+        let mut count = first.events.len();
+        jobs.push(first);
+        while count < INDEX_BATCH {
+            match rx.try_recv() {
+                Ok(job) if count + job.events.len() > INDEX_BATCH => {
+                    next = Some(job);
+                    break;
+                }
+                Ok(job) => {
+                    count += job.events.len();
+                    jobs.push(job);
+                }
+                Err(_) => break,
+            }
+        }
         let batch: Vec<(&Event, Option<i64>)> =
-            jobs.iter().map(|j| (&j.event, i64::try_from(j.position).ok())).collect();
+            jobs.iter().flat_map(|j| j.events.iter().zip(j.first..).map(|(e, p)| (e, i64::try_from(p).ok()))).collect();
         let mut attempt = 0;
         while let Err(e) = store.append_events(&batch).await {
             attempt += 1;
@@ -82,7 +130,7 @@ async fn indexer(store: Store, mut rx: mpsc::Receiver<IndexJob>) {
                 tracing::error!(
                     error = %e,
                     events = batch.len(),
-                    first = jobs.first().map(|j| j.position),
+                    first = jobs.first().map(|j| j.first),
                     "indexing audit events failed; they are in the ledger and are indexed at the next start"
                 );
                 break;

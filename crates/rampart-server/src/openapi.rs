@@ -20,10 +20,11 @@ use crate::routes::{Access, RouteSpec};
         api::tenants::list, api::tenants::create, api::tenants::show,
         api::tokens::list, api::tokens::create, api::tokens::revoke,
         api::access_keys::list, api::access_keys::create, api::access_keys::revoke,
-        api::audit::list,
+        api::audit::list, api::logs::search, api::logs::tail,
         api::sources::list, api::sources::create, api::sources::show, api::sources::update, api::sources::delete,
         api::tickets::list, api::tickets::show, api::tickets::ack, api::tickets::assign, api::tickets::status,
         api::tickets::resolve, api::tickets::comment, api::tickets::notifications, api::tickets::redrive,
+        api::sources::token, api::ingest::ingest,
         api::bastion::list_keys, api::bastion::add_key, api::bastion::remove_key,
         api::bastion::list_targets, api::bastion::create_target, api::bastion::delete_target,
         api::bastion::list_grants, api::bastion::create_grant, api::bastion::delete_grant,
@@ -62,6 +63,7 @@ fn access_name(a: Access) -> String {
         Access::Enrollment => "any-token".into(),
         Access::Permission(p) => format!("permission:{p}"),
         Access::Signed => "signature:sigv4-or-tc3".into(),
+        Access::SourceToken => "source-ingest-token".into(),
     }
 }
 

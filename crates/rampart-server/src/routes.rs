@@ -38,6 +38,9 @@ pub enum Access {
     /// handler verifies the signature and then checks the permission each
     /// operation needs. No bearer token is involved.
     Signed,
+    /// A log source's ingest token (`rampart source token`), checked by
+    /// the handler; a user's token is not one.
+    SourceToken,
 }
 
 /// One declared route.
@@ -125,7 +128,7 @@ pub async fn authorize(State((state, table)): State<(AppState, Table)>, mut req:
         tracing::error!(%method, %path, "request to a route without a declared permission refused");
         return ApiError::forbidden("route has no declared permission").into_response();
     };
-    if matches!(access, Access::Public | Access::Signed) {
+    if matches!(access, Access::Public | Access::Signed | Access::SourceToken) {
         return next.run(req).await;
     }
     let bearer = req
@@ -142,7 +145,7 @@ pub async fn authorize(State((state, table)): State<(AppState, Table)>, mut req:
         Err(e) => return ApiError::from(e).into_response(),
     };
     let allowed = match access {
-        Access::Public | Access::Signed | Access::Enrollment => true,
+        Access::Public | Access::Signed | Access::SourceToken | Access::Enrollment => true,
         Access::Authenticated => !principal.enrollment_only,
         Access::Permission(p) => principal.can(p),
     };

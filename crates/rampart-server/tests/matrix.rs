@@ -79,6 +79,14 @@ async fn every_route_denies_by_default_for_every_role() {
             );
             continue;
         }
+        if spec.access == Access::SourceToken {
+            // A source's ingest token, not a user's: refused without one
+            // and with any user token.
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{what} without a token");
+            let (status, _) = call(&server, &spec.method, spec.path, Some(&sessions[0].1.token)).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{what} with a user's token");
+            continue;
+        }
         if spec.access == Access::Signed {
             // Signed routes authenticate each request by its signature: no
             // signature is a client error, with or without a bearer token.
@@ -100,7 +108,9 @@ async fn every_route_denies_by_default_for_every_role() {
 
         for (role, session) in &sessions {
             let allowed = match spec.access {
-                Access::Public | Access::Signed | Access::Authenticated | Access::Enrollment => true,
+                Access::Public | Access::Signed | Access::SourceToken | Access::Authenticated | Access::Enrollment => {
+                    true
+                }
                 Access::Permission(p) => role.has(p),
             };
             let (status, body) = call(&server, &spec.method, spec.path, Some(&session.token)).await;

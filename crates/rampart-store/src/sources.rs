@@ -107,6 +107,29 @@ impl Store {
         source(&row)
     }
 
+    /// Sets (replaces) the source's ingest token hash.
+    pub async fn set_source_ingest_token(&self, id: &Id, token_hash: &str, now: i64) -> Result<()> {
+        let done = sqlx::query("UPDATE log_sources SET ingest_token_hash = $1, updated_at = $2 WHERE id = $3")
+            .bind(token_hash)
+            .bind(now)
+            .bind(id.as_str())
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(crate::StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// The source whose ingest token hashes to `token_hash`.
+    pub async fn find_source_by_ingest_token(&self, token_hash: &str) -> Result<Option<SourceRow>> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM log_sources WHERE ingest_token_hash = $1"))
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(source).transpose()
+    }
+
     pub async fn find_source_by_name(&self, name: &str) -> Result<Option<SourceRow>> {
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM log_sources WHERE name = $1"))
             .bind(name)

@@ -53,6 +53,7 @@ on_every_backend!(
     tickets_compare_and_set_keep_one_joinable_per_key_and_bound_events,
     ticket_listing_holds_at_scale_with_indexed_filters_and_keyset_pages,
     the_outbox_leases_retries_and_dead_letters,
+    log_search_finds_fields_phrases_ranges_and_counts,
 );
 
 async fn with_sqlite<F, Fut>(case: F)
@@ -877,4 +878,95 @@ async fn the_outbox_leases_retries_and_dead_letters(store: Store) {
     assert_eq!(store.purge_delivered_notifications(151).await.expect("purge"), 1);
     assert!(matches!(store.get_notification(&notes[0].id).await, Err(StoreError::NotFound)));
     assert_eq!(store.get_notification(&notes[2].id).await.expect("pending stays").status, "pending");
+}
+
+/// An ingested line as the listeners make it: source, syslog envelope,
+/// parsed fields, message.
+fn log_event(host: &str, user: &str, status: i64, message: &str) -> Event {
+    let mut ev = Event::new("log.sshd.auth_failed", Outcome::Failure, user);
+    ev.attrs = serde_json::json!({
+        "source": { "name": host, "type": "server" },
+        "syslog": { "hostname": host, "app_name": "sshd" },
+        "fields": { "User": user, "status": status.to_string() },
+        "message": message,
+    });
+    ev
+}
+
+async fn log_search_finds_fields_phrases_ranges_and_counts(store: Store) {
+    use rampart_ingest::query::parse;
+    use rampart_store::LogSearch;
+
+    let mut events = Vec::new();
+    for i in 0..30i64 {
+        let host = if i % 3 == 0 { "web01" } else { "db01" };
+        let user = if i % 2 == 0 { "root" } else { "alice" };
+        events.push(log_event(host, user, 200 + i * 10, &format!("Failed password for {user} line {i} 50%_off")));
+    }
+    events.push(Event::new("user.created", Outcome::Success, "admin").object("carol"));
+    let batch: Vec<(&Event, Option<i64>)> = events.iter().zip(0..).map(|(e, i)| (e, Some(i))).collect();
+    store.append_events(&batch).await.expect("append");
+    // Appending the same positions again changes nothing (re-indexing).
+    store.append_events(&batch).await.expect("append again");
+
+    let search = |q: &str, limit: usize| LogSearch {
+        query: parse(q, rampart_core::time::now_ms()).unwrap_or_else(|e| panic!("{q}: {e}")),
+        since_ms: None,
+        until_ms: None,
+        before: None,
+        limit,
+    };
+    let count = |q: &'static str| {
+        let store = store.clone();
+        let s = search(q, 1000);
+        async move { store.search_logs(&s).await.unwrap_or_else(|e| panic!("{q}: {e}")).events.len() }
+    };
+    assert_eq!(count("").await, 31);
+    assert_eq!(count("host:web01").await, 10);
+    assert_eq!(count("source:db01").await, 20);
+    assert_eq!(count("User:root").await, 15);
+    assert_eq!(count("fields.User:root AND host:web01").await, 5);
+    assert_eq!(count("host:web01 OR User:alice").await, 20);
+    assert_eq!(count("NOT host:web01").await, 21, "events without a host match NOT");
+    assert_eq!(count("-(host:web01 OR host:db01)").await, 1);
+    assert_eq!(count(r#""failed password for ROOT""#).await, 15, "free text ignores ASCII case");
+    assert_eq!(count(r#""50%_off""#).await, 30, "LIKE wildcards in a phrase are literal");
+    assert_eq!(count(r#""50%x""#).await, 0);
+    assert_eq!(count("kind:log.sshd.*").await, 30);
+    assert_eq!(count("syslog.app_name:ssh?").await, 30);
+    assert_eq!(count("status:[300 TO 400]").await, 11);
+    assert_eq!(count("status:>450").await, 4);
+    assert_eq!(count("index:[0 TO 4]").await, 5);
+    assert_eq!(count("object:carol").await, 1);
+    assert_eq!(count("time:>1h").await, 31);
+    assert_eq!(count("time:<1h").await, 0);
+    assert_eq!(count(r#"host:"x' OR '1'='1""#).await, 0, "values are bound, not spliced");
+
+    // Newest first, in pages, each result with its ledger index.
+    let mut page = search("host:db01", 7);
+    let mut seen = Vec::new();
+    loop {
+        let got = store.search_logs(&page).await.expect("page");
+        seen.extend(got.events.iter().map(|e| e.ledger_index.expect("ledger index")));
+        match got.next {
+            Some(n) => page.before = Some(n),
+            None => break,
+        }
+    }
+    let mut want: Vec<i64> = (0..30).filter(|i| i % 3 != 0).rev().collect();
+    want.sort_by(|a, b| b.cmp(a));
+    assert_eq!(seen, want);
+
+    let buckets = store.count_logs(&search("kind:log.* | count by host", 10)).await.expect("count");
+    let got: Vec<(Option<String>, i64)> = buckets.into_iter().map(|b| (b.value, b.count)).collect();
+    assert_eq!(got, [(Some("db01".to_owned()), 20), (Some("web01".to_owned()), 10)]);
+    let by_user = store.count_logs(&search("| count by User", 10)).await.expect("count");
+    assert_eq!(by_user.len(), 3, "root, alice and the event without the field: {by_user:?}");
+
+    // Tail: what came after a cursor, oldest first.
+    let last = store.last_event_seq().await.expect("last");
+    assert!(store.logs_after(&search("", 10), last).await.expect("after").is_empty());
+    let after = store.logs_after(&search("host:web01", 100), last - 10).await.expect("after");
+    assert!(after.windows(2).all(|w| w[0].seq < w[1].seq));
+    assert!(after.iter().all(|e| e.seq > last - 10));
 }

@@ -101,6 +101,9 @@ pub enum Command {
     /// The ticket desk: list, show, ack, assign, status, resolve, comment; dead letters.
     #[command(subcommand)]
     Tickets(cmd::tickets::TicketsCmd),
+    /// Search the logs and follow them as they arrive.
+    #[command(subcommand)]
+    Logs(cmd::logs::LogsCmd),
     /// The KMS root key sealed by Shamir shares: init, unseal, seal-status, seal.
     #[command(subcommand)]
     Operator(cmd::operator::OperatorCmd),

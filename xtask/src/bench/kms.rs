@@ -17,6 +17,8 @@ mod client;
 mod load;
 mod peers;
 
+pub(super) use load::cpu_secs;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -13,8 +13,11 @@
 //!   ceiling that the full login (TLS, routing, throttle checks, audit
 //!   record, token issue) achieves.
 //!
-//! `cargo xtask bench kms` measures the KMS (see `kms.rs`).
+//! `cargo xtask bench kms` measures the KMS (see `kms.rs`); `cargo xtask
+//! bench ingest` sustained syslog ingestion against rsyslog (see
+//! `ingest.rs`).
 
+mod ingest;
 mod kms;
 mod node;
 mod sigv4;
@@ -53,11 +56,15 @@ pub struct BenchArgs {
 enum Suite {
     /// KMS Encrypt, Decrypt and GenerateDataKey throughput and latency, against moto and on SoftHSM2.
     Kms(kms::KmsArgs),
+    /// Sustained TCP syslog ingest (durable and indexed), against rsyslog writing the same stream to a file.
+    Ingest(ingest::IngestArgs),
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
-    if let Some(Suite::Kms(kms)) = args.suite {
-        return kms::run(kms);
+    match args.suite {
+        Some(Suite::Kms(kms)) => return kms::run(kms),
+        Some(Suite::Ingest(ingest)) => return ingest::run(ingest),
+        None => {}
     }
     let binary = match args.binary.clone() {
         Some(b) => b,

@@ -6,9 +6,11 @@ pub mod access_keys;
 pub mod audit;
 pub mod auth;
 pub mod bastion;
+pub mod ingest;
 pub mod kms;
 pub mod kms_native;
 pub mod ledger;
+pub mod logs;
 pub mod operator;
 pub mod sources;
 pub mod system;
@@ -70,6 +72,8 @@ pub fn routes() -> Routes {
         .add(M::POST, "/api/v1/access-keys", Permission(AccessKeySelf), post(access_keys::create))
         .add(M::DELETE, "/api/v1/access-keys/{id}", Permission(AccessKeySelf), delete(access_keys::revoke))
         .add(M::GET, "/api/v1/audit/events", Permission(AuditRead), get(audit::list))
+        .add(M::GET, "/api/v1/logs/search", Permission(AuditRead), get(logs::search))
+        .add(M::GET, "/api/v1/logs/tail", Permission(AuditRead), get(logs::tail))
         .add(M::GET, "/api/v1/sources", Permission(SourceRead), get(sources::list))
         .add(M::POST, "/api/v1/sources", Permission(SourceWrite), post(sources::create))
         .add(M::GET, "/api/v1/sources/{id}", Permission(SourceRead), get(sources::show))
@@ -84,6 +88,8 @@ pub fn routes() -> Routes {
         .add(M::POST, "/api/v1/tickets/{id}/comments", Permission(TicketWrite), post(tickets::comment))
         .add(M::GET, "/api/v1/notifications", Permission(NotifyManage), get(tickets::notifications))
         .add(M::POST, "/api/v1/notifications/{id}/redrive", Permission(NotifyManage), post(tickets::redrive))
+        .add(M::POST, "/api/v1/sources/{id}/token", Permission(SourceWrite), post(sources::token))
+        .add(M::POST, "/api/v1/ingest", SourceToken, post(ingest::ingest))
         .add(M::GET, "/api/v1/ssh-keys", Permission(SshKeySelf), get(bastion::list_keys))
         .add(M::POST, "/api/v1/ssh-keys", Permission(SshKeySelf), post(bastion::add_key))
         .add(M::DELETE, "/api/v1/ssh-keys/{id}", Permission(SshKeySelf), delete(bastion::remove_key))

@@ -268,3 +268,27 @@ fn text(what: &str, value: Option<String>) -> Result<Option<String>, RegistryErr
         other => Ok(other),
     }
 }
+
+/// A new ingest token for the source (replacing any earlier one), shown
+/// this once.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct IngestToken {
+    pub source: String,
+    /// `Authorization: Bearer …` for `POST /api/v1/ingest`.
+    pub token: String,
+}
+
+/// Creates or rotates the source's ingest token; the old one stops working.
+#[utoipa::path(post, path = "/api/v1/sources/{id}/token", tag = "sources", security(("bearer" = [])),
+    params(("id" = String, Path, description = "source id or name")),
+    responses((status = 200, body = IngestToken), (status = 404, body = crate::problem::Problem)))]
+pub async fn token(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    client: ClientAddr,
+    Path(id): Path<String>,
+) -> Result<Json<IngestToken>, ApiError> {
+    let row = state.ingest.registry.get(&id).await?;
+    let token = state.ingest.registry.rotate_token(&p.username, client.text(), &row, now_ms()).await?;
+    Ok(Json(IngestToken { source: row.name, token: secrecy::ExposeSecret::expose_secret(&token).to_owned() }))
+}

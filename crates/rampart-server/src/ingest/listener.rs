@@ -15,9 +15,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
 use futures_util::stream::FuturesOrdered;
+use futures_util::{FutureExt, StreamExt};
 use rampart_core::config::IngestConfig;
 use rampart_core::time::now_ms;
 use rampart_ingest::{Connection, Record};
@@ -26,45 +26,53 @@ use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use super::{Ingest, Prepared, Transport, metrics};
+use super::{Ingest, Pending, Prepared, Transport, metrics};
 
 /// How long a TLS client has to complete its handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// UDP senders whose parser state (auditd assembly) is kept at once.
 const UDP_PEERS: usize = 4096;
 
-/// The events of one read loop that are not durable yet, in arrival order.
+/// The events of one read loop that are not durable yet, in arrival order,
+/// as batches (each one ledger request).
 struct Window {
-    pending: FuturesOrdered<BoxFuture<'static, bool>>,
+    pending: FuturesOrdered<BoxFuture<'static, (usize, bool)>>,
+    /// Events in the pending batches.
+    events: usize,
     limit: usize,
     transport: Transport,
 }
 
 impl Window {
     fn new(limit: usize, transport: Transport) -> Self {
-        Window { pending: FuturesOrdered::new(), limit: limit.max(1), transport }
+        Window { pending: FuturesOrdered::new(), events: 0, limit: limit.max(1), transport }
     }
 
     fn is_full(&self) -> bool {
-        self.pending.len() >= self.limit
+        self.events >= self.limit
     }
 
     fn is_empty(&self) -> bool {
         self.pending.is_empty()
     }
 
-    fn push(&mut self, append: BoxFuture<'static, bool>) {
-        metrics::in_flight(self.transport, 1.0);
-        self.pending.push_back(append);
+    /// Whether a batch of `n` more events fits (an empty window takes any).
+    fn fits(&self, n: usize) -> bool {
+        self.is_empty() || self.events + n <= self.limit
     }
 
-    /// The next event's fate: `Some(true)` durable, `Some(false)` lost.
+    fn push(&mut self, n: usize, append: BoxFuture<'static, bool>) {
+        metrics::in_flight(self.transport, n as f64);
+        self.events += n;
+        self.pending.push_back(Box::pin(append.map(move |ok| (n, ok))));
+    }
+
+    /// The next batch's fate: `Some(true)` durable, `Some(false)` lost.
     async fn next(&mut self) -> Option<bool> {
-        let done = self.pending.next().await;
-        if done.is_some() {
-            metrics::in_flight(self.transport, -1.0);
-        }
-        done
+        let (n, ok) = self.pending.next().await?;
+        self.events -= n;
+        metrics::in_flight(self.transport, -(n as f64));
+        Some(ok)
     }
 
     /// Waits until every event is settled; false if any was lost.
@@ -216,7 +224,9 @@ async fn serve_stream<S: AsyncRead + Unpin>(
 ) {
     let mut conn = Connection::new(ingest.source_config());
     let mut window = Window::new(ingest.config().max_in_flight, transport);
-    let mut buf = vec![0u8; 16 * 1024];
+    // Large reads make large batches: one ledger request per read under
+    // load.
+    let mut buf = vec![0u8; 64 * 1024];
     let mut records = Vec::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
@@ -268,10 +278,11 @@ async fn serve_stream<S: AsyncRead + Unpin>(
     window.drain().await;
 }
 
-/// Hands `records` to the window, waiting for room; false when the
+/// Hands `records` to the window as batches (one ledger request each, at
+/// most `max_in_flight` events), waiting for room; false when the
 /// connection should close (a record was held or refused, or the ledger
-/// refused one). Every record read is still handed over or counted: the
-/// others of a relay's batch are stored even if one source is refused.
+/// refused a batch). Every record read is still handed over or counted:
+/// the others of a relay's batch are stored even if one source is refused.
 async fn take(
     ingest: &Ingest,
     records: &mut Vec<Record>,
@@ -280,21 +291,38 @@ async fn take(
     transport: Transport,
 ) -> bool {
     let now = now_ms();
+    let most = window.limit.min(rampart_ledger::service::MAX_BATCH);
     let mut keep_open = true;
+    let mut batch = Vec::new();
     for record in records.drain(..) {
         match ingest.prepare(record, peer, transport, now).await {
-            Prepared::Store(append) => {
-                while window.is_full() {
-                    if window.next().await == Some(false) {
-                        keep_open = false;
-                    }
+            Prepared::Store(pending) => {
+                batch.push(*pending);
+                if batch.len() >= most {
+                    keep_open &= hand_over(ingest, std::mem::take(&mut batch), window).await;
                 }
-                window.push(append);
             }
             Prepared::Refused => keep_open = false,
         }
     }
+    if !batch.is_empty() {
+        keep_open &= hand_over(ingest, batch, window).await;
+    }
     keep_open
+}
+
+/// Waits until `batch` fits in the window and starts storing it; false if a
+/// batch that settled meanwhile was lost.
+async fn hand_over(ingest: &Ingest, batch: Vec<Pending>, window: &mut Window) -> bool {
+    let mut ok = true;
+    while !window.fits(batch.len()) {
+        if window.next().await == Some(false) {
+            ok = false;
+        }
+    }
+    let n = batch.len();
+    window.push(n, Box::pin(ingest.store(batch).map(|stored| stored.is_some())));
+    ok
 }
 
 async fn serve_udp(ingest: Ingest, socket: UdpSocket, mut stop: watch::Receiver<bool>, alive: mpsc::Sender<()>) {
@@ -391,13 +419,17 @@ async fn datagram_records(ingest: &Ingest, records: &mut Vec<Record>, queue: &mu
             metrics::dropped(&label, "udp_overflow");
             continue;
         }
-        if let Prepared::Store(append) = ingest.prepare(record, peer, Transport::Udp, now).await {
+        if let Prepared::Store(pending) = ingest.prepare(record, peer, Transport::Udp, now).await {
             held.fetch_add(1, Ordering::Relaxed);
-            queue.window.push(Box::pin(async move {
-                let stored = append.await;
-                held.fetch_sub(1, Ordering::Relaxed);
-                stored
-            }));
+            let append = ingest.store(vec![*pending]);
+            queue.window.push(
+                1,
+                Box::pin(async move {
+                    let stored = append.await.is_some();
+                    held.fetch_sub(1, Ordering::Relaxed);
+                    stored
+                }),
+            );
         }
     }
 }

@@ -62,7 +62,11 @@ pub fn received(source: &str, transport: Transport, record: &Record) {
 }
 
 pub fn dropped(source: &str, reason: &'static str) {
-    metrics::counter!("rampart_ingest_dropped_total", "source" => source.to_owned(), "reason" => reason).increment(1);
+    dropped_n(source, reason, 1);
+}
+
+pub fn dropped_n(source: &str, reason: &'static str, n: u64) {
+    metrics::counter!("rampart_ingest_dropped_total", "source" => source.to_owned(), "reason" => reason).increment(n);
 }
 
 pub fn framing_error(transport: Transport) {

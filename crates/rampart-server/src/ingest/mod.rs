@@ -37,6 +37,8 @@ pub enum Transport {
     Udp,
     Tcp,
     Tls,
+    /// `POST /api/v1/ingest`.
+    Http,
 }
 
 impl Transport {
@@ -45,6 +47,7 @@ impl Transport {
             Transport::Udp => "udp",
             Transport::Tcp => "tcp",
             Transport::Tls => "tls",
+            Transport::Http => "http",
         }
     }
 }
@@ -65,12 +68,19 @@ impl std::fmt::Debug for Ingest {
 
 /// What becomes of one record.
 pub enum Prepared {
-    /// Its event is on its way into the ledger; resolves `true` once durable
-    /// and indexed, `false` if the ledger refused it.
-    Store(BoxFuture<'static, bool>),
+    /// Its event, to be stored (with others of the same read) by
+    /// [`Ingest::store`].
+    Store(Box<Pending>),
     /// Not stored (held or refused source, counted): a stream connection
     /// closes, so the sender keeps the rest queued; a datagram is dropped.
     Refused,
+}
+
+/// An admitted record's event and the source it is counted under.
+#[derive(Debug)]
+pub struct Pending {
+    event: Event,
+    source: String,
 }
 
 impl std::fmt::Debug for Prepared {
@@ -100,9 +110,23 @@ impl Ingest {
     }
 
     /// Attributes `record` to its source, admits it per the registry and
-    /// starts appending its event.
+    /// makes its event.
     pub async fn prepare(&self, record: Record, peer: SocketAddr, transport: Transport, now: i64) -> Prepared {
         let name = source_name(&record, peer.ip());
+        self.prepare_as(&name, record, peer, transport, now).await
+    }
+
+    /// As [`Ingest::prepare`], for a source already known by name (an HTTP
+    /// sender's token says which).
+    pub async fn prepare_as(
+        &self,
+        name: &str,
+        record: Record,
+        peer: SocketAddr,
+        transport: Transport,
+        now: i64,
+    ) -> Prepared {
+        let name = name.to_owned();
         let source = match self.registry.admit(&name, peer.ip(), now).await {
             Ok(Admission::Accept(source)) => source,
             Ok(Admission::Held) => {
@@ -132,35 +156,57 @@ impl Ingest {
                 serde_json::json!({ "transport": transport.as_str(), "peer": peer.to_string() }),
             );
         }
-        Prepared::Store(self.append(event, source.row.name.clone()))
+        Prepared::Store(Box::new(Pending { event, source: source.row.name.clone() }))
     }
 
-    /// Appends one event: durable in the ledger, then indexed, with a few
-    /// retries; a failure after them is logged and counted as a drop.
-    fn append(&self, event: Event, source: String) -> BoxFuture<'static, bool> {
+    /// Appends `batch` as one unit: durable in the ledger (one request,
+    /// contiguous indexes, all or none), then indexed, with a few retries;
+    /// a failure after them is logged and counted as drops. Resolves with
+    /// the ledger index range, `None` if nothing was stored.
+    pub fn store(&self, batch: Vec<Pending>) -> BoxFuture<'static, Option<std::ops::Range<u64>>> {
         let sink = self.sink.clone();
+        let mut sources = Vec::with_capacity(batch.len());
+        let events: Arc<[Event]> = batch
+            .into_iter()
+            .map(|p| {
+                sources.push(p.source);
+                p.event
+            })
+            .collect();
         Box::pin(async move {
+            if events.is_empty() {
+                return Some(0..0);
+            }
             let mut attempt = 0u32;
             loop {
-                match sink.append(&event).await {
+                match sink.append_many(events.clone()).await {
                     Ok(appended) => {
                         // Waiting for the index too keeps the indexer's
                         // queue bounded by the same back-pressure.
                         if let Some(indexed) = appended.indexed {
                             indexed.await;
                         }
-                        return true;
+                        let first = appended.positions.first().copied().unwrap_or_default();
+                        let last = appended.positions.last().copied().unwrap_or_default();
+                        return Some(first..last + 1);
                     }
                     Err(e) if attempt < 4 => {
                         attempt += 1;
-                        tracing::warn!(error = %e, attempt, "ledger append of an ingested event failed; retrying");
+                        tracing::warn!(error = %e, attempt, events = events.len(),
+                            "ledger append of ingested events failed; retrying");
                         tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
                     }
                     Err(e) => {
-                        tracing::error!(error = %e, source = %source, kind = %event.kind,
-                            "ledger refused an ingested event; it is not stored");
-                        metrics::dropped(&source, "ledger");
-                        return false;
+                        tracing::error!(error = %e, events = events.len(),
+                            "ledger refused ingested events; they are not stored");
+                        let mut per_source: std::collections::HashMap<&str, u64> = Default::default();
+                        for source in &sources {
+                            *per_source.entry(source.as_str()).or_default() += 1;
+                        }
+                        for (source, n) in per_source {
+                            metrics::dropped_n(source, "ledger", n);
+                        }
+                        return None;
                     }
                 }
             }

@@ -62,6 +62,15 @@ pub enum Admission {
     Refused,
 }
 
+/// What every ingest token starts with (then 43 base64url characters).
+pub const INGEST_TOKEN_PREFIX: &str = "rit_";
+
+/// How an ingest token is stored: its SHA-256, hex (the token is 256-bit
+/// random, so no key or stretching is needed).
+fn ingest_token_hash(token: &str) -> String {
+    rampart_core::secret::hex(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes()).as_ref())
+}
+
 /// Why a registry operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
@@ -289,6 +298,38 @@ impl Registry {
             None => self.inner.store.find_source_by_name(&key.to_ascii_lowercase()).await?,
         };
         found.ok_or(RegistryError::NotFound)
+    }
+
+    /// Creates or replaces the source's ingest token (recorded before it
+    /// takes effect); the token is returned once and stored only hashed.
+    pub async fn rotate_token(
+        &self,
+        actor: &str,
+        client: Option<String>,
+        row: &SourceRow,
+        now: i64,
+    ) -> Result<secrecy::SecretString, RegistryError> {
+        let bytes = rampart_core::secret::random_bytes::<32>().map_err(|e| RegistryError::Invalid(e.to_string()))?;
+        let token = format!("{INGEST_TOKEN_PREFIX}{}", data_encoding::BASE64URL_NOPAD.encode(bytes.as_ref()));
+        let event = Event::new("source.token.rotated", Outcome::Success, actor)
+            .object(row.id.as_str())
+            .source(client)
+            .attr("name", row.name.as_str());
+        self.inner.audit.record(event).await?;
+        self.inner.store.set_source_ingest_token(&row.id, &ingest_token_hash(&token), now).await?;
+        Ok(secrecy::SecretString::from(token))
+    }
+
+    /// The source an ingest token belongs to; `None` for a token of the
+    /// wrong shape (never looked up) or an unknown one.
+    pub async fn by_ingest_token(&self, token: &str) -> Result<Option<SourceRow>, RegistryError> {
+        let shaped = token
+            .strip_prefix(INGEST_TOKEN_PREFIX)
+            .is_some_and(|b| b.len() == 43 && b.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
+        if !shaped {
+            return Ok(None);
+        }
+        Ok(self.inner.store.find_source_by_ingest_token(&ingest_token_hash(token)).await?)
     }
 
     pub async fn create(

@@ -5,6 +5,7 @@ pub mod bastion;
 pub mod kms;
 mod kms_file;
 pub mod ledger;
+pub mod logs;
 pub mod operator;
 pub mod serve;
 pub mod session;
@@ -36,6 +37,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Kms(c) => kms::kms(g, c).await,
         Command::Source(c) => source::source(g, c).await,
         Command::Tickets(c) => tickets::tickets(g, c).await,
+        Command::Logs(c) => logs::logs(g, c).await,
         Command::Ledger(c) => ledger::ledger(g, c).await,
         Command::Operator(c) => operator::operator(g, c).await,
         Command::Audit(c) => ledger::audit(g, c).await,

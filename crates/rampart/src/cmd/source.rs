@@ -46,6 +46,8 @@ pub enum SourceCmd {
     Review { source: String },
     /// Remove a source (its stored events stay in the ledger).
     Rm { source: String },
+    /// Create or rotate the source's ingest token for POST /api/v1/ingest (shown once).
+    Token { source: String },
 }
 
 pub async fn source(g: &Global, cmd: SourceCmd) -> Result<()> {
@@ -73,6 +75,14 @@ pub async fn source(g: &Global, cmd: SourceCmd) -> Result<()> {
                 &page,
                 &["id", "name", "type", "owner", "parser", "heartbeat_secs", "reviewed", "status", "last_seen"],
             );
+        }
+        SourceCmd::Token { source } => {
+            let answer = client.post(&format!("/api/v1/sources/{}/token", path_segment(&source)), &json!({})).await?;
+            if g.json {
+                output::object(true, &answer);
+            } else {
+                println!("{}", answer["token"].as_str().unwrap_or_default());
+            }
         }
         SourceCmd::Show { source } => {
             output::object(g.json, &client.get(&format!("/api/v1/sources/{}", path_segment(&source))).await?)

@@ -1,0 +1,441 @@
+//! Log search: a parsed [`Query`] compiled to one parameterised SQL
+//! statement over `audit_events` for SQLite or PostgreSQL. Statements are
+//! assembled from fixed fragments only; every value of the query (words,
+//! phrases, bounds, JSON paths) is a bound parameter, never spliced.
+//!
+//! Fields map to columns where there is one (`kind`, `actor`, `object`,
+//! `outcome`, `source`, `host`, `source_addr`, `tenant`, `id`, `time`,
+//! `index`), indexed as (column, seq) so a field query reads an index range
+//! newest first and stops at the page size; `message`, `ocsf.*`,
+//! `syslog.*`, `source.*` and `logsource.*` are read from the event's JSON;
+//! any other name is a parsed field (`User`, `src_ip`, `CommandLine`, … or
+//! `fields.User`). A bare word or phrase matches anywhere in the event's
+//! JSON text, case-insensitively (ASCII). See `docs/search.md`.
+
+use rampart_ingest::query::{Bound, Expr, Match, Query};
+use sqlx::Row;
+
+use crate::audit::{COLUMNS, StoredEvent, stored_event};
+use crate::{Backend, Result, Store};
+
+/// A bound value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Param {
+    Text(String),
+    Int(i64),
+    Real(f64),
+}
+
+/// Where a field lives.
+#[derive(Debug, Clone, PartialEq)]
+enum Target {
+    /// A text column.
+    Column(&'static str),
+    /// An integer column (`time_ms`, `ledger_index`).
+    IntColumn(&'static str),
+    /// A path into `attrs`.
+    Json(Vec<String>),
+}
+
+fn target(field: &str) -> Target {
+    match field {
+        "kind" | "actor" | "object" | "outcome" | "source" | "host" | "source_addr" | "id" => {
+            Target::Column(match field {
+                "kind" => "kind",
+                "actor" => "actor",
+                "object" => "object",
+                "outcome" => "outcome",
+                "source" => "source",
+                "host" => "host",
+                "source_addr" => "source_addr",
+                _ => "id",
+            })
+        }
+        "tenant" | "tenant_id" => Target::Column("tenant_id"),
+        "time" => Target::IntColumn("time_ms"),
+        "index" | "ledger_index" => Target::IntColumn("ledger_index"),
+        "message" | "ocsf.class_uid" | "ocsf.class_name" | "raw_base64" => Target::Json(vec![field.to_owned()]),
+        _ => {
+            for prefix in ["syslog.", "source.", "logsource.", "receiver."] {
+                if let Some(rest) = field.strip_prefix(prefix) {
+                    let mut path = vec![prefix.trim_end_matches('.').to_owned()];
+                    path.extend(rest.split('.').map(str::to_owned));
+                    return Target::Json(path);
+                }
+            }
+            // Parsed fields keep dotted names (`userIdentity.arn`) as one key.
+            let name = field.strip_prefix("fields.").unwrap_or(field);
+            Target::Json(vec!["fields".to_owned(), name.to_owned()])
+        }
+    }
+}
+
+/// A statement under construction.
+struct Sql {
+    backend: Backend,
+    text: String,
+    params: Vec<Param>,
+}
+
+impl Sql {
+    fn bind(&mut self, p: Param) -> String {
+        self.params.push(p);
+        format!("${}", self.params.len())
+    }
+
+    /// The field's value as text (NULL when absent).
+    fn value(&mut self, t: &Target) -> String {
+        match t {
+            Target::Column(c) => (*c).to_owned(),
+            Target::IntColumn(c) => format!("CAST({c} AS TEXT)"),
+            Target::Json(path) => match self.backend {
+                Backend::Sqlite => {
+                    // Keys hold only the characters `valid_field` allows, so
+                    // quoting them cannot break out; the path is bound anyway.
+                    let p = self.bind(Param::Text(
+                        std::iter::once("$".to_owned())
+                            .chain(path.iter().map(|k| format!("\"{k}\"")))
+                            .collect::<Vec<_>>()
+                            .join("."),
+                    ));
+                    format!("CAST(json_extract(attrs, {p}) AS TEXT)")
+                }
+                Backend::Postgres => {
+                    let p = self.bind(Param::Text(format!("{{{}}}", path.join(","))));
+                    format!("(CAST(attrs AS jsonb) #>> CAST({p} AS text[]))")
+                }
+            },
+        }
+    }
+
+    fn like(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "LIKE",
+            Backend::Postgres => "ILIKE",
+        }
+    }
+
+    fn expr(&mut self, e: &Expr) {
+        match e {
+            Expr::And(a, b) | Expr::Or(a, b) => {
+                self.text.push('(');
+                self.expr(a);
+                self.text.push_str(if matches!(e, Expr::And(..)) { " AND " } else { " OR " });
+                self.expr(b);
+                self.text.push(')');
+            }
+            Expr::Not(a) => {
+                // NULL (field absent) counts as "not matching", so NOT of it
+                // matches.
+                self.text.push_str("(NOT COALESCE(");
+                self.expr(a);
+                self.text.push_str(", FALSE))");
+            }
+            Expr::Text(m) => {
+                let needle = match m {
+                    Match::Exact(s) => format!("%{}%", like_escape(&json_inner(s))),
+                    Match::Wildcard(s) => format!("%{}%", wildcard(&json_inner(s))),
+                    // The parser gives ranges to fields only.
+                    Match::Range { .. } => "%".to_owned(),
+                };
+                let p = self.bind(Param::Text(needle));
+                let like = self.like();
+                self.text.push_str(&format!("(attrs {like} {p} ESCAPE '\\')"));
+            }
+            Expr::Field(name, m) => self.field(&target(name), m),
+        }
+    }
+
+    fn field(&mut self, t: &Target, m: &Match) {
+        match m {
+            Match::Exact(s) => {
+                let cond = match t {
+                    Target::IntColumn(c) => match s.parse::<i64>() {
+                        Ok(n) => {
+                            let p = self.bind(Param::Int(n));
+                            format!("{c} = {p}")
+                        }
+                        Err(_) => "FALSE".to_owned(),
+                    },
+                    _ => {
+                        let v = self.value(t);
+                        let p = self.bind(Param::Text(s.clone()));
+                        format!("{v} = {p}")
+                    }
+                };
+                self.text.push_str(&format!("({cond})"));
+            }
+            Match::Wildcard(s) => {
+                let v = self.value(t);
+                let p = self.bind(Param::Text(wildcard(s)));
+                let like = self.like();
+                self.text.push_str(&format!("({v} {like} {p} ESCAPE '\\')"));
+            }
+            Match::Range { lo, hi, lo_strict, hi_strict } => {
+                let subject = match t {
+                    Target::IntColumn(c) => (*c).to_owned(),
+                    _ => {
+                        let v = self.value(t);
+                        match self.backend {
+                            Backend::Sqlite => {
+                                format!("(CASE WHEN {v} GLOB '*[0-9]*' THEN CAST({v} AS REAL) END)")
+                            }
+                            Backend::Postgres => format!(
+                                "(CASE WHEN {v} ~ '^\\s*-?[0-9]+(\\.[0-9]+)?([eE][-+]?[0-9]+)?\\s*$' \
+                                 THEN CAST({v} AS double precision) END)"
+                            ),
+                        }
+                    }
+                };
+                let mut conds = Vec::new();
+                for (bound, strict, op) in [(lo, lo_strict, ">"), (hi, hi_strict, "<")] {
+                    if let Some(b) = bound {
+                        let p = match b {
+                            Bound::Time(t) => self.bind(Param::Int(*t)),
+                            Bound::Number(n) if matches!(t, Target::IntColumn(_)) && n.fract() == 0.0 => {
+                                self.bind(Param::Int(*n as i64))
+                            }
+                            Bound::Number(n) => self.bind(Param::Real(*n)),
+                        };
+                        let eq = if *strict { "" } else { "=" };
+                        conds.push(format!("{subject} {op}{eq} {p}"));
+                    }
+                }
+                if conds.is_empty() {
+                    conds.push(format!("{subject} IS NOT NULL"));
+                }
+                self.text.push_str(&format!("({})", conds.join(" AND ")));
+            }
+        }
+    }
+}
+
+/// How the text of a value appears inside the event's JSON: escaped as a
+/// JSON string (without the quotes), so phrases with quotes or
+/// backslashes are found.
+fn json_inner(s: &str) -> String {
+    let quoted = serde_json::to_string(s).unwrap_or_default();
+    quoted.get(1..quoted.len().saturating_sub(1)).unwrap_or_default().to_owned()
+}
+
+/// Escapes LIKE's own wildcards (with `\`).
+fn like_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A `*`/`?` pattern as a LIKE pattern.
+fn wildcard(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '*' => out.push('%'),
+            '?' => out.push('_'),
+            '%' | '_' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// What to search: a parsed query, a time window and a page.
+#[derive(Debug, Clone)]
+pub struct LogSearch {
+    pub query: Query,
+    /// From this time (inclusive), Unix milliseconds.
+    pub since_ms: Option<i64>,
+    /// Until this time (exclusive), Unix milliseconds.
+    pub until_ms: Option<i64>,
+    /// Only events older (smaller `seq`) than this cursor.
+    pub before: Option<i64>,
+    pub limit: usize,
+}
+
+/// A compiled statement: SQL text and its parameters in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Compiled {
+    pub sql: String,
+    pub params: Vec<Param>,
+}
+
+/// The WHERE clause of `search` (time window, cursor, filter) with its
+/// parameters bound so far.
+fn where_clause(search: &LogSearch, backend: Backend) -> (Sql, String) {
+    let mut sql = Sql { backend, text: String::new(), params: Vec::new() };
+    let mut conds = Vec::new();
+    if let Some(since) = search.since_ms {
+        conds.push(format!("time_ms >= {}", sql.bind(Param::Int(since))));
+    }
+    if let Some(until) = search.until_ms {
+        conds.push(format!("time_ms < {}", sql.bind(Param::Int(until))));
+    }
+    if let Some(before) = search.before {
+        conds.push(format!("seq < {}", sql.bind(Param::Int(before))));
+    }
+    if let Some(filter) = &search.query.filter {
+        sql.expr(filter);
+        conds.push(std::mem::take(&mut sql.text));
+    }
+    let filter = if conds.is_empty() { "TRUE".to_owned() } else { conds.join(" AND ") };
+    (sql, filter)
+}
+
+/// Compiles `search` for `backend`: matching events newest first, or with
+/// `| count by FIELD` the counts per value, largest first.
+pub fn compile(search: &LogSearch, backend: Backend) -> Compiled {
+    let (mut sql, filter) = where_clause(search, backend);
+    let limit = i64::try_from(search.limit).unwrap_or(i64::MAX);
+    let text = match &search.query.count_by {
+        Some(field) => {
+            let value = sql.value(&target(field));
+            let p = sql.bind(Param::Int(limit));
+            format!(
+                "SELECT {value} AS value, COUNT(*) AS n FROM audit_events WHERE {filter} \
+                 GROUP BY 1 ORDER BY n DESC, value LIMIT {p}"
+            )
+        }
+        None => {
+            // One more than asked: whether there is a next page.
+            let p = sql.bind(Param::Int(limit.saturating_add(1)));
+            format!("SELECT {COLUMNS} FROM audit_events WHERE {filter} ORDER BY seq DESC LIMIT {p}")
+        }
+    };
+    Compiled { sql: text, params: sql.params }
+}
+
+/// The events matching `search` after `after_seq`, oldest first.
+pub fn compile_after(search: &LogSearch, after_seq: i64, backend: Backend) -> Compiled {
+    let (mut sql, filter) = where_clause(search, backend);
+    let after = sql.bind(Param::Int(after_seq));
+    let p = sql.bind(Param::Int(i64::try_from(search.limit).unwrap_or(i64::MAX)));
+    Compiled {
+        sql: format!("SELECT {COLUMNS} FROM audit_events WHERE {filter} AND seq > {after} ORDER BY seq LIMIT {p}"),
+        params: sql.params,
+    }
+}
+
+/// A page of matching events, newest first, and the cursor of the next.
+#[derive(Debug, Clone)]
+pub struct LogPage {
+    pub events: Vec<StoredEvent>,
+    pub next: Option<i64>,
+}
+
+/// One value's count in `| count by FIELD`; `None` for events without it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bucket {
+    pub value: Option<String>,
+    pub count: i64,
+}
+
+fn bind_all<'q>(
+    mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    params: &'q [Param],
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    for p in params {
+        q = match p {
+            Param::Text(s) => q.bind(s.as_str()),
+            Param::Int(n) => q.bind(*n),
+            Param::Real(x) => q.bind(*x),
+        };
+    }
+    q
+}
+
+impl Store {
+    /// Events matching `search`, newest first.
+    pub async fn search_logs(&self, search: &LogSearch) -> Result<LogPage> {
+        let compiled = compile(
+            &LogSearch { query: Query { count_by: None, ..search.query.clone() }, ..search.clone() },
+            self.backend(),
+        );
+        let rows = bind_all(sqlx::query(&compiled.sql), &compiled.params).fetch_all(&self.pool).await?;
+        let mut events = rows.iter().map(stored_event).collect::<Result<Vec<_>>>()?;
+        let next = if events.len() > search.limit {
+            events.truncate(search.limit);
+            events.last().map(|e| e.seq)
+        } else {
+            None
+        };
+        Ok(LogPage { events, next })
+    }
+
+    /// `| count by FIELD`: counts per value, largest first, at most
+    /// `search.limit` values.
+    pub async fn count_logs(&self, search: &LogSearch) -> Result<Vec<Bucket>> {
+        let compiled = compile(search, self.backend());
+        let rows = bind_all(sqlx::query(&compiled.sql), &compiled.params).fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| Ok(Bucket { value: r.try_get::<Option<String>, _>("value")?, count: r.try_get("n")? }))
+            .collect()
+    }
+
+    /// Events after `after_seq` (oldest first, at most `limit`): what `logs
+    /// tail` follows.
+    pub async fn logs_after(&self, search: &LogSearch, after_seq: i64) -> Result<Vec<StoredEvent>> {
+        let compiled = compile_after(search, after_seq, self.backend());
+        let rows = bind_all(sqlx::query(&compiled.sql), &compiled.params).fetch_all(&self.pool).await?;
+        rows.iter().map(stored_event).collect()
+    }
+
+    /// The newest event's `seq` (0 when there is none): where a tail starts.
+    pub async fn last_event_seq(&self) -> Result<i64> {
+        let row = sqlx::query("SELECT MAX(seq) AS m FROM audit_events").fetch_one(&self.pool).await?;
+        Ok(row.try_get::<Option<i64>, _>("m")?.unwrap_or(0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rampart_ingest::query::parse;
+
+    fn c(q: &str, backend: Backend) -> Compiled {
+        let query = parse(q, 1_000_000).unwrap_or_else(|e| panic!("{e}"));
+        compile(&LogSearch { query, since_ms: None, until_ms: None, before: None, limit: 10 }, backend)
+    }
+
+    #[test]
+    fn values_are_bound_never_spliced() {
+        let hostile = r#"host:"x' OR 1=1 --" "'; DROP TABLE audit_events; --" User:"a%b_c""#;
+        for backend in [Backend::Sqlite, Backend::Postgres] {
+            let compiled = c(hostile, backend);
+            assert!(!compiled.sql.contains("DROP"), "{}", compiled.sql);
+            assert!(!compiled.sql.contains("1=1"), "{}", compiled.sql);
+            assert!(compiled.params.contains(&Param::Text("x' OR 1=1 --".into())));
+            // LIKE wildcards in a phrase are matched literally.
+            assert!(compiled.params.contains(&Param::Text("%'; DROP TABLE audit\\_events; --%".into())));
+        }
+    }
+
+    #[test]
+    fn fields_map_to_columns_or_json_paths() {
+        let s = c("host:web01 User:root syslog.app_name:sshd time:>5m", Backend::Sqlite);
+        assert!(s.sql.contains("(host = $1)"), "{}", s.sql);
+        assert!(s.sql.contains("json_extract(attrs, $2)"), "{}", s.sql);
+        assert_eq!(s.params[1], Param::Text(r#"$."fields"."User""#.into()));
+        assert_eq!(s.params[3], Param::Text(r#"$."syslog"."app_name""#.into()));
+        assert!(s.sql.contains("time_ms > $6"), "{}", s.sql);
+        assert_eq!(s.params[5], Param::Int(1_000_000 - 300_000));
+        let p = c("User:root", Backend::Postgres);
+        assert!(p.sql.contains("#>> CAST($1 AS text[])"), "{}", p.sql);
+        assert_eq!(p.params[0], Param::Text("{fields,User}".into()));
+    }
+
+    #[test]
+    fn count_by_groups_on_the_field() {
+        let s = c("kind:log.* | count by host", Backend::Sqlite);
+        assert!(s.sql.starts_with("SELECT host AS value, COUNT(*) AS n"), "{}", s.sql);
+        assert!(s.sql.contains("kind LIKE $1 ESCAPE"), "{}", s.sql);
+        assert_eq!(s.params[0], Param::Text("log.%".into()));
+    }
+}

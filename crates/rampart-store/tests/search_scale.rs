@@ -1,0 +1,91 @@
+//! Log search at scale (ignored by default; minutes of work): fills a
+//! SQLite store (or PostgreSQL with `RAMPART_SEARCH_PG=1`) with
+//! `RAMPART_SEARCH_EVENTS` (default 1,000,000) ingested-looking events and
+//! times the queries of docs/search.md, p50 and p95 of 20 runs each. Run:
+//! `cargo test -p rampart-store --release --test search_scale -- --ignored --nocapture`.
+
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use std::time::{Duration, Instant};
+
+use rampart_core::{Event, Outcome};
+use rampart_ingest::query::parse;
+use rampart_store::{LogSearch, Store};
+
+fn event(i: u64) -> Event {
+    let host = format!("host-{:03}", i % 500);
+    let user = format!("user{}", i % 5000);
+    let mut ev = Event::new(
+        if i.is_multiple_of(10) { "log.sshd.auth_failed" } else { "log.http.access" },
+        Outcome::Success,
+        user.clone(),
+    );
+    ev.attrs = serde_json::json!({
+        "ocsf.class_uid": 4002,
+        "source": { "name": host, "type": "server" },
+        "syslog": { "hostname": host, "app_name": "nginx", "format": "rfc5424" },
+        "fields": { "User": user, "status": (200 + (i % 5) * 100).to_string(), "c-uri": format!("/api/items/{}", i % 1000) },
+        "message": format!("GET /api/items/{} HTTP/1.1 status={} user={user} seq={i}", i % 1000, 200 + (i % 5) * 100),
+    });
+    ev
+}
+
+async fn time(store: &Store, q: &str, runs: usize) -> (Duration, Duration, usize) {
+    let mut samples = Vec::new();
+    let mut found = 0;
+    for _ in 0..runs {
+        let s = LogSearch {
+            query: parse(q, rampart_core::time::now_ms()).unwrap(),
+            since_ms: None,
+            until_ms: None,
+            before: None,
+            limit: 100,
+        };
+        let t = Instant::now();
+        found = if s.query.count_by.is_some() {
+            store.count_logs(&s).await.unwrap().len()
+        } else {
+            store.search_logs(&s).await.unwrap().events.len()
+        };
+        samples.push(t.elapsed());
+    }
+    samples.sort();
+    (samples[samples.len() / 2], samples[(samples.len() * 95).div_ceil(100) - 1], found)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "minutes of work; run by hand for docs/search.md"]
+async fn search_latency_at_scale() {
+    let n: u64 = std::env::var("RAMPART_SEARCH_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let dir = tempfile::tempdir().unwrap();
+    let pg;
+    let store = if std::env::var_os("RAMPART_SEARCH_PG").is_some() {
+        pg = rampart_store::testing::TestPostgres::create().await.expect("PostgreSQL");
+        pg.store().await.unwrap()
+    } else {
+        Store::open_sqlite(&dir.path().join("search.db"), 4).await.unwrap()
+    };
+    let started = Instant::now();
+    let mut i = 0;
+    while i < n {
+        let events: Vec<Event> = (i..(i + 4096).min(n)).map(event).collect();
+        let batch: Vec<(&Event, Option<i64>)> = events.iter().zip(i..).map(|(e, k)| (e, Some(k as i64))).collect();
+        store.append_events(&batch).await.unwrap();
+        i += events.len() as u64;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!("indexed {n} events in {secs:.1} s: {:.0} events/s", n as f64 / secs);
+    for q in [
+        "host:host-042",
+        "source:host-042 AND kind:log.sshd.auth_failed",
+        "User:user4242",
+        "status:500",
+        "\"user=user4242 \"",
+        "host:host-042 \"seq=4\"",
+        "kind:log.sshd.* | count by host",
+        "time:>15m",
+    ] {
+        let (p50, p95, found) = time(&store, q, 20).await;
+        eprintln!("| `{q}` | {found} | {:.1} ms | {:.1} ms |", p50.as_secs_f64() * 1e3, p95.as_secs_f64() * 1e3);
+    }
+}
