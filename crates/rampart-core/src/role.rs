@@ -64,6 +64,10 @@ pub enum Permission {
     SshKeySelf,
     /// Manage bastion targets and grants. Only the administrator holds it.
     BastionManage,
+    /// Read the detection rules, their rejections and the detection stage's status.
+    DetectRead,
+    /// Reload the detection rules.
+    DetectWrite,
 }
 
 impl Role {
@@ -91,10 +95,12 @@ impl Role {
                 SourceRead,
                 SourceWrite,
                 SshKeySelf,
+                DetectRead,
+                DetectWrite,
             ],
             Role::OperationsEngineer => &[TenantRead, TokenSelf, AccessKeySelf, SystemRead, SourceRead, SshKeySelf],
             // Read-only over everything: every *Read permission, and its own tokens.
-            Role::Auditor => &[UserRead, TenantRead, AuditRead, SystemRead, SourceRead, TokenSelf],
+            Role::Auditor => &[UserRead, TenantRead, AuditRead, SystemRead, SourceRead, TokenSelf, DetectRead],
             Role::CustomerAdmin => &[UserRead, UserWrite, TenantRead, TokenSelf, AccessKeySelf, KmsUse, KmsManage],
             Role::CustomerUser => &[TenantRead, TokenSelf, AccessKeySelf, KmsUse],
         }
@@ -127,7 +133,7 @@ impl Role {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 15] = [
+    pub const ALL: [Permission; 17] = [
         Permission::UserRead,
         Permission::UserWrite,
         Permission::TenantRead,
@@ -143,6 +149,8 @@ impl Permission {
         Permission::SourceWrite,
         Permission::SshKeySelf,
         Permission::BastionManage,
+        Permission::DetectRead,
+        Permission::DetectWrite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -162,6 +170,8 @@ impl Permission {
             Permission::SourceWrite => "source_write",
             Permission::SshKeySelf => "ssh_key_self",
             Permission::BastionManage => "bastion_manage",
+            Permission::DetectRead => "detect_read",
+            Permission::DetectWrite => "detect_write",
         }
     }
 }
@@ -228,7 +238,10 @@ mod tests {
     fn auditor_holds_no_write_permission() {
         for p in Role::Auditor.permissions() {
             assert!(
-                !matches!(p, Permission::UserWrite | Permission::TenantWrite | Permission::SystemWrite),
+                !matches!(
+                    p,
+                    Permission::UserWrite | Permission::TenantWrite | Permission::SystemWrite | Permission::DetectWrite
+                ),
                 "auditor must be read-only, but has {p}"
             );
         }

@@ -36,6 +36,7 @@ pub fn handle() -> PrometheusHandle {
             metrics::describe_histogram!("rampart_ledger_commit_seconds", "Time to make one ledger batch durable");
             metrics::describe_histogram!("rampart_ledger_batch_entries", "Entries per ledger batch (group commit)");
             crate::ingest::metrics::describe();
+            crate::detect::metrics::describe();
             metrics::gauge!("rampart_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
             handle
         })

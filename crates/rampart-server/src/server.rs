@@ -50,6 +50,8 @@ pub struct AppState {
     pub unseal_limiter: Arc<crate::api::operator::UnsealLimiter>,
     /// The log platform: source registry and what the listeners share.
     pub ingest: crate::ingest::Ingest,
+    /// Detection (issue 6): the stage that evaluates Sigma rules over the ledger.
+    pub detect: crate::detect::Detection,
 }
 
 impl std::fmt::Debug for AppState {
@@ -89,6 +91,8 @@ impl Running {
         }
         self.handle.graceful_shutdown(Some(self.grace));
         let served = self.task.await.context("server task")?;
+        // Detection (issue 6): saves its cursor and state while the ledger is open.
+        self.state.detect.shutdown().await;
         // Background jobs may still hold handles: closing commits what is
         // queued and lets the embedded log flush and release its lock.
         self.state.ledger.close().await;
@@ -138,6 +142,14 @@ pub async fn build(config: Config) -> Result<(Router, AppState, DataDir, Vec<Rou
     .await
     .context("loading the log source registry")?;
     // One pipeline, one ledger: ingested logs take the audit events' sink.
+    // Detection (issue 6): until the ticket desk takes alerts, each is recorded as a
+    // `detect.alert` ledger event.
+    let alert_sink: Arc<dyn rampart_core::alert::AlertSink> =
+        Arc::new(crate::detect::RecordingAlertSink::new(sink.clone()));
+    let detect =
+        crate::detect::Detection::start(&config.detect, ledger.clone(), audit.clone(), alert_sink, &data_dir.root)
+            .await
+            .context("starting detection")?;
     let ingest = crate::ingest::Ingest::new(sink, registry, config.ingest.clone());
     let auth = Auth::new(store.clone(), audit.clone(), &root, config.auth.clone())?;
     let cache = rampart_kms::keystore::UnwrapCache::new(
@@ -180,6 +192,7 @@ pub async fn build(config: Config) -> Result<(Router, AppState, DataDir, Vec<Rou
         openapi: Arc::new(serde_json::to_string(&openapi)?),
         unseal_limiter: Arc::default(),
         ingest,
+        detect,
     };
     let (router, specs) = routes.into_router(state.clone());
     let router = layered(router, &state.config);
