@@ -6,6 +6,7 @@ pub mod kms;
 mod kms_file;
 pub mod ledger;
 pub mod operator;
+pub mod rules;
 pub mod serve;
 pub mod session;
 pub mod source;
@@ -36,5 +37,6 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Operator(c) => operator::operator(g, c).await,
         Command::Audit(c) => ledger::audit(g, c).await,
         Command::Witness(c) => witness::witness(c).await,
+        Command::Rules(c) => rules::rules(g, c).await,
     }
 }
