@@ -258,3 +258,43 @@ fn reload_keeps_the_windows_of_correlations_that_remain() {
     assert!(feed(&mut d, &events[3..4]).is_empty());
     assert_eq!(titles(&feed(&mut d, &events[4..])), vec!["Brute force against one user"]);
 }
+
+/// The SigmaHQ rules beside the workspace, or `None` (said loudly).
+fn sigma_rules() -> Option<std::path::PathBuf> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/sigma/rules");
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    eprintln!("SKIP: the SigmaHQ rules are not at {}; the sigmahq pack is not tested", dir.display());
+    None
+}
+
+#[test]
+fn the_sigmahq_pack_loads_linux_network_web_and_cloud_and_routes_by_logsource() {
+    let Some(dir) = sigma_rules() else { return };
+    let config = DetectConfig { sigma_dir: Some(dir.clone()), ..DetectConfig::default() };
+    let catalog = Catalog::load(&config);
+    assert!(catalog.has_sigmahq());
+    let sigma = catalog.rule_packs.iter().filter(|p| **p == super::packs::SIGMAHQ).count();
+    assert!(sigma > 300, "{sigma} SigmaHQ rules");
+    // Only the configured categories: no Windows rule is loaded.
+    for i in 0..catalog.rules.len() {
+        let path = catalog.rules.rule_path(i).unwrap_or_else(|| panic!("rule {i} has a path"));
+        assert!(!path.starts_with(dir.join("windows")), "{}", path.display());
+    }
+    let loaded = catalog.rules.len() + catalog.rules.correlations().len();
+    assert!(loaded as f64 / (loaded + catalog.rejected.len()) as f64 >= 0.99, "{:?}", catalog.rejected);
+
+    // An sshd line with a SigmaHQ keyword raises that rule (pack sigmahq);
+    // the same words from a web server's log do not reach the sshd rule.
+    let mut d = Detector::new(catalog, EngineLimits { max_delay_ms: 0, ..EngineLimits::default() });
+    let hit = sshd("<38>Nov 29 10:00:00 web1 sshd[4711]: error: Corrupted MAC on input. [preauth]", T0);
+    let alerts = feed(&mut d, &[hit]);
+    let sshd_rule = alerts.iter().find(|a| a.rule_id == "e76b413a-83d0-4b94-8e4c-85db4a5b8bdc");
+    assert!(sshd_rule.is_some_and(|a| a.pack == super::packs::SIGMAHQ), "{:?}", titles(&alerts));
+    let mut web = sshd("<38>Nov 29 10:00:00 web1 nginx: Corrupted MAC on input", T0);
+    web.kind = "log.http.error".into();
+    web.attrs["logsource"] = json!({"category": "webserver"});
+    let alerts = feed(&mut d, &[web]);
+    assert!(alerts.iter().all(|a| a.rule_id != "e76b413a-83d0-4b94-8e4c-85db4a5b8bdc"), "{:?}", titles(&alerts));
+}

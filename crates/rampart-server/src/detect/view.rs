@@ -52,13 +52,25 @@ fn ingested(event: &Event) -> (Value, LogSource) {
     let part = |k: &str| registered.and_then(|l| l.get(k)).and_then(Value::as_str).map(str::to_owned);
     let fields = Value::Object(fields);
     let guess = inferred(&event.kind, &fields);
-    let logsource = LogSource::new(
+    let mut logsource = LogSource::new(
         part("product").or(guess.product).as_deref(),
         part("category").or(guess.category).as_deref(),
         part("service").or(guess.service).as_deref(),
     );
+    // Once anything is known, what is not known is absent: a web server's
+    // line must not reach the rules of sshd because its service is unset.
+    // An event nothing is known of is offered to every rule.
+    let known = [&logsource.product, &logsource.category, &logsource.service].iter().any(|p| p.is_some());
+    if known {
+        for part in [&mut logsource.product, &mut logsource.category, &mut logsource.service] {
+            part.get_or_insert_with(|| ABSENT.to_owned());
+        }
+    }
     (fields, logsource)
 }
+
+/// The value of a logsource part an ingested event is known not to have.
+pub const ABSENT: &str = "-";
 
 /// The logsource a parser's event kind implies.
 ///
@@ -67,18 +79,20 @@ fn ingested(event: &Event) -> (Value, LogSource) {
 /// | `log.sshd.*` | linux | sshd | |
 /// | `log.sudo.*` | linux | sudo | |
 /// | `log.su.*`, `log.pam.*` | linux | auth | |
+/// | `log.auditd.execve` | linux | auditd | process_creation |
 /// | `log.auditd.*` | linux | auditd | |
 /// | `log.netfilter.*` | linux | | firewall |
 /// | `log.http.*` | | | webserver |
 /// | `log.postgresql.*`, `log.mysql.*` | | | database |
 /// | `log.cloudtrail.*` | aws | cloudtrail | |
-/// | `log.windows.*` | windows | by channel | by event id |
+/// | `log.windows.*`, and other JSON shaped as an evtx record | windows | by channel | by event id |
 pub fn inferred(kind: &str, fields: &Value) -> LogSource {
     let parser = kind.strip_prefix("log.").and_then(|k| k.split('.').next()).unwrap_or_default();
     let (product, service, category) = match parser {
         "sshd" => (Some("linux"), Some("sshd"), None),
         "sudo" => (Some("linux"), Some("sudo"), None),
         "su" | "pam" => (Some("linux"), Some("auth"), None),
+        "auditd" if kind == "log.auditd.execve" => (Some("linux"), Some("auditd"), Some("process_creation")),
         "auditd" => (Some("linux"), Some("auditd"), None),
         "netfilter" => (Some("linux"), None, Some("firewall")),
         "http" => (None, None, Some("webserver")),
@@ -87,7 +101,8 @@ pub fn inferred(kind: &str, fields: &Value) -> LogSource {
         "windows" => {
             return windows_event_logsource(fields).unwrap_or_else(|| LogSource::new(Some("windows"), None, None));
         }
-        _ => (None, None, None),
+        // Generic JSON may be a Windows event log record.
+        _ => return windows_event_logsource(fields).unwrap_or_default(),
     };
     LogSource::new(product, category, service)
 }
@@ -158,7 +173,7 @@ mod tests {
             "source": {"name": "web1"},
         });
         let (fields, ls) = view(&ev);
-        assert_eq!(ls, LogSource::new(Some("linux"), None, Some("sshd")));
+        assert_eq!(ls, LogSource::new(Some("linux"), Some(ABSENT), Some("sshd")));
         assert_eq!(fields["User"], "root");
         assert_eq!(fields["rampart"]["kind"], "log.sshd.auth_failed");
         assert!(fields["message"].as_str().is_some_and(|m| m.starts_with("Failed password")));
@@ -166,6 +181,13 @@ mod tests {
         // A source registered with its own service keeps it.
         ev.attrs["logsource"] = json!({"product": "linux", "service": "syslog"});
         assert_eq!(view(&ev).1.service.as_deref(), Some("syslog"));
+        // A web server's line is known not to be sshd's; a line nothing is
+        // known of is offered to every rule.
+        ev.kind = "log.http.error".into();
+        ev.attrs["logsource"] = json!({});
+        assert_eq!(view(&ev).1, LogSource::new(Some(ABSENT), Some("webserver"), Some(ABSENT)));
+        ev.kind = "log.unknown".into();
+        assert_eq!(view(&ev).1, LogSource::any());
     }
 
     #[test]
