@@ -13,8 +13,10 @@
 //!   ceiling that the full login (TLS, routing, throttle checks, audit
 //!   record, token issue) achieves.
 //!
-//! `cargo xtask bench kms` measures the KMS (see `kms.rs`).
+//! `cargo xtask bench kms` measures the KMS (see `kms.rs`), `cargo xtask
+//! bench detect` Sigma evaluation against rsigma (see `detect.rs`).
 
+mod detect;
 mod kms;
 mod node;
 mod sigv4;
@@ -53,11 +55,15 @@ pub struct BenchArgs {
 enum Suite {
     /// KMS Encrypt, Decrypt and GenerateDataKey throughput and latency, against moto and on SoftHSM2.
     Kms(kms::KmsArgs),
+    /// Sigma evaluation throughput against rsigma, over a million JSON events.
+    Detect(detect::DetectArgs),
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
-    if let Some(Suite::Kms(kms)) = args.suite {
-        return kms::run(kms);
+    match args.suite {
+        Some(Suite::Kms(kms)) => return kms::run(kms),
+        Some(Suite::Detect(detect)) => return detect::run(detect),
+        None => {}
     }
     let binary = match args.binary.clone() {
         Some(b) => b,
