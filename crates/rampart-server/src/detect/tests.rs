@@ -298,3 +298,119 @@ fn the_sigmahq_pack_loads_linux_network_web_and_cloud_and_routes_by_logsource() 
     let alerts = feed(&mut d, &[web]);
     assert!(alerts.iter().all(|a| a.rule_id != "e76b413a-83d0-4b94-8e4c-85db4a5b8bdc"), "{:?}", titles(&alerts));
 }
+
+/// The stage over a real ledger with a sink that refuses at will.
+mod stage {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+
+    use rampart_core::alert::{Alert, AlertError, AlertSink, Raised};
+    use rampart_core::audit::{Appended, Audit, AuditError, AuditSink, BoxFuture};
+    use rampart_core::config::DetectConfig;
+    use rampart_core::{Event, Id, Outcome};
+    use rampart_ledger::{Ledger, Signer};
+
+    use super::super::Detection;
+    use super::super::packs::REDLINE;
+
+    #[derive(Debug)]
+    struct Appender(Ledger);
+
+    impl AuditSink for Appender {
+        fn append<'a>(&'a self, event: &'a Event) -> BoxFuture<'a, Result<Appended, AuditError>> {
+            Box::pin(async move {
+                let bytes =
+                    rampart_ledger::entry::encode_event(event).map_err(|e| AuditError::Failed(e.to_string()))?;
+                let at = self.0.append(bytes).await.map_err(|e| AuditError::Failed(e.to_string()))?;
+                Ok(Appended::at(at))
+            })
+        }
+    }
+
+    /// Refuses the first `refuse` alerts it is offered, then takes them.
+    #[derive(Debug, Default)]
+    struct Flaky {
+        refuse: AtomicUsize,
+        taken: Mutex<Vec<Alert>>,
+    }
+
+    impl AlertSink for Flaky {
+        fn raise<'a>(&'a self, alert: &'a Alert) -> BoxFuture<'a, Result<Raised, AlertError>> {
+            Box::pin(async move {
+                if self.refuse.load(Ordering::SeqCst) > 0 {
+                    self.refuse.fetch_sub(1, Ordering::SeqCst);
+                    return Err(AlertError::Unavailable("desk down".into()));
+                }
+                self.taken.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(alert.clone());
+                Ok(Raised { ticket_id: Id::new("tkt"), joined: false })
+            })
+        }
+    }
+
+    async fn node(dir: &std::path::Path, sink: Arc<Flaky>) -> (Ledger, Detection) {
+        let signer = Signer::generate("t/l").unwrap_or_else(|e| panic!("{e}"));
+        let ledger = Ledger::start(&dir.join("ledger"), signer, "t/l").unwrap_or_else(|e| panic!("{e}"));
+        let audit = Audit::new(Arc::new(Appender(ledger.clone())), Duration::from_secs(2));
+        let config = DetectConfig { packs: vec![REDLINE.into()], max_delay_ms: 0, ..DetectConfig::default() };
+        let detection =
+            Detection::start(&config, ledger.clone(), audit, sink, dir).await.unwrap_or_else(|e| panic!("{e}"));
+        (ledger, detection)
+    }
+
+    async fn record(ledger: &Ledger, event: Event) {
+        let bytes = rampart_ledger::entry::encode_event(&event).unwrap_or_else(|e| panic!("{e}"));
+        ledger.append(bytes).await.unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    #[tokio::test]
+    async fn a_refused_alert_is_retried_and_the_cursor_waits_for_it() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let sink = Arc::new(Flaky { refuse: AtomicUsize::new(usize::MAX), ..Flaky::default() });
+        let (ledger, detection) = node(dir.path(), sink.clone()).await;
+        record(&ledger, Event::new("user.totp.reset", Outcome::Success, "admin").attr("username", "eve")).await;
+        record(&ledger, Event::new("auth.logout", Outcome::Success, "eve")).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(detection.status().cursor, 0, "the cursor stays on the event whose alert was not taken");
+        assert!(sink.taken.lock().unwrap_or_else(std::sync::PoisonError::into_inner).is_empty());
+
+        // The desk comes back: the alert is taken, once, and the stage moves on.
+        sink.refuse.store(0, Ordering::SeqCst);
+        let started = Instant::now();
+        while detection.status().cursor < 2 {
+            assert!(started.elapsed() < Duration::from_secs(10), "the stage did not resume");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let taken = sink.taken.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        assert_eq!(taken.len(), 1);
+        assert_eq!(taken[0].rule_title, "Second factor reset");
+        assert_eq!(taken[0].events[0].ledger_index, 0);
+        detection.shutdown().await;
+        ledger.close().await;
+    }
+
+    #[tokio::test]
+    async fn shutdown_while_an_alert_waits_keeps_the_last_consistent_save() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let sink = Arc::new(Flaky { refuse: AtomicUsize::new(usize::MAX), ..Flaky::default() });
+        let (ledger, detection) = node(dir.path(), sink.clone()).await;
+        record(&ledger, Event::new("source.silent", Outcome::Failure, "system")).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        detection.shutdown().await;
+        ledger.close().await;
+        // Nothing was saved past the untaken alert: a restart evaluates it again.
+        let saved =
+            super::super::persist::load(&super::super::state_path(dir.path())).unwrap_or_else(|e| panic!("{e}"));
+        assert!(saved.is_none_or(|s| s.cursor == 0), "saved past an alert that was not taken");
+
+        let sink = Arc::new(Flaky::default());
+        let (ledger, detection) = node(dir.path(), sink.clone()).await;
+        let started = Instant::now();
+        while sink.taken.lock().unwrap_or_else(std::sync::PoisonError::into_inner).is_empty() {
+            assert!(started.elapsed() < Duration::from_secs(10), "the alert was lost across the restart");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        detection.shutdown().await;
+        ledger.close().await;
+    }
+}
