@@ -168,7 +168,11 @@ fn check(g: &Global, dir: &Path, strict: bool) -> Result<()> {
 
 /// Compiles RULE (file or directory) and refuses when nothing loads.
 fn load_rules(rule: &Path) -> Result<(RuleSet, Vec<Rejected>)> {
-    let mut builder = RuleSetBuilder::new(CompileOptions::windows_evtx());
+    load_rules_with(rule, CompileOptions::windows_evtx())
+}
+
+fn load_rules_with(rule: &Path, options: CompileOptions) -> Result<(RuleSet, Vec<Rejected>)> {
+    let mut builder = RuleSetBuilder::new(options);
     if rule.is_dir() {
         builder.add_dir(rule);
     } else {
@@ -310,7 +314,10 @@ fn test(g: &Global, rule: &Path, events: &Path) -> Result<()> {
 /// `rules eval`: compile, then match every line, counting matches per rule.
 fn eval(g: &Global, rules: &Path, events: &Path, route: bool) -> Result<()> {
     let started = std::time::Instant::now();
-    let (set, rejected) = load_rules(rules)?;
+    // Unrouted events are flat: field names as the rules write them, no
+    // evtx mapping (which would look `Provider_Name` up under `Event.System`).
+    let options = if route { CompileOptions::windows_evtx() } else { CompileOptions::default() };
+    let (set, rejected) = load_rules_with(rules, options)?;
     let compile_ms = started.elapsed().as_secs_f64() * 1000.0;
     let text =
         std::fs::read_to_string(events).map_err(|e| CliExit::new(exit::USAGE, format!("{}: {e}", events.display())))?;
