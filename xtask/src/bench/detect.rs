@@ -34,7 +34,8 @@ pub struct DetectArgs {
     /// The SigmaHQ regression cases (events beside `info.yml`).
     #[arg(long, default_value = "../shared/testdata/sigma/regression")]
     regression: PathBuf,
-    /// The rsigma binary (`cargo install rsigma@0.23.0 --locked --no-default-features --root /work/tools`).
+    /// The rsigma binary (`cargo install rsigma@0.23.0 --locked --root /work/tools`; 0.23.0 is the newest for
+    /// rustc 1.95, and it does not build without its default features).
     #[arg(long, default_value = "/work/tools/bin/rsigma")]
     rsigma: PathBuf,
     /// Use this rampart binary instead of building `target/release/rampart`.
@@ -306,7 +307,7 @@ pub fn run(args: DetectArgs) -> Result<()> {
         }
     } else {
         eprintln!(
-            "SKIP rsigma: {} not found (cargo install rsigma@0.23.0 --locked --no-default-features --root /work/tools)",
+            "SKIP rsigma: {} not found (cargo install rsigma@0.23.0 --locked --root /work/tools)",
             args.rsigma.display()
         );
         writeln!(table, "| events/s over {} events | {our_rate:.0} | - | - |", args.events)?;
