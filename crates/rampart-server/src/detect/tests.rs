@@ -197,6 +197,26 @@ fn single_event_cases() -> Vec<(&'static str, Event, Event)> {
             audit("source.updated", "success", "admin", json!({"name": "web1"})),
         ),
         (
+            "Bastion red line rejected a command",
+            audit(
+                "bastion.command",
+                "denied",
+                "ops",
+                json!({"via": "shell", "command": "rm -rf /", "action": "reject", "policy": "no-wipe"}),
+            ),
+            audit("bastion.command", "success", "ops", json!({"via": "shell", "command": "ls", "action": "accept"})),
+        ),
+        (
+            "Bastion red line warned about a command",
+            audit(
+                "bastion.command",
+                "success",
+                "ops",
+                json!({"via": "exec", "command": "systemctl stop auditd", "action": "warn"}),
+            ),
+            audit("bastion.review.requested", "success", "ops", json!({"command": "systemctl stop auditd"})),
+        ),
+        (
             "Bastion target host key mismatch",
             audit(
                 "bastion.session.refused",
