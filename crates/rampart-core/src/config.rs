@@ -15,8 +15,9 @@ use serde::{Deserialize, Serialize};
 
 /// Top-level sections; only environment variables under these are read, so
 /// client-side variables such as `RAMPART_URL` do not disturb the server.
-const SECTIONS: [&str; 11] =
-    ["data_dir", "server", "database", "log", "auth", "audit", "ledger", "kms", "ingest", "bastion", "secops"];
+const SECTIONS: [&str; 12] = [
+    "data_dir", "server", "database", "log", "auth", "audit", "ledger", "kms", "ingest", "bastion", "secops", "detect",
+];
 
 pub mod secops;
 pub use secops::SecopsConfig;
@@ -37,6 +38,99 @@ pub struct Config {
     pub bastion: BastionConfig,
     /// The ticket desk and its notifications.
     pub secops: SecopsConfig,
+    pub detect: DetectConfig,
+}
+
+/// The rule packs `[detect] packs` can name.
+pub const DETECT_PACKS: [&str; 2] = ["rampart-redline", "sigmahq"];
+
+/// `[detect]`: the detection stage that evaluates Sigma rules over the
+/// ledger (Rampart's own audit events and ingested logs) and raises alerts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DetectConfig {
+    /// Whether the node runs the detection stage.
+    pub enabled: bool,
+    /// Rule packs to load: `rampart-redline` (embedded in the binary) and
+    /// `sigmahq` (read from `sigma_dir`, when it is set).
+    pub packs: Vec<String>,
+    /// A SigmaHQ `rules/` directory (not shipped with Rampart; the rules
+    /// are under the Detection Rule License 1.1).
+    pub sigma_dir: Option<PathBuf>,
+    /// The subdirectories of `sigma_dir` that are loaded.
+    pub sigma_categories: Vec<String>,
+    /// Further directories of Sigma rules of your own (pack `custom`).
+    pub rules_dirs: Vec<PathBuf>,
+    /// Most ledger entries read and evaluated in one step.
+    pub batch: usize,
+    /// How often the cursor and correlation state are written to
+    /// `DIR/detect/state.json`, in seconds (and at shutdown).
+    pub snapshot_secs: u64,
+    /// How late, in event time, an event may arrive and still be ordered
+    /// among the others by a correlation.
+    pub lateness_ms: i64,
+    /// How long an event may wait for reordering before it is applied
+    /// anyway: the most reordering adds to an alert's latency.
+    pub max_delay_ms: i64,
+    /// Events kept per correlation group window; the oldest are evicted.
+    pub max_entries_per_group: usize,
+    /// Groups kept per correlation rule; the least recently updated are evicted.
+    pub max_groups_per_rule: usize,
+    /// Events kept over all correlation windows.
+    pub max_total_entries: usize,
+    /// Events waiting for reordering; beyond it the oldest are applied early.
+    pub max_pending: usize,
+}
+
+impl Default for DetectConfig {
+    fn default() -> Self {
+        DetectConfig {
+            enabled: true,
+            packs: DETECT_PACKS.iter().map(|p| (*p).to_owned()).collect(),
+            sigma_dir: None,
+            sigma_categories: ["linux", "network", "web", "cloud"].iter().map(|c| (*c).to_owned()).collect(),
+            rules_dirs: Vec::new(),
+            batch: 1024,
+            snapshot_secs: 5,
+            lateness_ms: 60_000,
+            max_delay_ms: 250,
+            max_entries_per_group: 10_000,
+            max_groups_per_rule: 10_000,
+            max_total_entries: 1_000_000,
+            max_pending: 100_000,
+        }
+    }
+}
+
+impl DetectConfig {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        if let Some(p) = self.packs.iter().find(|p| !DETECT_PACKS.contains(&p.as_str())) {
+            return bad(format!("detect.packs: unknown pack {p:?} (known: {})", DETECT_PACKS.join(", ")));
+        }
+        if !(1..=65_536).contains(&self.batch) {
+            return bad("detect.batch must be between 1 and 65536".into());
+        }
+        if self.snapshot_secs == 0 {
+            return bad("detect.snapshot_secs must be at least 1".into());
+        }
+        if !(0..=86_400_000).contains(&self.lateness_ms) {
+            return bad("detect.lateness_ms must be between 0 and 86400000 (a day)".into());
+        }
+        if !(0..=10_000).contains(&self.max_delay_ms) {
+            return bad("detect.max_delay_ms must be between 0 and 10000, so alerts stay timely".into());
+        }
+        if self.max_entries_per_group == 0
+            || self.max_groups_per_rule == 0
+            || self.max_total_entries == 0
+            || self.max_pending == 0
+        {
+            return bad("detect.max_entries_per_group, max_groups_per_rule, max_total_entries and max_pending \
+                 must be at least 1"
+                .into());
+        }
+        Ok(())
+    }
 }
 
 /// `[bastion]`: the SSH bastion that administrators reach backend systems
@@ -408,6 +502,7 @@ impl Default for Config {
             ingest: IngestConfig::default(),
             bastion: BastionConfig::default(),
             secops: SecopsConfig::default(),
+            detect: DetectConfig::default(),
         }
     }
 }
@@ -535,6 +630,7 @@ impl Config {
         if self.auth.access_key_cache_ms > 10_000 {
             return bad("auth.access_key_cache_ms is at most 10000, so a revoked access key stops within 10 s");
         }
+        self.detect.validate()?;
         let ingest = &self.ingest;
         if !(1024..=16 * 1024 * 1024).contains(&ingest.max_message_bytes) {
             return bad("ingest.max_message_bytes must be between 1024 and 16777216");
@@ -664,6 +760,29 @@ mod tests {
         assert!(err.is_err());
         let missing = Config::load(Some(Path::new("/nonexistent/rampart.toml")), &FlagOverrides::default());
         assert!(matches!(missing, Err(ConfigError::Missing(_))));
+    }
+
+    #[test]
+    fn detect_section_is_strict_and_bounded() {
+        let c = load_in_jail("", &[], FlagOverrides::default()).unwrap_or_else(|e| panic!("{e}"));
+        assert!(c.detect.enabled && c.detect.sigma_dir.is_none());
+        assert_eq!(c.detect.packs, vec!["rampart-redline", "sigmahq"]);
+        let c = load_in_jail(
+            "[detect]\npacks = [\"rampart-redline\"]\nsigma_dir = \"/srv/sigma/rules\"\nmax_delay_ms = 100\n",
+            &[],
+            FlagOverrides::default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((c.detect.packs.len(), c.detect.max_delay_ms), (1, 100));
+        let err = load_in_jail("[detect]\npacks = [\"sigmahg\"]\n", &[], FlagOverrides::default());
+        assert!(err.as_ref().is_err_and(|e| e.contains("sigmahg")), "{err:?}");
+        let err = load_in_jail("[detect]\nmax_delay_ms = 60000\n", &[], FlagOverrides::default());
+        assert!(err.as_ref().is_err_and(|e| e.contains("detect.max_delay_ms")), "{err:?}");
+        let err = load_in_jail("[detect]\nrule_dirs = []\n", &[], FlagOverrides::default());
+        assert!(err.as_ref().is_err_and(|e| e.contains("rule_dirs")), "{err:?}");
+        let c = load_in_jail("", &[("RAMPART_DETECT__ENABLED", "false")], FlagOverrides::default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(!c.detect.enabled);
     }
 
     #[test]

@@ -74,6 +74,10 @@ pub enum Permission {
     /// See the notification outbox and its dead-letter list, and re-drive
     /// dead letters.
     NotifyManage,
+    /// Read the detection rules, their rejections and the detection stage's status.
+    DetectRead,
+    /// Reload the detection rules.
+    DetectWrite,
 }
 
 impl Role {
@@ -105,13 +109,17 @@ impl Role {
                 TicketRead,
                 TicketWrite,
                 NotifyManage,
+                DetectRead,
+                DetectWrite,
             ],
             // Works the incidents assigned to them.
             Role::OperationsEngineer => {
                 &[TenantRead, TokenSelf, AccessKeySelf, SystemRead, SourceRead, SshKeySelf, TicketRead, TicketWrite]
             }
             // Read-only over everything: every *Read permission, and its own tokens.
-            Role::Auditor => &[UserRead, TenantRead, AuditRead, SystemRead, SourceRead, TokenSelf, TicketRead],
+            Role::Auditor => {
+                &[UserRead, TenantRead, AuditRead, SystemRead, SourceRead, TokenSelf, TicketRead, DetectRead]
+            }
             // Sees its own tenant's tickets; the operator's SOC works them.
             Role::CustomerAdmin => {
                 &[UserRead, UserWrite, TenantRead, TokenSelf, AccessKeySelf, KmsUse, KmsManage, TicketRead]
@@ -147,7 +155,7 @@ impl Role {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 19] = [
+    pub const ALL: [Permission; 21] = [
         Permission::UserRead,
         Permission::UserWrite,
         Permission::TenantRead,
@@ -167,6 +175,8 @@ impl Permission {
         Permission::TicketRead,
         Permission::TicketWrite,
         Permission::NotifyManage,
+        Permission::DetectRead,
+        Permission::DetectWrite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -190,6 +200,8 @@ impl Permission {
             Permission::TicketRead => "ticket_read",
             Permission::TicketWrite => "ticket_write",
             Permission::NotifyManage => "notify_manage",
+            Permission::DetectRead => "detect_read",
+            Permission::DetectWrite => "detect_write",
         }
     }
 }
@@ -263,6 +275,7 @@ mod tests {
                         | Permission::SystemWrite
                         | Permission::TicketWrite
                         | Permission::NotifyManage
+                        | Permission::DetectWrite
                 ),
                 "auditor must be read-only, but has {p}"
             );

@@ -262,7 +262,13 @@ fn compile_routes(
         if let Some(rule) = set.slots.get_mut(slot as usize) {
             rule.index = index as u32;
         }
-        set.rules.push(RuleEntry { meta: Arc::new(detections[doc_i].rule.meta.clone()), slot, generate: true });
+        let doc = &detections[doc_i];
+        set.rules.push(RuleEntry {
+            meta: Arc::new(doc.rule.meta.clone()),
+            path: doc.path.clone(),
+            slot,
+            generate: true,
+        });
     }
     set
 }

@@ -23,7 +23,7 @@ pub use builder::RuleSetBuilder;
 pub use config::{CompileOptions, FieldMapping};
 pub use correlation::{
     CorrelationAlert, CorrelationEngine, CorrelationRule, CorrelationType, EngineLimits, EngineState, EngineStats,
-    RestoreError, Source, Threshold,
+    EventRef, RestoreError, Source, Threshold,
 };
 pub use error::{CompileError, Rejected};
 pub use explain::{Explanation, ItemExplanation, SelectionExplanation};

@@ -56,19 +56,27 @@ pub fn compile_dir(dir: impl AsRef<Path>) -> (RuleSet, Vec<Rejected>) {
 /// Compiles every rule file under `dir` (recursively) with `options`.
 pub fn compile_dir_with(dir: impl AsRef<Path>, options: CompileOptions) -> (RuleSet, Vec<Rejected>) {
     let mut builder = RuleSetBuilder::new(options);
-    let mut files = Vec::new();
-    let mut rejected = Vec::new();
-    collect(dir.as_ref(), 0, &mut files, &mut rejected);
-    for r in rejected {
-        builder.reject(r);
-    }
-    for file in files {
-        match std::fs::read_to_string(&file) {
-            Ok(text) => builder.add_yaml(&file, &text),
-            Err(err) => builder.reject(io_reject(&file, &err)),
+    builder.add_dir(dir.as_ref());
+    builder.build()
+}
+
+impl RuleSetBuilder {
+    /// Adds every `.yml`/`.yaml` file under `dir` (recursively, in sorted
+    /// order); unreadable files and directories become rejections.
+    pub fn add_dir(&mut self, dir: &Path) {
+        let mut files = Vec::new();
+        let mut rejected = Vec::new();
+        collect(dir, 0, &mut files, &mut rejected);
+        for r in rejected {
+            self.reject(r);
+        }
+        for file in files {
+            match std::fs::read_to_string(&file) {
+                Ok(text) => self.add_yaml(&file, &text),
+                Err(err) => self.reject(io_reject(&file, &err)),
+            }
         }
     }
-    builder.build()
 }
 
 /// Compiles the rules of one YAML text.

@@ -63,6 +63,8 @@ pub(crate) struct Route {
 #[derive(Debug, Clone)]
 pub(crate) struct RuleEntry {
     pub meta: Arc<RuleMeta>,
+    /// The file (or label) the document came from.
+    pub path: std::path::PathBuf,
     /// Its compiled form in `RuleSet::slots`.
     pub slot: u32,
     pub generate: bool,
@@ -125,6 +127,16 @@ impl RuleSet {
     /// The header of rule `index`.
     pub fn rule(&self, index: usize) -> Option<&RuleMeta> {
         self.rules.get(index).map(|r| r.meta.as_ref())
+    }
+
+    /// The file (or the label given to `add_yaml`) rule `index` came from.
+    pub fn rule_path(&self, index: usize) -> Option<&std::path::Path> {
+        self.rules.get(index).map(|r| r.path.as_path())
+    }
+
+    /// Whether rule `index` alerts on its own (see [`Match::generate`]).
+    pub fn generates(&self, index: usize) -> bool {
+        self.rules.get(index).is_some_and(|r| r.generate)
     }
 
     /// Every rule's header, by index.

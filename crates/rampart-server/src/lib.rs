@@ -1,7 +1,8 @@
 //! Rampart's HTTPS front door: the data directory and its TLS material, the
 //! axum router with its authentication, authorisation and audit middleware,
 //! RFC 9457 problem responses, the OpenAPI document, metrics, the syslog
-//! listeners and source registry of the log platform ([`ingest`]), and the
+//! listeners and source registry of the log platform ([`ingest`]), the
+//! streaming detection stage ([`detect`]), and the
 //! server's lifecycle (start, graceful shutdown).
 //!
 //! Handlers here are thin: they parse the request, call a service
@@ -12,6 +13,7 @@
 pub mod api;
 pub mod audit;
 pub mod datadir;
+pub mod detect;
 pub mod extract;
 pub mod ingest;
 pub mod metrics;

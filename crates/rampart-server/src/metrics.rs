@@ -37,6 +37,7 @@ pub fn handle() -> PrometheusHandle {
             metrics::describe_histogram!("rampart_ledger_batch_entries", "Entries per ledger batch (group commit)");
             crate::ingest::metrics::describe();
             rampart_secops::describe_metrics();
+            crate::detect::metrics::describe();
             metrics::gauge!("rampart_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
             handle
         })

@@ -37,6 +37,7 @@ use crate::routes::{Access, RouteSpec};
         api::kms_native::crypto, api::kms_native::get_policy, api::kms_native::put_policy, api::kms_native::decrypt,
         api::kms_native::aliases, api::kms_native::put_alias, api::kms_native::delete_alias,
         api::operator::seal_status, api::operator::unseal, api::operator::seal,
+        api::detect::rules, api::detect::status, api::detect::reload,
     ),
     components(schemas(crate::problem::Problem)),
     modifiers(&BearerAuth)

@@ -50,6 +50,8 @@ pub struct AppState {
     pub unseal_limiter: Arc<crate::api::operator::UnsealLimiter>,
     /// The log platform: source registry and what the listeners share.
     pub ingest: crate::ingest::Ingest,
+    /// Detection (issue 6): the stage that evaluates Sigma rules over the ledger.
+    pub detect: crate::detect::Detection,
     /// The ticket desk (`rampart-secops`). It is also the detection stage's
     /// `AlertSink`: see [`AppState::alert_sink`].
     pub tickets: rampart_secops::TicketService,
@@ -60,9 +62,8 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// SECOPS HOOK: where the detection stage hands its alerts. The stage
-    /// takes this `Arc<dyn AlertSink>`; the ticket service opens or joins
-    /// tickets behind it.
+    /// The ticket desk as an `AlertSink` (the detection stage gets it,
+    /// behind the `detect.alert` record, in `build`).
     pub fn alert_sink(&self) -> Arc<dyn rampart_core::alert::AlertSink> {
         Arc::new(self.tickets.clone())
     }
@@ -105,6 +106,8 @@ impl Running {
         }
         self.handle.graceful_shutdown(Some(self.grace));
         let served = self.task.await.context("server task")?;
+        // Detection (issue 6): saves its cursor and state while the ledger is open.
+        self.state.detect.shutdown().await;
         // A delivery cut here is leased, not lost: another worker (or
         // this node after a restart) takes it once the lease runs out.
         for job in self.state.secops_jobs.iter() {
@@ -159,6 +162,17 @@ pub async fn build(config: Config) -> Result<(Router, AppState, DataDir, Vec<Rou
     .await
     .context("loading the log source registry")?;
     // One pipeline, one ledger: ingested logs take the audit events' sink.
+    // Detection (issue 6): every alert is recorded as a `detect.alert` ledger
+    // event, then opens or joins a ticket on the desk.
+    let (tickets, outbox, secops_jobs) = build_secops(&config, &store, &audit)?;
+    let alert_sink: Arc<dyn rampart_core::alert::AlertSink> = Arc::new(crate::detect::RecordThenTicket::new(
+        crate::detect::RecordingAlertSink::new(sink.clone()),
+        Arc::new(tickets.clone()),
+    ));
+    let detect =
+        crate::detect::Detection::start(&config.detect, ledger.clone(), audit.clone(), alert_sink, &data_dir.root)
+            .await
+            .context("starting detection")?;
     let ingest = crate::ingest::Ingest::new(sink, registry, config.ingest.clone());
     let auth = Auth::new(store.clone(), audit.clone(), &root, config.auth.clone())?;
     let cache = rampart_kms::keystore::UnwrapCache::new(
@@ -166,7 +180,6 @@ pub async fn build(config: Config) -> Result<(Router, AppState, DataDir, Vec<Rou
         Duration::from_secs(config.kms.cache_ttl_secs),
     );
     let context_hasher = root.keyed_hasher("rampart/kms-context/v1");
-    let (tickets, outbox, secops_jobs) = build_secops(&config, &store, &audit)?;
     let kms = match open_keystore(&config.kms, &data_dir).await? {
         Opened::Open(keystore) => rampart_kms::service::Kms::new(store.clone(), audit, keystore, cache, context_hasher),
         Opened::Sealed(sealed) => {
@@ -206,6 +219,7 @@ pub async fn build(config: Config) -> Result<(Router, AppState, DataDir, Vec<Rou
         tickets,
         outbox,
         secops_jobs,
+        detect,
     };
     let (router, specs) = routes.into_router(state.clone());
     let router = layered(router, &state.config);

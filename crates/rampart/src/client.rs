@@ -30,8 +30,33 @@ impl std::fmt::Display for ApiFailure {
 
 impl std::error::Error for ApiFailure {}
 
+/// An error that carries its own exit code (offline commands: usage,
+/// invalid input).
+#[derive(Debug)]
+pub struct CliExit {
+    pub code: u8,
+    pub message: String,
+}
+
+impl CliExit {
+    pub fn new(code: u8, message: impl Into<String>) -> Self {
+        CliExit { code, message: message.into() }
+    }
+}
+
+impl std::fmt::Display for CliExit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for CliExit {}
+
 /// The exit code for an error, by its kind.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
+    if let Some(e) = err.downcast_ref::<CliExit>() {
+        return e.code;
+    }
     if let Some(f) = err.downcast_ref::<ApiFailure>() {
         return match f.status.as_u16() {
             401 | 403 | 429 => exit::DENIED,

@@ -116,6 +116,9 @@ pub enum Command {
     /// Run a transparency-log witness (C2SP tlog-witness).
     #[command(subcommand)]
     Witness(cmd::witness::WitnessCmd),
+    /// Sigma detection rules: check and test them offline; list, status and reload on a node.
+    #[command(subcommand)]
+    Rules(cmd::rules::RulesCmd),
 }
 
 fn main() -> ExitCode {

@@ -15,8 +15,10 @@
 //!
 //! `cargo xtask bench kms` measures the KMS (see `kms.rs`); `cargo xtask
 //! bench ingest` sustained syslog ingestion against rsyslog (see
-//! `ingest.rs`).
+//! `ingest.rs`); `cargo xtask bench detect` Sigma evaluation against
+//! rsigma (see `detect.rs`).
 
+mod detect;
 mod ingest;
 mod kms;
 mod node;
@@ -58,12 +60,15 @@ enum Suite {
     Kms(kms::KmsArgs),
     /// Sustained TCP syslog ingest (durable and indexed), against rsyslog writing the same stream to a file.
     Ingest(ingest::IngestArgs),
+    /// Sigma evaluation throughput against rsigma, over a million JSON events.
+    Detect(detect::DetectArgs),
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
     match args.suite {
         Some(Suite::Kms(kms)) => return kms::run(kms),
         Some(Suite::Ingest(ingest)) => return ingest::run(ingest),
+        Some(Suite::Detect(detect)) => return detect::run(detect),
         None => {}
     }
     let binary = match args.binary.clone() {

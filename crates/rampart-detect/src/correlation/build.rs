@@ -146,6 +146,7 @@ pub fn resolve_correlations(docs: &[Doc], set: &RuleSet) -> (Vec<CorrelationRule
         }
         out.push(CorrelationRule {
             meta: Arc::new(doc.rule.meta.clone()),
+            path: doc.path.clone(),
             kind: def.kind,
             sources,
             group_by: def.group_by.clone(),

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::parse::RuleMeta;
-pub use engine::{CorrelationAlert, CorrelationEngine, EngineLimits, EngineState, EngineStats, RestoreError};
+pub use engine::{CorrelationAlert, CorrelationEngine, EngineLimits, EngineState, EngineStats, EventRef, RestoreError};
 pub use parse::{CorrelationType, Threshold};
 
 /// What feeds a correlation.
@@ -32,6 +32,8 @@ pub enum Source {
 pub struct CorrelationRule {
     /// Header of the correlation document.
     pub meta: Arc<RuleMeta>,
+    /// The file (or label) the document came from.
+    pub path: std::path::PathBuf,
     /// The type.
     pub kind: CorrelationType,
     /// The sources, in the order listed (temporal_ordered uses the order).

@@ -280,3 +280,84 @@ proptest! {
         prop_assert_eq!(streamed, batch(&set, &events, 10_000, 3, distinct));
     }
 }
+
+fn reference(index: u64, t: i64) -> Option<super::EventRef> {
+    Some(super::EventRef { index, time_ms: t, kind: "auth.login.failed".into(), tenant: None })
+}
+
+/// Feeds a live stream: each event arrives at `now`, then the clock ticks.
+fn live(set: &RuleSet, engine: &mut CorrelationEngine, events: &[(i64, i64, Value)]) -> Vec<CorrelationAlert> {
+    let mut out = Vec::new();
+    for (i, (t, now, ev)) in events.iter().enumerate() {
+        for m in set.matches(ev, &LogSource::any()) {
+            let field = |name: &str| set.field_value(m.rule_index, name, ev).and_then(|v| v.as_str().map(String::from));
+            out.extend(engine.on_match_at(*t, *now, m.rule_index, &field, reference(i as u64, *t)));
+        }
+        out.extend(engine.tick(*now));
+    }
+    out
+}
+
+#[test]
+fn a_live_stream_fires_within_the_delay_bound_not_the_lateness() {
+    let set = set_with(EVENT_COUNT);
+    // A minute of lateness would hold the alert for a minute; the delay bound
+    // releases it 250 ms (by the caller's clock) after the third input.
+    let mut engine = CorrelationEngine::new(&set, EngineLimits { lateness_ms: 60_000, ..EngineLimits::default() });
+    let alerts = live(&set, &mut engine, &[(0, 0, failed("a")), (10, 10, failed("a")), (20, 20, failed("a"))]);
+    assert!(alerts.is_empty(), "released before the delay: {alerts:?}");
+    assert_eq!(engine.pending(), 3);
+    let alerts = engine.tick(269);
+    assert!(alerts.is_empty(), "the third input has waited only 249 ms");
+    let alerts = engine.tick(270);
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0].event_count, 3);
+    let indexes: Vec<u64> = alerts[0].events.iter().map(|r| r.index).collect();
+    assert_eq!(indexes, vec![0, 1, 2]);
+}
+
+#[test]
+fn inputs_reordered_inside_the_delay_and_late_ones_after_it_are_counted() {
+    let set = set_with(
+        "title: order\nid: ord\ncorrelation:\n  type: temporal_ordered\n  rules: [failed_login, successful_login]\n  \
+         group-by: [User]\n  timespan: 1m\n",
+    );
+    let mut engine = CorrelationEngine::new(&set, EngineLimits::default());
+    // The success is read first but happened after the failure: reordered.
+    let alerts = live(&set, &mut engine, &[(2_000, 0, ok("a")), (1_000, 100, failed("a"))]);
+    assert!(alerts.is_empty());
+    assert_eq!(engine.tick(400).len(), 1);
+    // Older than what was applied, but within the lateness: applied, not dropped
+    // (another source's clock may lag).
+    let _ = live(&set, &mut engine, &[(500, 500, failed("b"))]);
+    assert_eq!(engine.stats().late_dropped, 0);
+    let _ = engine.tick(1_000);
+    assert_eq!(engine.pending(), 0);
+    // Behind the latest time seen by more than the lateness: dropped, counted.
+    let _ = live(&set, &mut engine, &[(200_000, 1_000, failed("c")), (500, 1_001, failed("d"))]);
+    assert_eq!(engine.stats().late_dropped, 1);
+}
+
+#[test]
+fn carry_over_keeps_windows_of_unchanged_correlations_only() {
+    let set = set_with(EVENT_COUNT);
+    let mut engine = CorrelationEngine::new(&set, limits(0));
+    let _ = run(&set, &mut engine, &[(0, failed("alice")), (1_000, failed("alice"))]);
+    let state = engine.snapshot().clone();
+
+    // The same correlation beside a new one, in another position: kept.
+    let other = "title: other\nid: other\ncorrelation:\n  type: event_count\n  rules: [successful_login]\n  \
+                 group-by: [User]\n  timespan: 1m\n  condition: {gte: 1}\n---\n";
+    let grown = set_with(&format!("{other}{EVENT_COUNT}"));
+    assert!(CorrelationEngine::restore(&grown, limits(0), state.clone()).is_err());
+    let mut carried = CorrelationEngine::carry_over(&grown, limits(0), state.clone());
+    assert_eq!(carried.sizes(), (1, 2));
+    let alerts = run(&grown, &mut carried, &[(2_000, failed("alice"))]);
+    assert_eq!(alerts.len(), 1, "two carried inputs and one new reach the threshold: {alerts:?}");
+    assert_eq!(alerts[0].rule_id.as_deref(), Some("bf"));
+
+    // The same id with another group-by starts afresh.
+    let changed = set_with(&EVENT_COUNT.replace("group-by: [User]", "group-by: [Host]"));
+    let fresh = CorrelationEngine::carry_over(&changed, limits(0), state);
+    assert_eq!(fresh.sizes(), (0, 0));
+}

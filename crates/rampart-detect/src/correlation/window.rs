@@ -17,6 +17,9 @@ pub struct Entry {
     pub source: u16,
     /// The aggregated field's value, if the correlation has one.
     pub value: Option<String>,
+    /// The event it came from, when the caller named one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<super::engine::EventRef>,
 }
 
 /// Linear-interpolated percentile (0–100) of sorted values.
@@ -73,7 +76,7 @@ mod tests {
     use super::*;
 
     fn entries(items: &[(i64, u16, Option<&str>)]) -> VecDeque<Entry> {
-        items.iter().map(|(t, s, v)| Entry { t: *t, source: *s, value: v.map(String::from) }).collect()
+        items.iter().map(|(t, s, v)| Entry { t: *t, source: *s, value: v.map(String::from), reference: None }).collect()
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod access_keys;
 pub mod audit;
 pub mod auth;
 pub mod bastion;
+pub mod detect;
 pub mod ingest;
 pub mod kms;
 pub mod kms_native;
@@ -90,6 +91,10 @@ pub fn routes() -> Routes {
         .add(M::POST, "/api/v1/notifications/{id}/redrive", Permission(NotifyManage), post(tickets::redrive))
         .add(M::POST, "/api/v1/sources/{id}/token", Permission(SourceWrite), post(sources::token))
         .add(M::POST, "/api/v1/ingest", SourceToken, post(ingest::ingest))
+        // Detection (issue 6).
+        .add(M::GET, "/api/v1/detect/rules", Permission(DetectRead), get(detect::rules))
+        .add(M::GET, "/api/v1/detect/status", Permission(DetectRead), get(detect::status))
+        .add(M::POST, "/api/v1/detect/reload", Permission(DetectWrite), post(detect::reload))
         .add(M::GET, "/api/v1/ssh-keys", Permission(SshKeySelf), get(bastion::list_keys))
         .add(M::POST, "/api/v1/ssh-keys", Permission(SshKeySelf), post(bastion::add_key))
         .add(M::DELETE, "/api/v1/ssh-keys/{id}", Permission(SshKeySelf), delete(bastion::remove_key))

@@ -7,6 +7,7 @@ mod kms_file;
 pub mod ledger;
 pub mod logs;
 pub mod operator;
+pub mod rules;
 pub mod serve;
 pub mod session;
 pub mod source;
@@ -42,5 +43,6 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Operator(c) => operator::operator(g, c).await,
         Command::Audit(c) => ledger::audit(g, c).await,
         Command::Witness(c) => witness::witness(c).await,
+        Command::Rules(c) => rules::rules(g, c).await,
     }
 }
