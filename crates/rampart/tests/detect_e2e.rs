@@ -173,6 +173,51 @@ async fn sshd_failed_passwords_over_syslog_raise_the_brute_force_alert_within_a_
     assert_eq!(named, lines);
     // One address, five failures: below the per-address threshold of ten.
     assert!(alerts(&node, &token, PER_SOURCE, "address=198.51.100.77", Duration::ZERO).await.is_empty());
+
+    // The alert is an alarm ticket on the desk (within the same second),
+    // and further attempts join it instead of opening another.
+    let tickets = async || -> Vec<Value> {
+        let page: Value = node
+            .client
+            .get(format!("{}/api/v1/tickets?kind=alarm&limit=200", node.url))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["rule_id"] == PER_USER && t["dedup_key"].as_str().is_some_and(|k| k.ends_with(&group)))
+            .cloned()
+            .collect()
+    };
+    let mine = tickets().await;
+    assert_eq!(mine.len(), 1, "one alarm ticket for the user: {mine:#?}");
+    let opened = mine[0]["created_at"].as_str().unwrap();
+    let opened_ms = time::OffsetDateTime::parse(opened, &time::format_description::well_known::Rfc3339).unwrap();
+    let sent_ms = time::OffsetDateTime::now_utc() - threshold.elapsed();
+    assert!(opened_ms - sent_ms < time::Duration::seconds(1), "the ticket opened within a second: {opened}");
+    assert_eq!((mine[0]["status"].as_str(), mine[0]["severity"].as_str()), (Some("new"), Some("high")));
+    let opened_with = mine[0]["event_count"].as_i64().unwrap();
+    assert_eq!(opened_with, 5, "{mine:#?}");
+    for _ in 0..5 {
+        failed_password(&port, user);
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let joined = loop {
+        let now = tickets().await;
+        assert_eq!(now.len(), 1, "further attempts join the open ticket: {now:#?}");
+        if now[0]["event_count"].as_i64().unwrap() > opened_with {
+            break now;
+        }
+        assert!(Instant::now() < deadline, "the further attempts never joined the ticket: {now:#?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(joined[0]["id"], mine[0]["id"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
