@@ -248,22 +248,36 @@ async fn events(server: &TestServer, admin: &Session, kind: &str) -> Vec<Value> 
     resp["items"].as_array().cloned().unwrap_or_default()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn real_openssh_clients_reach_a_real_sshd_only_through_grants_recorded_and_audited() {
-    let missing = [SSHD, "ssh", "sftp", "scp", "oathtool", "script", "ssh-keygen"].into_iter().find(|p| !have(p));
+/// What every test here starts from: the tools it needs (or a loud skip,
+/// `None`), a work directory with the TOTP askpass script, and a real sshd
+/// whose one authorised key is `target_login_key` in that directory.
+struct World {
+    work: tempfile::TempDir,
+    dir: PathBuf,
+    login_key: PathBuf,
+    sshd: Sshd,
+}
+
+fn world(tools: &[&str]) -> Option<World> {
+    let missing = [SSHD, "ssh", "oathtool", "ssh-keygen"].iter().chain(tools).find(|p| !have(p));
     if let Some(p) = missing
         && skip_without(&format!("{p} is missing"), "apt-get install openssh-server openssh-client oathtool bsdutils")
     {
-        return;
+        return None;
     }
-    // Every log line of the whole flow, TRACE level, russh's included.
-    let logs = LogCapture::install();
     let work = tempfile::tempdir().unwrap();
     let dir = work.path().to_path_buf();
     write_askpass(&dir);
     let login_key = dir.join("target_login_key");
-    let login_pub = keygen(&login_key);
-    let sshd = Sshd::start(&dir, &login_pub);
+    let sshd = Sshd::start(&dir, &keygen(&login_key));
+    Some(World { work, dir, login_key, sshd })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_openssh_clients_reach_a_real_sshd_only_through_grants_recorded_and_audited() {
+    let Some(World { work: _work, dir, login_key, sshd }) = world(&["sftp", "scp", "script"]) else { return };
+    // Every log line of the whole flow, TRACE level, russh's included.
+    let logs = LogCapture::install();
 
     let server = TestServer::start().await;
     let bastion = server.running.as_ref().unwrap().bastion.as_ref().expect("the bastion listens").addr;
@@ -754,17 +768,7 @@ async fn bastion_api_refuses_bad_input_and_wrong_roles() {
 /// the command on the target prints far more.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_whose_recording_fails_mid_way_is_cut() {
-    let missing = [SSHD, "ssh", "oathtool", "ssh-keygen", "ssh-agent"].into_iter().find(|p| !have(p));
-    if let Some(p) = missing
-        && skip_without(&format!("{p} is missing"), "apt-get install openssh-server openssh-client oathtool")
-    {
-        return;
-    }
-    let work = tempfile::tempdir().unwrap();
-    let dir = work.path().to_path_buf();
-    write_askpass(&dir);
-    let login_key = dir.join("target_login_key");
-    let sshd = Sshd::start(&dir, &keygen(&login_key));
+    let Some(World { work: _work, dir, login_key, sshd }) = world(&["ssh-agent"]) else { return };
     let server = TestServer::start_with(|c| c.bastion.recording_max_bytes = 8192).await;
     let bastion = server.running.as_ref().unwrap().bastion.as_ref().unwrap().addr;
     let admin = server.admin_session().await;
@@ -876,17 +880,7 @@ async fn admin_reaches_target(
 /// reason in the ledger.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_are_listed_played_terminated_and_cut_when_their_grant_goes() {
-    let missing = [SSHD, "ssh", "oathtool", "ssh-keygen"].into_iter().find(|p| !have(p));
-    if let Some(p) = missing
-        && skip_without(&format!("{p} is missing"), "apt-get install openssh-server openssh-client oathtool")
-    {
-        return;
-    }
-    let work = tempfile::tempdir().unwrap();
-    let dir = work.path().to_path_buf();
-    write_askpass(&dir);
-    let login_key = dir.join("target_login_key");
-    let sshd = Sshd::start(&dir, &keygen(&login_key));
+    let Some(World { work: _work, dir, login_key, sshd }) = world(&[]) else { return };
     let server = TestServer::start().await;
     let (admin, client, admin_step, grant_id) = admin_reaches_target(&server, &dir, &sshd, &login_key).await;
     let client = std::sync::Arc::new(client);
@@ -993,17 +987,7 @@ async fn sessions_are_listed_played_terminated_and_cut_when_their_grant_goes() {
 /// line is a `bastion.command` event with its verdict.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn red_lines_stop_a_command_before_it_reaches_the_target() {
-    let missing = [SSHD, "ssh", "oathtool", "script", "ssh-keygen"].into_iter().find(|p| !have(p));
-    if let Some(p) = missing
-        && skip_without(&format!("{p} is missing"), "apt-get install openssh-server openssh-client oathtool bsdutils")
-    {
-        return;
-    }
-    let work = tempfile::tempdir().unwrap();
-    let dir = work.path().to_path_buf();
-    write_askpass(&dir);
-    let login_key = dir.join("target_login_key");
-    let sshd = Sshd::start(&dir, &keygen(&login_key));
+    let Some(World { work: _work, dir, login_key, sshd }) = world(&["script"]) else { return };
     let marks = dir.join("marks");
     std::fs::create_dir_all(&marks).unwrap();
     let red_lines = dir.join("red-lines.toml");
