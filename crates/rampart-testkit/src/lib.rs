@@ -108,6 +108,29 @@ pub async fn wait_until_serving(data: &std::path::Path) -> (Value, Client) {
     }
 }
 
+/// Logs in as the bootstrap administrator of the `rampart serve` child
+/// whose data directory is `data` (its `bootstrap-admin.json`, with the
+/// TOTP code of this moment) and returns the session token.
+pub async fn bootstrap_admin_token(client: &Client, url: &str, data: &std::path::Path) -> String {
+    let boot: Value =
+        serde_json::from_slice(&std::fs::read(data.join("bootstrap-admin.json")).expect("bootstrap-admin.json"))
+            .expect("bootstrap-admin.json is JSON");
+    let secret = data_encoding::BASE32_NOPAD
+        .decode(boot["totp_secret"].as_str().unwrap_or_default().as_bytes())
+        .expect("the bootstrap TOTP secret");
+    let body = json!({"username": boot["username"], "password": boot["password"], "totp_code": totp_code(&secret, 0)});
+    let resp: Value = client
+        .post(format!("{url}/api/v1/auth/login"))
+        .json(&body)
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("login answer");
+    resp["token"].as_str().unwrap_or_else(|| panic!("admin login: {resp}")).to_owned()
+}
+
 /// A default test configuration rooted in `dir`, listening on an ephemeral port.
 pub fn test_config(dir: &std::path::Path) -> Config {
     let mut config = Config { data_dir: dir.join("data"), ..Config::default() };

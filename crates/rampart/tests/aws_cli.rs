@@ -420,15 +420,10 @@ async fn the_aws_cli_uses_a_key_inside_the_hsm() {
     let (info, client) = rampart_testkit::wait_until_serving(&data).await;
     let url = info["url"].as_str().unwrap().to_owned();
     // The bootstrap administrator (who holds kms use and manage) makes an access key.
-    let boot: Value = serde_json::from_slice(&std::fs::read(data.join("bootstrap-admin.json")).unwrap()).unwrap();
-    let totp = data_encoding::BASE32_NOPAD.decode(boot["totp_secret"].as_str().unwrap().as_bytes()).unwrap();
-    let login = serde_json::json!({"username": "admin", "password": boot["password"],
-        "totp_code": rampart_testkit::totp_code(&totp, 0)});
-    let session: Value =
-        client.post(format!("{url}/api/v1/auth/login")).json(&login).send().await.unwrap().json().await.unwrap();
+    let token = rampart_testkit::bootstrap_admin_token(&client, &url, &data).await;
     let key: Value = client
         .post(format!("{url}/api/v1/access-keys"))
-        .bearer_auth(session["token"].as_str().unwrap())
+        .bearer_auth(&token)
         .json(&serde_json::json!({}))
         .send()
         .await

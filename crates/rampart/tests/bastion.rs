@@ -200,6 +200,24 @@ impl Client {
         cmd
     }
 
+    /// An interactive shell under a pty over an existing master
+    /// connection (`script` gives ssh the terminal), with piped stdio.
+    fn interactive(&self, name: &str) -> Child {
+        Command::new("script")
+            .args(["-q", "-e", "-c"])
+            .arg(format!(
+                "ssh {} -S {} -o ControlMaster=no -tt x",
+                self.common().join(" "),
+                self.control(name).display()
+            ))
+            .arg("/dev/null")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
     fn close(&self, name: &str) {
         let _ = self.over(name, &["-O", "exit", "x"]).output();
     }
@@ -404,19 +422,7 @@ async fn real_openssh_clients_reach_a_real_sshd_only_through_grants_recorded_and
             assert!(String::from_utf8_lossy(&out.stdout).contains("through-42"), "{}", text(&out));
 
             // An interactive shell under a pty (script gives ssh a terminal).
-            let mut shell = Command::new("script")
-                .args(["-q", "-e", "-c"])
-                .arg(format!(
-                    "ssh {} -S {} -o ControlMaster=no -tt x",
-                    as_admin.common().join(" "),
-                    as_admin.control("admin").display()
-                ))
-                .arg("/dev/null")
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap();
+            let mut shell = as_admin.interactive("admin");
             {
                 let mut stdin = shell.stdin.take().unwrap();
                 std::thread::sleep(Duration::from_millis(1500));
@@ -1024,19 +1030,7 @@ async fn red_lines_stop_a_command_before_it_reaches_the_target() {
         assert!(text(&refused).contains("no-forbidden"), "the administrator is told why: {}", text(&refused));
         ok(&exec(&format!("touch {}/allowed-exec", m.display())), "allowed exec");
 
-        let mut shell = Command::new("script")
-            .args(["-q", "-e", "-c"])
-            .arg(format!(
-                "ssh {} -S {} -o ControlMaster=no -tt x",
-                client.common().join(" "),
-                client.control("admin").display()
-            ))
-            .arg("/dev/null")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut shell = client.interactive("admin");
         {
             let mut stdin = shell.stdin.take().unwrap();
             let mut type_in = |bytes: &[u8]| {

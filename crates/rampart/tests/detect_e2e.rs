@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rampart_testkit::{skip_without, totp_code};
+use rampart_testkit::skip_without;
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rampart");
@@ -48,20 +48,7 @@ async fn start(data: &Path) -> Node {
 }
 
 async fn admin_token(node: &Node, data: &Path) -> String {
-    let boot: Value = serde_json::from_slice(&std::fs::read(data.join("bootstrap-admin.json")).unwrap()).unwrap();
-    let secret = data_encoding::BASE32_NOPAD.decode(boot["totp_secret"].as_str().unwrap().as_bytes()).unwrap();
-    let body = json!({"username": boot["username"], "password": boot["password"], "totp_code": totp_code(&secret, 0)});
-    let resp: Value = node
-        .client
-        .post(format!("{}/api/v1/auth/login", node.url))
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    resp["token"].as_str().unwrap_or_else(|| panic!("admin login: {resp}")).to_owned()
+    rampart_testkit::bootstrap_admin_token(&node.client, &node.url, data).await
 }
 
 /// The `detect.alert` events of `rule` for `group`, polling every 10 ms up to `wait`.
