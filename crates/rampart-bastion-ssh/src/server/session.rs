@@ -372,7 +372,6 @@ fn resume(
 ) -> Pin<Box<dyn Future<Output = ()> + Send>> {
     Box::pin(async move {
         let outcome = shared.bastion.await_review(&id).await;
-        let mut inbound = shared.inbound.lock().await;
         let discard = rampart_bastion::linetrack::DISCARD_LINE;
         let (notice, pass) = match outcome {
             Ok(ReviewOutcome::Approved { reviewer }) => {
@@ -389,20 +388,25 @@ fn resume(
                 (format!("\r\nrampart: review {id} could not be followed; the command was not run\r\n"), false)
             }
         };
+        // Messages to the client go through its session loop, which may be
+        // waiting for `inbound` in the handler: never send one while
+        // holding the lock.
         let _ = shared.client.data(shared.channel, bytes::Bytes::from(notice.into_bytes())).await;
-        let sent = if pass {
-            write.data_bytes(bytes::Bytes::from(enter)).await
-        } else {
-            write.data_bytes(bytes::Bytes::from_static(discard)).await
-        };
-        inbound.paused = false;
-        if sent.is_err() {
-            return;
-        }
-        if let Ok(notices) = drain(&shared, &write, &mut inbound).await {
-            for n in notices {
-                let _ = shared.client.data(shared.channel, bytes::Bytes::from(n.into_bytes())).await;
+        let notices = {
+            let mut inbound = shared.inbound.lock().await;
+            let sent = if pass {
+                write.data_bytes(bytes::Bytes::from(enter)).await
+            } else {
+                write.data_bytes(bytes::Bytes::from_static(discard)).await
+            };
+            inbound.paused = false;
+            if sent.is_err() {
+                return;
             }
+            drain(&shared, &write, &mut inbound).await.unwrap_or_default()
+        };
+        for n in notices {
+            let _ = shared.client.data(shared.channel, bytes::Bytes::from(n.into_bytes())).await;
         }
     })
 }
