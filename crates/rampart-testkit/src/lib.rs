@@ -131,6 +131,24 @@ pub async fn bootstrap_admin_token(client: &Client, url: &str, data: &std::path:
     resp["token"].as_str().unwrap_or_else(|| panic!("admin login: {resp}")).to_owned()
 }
 
+/// An API token named `name` of the bootstrap administrator (see
+/// [`bootstrap_admin_token`]). Unlike a login, it survives the node's
+/// restarts, which crash tests need.
+pub async fn bootstrap_api_token(client: &Client, url: &str, data: &std::path::Path, name: &str) -> String {
+    let session = bootstrap_admin_token(client, url, data).await;
+    let created: Value = client
+        .post(format!("{url}/api/v1/tokens"))
+        .bearer_auth(&session)
+        .json(&json!({ "name": name }))
+        .send()
+        .await
+        .expect("create token")
+        .json()
+        .await
+        .expect("token answer");
+    created["token"].as_str().unwrap_or_else(|| panic!("token: {created}")).to_owned()
+}
+
 /// A default test configuration rooted in `dir`, listening on an ephemeral port.
 pub fn test_config(dir: &std::path::Path) -> Config {
     let mut config = Config { data_dir: dir.join("data"), ..Config::default() };

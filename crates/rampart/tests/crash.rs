@@ -13,8 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rampart_testkit::totp_code;
-use serde_json::{Value, json};
+use serde_json::json;
 
 const BIN: &str = env!("CARGO_BIN_EXE_rampart");
 
@@ -67,31 +66,7 @@ async fn sigkill_at_random_moments_loses_nothing_acknowledged() {
 
     // An API token survives restarts, unlike a TOTP code (single use per step).
     let node = start(&data).await;
-    let boot: Value = serde_json::from_slice(&std::fs::read(data.join("bootstrap-admin.json")).unwrap()).unwrap();
-    let secret = data_encoding::BASE32_NOPAD.decode(boot["totp_secret"].as_str().unwrap().as_bytes()).unwrap();
-    let login: Value = node
-        .client
-        .post(format!("{}/api/v1/auth/login", node.url))
-        .json(&json!({"username": "admin", "password": boot["password"], "totp_code": totp_code(&secret, 0)}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let session = login["token"].as_str().unwrap().to_owned();
-    let created: Value = node
-        .client
-        .post(format!("{}/api/v1/tokens", node.url))
-        .bearer_auth(&session)
-        .json(&json!({"name": "crash-harness"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = created["token"].as_str().unwrap().to_owned();
+    let token = rampart_testkit::bootstrap_api_token(&node.client, &node.url, &data, "crash-harness").await;
     let mut node = Some(node);
 
     let acked: Arc<Mutex<BTreeSet<String>>> = Arc::default();

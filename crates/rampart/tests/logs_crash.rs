@@ -15,7 +15,6 @@ use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rampart_testkit::totp_code;
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 
@@ -75,31 +74,7 @@ async fn sigkill_under_tcp_and_http_load_loses_nothing_acknowledged() {
     let work = tempfile::tempdir().unwrap();
     let data = work.path().join("data");
     let node = start(&data).await;
-    let boot: Value = serde_json::from_slice(&std::fs::read(data.join("bootstrap-admin.json")).unwrap()).unwrap();
-    let secret = data_encoding::BASE32_NOPAD.decode(boot["totp_secret"].as_str().unwrap().as_bytes()).unwrap();
-    let login: Value = node
-        .client
-        .post(format!("{}/api/v1/auth/login", node.url))
-        .json(&json!({"username": "admin", "password": boot["password"], "totp_code": totp_code(&secret, 0)}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let session = login["token"].as_str().unwrap().to_owned();
-    let api: Value = node
-        .client
-        .post(format!("{}/api/v1/tokens", node.url))
-        .bearer_auth(&session)
-        .json(&json!({"name": "logs-crash"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let api = api["token"].as_str().unwrap().to_owned();
+    let api = rampart_testkit::bootstrap_api_token(&node.client, &node.url, &data, "logs-crash").await;
     let created = node
         .client
         .post(format!("{}/api/v1/sources", node.url))
