@@ -108,6 +108,46 @@ pub async fn wait_until_serving(data: &std::path::Path) -> (Value, Client) {
     }
 }
 
+/// A `rampart serve` child process on ephemeral ports (see
+/// [`serve_command`]), killed and waited for when dropped.
+#[derive(Debug)]
+pub struct ServedNode {
+    pub child: std::process::Child,
+    /// The HTTPS API's base URL.
+    pub url: String,
+    /// The bound syslog listeners from `client.json` (`udp`, `tcp`, `tls`).
+    pub syslog: Value,
+    /// A client that trusts the node's CA.
+    pub client: Client,
+}
+
+impl Drop for ServedNode {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl ServedNode {
+    /// Starts `bin` (the test's `env!("CARGO_BIN_EXE_rampart")`) on the data
+    /// directory `data`, logging warnings only, and waits until it serves.
+    // The child is killed and waited for by the drop, not here.
+    #[allow(clippy::zombie_processes)]
+    pub async fn start(bin: &str, data: &std::path::Path) -> ServedNode {
+        let child = serve_command(bin)
+            .arg("--data-dir")
+            .arg(data)
+            .env("RAMPART_LOG__LEVEL", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn rampart serve");
+        let (info, client) = wait_until_serving(data).await;
+        let url = info["url"].as_str().expect("url in client.json").to_owned();
+        ServedNode { child, url, syslog: info["syslog"].clone(), client }
+    }
+}
+
 /// Logs in as the bootstrap administrator of the `rampart serve` child
 /// whose data directory is `data` (its `bootstrap-admin.json`, with the
 /// TOTP code of this moment) and returns the session token.

@@ -8,7 +8,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use rampart_testkit::skip_without;
@@ -18,33 +18,10 @@ const BIN: &str = env!("CARGO_BIN_EXE_rampart");
 const PER_USER: &str = "e1d18ef1-203f-4b4e-8a5d-ba4a1bef1947";
 const PER_SOURCE: &str = "b9b5be3b-1bd5-48ad-98e5-6302d967866e";
 
-struct Node {
-    child: Child,
-    url: String,
-    syslog: Value,
-    client: reqwest::Client,
-}
+type Node = rampart_testkit::ServedNode;
 
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-// The child is killed and waited for by `Node`'s drop.
-#[allow(clippy::zombie_processes)]
 async fn start(data: &Path) -> Node {
-    let child = rampart_testkit::serve_command(BIN)
-        .arg("--data-dir")
-        .arg(data)
-        .env("RAMPART_LOG__LEVEL", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let (info, client) = rampart_testkit::wait_until_serving(data).await;
-    Node { child, url: info["url"].as_str().unwrap().to_owned(), syslog: info["syslog"].clone(), client }
+    Node::start(BIN, data).await
 }
 
 async fn admin_token(node: &Node, data: &Path) -> String {

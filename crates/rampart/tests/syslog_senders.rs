@@ -9,7 +9,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use rampart_testkit::{skip_without, totp_code};
@@ -17,36 +17,10 @@ use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rampart");
 
-struct Node {
-    child: Child,
-    url: String,
-    syslog: Value,
-    client: reqwest::Client,
-}
+type Node = rampart_testkit::ServedNode;
 
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// `rampart serve` on ephemeral ports for HTTPS and all three syslog
-/// listeners; the bound addresses come from `client.json`.
-// The child is killed and waited for by `Node`'s drop, not here.
-#[allow(clippy::zombie_processes)]
 async fn start(data: &Path) -> Node {
-    let child = rampart_testkit::serve_command(BIN)
-        .arg("--data-dir")
-        .arg(data)
-        .env("RAMPART_LOG__LEVEL", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let (info, client) = rampart_testkit::wait_until_serving(data).await;
-    let url = info["url"].as_str().expect("url").to_owned();
-    Node { child, url, syslog: info["syslog"].clone(), client }
+    Node::start(BIN, data).await
 }
 
 fn port(node: &Node, transport: &str) -> String {
