@@ -5,7 +5,6 @@
 // Tests fail by panicking; helpers outside #[test] functions do too.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,7 +13,6 @@ use rampart_core::audit::{Appended, Audit, AuditError, AuditSink, BoxFuture};
 use rampart_core::config::SecopsConfig;
 use rampart_core::{Event, Id, Role};
 use rampart_secops::{Actor, ManualClock, Notifier, Status, TicketError, TicketService};
-use rampart_store::testing::TestPostgres;
 use rampart_store::{EventFilter, NewUser, Store, TicketFilter};
 
 macro_rules! on_every_backend {
@@ -50,28 +48,7 @@ on_every_backend!(
     listing_filters_and_pages_newest_first,
 );
 
-async fn with_sqlite<F, Fut>(case: F)
-where
-    F: FnOnce(Store) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open_sqlite(&dir.path().join("rampart.db"), 4).await.expect("open sqlite");
-    case(store.clone()).await;
-    store.close().await;
-}
-
-async fn with_postgres<F, Fut>(case: F)
-where
-    F: FnOnce(Store) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let Some(db) = TestPostgres::create().await else { return };
-    let store = db.store().await.expect("open postgres");
-    case(store.clone()).await;
-    store.close().await;
-    db.drop_db().await;
-}
+use rampart_store::testing::{with_postgres, with_sqlite};
 
 fn audit(store: &Store) -> Audit {
     Audit::new(Arc::new(rampart_store::TableAuditSink(store.clone())), Duration::from_secs(5))

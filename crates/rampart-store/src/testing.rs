@@ -72,3 +72,34 @@ impl TestPostgres {
         }
     }
 }
+
+/// Runs `case` on a fresh SQLite store in a temporary directory, then
+/// closes it: the SQLite half of a suite that runs on both backends.
+// A test harness: a store that cannot be set up fails the test.
+#[allow(clippy::expect_used)]
+pub async fn with_sqlite<F, Fut>(case: F)
+where
+    F: FnOnce(Store) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open_sqlite(&dir.path().join("rampart.db"), 4).await.expect("open sqlite");
+    case(store.clone()).await;
+    store.close().await;
+}
+
+/// Runs `case` on a throw-away PostgreSQL database, then drops it; does
+/// nothing (after saying so) where no PostgreSQL can be had, as
+/// [`TestPostgres::create`].
+#[allow(clippy::expect_used)]
+pub async fn with_postgres<F, Fut>(case: F)
+where
+    F: FnOnce(Store) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let Some(db) = TestPostgres::create().await else { return };
+    let store = db.store().await.expect("open postgres");
+    case(store.clone()).await;
+    store.close().await;
+    db.drop_db().await;
+}

@@ -5,8 +5,6 @@
 // Tests fail by panicking; helpers outside #[test] functions do too.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-use std::future::Future;
-
 use rampart_core::{Event, Id, Outcome, Role};
 use rampart_store::testing::TestPostgres;
 use rampart_store::{
@@ -56,28 +54,7 @@ on_every_backend!(
     log_search_finds_fields_phrases_ranges_and_counts,
 );
 
-async fn with_sqlite<F, Fut>(case: F)
-where
-    F: FnOnce(Store) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open_sqlite(&dir.path().join("rampart.db"), 4).await.expect("open sqlite");
-    case(store.clone()).await;
-    store.close().await;
-}
-
-async fn with_postgres<F, Fut>(case: F)
-where
-    F: FnOnce(Store) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let Some(db) = TestPostgres::create().await else { return };
-    let store = db.store().await.expect("open postgres");
-    case(store.clone()).await;
-    store.close().await;
-    db.drop_db().await;
-}
+use rampart_store::testing::{with_postgres, with_sqlite};
 
 async fn user(store: &Store, name: &str, role: Role, tenant: Option<&Id>) -> rampart_store::UserRow {
     store
