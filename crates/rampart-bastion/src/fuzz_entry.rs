@@ -15,6 +15,7 @@ use crate::linetrack::{Action, LineTracker, Shell};
 use crate::policy::{self, MAX_PARTS};
 use crate::recording::{self, AsciicastWriter, EventKind, Header, Limits};
 use crate::screen::ScreenTracker;
+use crate::sftp;
 
 /// Feeds input to the line tracker in chunks chosen by the first byte and
 /// checks that no byte is lost or added and that chunking changes nothing.
@@ -125,6 +126,38 @@ pub fn recording_roundtrip(data: &[u8]) {
     assert_eq!(replayed, String::from_utf8_lossy(&output), "UTF-8 carry-over loses nothing");
 }
 
+/// Feeds the SFTP framer and audit both directions of a channel: the first
+/// byte picks the grant and the chunk size, each later chunk goes to the
+/// client or the target side by its first bit. Framing keeps every byte
+/// (packets out plus bytes held equal bytes in) and the audit stays within
+/// its bounds, whatever the input.
+pub fn sftp(data: &[u8]) {
+    let Some((&control, input)) = data.split_first() else { return };
+    let allow = sftp::Allow { read: control & 1 != 0, write: control & 2 != 0 };
+    let chunk = usize::from(control >> 2).max(1);
+    let mut audit = sftp::Audit::new(allow);
+    let mut framers = [sftp::Framer::default(), sftp::Framer::default()];
+    let mut fed = [0usize; 2];
+    let mut out = [0usize; 2];
+    for piece in input.chunks(chunk) {
+        let side = usize::from(piece[0] & 1);
+        fed[side] += piece.len();
+        let Ok(packets) = framers[side].push(piece) else { return };
+        for p in packets {
+            out[side] += p.len();
+            let ok = if side == 0 { audit.client(&p).is_ok() } else { audit.server(&p).is_ok() };
+            if !ok {
+                return;
+            }
+        }
+        assert_eq!(out[side] + framers[side].pending(), fed[side], "the framer lost or added bytes");
+        assert!(audit.open_handles() <= sftp::MAX_HANDLES);
+    }
+    for event in audit.finish() {
+        assert!(event.path.len() <= 4096 + 3, "an event path escaped the cut");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -137,6 +170,7 @@ mod tests {
             super::asciicast_reader(&data);
             super::policy(&data);
             super::recording_roundtrip(&data);
+            super::sftp(&data);
         }
     }
 }

@@ -10,7 +10,9 @@
 //! so the proxy can hold it. [`screen`] rebuilds the command from the
 //! terminal output when the keys alone are not conclusive. [`recording`]
 //! writes and reads asciicast v2 recordings with a running SHA-256 and
-//! per-chunk hashes for the ledger. Sockets, the SSH protocol, grants and
+//! per-chunk hashes for the ledger. [`sftp`] cuts SFTP streams into
+//! packets, refuses what a grant does not allow and reports every file
+//! transferred or changed, with its SHA-256. Sockets, the SSH protocol, grants and
 //! storage belong to the proxy and the services around it, not here.
 //! With the `fuzzing` feature, `fuzz_entry` offers each parser and state
 //! machine as a `fn(&[u8])` for cargo-fuzz targets.
@@ -23,3 +25,4 @@ pub mod linetrack;
 pub mod policy;
 pub mod recording;
 pub mod screen;
+pub mod sftp;

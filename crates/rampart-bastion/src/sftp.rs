@@ -1,0 +1,717 @@
+//! SFTP as the bastion sees it: the file-transfer protocol of `sftp` and of
+//! OpenSSH's `scp` (which speaks SFTP since OpenSSH 9.0), version 3 as in
+//! draft-ietf-secsh-filexfer-02 plus OpenSSH's extensions.
+//!
+//! The proxy passes SFTP through packet by packet, never byte chunks, so
+//! it can (a) refuse a request the grant does not allow — answering it
+//! itself with `SSH_FX_PERMISSION_DENIED`, the target never seeing it —
+//! and (b) audit every file: path, bytes and SHA-256 of what went up or
+//! down, and every removal, rename, directory change and attribute change
+//! with its result. [`Framer`] cuts a byte stream into packets; [`Audit`]
+//! is the state machine fed each direction's packets. No I/O here.
+//!
+//! Why by hand: the crates that speak SFTP (russh-sftp and others) are
+//! servers or clients that own the session; a proxy needs a parser that
+//! only looks, keeps nothing but ids and handles, and is bounded against a
+//! hostile peer. The wire format is small (length, type, id, strings).
+
+use std::collections::{BTreeMap, HashMap};
+
+use aws_lc_rs::digest;
+
+/// The largest packet accepted in either direction: OpenSSH's own limit
+/// (`SFTP_MAX_MSG_LENGTH`, 256 KiB). A larger length field is hostile or
+/// broken, and cuts the channel.
+pub const MAX_PACKET: usize = 256 * 1024;
+
+/// Requests awaiting an answer. OpenSSH's clients keep at most 64 (reads)
+/// or a few hundred in flight; more is a peer trying to grow our memory.
+pub const MAX_PENDING: usize = 4096;
+
+/// Open handles tracked per channel; OpenSSH's server allows 512.
+pub const MAX_HANDLES: usize = 1024;
+
+/// How much read data may arrive ahead of a gap (responses out of order)
+/// and still be hashed in order. Past this the hash of that file is given
+/// up (the bytes are still counted and the event says why).
+pub const MAX_REORDER: usize = 4 * 1024 * 1024;
+
+// Packet types (filexfer-02 section 3).
+const INIT: u8 = 1;
+const VERSION: u8 = 2;
+const OPEN: u8 = 3;
+const CLOSE: u8 = 4;
+const READ: u8 = 5;
+const WRITE: u8 = 6;
+const LSTAT: u8 = 7;
+const FSTAT: u8 = 8;
+const SETSTAT: u8 = 9;
+const FSETSTAT: u8 = 10;
+const OPENDIR: u8 = 11;
+const READDIR: u8 = 12;
+const REMOVE: u8 = 13;
+const MKDIR: u8 = 14;
+const RMDIR: u8 = 15;
+const REALPATH: u8 = 16;
+const STAT: u8 = 17;
+const RENAME: u8 = 18;
+const READLINK: u8 = 19;
+const SYMLINK: u8 = 20;
+const STATUS: u8 = 101;
+const HANDLE: u8 = 102;
+const DATA: u8 = 103;
+const NAME: u8 = 104;
+const ATTRS: u8 = 105;
+const EXTENDED: u8 = 200;
+const EXTENDED_REPLY: u8 = 201;
+
+// Open flags.
+const PF_READ: u32 = 0x01;
+const PF_WRITE: u32 = 0x02;
+const PF_APPEND: u32 = 0x04;
+const PF_CREAT: u32 = 0x08;
+const PF_TRUNC: u32 = 0x10;
+
+/// `SSH_FX_OK`.
+pub const FX_OK: u32 = 0;
+/// `SSH_FX_PERMISSION_DENIED`.
+pub const FX_PERMISSION_DENIED: u32 = 3;
+/// `SSH_FX_OP_UNSUPPORTED`.
+pub const FX_OP_UNSUPPORTED: u32 = 8;
+
+/// Why a stream cannot be followed; the proxy cuts the channel.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SftpError {
+    #[error("an SFTP packet of {0} bytes is over the {MAX_PACKET}-byte limit")]
+    TooLarge(usize),
+    #[error("a malformed SFTP packet (type {kind}): {what}")]
+    Malformed { kind: u8, what: &'static str },
+    #[error("more than {MAX_PENDING} SFTP requests outstanding")]
+    TooManyPending,
+    #[error("more than {MAX_HANDLES} SFTP handles open")]
+    TooManyHandles,
+}
+
+/// Cuts one direction's bytes into whole packets (each with its 4-byte
+/// length prefix, ready to pass on).
+#[derive(Debug, Default)]
+pub struct Framer {
+    buf: Vec<u8>,
+}
+
+impl Framer {
+    /// Adds bytes and returns the packets now complete. After an error the
+    /// stream cannot be resynchronised: the channel must be cut.
+    pub fn push(&mut self, data: &[u8]) -> Result<Vec<Vec<u8>>, SftpError> {
+        self.buf.extend_from_slice(data);
+        let mut out = Vec::new();
+        let mut start = 0;
+        loop {
+            let rest = &self.buf[start..];
+            let Some(head) = rest.get(..4) else { break };
+            let len = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
+            if len > MAX_PACKET {
+                return Err(SftpError::TooLarge(len));
+            }
+            if len == 0 {
+                return Err(SftpError::Malformed { kind: 0, what: "empty packet" });
+            }
+            let Some(packet) = rest.get(..4 + len) else { break };
+            out.push(packet.to_vec());
+            start += 4 + len;
+        }
+        self.buf.drain(..start);
+        Ok(out)
+    }
+
+    /// Bytes held that do not make a packet yet.
+    pub fn pending(&self) -> usize {
+        self.buf.len()
+    }
+}
+
+/// What the grant allows on this channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Allow {
+    pub read: bool,
+    pub write: bool,
+}
+
+/// What a request needs from the grant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Need {
+    /// Metadata any SFTP grant may see (stat, realpath, close, limits).
+    Either,
+    Read,
+    Write,
+    Both,
+}
+
+impl Allow {
+    fn permits(self, need: Need) -> bool {
+        match need {
+            Need::Either => self.read || self.write,
+            Need::Read => self.read,
+            Need::Write => self.write,
+            Need::Both => self.read && self.write,
+        }
+    }
+
+    fn missing(self, need: Need) -> &'static str {
+        match need {
+            Need::Read if !self.read => "sftp-read",
+            Need::Write if !self.write => "sftp-write",
+            Need::Both if !self.read => "sftp-read",
+            Need::Both => "sftp-write",
+            _ => "sftp-read or sftp-write",
+        }
+    }
+}
+
+/// What happened to a file, for the ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileEvent {
+    /// `download`, `upload`, `list`, `remove`, `rename`, `mkdir`, `rmdir`,
+    /// `setstat`, `symlink`, `hardlink`, `copy` or `extended:NAME`.
+    pub op: String,
+    pub path: String,
+    /// The second path of a rename, link or copy.
+    pub to: Option<String>,
+    /// Bytes transferred (or directory entries listed, for `list`).
+    pub bytes: u64,
+    /// Lowercase hex SHA-256 of the bytes transferred, when they were
+    /// contiguous from offset 0; `None` with `hash_note` saying why not.
+    pub sha256: Option<String>,
+    pub hash_note: Option<&'static str>,
+    pub result: FileResult,
+}
+
+/// How an operation ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileResult {
+    /// The target did it (or the handle was closed after the transfer).
+    Done,
+    /// The target answered with this `SSH_FX_*` status and message.
+    Failed { code: u32, message: String },
+    /// Rampart refused it; the target never saw it. The grant lacked this.
+    Refused { missing: &'static str },
+    /// The channel ended with the handle still open.
+    Unclosed,
+}
+
+impl FileResult {
+    pub fn name(&self) -> &'static str {
+        match self {
+            FileResult::Done => "done",
+            FileResult::Failed { .. } => "failed",
+            FileResult::Refused { .. } => "refused",
+            FileResult::Unclosed => "unclosed",
+        }
+    }
+}
+
+/// The bytes of one direction of one open file, hashed in offset order.
+struct Stream {
+    bytes: u64,
+    next: u64,
+    hasher: Option<digest::Context>,
+    /// Data that arrived ahead of `next`, by offset.
+    ahead: BTreeMap<u64, Vec<u8>>,
+    ahead_bytes: usize,
+    broken: Option<&'static str>,
+}
+
+impl std::fmt::Debug for Stream {
+    // The hash context has no Debug of its own.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stream")
+            .field("bytes", &self.bytes)
+            .field("next", &self.next)
+            .field("hashing", &self.hasher.is_some())
+            .field("ahead_bytes", &self.ahead_bytes)
+            .field("broken", &self.broken)
+            .finish()
+    }
+}
+
+impl Stream {
+    fn new() -> Self {
+        Stream {
+            bytes: 0,
+            next: 0,
+            hasher: Some(digest::Context::new(&digest::SHA256)),
+            ahead: BTreeMap::new(),
+            ahead_bytes: 0,
+            broken: None,
+        }
+    }
+
+    fn give_up(&mut self, why: &'static str) {
+        if self.broken.is_none() {
+            self.broken = Some(why);
+        }
+        self.hasher = None;
+        self.ahead.clear();
+        self.ahead_bytes = 0;
+    }
+
+    fn feed(&mut self, offset: u64, data: &[u8]) {
+        self.bytes = self.bytes.saturating_add(data.len() as u64);
+        if self.hasher.is_none() || data.is_empty() {
+            return;
+        }
+        if offset < self.next {
+            // A rewrite or a re-read of bytes already hashed: the hash of
+            // "what was transferred" no longer describes one file.
+            self.give_up("overlapping offsets");
+            return;
+        }
+        if offset > self.next {
+            if self.ahead_bytes + data.len() > MAX_REORDER || self.ahead.contains_key(&offset) {
+                self.give_up("offsets too far out of order");
+                return;
+            }
+            self.ahead_bytes += data.len();
+            self.ahead.insert(offset, data.to_vec());
+            return;
+        }
+        self.take(data);
+        while let Some(entry) = self.ahead.first_entry() {
+            if *entry.key() > self.next {
+                break;
+            }
+            let (offset, chunk) = entry.remove_entry();
+            self.ahead_bytes -= chunk.len();
+            if offset < self.next {
+                self.give_up("overlapping offsets");
+                return;
+            }
+            self.take(&chunk);
+        }
+    }
+
+    fn take(&mut self, data: &[u8]) {
+        if let Some(h) = self.hasher.as_mut() {
+            h.update(data);
+        }
+        self.next = self.next.saturating_add(data.len() as u64);
+    }
+
+    fn finish(self) -> (u64, Option<String>, Option<&'static str>) {
+        if !self.ahead.is_empty() {
+            return (self.bytes, None, Some("a gap in the offsets"));
+        }
+        match self.hasher {
+            Some(h) => (self.bytes, Some(hex(h.finish().as_ref())), None),
+            None => (self.bytes, None, self.broken),
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[derive(Debug)]
+enum Open {
+    // Boxed: a hash context is large, and most handles are directories or
+    // short-lived.
+    File { path: String, read: Box<Stream>, write: Box<Stream>, writing: bool },
+    Dir { path: String, entries: u64 },
+}
+
+#[derive(Debug)]
+enum Pending {
+    Open {
+        path: String,
+        writing: bool,
+    },
+    OpenDir {
+        path: String,
+    },
+    Read {
+        handle: Vec<u8>,
+        offset: u64,
+    },
+    ReadDir {
+        handle: Vec<u8>,
+    },
+    /// An operation reported when its status arrives.
+    Op {
+        op: String,
+        path: String,
+        to: Option<String>,
+    },
+    /// Answered, nothing to report (stat, realpath, write, close...).
+    Quiet,
+}
+
+/// What to do with a client packet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Pass it on to the target.
+    Forward,
+    /// Do not pass it on; send this packet back to the client instead.
+    Answer(Vec<u8>),
+}
+
+/// One SFTP channel's audit: feed it every client packet (before it is
+/// passed on) and every target packet (before it is passed back), then
+/// take the file events it has completed.
+#[derive(Debug)]
+pub struct Audit {
+    allow: Allow,
+    pending: HashMap<u32, Pending>,
+    handles: HashMap<Vec<u8>, Open>,
+    events: Vec<FileEvent>,
+}
+
+impl Audit {
+    pub fn new(allow: Allow) -> Self {
+        Audit { allow, pending: HashMap::new(), handles: HashMap::new(), events: Vec::new() }
+    }
+
+    /// The file events completed since the last call.
+    pub fn take_events(&mut self) -> Vec<FileEvent> {
+        std::mem::take(&mut self.events)
+    }
+
+    /// Decides on one packet from the client (as cut by [`Framer`]).
+    pub fn client(&mut self, packet: &[u8]) -> Result<Verdict, SftpError> {
+        let mut r = Reader::packet(packet)?;
+        let kind = r.kind;
+        if kind == INIT {
+            return Ok(Verdict::Forward);
+        }
+        let id = r.u32()?;
+        if self.pending.len() >= MAX_PENDING {
+            return Err(SftpError::TooManyPending);
+        }
+        let (need, pending) = match kind {
+            OPEN => {
+                let path = r.path()?;
+                let flags = r.u32()?;
+                let writing = flags & (PF_WRITE | PF_APPEND | PF_CREAT | PF_TRUNC) != 0;
+                let need = match (flags & PF_READ != 0, writing) {
+                    (true, true) => Need::Both,
+                    (_, true) => Need::Write,
+                    _ => Need::Read,
+                };
+                (need, Pending::Open { path, writing })
+            }
+            CLOSE => {
+                let handle = r.string()?.to_vec();
+                self.close(&handle);
+                (Need::Either, Pending::Quiet)
+            }
+            READ => {
+                let handle = r.string()?.to_vec();
+                let offset = r.u64()?;
+                (Need::Read, Pending::Read { handle, offset })
+            }
+            WRITE => {
+                let handle = r.string()?;
+                let offset = r.u64()?;
+                let data = r.string()?;
+                if let Some(Open::File { write, .. }) = self.handles.get_mut(handle) {
+                    write.feed(offset, data);
+                }
+                (Need::Write, Pending::Quiet)
+            }
+            LSTAT | STAT | REALPATH | FSTAT => (Need::Either, Pending::Quiet),
+            SETSTAT => (Need::Write, op("setstat", r.path()?, None)),
+            FSETSTAT => {
+                let path = self.handle_path(r.string()?);
+                (Need::Write, op("setstat", path, None))
+            }
+            OPENDIR => (Need::Read, Pending::OpenDir { path: r.path()? }),
+            READDIR => (Need::Read, Pending::ReadDir { handle: r.string()?.to_vec() }),
+            REMOVE => (Need::Write, op("remove", r.path()?, None)),
+            MKDIR => (Need::Write, op("mkdir", r.path()?, None)),
+            RMDIR => (Need::Write, op("rmdir", r.path()?, None)),
+            READLINK => (Need::Read, Pending::Quiet),
+            RENAME => {
+                let from = r.path()?;
+                (Need::Write, op("rename", from, Some(r.path()?)))
+            }
+            SYMLINK => {
+                let a = r.path()?;
+                (Need::Write, op("symlink", a, Some(r.path()?)))
+            }
+            EXTENDED => self.extended(&mut r)?,
+            _ => {
+                // Nothing passes that the audit cannot read.
+                return Ok(Verdict::Answer(status(id, FX_OP_UNSUPPORTED, "rampart: unsupported SFTP request")));
+            }
+        };
+        if !self.allow.permits(need) {
+            let missing = self.allow.missing(need);
+            let refused = match pending {
+                Pending::Open { path, writing } => {
+                    Some((if writing { "upload" } else { "download" }.to_owned(), path, None))
+                }
+                Pending::OpenDir { path } => Some(("list".to_owned(), path, None)),
+                Pending::Op { op, path, to } => Some((op, path, to)),
+                _ => None,
+            };
+            if let Some((op, path, to)) = refused {
+                self.events.push(FileEvent {
+                    op,
+                    path,
+                    to,
+                    bytes: 0,
+                    sha256: None,
+                    hash_note: None,
+                    result: FileResult::Refused { missing },
+                });
+            }
+            let message = format!("rampart: {missing} is not granted on this target");
+            return Ok(Verdict::Answer(status(id, FX_PERMISSION_DENIED, &message)));
+        }
+        self.pending.insert(id, pending);
+        Ok(Verdict::Forward)
+    }
+
+    fn extended(&mut self, r: &mut Reader<'_>) -> Result<(Need, Pending), SftpError> {
+        let name = String::from_utf8_lossy(r.string()?).into_owned();
+        Ok(match name.as_str() {
+            "posix-rename@openssh.com" => {
+                let from = r.path()?;
+                (Need::Write, op("rename", from, Some(r.path()?)))
+            }
+            "hardlink@openssh.com" => {
+                let from = r.path()?;
+                (Need::Write, op("hardlink", from, Some(r.path()?)))
+            }
+            "lsetstat@openssh.com" => (Need::Write, op("setstat", r.path()?, None)),
+            "copy-data" => {
+                let from = self.handle_path(r.string()?);
+                let _ = (r.u64()?, r.u64()?);
+                let to = self.handle_path(r.string()?);
+                (Need::Both, op("copy", from, Some(to)))
+            }
+            "statvfs@openssh.com"
+            | "fstatvfs@openssh.com"
+            | "fsync@openssh.com"
+            | "limits@openssh.com"
+            | "expand-path@openssh.com"
+            | "home-directory"
+            | "users-groups-by-id@openssh.com" => (Need::Either, Pending::Quiet),
+            _ => (Need::Both, op(&format!("extended:{}", truncate(&name)), String::new(), None)),
+        })
+    }
+
+    /// Follows one packet from the target.
+    pub fn server(&mut self, packet: &[u8]) -> Result<(), SftpError> {
+        let mut r = Reader::packet(packet)?;
+        if r.kind == VERSION {
+            return Ok(());
+        }
+        let id = r.u32()?;
+        let Some(pending) = self.pending.remove(&id) else { return Ok(()) };
+        match (r.kind, pending) {
+            (HANDLE, Pending::Open { path, writing }) => {
+                self.add_handle(
+                    r.string()?.to_vec(),
+                    Open::File { path, read: Box::new(Stream::new()), write: Box::new(Stream::new()), writing },
+                )?;
+            }
+            (HANDLE, Pending::OpenDir { path }) => {
+                self.add_handle(r.string()?.to_vec(), Open::Dir { path, entries: 0 })?;
+            }
+            (DATA, Pending::Read { handle, offset }) => {
+                let data = r.string()?;
+                if let Some(Open::File { read, .. }) = self.handles.get_mut(&handle) {
+                    read.feed(offset, data);
+                }
+            }
+            (NAME, Pending::ReadDir { handle }) => {
+                let count = r.u32()?;
+                if let Some(Open::Dir { entries, .. }) = self.handles.get_mut(&handle) {
+                    *entries = entries.saturating_add(u64::from(count));
+                }
+            }
+            (STATUS, pending) => {
+                let code = r.u32()?;
+                let message = String::from_utf8_lossy(r.string().unwrap_or_default()).into_owned();
+                let result = if code == FX_OK {
+                    FileResult::Done
+                } else {
+                    FileResult::Failed { code, message: truncate(&message) }
+                };
+                match pending {
+                    Pending::Op { op, path, to } => {
+                        self.events.push(FileEvent { op, path, to, bytes: 0, sha256: None, hash_note: None, result })
+                    }
+                    // An open the target refused is an attempt worth keeping.
+                    Pending::Open { path, writing } if code != FX_OK => self.events.push(FileEvent {
+                        op: if writing { "upload" } else { "download" }.into(),
+                        path,
+                        to: None,
+                        bytes: 0,
+                        sha256: None,
+                        hash_note: None,
+                        result,
+                    }),
+                    Pending::OpenDir { path } if code != FX_OK => self.events.push(FileEvent {
+                        op: "list".into(),
+                        path,
+                        to: None,
+                        bytes: 0,
+                        sha256: None,
+                        hash_note: None,
+                        result,
+                    }),
+                    _ => {}
+                }
+            }
+            (ATTRS | NAME | DATA | HANDLE | EXTENDED_REPLY, _) => {}
+            (kind, _) => return Err(SftpError::Malformed { kind, what: "not a response type" }),
+        }
+        Ok(())
+    }
+
+    /// The channel ended: handles still open are reported as unclosed.
+    pub fn finish(&mut self) -> Vec<FileEvent> {
+        let mut handles: Vec<Vec<u8>> = self.handles.keys().cloned().collect();
+        handles.sort_unstable();
+        for h in handles {
+            self.close_as(&h, FileResult::Unclosed);
+        }
+        self.take_events()
+    }
+
+    fn add_handle(&mut self, handle: Vec<u8>, open: Open) -> Result<(), SftpError> {
+        if self.handles.len() >= MAX_HANDLES && !self.handles.contains_key(&handle) {
+            return Err(SftpError::TooManyHandles);
+        }
+        // A handle the target reuses ends the file it named before.
+        self.close(&handle);
+        self.handles.insert(handle, open);
+        Ok(())
+    }
+
+    fn handle_path(&self, handle: &[u8]) -> String {
+        match self.handles.get(handle) {
+            Some(Open::File { path, .. } | Open::Dir { path, .. }) => path.clone(),
+            None => "(unknown handle)".into(),
+        }
+    }
+
+    /// Reports the file behind `handle` and forgets it.
+    fn close(&mut self, handle: &[u8]) {
+        self.close_as(handle, FileResult::Done);
+    }
+
+    fn close_as(&mut self, handle: &[u8], result: FileResult) {
+        let Some(open) = self.handles.remove(handle) else { return };
+        let event = match open {
+            Open::Dir { path, entries } => {
+                FileEvent { op: "list".into(), path, to: None, bytes: entries, sha256: None, hash_note: None, result }
+            }
+            Open::File { path, read, write, writing } => {
+                // A file opened for writing reports what was written; one
+                // opened for reading, what was read.
+                let (op, stream) = if writing { ("upload", write) } else { ("download", read) };
+                let (bytes, sha256, hash_note) = (*stream).finish();
+                FileEvent { op: op.into(), path, to: None, bytes, sha256, hash_note, result }
+            }
+        };
+        self.events.push(event);
+    }
+}
+
+impl Audit {
+    /// Handles being followed (for bounds in tests and fuzzing).
+    pub fn open_handles(&self) -> usize {
+        self.handles.len()
+    }
+}
+
+fn op(name: &str, path: String, to: Option<String>) -> Pending {
+    Pending::Op { op: name.to_owned(), path, to }
+}
+
+/// Paths and messages longer than this are cut in events: a hostile
+/// client's 256 KiB "path" should not become a 256 KiB ledger entry.
+const MAX_TEXT: usize = 4096;
+
+fn truncate(text: &str) -> String {
+    if text.len() <= MAX_TEXT {
+        return text.to_owned();
+    }
+    let mut end = MAX_TEXT;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
+/// An `SSH_FXP_STATUS` packet, length prefix included.
+pub fn status(id: u32, code: u32, message: &str) -> Vec<u8> {
+    let mut body = vec![STATUS];
+    body.extend_from_slice(&id.to_be_bytes());
+    body.extend_from_slice(&code.to_be_bytes());
+    put_string(&mut body, message.as_bytes());
+    put_string(&mut body, b"en");
+    let mut out = Vec::with_capacity(body.len() + 4);
+    out.extend_from_slice(&(body.len() as u32).to_be_bytes());
+    out.extend_from_slice(&body);
+    out
+}
+
+fn put_string(out: &mut Vec<u8>, s: &[u8]) {
+    out.extend_from_slice(&(s.len() as u32).to_be_bytes());
+    out.extend_from_slice(s);
+}
+
+/// Reads the fields of one packet.
+struct Reader<'a> {
+    kind: u8,
+    rest: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn packet(packet: &'a [u8]) -> Result<Self, SftpError> {
+        match packet.get(4..) {
+            Some([kind, rest @ ..]) => Ok(Reader { kind: *kind, rest }),
+            _ => Err(SftpError::Malformed { kind: 0, what: "no packet type" }),
+        }
+    }
+
+    fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], SftpError> {
+        if self.rest.len() < n {
+            return Err(SftpError::Malformed { kind: self.kind, what });
+        }
+        let (head, tail) = self.rest.split_at(n);
+        self.rest = tail;
+        Ok(head)
+    }
+
+    fn u32(&mut self) -> Result<u32, SftpError> {
+        let b = self.take(4, "truncated uint32")?;
+        Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    fn u64(&mut self) -> Result<u64, SftpError> {
+        let b = self.take(8, "truncated uint64")?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(b);
+        Ok(u64::from_be_bytes(a))
+    }
+
+    fn string(&mut self) -> Result<&'a [u8], SftpError> {
+        let len = self.u32()? as usize;
+        self.take(len, "truncated string")
+    }
+
+    /// A path as text for the ledger: invalid UTF-8 is replaced, very long
+    /// paths are cut.
+    fn path(&mut self) -> Result<String, SftpError> {
+        Ok(truncate(&String::from_utf8_lossy(self.string()?)))
+    }
+}
+
+#[cfg(test)]
+#[path = "sftp_tests.rs"]
+mod tests;
