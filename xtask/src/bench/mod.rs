@@ -16,8 +16,10 @@
 //! `cargo xtask bench kms` measures the KMS (see `kms.rs`); `cargo xtask
 //! bench ingest` sustained syslog ingestion against rsyslog (see
 //! `ingest.rs`); `cargo xtask bench detect` Sigma evaluation against
-//! rsigma (see `detect.rs`).
+//! rsigma (see `detect.rs`); `cargo xtask bench bastion` the SSH bastion
+//! against direct OpenSSH to the same sshd (see `bastion.rs`).
 
+mod bastion;
 mod detect;
 mod ingest;
 mod kms;
@@ -62,6 +64,8 @@ enum Suite {
     Ingest(ingest::IngestArgs),
     /// Sigma evaluation throughput against rsigma, over a million JSON events.
     Detect(detect::DetectArgs),
+    /// The SSH bastion against going straight to the target: scp throughput, time to first output, idle sessions.
+    Bastion(bastion::BastionArgs),
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
@@ -69,6 +73,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         Some(Suite::Kms(kms)) => return kms::run(kms),
         Some(Suite::Ingest(ingest)) => return ingest::run(ingest),
         Some(Suite::Detect(detect)) => return detect::run(detect),
+        Some(Suite::Bastion(bastion)) => return bastion::run(bastion),
         None => {}
     }
     let binary = match args.binary.clone() {
