@@ -1,9 +1,9 @@
 //! Grants: which user may reach which target, as which login, for which
-//! actions (`shell`, `exec`, `sftp`), within which window. Deny by
-//! default: without a grant that covers the user, the target, the login,
-//! the action and the present moment, the bastion refuses, and says so in
-//! the ledger. Port and agent forwarding have no grant yet, so they are
-//! always refused.
+//! actions (`shell`, `exec`, `sftp-read`, `sftp-write`, `port-forward`),
+//! within which window. Deny by default: without a grant that covers the
+//! user, the target, the login, the action and the present moment, the
+//! bastion refuses, and says so in the ledger. Agent and X11 forwarding
+//! have no grant: they are always refused.
 
 use rampart_core::time::{now_ms, rfc3339};
 use rampart_core::{Event, Id, Outcome, Principal};
@@ -18,24 +18,33 @@ const MAX_VALIDITY_MS: i64 = 90 * 24 * 3600 * 1000;
 
 /// What a grant allows on a target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "kebab-case")]
 pub enum Action {
     /// An interactive shell (with or without a terminal).
     Shell,
     /// Running a command (`ssh host COMMAND`).
     Exec,
-    /// The SFTP subsystem, which `sftp` and modern `scp` use.
-    Sftp,
+    /// SFTP (which `sftp` and modern `scp` use): listing and downloading.
+    SftpRead,
+    /// SFTP: uploading, removing, renaming, creating directories, changing
+    /// attributes.
+    SftpWrite,
+    /// Forwarding a local port through the target (`ssh -L`), audited per
+    /// connection.
+    PortForward,
 }
 
 impl Action {
-    pub const ALL: [Action; 3] = [Action::Shell, Action::Exec, Action::Sftp];
+    pub const ALL: [Action; 5] =
+        [Action::Shell, Action::Exec, Action::SftpRead, Action::SftpWrite, Action::PortForward];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Action::Shell => "shell",
             Action::Exec => "exec",
-            Action::Sftp => "sftp",
+            Action::SftpRead => "sftp-read",
+            Action::SftpWrite => "sftp-write",
+            Action::PortForward => "port-forward",
         }
     }
 
@@ -88,8 +97,16 @@ impl From<&GrantRow> for GrantInfo {
     }
 }
 
+/// The actions a stored grant lists. Grants stored before SFTP was split
+/// into read and write say `sftp`, which meant both.
 fn actions_of(g: &GrantRow) -> Vec<Action> {
-    g.actions.split(',').filter_map(Action::parse).collect()
+    g.actions
+        .split(',')
+        .flat_map(|a| match a {
+            "sftp" => vec![Action::SftpRead, Action::SftpWrite],
+            other => Action::parse(other).into_iter().collect(),
+        })
+        .collect()
 }
 
 /// Whether `grant` lets its user do `action` (any action when `None`) on
@@ -128,7 +145,9 @@ impl Bastion {
             )));
         }
         if new.actions.is_empty() {
-            return Err(BastionError::Invalid("a grant needs at least one action: shell, exec or sftp".into()));
+            return Err(BastionError::Invalid(
+                "a grant needs at least one action: shell, exec, sftp-read, sftp-write or port-forward".into(),
+            ));
         }
         let now = now_ms();
         let not_before = new.not_before.unwrap_or(now);
@@ -187,6 +206,24 @@ impl Bastion {
         Ok(())
     }
 
+    /// The targets `user` may do `action` on now, by name, sorted: what the
+    /// target picker offers.
+    pub(crate) async fn reachable_targets(&self, user: &UserRow, action: Action) -> Result<Vec<String>, BastionError> {
+        let now = now_ms();
+        let grants: Vec<GrantRow> =
+            self.store().list_grants().await?.into_iter().filter(|g| g.user_id == user.id).collect();
+        let mut names: Vec<String> = self
+            .store()
+            .list_targets()
+            .await?
+            .into_iter()
+            .filter(|t| grants.iter().any(|g| covers(g, t, Some(action), now)))
+            .map(|t| t.name)
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
     /// The grant that lets `user` do `action` on `target` now, if any.
     pub(crate) async fn authorize(
         &self,
@@ -232,12 +269,33 @@ mod tests {
     }
 
     #[test]
+    fn a_grant_stored_with_the_old_sftp_action_means_read_and_write() {
+        let t = target();
+        let g = grant("exec,sftp", 100, 200);
+        assert!(covers(&g, &t, Some(Action::SftpRead), 150));
+        assert!(covers(&g, &t, Some(Action::SftpWrite), 150));
+        assert!(!covers(&g, &t, Some(Action::PortForward), 150));
+        let read_only = grant("sftp-read", 100, 200);
+        assert!(covers(&read_only, &t, Some(Action::SftpRead), 150));
+        assert!(!covers(&read_only, &t, Some(Action::SftpWrite), 150));
+    }
+
+    #[test]
+    fn action_names_round_trip_and_the_api_spells_them_in_kebab_case() {
+        for a in Action::ALL {
+            assert_eq!(Action::parse(a.as_str()), Some(a));
+            assert_eq!(serde_json::to_value(a).expect("serialises"), serde_json::json!(a.as_str()));
+        }
+        assert!(serde_json::from_value::<Action>(serde_json::json!("sftp")).is_err(), "say read or write");
+    }
+
+    #[test]
     fn a_grant_covers_only_its_actions_target_login_and_window() {
         let t = target();
         let g = grant("exec,shell", 100, 200);
         assert!(covers(&g, &t, Some(Action::Shell), 150));
         assert!(covers(&g, &t, None, 100));
-        assert!(!covers(&g, &t, Some(Action::Sftp), 150), "an action not granted");
+        assert!(!covers(&g, &t, Some(Action::SftpRead), 150), "an action not granted");
         assert!(!covers(&g, &t, Some(Action::Shell), 99), "before the window");
         assert!(!covers(&g, &t, Some(Action::Shell), 200), "the window's end is exclusive");
         let mut other_login = t.clone();

@@ -3,7 +3,10 @@
 //! flushed after every event, so what has happened is on disk while the
 //! session runs (a crash loses at most the event being written). A write
 //! that fails breaks the recording for good; the proxy then cuts the
-//! session (sync mode), so nothing happens unrecorded.
+//! session (sync mode), so nothing happens unrecorded. Every 1 MiB of
+//! recording completes a chunk whose SHA-256 the proxy puts in the ledger
+//! while the session runs, so even a recording whose session never ended
+//! (a crash) can be checked up to its last chunk.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -11,10 +14,10 @@ use std::num::NonZeroU64;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use rampart_bastion::recording::{AsciicastWriter, Header, RecordingError};
+use rampart_bastion::recording::{AsciicastWriter, ChunkHash, Header, RecordingError};
 
 /// Chunk size for the writer's chunk hashes.
-const CHUNK: NonZeroU64 = NonZeroU64::new(1 << 20).expect("non-zero");
+pub const CHUNK: NonZeroU64 = NonZeroU64::new(1 << 20).expect("non-zero");
 
 /// What a finished recording amounts to, for the ledger.
 #[derive(Debug, Clone)]
@@ -23,6 +26,11 @@ pub struct Summary {
     pub bytes: u64,
     /// Lowercase hex SHA-256 of the whole file.
     pub sha256: String,
+    /// The chunks completed by finishing (the last, short one), not yet
+    /// taken with [`Recorder::take_chunks`].
+    pub last_chunks: Vec<ChunkHash>,
+    /// How many chunks the whole recording has.
+    pub chunk_count: u64,
 }
 
 /// A recording in progress.
@@ -31,6 +39,8 @@ pub struct Recorder<W: Write = Capped<BufWriter<File>>> {
     writer: AsciicastWriter<W>,
     started: Instant,
     path: PathBuf,
+    /// Chunks completed and not yet taken.
+    chunks: Vec<ChunkHash>,
 }
 
 /// A writer that refuses to grow past a size: one session's recording
@@ -84,9 +94,14 @@ impl Recorder<Capped<BufWriter<File>>> {
 impl<W: Write> Recorder<W> {
     /// A recording into any writer (tests use failing ones).
     pub fn with_writer(out: W, path: PathBuf, header: &Header) -> Result<Self, RecordingError> {
-        let (mut writer, _) = AsciicastWriter::new(out, header, CHUNK)?;
+        let (mut writer, chunks) = AsciicastWriter::new(out, header, CHUNK)?;
         writer.flush()?;
-        Ok(Recorder { writer, started: Instant::now(), path })
+        Ok(Recorder { writer, started: Instant::now(), path, chunks })
+    }
+
+    /// The chunks completed since the last call, for the ledger.
+    pub fn take_chunks(&mut self) -> Vec<ChunkHash> {
+        std::mem::take(&mut self.chunks)
     }
 
     fn at(&self) -> Duration {
@@ -95,33 +110,46 @@ impl<W: Write> Recorder<W> {
 
     pub fn output(&mut self, data: &[u8]) -> Result<(), RecordingError> {
         let at = self.at();
-        self.writer.output(at, data)?;
+        let done = self.writer.output(at, data)?;
+        self.chunks.extend(done);
         self.writer.flush()
     }
 
     pub fn input(&mut self, data: &[u8]) -> Result<(), RecordingError> {
         let at = self.at();
-        self.writer.input(at, data)?;
+        let done = self.writer.input(at, data)?;
+        self.chunks.extend(done);
         self.writer.flush()
     }
 
     pub fn resize(&mut self, cols: u32, rows: u32) -> Result<(), RecordingError> {
         let at = self.at();
         let clamp = |v: u32| u16::try_from(v).unwrap_or(u16::MAX);
-        self.writer.resize(at, clamp(cols), clamp(rows))?;
+        let done = self.writer.resize(at, clamp(cols), clamp(rows))?;
+        self.chunks.extend(done);
         self.writer.flush()
     }
 
     pub fn marker(&mut self, label: &str) -> Result<(), RecordingError> {
         let at = self.at();
-        self.writer.marker(at, label)?;
+        let done = self.writer.marker(at, label)?;
+        self.chunks.extend(done);
         self.writer.flush()
     }
 
     /// Closes the recording and returns its size and hash.
     pub fn finish(self) -> Result<Summary, RecordingError> {
         let done = self.writer.finish()?;
-        Ok(Summary { path: self.path, bytes: done.total_bytes, sha256: rampart_core::secret::hex(&done.sha256) })
+        let mut last_chunks = self.chunks;
+        last_chunks.extend(done.chunks);
+        let chunk_count = done.total_bytes.div_ceil(CHUNK.get());
+        Ok(Summary {
+            path: self.path,
+            bytes: done.total_bytes,
+            sha256: rampart_core::secret::hex(&done.sha256),
+            last_chunks,
+            chunk_count,
+        })
     }
 }
 
@@ -187,5 +215,29 @@ mod tests {
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &bytes);
         assert_eq!(rampart_core::secret::hex(digest.as_ref()), s.sha256);
         assert!(String::from_utf8_lossy(&bytes).contains("\"r\", \"100x30\""));
+    }
+
+    #[test]
+    fn chunk_hashes_cover_the_file_in_order_and_match_its_bytes() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let mut r =
+            Recorder::create(dir.path(), "ses_2", &Header::default(), 1 << 30).unwrap_or_else(|e| panic!("{e}"));
+        let mut taken = Vec::new();
+        for i in 0..40_000u32 {
+            r.output(format!("line {i} of a session that prints a lot\r\n").as_bytes())
+                .unwrap_or_else(|e| panic!("{e}"));
+            taken.extend(r.take_chunks());
+        }
+        assert!(!taken.is_empty(), "1.6 MB of output completes a 1 MiB chunk while the session runs");
+        let s = r.finish().unwrap_or_else(|e| panic!("{e}"));
+        taken.extend(s.last_chunks.iter().copied());
+        assert_eq!(taken.len() as u64, s.chunk_count);
+        let bytes = std::fs::read(&s.path).unwrap_or_default();
+        for (i, c) in taken.iter().enumerate() {
+            assert_eq!((c.index, c.offset), (i as u64, i as u64 * CHUNK.get()));
+            let part = &bytes[c.offset as usize..(c.offset + c.len) as usize];
+            assert_eq!(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, part).as_ref(), c.sha256);
+        }
+        assert_eq!(taken.iter().map(|c| c.len).sum::<u64>(), s.bytes);
     }
 }

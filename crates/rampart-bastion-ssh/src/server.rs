@@ -7,11 +7,17 @@
 //! Rampart connects to the target itself (pinned host key, its own
 //! credential), and everything is passed through: pty, window changes,
 //! shell, exec and the sftp subsystem (which `sftp` and `scp` use), with
-//! shell and exec sessions recorded as asciicast v2. Port forwarding, agent
-//! forwarding and X11 are refused, each refusal a ledger event, so nothing
-//! bypasses the recording.
+//! shell and exec sessions recorded as asciicast v2 and SFTP passed packet
+//! by packet through an audit that refuses what the grant does not allow
+//! and puts every file (path, bytes, SHA-256) in the ledger. Local port
+//! forwarding needs a `port-forward` grant and is audited per connection
+//! (`forward.rs`); remote forwarding, socket forwarding, agent forwarding
+//! and X11 are refused, each refusal a ledger event, so nothing bypasses
+//! the record.
 
 mod conn;
+mod forward;
+mod picker;
 mod session;
 
 use std::borrow::Cow;
@@ -29,11 +35,10 @@ use secrecy::SecretString;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use crate::grants::Action;
 use crate::targets::valid_name;
 use crate::{Bastion, hostkey, upstream};
 
-use session::Chan;
+use session::{Chan, Kind};
 
 /// Rejected authentication attempts all take this long, so timing does
 /// not tell a registered key from an unknown one.
@@ -133,6 +138,12 @@ pub async fn start(bastion: Bastion) -> Result<Listening, String> {
     Ok(Listening { addr, task })
 }
 
+/// The longest environment value passed to a target.
+const MAX_ENV_VALUE: usize = 4096;
+
+/// Environment requests taken per channel; more are refused unrecorded.
+const MAX_ENV_VARS: usize = 64;
+
 /// Why a connection's handler stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnError {
@@ -164,6 +175,8 @@ pub struct Connection {
     target: Option<TargetRow>,
     upstream: Option<Arc<upstream::Connection>>,
     channels: HashMap<ChannelId, Chan>,
+    /// Session channels of a login that named no target, at the picker.
+    pickers: HashMap<ChannelId, picker::Picker>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -172,11 +185,13 @@ impl std::fmt::Debug for Connection {
     }
 }
 
-/// Splits `USER:TARGET`; anything else is not a bastion login.
+/// Splits `USER:TARGET`, or takes `USER` alone (the target is then picked
+/// after login, and is `""` here); anything else is not a bastion login.
 pub fn parse_login(ssh_user: &str) -> Option<(&str, &str)> {
-    let (user, target) = ssh_user.split_once(':')?;
+    let (user, target) = ssh_user.split_once(':').unwrap_or((ssh_user, ""));
     let user_ok = !user.is_empty() && user.len() <= 64 && !user.chars().any(char::is_control);
-    (user_ok && valid_name(target)).then_some((user, target))
+    let target_ok = valid_name(target) || !ssh_user.contains(':');
+    (user_ok && target_ok).then_some((user, target))
 }
 
 fn methods(kinds: &[MethodKind]) -> Option<MethodSet> {
@@ -191,8 +206,8 @@ impl server::Handler for Connection {
     type Error = ConnError;
 
     async fn auth_none(&mut self, user: &str) -> Result<Auth, Self::Error> {
-        // A login that names no target can never succeed; offer only the
-        // method that can carry a message saying how to log in.
+        // A login that is not `USER` or `USER:TARGET` can never succeed;
+        // offer only the method that can carry a message saying how to log in.
         let next = if parse_login(user).is_some() { MethodKind::PublicKey } else { MethodKind::KeyboardInteractive };
         Ok(Auth::Reject { proceed_with_methods: methods(&[next]), partial_success: false })
     }
@@ -256,7 +271,7 @@ impl server::Handler for Connection {
             return Ok(Auth::Partial {
                 name: Cow::Borrowed("Rampart bastion"),
                 instructions: Cow::Borrowed(
-                    "Log in as USER:TARGET, for example: ssh -p 2222 alice:db-1@bastion (TARGET is a registered target)",
+                    "Log in as USER or USER:TARGET, for example: ssh -p 2222 alice:db-1@bastion (TARGET is a registered target)",
                 ),
                 prompts: Cow::Borrowed(&[]),
             });
@@ -305,6 +320,11 @@ impl server::Handler for Connection {
             reply.reject(refuse("not authenticated")).await;
             return Ok(());
         }
+        if self.target_name.is_empty() && self.upstream.is_none() {
+            self.open_picker(id);
+            reply.accept().await;
+            return Ok(());
+        }
         let up = match self.open_target().await {
             Ok(up) => up,
             Err((message, reason)) => {
@@ -338,6 +358,17 @@ impl server::Handler for Connection {
         modes: &[(Pty, u32)],
         session: &mut server::Session,
     ) -> Result<(), Self::Error> {
+        if let Some(picker) = self.pickers.get_mut(&channel) {
+            picker.set_pty(picker::PtyRequest {
+                term: term.to_owned(),
+                cols: col_width,
+                rows: row_height,
+                pix_width,
+                pix_height,
+                modes: modes.to_vec(),
+            });
+            return reply(session, channel, true);
+        }
         let Some(chan) = self.channels.get_mut(&channel) else { return Ok(()) };
         chan.pty = Some((term.to_owned(), col_width, row_height));
         let sent = chan.write.request_pty(true, term, col_width, row_height, pix_width, pix_height, modes).await;
@@ -348,16 +379,37 @@ impl server::Handler for Connection {
     async fn env_request(
         &mut self,
         channel: ChannelId,
-        _name: &str,
-        _value: &str,
+        name: &str,
+        value: &str,
         session: &mut server::Session,
     ) -> Result<(), Self::Error> {
-        // No environment reaches the target until an allow-list exists.
-        reply(session, channel, false)
+        let allowed = self.bastion.config().env_allowed(name) && value.len() <= MAX_ENV_VALUE && !value.contains('\0');
+        let Some(chan) = self.channels.get_mut(&channel) else { return reply(session, channel, false) };
+        // Names only, cut short: a hostile client's megabyte "name" is not
+        // worth an event of that size.
+        let shown: String = name.chars().take(64).collect();
+        if chan.env.len() + chan.env_refused.len() >= MAX_ENV_VARS {
+            return reply(session, channel, false);
+        }
+        if !allowed {
+            chan.env_refused.push(shown);
+            return reply(session, channel, false);
+        }
+        let sent = chan.write.set_env(true, name, value).await;
+        let ok = sent.is_ok() && chan.reply().await;
+        if ok {
+            chan.env.push(shown)
+        } else {
+            chan.env_refused.push(shown)
+        }
+        reply(session, channel, ok)
     }
 
     async fn shell_request(&mut self, channel: ChannelId, session: &mut server::Session) -> Result<(), Self::Error> {
-        self.start_session(channel, Action::Shell, None, session).await
+        if self.pickers.contains_key(&channel) {
+            return self.show_menu(channel, session).await;
+        }
+        self.start_session(channel, Kind::Shell, None, session).await
     }
 
     async fn exec_request(
@@ -366,7 +418,10 @@ impl server::Handler for Connection {
         data: &[u8],
         session: &mut server::Session,
     ) -> Result<(), Self::Error> {
-        self.start_session(channel, Action::Exec, Some(data), session).await
+        if self.pickers.remove(&channel).is_some() {
+            return self.needs_target(channel, session).await;
+        }
+        self.start_session(channel, Kind::Exec, Some(data), session).await
     }
 
     async fn subsystem_request(
@@ -375,12 +430,15 @@ impl server::Handler for Connection {
         name: &str,
         session: &mut server::Session,
     ) -> Result<(), Self::Error> {
+        if self.pickers.remove(&channel).is_some() {
+            return self.needs_target(channel, session).await;
+        }
         if name != "sftp" {
             let event = self.event("bastion.session.refused", Outcome::Denied).attr("subsystem", name);
             self.refused("subsystem_not_allowed", event).await;
             return reply(session, channel, false);
         }
-        self.start_session(channel, Action::Sftp, None, session).await
+        self.start_session(channel, Kind::Sftp, None, session).await
     }
 
     async fn data(
@@ -389,6 +447,10 @@ impl server::Handler for Connection {
         data: &[u8],
         session: &mut server::Session,
     ) -> Result<(), Self::Error> {
+        if self.pickers.contains_key(&channel) {
+            self.picker_input(channel, data, session).await;
+            return Ok(());
+        }
         let Some(chan) = self.channels.get_mut(&channel) else { return Ok(()) };
         if chan.record_input(data).is_err() {
             self.cut(channel, session).await;
@@ -416,6 +478,10 @@ impl server::Handler for Connection {
         pix_height: u32,
         session: &mut server::Session,
     ) -> Result<(), Self::Error> {
+        if let Some(picker) = self.pickers.get_mut(&channel) {
+            picker.resize(col_width, row_height);
+            return Ok(());
+        }
         let Some(chan) = self.channels.get_mut(&channel) else { return Ok(()) };
         if chan.record_resize(col_width, row_height).is_err() {
             self.cut(channel, session).await;
@@ -445,6 +511,7 @@ impl server::Handler for Connection {
     }
 
     async fn channel_close(&mut self, channel: ChannelId, _session: &mut server::Session) -> Result<(), Self::Error> {
+        self.pickers.remove(&channel);
         if let Some(chan) = self.channels.remove(&channel) {
             let _ = chan.write.close().await;
         }
@@ -475,21 +542,21 @@ impl server::Handler for Connection {
 
     async fn channel_open_direct_tcpip(
         &mut self,
-        _channel: Channel<Msg>,
+        channel: Channel<Msg>,
         host_to_connect: &str,
         port_to_connect: u32,
-        _originator_address: &str,
-        _originator_port: u32,
+        originator_address: &str,
+        originator_port: u32,
         reply: ChannelOpenHandle,
         _session: &mut server::Session,
     ) -> Result<(), Self::Error> {
-        let event = self
-            .event("bastion.forwarding.refused", Outcome::Denied)
-            .attr("kind", "local")
-            .attr("host", host_to_connect)
-            .attr("port", port_to_connect);
-        self.refused("port_forwarding_not_granted", event).await;
-        reply.reject(refuse("port forwarding is not granted through the Rampart bastion")).await;
+        let to = forward::Destination {
+            host: host_to_connect,
+            port: port_to_connect,
+            originator: originator_address,
+            originator_port,
+        };
+        self.open_forward(channel, to, reply).await;
         Ok(())
     }
 
@@ -538,6 +605,30 @@ impl server::Handler for Connection {
     }
 }
 
+impl Connection {
+    /// Refuses exec or SFTP on a login that named no target: only an
+    /// interactive shell can ask which.
+    async fn needs_target(&mut self, channel: ChannelId, session: &mut server::Session) -> Result<(), ConnError> {
+        self.refused("no_target_named", self.event("bastion.session.refused", Outcome::Denied)).await;
+        let notice = "rampart: name the target for a command or file transfer: ssh -p 2222 USER:TARGET@host\r\n";
+        let _ = session.extended_data(channel, 1, bytes::Bytes::from_static(notice.as_bytes()));
+        reply(session, channel, false)
+    }
+
+    /// Answers a request on a session channel, unless the picker already
+    /// did (its shell request was answered when the menu was shown): then
+    /// a failure closes the channel instead.
+    fn answer(&self, session: &mut server::Session, channel: ChannelId, ok: bool) -> Result<(), ConnError> {
+        if self.channels.get(&channel).is_some_and(|c| c.pre_answered) {
+            if !ok {
+                let _ = session.close(channel);
+            }
+            return Ok(());
+        }
+        reply(session, channel, ok)
+    }
+}
+
 /// Answers a channel request the client wanted a reply to.
 fn reply(session: &mut server::Session, channel: ChannelId, ok: bool) -> Result<(), ConnError> {
     if ok {
@@ -553,10 +644,12 @@ mod tests {
     use super::parse_login;
 
     #[test]
-    fn only_user_colon_target_is_a_bastion_login() {
+    fn a_bastion_login_is_user_colon_target_or_user_alone() {
         assert_eq!(parse_login("alice:db-1"), Some(("alice", "db-1")));
         assert_eq!(parse_login("alice:db.prod_2"), Some(("alice", "db.prod_2")));
-        for bad in ["alice", "alice:", ":db", "alice:DB", "alice:db/../x", "alice:db:1", "a\u{7}:db", "alice:-db"] {
+        assert_eq!(parse_login("alice"), Some(("alice", "")), "the target is picked after login");
+        for bad in ["", "alice:", ":db", "alice:DB", "alice:db/../x", "alice:db:1", "a\u{7}:db", "alice:-db", "a\u{7}"]
+        {
             assert_eq!(parse_login(bad), None, "{bad:?}");
         }
         assert_eq!(parse_login(&format!("{}:db", "a".repeat(65))), None);

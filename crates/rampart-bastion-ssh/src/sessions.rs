@@ -75,8 +75,8 @@ fn file_sha256(path: &std::path::Path) -> std::io::Result<(String, u64)> {
 }
 
 impl Bastion {
-    pub async fn list_sessions(&self, live: bool) -> Result<Vec<SessionInfo>, BastionError> {
-        Ok(self.store().list_bastion_sessions(live, 500).await?.iter().map(SessionInfo::from).collect())
+    pub async fn list_sessions(&self, live: bool, limit: usize) -> Result<Vec<SessionInfo>, BastionError> {
+        Ok(self.store().list_bastion_sessions(live, limit).await?.iter().map(SessionInfo::from).collect())
     }
 
     pub async fn show_session(&self, id: &str) -> Result<SessionInfo, BastionError> {

@@ -154,6 +154,95 @@ pub struct BastionConfig {
     /// `crates/rampart-bastion/RED-LINES.md`). Checked at start; a broken
     /// file stops the node with every problem listed. Unset: no red lines.
     pub red_lines: Option<std::path::PathBuf>,
+    /// Environment variables a client may pass to the target (`SendEnv`):
+    /// exact names, or a prefix ending in `*`. Everything else is refused
+    /// and noted on the session's start event. Names that change how the
+    /// target's shell starts or runs (`LD_*`, `BASH_ENV`, `PATH`,
+    /// `PROMPT_COMMAND`...) cannot be allowed: they would run code the
+    /// red lines never see.
+    pub env_allow: Vec<String>,
+    /// `sync` (default): a recording that cannot be written cuts the
+    /// session, so nothing happens unrecorded. `async`: the session goes
+    /// on unrecorded from that point, and the failure is an alarm-grade
+    /// `bastion.recording.failed` event; for break-glass targets where a
+    /// full disk must not end an incident response.
+    pub recording_mode: RecordingMode,
+}
+
+/// What a failed session recording does to its session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordingMode {
+    #[default]
+    Sync,
+    Async,
+}
+
+/// Environment variables no allow-list may let through: each changes what
+/// the target's shell or its programs run at start.
+pub const ENV_NEVER: &[&str] = &[
+    "LD_*",
+    "BASH_ENV",
+    "ENV",
+    "BASH_FUNC_*",
+    "PATH",
+    "PROMPT_COMMAND",
+    "PS0",
+    "PS1",
+    "PS4",
+    "SHELLOPTS",
+    "BASHOPTS",
+    "IFS",
+    "HISTFILE",
+    "HISTCONTROL",
+    "HISTIGNORE",
+    "PYTHONSTARTUP",
+    "PERL5OPT",
+    "GLIBC_TUNABLES",
+];
+
+/// Whether `name` matches an allow-list pattern (exact, or prefix`*`).
+pub fn env_pattern_matches(pattern: &str, name: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => name.starts_with(prefix),
+        None => pattern == name,
+    }
+}
+
+impl BastionConfig {
+    /// Whether a client may set `name` on the target.
+    pub fn env_allowed(&self, name: &str) -> bool {
+        !ENV_NEVER.iter().any(|p| env_pattern_matches(p, name))
+            && self.env_allow.iter().any(|p| env_pattern_matches(p, name))
+    }
+
+    fn validate_env(&self) -> Result<(), String> {
+        for pattern in &self.env_allow {
+            let name = pattern.strip_suffix('*').unwrap_or(pattern);
+            let well_formed = !name.is_empty()
+                && name.len() <= 64
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && !name.starts_with(|c: char| c.is_ascii_digit());
+            if !well_formed {
+                return Err(format!(
+                    "bastion.env_allow: {pattern:?} is not a variable name (letters, digits, '_') or a prefix ending in '*'"
+                ));
+            }
+            // A pattern that could let a forbidden name through is refused:
+            // the two overlap when one, read as a prefix, covers the other.
+            let overlaps = |never: &str| {
+                let (n, n_wild) = never.strip_suffix('*').map_or((never, false), |p| (p, true));
+                let wild = pattern.ends_with('*');
+                name == n || (wild && n.starts_with(name)) || (n_wild && name.starts_with(n))
+            };
+            if let Some(never) = ENV_NEVER.iter().find(|n| overlaps(n)) {
+                return Err(format!(
+                    "bastion.env_allow: {pattern:?} would let {never} through, which is never allowed"
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Default for BastionConfig {
@@ -165,6 +254,8 @@ impl Default for BastionConfig {
             idle_timeout_secs: 3600,
             recording_max_bytes: 1 << 30,
             red_lines: None,
+            env_allow: vec!["LANG".into(), "LC_*".into(), "TZ".into()],
+            recording_mode: RecordingMode::Sync,
         }
     }
 }
@@ -656,6 +747,9 @@ impl Config {
         if self.bastion.recording_max_bytes < 4096 {
             return bad("bastion.recording_max_bytes must be at least 4096");
         }
+        if let Err(e) = self.bastion.validate_env() {
+            return bad(&e);
+        }
         if self.kms.seal == SealKind::Shamir {
             if self.kms.keystore != KeystoreKind::Software {
                 return bad(
@@ -740,6 +834,27 @@ mod tests {
         let c = load_in_jail(toml, &[("RAMPART_SERVER__LISTEN", "127.0.0.1:2000")], flags)
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.server.listen.port(), 3000, "flags must override env");
+    }
+
+    #[test]
+    fn the_environment_allow_list_never_lets_shell_start_up_variables_through() {
+        let c = Config::default();
+        assert!(c.bastion.env_allowed("LANG") && c.bastion.env_allowed("LC_ALL"));
+        assert!(!c.bastion.env_allowed("LD_PRELOAD") && !c.bastion.env_allowed("EDITOR"));
+        for bad in ["*", "L*", "LD_PRELOAD", "BASH_*", "PROMPT_COMMAND", "1X", "A-B", ""] {
+            let toml = format!("[bastion]\nenv_allow = [\"{bad}\"]\n");
+            let err = load_in_jail(&toml, &[], FlagOverrides::default());
+            assert!(err.as_ref().is_err_and(|e| e.contains("env_allow")), "{bad:?} must be refused: {err:?}");
+        }
+        let ok = load_in_jail(
+            "[bastion]\nenv_allow = [\"EDITOR\", \"GIT_*\"]\nrecording_mode = \"async\"\n",
+            &[],
+            FlagOverrides::default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(ok.bastion.env_allowed("GIT_AUTHOR_NAME") && !ok.bastion.env_allowed("LANG"));
+        assert_eq!(ok.bastion.recording_mode, RecordingMode::Async);
+        assert!(load_in_jail("[bastion]\nrecording_mode = \"maybe\"\n", &[], FlagOverrides::default()).is_err());
     }
 
     #[test]

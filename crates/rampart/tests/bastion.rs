@@ -88,8 +88,8 @@ impl Drop for Sshd {
 
 impl Sshd {
     /// Starts sshd with its own host key, letting in `authorized` as the
-    /// current user; forwarding is allowed here so that a refusal is the
-    /// bastion's doing.
+    /// current user; forwarding and a few environment variables are allowed
+    /// here so that a refusal is the bastion's doing.
     fn start(dir: &Path, authorized: &str) -> Sshd {
         let login =
             String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout).unwrap().trim().to_owned();
@@ -102,6 +102,7 @@ impl Sshd {
             "Port {port}\nListenAddress 127.0.0.1\nHostKey {dir}/ssh_host_ed25519_key\nPidFile {dir}/sshd.pid\n\
              AuthorizedKeysFile {dir}/authorized_keys\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
              PubkeyAuthentication yes\nStrictModes no\nUsePAM no\nPermitRootLogin yes\nAllowTcpForwarding yes\n\
+             AcceptEnv LANG LC_* TZ EDITOR LD_PRELOAD\n\
              Subsystem sftp internal-sftp\nLogLevel VERBOSE\n",
             dir = dir.display()
         );
@@ -368,7 +369,10 @@ async fn real_openssh_clients_reach_a_real_sshd_only_through_grants_recorded_and
     );
     ok(&moved, "target create moved");
     ok(
-        &cli(&admin.token, &["grant", "create", "--user", "admin", "--target", "db", "--actions", "shell,exec,sftp"]),
+        &cli(
+            &admin.token,
+            &["grant", "create", "--user", "admin", "--target", "db", "--actions", "shell,exec,sftp-read,sftp-write"],
+        ),
         "grant",
     );
     ok(
@@ -759,12 +763,14 @@ async fn bastion_api_refuses_bad_input_and_wrong_roles() {
     // A login without a target is told how to log in, by the real client.
     if have("ssh") {
         let client = Client { dir: work.path().to_path_buf(), bastion, key: login.clone(), totp_secret: String::new() };
-        let out = tokio::task::spawn_blocking(move || client.ssh(None, &["admin@127.0.0.1", "true"]).output().unwrap())
-            .await
-            .unwrap();
+        let out = tokio::task::spawn_blocking(move || {
+            client.ssh(None, &["admin:Not/A-Target@127.0.0.1", "true"]).output().unwrap()
+        })
+        .await
+        .unwrap();
         let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         assert!(!out.status.success());
-        assert!(said.contains("Log in as USER:TARGET"), "{said}");
+        assert!(said.contains("Log in as USER or USER:TARGET"), "{said}");
     }
     server.stop().await;
 }
@@ -836,6 +842,326 @@ async fn a_session_whose_recording_fails_mid_way_is_cut() {
     server.stop().await;
 }
 
+/// SFTP and scp through the bastion, file by file. A 50 MB file goes up and
+/// comes back with the real `scp` (hashes compared), and each transfer is
+/// a `bastion.file` event carrying that same SHA-256 and size; directory
+/// changes, renames and removals are events with the target's answer. A
+/// read-only grant lets bob download but refuses his upload and removal
+/// before the target sees them (the file never appears, the other stays).
+/// A `port-forward` grant opens a tunnel through the target that carries
+/// its SSH banner, audited with byte counts; bob, without it, is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_transfers_are_audited_per_file_and_held_to_the_grant() {
+    let Some(World { work: _work, dir, login_key, sshd }) = world(&["sftp", "scp"]) else { return };
+    let server = TestServer::start().await;
+    let (admin, client, admin_step, _) = admin_reaches_target(&server, &dir, &sshd, &login_key).await;
+    let bob = server.session_for(&admin, "bob", Role::OperationsEngineer, None).await;
+    let bob_step = unix_now() / 30 + 1;
+    let post = |token: &str, path: &str, body: Value| {
+        server.request(reqwest::Method::POST, path, Some(token)).json(&body).send()
+    };
+    let bob_key = dir.join("bob_key");
+    let bob_pub = keygen(&bob_key);
+    assert_eq!(
+        post(&bob.token, "/api/v1/ssh-keys", serde_json::json!({ "public_key": bob_pub })).await.unwrap().status(),
+        201
+    );
+    for (user, actions) in [("admin", vec!["sftp-read", "sftp-write", "port-forward"]), ("bob", vec!["sftp-read"])] {
+        let grant = serde_json::json!({ "username": user, "target": "db", "actions": actions, "valid_for_secs": 3600 });
+        assert_eq!(post(&admin.token, "/api/v1/bastion/grants", grant).await.unwrap().status(), 201);
+    }
+    let as_bob = Client {
+        dir: dir.clone(),
+        bastion: client.bastion,
+        key: bob_key,
+        totp_secret: data_encoding::BASE32_NOPAD.encode(bob.creds.totp_secret.as_deref().unwrap()),
+    };
+    let remote = dir.join("remote");
+    std::fs::create_dir_all(&remote).unwrap();
+    std::fs::write(remote.join("listed.txt"), b"for bob to read").unwrap();
+    let big = dir.join("big.bin");
+    let bytes: Vec<u8> = (0..50_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8).collect();
+    std::fs::write(&big, &bytes).unwrap();
+    drop(bytes);
+    let big_sha = sha256(&big);
+    let sshd_port = sshd.port;
+
+    tokio::task::spawn_blocking(move || {
+        let via = |c: &Client, name: &str, user: &str| {
+            let ctl = format!("ControlPath={}", c.control(name).display());
+            [
+                c.common(),
+                ["-o", &ctl, "-o", "ControlMaster=no", "-o", &format!("User={user}")].map(str::to_owned).to_vec(),
+            ]
+            .concat()
+        };
+        let scp = |c: &Client, from: &str, to: &str| {
+            Command::new("scp")
+                .args(via(c, "admin", "admin:db"))
+                .args(["-q", from, to])
+                .stdin(Stdio::null())
+                .output()
+                .unwrap()
+        };
+        let sftp = |c: &Client, name: &str, user: &str, commands: &str| {
+            let batch = c.dir.join(format!("batch-{name}"));
+            std::fs::write(&batch, commands).unwrap();
+            Command::new("sftp")
+                .args(via(c, name, user))
+                .arg("-b")
+                .arg(&batch)
+                .arg("127.0.0.1")
+                .stdin(Stdio::null())
+                .output()
+                .unwrap()
+        };
+        ok(&client.master("admin", "admin:db", admin_step + 1), "ssh master admin");
+        let there = remote.join("big.bin");
+        let started = Instant::now();
+        ok(&scp(&client, big.to_str().unwrap(), &format!("127.0.0.1:{}", there.display())), "scp 50 MB up");
+        let up = started.elapsed();
+        assert_eq!(sha256(&there), sha256(&big), "the upload arrives intact");
+        let back = client.dir.join("big-back.bin");
+        let started = Instant::now();
+        ok(&scp(&client, &format!("127.0.0.1:{}", there.display()), back.to_str().unwrap()), "scp 50 MB down");
+        let down = started.elapsed();
+        assert_eq!(sha256(&back), sha256(&big), "the download arrives intact");
+        eprintln!("scp of 50 MB through the bastion: up {up:?}, down {down:?}");
+        let r = remote.display();
+        let out = sftp(
+            &client,
+            "admin",
+            "admin:db",
+            &format!("mkdir {r}/made\nrename {r}/big.bin {r}/moved.bin\nrm {r}/moved.bin\n"),
+        );
+        ok(&out, "sftp mkdir, rename, rm");
+        assert!(remote.join("made").is_dir() && !remote.join("moved.bin").exists());
+
+        // A tunnel through the target to its own sshd: the banner comes back.
+        let lport = free_port();
+        let forward = format!("{lport}:127.0.0.1:{sshd_port}");
+        ok(&client.over("admin", &["-O", "forward", "-L", &forward, "x"]).output().unwrap(), "mux forward");
+        let banner = {
+            use std::io::Read;
+            let mut s = TcpStream::connect(("127.0.0.1", lport)).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let mut buf = [0u8; 64];
+            let n = s.read(&mut buf).unwrap_or(0);
+            String::from_utf8_lossy(&buf[..n]).into_owned()
+        };
+        assert!(banner.starts_with("SSH-2.0"), "the forwarded connection reaches the target's sshd: {banner:?}");
+        client.close("admin");
+
+        // bob may read only.
+        ok(&as_bob.master("bob", "bob:db", next_step(bob_step)), "ssh master bob");
+        let fetched = as_bob.dir.join("fetched.txt");
+        ok(&sftp(&as_bob, "bob", "bob:db", &format!("get {r}/listed.txt {}\n", fetched.display())), "bob's get");
+        assert_eq!(std::fs::read(&fetched).unwrap(), b"for bob to read");
+        let put = sftp(&as_bob, "bob", "bob:db", &format!("put {} {r}/from-bob.bin\n", fetched.display()));
+        assert!(!put.status.success(), "an upload without sftp-write fails: {}", text(&put));
+        assert!(text(&put).contains("Permission denied"), "the client is told: {}", text(&put));
+        assert!(!remote.join("from-bob.bin").exists(), "the target never saw the upload");
+        let rm = sftp(&as_bob, "bob", "bob:db", &format!("rm {r}/listed.txt\n"));
+        assert!(!rm.status.success(), "{}", text(&rm));
+        assert!(remote.join("listed.txt").exists(), "the file bob tried to remove is still there");
+        let lport = free_port();
+        ok(
+            &as_bob
+                .over("bob", &["-O", "forward", "-L", &format!("{lport}:127.0.0.1:{sshd_port}"), "x"])
+                .output()
+                .unwrap(),
+            "bob mux forward",
+        );
+        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", lport)) {
+            use std::io::Read;
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut buf = [0u8; 64];
+            let n = s.read(&mut buf).unwrap_or(0);
+            assert!(!String::from_utf8_lossy(&buf[..n]).contains("SSH-2.0"), "no tunnel without port-forward");
+        }
+        as_bob.close("bob");
+    })
+    .await
+    .unwrap();
+
+    let files = events(&server, &admin, "bastion.file").await;
+    let find = |actor: &str, op: &str, path_end: &str| {
+        files
+            .iter()
+            .find(|e| {
+                e["actor"] == actor
+                    && e["attrs"]["op"] == op
+                    && e["attrs"]["path"].as_str().is_some_and(|p| p.ends_with(path_end))
+            })
+            .unwrap_or_else(|| panic!("no {op} of {path_end} by {actor} in {files:#?}"))
+    };
+    for op in ["upload", "download"] {
+        let e = find("admin", op, "/big.bin");
+        assert_eq!(e["attrs"]["sha256"].as_str(), Some(big_sha.as_str()), "the ledger holds the file's hash: {e}");
+        assert_eq!(e["attrs"]["bytes"].as_u64(), Some(50_000_000), "{e}");
+        assert_eq!((e["outcome"].as_str(), e["attrs"]["result"].as_str()), (Some("success"), Some("done")));
+    }
+    assert_eq!(find("admin", "mkdir", "/made")["attrs"]["result"], "done");
+    assert_eq!(
+        find("admin", "rename", "/big.bin")["attrs"]["to"].as_str().map(|t| t.ends_with("/moved.bin")),
+        Some(true)
+    );
+    assert_eq!(find("admin", "remove", "/moved.bin")["attrs"]["result"], "done");
+    assert_eq!(find("bob", "download", "/listed.txt")["attrs"]["bytes"], 15);
+    for (op, path) in [("upload", "/from-bob.bin"), ("remove", "/listed.txt")] {
+        let e = find("bob", op, path);
+        assert_eq!(
+            (e["outcome"].as_str(), e["attrs"]["missing_grant"].as_str()),
+            (Some("denied"), Some("sftp-write")),
+            "{e}"
+        );
+    }
+    let opened = events(&server, &admin, "bastion.forward.opened").await;
+    assert!(opened.iter().any(|e| e["actor"] == "admin" && e["attrs"]["port"] == sshd_port), "{opened:?}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let closed = loop {
+        let closed = events(&server, &admin, "bastion.forward.closed").await;
+        if !closed.is_empty() || Instant::now() > deadline {
+            break closed;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(closed[0]["attrs"]["bytes_from_target"].as_u64().is_some_and(|n| n >= 7), "{closed:?}");
+    let refused = events(&server, &admin, "bastion.forwarding.refused").await;
+    assert!(
+        refused.iter().any(|e| e["actor"] == "bob" && e["attrs"]["reason"] == "port_forwarding_not_granted"),
+        "{refused:?}"
+    );
+    server.stop().await;
+}
+
+/// Async recording mode: a recording that can no longer be written (here,
+/// past its size cap) does not cut the session; the session runs to its end
+/// and the loss is an alarm-grade `bastion.recording.failed` event, with
+/// the end event saying the recording was lost. On the same login, the
+/// environment allow-list: what it names reaches the target, the rest
+/// (including `LD_PRELOAD`, which the target itself would accept) does not,
+/// and the session's start event lists both by name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_recording_outlives_a_failed_recording_and_only_allowed_env_passes() {
+    let Some(World { work: _work, dir, login_key, sshd }) = world(&[]) else { return };
+    let server = TestServer::start_with(|c| {
+        c.bastion.recording_max_bytes = 8192;
+        c.bastion.recording_mode = rampart_core::config::RecordingMode::Async;
+        c.bastion.env_allow = vec!["LANG".into(), "EDITOR".into()];
+    })
+    .await;
+    let (admin, client, admin_step, _) = admin_reaches_target(&server, &dir, &sshd, &login_key).await;
+    let out = tokio::task::spawn_blocking(move || {
+        let cmd = "echo lang=$LANG editor=$EDITOR preload=$LD_PRELOAD tz=$TZ; \
+                   for i in $(seq 1 3000); do echo line-$i-of-a-long-output; done; echo finished-$((3*3))";
+        let env = "SetEnv=LANG=C.UTF-8 EDITOR=vi LD_PRELOAD=/tmp/evil.so TZ=UTC";
+        client.ssh(Some(admin_step + 1), &["-o", env, "admin:db@127.0.0.1", cmd]).output().unwrap()
+    })
+    .await
+    .unwrap();
+    ok(&out, "a session whose recording failed, in async mode");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("lang=C.UTF-8 editor=vi preload= tz=\n"), "only allowed variables arrive: {stdout:.200}");
+    assert!(stdout.contains("finished-9"), "the session ran to its end");
+
+    let lost = events(&server, &admin, "bastion.recording.failed").await;
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    assert_eq!((lost[0]["outcome"].as_str(), lost[0]["attrs"]["mode"].as_str()), (Some("failure"), Some("async")));
+    let started = events(&server, &admin, "bastion.session.started").await;
+    let names = |key: &str| -> Vec<String> {
+        let mut v: Vec<String> = started[0]["attrs"][key]
+            .as_array()
+            .map(|a| a.iter().filter_map(|n| n.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+    assert_eq!(names("env"), ["EDITOR", "LANG"]);
+    assert_eq!(names("env_refused"), ["LD_PRELOAD", "TZ"]);
+    let ended = events(&server, &admin, "bastion.session.ended").await;
+    assert_eq!(ended.len(), 1);
+    assert_eq!(
+        (ended[0]["outcome"].as_str(), ended[0]["attrs"]["recording_lost"].as_bool()),
+        (Some("success"), Some(true))
+    );
+    for entry in std::fs::read_dir(server.data_dir().join("recordings")).unwrap().flatten() {
+        assert!(entry.metadata().unwrap().len() <= 8192, "the cap holds on disk");
+    }
+    drop(sshd);
+    server.stop().await;
+}
+
+/// `ssh USER@bastion` with no target: after the key and the TOTP code, the
+/// interactive shell shows the targets the user's grants reach (not the
+/// one without a grant), a wrong choice is said so, and a right one binds
+/// the connection to that target with everything a named login gets (the
+/// session start in the ledger, the recording). A command on such a login
+/// cannot ask, so it is refused with the way to name the target.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_without_a_target_picks_one_from_a_menu() {
+    let Some(World { work: _work, dir, login_key, sshd }) = world(&["script"]) else { return };
+    let server = TestServer::start().await;
+    let (admin, client, admin_step, _) = admin_reaches_target(&server, &dir, &sshd, &login_key).await;
+    let other = serde_json::json!({ "name": "web", "address": "127.0.0.1", "port": sshd.port, "host_key": sshd.host_key,
+        "login": sshd.login, "private_key": std::fs::read_to_string(&login_key).unwrap() });
+    let created = server
+        .request(reqwest::Method::POST, "/api/v1/bastion/targets", Some(&admin.token))
+        .json(&other)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let (shown, exec) = tokio::task::spawn_blocking(move || {
+        ok(&client.master("admin", "admin", admin_step + 1), "ssh master admin (no target)");
+        let exec = client.over("admin", &["x", "echo never"]).output().unwrap();
+        let mut shell = client.interactive("admin");
+        {
+            let mut stdin = shell.stdin.take().unwrap();
+            std::thread::sleep(Duration::from_millis(1500));
+            stdin.write_all(b"9\r").unwrap();
+            std::thread::sleep(Duration::from_millis(300));
+            stdin.write_all(b"1\r").unwrap();
+            std::thread::sleep(Duration::from_millis(1500));
+            stdin.write_all(b"echo picked-$((6*7))\n").unwrap();
+            std::thread::sleep(Duration::from_millis(500));
+            stdin.write_all(b"exit\n").unwrap();
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        let out = shell.wait_with_output().unwrap();
+        client.close("admin");
+        (text(&out), exec)
+    })
+    .await
+    .unwrap();
+    assert!(shown.contains("1) db"), "the menu offers the granted target: {shown}");
+    assert!(!shown.contains("web"), "a target without a grant is not offered: {shown}");
+    assert!(shown.contains("no such target"), "{shown}");
+    assert!(shown.contains("picked-42"), "the shell on the chosen target runs: {shown}");
+    assert!(!exec.status.success() && !String::from_utf8_lossy(&exec.stdout).contains("never"), "{}", text(&exec));
+    let refused = events(&server, &admin, "bastion.session.refused").await;
+    assert!(refused.iter().any(|e| e["attrs"]["reason"] == "no_target_named"), "{refused:?}");
+    let started = events(&server, &admin, "bastion.session.started").await;
+    assert_eq!(started.len(), 1, "{started:?}");
+    assert_eq!(
+        (started[0]["attrs"]["target"].as_str(), started[0]["attrs"]["action"].as_str()),
+        (Some("db"), Some("shell"))
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let ended = loop {
+        let ended = events(&server, &admin, "bastion.session.ended").await;
+        if !ended.is_empty() || Instant::now() > deadline {
+            break ended;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(ended.len(), 1, "the picked session ended: {ended:?}");
+    let recording = PathBuf::from(ended[0]["attrs"]["recording"].as_str().unwrap());
+    assert!(std::fs::read_to_string(recording).unwrap().contains("picked-42"), "the picked session is recorded");
+    drop(sshd);
+    server.stop().await;
+}
+
 /// Registers the admin's SSH key, a target `db` for `sshd` and a shell and
 /// exec grant for the admin on it; the admin's session, an OpenSSH client
 /// for it, the TOTP step of its login and the grant's id.
@@ -894,19 +1220,46 @@ async fn sessions_are_listed_played_terminated_and_cut_when_their_grant_goes() {
     let cfg = dir.join("cli");
     let cli = |args: &[&str]| rampart(&server.url, &ca, &admin.token, &cfg, args);
 
-    // A finished exec session, played back through the API.
+    // A finished exec session, played back through the API; then one whose
+    // recording passes 1 MiB, so a chunk hash reaches the ledger while it runs.
     let c = client.clone();
-    let out = tokio::task::spawn_blocking(move || {
+    let (out, big) = tokio::task::spawn_blocking(move || {
         ok(&c.master("admin", "admin:db", admin_step + 1), "ssh master");
-        c.over("admin", &["x", "echo played-$((2*21))"]).output().unwrap()
+        let out = c.over("admin", &["x", "echo played-$((2*21))"]).output().unwrap();
+        let big = c.over("admin", &["x", "seq 1 200000"]).output().unwrap();
+        (out, big)
     })
     .await
     .unwrap();
     ok(&out, "exec");
+    ok(&big, "exec with a large output");
+    let deadline = Instant::now() + Duration::from_secs(20);
     let ended = loop {
         let all = server.get_json("/api/v1/bastion/sessions", &admin.token).await;
-        if let Some(s) = all.as_array().and_then(|a| a.iter().find(|s| s["outcome"] != "running")).cloned() {
-            break s;
+        let done = all.as_array().map(|a| a.iter().filter(|s| s["outcome"] != "running").cloned().collect::<Vec<_>>());
+        if let Some(done) = done.filter(|d| d.len() == 2) {
+            // Newest first: the large one, then the first.
+            let big_path =
+                server.data_dir().join("recordings").join(format!("{}.cast", done[0]["id"].as_str().unwrap()));
+            let bytes = std::fs::read(&big_path).unwrap();
+            assert!(bytes.len() > 1 << 20, "seq's output makes the recording pass 1 MiB");
+            let chunks = events(&server, &admin, "bastion.recording.chunk").await;
+            let mut chunks: Vec<&Value> = chunks.iter().filter(|e| e["attrs"]["session"] == done[0]["id"]).collect();
+            chunks.sort_by_key(|e| e["attrs"]["index"].as_u64());
+            if chunks.len() < bytes.len().div_ceil(1 << 20) && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+            assert_eq!(chunks.len(), bytes.len().div_ceil(1 << 20), "one event per MiB chunk: {chunks:?}");
+            for c in &chunks {
+                let (offset, len) =
+                    (c["attrs"]["offset"].as_u64().unwrap() as usize, c["attrs"]["bytes"].as_u64().unwrap() as usize);
+                let part = &bytes[offset..offset + len];
+                let sum =
+                    rampart_core::secret::hex(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, part).as_ref());
+                assert_eq!(c["attrs"]["sha256"].as_str(), Some(sum.as_str()), "the chunk hash matches the file");
+            }
+            break done[1].clone();
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };

@@ -30,6 +30,7 @@ impl Connection {
             target: None,
             upstream: None,
             channels: HashMap::new(),
+            pickers: HashMap::new(),
         }
     }
 
@@ -103,6 +104,9 @@ impl Connection {
     /// The target for a new session, checked and connected, or why not.
     pub(super) async fn open_target(&mut self) -> Result<Arc<upstream::Connection>, (String, &'static str)> {
         let Some(user) = self.user.clone() else { return Err(("not logged in".into(), "not_authenticated")) };
+        if self.target_name.is_empty() {
+            return Err(("name the target: ssh -p 2222 USER:TARGET@host".into(), "no_target_named"));
+        }
         let target = match self.bastion.store().find_target(&self.target_name).await {
             Ok(Some(t)) => t,
             Ok(None) => return Err((format!("no target named {}", self.target_name), "unknown_target")),

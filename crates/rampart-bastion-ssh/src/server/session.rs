@@ -12,6 +12,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rampart_bastion::recording::{Header, RecordingError};
+use rampart_bastion::sftp::{self, FileEvent, FileResult, SftpError};
+use rampart_core::config::RecordingMode;
 use rampart_core::{Event, Id, Outcome};
 use russh::client;
 use russh::server::{self, Handle};
@@ -32,6 +34,9 @@ struct Shared {
     /// The event every later event of this session starts from.
     base: Event,
     recorder: Mutex<Option<Recorder>>,
+    /// Async recording mode only: the recording failed and the session
+    /// went on unrecorded.
+    recording_lost: AtomicBool,
     started: AtomicBool,
     ended: AtomicBool,
     bytes_in: AtomicU64,
@@ -47,6 +52,51 @@ struct Shared {
     requester: Mutex<Option<(Id, String, String)>>,
     /// Input decided but not yet passed on; one writer at a time.
     inbound: tokio::sync::Mutex<Inbound>,
+    /// An SFTP channel's packet tap (set when the subsystem starts).
+    sftp: Mutex<Option<SftpTap>>,
+    /// Packets for the client that the bastion answers itself (refused
+    /// SFTP requests). The pump sends them, between whole packets of the
+    /// target's, so the two never interleave.
+    inject: mpsc::Sender<bytes::Bytes>,
+}
+
+/// Both directions of an SFTP channel, cut into packets and audited.
+#[derive(Debug)]
+struct SftpTap {
+    audit: sftp::Audit,
+    from_client: sftp::Framer,
+    from_target: sftp::Framer,
+}
+
+/// What the client's bytes on an SFTP channel come to.
+struct FromClient {
+    /// Whole packets to pass on to the target.
+    forward: Vec<u8>,
+    /// Answers for the client (refusals).
+    answers: Vec<Vec<u8>>,
+    events: Vec<FileEvent>,
+}
+
+/// The target's bytes on an SFTP channel: whole packets to pass back, and
+/// the file events they complete.
+type FromTarget = (Vec<u8>, Vec<FileEvent>);
+
+/// Which kind of session a channel asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    Shell,
+    Exec,
+    Sftp,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Shell => "shell",
+            Kind::Exec => "exec",
+            Kind::Sftp => "sftp",
+        }
+    }
 }
 
 /// The client's input of an interactive shell on its way to the target.
@@ -75,6 +125,84 @@ fn step_len(step: &Step) -> usize {
 impl Shared {
     fn gate(&self) -> Option<Gate> {
         self.gate.lock().ok().and_then(|g| g.clone())
+    }
+
+    /// For an SFTP channel, the client's bytes as whole packets decided on;
+    /// `None` for other channels.
+    fn sftp_from_client(&self, data: &[u8]) -> Option<Result<FromClient, SftpError>> {
+        let mut guard = self.sftp.lock().ok()?;
+        let tap = guard.as_mut()?;
+        let run = |tap: &mut SftpTap| {
+            let mut out =
+                FromClient { forward: Vec::with_capacity(data.len()), answers: Vec::new(), events: Vec::new() };
+            for packet in tap.from_client.push(data)? {
+                match tap.audit.client(&packet)? {
+                    sftp::Verdict::Forward => out.forward.extend_from_slice(&packet),
+                    sftp::Verdict::Answer(reply) => out.answers.push(reply),
+                }
+            }
+            out.events = tap.audit.take_events();
+            Ok(out)
+        };
+        Some(run(tap))
+    }
+
+    /// For an SFTP channel, the target's bytes as whole packets to pass
+    /// back, and the file events they complete; `None` for other channels.
+    fn sftp_from_target(&self, data: &[u8]) -> Option<Result<FromTarget, SftpError>> {
+        let mut guard = self.sftp.lock().ok()?;
+        let tap = guard.as_mut()?;
+        let run = |tap: &mut SftpTap| {
+            let mut back = Vec::with_capacity(data.len());
+            for packet in tap.from_target.push(data)? {
+                tap.audit.server(&packet)?;
+                back.extend_from_slice(&packet);
+            }
+            Ok((back, tap.audit.take_events()))
+        };
+        Some(run(tap))
+    }
+
+    /// Puts each file event in the ledger. `Err` if one could not be: an
+    /// SFTP channel whose transfers cannot be audited is cut, as a shell
+    /// whose recording fails is.
+    async fn record_files(&self, events: Vec<FileEvent>) -> Result<(), ()> {
+        for file in events {
+            let mut event = self.base.clone();
+            event.id = Id::new("evt");
+            event.time_ms = rampart_core::time::now_ms();
+            event.kind = "bastion.file".into();
+            event.outcome = match file.result {
+                FileResult::Done => Outcome::Success,
+                FileResult::Refused { .. } => Outcome::Denied,
+                FileResult::Failed { .. } | FileResult::Unclosed => Outcome::Failure,
+            };
+            let mut event = event
+                .attr("op", file.op.as_str())
+                .attr("path", file.path.as_str())
+                .attr("bytes", file.bytes)
+                .attr("result", file.result.name());
+            if let Some(to) = &file.to {
+                event = event.attr("to", to.as_str());
+            }
+            if let Some(sha) = &file.sha256 {
+                event = event.attr("sha256", sha.as_str());
+            }
+            if let Some(note) = file.hash_note {
+                event = event.attr("hash_note", note);
+            }
+            match &file.result {
+                FileResult::Failed { code, message } => {
+                    event = event.attr("status_code", *code).attr("status_message", message.as_str());
+                }
+                FileResult::Refused { missing } => event = event.attr("missing_grant", *missing),
+                FileResult::Done | FileResult::Unclosed => {}
+            }
+            self.bastion.audit().record(event).await.map_err(|e| {
+                tracing::error!(error = %e, session = %self.session_id, "recording an SFTP file event failed");
+            })?;
+        }
+        Ok(())
     }
 
     /// Records the verdict on one command line. The line goes to the
@@ -106,19 +234,81 @@ impl Shared {
             tracing::error!(error = %e, session = %self.session_id, "recording a command failed; refusing it");
         })
     }
-    /// Runs `f` on the recording, if the session has one.
+    /// Runs `f` on the recording, if the session has one. In sync mode a
+    /// failure is returned (and cuts the session); in async mode the
+    /// recording is dropped, the loss becomes an event, and the session
+    /// goes on.
     fn record(&self, f: impl FnOnce(&mut Recorder) -> Result<(), RecordingError>) -> Result<(), RecordingError> {
         let mut guard = self.recorder.lock().map_err(|_| RecordingError::Broken)?;
-        match guard.as_mut() {
-            Some(r) => f(r),
-            None => Ok(()),
+        let Some(recorder) = guard.as_mut() else { return Ok(()) };
+        match f(recorder) {
+            Ok(()) => {
+                let chunks = recorder.take_chunks();
+                drop(guard);
+                if !chunks.is_empty() {
+                    let events: Vec<Event> = chunks.iter().map(|c| self.chunk_event(c)).collect();
+                    let audit = self.bastion.audit().clone();
+                    tokio::spawn(async move {
+                        for event in events {
+                            if let Err(e) = audit.record(event).await {
+                                tracing::error!(error = %e, "recording a session recording's chunk hash failed");
+                            }
+                        }
+                    });
+                }
+                Ok(())
+            }
+            Err(e) if self.bastion.config().recording_mode == RecordingMode::Async => {
+                guard.take();
+                drop(guard);
+                self.lose_recording(&e);
+                Ok(())
+            }
+            Err(e) => Err(e),
         }
+    }
+
+    /// The ledger event for one completed chunk of the recording.
+    fn chunk_event(&self, chunk: &rampart_bastion::recording::ChunkHash) -> Event {
+        let mut event = self.base.clone();
+        event.id = Id::new("evt");
+        event.time_ms = rampart_core::time::now_ms();
+        event.kind = "bastion.recording.chunk".into();
+        event
+            .attr("index", chunk.index)
+            .attr("offset", chunk.offset)
+            .attr("bytes", chunk.len)
+            .attr("sha256", rampart_core::secret::hex(&chunk.sha256))
+    }
+
+    /// Async mode: records, once, that this session is no longer recorded.
+    fn lose_recording(&self, error: &RecordingError) {
+        if self.recording_lost.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        tracing::error!(error = %error, session = %self.session_id, "the session recording failed; async mode: the session goes on unrecorded");
+        let mut event = self.base.clone();
+        event.id = Id::new("evt");
+        event.time_ms = rampart_core::time::now_ms();
+        event.kind = "bastion.recording.failed".into();
+        event.outcome = Outcome::Failure;
+        let event = event.attr("error", error.to_string()).attr("mode", "async");
+        let audit = self.bastion.audit().clone();
+        tokio::spawn(async move {
+            if let Err(e) = audit.record(event).await {
+                tracing::error!(error = %e, "recording the loss of a session recording failed");
+            }
+        });
     }
 
     /// Records the end of the session, once.
     async fn end(&self, outcome: Outcome, reason: Option<&str>) {
         if !self.started.load(Ordering::SeqCst) || self.ended.swap(true, Ordering::SeqCst) {
             return;
+        }
+        let unclosed = self.sftp.lock().ok().and_then(|mut t| t.as_mut().map(|t| t.audit.finish()));
+        if let Some(events) = unclosed {
+            let _ = self.record_files(events).await;
         }
         let recorder = self.recorder.lock().ok().and_then(|mut r| r.take());
         let finished: Option<Result<recorder::Summary, RecordingError>> = recorder.map(Recorder::finish);
@@ -137,9 +327,19 @@ impl Shared {
         if let Some(reason) = reason {
             event = event.attr("reason", reason);
         }
+        if self.recording_lost.load(Ordering::SeqCst) {
+            event = event.attr("recording_lost", true);
+        }
         let mut end = rampart_store::SessionEnd { reason: reason.map(str::to_owned), ..Default::default() };
         match finished {
             Some(Ok(summary)) => {
+                // The last, short chunk is in the ledger before the end.
+                for chunk in &summary.last_chunks {
+                    if let Err(e) = self.bastion.audit().record(self.chunk_event(chunk)).await {
+                        tracing::error!(error = %e, session = %self.session_id, "recording the last chunk hash failed");
+                    }
+                }
+                event = event.attr("recording_chunks", summary.chunk_count);
                 end.recording_sha256 = Some(summary.sha256.clone());
                 end.recording_bytes = i64::try_from(summary.bytes).ok();
                 event = event
@@ -171,6 +371,13 @@ pub(super) struct Chan {
     replies: mpsc::Receiver<bool>,
     shared: Arc<Shared>,
     pub(super) pty: Option<(String, u32, u32)>,
+    /// Environment variables passed to the target, and those refused, by
+    /// name (values are not kept: they may hold secrets).
+    pub(super) env: Vec<String>,
+    pub(super) env_refused: Vec<String>,
+    /// The client's request for this session was answered already (the
+    /// target picker answers the shell request when it shows its menu).
+    pub(super) pre_answered: bool,
 }
 
 impl Chan {
@@ -179,11 +386,13 @@ impl Chan {
     pub(super) fn start(conn: &Connection, id: ChannelId, target: russh::Channel<client::Msg>, handle: Handle) -> Chan {
         let session_id = Id::new("ses");
         let base = conn.event("bastion.session", Outcome::Success).attr("session", session_id.as_str());
+        let (inject_tx, inject_rx) = mpsc::channel(64);
         let shared = Arc::new(Shared {
             bastion: conn.bastion.clone(),
             session_id,
             base,
             recorder: Mutex::new(None),
+            recording_lost: AtomicBool::new(false),
             started: AtomicBool::new(false),
             ended: AtomicBool::new(false),
             bytes_in: AtomicU64::new(0),
@@ -194,12 +403,14 @@ impl Chan {
             channel: id,
             requester: Mutex::new(None),
             inbound: tokio::sync::Mutex::new(Inbound::default()),
+            sftp: Mutex::new(None),
+            inject: inject_tx,
         });
         let (read, write) = target.split();
         let write = Arc::new(write);
         let (tx, replies) = mpsc::channel(4);
-        tokio::spawn(pump(read, handle, id, shared.clone(), tx));
-        Chan { write, replies, shared, pty: None }
+        tokio::spawn(pump(read, handle, id, shared.clone(), tx, inject_rx));
+        Chan { write, replies, shared, pty: None, env: Vec::new(), env_refused: Vec::new(), pre_answered: false }
     }
 
     /// Waits for the target's answer to the request just sent.
@@ -224,6 +435,37 @@ impl Chan {
     /// the notices for the client (refused lines, a review being asked
     /// for); `Err` when the channel must close.
     pub(super) async fn forward_input(&mut self, data: &[u8]) -> Result<Vec<String>, ()> {
+        if let Some(tapped) = self.shared.sftp_from_client(data) {
+            let out = match tapped {
+                Ok(out) => out,
+                Err(e) => {
+                    tracing::warn!(error = %e, session = %self.shared.session_id, "the client broke SFTP; cutting");
+                    let _ = self.write.close().await;
+                    self.shared.end(Outcome::Failure, Some("sftp_protocol_error")).await;
+                    return Err(());
+                }
+            };
+            if self.shared.record_files(out.events).await.is_err() {
+                let _ = self.write.close().await;
+                self.shared.end(Outcome::Failure, Some("audit_failed")).await;
+                return Err(());
+            }
+            // Never wait here for the pump: it may itself be waiting for
+            // the client to read, which this handler must let happen. A
+            // client with 64 refusals unread is flooding; it is cut.
+            for answer in out.answers {
+                if self.shared.inject.try_send(bytes::Bytes::from(answer)).is_err() {
+                    tracing::warn!(session = %self.shared.session_id, "too many refused SFTP requests unread; cutting");
+                    let _ = self.write.close().await;
+                    self.shared.end(Outcome::Failure, Some("sftp_flood")).await;
+                    return Err(());
+                }
+            }
+            if !out.forward.is_empty() {
+                self.write.data_bytes(bytes::Bytes::from(out.forward)).await.map_err(|_| ())?;
+            }
+            return Ok(Vec::new());
+        }
         let Some(gate) = self.shared.gate() else {
             return self
                 .write
@@ -444,23 +686,52 @@ async fn pump(
     id: ChannelId,
     shared: Arc<Shared>,
     replies: mpsc::Sender<bool>,
+    mut inject: mpsc::Receiver<bytes::Bytes>,
 ) {
-    let mut cut = false;
+    let mut cut: Option<&'static str> = None;
     // The target's EOF is held until its exit status has been passed on:
     // a client that has both EOFs closes the channel, and russh answers
     // that close at once, so an exit status arriving after it would be
     // lost and the client would report failure (ssh's 255).
     let mut exited = false;
     let mut eof_held = false;
-    while let Some(msg) = read.wait().await {
+    loop {
+        let msg = tokio::select! {
+            msg = read.wait() => msg,
+            Some(answer) = inject.recv() => {
+                if handle.data(id, answer).await.is_err() {
+                    break;
+                }
+                continue;
+            }
+        };
+        let Some(msg) = msg else { break };
         match msg {
             ChannelMsg::Data { data } => {
                 shared.bytes_out.fetch_add(data.len() as u64, Ordering::Relaxed);
+                if let Some(tapped) = shared.sftp_from_target(&data) {
+                    let (back, events) = match tapped {
+                        Ok(done) => done,
+                        Err(e) => {
+                            tracing::warn!(error = %e, session = %shared.session_id, "the target broke SFTP; cutting");
+                            cut = Some("sftp_protocol_error");
+                            break;
+                        }
+                    };
+                    if shared.record_files(events).await.is_err() {
+                        cut = Some("audit_failed");
+                        break;
+                    }
+                    if !back.is_empty() && handle.data(id, bytes::Bytes::from(back)).await.is_err() {
+                        break;
+                    }
+                    continue;
+                }
                 if let Some(gate) = shared.gate() {
                     gate.output(&data);
                 }
                 if shared.record(|r| r.output(&data)).is_err() {
-                    cut = true;
+                    cut = Some("recording_failed");
                     break;
                 }
                 if handle.data(id, data).await.is_err() {
@@ -470,7 +741,7 @@ async fn pump(
             ChannelMsg::ExtendedData { data, ext } => {
                 shared.bytes_out.fetch_add(data.len() as u64, Ordering::Relaxed);
                 if shared.record(|r| r.output(&data)).is_err() {
-                    cut = true;
+                    cut = Some("recording_failed");
                     break;
                 }
                 if handle.extended_data(id, ext, data).await.is_err() {
@@ -511,11 +782,15 @@ async fn pump(
     if eof_held {
         let _ = handle.eof(id).await;
     }
-    if cut {
-        tracing::error!(session = %shared.session_id, "the session recording failed; cutting the session");
-        let notice = bytes::Bytes::from_static(b"\r\nrampart: the session recording failed; the session is cut\r\n");
-        let _ = handle.extended_data(id, 1, notice).await;
-        shared.end(Outcome::Failure, Some("recording_failed")).await;
+    if let Some(reason) = cut {
+        tracing::error!(session = %shared.session_id, reason, "cutting the session");
+        let notice = match reason {
+            "recording_failed" => "\r\nrampart: the session recording failed; the session is cut\r\n",
+            "audit_failed" => "\r\nrampart: a file transfer could not be audited; the session is cut\r\n",
+            _ => "\r\nrampart: the target broke the SFTP protocol; the session is cut\r\n",
+        };
+        let _ = handle.extended_data(id, 1, bytes::Bytes::from_static(notice.as_bytes())).await;
+        shared.end(Outcome::Failure, Some(reason)).await;
     } else {
         shared.end(Outcome::Success, None).await;
     }
@@ -528,36 +803,45 @@ impl Connection {
     pub(super) async fn start_session(
         &mut self,
         channel: ChannelId,
-        action: Action,
+        kind: Kind,
         command: Option<&[u8]>,
         session: &mut server::Session,
     ) -> Result<(), super::ConnError> {
         let (Some(user), Some(target)) = (self.user.clone(), self.target.clone()) else {
-            return reply(session, channel, false);
+            return self.answer(session, channel, false);
         };
-        let Some(chan) = self.channels.get(&channel) else { return reply(session, channel, false) };
+        let Some(chan) = self.channels.get(&channel) else { return self.answer(session, channel, false) };
         if chan.shared.started.load(Ordering::SeqCst) {
-            return reply(session, channel, false);
+            return self.answer(session, channel, false);
         }
         let shared = chan.shared.clone();
         let pty = chan.pty.clone();
+        let (env, env_refused) = (chan.env.clone(), chan.env_refused.clone());
         let command_text = command.map(|c| String::from_utf8_lossy(c).into_owned());
-        let grant = match self.bastion.authorize(&user, &target, Some(action)).await {
-            Ok(g) => g,
-            Err(e) => {
-                tracing::error!(error = %e, "reading grants failed");
-                None
+        // SFTP needs sftp-read or sftp-write; the tap then refuses, request
+        // by request, what the other would have allowed.
+        let (action, grant, allow) = match kind {
+            Kind::Shell => (Action::Shell, self.grant_for(&user, &target, Action::Shell).await, None),
+            Kind::Exec => (Action::Exec, self.grant_for(&user, &target, Action::Exec).await, None),
+            Kind::Sftp => {
+                let read = self.grant_for(&user, &target, Action::SftpRead).await;
+                let write = self.grant_for(&user, &target, Action::SftpWrite).await;
+                let allow = sftp::Allow { read: read.is_some(), write: write.is_some() };
+                match (read, write) {
+                    (Some(g), _) => (Action::SftpRead, Some(g), Some(allow)),
+                    (None, g) => (Action::SftpWrite, g, Some(allow)),
+                }
             }
         };
         let Some(grant) = grant else {
-            let event = self.event("bastion.session.refused", Outcome::Denied).attr("action", action.as_str());
+            let event = self.event("bastion.session.refused", Outcome::Denied).attr("action", kind.as_str());
             self.refused("action_not_granted", event).await;
-            return reply(session, channel, false);
+            return self.answer(session, channel, false);
         };
         let scope = Scope { user: user.username.clone(), target: target.name.clone(), ..Scope::default() };
         // An exec command is a command line like any other: decided and in
         // the ledger before it reaches the target.
-        if let (Action::Exec, Some(cmd)) = (action, &command_text) {
+        if let (Kind::Exec, Some(cmd)) = (kind, &command_text) {
             let decision = redline::decide(self.bastion.red_lines(), &scope, cmd, None);
             let verdicts = Verdicts { decision, line: cmd.clone(), screen: None, certain: true, doubts: Vec::new() };
             let recorded = shared.record_command(&verdicts, "exec").await;
@@ -584,16 +868,26 @@ impl Connection {
         let mut started = shared.base.clone();
         started.kind = "bastion.session.started".into();
         let mut started = started
-            .attr("action", action.as_str())
+            .attr("action", kind.as_str())
             .attr("grant", grant.id.as_str())
             .attr("login", target.login.as_str())
             .attr("address", format!("{}:{}", target.address, target.port));
         if let Some(cmd) = &command_text {
             started = started.attr("command", cmd.as_str());
         }
+        if let Some(allow) = allow {
+            started = started.attr("sftp_read", allow.read).attr("sftp_write", allow.write);
+        }
+        if !env.is_empty() {
+            started = started.attr("env", env);
+        }
+        if !env_refused.is_empty() {
+            started = started.attr("env_refused", env_refused);
+        }
         // Shell and exec sessions are recorded; SFTP is a binary protocol
-        // with no terminal to replay: its byte counts go to the ledger.
-        if action != Action::Sftp {
+        // with no terminal to replay: every file it touches is a ledger
+        // event of its own (path, bytes, SHA-256), from the tap.
+        if kind != Kind::Sftp {
             let (cols, rows) = pty.as_ref().map_or((80, 24), |(_, c, r)| (*c, *r));
             let header = Header {
                 width: u16::try_from(cols).unwrap_or(u16::MAX),
@@ -619,18 +913,22 @@ impl Connection {
                         *slot = Some(r);
                     }
                 }
+                Err(e) if self.bastion.config().recording_mode == RecordingMode::Async => {
+                    shared.lose_recording(&e);
+                    started = started.attr("recording_lost", true);
+                }
                 Err(e) => {
                     tracing::error!(error = %e, "creating a session recording failed; refusing the session");
-                    let event = self.event("bastion.session.refused", Outcome::Failure).attr("action", action.as_str());
+                    let event = self.event("bastion.session.refused", Outcome::Failure).attr("action", kind.as_str());
                     self.refused("recording_failed", event).await;
-                    return reply(session, channel, false);
+                    return self.answer(session, channel, false);
                 }
             }
         }
         // The start is in the ledger before anything reaches the target.
         if let Err(e) = self.bastion.audit().record(started).await {
             tracing::error!(error = %e, "recording a session start failed; refusing the session");
-            return reply(session, channel, false);
+            return self.answer(session, channel, false);
         }
         // The index row that lists the session and carries a termination
         // request to this node; without it the session could not be
@@ -641,10 +939,10 @@ impl Connection {
             user_id: user.id.to_string(),
             username: user.username.clone(),
             target: target.name.clone(),
-            action: action.as_str().to_owned(),
+            action: kind.as_str().to_owned(),
             login: target.login.clone(),
             command: command_text.clone(),
-            recording: (action != Action::Sftp).then(|| {
+            recording: (kind != Kind::Sftp).then(|| {
                 self.bastion.inner.paths.recordings.join(format!("{}.cast", shared.session_id)).display().to_string()
             }),
             started_at: rampart_core::time::now_ms(),
@@ -661,10 +959,17 @@ impl Connection {
             if let Ok(mut r) = shared.recorder.lock() {
                 r.take();
             }
-            return reply(session, channel, false);
+            return self.answer(session, channel, false);
         }
         shared.started.store(true, Ordering::SeqCst);
-        if let (Action::Shell, Some((_, cols, rows))) = (action, &pty)
+        if let (Some(allow), Ok(mut tap)) = (allow, shared.sftp.lock()) {
+            *tap = Some(SftpTap {
+                audit: sftp::Audit::new(allow),
+                from_client: sftp::Framer::default(),
+                from_target: sftp::Framer::default(),
+            });
+        }
+        if let (Kind::Shell, Some((_, cols, rows))) = (kind, &pty)
             && let Ok(mut gate) = shared.gate.lock()
         {
             if let Ok(mut r) = shared.requester.lock() {
@@ -672,7 +977,7 @@ impl Connection {
             }
             *gate = Some(Gate::new(self.bastion.red_lines().clone(), scope, *cols, *rows));
         }
-        let Some(chan) = self.channels.get_mut(&channel) else { return reply(session, channel, false) };
+        let Some(chan) = self.channels.get_mut(&channel) else { return self.answer(session, channel, false) };
         tokio::spawn(watch_grant(
             shared.clone(),
             chan.write.clone(),
@@ -681,14 +986,31 @@ impl Connection {
             action,
             grant.not_after,
         ));
-        let sent = match (action, command) {
-            (Action::Shell, _) => chan.write.request_shell(true).await,
-            (Action::Exec, Some(cmd)) => chan.write.exec(true, cmd.to_vec()).await,
-            (Action::Exec, None) => Ok(()),
-            (Action::Sftp, _) => chan.write.request_subsystem(true, "sftp").await,
+        let sent = match (kind, command) {
+            (Kind::Shell, _) => chan.write.request_shell(true).await,
+            (Kind::Exec, Some(cmd)) => chan.write.exec(true, cmd.to_vec()).await,
+            (Kind::Exec, None) => Ok(()),
+            (Kind::Sftp, _) => chan.write.request_subsystem(true, "sftp").await,
         };
         let ok = sent.is_ok() && chan.reply().await;
-        reply(session, channel, ok)
+        self.answer(session, channel, ok)
+    }
+
+    /// The grant for `action`, or `None` (also when grants cannot be read:
+    /// an access check that cannot be made is not a pass).
+    pub(super) async fn grant_for(
+        &self,
+        user: &rampart_store::UserRow,
+        target: &rampart_store::TargetRow,
+        action: Action,
+    ) -> Option<rampart_store::GrantRow> {
+        match self.bastion.authorize(user, target, Some(action)).await {
+            Ok(g) => g,
+            Err(e) => {
+                tracing::error!(error = %e, "reading grants failed");
+                None
+            }
+        }
     }
 
     /// Cuts a session whose recording failed: nothing may happen unrecorded.

@@ -280,16 +280,22 @@ pub struct SessionFilter {
     /// Only sessions still running.
     #[serde(default)]
     pub live: bool,
+    /// At most this many (1 to 1000; 500 when absent).
+    pub limit: Option<usize>,
 }
 
-/// Bastion sessions, newest first (at most 500).
+/// Bastion sessions, newest first (at most `limit`, 500 by default).
 #[utoipa::path(get, path = "/api/v1/bastion/sessions", tag = "bastion", security(("bearer" = [])),
     params(SessionFilter), responses((status = 200, body = Vec<SessionInfo>)))]
 pub async fn list_sessions(
     State(state): State<AppState>,
     ApiQuery(filter): ApiQuery<SessionFilter>,
 ) -> Result<Json<Vec<SessionInfo>>, ApiError> {
-    Ok(Json(state.bastion.list_sessions(filter.live).await?))
+    let limit = filter.limit.unwrap_or(500);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::bad_request("invalid-query", "limit must be between 1 and 1000"));
+    }
+    Ok(Json(state.bastion.list_sessions(filter.live, limit).await?))
 }
 
 /// One bastion session.

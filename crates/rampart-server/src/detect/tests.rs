@@ -226,6 +226,21 @@ fn single_event_cases() -> Vec<(&'static str, Event, Event)> {
             ),
             audit("bastion.session.refused", "denied", "ops", json!({"reason": "no_grant", "action": "shell"})),
         ),
+        (
+            "Bastion session recording lost",
+            audit("bastion.recording.failed", "failure", "ops", json!({"error": "No space left on device"})),
+            audit("bastion.session.ended", "success", "ops", json!({"recording_bytes": 512})),
+        ),
+        (
+            "Bastion refused a file transfer the grant does not allow",
+            audit(
+                "bastion.file",
+                "denied",
+                "ops",
+                json!({"op": "upload", "path": "/etc/passwd", "result": "refused", "missing_grant": "sftp-write"}),
+            ),
+            audit("bastion.file", "success", "ops", json!({"op": "download", "path": "/etc/hosts", "result": "done"})),
+        ),
     ]
 }
 

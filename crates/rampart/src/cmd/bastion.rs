@@ -66,7 +66,7 @@ pub enum GrantCmd {
         user: String,
         #[arg(long)]
         target: String,
-        /// Comma-separated: shell, exec, sftp.
+        /// Comma-separated: shell, exec, sftp-read, sftp-write, port-forward.
         #[arg(long, value_delimiter = ',', required = true)]
         actions: Vec<String>,
         /// How long the grant holds, in hours.
