@@ -6,6 +6,7 @@
 //! serialisable streaming state machine. The crate does no I/O except
 //! `compile_dir`, which reads a rule directory.
 
+pub mod batch;
 mod builder;
 mod compile;
 mod config;

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::compile::FieldTable;
 use crate::correlation::CorrelationRule;
-use crate::eval::event::{EventCtx, FieldPath};
+use crate::eval::event::{EventCtx, FieldPath, FxBuild};
 use crate::eval::matcher::{Cond, Selection};
 use crate::eval::prefilter::{Prefilter, ScanIndex};
 use crate::logsource::LogSource;
@@ -72,12 +72,22 @@ pub(crate) struct RuleEntry {
 
 /// Most scan indexes kept, one per distinct set of admitted routes.
 const MAX_CACHED_SCANS: usize = 64;
+/// Most event logsources remembered with their scan index.
+const MAX_CACHED_SOURCES: usize = 256;
 
 /// Scan indexes by admitted-route bitmap. Each distinct logsource gets
 /// automata holding only its routes' literals, so an event never pays for
-/// the literals of rules it cannot meet.
+/// the literals of rules it cannot meet. Event logsources are remembered
+/// with their index, so an event of a known source costs one lookup
+/// instead of testing every route's logsource.
 #[derive(Debug, Default)]
-pub(crate) struct ScanCache(RwLock<HashMap<Vec<u64>, Arc<ScanIndex>>>);
+pub(crate) struct ScanCache(RwLock<ScanMaps>);
+
+#[derive(Debug, Default)]
+struct ScanMaps {
+    by_routes: HashMap<Vec<u64>, Arc<ScanIndex>>,
+    by_source: HashMap<LogSource, Arc<ScanIndex>, FxBuild>,
+}
 
 impl Clone for ScanCache {
     fn clone(&self) -> Self {
@@ -183,7 +193,7 @@ impl RuleSet {
         let key: Vec<u64> =
             admitted.chunks(64).map(|c| c.iter().rev().fold(0, |w, b| (w << 1) | u64::from(*b))).collect();
         if let Ok(cache) = self.scans.0.read()
-            && let Some(index) = cache.get(&key)
+            && let Some(index) = cache.by_routes.get(&key)
         {
             return Arc::clone(index);
         }
@@ -198,18 +208,36 @@ impl RuleSet {
         if let Ok(mut cache) = self.scans.0.write() {
             // Distinct logsources are few; the bound only guards against a
             // caller inventing a new one per event.
-            if cache.len() >= MAX_CACHED_SCANS {
-                cache.clear();
+            if cache.by_routes.len() >= MAX_CACHED_SCANS {
+                cache.by_routes.clear();
             }
-            cache.insert(key, Arc::clone(&index));
+            cache.by_routes.insert(key, Arc::clone(&index));
+        }
+        index
+    }
+
+    /// The scans for an event of `logsource`: remembered per source, else
+    /// found through the routes it admits.
+    fn scans_for_source(&self, logsource: &LogSource) -> Arc<ScanIndex> {
+        if let Ok(cache) = self.scans.0.read()
+            && let Some(index) = cache.by_source.get(logsource)
+        {
+            return Arc::clone(index);
+        }
+        let admitted: Vec<bool> = self.routes.iter().map(|r| r.logsource.admits(logsource)).collect();
+        let index = self.scans_for(&admitted);
+        if let Ok(mut cache) = self.scans.0.write() {
+            if cache.by_source.len() >= MAX_CACHED_SOURCES {
+                cache.by_source.clear();
+            }
+            cache.by_source.insert(logsource.clone(), Arc::clone(&index));
         }
         index
     }
 
     /// The candidate rules of every admitted route, as (route, position).
     fn candidates(&self, ctx: &mut EventCtx<'_>, logsource: &LogSource) -> Vec<(&Route, u32)> {
-        let admitted: Vec<bool> = self.routes.iter().map(|r| r.logsource.admits(logsource)).collect();
-        let index = self.scans_for(&admitted);
+        let index = self.scans_for_source(logsource);
         let found = index.scan(ctx);
         let mut out = Vec::new();
         let mut positions = Vec::new();
@@ -225,6 +253,13 @@ impl RuleSet {
     /// The rules that match `event`, which came from `logsource` (parts
     /// left `None` are unknown and admit every rule), in rule order.
     pub fn matches(&self, event: &Value, logsource: &LogSource) -> Vec<Match> {
+        self.matching_rules(event, logsource).into_iter().filter_map(|i| self.to_match(i)).collect()
+    }
+
+    /// Like [`RuleSet::matches`], but only the matching rules' indexes (see
+    /// [`RuleSet::rule`]), in rule order: for counting, without copying
+    /// each rule's header.
+    pub fn matching_rules(&self, event: &Value, logsource: &LogSource) -> Vec<u32> {
         let mut ctx = EventCtx::new(event, &self.table.index);
         let mut hits = Vec::new();
         for (route, pos) in self.candidates(&mut ctx, logsource) {
@@ -235,7 +270,7 @@ impl RuleSet {
             }
         }
         hits.sort_unstable();
-        hits.into_iter().filter_map(|i| self.to_match(i)).collect()
+        hits
     }
 
     /// Like [`RuleSet::matches`] but evaluates every admitted rule, without

@@ -180,3 +180,33 @@ fn bad_input_is_a_clear_error_with_its_exit_code() {
     assert_eq!(v["rejected_count"], 1, "{v}");
     assert!(v["license"].is_null(), "no DRL credit for a tree that is not SigmaHQ's");
 }
+
+#[test]
+fn rules_eval_routes_by_the_logsource_fields_of_each_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let rule = dir.path().join("r.yml");
+    std::fs::write(
+        &rule,
+        "title: sshd failure\nid: r-sshd\nlogsource: {product: linux, service: sshd}\n\
+         detection: {sel: {message|contains: 'Failed password'}, condition: sel}\n",
+    )
+    .unwrap();
+    let events = dir.path().join("e.jsonl");
+    std::fs::write(
+        &events,
+        "{\"p\":\"linux\",\"s\":\"sshd\",\"message\":\"Failed password for a\"}\n\
+         {\"p\":\"linux\",\"s\":\"sudo\",\"message\":\"Failed password for b\"}\n\
+         {\"message\":\"Failed password for c\"}\n",
+    )
+    .unwrap();
+    let (r, e) = (rule.to_str().unwrap(), events.to_str().unwrap());
+    // Unrouted, every event meets the rule; routed, the sudo line does not.
+    let all = json_of(&rampart(&["--json", "rules", "eval", r, e]));
+    assert_eq!(all["by_rule"]["r-sshd"], 3, "{all}");
+    let routed = json_of(&rampart(&["--json", "rules", "eval", r, e, "--logsource-fields", "product=p,service=s"]));
+    assert_eq!((routed["events"].as_u64(), routed["by_rule"]["r-sshd"].as_u64()), (Some(3), Some(2)), "{routed}");
+    // A map that names an unknown part is a usage error.
+    let bad = rampart(&["rules", "eval", r, e, "--logsource-fields", "vendor=v"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", String::from_utf8_lossy(&bad.stderr));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("vendor"), "{}", String::from_utf8_lossy(&bad.stderr));
+}

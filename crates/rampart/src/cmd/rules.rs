@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
+use rampart_detect::batch::{LogsourceFields, eval_lines};
 use rampart_detect::{
     CompileOptions, CorrelationEngine, EngineLimits, EventRef, LogSource, Rejected, RuleSet, RuleSetBuilder,
     windows_event_logsource,
@@ -52,6 +53,12 @@ pub enum RulesCmd {
         /// every event meets every rule, as `rsigma engine eval` does.
         #[arg(long)]
         route: bool,
+        /// Route events by the logsource their own fields state, as
+        /// `product=FIELD,service=FIELD,category=FIELD` (the form of rsigma's
+        /// `--logsource-field-map`). A part whose field is absent is
+        /// unknown and admits every rule. Events are read flat.
+        #[arg(long, value_name = "MAP", conflicts_with = "route")]
+        logsource_fields: Option<String>,
     },
     /// The rules a node has loaded, and those it rejected.
     List,
@@ -65,7 +72,17 @@ pub async fn rules(g: &Global, cmd: RulesCmd) -> Result<()> {
     match cmd {
         RulesCmd::Check { dir, strict } => check(g, &dir, strict),
         RulesCmd::Test { rule, events } => test(g, &rule, &events),
-        RulesCmd::Eval { rules, events, route } => eval(g, &rules, &events, route),
+        RulesCmd::Eval { rules, events, route, logsource_fields } => {
+            let routing = match logsource_fields {
+                Some(map) => Routing::Fields(
+                    LogsourceFields::parse(&map)
+                        .map_err(|e| CliExit::new(exit::USAGE, format!("--logsource-fields: {e}")))?,
+                ),
+                None if route => Routing::View,
+                None => Routing::None,
+            };
+            eval(g, &rules, &events, &routing)
+        }
         RulesCmd::List => {
             let v = ApiClient::new(g)?.get("/api/v1/detect/rules").await?;
             if g.json {
@@ -311,49 +328,46 @@ fn test(g: &Global, rule: &Path, events: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Where `rules eval` takes each event's logsource from.
+enum Routing {
+    /// Every event meets every rule.
+    None,
+    /// The event's Sigma view: Rampart events and evtx records.
+    View,
+    /// The event's own fields.
+    Fields(LogsourceFields),
+}
+
 /// `rules eval`: compile, then match every line, counting matches per rule.
-fn eval(g: &Global, rules: &Path, events: &Path, route: bool) -> Result<()> {
+/// Lines are read as they come, so memory holds the rules, not the input.
+fn eval(g: &Global, rules: &Path, events: &Path, routing: &Routing) -> Result<()> {
     let started = std::time::Instant::now();
     // Unrouted events are flat: field names as the rules write them, no
     // evtx mapping (which would look `Provider_Name` up under `Event.System`).
-    let options = if route { CompileOptions::windows_evtx() } else { CompileOptions::default() };
+    let options =
+        if matches!(routing, Routing::View) { CompileOptions::windows_evtx() } else { CompileOptions::default() };
     let (set, rejected) = load_rules_with(rules, options)?;
     let compile_ms = started.elapsed().as_secs_f64() * 1000.0;
-    let text =
-        std::fs::read_to_string(events).map_err(|e| CliExit::new(exit::USAGE, format!("{}: {e}", events.display())))?;
+    let file =
+        std::fs::File::open(events).map_err(|e| CliExit::new(exit::USAGE, format!("{}: {e}", events.display())))?;
+    let reader = std::io::BufReader::with_capacity(1 << 20, file);
     let started = std::time::Instant::now();
-    let mut counts = vec![0u64; set.len()];
-    let (mut seen, mut matched) = (0u64, 0u64);
-    for (i, raw) in text.lines().enumerate() {
-        if raw.trim().is_empty() {
-            continue;
+    let any = LogSource::any();
+    let counts = eval_lines(&set, reader, |v, line| match routing {
+        Routing::None => (v, any.clone()),
+        Routing::View => {
+            let (fields, ls, _) = event_view(&v, line);
+            (fields, ls)
         }
-        let v: Value = serde_json::from_str(raw)
-            .map_err(|e| CliExit::new(exit::INVALID, format!("{} line {}: not JSON: {e}", events.display(), i + 1)))?;
-        seen += 1;
-        let hits = if route {
-            let (fields, ls, _) = event_view(&v, i + 1);
-            set.matches(&fields, &ls)
-        } else {
-            set.matches(&v, &LogSource::any())
-        };
-        matched += hits.len() as u64;
-        for m in hits {
-            if let Some(c) = counts.get_mut(m.rule_index) {
-                *c += 1;
-            }
+        Routing::Fields(map) => {
+            let ls = map.logsource(&v);
+            (v, ls)
         }
-    }
+    })
+    .map_err(|e| CliExit::new(exit::INVALID, format!("{}: {e}", events.display())))?;
+    let (seen, matched) = (counts.events, counts.matches);
     let eval_secs = started.elapsed().as_secs_f64();
-    let by_rule: BTreeMap<String, u64> = counts
-        .iter()
-        .enumerate()
-        .filter(|(_, n)| **n > 0)
-        .filter_map(|(i, n)| {
-            let meta = set.rule(i)?;
-            Some((meta.id.clone().or_else(|| meta.name.clone()).unwrap_or_else(|| meta.title.clone()), *n))
-        })
-        .collect();
+    let by_rule: BTreeMap<String, u64> = counts.by_rule_id(&set);
     let rate = if eval_secs > 0.0 { seen as f64 / eval_secs } else { 0.0 };
     let report = json!({
         "rules": set.len(),
