@@ -290,7 +290,10 @@ mod tests {
         assert!(matches!(verify(bytes.as_slice(), &[other]), Err(ExportError::Checkpoint(_))));
         // Cut off before the trailer.
         let cut: Vec<&str> = text.lines().take(3).collect();
-        assert!(matches!(verify(format!("{}\n", cut.join("\n")).as_bytes(), &[key.clone()]), Err(ExportError::Truncated)));
+        assert!(matches!(
+            verify(format!("{}\n", cut.join("\n")).as_bytes(), &[key.clone()]),
+            Err(ExportError::Truncated)
+        ));
         // An event line dropped: the trailer no longer matches.
         let lines: Vec<&str> = text.lines().collect();
         let dropped = [lines[0], lines[1], lines[3], lines[4]].join("\n") + "\n";

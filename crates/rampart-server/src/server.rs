@@ -265,11 +265,8 @@ pub async fn start(config: Config) -> Result<Running> {
     server.http_builder().http1().timer(TokioTimer::new()).header_read_timeout(header_timeout).keep_alive(true);
     server.http_builder().http2().timer(TokioTimer::new()).keep_alive_interval(Some(Duration::from_secs(30)));
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
-    let syslog_tls = crate::ingest::certs::syslog_tls(
-        &data_dir.tls(),
-        state.config.ingest.tls_client_auth,
-        &state.ingest.registry,
-    )?;
+    let syslog_tls =
+        crate::ingest::certs::syslog_tls(&data_dir.tls(), state.config.ingest.tls_client_auth, &state.ingest.registry)?;
     let syslog = crate::ingest::Listeners::start(state.ingest.clone(), &state.config.ingest, syslog_tls).await?;
     let task = tokio::spawn(async move { server.serve(service).await });
 

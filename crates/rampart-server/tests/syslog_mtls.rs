@@ -128,7 +128,8 @@ fn now_rfc3339() -> String {
 async fn a_client_certificate_names_the_source_and_revoked_or_foreign_ones_are_refused() {
     let server = TestServer::start_with(|c| c.ingest.tls_client_auth = ClientAuth::Required).await;
     let admin = server.admin_session().await;
-    let (status, _) = post(&server, &admin, "/api/v1/sources", json!({"name": "fw-edge", "type": "network_device"})).await;
+    let (status, _) =
+        post(&server, &admin, "/api/v1/sources", json!({"name": "fw-edge", "type": "network_device"})).await;
     assert_eq!(status, StatusCode::CREATED);
     let issued = issue(&server, &admin, "fw-edge").await;
     let (cert, key) = (issued["certificate"].as_str().unwrap(), issued["key"].as_str().unwrap());
@@ -256,9 +257,7 @@ async fn s_client(addr: std::net::SocketAddr, args: &[&str], line: &str) -> (boo
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openssl_s_client_is_refused_without_a_valid_certificate_and_accepted_with_one() {
-    if Command::new("openssl").arg("version").output().is_err()
-        && skip_without("openssl", "apt-get install openssl")
-    {
+    if Command::new("openssl").arg("version").output().is_err() && skip_without("openssl", "apt-get install openssl") {
         return;
     }
     let server = TestServer::start_with(|c| c.ingest.tls_client_auth = ClientAuth::Optional).await;
@@ -441,7 +440,10 @@ async fn an_export_of_a_time_range_carries_its_proofs_and_verifies_offline() {
     let mut stream = TcpStream::connect(tcp).await.unwrap();
     for i in 0..30 {
         let host = if i % 3 == 0 { "exp-b" } else { "exp-a" };
-        stream.write_all(format!("{}\n", line(host, &now_rfc3339(), &format!("{tag} {i:02}"))).as_bytes()).await.unwrap();
+        stream
+            .write_all(format!("{}\n", line(host, &now_rfc3339(), &format!("{tag} {i:02}"))).as_bytes())
+            .await
+            .unwrap();
     }
     drop(stream);
     assert_eq!(found(&server, &admin, &tag, 30).await.len(), 30);

@@ -95,11 +95,12 @@ impl Store {
         .bind(serial)
         .execute(&self.pool)
         .await?;
-        let row = sqlx::query(&format!("SELECT {CERT_COLUMNS} FROM log_source_certs WHERE source_id = $1 AND serial = $2"))
-            .bind(source_id.as_str())
-            .bind(serial)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            sqlx::query(&format!("SELECT {CERT_COLUMNS} FROM log_source_certs WHERE source_id = $1 AND serial = $2"))
+                .bind(source_id.as_str())
+                .bind(serial)
+                .fetch_optional(&self.pool)
+                .await?;
         match (done.rows_affected(), row) {
             (_, None) => Err(StoreError::NotFound),
             (0, Some(_)) => Err(StoreError::Conflict(format!("certificate {serial} is already revoked"))),
@@ -109,11 +110,10 @@ impl Store {
 
     /// Sources with a retention period.
     pub async fn sources_with_retention(&self) -> Result<Vec<(String, i64)>> {
-        let rows = sqlx::query(
-            "SELECT name, retention_days FROM log_sources WHERE retention_days IS NOT NULL ORDER BY name",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+        let rows =
+            sqlx::query("SELECT name, retention_days FROM log_sources WHERE retention_days IS NOT NULL ORDER BY name")
+                .fetch_all(&self.pool)
+                .await?;
         rows.iter().map(|r| Ok((r.try_get("name")?, r.try_get("retention_days")?))).collect()
     }
 

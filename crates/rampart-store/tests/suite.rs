@@ -969,7 +969,8 @@ async fn source_certs_are_valid_until_revoked_and_retention_prunes_only_old_rows
     store.add_source_cert(&cert("0a", 10_000)).await.expect("add");
     store.add_source_cert(&cert("0b", 2_000)).await.expect("add");
     assert!(matches!(store.add_source_cert(&cert("0a", 10_000)).await, Err(StoreError::Conflict(_))));
-    let valid: Vec<String> = store.valid_source_certs(5_000).await.expect("valid").into_iter().map(|c| c.serial).collect();
+    let valid: Vec<String> =
+        store.valid_source_certs(5_000).await.expect("valid").into_iter().map(|c| c.serial).collect();
     assert_eq!(valid, ["0a"], "the expired one is not valid");
     let revoked = store.revoke_source_cert(&id, "0a", 6_000).await.expect("revoke");
     assert_eq!(revoked.revoked_at, Some(6_000));

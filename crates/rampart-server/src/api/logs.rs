@@ -304,8 +304,8 @@ async fn write_export(
     header: rampart_ledger::export::Header,
     tx: &tokio::sync::mpsc::Sender<Result<Vec<u8>, std::io::Error>>,
 ) -> anyhow::Result<()> {
-    use std::io::Write as _;
     use rampart_ledger::export::{Digest, event_line, header_line, trailer_line};
+    use std::io::Write as _;
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(&header_line(&header))?;
     let mut digest = Digest::default();

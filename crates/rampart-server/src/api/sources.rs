@@ -382,8 +382,9 @@ pub async fn issue_cert(
 ) -> Result<(StatusCode, Json<IssuedCert>), ApiError> {
     let days = body.days.unwrap_or(crate::ingest::certs::DEFAULT_DAYS);
     if !(1..=crate::ingest::certs::MAX_DAYS).contains(&days) {
-        return Err(RegistryError::Invalid(format!("days must be between 1 and {}", crate::ingest::certs::MAX_DAYS))
-            .into());
+        return Err(
+            RegistryError::Invalid(format!("days must be between 1 and {}", crate::ingest::certs::MAX_DAYS)).into()
+        );
     }
     let row = state.ingest.registry.get(&id).await?;
     let ca = state.ingest.ca().ok_or_else(|| ApiError::unavailable("this node has no certificate authority"))?;
