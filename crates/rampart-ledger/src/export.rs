@@ -291,20 +291,23 @@ mod tests {
         // Cut off before the trailer.
         let cut: Vec<&str> = text.lines().take(3).collect();
         assert!(matches!(
-            verify(format!("{}\n", cut.join("\n")).as_bytes(), &[key.clone()]),
+            verify(format!("{}\n", cut.join("\n")).as_bytes(), std::slice::from_ref(&key)),
             Err(ExportError::Truncated)
         ));
         // An event line dropped: the trailer no longer matches.
         let lines: Vec<&str> = text.lines().collect();
         let dropped = [lines[0], lines[1], lines[3], lines[4]].join("\n") + "\n";
-        assert!(matches!(verify(dropped.as_bytes(), &[key.clone()]), Err(ExportError::Trailer { .. })));
+        assert!(matches!(verify(dropped.as_bytes(), std::slice::from_ref(&key)), Err(ExportError::Trailer { .. })));
         // An entry changed: its proof fails.
         let mut v: Value = serde_json::from_str(lines[2]).unwrap();
         let entry = data_encoding::BASE64.decode(v["entry"].as_str().unwrap().as_bytes()).unwrap();
         let changed = String::from_utf8(entry).unwrap().replace("line 3", "line 4");
         v["entry"] = data_encoding::BASE64.encode(changed.as_bytes()).into();
         let forged = [lines[0], lines[1], &v.to_string(), lines[3], lines[4]].join("\n") + "\n";
-        assert!(matches!(verify(forged.as_bytes(), &[key.clone()]), Err(ExportError::NotIncluded { index: 3, .. })));
+        assert!(matches!(
+            verify(forged.as_bytes(), std::slice::from_ref(&key)),
+            Err(ExportError::NotIncluded { index: 3, .. })
+        ));
         // An event of another source in a one-source export.
         let (bytes, key) = export(9, &[0, 1], Some("a"));
         assert!(matches!(verify(bytes.as_slice(), &[key]), Err(ExportError::OutOfScope { index: 1, .. })));
