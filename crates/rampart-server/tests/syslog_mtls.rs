@@ -274,6 +274,12 @@ async fn openssl_s_client_is_refused_without_a_valid_certificate_and_accepted_wi
     let ca = file("ca.pem", issued["ca"].as_str().unwrap());
     let cert = file("db-cert.pem", issued["certificate"].as_str().unwrap());
     let key = file("db-cert-key.pem", issued["key"].as_str().unwrap());
+    // The certificate names its source: its id in a URI SAN, its name as CN.
+    let text = Command::new("openssl").args(["x509", "-noout", "-text", "-in", &cert]).output().unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    let uri = format!("URI:rampart:source:{}", issued["source_id"].as_str().unwrap());
+    assert!(text.contains(&uri) && text.contains("CN = db-cert"), "{text}");
+    assert!(text.contains("TLS Web Client Authentication"), "a client certificate: {text}");
     // A second certificate of the same source, revoked.
     let second = issue(&server, &admin, "db-cert").await;
     let revoked_cert = file("revoked.pem", second["certificate"].as_str().unwrap());
