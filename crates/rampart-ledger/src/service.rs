@@ -257,10 +257,15 @@ impl Ledger {
             // should ask again (`rampart audit prove` does).
             return Err(LedgerError::BadRequest(format!("entry {index} is not in the tree of size {size}")));
         }
+        // Tiles are read at the committed size, not `size`: a perfect
+        // subtree's hash never changes as the log grows, and the partial
+        // tiles of an older size are dropped once superseded, so a proof
+        // against an older checkpoint reads the wider tiles.
+        let read_at = self.head().size.max(size);
         let reader = self.reader.clone();
         blocking(move || {
-            let entry = reader.entry(index, size)?;
-            let proof = inclusion_proof_with(index, size, &mut |h, k| reader.node(h, k, size)).map_err(oracle)?;
+            let entry = reader.entry(index, read_at)?;
+            let proof = inclusion_proof_with(index, size, &mut |h, k| reader.node(h, k, read_at)).map_err(oracle)?;
             Ok(InclusionProof { index, size, leaf_hash: leaf_hash(&entry), entry, proof })
         })
         .await
@@ -299,8 +304,10 @@ impl Ledger {
         if size1 == 0 || size1 > size2 {
             return Err(LedgerError::BadRequest(format!("need 0 < first ({size1}) <= second ({size2})")));
         }
+        // As for inclusion: read at the committed size.
+        let read_at = self.head().size.max(size2);
         let reader = self.reader.clone();
-        blocking(move || consistency_proof_with(size1, size2, &mut |h, k| reader.node(h, k, size2)).map_err(oracle))
+        blocking(move || consistency_proof_with(size1, size2, &mut |h, k| reader.node(h, k, read_at)).map_err(oracle))
             .await
     }
 
