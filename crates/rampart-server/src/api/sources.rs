@@ -95,6 +95,7 @@ impl From<RegistryError> for ApiError {
                 ApiError::unavailable("the audit trail did not confirm the record; the action was not performed")
             }
             RegistryError::Store(e) => ApiError::internal("source registry failed", &e),
+            RegistryError::Ca(e) => ApiError::internal("issuing a client certificate", &e),
         }
     }
 }

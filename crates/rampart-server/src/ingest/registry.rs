@@ -83,6 +83,9 @@ pub enum RegistryError {
     NotFound,
     #[error("a source named {0} exists")]
     Conflict(String),
+    /// The node's CA could not issue a certificate (its key unreadable…).
+    #[error("the certificate authority failed: {0}")]
+    Ca(String),
     #[error(transparent)]
     Audit(#[from] AuditError),
     #[error(transparent)]
@@ -437,7 +440,7 @@ impl Registry {
         now: i64,
     ) -> Result<super::certs::Issued, RegistryError> {
         let issued = super::certs::issue(ca, row.id.as_str(), &row.name, days, now)
-            .map_err(|e| RegistryError::Invalid(format!("issuing the certificate failed: {e:#}")))?;
+            .map_err(|e| RegistryError::Ca(format!("{e:#}")))?;
         let event = Event::new("source.cert.issued", Outcome::Success, actor)
             .object(row.id.as_str())
             .source(client)
