@@ -1,5 +1,5 @@
-//! Fuzzes signed notes, checkpoints, proof bundles and tile paths as
-//! witnesses, auditors and the tile server receive them. Entry point:
+//! Fuzzes signed notes, checkpoints, proof bundles, log exports and tile
+//! paths as witnesses, auditors and the tile server receive them. Entry point:
 //! `rampart_ledger::fuzz_entry::note_and_paths`.
 
 #![no_main]

@@ -1,7 +1,7 @@
 //! Developer tasks, run as `cargo xtask TASK`:
 //!
 //! - `test`: installs what the tests need when run as root and missing
-//!   (`oathtool`, `softhsm2`, `logger`, `rsyslog` with its TLS driver, `openssh-server`; the `aws` CLI from PyPI), then runs every test of the workspace. This is the one
+//!   (`oathtool`, `softhsm2`, `logger`, `rsyslog` with its TLS driver, `openssl`, `openssh-server`; the `aws` CLI from PyPI), then runs every test of the workspace. This is the one
 //!   test command of the README and of `.ci/run`.
 //! - `bench`: builds the release binary and measures cold start, idle memory
 //!   and login throughput and latency against their peers; see
@@ -64,6 +64,8 @@ const TOOLS: &[(&str, &str)] = &[
     ("asciinema", "asciinema"),
     ("pg_dump", "postgresql-client"),
     ("logger", "bsdutils"),
+    // The syslog listener's mutual-TLS refusals, checked with s_client.
+    ("openssl", "openssl"),
     ("rsyslogd", "rsyslog"),
     // Not a program: rsyslog's TLS driver (`command -v` finds the file).
     ("/usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so", "rsyslog-gnutls"),

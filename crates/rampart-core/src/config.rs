@@ -295,6 +295,25 @@ pub struct IngestConfig {
     pub max_sources: usize,
     /// How often sources are checked for silence beyond their heartbeat.
     pub silence_check_secs: u64,
+    /// Client certificates on the TLS listener (mutual TLS): `off` (none
+    /// asked for), `optional` (a sender may present one issued by `rampart
+    /// source cert`; its events are then the certificate's source's) or
+    /// `required` (a connection without a valid one is refused at the
+    /// handshake). A certificate that is revoked, expired, unknown or from
+    /// another CA is refused at the handshake in both modes.
+    pub tls_client_auth: ClientAuth,
+    /// How often the searchable index is pruned to each source's retention.
+    pub retention_check_secs: u64,
+}
+
+/// `[ingest] tls_client_auth`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientAuth {
+    #[default]
+    Off,
+    Optional,
+    Required,
 }
 
 /// A listener address, or `"off"`.
@@ -356,6 +375,8 @@ impl Default for IngestConfig {
             udp_queue: 16_384,
             max_sources: 10_000,
             silence_check_secs: 5,
+            tls_client_auth: ClientAuth::Off,
+            retention_check_secs: 3600,
         }
     }
 }
@@ -732,8 +753,11 @@ impl Config {
                 "ingest.max_in_flight, ingest.max_connections, ingest.udp_queue and ingest.max_sources must be at least 1",
             );
         }
-        if ingest.silence_check_secs == 0 {
-            return bad("ingest.silence_check_secs must be at least 1");
+        if ingest.silence_check_secs == 0 || ingest.retention_check_secs == 0 {
+            return bad("ingest.silence_check_secs and ingest.retention_check_secs must be at least 1");
+        }
+        if ingest.tls_client_auth == ClientAuth::Required && ingest.tls.addr().is_none() {
+            return bad("ingest.tls_client_auth = \"required\" needs the TLS listener (ingest.tls is \"off\")");
         }
         if let (Some(tcp), Some(tls)) = (ingest.tcp.addr(), ingest.tls.addr())
             && tcp == tls
@@ -936,12 +960,19 @@ mod tests {
         assert_eq!((c.ingest.udp, c.ingest.tcp), (Listen::Off, Listen::Off));
         assert_eq!(c.ingest.tls.addr().map(|a| a.port()), Some(16514));
         assert_eq!(c.ingest.unknown_sources, UnknownSources::Hold);
+        assert_eq!(c.ingest.tls_client_auth, ClientAuth::Off, "mutual TLS is asked for, never assumed");
+        let c = load_in_jail("[ingest]\ntls_client_auth = \"required\"\n", &[], FlagOverrides::default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.ingest.tls_client_auth, ClientAuth::Required);
         for (toml, key) in [
             ("[ingest]\nudp = \"of\"\n", "of"),
             ("[ingest]\nunknown_sources = \"drop\"\n", "drop"),
             ("[ingest]\nmax_message_bytes = 10\n", "ingest.max_message_bytes"),
             ("[ingest]\ntcp = \"127.0.0.1:7000\"\ntls = \"127.0.0.1:7000\"\n", "share"),
             ("[ingest]\nport = 1\n", "port"),
+            ("[ingest]\ntls_client_auth = \"maybe\"\n", "maybe"),
+            ("[ingest]\ntls = \"off\"\ntls_client_auth = \"required\"\n", "tls_client_auth"),
+            ("[ingest]\nretention_check_secs = 0\n", "retention_check_secs"),
         ] {
             let err = load_in_jail(toml, &[], FlagOverrides::default());
             assert!(err.as_ref().is_err_and(|e| e.contains(key)), "{toml}: {err:?}");

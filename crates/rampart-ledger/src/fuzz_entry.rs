@@ -46,8 +46,9 @@ fn verifier() -> &'static [Verifier] {
     V.get_or_init(|| Signer::generate("fuzz.example/log").map(|s| vec![s.verifier().clone()]).unwrap_or_default())
 }
 
-/// Signed notes, checkpoints, proof bundles and tile paths, as a witness,
-/// an auditor's `verify-proof` or the tile server receives them. Nothing
+/// Signed notes, checkpoints, proof bundles, log exports and tile paths,
+/// as a witness, an auditor's `verify-proof` or `verify-export` or the tile
+/// server receives them. Nothing
 /// random verifies under a key generated in this process, and every tile
 /// path that parses names what it parsed to.
 pub fn note_and_paths(data: &[u8]) {
@@ -59,6 +60,7 @@ pub fn note_and_paths(data: &[u8]) {
         assert_eq!(again.as_ref().map(|c| (c.size, c.root)), Some((cp.size, cp.root)), "a checkpoint round-trips");
     }
     assert!(bundle::verify(text, "fuzz.example/log", verifier()).is_err());
+    assert!(crate::export::verify(data, verifier()).is_err(), "no forged export verifies");
     if let Some(t) = tile::parse_tile_path(text) {
         let path = match t {
             tile::TileRef::Hashes { level, index, width } => tile::tile_path(level, index, width),

@@ -16,6 +16,7 @@ pub mod bundle;
 pub mod checkpoint;
 pub mod dblog;
 pub mod entry;
+pub mod export;
 pub mod fslog;
 pub mod fuzz_entry;
 pub mod journal;

@@ -16,6 +16,10 @@ pub trait RawRead: Send + Sync + std::fmt::Debug {
     fn state(&self) -> Result<(u64, Hash), LogError>;
 }
 
+/// Hash tiles already read, by level, index and width.
+#[derive(Debug, Default)]
+pub struct TileCache(std::collections::HashMap<(u8, u64, u64), Vec<Hash>>);
+
 /// Reads tiles, bundles and entries of a log without its sequencer.
 #[derive(Debug, Clone)]
 pub struct TileReader {
@@ -78,6 +82,12 @@ impl TileReader {
     /// The hash of the perfect subtree of height `h` and index `k` in a log
     /// of `size` entries, from one tile: the node oracle for proofs.
     pub fn node(&self, h: u32, k: u64, size: u64) -> Result<Hash, LogError> {
+        self.node_cached(h, k, size, &mut TileCache::default())
+    }
+
+    /// [`TileReader::node`], reading each hash tile once per `cache`: many
+    /// proofs over the same part of the log share most of their tiles.
+    pub fn node_cached(&self, h: u32, k: u64, size: u64, cache: &mut TileCache) -> Result<Hash, LogError> {
         let level = h / TILE_HEIGHT;
         let span = 1u64 << (h % TILE_HEIGHT);
         let first = k << (h % TILE_HEIGHT);
@@ -88,7 +98,10 @@ impl TileReader {
         }
         let tile = first / TILE_WIDTH;
         let width = if (tile + 1) * TILE_WIDTH <= count { TILE_WIDTH } else { count % TILE_WIDTH };
-        let hashes = self.hash_tile(lvl, tile, width)?;
+        let hashes = match cache.0.entry((lvl, tile, width)) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => e.insert(self.hash_tile(lvl, tile, width)?),
+        };
         let off = (first % TILE_WIDTH) as usize;
         fold_perfect(&hashes[off..off + span as usize])
             .ok_or_else(|| LogError::Corrupt { path: tile_path(lvl, tile, width), what: "short tile".into() })

@@ -257,11 +257,54 @@ impl Ledger {
             // should ask again (`rampart audit prove` does).
             return Err(LedgerError::BadRequest(format!("entry {index} is not in the tree of size {size}")));
         }
+        // Tiles are read at the committed size, not `size`: a perfect
+        // subtree's hash never changes as the log grows, and the partial
+        // tiles of an older size are dropped once superseded, so a proof
+        // against an older checkpoint reads the wider tiles.
+        let read_at = self.head().size.max(size);
         let reader = self.reader.clone();
         blocking(move || {
-            let entry = reader.entry(index, size)?;
-            let proof = inclusion_proof_with(index, size, &mut |h, k| reader.node(h, k, size)).map_err(oracle)?;
+            let entry = reader.entry(index, read_at)?;
+            let proof = inclusion_proof_with(index, size, &mut |h, k| reader.node(h, k, read_at)).map_err(oracle)?;
             Ok(InclusionProof { index, size, leaf_hash: leaf_hash(&entry), entry, proof })
+        })
+        .await
+    }
+
+    /// Entries `indexes` with their inclusion proofs in the tree of `size`,
+    /// in one blocking call that reads each hash tile and entry bundle once:
+    /// what an export of many entries asks for.
+    pub async fn inclusion_many(&self, indexes: Vec<u64>, size: u64) -> Result<Vec<InclusionProof>, LedgerError> {
+        let size = self.checked_size(Some(size))?;
+        if let Some(index) = indexes.iter().find(|&&i| i >= size) {
+            return Err(LedgerError::BadRequest(format!("entry {index} is not in the tree of size {size}")));
+        }
+        // As in `inclusion`: read at the committed size.
+        let read_at = self.head().size.max(size);
+        let reader = self.reader.clone();
+        blocking(move || {
+            let mut tiles = crate::reader::TileCache::default();
+            let mut bundles: std::collections::HashMap<u64, Vec<Vec<u8>>> = std::collections::HashMap::new();
+            let mut out = Vec::with_capacity(indexes.len());
+            for index in indexes {
+                let bundle = index / TILE_WIDTH;
+                if let std::collections::hash_map::Entry::Vacant(slot) = bundles.entry(bundle) {
+                    let width = if (bundle + 1) * TILE_WIDTH <= read_at { TILE_WIDTH } else { read_at % TILE_WIDTH };
+                    let bytes = reader.entry_bundle(bundle, width)?;
+                    let entries = crate::batch::bundle_entries(&bytes).unwrap_or_default();
+                    slot.insert(entries.iter().map(|e| e.to_vec()).collect());
+                }
+                let entry = bundles
+                    .get(&bundle)
+                    .and_then(|b| b.get((index % TILE_WIDTH) as usize))
+                    .cloned()
+                    .ok_or_else(|| LedgerError::Storage(format!("entry bundle {bundle} lacks entry {index}")))?;
+                let proof =
+                    inclusion_proof_with(index, size, &mut |h, k| reader.node_cached(h, k, read_at, &mut tiles))
+                        .map_err(oracle)?;
+                out.push(InclusionProof { index, size, leaf_hash: leaf_hash(&entry), entry, proof });
+            }
+            Ok(out)
         })
         .await
     }
@@ -299,8 +342,10 @@ impl Ledger {
         if size1 == 0 || size1 > size2 {
             return Err(LedgerError::BadRequest(format!("need 0 < first ({size1}) <= second ({size2})")));
         }
+        // As for inclusion: read at the committed size.
+        let read_at = self.head().size.max(size2);
         let reader = self.reader.clone();
-        blocking(move || consistency_proof_with(size1, size2, &mut |h, k| reader.node(h, k, size2)).map_err(oracle))
+        blocking(move || consistency_proof_with(size1, size2, &mut |h, k| reader.node(h, k, read_at)).map_err(oracle))
             .await
     }
 

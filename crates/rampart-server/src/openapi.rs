@@ -25,6 +25,7 @@ use crate::routes::{Access, RouteSpec};
         api::tickets::list, api::tickets::show, api::tickets::ack, api::tickets::assign, api::tickets::status,
         api::tickets::resolve, api::tickets::comment, api::tickets::notifications, api::tickets::redrive,
         api::sources::token, api::ingest::ingest,
+        api::sources::issue_cert, api::sources::list_certs, api::sources::revoke_cert, api::logs::export,
         api::bastion::list_keys, api::bastion::add_key, api::bastion::remove_key,
         api::bastion::list_targets, api::bastion::create_target, api::bastion::delete_target,
         api::bastion::list_grants, api::bastion::create_grant, api::bastion::delete_grant,

@@ -173,7 +173,7 @@ pub async fn build(config: Config) -> Result<(Router, AppState, DataDir, Vec<Rou
         crate::detect::Detection::start(&config.detect, ledger.clone(), audit.clone(), alert_sink, &data_dir.root)
             .await
             .context("starting detection")?;
-    let ingest = crate::ingest::Ingest::new(sink, registry, config.ingest.clone());
+    let ingest = crate::ingest::Ingest::new(sink, registry, config.ingest.clone()).with_ca(data_dir.tls());
     let auth = Auth::new(store.clone(), audit.clone(), &root, config.auth.clone())?;
     let cache = rampart_kms::keystore::UnwrapCache::new(
         config.kms.cache_entries,
@@ -255,7 +255,7 @@ pub async fn start(config: Config) -> Result<Running> {
         None
     };
     let tls_config = crate::tls::server_config(&data_dir.tls())?;
-    let tls = RustlsConfig::from_config(tls_config.clone());
+    let tls = RustlsConfig::from_config(tls_config);
 
     let listener = std::net::TcpListener::bind(listen).with_context(|| format!("binding {listen}"))?;
     listener.set_nonblocking(true)?;
@@ -265,7 +265,9 @@ pub async fn start(config: Config) -> Result<Running> {
     server.http_builder().http1().timer(TokioTimer::new()).header_read_timeout(header_timeout).keep_alive(true);
     server.http_builder().http2().timer(TokioTimer::new()).keep_alive_interval(Some(Duration::from_secs(30)));
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
-    let syslog = crate::ingest::Listeners::start(state.ingest.clone(), &state.config.ingest, tls_config).await?;
+    let syslog_tls =
+        crate::ingest::certs::syslog_tls(&data_dir.tls(), state.config.ingest.tls_client_auth, &state.ingest.registry)?;
+    let syslog = crate::ingest::Listeners::start(state.ingest.clone(), &state.config.ingest, syslog_tls).await?;
     let task = tokio::spawn(async move { server.serve(service).await });
 
     let url = format!("https://{}", url_host(addr));

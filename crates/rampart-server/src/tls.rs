@@ -5,7 +5,8 @@
 //! trust), `tls/ca-key.pem`, `tls/server.pem` and `tls/server-key.pem`
 //! (private keys 0600, ECDSA P-256). When the configured names change, the
 //! server certificate is re-issued under the same CA key, so clients that
-//! trust `ca.pem` keep working.
+//! trust `ca.pem` keep working. The same CA issues log sources' client
+//! certificates for mutual TLS on the syslog listener (`ingest::certs`).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -91,9 +92,35 @@ pub fn ensure(paths: &TlsPaths, names: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// The CA as an issuer: its certificate rebuilt from the stored key (same
+/// key and subject as `ca.pem`, so what it signs chains to it) and the key.
+pub fn ca_issuer(paths: &TlsPaths) -> Result<(rcgen::Certificate, KeyPair)> {
+    rampart_core::secret::check_private(&paths.ca_key)?;
+    let key = KeyPair::from_pem(&fs::read_to_string(&paths.ca_key)?).context("reading the CA key")?;
+    let issuer = ca_params().self_signed(&key).context("rebuilding the CA issuer")?;
+    Ok((issuer, key))
+}
+
+/// The CA certificates in `ca.pem`, for verifying what the CA issued.
+pub fn ca_certs(paths: &TlsPaths) -> Result<Vec<CertificateDer<'static>>> {
+    Ok(rustls_pemfile::certs(&mut fs::read(&paths.ca_cert)?.as_slice()).collect::<Result<_, _>>()?)
+}
+
 /// The rustls server configuration: TLS 1.2 and 1.3 with aws-lc-rs, ALPN for
 /// HTTP/2 and HTTP/1.1.
 pub fn server_config(paths: &TlsPaths) -> Result<Arc<ServerConfig>> {
+    let mut config = server_config_with(paths, None)?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// The node's certificate with `client_auth` checking client certificates
+/// (none asked for without it), and no ALPN: the syslog TLS listener's
+/// configuration.
+pub fn server_config_with(
+    paths: &TlsPaths,
+    client_auth: Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>,
+) -> Result<ServerConfig> {
     rampart_core::secret::check_private(&paths.key)?;
     let certs: Vec<CertificateDer<'static>> =
         rustls_pemfile::certs(&mut fs::read(&paths.cert)?.as_slice()).collect::<Result<_, _>>()?;
@@ -105,12 +132,12 @@ pub fn server_config(paths: &TlsPaths) -> Result<Arc<ServerConfig>> {
     };
     let chain = certs.into_iter().chain(ca).collect();
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut config = ServerConfig::builder_with_provider(provider)
+    let builder = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .context("TLS protocol versions")?
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .context("loading the server certificate")?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
+        .context("TLS protocol versions")?;
+    let builder = match client_auth {
+        Some(verifier) => builder.with_client_cert_verifier(verifier),
+        None => builder.with_no_client_auth(),
+    };
+    builder.with_single_cert(chain, key).context("loading the server certificate")
 }

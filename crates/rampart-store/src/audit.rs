@@ -57,11 +57,19 @@ impl Store {
         Ok(())
     }
 
-    /// The highest ledger position indexed so far, if any: where re-indexing
-    /// from the ledger resumes.
+    /// The highest ledger position indexed so far (or pruned by retention
+    /// after it was indexed), if any: where re-indexing from the ledger
+    /// resumes.
     pub async fn max_indexed_ledger_position(&self) -> Result<Option<i64>> {
         let row = sqlx::query("SELECT MAX(ledger_index) AS m FROM audit_events").fetch_one(&self.pool).await?;
-        Ok(row.try_get::<Option<i64>, _>("m")?)
+        let indexed = row.try_get::<Option<i64>, _>("m")?;
+        // Retention may have pruned the newest rows: they were indexed.
+        let pruned = sqlx::query("SELECT value FROM audit_index_state WHERE name = 'pruned_through'")
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| r.try_get::<i64, _>("value"))
+            .transpose()?;
+        Ok(indexed.max(pruned))
     }
 
     /// Removes the events at ledger positions from `position` on: only for

@@ -9,7 +9,7 @@ use sqlx::any::AnyRow;
 use crate::{Page, Result, Store};
 
 const COLUMNS: &str = "id, name, source_type, owner, product, service, category, parser, heartbeat_secs, \
-                       reviewed, status, last_seen, silent_since, created_at, updated_at";
+                       reviewed, status, last_seen, silent_since, created_at, updated_at, retention_days";
 
 /// One registered source, as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +37,8 @@ pub struct SourceRow {
     pub silent_since: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Days its events stay searchable; `None`: kept.
+    pub retention_days: Option<i64>,
 }
 
 /// What a source is registered or updated with (everything but its
@@ -52,6 +54,8 @@ pub struct SourceSpec {
     pub heartbeat_secs: Option<i64>,
     pub reviewed: bool,
     pub status: String,
+    /// Days its events stay searchable; `None`: kept.
+    pub retention_days: Option<i64>,
 }
 
 fn source(row: &AnyRow) -> Result<SourceRow> {
@@ -71,6 +75,7 @@ fn source(row: &AnyRow) -> Result<SourceRow> {
         silent_since: row.try_get("silent_since")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
+        retention_days: row.try_get("retention_days")?,
     })
 }
 
@@ -79,8 +84,8 @@ impl Store {
     pub async fn create_source(&self, id: &Id, name: &str, spec: &SourceSpec, now: i64) -> Result<SourceRow> {
         sqlx::query(
             "INSERT INTO log_sources (id, name, source_type, owner, product, service, category, parser, \
-             heartbeat_secs, reviewed, status, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
+             heartbeat_secs, reviewed, status, created_at, updated_at, retention_days) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13)",
         )
         .bind(id.as_str())
         .bind(name)
@@ -94,6 +99,7 @@ impl Store {
         .bind(i64::from(spec.reviewed))
         .bind(&spec.status)
         .bind(now)
+        .bind(spec.retention_days)
         .execute(&self.pool)
         .await?;
         self.get_source(id).await
@@ -163,7 +169,8 @@ impl Store {
     pub async fn update_source(&self, id: &Id, spec: &SourceSpec, now: i64) -> Result<SourceRow> {
         let done = sqlx::query(
             "UPDATE log_sources SET source_type = $1, owner = $2, product = $3, service = $4, category = $5, \
-             parser = $6, heartbeat_secs = $7, reviewed = $8, status = $9, updated_at = $10 WHERE id = $11",
+             parser = $6, heartbeat_secs = $7, reviewed = $8, status = $9, updated_at = $10, retention_days = $12 \
+             WHERE id = $11",
         )
         .bind(&spec.source_type)
         .bind(spec.owner.clone())
@@ -176,6 +183,7 @@ impl Store {
         .bind(&spec.status)
         .bind(now)
         .bind(id.as_str())
+        .bind(spec.retention_days)
         .execute(&self.pool)
         .await?;
         if done.rows_affected() == 0 {

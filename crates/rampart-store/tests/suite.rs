@@ -52,6 +52,7 @@ on_every_backend!(
     ticket_listing_holds_at_scale_with_indexed_filters_and_keyset_pages,
     the_outbox_leases_retries_and_dead_letters,
     log_search_finds_fields_phrases_ranges_and_counts,
+    source_certs_are_valid_until_revoked_and_retention_prunes_only_old_rows,
 );
 
 use rampart_store::testing::{with_postgres, with_sqlite};
@@ -445,6 +446,7 @@ fn source_spec(heartbeat: Option<i64>) -> SourceSpec {
         heartbeat_secs: heartbeat,
         reviewed: true,
         status: "active".into(),
+        retention_days: None,
     }
 }
 
@@ -946,4 +948,56 @@ async fn log_search_finds_fields_phrases_ranges_and_counts(store: Store) {
     let after = store.logs_after(&search("host:web01", 100), last - 10).await.expect("after");
     assert!(after.windows(2).all(|w| w[0].seq < w[1].seq));
     assert!(after.iter().all(|e| e.seq > last - 10));
+}
+
+async fn source_certs_are_valid_until_revoked_and_retention_prunes_only_old_rows(store: Store) {
+    use rampart_store::SourceCertRow;
+    let id = Id::new("src");
+    let mut spec = source_spec(None);
+    spec.retention_days = Some(30);
+    let src = store.create_source(&id, "fw-01", &spec, 1_000).await.expect("create");
+    assert_eq!(src.retention_days, Some(30));
+    assert_eq!(store.sources_with_retention().await.expect("retention"), [("fw-01".to_owned(), 30)]);
+    let cert = |serial: &str, not_after| SourceCertRow {
+        serial: serial.into(),
+        source_id: id.clone(),
+        fingerprint: format!("fp-{serial}"),
+        issued_at: 1_000,
+        not_after,
+        revoked_at: None,
+    };
+    store.add_source_cert(&cert("0a", 10_000)).await.expect("add");
+    store.add_source_cert(&cert("0b", 2_000)).await.expect("add");
+    assert!(matches!(store.add_source_cert(&cert("0a", 10_000)).await, Err(StoreError::Conflict(_))));
+    let valid: Vec<String> =
+        store.valid_source_certs(5_000).await.expect("valid").into_iter().map(|c| c.serial).collect();
+    assert_eq!(valid, ["0a"], "the expired one is not valid");
+    let revoked = store.revoke_source_cert(&id, "0a", 6_000).await.expect("revoke");
+    assert_eq!(revoked.revoked_at, Some(6_000));
+    assert!(matches!(store.revoke_source_cert(&id, "0a", 7_000).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(store.revoke_source_cert(&id, "ff", 7_000).await, Err(StoreError::NotFound)));
+    assert!(store.valid_source_certs(5_000).await.expect("valid").is_empty());
+    assert_eq!(store.source_certs(&id).await.expect("list").len(), 2);
+
+    // Rows of fw-01 at times 100..110 and one of another source; prune before 105.
+    let mut events = Vec::new();
+    for (i, source) in (0..10).map(|i| (i, "fw-01")).chain([(10, "other")]) {
+        let mut e = Event::new("log.unknown", Outcome::Success, "x");
+        e.time_ms = 100 + i;
+        e.attrs = serde_json::json!({ "source": { "name": source } });
+        events.push(e);
+    }
+    let batch: Vec<(&Event, Option<i64>)> = events.iter().zip(0..).map(|(e, i)| (e, Some(i))).collect();
+    store.append_events(&batch).await.expect("append");
+    assert!(store.has_events_before("fw-01", 105).await.expect("has"));
+    assert_eq!(store.export_positions(100, 200, Some("fw-01"), -1, 3).await.expect("export"), [0, 1, 2]);
+    assert_eq!(store.export_positions(100, 200, None, 8, 100).await.expect("export"), [9, 10]);
+    assert_eq!(store.prune_source_events("fw-01", 105).await.expect("prune"), 5);
+    assert!(!store.has_events_before("fw-01", 105).await.expect("has"));
+    assert_eq!(store.export_positions(0, 200, Some("fw-01"), -1, 100).await.expect("export"), [5, 6, 7, 8, 9]);
+    assert_eq!(store.max_indexed_ledger_position().await.expect("max"), Some(10));
+    // Even when the newest rows are pruned, re-indexing resumes after them.
+    assert_eq!(store.prune_source_events("other", 1_000).await.expect("prune"), 1);
+    assert_eq!(store.prune_source_events("fw-01", 1_000).await.expect("prune"), 5);
+    assert_eq!(store.max_indexed_ledger_position().await.expect("max"), Some(10));
 }

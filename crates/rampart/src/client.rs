@@ -201,6 +201,32 @@ impl ApiClient {
         Ok(bytes.to_vec())
     }
 
+    /// Streams a (possibly large, slow) body into `file`, without the
+    /// client's 60-second bound on the whole request; returns its length.
+    pub async fn download(&self, path: &str, file: &Path) -> Result<u64> {
+        use std::io::Write as _;
+        let mut rb = self.http.get(format!("{}{path}", self.base)).timeout(std::time::Duration::from_secs(24 * 3600));
+        if let Some(t) = &self.token {
+            rb = rb.bearer_auth(t);
+        }
+        let mut resp = rb.send().await.with_context(|| format!("cannot reach {}", self.base))?;
+        let status = resp.status();
+        if !status.is_success() {
+            let bytes = resp.bytes().await.context("reading the response")?;
+            let problem = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            return Err(anyhow!(ApiFailure { status, problem }));
+        }
+        let mut out =
+            std::io::BufWriter::new(fs::File::create(file).with_context(|| format!("creating {}", file.display()))?);
+        let mut written = 0u64;
+        while let Some(chunk) = resp.chunk().await.context("reading the response")? {
+            out.write_all(&chunk).with_context(|| format!("writing {}", file.display()))?;
+            written += chunk.len() as u64;
+        }
+        out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        Ok(written)
+    }
+
     pub async fn get(&self, path: &str) -> Result<Value> {
         self.send(Method::GET, path, None).await
     }

@@ -2,6 +2,9 @@
 //! over every event (ingested logs and Rampart's own audit events), each
 //! result with its ledger index. `search` pages newest first (keyset on
 //! `seq`); `tail` long-polls for events after a cursor, oldest first.
+//! `export` streams a time range (of one source, or all) as gzip'd JSON
+//! lines, each event with its ledger entry and inclusion proof against a
+//! signed checkpoint (`rampart_ledger::export`, `docs/export.md`).
 
 use std::time::Duration;
 
@@ -191,6 +194,153 @@ pub async fn tail(
         // Give the indexer a moment to follow the ledger.
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ExportQuery {
+    /// From this time (inclusive): RFC 3339, or a duration ago (`7d`).
+    pub since: String,
+    /// Until this time (exclusive): RFC 3339, or a duration ago.
+    pub until: String,
+    /// Only this source's events (its name).
+    pub source: Option<String>,
+}
+
+/// Index positions read from the store per query while exporting.
+const EXPORT_PAGE: i64 = 1000;
+/// Compressed bytes buffered before they are sent on.
+const EXPORT_CHUNK: usize = 64 * 1024;
+
+/// Exports the events of a time range (and source) that are in the search
+/// index, as gzip'd JSON lines: a header with the signed checkpoint, one
+/// line per event (ledger index, entry bytes, inclusion proof), a trailer
+/// that counts and hashes them. The export covers what was committed when
+/// it began; it is recorded (`logs.exported`) before it starts.
+#[utoipa::path(get, path = "/api/v1/logs/export", tag = "logs", security(("bearer" = [])), params(ExportQuery),
+    responses((status = 200, content_type = "application/gzip"), (status = 400, body = crate::problem::Problem),
+    (status = 503, body = crate::problem::Problem)))]
+pub async fn export(
+    State(state): State<AppState>,
+    axum::Extension(p): axum::Extension<rampart_core::Principal>,
+    client: crate::extract::ClientAddr,
+    ApiQuery(q): ApiQuery<ExportQuery>,
+) -> Result<axum::response::Response, ApiError> {
+    let now = now_ms();
+    let since = time_param("since", Some(&q.since), now)?.unwrap_or_default();
+    let until = time_param("until", Some(&q.until), now)?.unwrap_or_default();
+    if until <= since {
+        return Err(ApiError::bad_request("invalid-query", "until must be after since"));
+    }
+    let source = q.source.as_deref().map(|s| s.trim().to_ascii_lowercase());
+    let (note, size) = covering_checkpoint(&state).await?;
+    let event = rampart_core::Event::new("logs.exported", rampart_core::Outcome::Success, &p.username)
+        .source(client.text())
+        .attr("since", rfc3339(since))
+        .attr("until", rfc3339(until))
+        .attr("source", source.clone())
+        .attr("tree_size", size);
+    state.auth.audit().record(event).await.map_err(|e| {
+        tracing::error!(error = %e, "export refused: audit record not durable");
+        ApiError::unavailable("the audit trail did not confirm the record; the export was not started")
+    })?;
+    let header = rampart_ledger::export::Header {
+        origin: state.ledger.origin().to_owned(),
+        checkpoint: note,
+        tree_size: size,
+        since_ms: since,
+        until_ms: until,
+        source,
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
+    tokio::spawn(async move {
+        if let Err(e) = write_export(&state, header, &tx).await {
+            tracing::warn!(error = %e, "log export failed; the file ends without its trailer");
+            let _ = tx.send(Err(std::io::Error::other(e))).await;
+        }
+    });
+    let body = axum::body::Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|chunk| (chunk, rx))
+    }));
+    let mut resp = axum::response::IntoResponse::into_response(body);
+    let headers = resp.headers_mut();
+    headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/gzip"));
+    headers.insert(
+        http::header::CONTENT_DISPOSITION,
+        http::HeaderValue::from_static("attachment; filename=\"rampart-logs.jsonl.gz\""),
+    );
+    Ok(resp)
+}
+
+/// The latest signed checkpoint once it covers everything committed when
+/// the export began (the checkpointer signs within a second), and its size.
+async fn covering_checkpoint(state: &AppState) -> Result<(String, u64), ApiError> {
+    let committed = state.ledger.head().size;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Some(note) = state.ledger.checkpoint() {
+            let opened = rampart_ledger::Checkpoint::open(
+                note.as_bytes(),
+                state.ledger.origin(),
+                std::slice::from_ref(state.ledger.verifier()),
+            );
+            if let Ok((cp, _)) = opened
+                && cp.size >= committed
+                && cp.size > 0
+            {
+                return Ok((note, cp.size));
+            }
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(ApiError::unavailable("no checkpoint covering the log has been signed yet; try again"));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Writes the export's lines, gzip'd, into `tx` in chunks.
+async fn write_export(
+    state: &AppState,
+    header: rampart_ledger::export::Header,
+    tx: &tokio::sync::mpsc::Sender<Result<Vec<u8>, std::io::Error>>,
+) -> anyhow::Result<()> {
+    use rampart_ledger::export::{Digest, event_line, header_line, trailer_line};
+    use std::io::Write as _;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&header_line(&header))?;
+    let mut digest = Digest::default();
+    let mut count = 0u64;
+    let mut after = -1i64;
+    let size = i64::try_from(header.tree_size)?;
+    loop {
+        let positions = state
+            .store
+            .export_positions(header.since_ms, header.until_ms, header.source.as_deref(), after, EXPORT_PAGE)
+            .await?;
+        let Some(&last) = positions.last() else { break };
+        // Positions at or beyond the tree size were committed after the
+        // export began.
+        let wanted: Vec<u64> = positions.iter().filter(|&&i| i < size).filter_map(|&i| u64::try_from(i).ok()).collect();
+        let complete = wanted.len() == positions.len();
+        for proof in state.ledger.inclusion_many(wanted, header.tree_size).await? {
+            let line = event_line(proof.index, &proof.entry, &proof.proof);
+            digest.update(&line);
+            gz.write_all(&line)?;
+            count += 1;
+            if gz.get_ref().len() >= EXPORT_CHUNK {
+                let chunk = std::mem::take(gz.get_mut());
+                tx.send(Ok(chunk)).await.map_err(|_| anyhow::anyhow!("the client went away"))?;
+            }
+        }
+        if !complete {
+            break;
+        }
+        after = last;
+    }
+    gz.write_all(&trailer_line(count, digest))?;
+    let rest = gz.finish()?;
+    tx.send(Ok(rest)).await.map_err(|_| anyhow::anyhow!("the client went away"))?;
+    Ok(())
 }
 
 #[cfg(test)]

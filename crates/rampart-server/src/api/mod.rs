@@ -90,6 +90,10 @@ pub fn routes() -> Routes {
         .add(M::GET, "/api/v1/notifications", Permission(NotifyManage), get(tickets::notifications))
         .add(M::POST, "/api/v1/notifications/{id}/redrive", Permission(NotifyManage), post(tickets::redrive))
         .add(M::POST, "/api/v1/sources/{id}/token", Permission(SourceWrite), post(sources::token))
+        .add(M::GET, "/api/v1/sources/{id}/certs", Permission(SourceRead), get(sources::list_certs))
+        .add(M::POST, "/api/v1/sources/{id}/certs", Permission(SourceWrite), post(sources::issue_cert))
+        .add(M::POST, "/api/v1/sources/{id}/certs/{serial}/revoke", Permission(SourceWrite), post(sources::revoke_cert))
+        .add(M::GET, "/api/v1/logs/export", Permission(AuditRead), get(logs::export))
         .add(M::POST, "/api/v1/ingest", SourceToken, post(ingest::ingest))
         // Detection (issue 6).
         .add(M::GET, "/api/v1/detect/rules", Permission(DetectRead), get(detect::rules))

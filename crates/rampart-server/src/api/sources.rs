@@ -1,6 +1,7 @@
 //! The log source registry: `/api/v1/sources`. Sources are addressed by id
 //! (`src_…`) or by name. Every change is audited before it takes effect
-//! (`source.created`, `source.updated`, `source.deleted`).
+//! (`source.created`, `source.updated`, `source.deleted`,
+//! `source.token.rotated`, `source.cert.issued`, `source.cert.revoked`).
 
 use std::str::FromStr;
 
@@ -22,6 +23,8 @@ use crate::server::AppState;
 
 /// The longest heartbeat: a year.
 const MAX_HEARTBEAT_SECS: i64 = 365 * 24 * 3600;
+/// The longest retention: a hundred years.
+const MAX_RETENTION_DAYS: i64 = 36_500;
 /// The longest owner, product, service or category.
 const MAX_TEXT: usize = 200;
 
@@ -48,6 +51,8 @@ pub struct SourceInfo {
     pub last_seen: Option<String>,
     /// When its current silence was reported; absent while it speaks.
     pub silent_since: Option<String>,
+    /// Days its events stay searchable (the ledger keeps them); absent: kept.
+    pub retention_days: Option<i64>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -68,6 +73,7 @@ impl From<SourceRow> for SourceInfo {
             status: r.status,
             last_seen: r.last_seen.map(rfc3339),
             silent_since: r.silent_since.map(rfc3339),
+            retention_days: r.retention_days,
             created_at: rfc3339(r.created_at),
             updated_at: rfc3339(r.updated_at),
         }
@@ -89,6 +95,7 @@ impl From<RegistryError> for ApiError {
                 ApiError::unavailable("the audit trail did not confirm the record; the action was not performed")
             }
             RegistryError::Store(e) => ApiError::internal("source registry failed", &e),
+            RegistryError::Ca(e) => ApiError::internal("issuing a client certificate", &e),
         }
     }
 }
@@ -127,6 +134,8 @@ pub struct CreateSource {
     pub parser: Option<String>,
     /// Expected longest silence in seconds (1 to a year); absent: none.
     pub heartbeat_secs: Option<i64>,
+    /// Days its events stay searchable (1 to 36500); absent: kept.
+    pub retention_days: Option<i64>,
 }
 
 /// Registers a source (reviewed: a person registered it).
@@ -150,6 +159,7 @@ pub async fn create(
         heartbeat_secs: heartbeat(body.heartbeat_secs)?,
         reviewed: true,
         status: ACTIVE.into(),
+        retention_days: retention(body.retention_days)?,
     };
     let row = state.ingest.registry.create(&p.username, client.text(), &name, &spec, now_ms()).await?;
     Ok((StatusCode::CREATED, Json(row.into())))
@@ -182,6 +192,8 @@ pub struct UpdateSource {
     pub heartbeat_secs: Option<i64>,
     /// `true` marks the source reviewed, and releases a held (pending) one.
     pub reviewed: Option<bool>,
+    /// Days its events stay searchable; 0 keeps them for good.
+    pub retention_days: Option<i64>,
 }
 
 /// Changes a source; absent fields stay as they are.
@@ -222,6 +234,11 @@ pub async fn update(
             None => row.heartbeat_secs,
         },
         reviewed,
+        retention_days: match body.retention_days {
+            Some(0) => None,
+            Some(d) => retention(Some(d))?,
+            None => row.retention_days,
+        },
         status: if body.reviewed == Some(true) && row.status == PENDING { ACTIVE.into() } else { row.status.clone() },
     };
     Ok(Json(state.ingest.registry.update(&p.username, client.text(), &row, &spec, now_ms()).await?.into()))
@@ -259,6 +276,15 @@ fn heartbeat(secs: Option<i64>) -> Result<Option<i64>, RegistryError> {
     }
 }
 
+fn retention(days: Option<i64>) -> Result<Option<i64>, RegistryError> {
+    match days {
+        Some(d) if !(1..=MAX_RETENTION_DAYS).contains(&d) => {
+            Err(RegistryError::Invalid(format!("retention_days must be between 1 and {MAX_RETENTION_DAYS}")))
+        }
+        other => Ok(other),
+    }
+}
+
 fn text(what: &str, value: Option<String>) -> Result<Option<String>, RegistryError> {
     match value {
         Some(v) if v.len() > MAX_TEXT || v.chars().any(char::is_control) => {
@@ -291,4 +317,123 @@ pub async fn token(
     let row = state.ingest.registry.get(&id).await?;
     let token = state.ingest.registry.rotate_token(&p.username, client.text(), &row, now_ms()).await?;
     Ok(Json(IngestToken { source: row.name, token: secrecy::ExposeSecret::expose_secret(&token).to_owned() }))
+}
+
+/// A client certificate of a source (never its key).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CertInfo {
+    /// Serial number, hex.
+    pub serial: String,
+    /// SHA-256 of the certificate (DER), hex.
+    pub fingerprint: String,
+    pub issued_at: String,
+    pub not_after: String,
+    /// When it was revoked; absent while it is valid.
+    pub revoked_at: Option<String>,
+}
+
+impl From<rampart_store::SourceCertRow> for CertInfo {
+    fn from(c: rampart_store::SourceCertRow) -> Self {
+        CertInfo {
+            serial: c.serial,
+            fingerprint: c.fingerprint,
+            issued_at: rfc3339(c.issued_at),
+            not_after: rfc3339(c.not_after),
+            revoked_at: c.revoked_at.map(rfc3339),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IssueCert {
+    /// Validity in days, 1 to 3650 (default 365).
+    pub days: Option<u32>,
+}
+
+/// A new client certificate and its private key, shown this once.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct IssuedCert {
+    pub source: String,
+    pub source_id: String,
+    pub serial: String,
+    pub fingerprint: String,
+    pub not_after: String,
+    /// The certificate, PEM.
+    pub certificate: String,
+    /// Its private key (PKCS#8 PEM); Rampart keeps no copy.
+    pub key: String,
+    /// The node's CA (PEM): the issuer of this certificate and of the
+    /// syslog listener's, for the sender to trust.
+    pub ca: String,
+}
+
+/// Issues a client certificate for mutual TLS on the syslog TLS listener,
+/// signed by the node's CA; its events are then attributed to this source.
+#[utoipa::path(post, path = "/api/v1/sources/{id}/certs", tag = "sources", security(("bearer" = [])),
+    params(("id" = String, Path, description = "source id or name")), request_body = IssueCert,
+    responses((status = 201, body = IssuedCert), (status = 404, body = crate::problem::Problem),
+    (status = 422, body = crate::problem::Problem)))]
+pub async fn issue_cert(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    client: ClientAddr,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<IssueCert>,
+) -> Result<(StatusCode, Json<IssuedCert>), ApiError> {
+    let days = body.days.unwrap_or(crate::ingest::certs::DEFAULT_DAYS);
+    if !(1..=crate::ingest::certs::MAX_DAYS).contains(&days) {
+        return Err(
+            RegistryError::Invalid(format!("days must be between 1 and {}", crate::ingest::certs::MAX_DAYS)).into()
+        );
+    }
+    let row = state.ingest.registry.get(&id).await?;
+    let ca = state.ingest.ca().ok_or_else(|| ApiError::unavailable("this node has no certificate authority"))?;
+    let ca_pem = std::fs::read_to_string(&ca.ca_cert).map_err(|e| ApiError::internal("reading the CA", &e))?;
+    let issued = state.ingest.registry.issue_cert(&p.username, client.text(), &row, ca, days, now_ms()).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(IssuedCert {
+            source: row.name,
+            source_id: row.id.to_string(),
+            serial: issued.serial,
+            fingerprint: issued.fingerprint,
+            not_after: rfc3339(issued.not_after),
+            certificate: issued.cert_pem,
+            key: secrecy::ExposeSecret::expose_secret(&issued.key_pem).to_owned(),
+            ca: ca_pem,
+        }),
+    ))
+}
+
+/// The source's client certificates, newest first.
+#[utoipa::path(get, path = "/api/v1/sources/{id}/certs", tag = "sources", security(("bearer" = [])),
+    params(("id" = String, Path, description = "source id or name")),
+    responses((status = 200, body = Listing<CertInfo>), (status = 404, body = crate::problem::Problem)))]
+pub async fn list_certs(
+    State(state): State<AppState>,
+    Extension(_p): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Json<Listing<CertInfo>>, ApiError> {
+    let row = state.ingest.registry.get(&id).await?;
+    let certs = state.ingest.registry.certs(&row).await?;
+    Ok(Json(Listing { items: certs.into_iter().map(CertInfo::from).collect(), next: None }))
+}
+
+/// Revokes one of the source's client certificates: handshakes with it are
+/// refused, and connections using it are closed within a second.
+#[utoipa::path(post, path = "/api/v1/sources/{id}/certs/{serial}/revoke", tag = "sources",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "source id or name"), ("serial" = String, Path)),
+    responses((status = 200, body = CertInfo), (status = 404, body = crate::problem::Problem),
+    (status = 409, body = crate::problem::Problem)))]
+pub async fn revoke_cert(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    client: ClientAddr,
+    Path((id, serial)): Path<(String, String)>,
+) -> Result<Json<CertInfo>, ApiError> {
+    let row = state.ingest.registry.get(&id).await?;
+    let revoked = state.ingest.registry.revoke_cert(&p.username, client.text(), &row, &serial, now_ms()).await?;
+    Ok(Json(revoked.into()))
 }

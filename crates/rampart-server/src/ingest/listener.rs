@@ -6,7 +6,9 @@
 //! each is durable. A stream stops reading while its window is full (TCP
 //! back-pressure); the UDP loop keeps reading and drops what does not fit.
 //! Broken framing, a held or refused source, or a ledger failure close only
-//! that connection, after everything read before is durable.
+//! that connection, after everything read before is durable. A TLS
+//! connection that presented a client certificate is attributed to the
+//! certificate's source, and closed within a second of its revocation.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -101,7 +103,8 @@ pub struct Listeners {
 
 impl Listeners {
     /// Binds every configured listener (a configured one that cannot bind
-    /// is an error: a node must not run deaf) and starts serving.
+    /// is an error: a node must not run deaf) and starts serving; `tls` is
+    /// the TLS listener's configuration (see `certs::syslog_tls`).
     pub async fn start(ingest: Ingest, config: &IngestConfig, tls: Arc<rustls::ServerConfig>) -> Result<Listeners> {
         let (stop, _) = watch::channel(false);
         let (alive, done) = mpsc::channel(1);
@@ -133,10 +136,7 @@ impl Listeners {
         if let Some(addr) = config.tls.addr() {
             let listener = TcpListener::bind(addr).await.with_context(|| format!("binding syslog TLS {addr}"))?;
             listeners.tls = Some(listener.local_addr()?);
-            // The node's certificate, without the HTTP ALPN protocols.
-            let mut tls = (*tls).clone();
-            tls.alpn_protocols.clear();
-            let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+            let acceptor = tokio_rustls::TlsAcceptor::from(tls);
             let (ingest, stop, alive) = (ingest.clone(), listeners.stop.subscribe(), listeners.alive.clone());
             listeners.tasks.push(tokio::spawn(accept(ingest, listener, Some(acceptor), slots, stop, alive)));
         }
@@ -201,11 +201,23 @@ async fn accept(
             let _slot = slot;
             metrics::connections(transport, 1.0);
             match tls {
-                None => serve_stream(&ingest, stream, peer, transport, stop).await,
+                None => serve_stream(&ingest, stream, peer, transport, None, stop).await,
                 Some(acceptor) => match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                    Ok(Ok(stream)) => serve_stream(&ingest, stream, peer, transport, stop).await,
-                    Ok(Err(e)) => tracing::info!(%peer, error = %e, "syslog TLS handshake failed"),
-                    Err(_) => tracing::info!(%peer, "syslog TLS handshake timed out"),
+                    Ok(Ok(stream)) => {
+                        // Verified during the handshake (`certs`): the
+                        // certificate is a registered source's.
+                        let cert = stream.get_ref().1.peer_certificates().and_then(|c| c.first());
+                        let identity = cert.map(|c| super::certs::fingerprint(c));
+                        serve_stream(&ingest, stream, peer, transport, identity, stop).await
+                    }
+                    Ok(Err(e)) => {
+                        metrics::handshake_failed(transport);
+                        tracing::info!(%peer, error = %e, "syslog TLS handshake failed");
+                    }
+                    Err(_) => {
+                        metrics::handshake_failed(transport);
+                        tracing::info!(%peer, "syslog TLS handshake timed out");
+                    }
                 },
             }
             metrics::connections(transport, -1.0);
@@ -214,12 +226,14 @@ async fn accept(
     }
 }
 
-/// One stream connection's read loop.
+/// One stream connection's read loop; `identity` is the fingerprint of
+/// the client certificate it authenticated with.
 async fn serve_stream<S: AsyncRead + Unpin>(
     ingest: &Ingest,
     mut stream: S,
     peer: SocketAddr,
     transport: Transport,
+    identity: Option<String>,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut conn = Connection::new(ingest.source_config());
@@ -244,7 +258,15 @@ async fn serve_stream<S: AsyncRead + Unpin>(
                 conn.tick(i64::MAX, &mut records);
                 end = true;
             }
-            _ = tick.tick() => conn.tick(now_ms(), &mut records),
+            _ = tick.tick() => {
+                conn.tick(now_ms(), &mut records);
+                if let Some(fp) = &identity
+                    && ingest.registry.by_cert(fp).is_none()
+                {
+                    tracing::info!(%peer, "closing a syslog connection whose client certificate was revoked");
+                    end = true;
+                }
+            }
             read = stream.read(&mut buf), if !window.is_full() => {
                 let now = now_ms();
                 let framed = match read {
@@ -267,7 +289,7 @@ async fn serve_stream<S: AsyncRead + Unpin>(
                 }
             }
         }
-        if !take(ingest, &mut records, &mut window, peer, transport).await {
+        if !take(ingest, &mut records, &mut window, peer, transport, identity.as_deref()).await {
             tracing::info!(%peer, "closing a syslog connection whose messages are not taken (held, refused or unstorable)");
             end = true;
         }
@@ -289,13 +311,25 @@ async fn take(
     window: &mut Window,
     peer: SocketAddr,
     transport: Transport,
+    identity: Option<&str>,
 ) -> bool {
     let now = now_ms();
     let most = window.limit.min(rampart_ledger::service::MAX_BATCH);
     let mut keep_open = true;
     let mut batch = Vec::new();
     for record in records.drain(..) {
-        match ingest.prepare(record, peer, transport, now).await {
+        let prepared = match identity {
+            None => ingest.prepare(record, peer, transport, now).await,
+            Some(fp) => match ingest.registry.by_cert(fp) {
+                Some((source, serial)) => ingest.prepare_certified(source, &serial, record, peer, transport, now),
+                None => {
+                    // Revoked since the handshake.
+                    metrics::dropped(metrics::UNREGISTERED, "certificate");
+                    Prepared::Refused
+                }
+            },
+        };
+        match prepared {
             Prepared::Store(pending) => {
                 batch.push(*pending);
                 if batch.len() >= most {
@@ -530,7 +564,7 @@ mod tests {
         let (mut sender, receiver) = tokio::io::duplex(256);
         let (_stop, stop) = watch::channel(false);
         let peer = SocketAddr::from(([127, 0, 0, 1], 9));
-        let task = tokio::spawn(async move { serve_stream(&ingest, receiver, peer, Transport::Tcp, stop).await });
+        let task = tokio::spawn(async move { serve_stream(&ingest, receiver, peer, Transport::Tcp, None, stop).await });
         let lines: String = (0..50).map(|i| format!("<13>1 2026-01-01T00:00:00Z h app - - - line {i:02}\n")).collect();
 
         // Nothing is durable: the receiver stops reading, the pipe fills,

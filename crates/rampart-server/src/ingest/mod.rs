@@ -10,7 +10,14 @@
 //! UDP cannot be slowed down: datagrams beyond `ingest.udp_queue`, or
 //! beyond a quarter of it from one source, are dropped and counted. Every drop, refusal and parse or framing failure is
 //! counted on `/metrics` (see [`metrics`]).
+//!
+//! With `ingest.tls_client_auth` on, a TLS sender may authenticate with a
+//! client certificate the node's CA issued to its source ([`certs`]); its
+//! events are then that source's, whatever its syslog headers say.
+//! Retention per source prunes the search index (never the ledger) on the
+//! registry's housekeeping schedule.
 
+pub mod certs;
 pub mod kernel;
 pub mod listener;
 pub mod metrics;
@@ -58,6 +65,8 @@ pub struct Ingest {
     sink: Arc<dyn AuditSink>,
     pub registry: Registry,
     config: Arc<IngestConfig>,
+    /// The node's CA, which issues sources' client certificates.
+    ca: Option<Arc<crate::tls::TlsPaths>>,
 }
 
 impl std::fmt::Debug for Ingest {
@@ -94,7 +103,18 @@ impl std::fmt::Debug for Prepared {
 
 impl Ingest {
     pub fn new(sink: Arc<dyn AuditSink>, registry: Registry, config: IngestConfig) -> Self {
-        Ingest { sink, registry, config: Arc::new(config) }
+        Ingest { sink, registry, config: Arc::new(config), ca: None }
+    }
+
+    /// The same service, issuing client certificates with the CA at `paths`.
+    pub fn with_ca(mut self, paths: crate::tls::TlsPaths) -> Self {
+        self.ca = Some(Arc::new(paths));
+        self
+    }
+
+    /// The CA that issues sources' client certificates, if this node has one.
+    pub fn ca(&self) -> Option<&crate::tls::TlsPaths> {
+        self.ca.as_deref()
     }
 
     pub fn config(&self) -> &IngestConfig {
@@ -143,6 +163,41 @@ impl Ingest {
                 return Prepared::Refused;
             }
         };
+        self.finish(source, record, peer, transport, now, None)
+    }
+
+    /// As [`Ingest::prepare`], for a connection authenticated by the client
+    /// certificate `serial` of `source`: the record is that source's, whatever
+    /// host name its header carries.
+    pub fn prepare_certified(
+        &self,
+        source: Arc<registry::Source>,
+        serial: &str,
+        record: Record,
+        peer: SocketAddr,
+        transport: Transport,
+        now: i64,
+    ) -> Prepared {
+        let name = source.row.name.clone();
+        match Registry::admission(source) {
+            Admission::Accept(source) => self.finish(source, record, peer, transport, now, Some(serial)),
+            Admission::Held => {
+                metrics::dropped(&name, "held");
+                Prepared::Refused
+            }
+            Admission::Refused => Prepared::Refused,
+        }
+    }
+
+    fn finish(
+        &self,
+        source: Arc<registry::Source>,
+        record: Record,
+        peer: SocketAddr,
+        transport: Transport,
+        now: i64,
+        cert_serial: Option<&str>,
+    ) -> Prepared {
         let record = reparse(record, source.parser, time::UtcOffset::UTC);
         metrics::received(&source.row.name, transport, &record);
         self.registry.seen(&source, now);
@@ -151,10 +206,11 @@ impl Ingest {
         if let Value::Object(attrs) = &mut event.attrs {
             attrs.insert("source".into(), source_attrs);
             attrs.insert("logsource".into(), logsource);
-            attrs.insert(
-                "receiver".into(),
-                serde_json::json!({ "transport": transport.as_str(), "peer": peer.to_string() }),
-            );
+            let mut receiver = serde_json::json!({ "transport": transport.as_str(), "peer": peer.to_string() });
+            if let (Some(serial), Value::Object(r)) = (cert_serial, &mut receiver) {
+                r.insert("client_cert".into(), serial.into());
+            }
+            attrs.insert("receiver".into(), receiver);
         }
         Prepared::Store(Box::new(Pending { event, source: source.row.name.clone() }))
     }
@@ -165,14 +221,19 @@ impl Ingest {
     /// the ledger index range, `None` if nothing was stored.
     pub fn store(&self, batch: Vec<Pending>) -> BoxFuture<'static, Option<std::ops::Range<u64>>> {
         let sink = self.sink.clone();
-        let mut sources = Vec::with_capacity(batch.len());
+        let mut per_source: Vec<(String, u64)> = Vec::new();
         let events: Arc<[Event]> = batch
             .into_iter()
             .map(|p| {
-                sources.push(p.source);
+                // A batch is mostly one source's: a short list, not a map.
+                match per_source.iter_mut().find(|(s, _)| *s == p.source) {
+                    Some((_, n)) => *n += 1,
+                    None => per_source.push((p.source, 1)),
+                }
                 p.event
             })
             .collect();
+        let queued = metrics::SourceQueue::enter(per_source);
         Box::pin(async move {
             if events.is_empty() {
                 return Some(0..0);
@@ -199,12 +260,8 @@ impl Ingest {
                     Err(e) => {
                         tracing::error!(error = %e, events = events.len(),
                             "ledger refused ingested events; they are not stored");
-                        let mut per_source: std::collections::HashMap<&str, u64> = Default::default();
-                        for source in &sources {
-                            *per_source.entry(source.as_str()).or_default() += 1;
-                        }
-                        for (source, n) in per_source {
-                            metrics::dropped_n(source, "ledger", n);
+                        for (source, n) in queued.sources() {
+                            metrics::dropped_n(source, "ledger", *n);
                         }
                         return None;
                     }
@@ -218,6 +275,7 @@ impl Ingest {
     pub fn spawn_jobs(&self) -> tokio::task::JoinHandle<()> {
         let registry = self.registry.clone();
         let every = self.config.silence_check_secs;
+        let prune_every = self.config.retention_check_secs;
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             let mut n: u64 = 0;
@@ -229,6 +287,13 @@ impl Ingest {
                 }
                 if let Err(e) = registry.reload().await {
                     tracing::warn!(error = %e, "reloading the log source registry failed");
+                }
+                if n == 1 || n.is_multiple_of(prune_every) {
+                    match registry.prune(rampart_core::time::now_ms()).await {
+                        Ok(0) => {}
+                        Ok(k) => tracing::info!(events = k, "pruned the search index to the sources' retention"),
+                        Err(e) => tracing::error!(error = %e, "pruning log events beyond retention failed"),
+                    }
                 }
                 if n.is_multiple_of(every) {
                     match registry.report_silent(rampart_core::time::now_ms()).await {

@@ -2,8 +2,11 @@
 //! `log_sources` table for the listeners (reloaded every second, changed at
 //! once on the node that changes it), registration of unknown senders per
 //! `ingest.unknown_sources`, the API's create/update/delete (each audited
-//! before it takes effect), `last_seen` written back once a second, and the
-//! silence check that records `source.silent`.
+//! before it takes effect), `last_seen` written back once a second, the
+//! silence check that records `source.silent`, the sources' client
+//! certificates (issued, listed, revoked; the valid ones in memory for the
+//! TLS listener, reloaded with the sources) and retention, which prunes
+//! each source's events from the search index.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -13,7 +16,7 @@ use rampart_core::audit::{Audit, AuditError};
 use rampart_core::config::UnknownSources;
 use rampart_core::{Event, Id, Outcome};
 use rampart_ingest::ParserKind;
-use rampart_store::{SourceRow, SourceSpec, Store, StoreError};
+use rampart_store::{SourceCertRow, SourceRow, SourceSpec, Store, StoreError};
 
 /// `status` of a source whose messages are taken.
 pub const ACTIVE: &str = "active";
@@ -80,6 +83,9 @@ pub enum RegistryError {
     NotFound,
     #[error("a source named {0} exists")]
     Conflict(String),
+    /// The node's CA could not issue a certificate (its key unreadable…).
+    #[error("the certificate authority failed: {0}")]
+    Ca(String),
     #[error(transparent)]
     Audit(#[from] AuditError),
     #[error(transparent)]
@@ -108,6 +114,9 @@ struct Inner {
     policy: UnknownSources,
     max_sources: usize,
     by_name: RwLock<HashMap<String, Arc<Source>>>,
+    /// Valid client certificates by fingerprint: the source's name and the
+    /// certificate's serial.
+    certs: RwLock<HashMap<String, (String, String)>>,
     /// When sources were last heard from, not yet written to the table.
     seen: Mutex<HashMap<Id, i64>>,
     /// Serialises registrations of unknown senders on this node.
@@ -124,6 +133,7 @@ impl Registry {
                 policy,
                 max_sources,
                 by_name: RwLock::default(),
+                certs: RwLock::default(),
                 seen: Mutex::default(),
                 registering: tokio::sync::Mutex::new(()),
             }),
@@ -136,11 +146,28 @@ impl Registry {
     /// other nodes arrive (within a second).
     pub async fn reload(&self) -> Result<(), StoreError> {
         let rows = self.inner.store.all_sources().await?;
+        let names: HashMap<Id, String> = rows.iter().map(|r| (r.id.clone(), r.name.clone())).collect();
+        let certs = self.inner.store.valid_source_certs(rampart_core::time::now_ms()).await?;
         let map = rows.into_iter().map(|r| (r.name.clone(), Arc::new(Source::from_row(r)))).collect();
+        let certs = certs
+            .into_iter()
+            .filter_map(|c| Some((c.fingerprint, (names.get(&c.source_id)?.clone(), c.serial))))
+            .collect();
         if let Ok(mut by_name) = self.inner.by_name.write() {
             *by_name = map;
         }
+        if let Ok(mut by_fp) = self.inner.certs.write() {
+            *by_fp = certs;
+        }
         Ok(())
+    }
+
+    /// The source a valid client certificate (by fingerprint) was issued
+    /// to, and the certificate's serial; `None` for a revoked, expired or
+    /// unknown certificate, or one whose source is gone.
+    pub fn by_cert(&self, fingerprint: &str) -> Option<(Arc<Source>, String)> {
+        let (name, serial) = self.inner.certs.read().ok()?.get(fingerprint).cloned()?;
+        Some((self.cached(&name)?, serial))
     }
 
     /// Whether `name` (canonical) is a registered source.
@@ -166,7 +193,8 @@ impl Registry {
         }
     }
 
-    fn admission(source: Arc<Source>) -> Admission {
+    /// What becomes of a message of the registered `source`.
+    pub fn admission(source: Arc<Source>) -> Admission {
         if source.row.status == PENDING { Admission::Held } else { Admission::Accept(source) }
     }
 
@@ -204,6 +232,7 @@ impl Registry {
             heartbeat_secs: None,
             reviewed: false,
             status: status.into(),
+            retention_days: None,
         };
         let id = Id::new("src");
         let event = Event::new("source.registered", Outcome::Success, "system")
@@ -385,7 +414,121 @@ impl Registry {
         self.inner.audit.record(event).await?;
         self.inner.store.delete_source(&row.id).await?;
         self.forget(&row.name);
+        // Its certificates stop working with it.
+        if let Ok(mut certs) = self.inner.certs.write() {
+            certs.retain(|_, (name, _)| *name != row.name);
+        }
         Ok(())
+    }
+
+    /// The source's client certificates, newest first.
+    pub async fn certs(&self, row: &SourceRow) -> Result<Vec<SourceCertRow>, RegistryError> {
+        Ok(self.inner.store.source_certs(&row.id).await?)
+    }
+
+    /// Issues a client certificate for mutual TLS to the source, signed by
+    /// the node's CA (`ca`), valid for `days`; recorded before it is
+    /// stored (from then on the listener accepts it). The key is returned
+    /// once and kept nowhere.
+    pub async fn issue_cert(
+        &self,
+        actor: &str,
+        client: Option<String>,
+        row: &SourceRow,
+        ca: &crate::tls::TlsPaths,
+        days: u32,
+        now: i64,
+    ) -> Result<super::certs::Issued, RegistryError> {
+        let issued = super::certs::issue(ca, row.id.as_str(), &row.name, days, now)
+            .map_err(|e| RegistryError::Ca(format!("{e:#}")))?;
+        let event = Event::new("source.cert.issued", Outcome::Success, actor)
+            .object(row.id.as_str())
+            .source(client)
+            .attr("name", row.name.as_str())
+            .attr("serial", issued.serial.as_str())
+            .attr("fingerprint", issued.fingerprint.as_str())
+            .attr("not_after", rampart_core::time::rfc3339(issued.not_after));
+        self.inner.audit.record(event).await?;
+        let cert = SourceCertRow {
+            serial: issued.serial.clone(),
+            source_id: row.id.clone(),
+            fingerprint: issued.fingerprint.clone(),
+            issued_at: now,
+            not_after: issued.not_after,
+            revoked_at: None,
+        };
+        self.inner.store.add_source_cert(&cert).await?;
+        if let Ok(mut certs) = self.inner.certs.write() {
+            certs.insert(cert.fingerprint, (row.name.clone(), cert.serial));
+        }
+        Ok(issued)
+    }
+
+    /// Revokes the source's certificate `serial` (recorded first): new
+    /// handshakes with it are refused at once on this node and within a
+    /// second on the others, and connections using it are closed.
+    pub async fn revoke_cert(
+        &self,
+        actor: &str,
+        client: Option<String>,
+        row: &SourceRow,
+        serial: &str,
+        now: i64,
+    ) -> Result<SourceCertRow, RegistryError> {
+        let serial = serial.trim().to_ascii_lowercase().replace(':', "");
+        let known = self.inner.store.source_certs(&row.id).await?;
+        match known.iter().find(|c| c.serial == serial) {
+            None => return Err(RegistryError::NotFound),
+            Some(c) if c.revoked_at.is_some() => {
+                return Err(RegistryError::Conflict(format!("certificate {serial} is already revoked")));
+            }
+            Some(_) => {}
+        }
+        let event = Event::new("source.cert.revoked", Outcome::Success, actor)
+            .object(row.id.as_str())
+            .source(client)
+            .attr("name", row.name.as_str())
+            .attr("serial", serial.as_str());
+        self.inner.audit.record(event).await?;
+        let revoked = match self.inner.store.revoke_source_cert(&row.id, &serial, now).await {
+            Err(StoreError::Conflict(d)) => return Err(RegistryError::Conflict(d)),
+            other => other?,
+        };
+        if let Ok(mut certs) = self.inner.certs.write() {
+            certs.remove(&revoked.fingerprint);
+        }
+        Ok(revoked)
+    }
+
+    /// Prunes from the search index the events of every source with a
+    /// retention period that are older than it at `now` (the ledger keeps
+    /// them: their inclusion proofs still verify). Each source's pruning is
+    /// recorded (`logs.pruned`) before it happens. Returns how many rows
+    /// were removed.
+    pub async fn prune(&self, now: i64) -> Result<u64, RegistryError> {
+        let mut total = 0;
+        for (name, days) in self.inner.store.sources_with_retention().await? {
+            let cutoff = now.saturating_sub(days.saturating_mul(86_400_000));
+            if !self.inner.store.has_events_before(&name, cutoff).await? {
+                continue;
+            }
+            let event = Event::new("logs.pruned", Outcome::Success, "system")
+                .attr("source", name.as_str())
+                .attr("retention_days", days)
+                .attr("before", rampart_core::time::rfc3339(cutoff));
+            self.inner.audit.record(event).await?;
+            let mut removed = 0;
+            loop {
+                let n = self.inner.store.prune_source_events(&name, cutoff).await?;
+                removed += n;
+                if n < rampart_store::PRUNE_CHUNK.unsigned_abs() {
+                    break;
+                }
+            }
+            tracing::info!(source = %name, removed, retention_days = days, "pruned log events beyond retention from the search index");
+            total += removed;
+        }
+        Ok(total)
     }
 }
 
@@ -393,6 +536,6 @@ fn spec_attrs(spec: &SourceSpec) -> serde_json::Value {
     serde_json::json!({
         "type": spec.source_type, "owner": spec.owner, "product": spec.product, "service": spec.service,
         "category": spec.category, "parser": spec.parser, "heartbeat_secs": spec.heartbeat_secs,
-        "reviewed": spec.reviewed, "status": spec.status,
+        "reviewed": spec.reviewed, "status": spec.status, "retention_days": spec.retention_days,
     })
 }
