@@ -5,6 +5,11 @@
 //! (`alias/rampart/bastion`, created on first use) with the target's id in
 //! the encryption context, stored only sealed, and never returned by any
 //! API: it is opened only to log in to the target.
+//!
+//! A target carries labels (`env=prod`, or plain names like `pci`) that
+//! grants and red lines can name instead of the target, and may be marked
+//! as holding a tenant's data (`lockbox_tenant`): then every access also
+//! needs a lockbox approval by that tenant's customer admin (`lockbox`).
 
 use std::io::{Read, Write};
 use std::sync::{Arc, Mutex};
@@ -79,7 +84,23 @@ pub struct NewTarget {
     pub host_key: String,
     pub login: String,
     pub credential: Credential,
+    /// Labels, `key=value` or plain names.
+    pub labels: Vec<String>,
+    /// The id of the tenant whose data the target holds, if any.
+    pub lockbox_tenant: Option<String>,
 }
+
+/// Changes to a target's access metadata; `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct TargetUpdate {
+    /// The new labels, replacing the old ones.
+    pub labels: Option<Vec<String>>,
+    /// A tenant id to mark the target with, or `""` to unmark it.
+    pub lockbox_tenant: Option<String>,
+}
+
+/// The most labels one target carries.
+pub const MAX_LABELS: usize = 32;
 
 /// A target as listed: never the credential.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -95,6 +116,10 @@ pub struct TargetInfo {
     /// `private_key` or `password`; the credential itself is never shown.
     pub credential_kind: String,
     pub created_at: String,
+    /// Labels, sorted.
+    pub labels: Vec<String>,
+    /// The tenant whose data the target holds (lockbox), if any.
+    pub lockbox_tenant: Option<String>,
 }
 
 impl From<&TargetRow> for TargetInfo {
@@ -112,6 +137,8 @@ impl From<&TargetRow> for TargetInfo {
             login: t.login.clone(),
             credential_kind: t.credential_kind.clone(),
             created_at: rfc3339(t.created_at),
+            labels: t.labels.clone(),
+            lockbox_tenant: t.lockbox_tenant.as_ref().map(Id::to_string),
         }
     }
 }
@@ -122,6 +149,52 @@ pub fn valid_name(name: &str) -> bool {
         && name.len() <= 63
         && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b))
         && name.as_bytes()[0].is_ascii_alphanumeric()
+}
+
+/// A label: a key of 1-63 lowercase letters, digits, '-', '_', '.' or '/'
+/// starting with a letter or digit, optionally `=` and a value of up to 63
+/// letters, digits, '-', '_' or '.'. No comma, so labels store as a list.
+pub fn valid_label(label: &str) -> bool {
+    let (key, value) = match label.split_once('=') {
+        Some((k, v)) => (k, Some(v)),
+        None => (label, None),
+    };
+    let key_ok = !key.is_empty()
+        && key.len() <= 63
+        && key.as_bytes()[0].is_ascii_alphanumeric()
+        && key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_./".contains(&b));
+    let value_ok =
+        value.is_none_or(|v| v.len() <= 63 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)));
+    key_ok && value_ok
+}
+
+/// Checks and normalises a target's labels: sorted, without duplicates.
+pub(crate) fn check_labels(labels: &[String]) -> Result<Vec<String>, BastionError> {
+    if labels.len() > MAX_LABELS {
+        return Err(BastionError::Invalid(format!("a target carries at most {MAX_LABELS} labels")));
+    }
+    if let Some(bad) = labels.iter().find(|l| !valid_label(l)) {
+        return Err(BastionError::Invalid(format!(
+            "label {bad:?} is not KEY or KEY=VALUE (key: lowercase letters, digits, '-', '_', '.', '/'; \
+             value: letters, digits, '-', '_', '.'; at most 63 each)"
+        )));
+    }
+    let mut sorted = labels.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    Ok(sorted)
+}
+
+/// Labels as red-line scopes see them: `key=value` as key → value, a plain
+/// name as name → "".
+pub(crate) fn label_map(labels: &[String]) -> std::collections::BTreeMap<String, String> {
+    labels
+        .iter()
+        .map(|l| match l.split_once('=') {
+            Some((k, v)) => (k.to_owned(), v.to_owned()),
+            None => (l.clone(), String::new()),
+        })
+        .collect()
 }
 
 /// A POSIX-ish account name.
@@ -273,6 +346,11 @@ impl Bastion {
             }
             Credential::Password(_) => {}
         }
+        let labels = check_labels(&new.labels)?;
+        let lockbox_tenant = match new.lockbox_tenant.as_deref() {
+            None | Some("") => None,
+            Some(t) => Some(self.lockbox_tenant(t).await?),
+        };
         if self.store().find_target(&new.name).await?.is_some() {
             return Err(BastionError::Conflict(format!("a target named {:?} exists", new.name)));
         }
@@ -290,7 +368,9 @@ impl Bastion {
                     .attr("port", new.port)
                     .attr("login", new.login.as_str())
                     .attr("host_key_fingerprint", fingerprint.as_str())
-                    .attr("credential_kind", new.credential.kind()),
+                    .attr("credential_kind", new.credential.kind())
+                    .attr("labels", labels.join(","))
+                    .attr("lockbox_tenant", lockbox_tenant.as_ref().map_or("", Id::as_str)),
             )
             .await?;
         let sealed = self.seal(&id, &new.credential).await?;
@@ -304,6 +384,8 @@ impl Bastion {
             credential_kind: new.credential.kind().to_owned(),
             credential_sealed: sealed,
             created_at: now_ms(),
+            labels,
+            lockbox_tenant,
         };
         self.store().insert_target(&row).await?;
         Ok(TargetInfo::from(&row))
@@ -311,6 +393,52 @@ impl Bastion {
 
     pub async fn list_targets(&self) -> Result<Vec<TargetInfo>, BastionError> {
         Ok(self.store().list_targets().await?.iter().map(TargetInfo::from).collect())
+    }
+
+    /// The tenant a target is marked with, which must exist.
+    async fn lockbox_tenant(&self, text: &str) -> Result<Id, BastionError> {
+        let Some(id) = Id::parse(text) else {
+            return Err(BastionError::Invalid("lockbox_tenant must be a tenant id (tnt_…)".into()));
+        };
+        match self.store().get_tenant(&id).await {
+            Ok(t) => Ok(t.id),
+            Err(rampart_store::StoreError::NotFound) => Err(BastionError::Invalid(format!("no tenant {text}"))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Changes a target's labels or lockbox tenant. Grants on a label take
+    /// effect on the target at once, and a live session that loses its
+    /// grant (or now needs a lockbox approval it does not have) is cut by
+    /// its watcher.
+    pub async fn update_target(
+        &self,
+        actor: &Principal,
+        name: &str,
+        update: TargetUpdate,
+        source: Option<String>,
+    ) -> Result<TargetInfo, BastionError> {
+        let Some(mut target) = self.store().find_target(name).await? else { return Err(BastionError::NotFound) };
+        if let Some(labels) = &update.labels {
+            target.labels = check_labels(labels)?;
+        }
+        match update.lockbox_tenant.as_deref() {
+            None => {}
+            Some("") => target.lockbox_tenant = None,
+            Some(t) => target.lockbox_tenant = Some(self.lockbox_tenant(t).await?),
+        }
+        self.audit()
+            .record(
+                Event::new("bastion.target.updated", Outcome::Success, &actor.username)
+                    .object(target.name.as_str())
+                    .source(source)
+                    .attr("target_id", target.id.as_str())
+                    .attr("labels", target.labels.join(","))
+                    .attr("lockbox_tenant", target.lockbox_tenant.as_ref().map_or("", Id::as_str)),
+            )
+            .await?;
+        self.store().update_target_access(&target.id, &target.labels, target.lockbox_tenant.as_ref()).await?;
+        Ok(TargetInfo::from(&target))
     }
 
     /// Deletes a target and every grant on it.

@@ -154,7 +154,19 @@ pub struct BastionConfig {
     /// `crates/rampart-bastion/RED-LINES.md`). Checked at start; a broken
     /// file stops the node with every problem listed. Unset: no red lines.
     pub red_lines: Option<std::path::PathBuf>,
+    /// The longest a just-in-time access request may ask for, in seconds.
+    pub jit_max_duration_secs: u64,
+    /// A just-in-time request nobody decided expires after this, in seconds.
+    pub jit_pending_timeout_secs: u64,
+    /// The longest window a lockbox request may ask for, in seconds.
+    pub lockbox_max_duration_secs: u64,
+    /// A lockbox request the customer admin did not decide expires after
+    /// this, in seconds.
+    pub lockbox_pending_timeout_secs: u64,
 }
+
+/// The longest any bastion access window or pending deadline may be: 90 days.
+pub const BASTION_MAX_WINDOW_SECS: u64 = 90 * 24 * 3600;
 
 impl Default for BastionConfig {
     fn default() -> Self {
@@ -165,6 +177,10 @@ impl Default for BastionConfig {
             idle_timeout_secs: 3600,
             recording_max_bytes: 1 << 30,
             red_lines: None,
+            jit_max_duration_secs: 8 * 3600,
+            jit_pending_timeout_secs: 3600,
+            lockbox_max_duration_secs: 8 * 3600,
+            lockbox_pending_timeout_secs: 12 * 3600,
         }
     }
 }
@@ -655,6 +671,17 @@ impl Config {
         }
         if self.bastion.recording_max_bytes < 4096 {
             return bad("bastion.recording_max_bytes must be at least 4096");
+        }
+        let b = &self.bastion;
+        for (name, secs) in [
+            ("jit_max_duration_secs", b.jit_max_duration_secs),
+            ("jit_pending_timeout_secs", b.jit_pending_timeout_secs),
+            ("lockbox_max_duration_secs", b.lockbox_max_duration_secs),
+            ("lockbox_pending_timeout_secs", b.lockbox_pending_timeout_secs),
+        ] {
+            if secs == 0 || secs > BASTION_MAX_WINDOW_SECS {
+                return bad(&format!("bastion.{name} must be between 1 and {BASTION_MAX_WINDOW_SECS} (90 days)"));
+            }
         }
         if self.kms.seal == SealKind::Shamir {
             if self.kms.keystore != KeystoreKind::Software {
