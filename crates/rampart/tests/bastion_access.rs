@@ -94,12 +94,15 @@ fn exec(
     })
 }
 
-/// Waits until a session of `user` is running; its id.
-async fn live_session(server: &TestServer, admin: &Session, user: &str) -> String {
+/// Waits until a session of `user` running `command` is live; its id. (A
+/// session that just ended may still be listed live for a moment: the
+/// client can see its close before the bastion has indexed its end.)
+async fn live_session(server: &TestServer, admin: &Session, user: &str, command: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let live = server.get_json("/api/v1/bastion/sessions?live=true", &admin.token).await;
-        if let Some(s) = live.as_array().and_then(|a| a.iter().find(|s| s["username"] == user)) {
+        let found = live.as_array().and_then(|a| a.iter().find(|s| s["username"] == user && s["command"] == command));
+        if let Some(s) = found {
             return s["id"].as_str().unwrap().to_owned();
         }
         assert!(Instant::now() < deadline, "no live session of {user}");
@@ -116,7 +119,10 @@ async fn just_in_time_access_is_approved_by_another_expires_unanswered_and_revok
     let bob = server.session_for(&admin, "bob", Role::OperationsEngineer, None).await;
     let bob_step = unix_now() / 30 + 1;
     let cli = Cli::new(&server, &w.dir);
-    let client = Arc::new(target_and_key(&server, &cli, &admin, &bob, &w, &["--label", "env=prod"]).await);
+    let client = Arc::new(target_and_key(&server, &cli, &admin, &bob, &w, &["--label", "env=dev"]).await);
+    // Labels change after registration; a label grant follows them.
+    let updated = cli.json(&admin, &["target", "update", "db", "--label", "tier=db", "--label", "env=prod"]);
+    assert_eq!(updated["labels"], json!(["env=prod", "tier=db"]), "{updated}");
     let ask = |args: &[&str]| {
         let mut all = vec!["access", "request"];
         all.extend_from_slice(args);
@@ -179,7 +185,7 @@ async fn just_in_time_access_is_approved_by_another_expires_unanswered_and_revok
 
     // Revoking the approval cuts bob's running session within seconds.
     let running = exec(&client, "bob", "sleep 60; echo never-cut");
-    let live = live_session(&server, &admin, "bob").await;
+    let live = live_session(&server, &admin, "bob", "sleep 60; echo never-cut").await;
     let r = cli.json(&sam, &["access", "revoke", &on_label]);
     assert_eq!(r["status"], "revoked");
     let (out, took) = running.await.unwrap();
@@ -267,7 +273,7 @@ async fn the_lockbox_needs_the_customers_approval_cuts_at_the_window_end_and_sho
     assert!(String::from_utf8_lossy(&out.stdout).contains("lockbox-42"), "{}", text(&out));
     // A session running when the window ends is cut then.
     let running = exec(&client, "bob", "sleep 60; echo never-cut");
-    let live = live_session(&server, &admin, "bob").await;
+    let live = live_session(&server, &admin, "bob", "sleep 60; echo never-cut").await;
     let (out, _) = running.await.unwrap();
     let cut_after = approved_at.elapsed();
     assert!(!out.status.success() && !text(&out).contains("never-cut"), "{}", text(&out));
@@ -278,12 +284,27 @@ async fn the_lockbox_needs_the_customers_approval_cuts_at_the_window_end_and_sho
         "grant_ended"
     );
     let (out, _) = exec(&client, "bob", "echo after-$((6*7))").await.unwrap();
-    client.close("bob");
     assert!(!out.status.success() && !text(&out).contains("after-42"), "the window is over: {}", text(&out));
+    // A window the customer admin withdraws ends at once.
+    let again = ask("5m", "INC-7 follow-up");
+    ok(&cli.run(&custie, &["lockbox", "approve", &again]), "approve again");
+    let r = cli.json(&custie, &["lockbox", "revoke", &again]);
+    assert_eq!((r["status"].as_str(), r["decided_by"].as_str()), (Some("revoked"), Some("custie")));
+    let (out, _) = exec(&client, "bob", "echo withdrawn-$((6*7))").await.unwrap();
+    client.close("bob");
+    assert!(!out.status.success() && !text(&out).contains("withdrawn-42"), "withdrawn: {}", text(&out));
 
     // The transparency view: both accesses, who, when, why, and the
     // recording's hash as the ledger recorded it (and as the file has it).
-    let seen = cli.json(&custie, &["lockbox", "accesses"])["items"].clone();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let seen = loop {
+        let seen = cli.json(&custie, &["lockbox", "accesses"])["items"].clone();
+        if seen.as_array().unwrap().iter().all(|a| !a["ended_at"].is_null()) {
+            break seen;
+        }
+        assert!(Instant::now() < deadline, "the sessions never ended: {seen}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
     let seen = seen.as_array().unwrap();
     assert_eq!(seen.len(), 2, "{seen:?}");
     // The search index follows the ledger a moment behind: wait for both ends.
@@ -322,7 +343,13 @@ async fn the_lockbox_needs_the_customers_approval_cuts_at_the_window_end_and_sho
     assert_eq!(cli.run(&cuser, &["lockbox", "accesses"]).status.code(), Some(3), "customer users do not see it");
 
     // Every step is a ledger event, filed under the tenant.
-    for (kind, n) in [("lockbox.requested", 2), ("lockbox.approved", 1), ("lockbox.denied", 1), ("lockbox.access", 2)] {
+    for (kind, n) in [
+        ("lockbox.requested", 3),
+        ("lockbox.approved", 2),
+        ("lockbox.denied", 1),
+        ("lockbox.revoked", 1),
+        ("lockbox.access", 2),
+    ] {
         let found = events(&server, &admin, kind).await;
         assert_eq!(found.len(), n, "{kind}: {found:?}");
         assert!(found.iter().all(|e| e["tenant_id"] == acme.as_str()), "{kind} is the tenant's: {found:?}");
