@@ -284,8 +284,14 @@ impl Bastion {
         let grant =
             self.store().grants_for(&user.id, &target.id).await?.into_iter().find(|g| covers(g, target, action, now));
         let Some(grant) = grant.map(Box::new) else { return Ok(Access::NoGrant) };
-        let Some(tenant) = &target.lockbox_tenant else { return Ok(Access::Granted { grant, lockbox_until: None }) };
-        match self.store().lockbox_approval(&user.id, &target.name, tenant, now).await? {
+        let tenant = match self.effective_lockbox_tenant(target).await {
+            Ok(Some(tenant)) => tenant,
+            Ok(None) => return Ok(Access::Granted { grant, lockbox_until: None }),
+            // Two tenants' marks: no one approval can be enough.
+            Err(BastionError::Conflict(_)) => return Ok(Access::NoLockbox),
+            Err(e) => return Err(e),
+        };
+        match self.store().lockbox_approval(&user.id, &target.name, &tenant, now).await? {
             Some(approval) => Ok(Access::Granted { grant, lockbox_until: approval.valid_until.or(Some(now)) }),
             None => Ok(Access::NoLockbox),
         }

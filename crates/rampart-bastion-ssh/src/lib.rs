@@ -45,7 +45,7 @@ pub use requests::{NewAccessRequest, RequestInfo};
 pub use reviews::ReviewInfo;
 pub use server::Listening;
 pub use sessions::SessionInfo;
-pub use targets::{Credential, NewTarget, TargetInfo, TargetUpdate};
+pub use targets::{Credential, LockboxLabel, NewTarget, TargetInfo, TargetUpdate};
 
 /// What can go wrong in the bastion's services, in terms the API maps to
 /// problem responses. Messages never contain a credential.

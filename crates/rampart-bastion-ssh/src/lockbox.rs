@@ -1,6 +1,8 @@
 //! The customer lockbox: a target marked as holding a tenant's data
-//! (`lockbox_tenant`) is reached only with a grant *and* an approval by
-//! that tenant's customer admin. The operator's engineer asks (target,
+//! (`lockbox_tenant`, or a label marked for the tenant that the target
+//! carries; two tenants' marks on one target refuse every access) is
+//! reached only with a grant *and* an approval by that tenant's customer
+//! admin. The operator's engineer asks (target,
 //! reason code, reason, duration up to `[bastion] lockbox_max_duration_secs`);
 //! the request waits, and expires on its own after
 //! `lockbox_pending_timeout_secs` (12 h by default); only a customer admin
@@ -119,7 +121,7 @@ impl Bastion {
         let Some(target) = self.store().find_target(&new.target).await? else {
             return Err(BastionError::Invalid(format!("no target named {:?}", new.target)));
         };
-        let Some(tenant) = target.lockbox_tenant.clone() else {
+        let Some(tenant) = self.effective_lockbox_tenant(&target).await? else {
             return Err(BastionError::Invalid(format!(
                 "target {:?} holds no tenant's data; it needs no lockbox approval",
                 target.name
@@ -326,7 +328,8 @@ impl Bastion {
         user: &UserRow,
         target: &TargetRow,
     ) -> Result<(), BastionError> {
-        let Some(tenant) = &target.lockbox_tenant else { return Ok(()) };
+        let Some(tenant) = self.effective_lockbox_tenant(target).await? else { return Ok(()) };
+        let tenant = &tenant;
         let now = now_ms();
         let Some(approval) = self.store().lockbox_approval(&user.id, &target.name, tenant, now).await? else {
             return Err(BastionError::Forbidden("no lockbox approval is in force".into()));

@@ -99,6 +99,13 @@ pub struct TargetUpdate {
     pub lockbox_tenant: Option<String>,
 }
 
+/// A label marked as holding a tenant's data.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct LockboxLabel {
+    pub label: String,
+    pub tenant_id: String,
+}
+
 /// The most labels one target carries.
 pub const MAX_LABELS: usize = 32;
 
@@ -195,6 +202,22 @@ pub(crate) fn label_map(labels: &[String]) -> std::collections::BTreeMap<String,
             None => (l.clone(), String::new()),
         })
         .collect()
+}
+
+/// The tenant whose data `target` holds: its own mark, or that of every
+/// marked label it carries (`marks`: label → tenant). Marks naming two
+/// different tenants are `Err` with both: access is then refused, since no
+/// one customer admin may approve for another.
+pub fn lockbox_tenant_of(target: &TargetRow, marks: &[(String, Id)]) -> Result<Option<Id>, (Id, Id)> {
+    let from_labels = marks.iter().filter(|(label, _)| target.labels.contains(label)).map(|(_, t)| t);
+    let mut found: Option<&Id> = target.lockbox_tenant.as_ref();
+    for tenant in from_labels {
+        match found {
+            Some(f) if f != tenant => return Err((f.clone(), tenant.clone())),
+            _ => found = Some(tenant),
+        }
+    }
+    Ok(found.cloned())
 }
 
 /// A POSIX-ish account name.
@@ -441,6 +464,75 @@ impl Bastion {
         Ok(TargetInfo::from(&target))
     }
 
+    /// The tenant whose data a target holds, with the label marks as they
+    /// are now; two tenants' marks on one target are a conflict.
+    pub(crate) async fn effective_lockbox_tenant(&self, target: &TargetRow) -> Result<Option<Id>, BastionError> {
+        let marks = self.store().list_lockbox_labels().await?;
+        lockbox_tenant_of(target, &marks).map_err(|(a, b)| {
+            BastionError::Conflict(format!(
+                "target {:?} carries the lockbox marks of two tenants ({a} and {b}); no one customer can approve it",
+                target.name
+            ))
+        })
+    }
+
+    /// Marks a label as holding a tenant's data: every target carrying it,
+    /// now and later, needs that tenant's lockbox approval.
+    pub async fn mark_lockbox_label(
+        &self,
+        actor: &Principal,
+        label: &str,
+        tenant: &str,
+        source: Option<String>,
+    ) -> Result<(), BastionError> {
+        if !valid_label(label) {
+            return Err(BastionError::Invalid(format!("label {label:?} is not KEY or KEY=VALUE")));
+        }
+        let tenant = self.lockbox_tenant(tenant).await?;
+        self.audit()
+            .record(
+                Event::new("lockbox.label.marked", Outcome::Success, &actor.username)
+                    .object(label)
+                    .tenant(Some(tenant.clone()))
+                    .source(source),
+            )
+            .await?;
+        self.store().set_lockbox_label(label, &tenant, &actor.username, now_ms()).await?;
+        Ok(())
+    }
+
+    pub async fn unmark_lockbox_label(
+        &self,
+        actor: &Principal,
+        label: &str,
+        source: Option<String>,
+    ) -> Result<(), BastionError> {
+        let Some((_, tenant)) = self.store().list_lockbox_labels().await?.into_iter().find(|(l, _)| l == label) else {
+            return Err(BastionError::NotFound);
+        };
+        self.audit()
+            .record(
+                Event::new("lockbox.label.unmarked", Outcome::Success, &actor.username)
+                    .object(label)
+                    .tenant(Some(tenant))
+                    .source(source),
+            )
+            .await?;
+        self.store().delete_lockbox_label(label).await?;
+        Ok(())
+    }
+
+    /// Every marked label and the tenant it names.
+    pub async fn lockbox_labels(&self) -> Result<Vec<LockboxLabel>, BastionError> {
+        Ok(self
+            .store()
+            .list_lockbox_labels()
+            .await?
+            .into_iter()
+            .map(|(label, tenant)| LockboxLabel { label, tenant_id: tenant.to_string() })
+            .collect())
+    }
+
     /// Deletes a target and every grant on it.
     pub async fn delete_target(
         &self,
@@ -465,4 +557,55 @@ impl Bastion {
 /// `ALGORITHM BASE64` without the comment OpenSSH may append.
 fn strip_comment(line: &str) -> String {
     line.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(labels: &[&str], tenant: Option<&str>) -> TargetRow {
+        TargetRow {
+            id: Id::from_trusted("tgt_1".into()),
+            name: "db".into(),
+            address: "127.0.0.1".into(),
+            port: 22,
+            host_key: String::new(),
+            login: "ops".into(),
+            credential_kind: "password".into(),
+            credential_sealed: Vec::new(),
+            created_at: 0,
+            labels: labels.iter().map(|l| (*l).to_owned()).collect(),
+            lockbox_tenant: tenant.map(|t| Id::from_trusted(t.into())),
+        }
+    }
+
+    #[test]
+    fn a_target_holds_the_tenant_of_its_own_mark_or_its_marked_labels_and_two_tenants_conflict() {
+        let marks = vec![
+            ("pci".to_owned(), Id::from_trusted("tnt_a".into())),
+            ("env=b".to_owned(), Id::from_trusted("tnt_b".into())),
+        ];
+        let a = Some(Id::from_trusted("tnt_a".into()));
+        assert_eq!(lockbox_tenant_of(&target(&[], None), &marks), Ok(None));
+        assert_eq!(lockbox_tenant_of(&target(&["env=prod"], None), &marks), Ok(None));
+        assert_eq!(lockbox_tenant_of(&target(&["pci"], None), &marks), Ok(a.clone()));
+        assert_eq!(lockbox_tenant_of(&target(&[], Some("tnt_a")), &marks), Ok(a.clone()));
+        assert_eq!(lockbox_tenant_of(&target(&["pci"], Some("tnt_a")), &marks), Ok(a), "the same tenant twice");
+        assert!(lockbox_tenant_of(&target(&["pci", "env=b"], None), &marks).is_err());
+        assert!(lockbox_tenant_of(&target(&["env=b"], Some("tnt_a")), &marks).is_err());
+    }
+
+    #[test]
+    fn labels_are_keys_or_key_value_pairs() {
+        for ok in ["pci", "env=prod", "k8s.io/zone=eu-1", "tier=", "a"] {
+            assert!(valid_label(ok), "{ok}");
+        }
+        for bad in ["", "=prod", "Env=prod", "env=pr od", "env=a,b", "-x", "env=a=b", &"k".repeat(64)] {
+            assert!(!valid_label(bad), "{bad}");
+        }
+        assert_eq!(
+            check_labels(&["b".into(), "a".into(), "b".into()]).ok(),
+            Some(vec!["a".to_owned(), "b".to_owned()])
+        );
+    }
 }

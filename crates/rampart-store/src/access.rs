@@ -362,6 +362,40 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Marks `label` as holding `tenant`'s data (replacing an earlier mark).
+    pub async fn set_lockbox_label(&self, label: &str, tenant: &Id, by: &str, at: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO bastion_lockbox_labels (label, tenant_id, created_by, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (label) DO UPDATE SET tenant_id = $2, created_by = $3, created_at = $4",
+        )
+        .bind(label)
+        .bind(tenant.as_str())
+        .bind(by)
+        .bind(at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn delete_lockbox_label(&self, label: &str) -> Result<()> {
+        let done =
+            sqlx::query("DELETE FROM bastion_lockbox_labels WHERE label = $1").bind(label).execute(&self.pool).await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// Every marked label and its tenant, by label.
+    pub async fn list_lockbox_labels(&self) -> Result<Vec<(String, Id)>> {
+        let rows = sqlx::query("SELECT label, tenant_id FROM bastion_lockbox_labels ORDER BY label LIMIT 10000")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok((r.try_get("label")?, Id::from_trusted(r.try_get("tenant_id")?)))).collect()
+    }
+}
+
 /// A decision on a pending request.
 #[derive(Debug, Clone)]
 pub struct Decision<'a> {

@@ -1150,5 +1150,18 @@ async fn bastion_access_requests_are_decided_once_and_lockbox_windows_hold(store
         (Some("cd".repeat(32)), Some(4321), Some(8_000))
     );
     assert!(store.list_lockbox_accesses(Some(&other.id), 10).await.unwrap().is_empty(), "another tenant sees nothing");
+
+    // Labels marked as holding a tenant's data: set, replaced, removed.
+    store.set_lockbox_label("pci", &acme.id, "alice", 1_000).await.unwrap();
+    store.set_lockbox_label("env=prod", &acme.id, "alice", 1_000).await.unwrap();
+    store.set_lockbox_label("pci", &other.id, "alice", 2_000).await.unwrap();
+    let marks = store.list_lockbox_labels().await.unwrap();
+    assert_eq!(marks, vec![("env=prod".to_owned(), acme.id.clone()), ("pci".to_owned(), other.id.clone())]);
+    store.delete_lockbox_label("pci").await.unwrap();
+    assert!(matches!(store.delete_lockbox_label("pci").await, Err(StoreError::NotFound)));
+    assert!(
+        store.set_lockbox_label("x", &Id::from_trusted("tnt_none".to_owned()), "alice", 1).await.is_err(),
+        "a tenant"
+    );
     assert_eq!(store.list_lockbox_accesses(None, 10).await.unwrap().len(), 1);
 }

@@ -507,5 +507,43 @@ async fn access_and_lockbox_requests_refuse_bad_input_and_change_nothing() {
     assert!(server.get_json("/api/v1/lockbox/requests", &admin.token).await.as_array().unwrap().is_empty());
     let (s, _) = post(&server, &cust, "/api/v1/lockbox/requests", lockbox(json!({}))).await;
     assert_eq!(s, 403, "the customer asks nobody for its own data");
+
+    // A label marked for a tenant: every target carrying it needs that
+    // tenant's approval; two tenants' marks on one target refuse it.
+    let mark = |who: &Session, label: &str, tenant: &str| {
+        let path = format!("/api/v1/lockbox/labels/{}", label.replace('/', "%2F"));
+        server.request(reqwest::Method::PUT, &path, Some(&who.token)).json(&json!({ "tenant_id": tenant })).send()
+    };
+    assert_eq!(mark(&ops, "pci", &tenant).await.unwrap().status(), 403, "administrators mark labels");
+    assert_eq!(mark(&admin, "Bad Label", &tenant).await.unwrap().status(), 422);
+    assert_eq!(mark(&admin, "pci", "tnt_00000000000000000000000000000000").await.unwrap().status(), 422);
+    assert!(server.get_json("/api/v1/lockbox/labels", &admin.token).await.as_array().unwrap().is_empty());
+    assert_eq!(mark(&admin, "pci", &tenant).await.unwrap().status(), 204);
+    let (s, _) = post(&server, &admin, "/api/v1/bastion/targets", target("cards", json!({ "labels": ["pci"] }))).await;
+    assert_eq!(s, 201);
+    let (s, body) = post(&server, &ops, "/api/v1/lockbox/requests", lockbox(json!({ "target": "cards" }))).await;
+    assert_eq!((s, body["tenant_id"].as_str()), (201, Some(tenant.as_str())), "the label's tenant decides: {body}");
+    let other = server.create_tenant(&admin, "otherco").await;
+    assert_eq!(mark(&admin, "k8s.io/zone=eu-1", &other).await.unwrap().status(), 204, "a label with a slash");
+    let (s, _) = post(
+        &server,
+        &admin,
+        "/api/v1/bastion/targets",
+        target("mixed", json!({ "labels": ["pci", "k8s.io/zone=eu-1"] })),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let (s, body) = post(&server, &ops, "/api/v1/lockbox/requests", lockbox(json!({ "target": "mixed" }))).await;
+    assert_eq!(s, 409, "two tenants' data on one target: {body}");
+    let labels = server.get_json("/api/v1/lockbox/labels", &admin.token).await;
+    assert_eq!(labels.as_array().unwrap().len(), 2, "{labels}");
+    let unmark = |label: &str| {
+        let path = format!("/api/v1/lockbox/labels/{}", label.replace('/', "%2F"));
+        server.request(reqwest::Method::DELETE, &path, Some(&admin.token)).send()
+    };
+    assert_eq!(unmark("k8s.io/zone=eu-1").await.unwrap().status(), 204);
+    assert_eq!(unmark("k8s.io/zone=eu-1").await.unwrap().status(), 404);
+    let (s, _) = post(&server, &ops, "/api/v1/lockbox/requests", lockbox(json!({ "target": "mixed" }))).await;
+    assert_eq!(s, 201, "one tenant's mark left");
     server.stop().await;
 }

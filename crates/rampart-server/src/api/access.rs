@@ -9,7 +9,7 @@
 use axum::extract::{Path, State};
 use axum::{Extension, Json};
 use http::StatusCode;
-use rampart_bastion_ssh::{AccessInfo, Action, NewAccessRequest, NewLockboxRequest, RequestInfo};
+use rampart_bastion_ssh::{AccessInfo, Action, LockboxLabel, NewAccessRequest, NewLockboxRequest, RequestInfo};
 use rampart_core::Principal;
 use serde::Deserialize;
 
@@ -269,4 +269,47 @@ pub async fn list_accesses(
     ApiQuery(filter): ApiQuery<AccessFilter>,
 ) -> Result<Json<Vec<AccessInfo>>, ApiError> {
     Ok(Json(state.bastion.lockbox_accesses(&p, filter.tenant.as_deref()).await?))
+}
+
+/// Labels marked as holding a tenant's data.
+#[utoipa::path(get, path = "/api/v1/lockbox/labels", tag = "lockbox", security(("bearer" = [])),
+    responses((status = 200, body = Vec<LockboxLabel>)))]
+pub async fn list_labels(State(state): State<AppState>) -> Result<Json<Vec<LockboxLabel>>, ApiError> {
+    Ok(Json(state.bastion.lockbox_labels().await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MarkLabel {
+    /// The tenant whose data every target carrying the label holds.
+    pub tenant_id: String,
+}
+
+/// Marks a label (`/` as `%2F`): every target carrying it, now and later,
+/// also needs that tenant's lockbox approval.
+#[utoipa::path(put, path = "/api/v1/lockbox/labels/{label}", tag = "lockbox", security(("bearer" = [])),
+    params(("label" = String, Path)), request_body = MarkLabel,
+    responses((status = 204), (status = 422, body = crate::problem::Problem)))]
+pub async fn mark_label(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    client: ClientAddr,
+    Path(label): Path<String>,
+    ApiJson(body): ApiJson<MarkLabel>,
+) -> Result<StatusCode, ApiError> {
+    state.bastion.mark_lockbox_label(&p, &label, &body.tenant_id, client.text()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Removes a label's lockbox mark.
+#[utoipa::path(delete, path = "/api/v1/lockbox/labels/{label}", tag = "lockbox", security(("bearer" = [])),
+    params(("label" = String, Path)), responses((status = 204), (status = 404, body = crate::problem::Problem)))]
+pub async fn unmark_label(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    client: ClientAddr,
+    Path(label): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.bastion.unmark_lockbox_label(&p, &label, client.text()).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

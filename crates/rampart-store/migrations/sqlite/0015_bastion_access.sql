@@ -9,6 +9,15 @@ ALTER TABLE bastion_targets ADD COLUMN labels TEXT NOT NULL DEFAULT '';
 -- customer admin's approval.
 ALTER TABLE bastion_targets ADD COLUMN lockbox_tenant TEXT REFERENCES tenants(id);
 
+-- A label can be marked too: every target carrying it holds that tenant's
+-- data (a target whose marks name two tenants is refused: fail closed).
+CREATE TABLE bastion_lockbox_labels (
+    label       TEXT PRIMARY KEY,
+    tenant_id   TEXT NOT NULL REFERENCES tenants(id),
+    created_by  TEXT NOT NULL,
+    created_at  BIGINT NOT NULL
+);
+
 -- A grant names a target or a label (exactly one); SQLite cannot drop the
 -- NOT NULL of `target_id`, so the table is rebuilt.
 CREATE TABLE bastion_grants_v2 (

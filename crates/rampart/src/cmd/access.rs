@@ -111,6 +111,17 @@ pub enum LockboxCmd {
     },
     /// End an approved window now.
     Revoke { id: String },
+    /// Mark a label: every target carrying it holds this tenant's data
+    /// (administrators).
+    MarkLabel {
+        label: String,
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Remove a label's lockbox mark (administrators).
+    UnmarkLabel { label: String },
+    /// Labels marked as holding a tenant's data.
+    Labels,
     /// Every access to your tenant's data: who, when, why, the session and
     /// its recording's SHA-256.
     Accesses {
@@ -180,6 +191,19 @@ pub async fn lockbox(g: &Global, cmd: LockboxCmd) -> Result<()> {
         }
         LockboxCmd::Revoke { id } => {
             output::object(g.json, &client.post(&format!("{base}/{id}/revoke"), &json!({})).await?)
+        }
+        LockboxCmd::MarkLabel { label, tenant } => {
+            let path = format!("/api/v1/lockbox/labels/{}", label.replace('/', "%2F"));
+            client.send(reqwest::Method::PUT, &path, Some(&json!({ "tenant_id": tenant }))).await?;
+            eprintln!("marked {label}");
+        }
+        LockboxCmd::UnmarkLabel { label } => {
+            client.delete(&format!("/api/v1/lockbox/labels/{}", label.replace('/', "%2F"))).await?;
+            eprintln!("unmarked {label}");
+        }
+        LockboxCmd::Labels => {
+            let list = client.get("/api/v1/lockbox/labels").await?;
+            output::list(g.json, &items(list), &["label", "tenant_id"]);
         }
         LockboxCmd::Accesses { tenant } => {
             let path = match tenant {
