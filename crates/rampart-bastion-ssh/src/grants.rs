@@ -1,16 +1,19 @@
-//! Grants: which user may reach which target, as which login, for which
-//! actions (`shell`, `exec`, `sftp-read`, `sftp-write`, `port-forward`),
-//! within which window. Deny by default: without a grant that covers the
-//! user, the target, the login, the action and the present moment, the
-//! bastion refuses, and says so in the ledger. Agent and X11 forwarding
-//! have no grant: they are always refused.
+//! Grants: which user may reach which target (or every target carrying a
+//! label, now and later), as which login, for which actions (`shell`,
+//! `exec`, `sftp-read`, `sftp-write`, `port-forward`), within which window.
+//! Deny by default: without a grant that covers the user, the target, the
+//! login, the action and the present moment — and, on a lockbox target, a
+//! lockbox approval whose window holds the present moment — the bastion
+//! refuses, and says so in the ledger. Agent and X11 forwarding have no
+//! grant: they are always refused. Grants are made by an administrator, or by approving a just-in-time
+//! request (`requests`).
 
 use rampart_core::time::{now_ms, rfc3339};
 use rampart_core::{Event, Id, Outcome, Principal};
 use rampart_store::{GrantRow, TargetRow, UserRow};
 use serde::{Deserialize, Serialize};
 
-use crate::targets::valid_login;
+use crate::targets::{valid_label, valid_login};
 use crate::{Bastion, BastionError};
 
 /// The longest a grant may last: 90 days.
@@ -57,8 +60,12 @@ impl Action {
 #[derive(Debug, Clone)]
 pub struct NewGrant {
     pub username: String,
-    pub target: String,
-    /// The login on the target; the target's login when `None`.
+    /// The one target, or `None` for a grant on `label`.
+    pub target: Option<String>,
+    /// A label (`key=value` or a name): every target carrying it.
+    pub label: Option<String>,
+    /// The login on the target; the target's login when `None` (on a label:
+    /// each target's own).
     pub login: Option<String>,
     pub actions: Vec<Action>,
     /// Start of validity, Unix ms; now when `None`.
@@ -72,13 +79,19 @@ pub struct NewGrant {
 pub struct GrantInfo {
     pub id: String,
     pub user_id: String,
-    pub target_id: String,
+    /// The target of a grant on one target.
+    pub target_id: Option<String>,
+    /// The label of a grant on a label.
+    pub label: Option<String>,
+    /// `*` on a label grant: each target's own login.
     pub login: String,
     pub actions: Vec<Action>,
     pub valid_from: String,
     pub valid_until: String,
     pub created_by: String,
     pub created_at: String,
+    /// The just-in-time request the grant was made from.
+    pub request_id: Option<String>,
 }
 
 impl From<&GrantRow> for GrantInfo {
@@ -86,13 +99,15 @@ impl From<&GrantRow> for GrantInfo {
         GrantInfo {
             id: g.id.to_string(),
             user_id: g.user_id.to_string(),
-            target_id: g.target_id.to_string(),
+            target_id: g.target_id.as_ref().map(Id::to_string),
+            label: g.label.clone(),
             login: g.login.clone(),
             actions: actions_of(g),
             valid_from: rfc3339(g.not_before),
             valid_until: rfc3339(g.not_after),
             created_by: g.created_by.clone(),
             created_at: rfc3339(g.created_at),
+            request_id: g.request_id.as_ref().map(Id::to_string),
         }
     }
 }
@@ -100,8 +115,13 @@ impl From<&GrantRow> for GrantInfo {
 /// The actions a stored grant lists. Grants stored before SFTP was split
 /// into read and write say `sftp`, which meant both.
 fn actions_of(g: &GrantRow) -> Vec<Action> {
-    g.actions
-        .split(',')
+    parse_actions(&g.actions)
+}
+
+/// The actions a stored grant lists. Grants stored before SFTP was split
+/// into read and write say `sftp`, which meant both.
+pub(crate) fn parse_actions(text: &str) -> Vec<Action> {
+    text.split(',')
         .flat_map(|a| match a {
             "sftp" => vec![Action::SftpRead, Action::SftpWrite],
             other => Action::parse(other).into_iter().collect(),
@@ -109,11 +129,29 @@ fn actions_of(g: &GrantRow) -> Vec<Action> {
         .collect()
 }
 
+/// Actions as stored: sorted, unique, comma-separated.
+pub(crate) fn join_actions(actions: &[Action]) -> String {
+    let mut names: Vec<&str> = actions.iter().map(|a| a.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    names.join(",")
+}
+
+/// The login a label grant stores to mean "each target's own".
+pub const ANY_LOGIN: &str = "*";
+
 /// Whether `grant` lets its user do `action` (any action when `None`) on
-/// `target` at `now`. Pure, so the rule is tested on its own.
+/// `target` at `now`: it names the target, or a label the target carries
+/// (as it carries it now). Pure, so the rule is tested on its own.
 pub fn covers(grant: &GrantRow, target: &TargetRow, action: Option<Action>, now: i64) -> bool {
-    grant.target_id == target.id
-        && grant.login == target.login
+    let names_target = match (&grant.target_id, &grant.label) {
+        (Some(id), None) => *id == target.id,
+        (None, Some(label)) => target.labels.iter().any(|l| l == label),
+        _ => false,
+    };
+    let login_ok = grant.login == target.login || (grant.label.is_some() && grant.login == ANY_LOGIN);
+    names_target
+        && login_ok
         && grant.not_before <= now
         && now < grant.not_after
         && action.is_none_or(|a| actions_of(grant).contains(&a))
@@ -129,21 +167,7 @@ impl Bastion {
         let Some(user) = self.store().find_user_by_name(&new.username).await? else {
             return Err(BastionError::Invalid(format!("no user named {:?}", new.username)));
         };
-        let Some(target) = self.store().find_target(&new.target).await? else {
-            return Err(BastionError::Invalid(format!("no target named {:?}", new.target)));
-        };
-        let login = new.login.unwrap_or_else(|| target.login.clone());
-        if !valid_login(&login) {
-            return Err(BastionError::Invalid("login must be 1-64 letters, digits, '-', '_' or '.'".into()));
-        }
-        // A target holds one credential, for one login: a grant for another
-        // login could never be used, so it is refused rather than stored.
-        if login != target.login {
-            return Err(BastionError::Invalid(format!(
-                "target {:?} logs in as {:?} only; a grant for {login:?} would never apply",
-                target.name, target.login
-            )));
-        }
+        let (target, login) = self.grant_scope(new.target.as_deref(), new.label.as_deref(), new.login).await?;
         if new.actions.is_empty() {
             return Err(BastionError::Invalid(
                 "a grant needs at least one action: shell, exec, sftp-read, sftp-write or port-forward".into(),
@@ -155,19 +179,18 @@ impl Bastion {
         if span <= 0 || span > MAX_VALIDITY_MS {
             return Err(BastionError::Invalid("valid_for_secs must be between 1 and 7776000 (90 days)".into()));
         }
-        let mut actions: Vec<&str> = new.actions.iter().map(|a| a.as_str()).collect();
-        actions.sort_unstable();
-        actions.dedup();
         let row = GrantRow {
             id: Id::new("grt"),
             user_id: user.id.clone(),
-            target_id: target.id.clone(),
+            target_id: target.as_ref().map(|t| t.id.clone()),
+            label: new.label.clone().filter(|_| target.is_none()),
             login,
-            actions: actions.join(","),
+            actions: join_actions(&new.actions),
             not_before,
             not_after: not_before.saturating_add(span),
             created_by: actor.username.clone(),
             created_at: now,
+            request_id: None,
         };
         self.audit()
             .record(
@@ -175,7 +198,8 @@ impl Bastion {
                     .object(row.id.as_str())
                     .source(source)
                     .attr("user", user.username.as_str())
-                    .attr("target", target.name.as_str())
+                    .attr("target", target.as_ref().map_or("", |t| t.name.as_str()))
+                    .attr("label", row.label.as_deref().unwrap_or(""))
                     .attr("login", row.login.as_str())
                     .attr("actions", row.actions.as_str())
                     .attr("valid_from", rfc3339(row.not_before))
@@ -206,8 +230,10 @@ impl Bastion {
         Ok(())
     }
 
-    /// The targets `user` may do `action` on now, by name, sorted: what the
-    /// target picker offers.
+    /// The targets `user` has a grant to do `action` on now, by name,
+    /// sorted: what the target picker offers. (A lockbox target is offered
+    /// too; choosing it without the customer's approval is refused with
+    /// that reason, as a named login would be.)
     pub(crate) async fn reachable_targets(&self, user: &UserRow, action: Action) -> Result<Vec<String>, BastionError> {
         let now = now_ms();
         let grants: Vec<GrantRow> =
@@ -224,17 +250,109 @@ impl Bastion {
         Ok(names)
     }
 
-    /// The grant that lets `user` do `action` on `target` now, if any.
+    /// What a grant (or a just-in-time request) names: exactly one of a
+    /// target, whose login it must use, or a label; and the login stored.
+    pub(crate) async fn grant_scope(
+        &self,
+        target: Option<&str>,
+        label: Option<&str>,
+        login: Option<String>,
+    ) -> Result<(Option<TargetRow>, String), BastionError> {
+        match (target, label) {
+            (Some(name), None) => {
+                let Some(target) = self.store().find_target(name).await? else {
+                    return Err(BastionError::Invalid(format!("no target named {name:?}")));
+                };
+                let login = login.unwrap_or_else(|| target.login.clone());
+                if !valid_login(&login) {
+                    return Err(BastionError::Invalid("login must be 1-64 letters, digits, '-', '_' or '.'".into()));
+                }
+                // A target holds one credential, for one login: a grant for
+                // another login could never be used, so it is refused
+                // rather than stored.
+                if login != target.login {
+                    return Err(BastionError::Invalid(format!(
+                        "target {:?} logs in as {:?} only; a grant for {login:?} would never apply",
+                        target.name, target.login
+                    )));
+                }
+                Ok((Some(target), login))
+            }
+            (None, Some(label)) => {
+                if !valid_label(label) {
+                    return Err(BastionError::Invalid(format!("label {label:?} is not KEY or KEY=VALUE")));
+                }
+                let login = login.unwrap_or_else(|| ANY_LOGIN.to_owned());
+                if login != ANY_LOGIN && !valid_login(&login) {
+                    return Err(BastionError::Invalid("login must be 1-64 letters, digits, '-', '_' or '.'".into()));
+                }
+                Ok((None, login))
+            }
+            _ => Err(BastionError::Invalid("name exactly one of target and label".into())),
+        }
+    }
+
+    /// The grant that lets `user` do `action` on `target` now, if any. On a
+    /// lockbox target it also needs a lockbox approval whose window holds
+    /// now, and the grant returned ends when that window ends (so the
+    /// session watcher cuts the session then).
     pub(crate) async fn authorize(
         &self,
         user: &UserRow,
         target: &TargetRow,
         action: Option<Action>,
     ) -> Result<Option<GrantRow>, BastionError> {
+        Ok(match self.access(user, target, action).await? {
+            Access::Granted { mut grant, lockbox_until } => {
+                if let Some(until) = lockbox_until {
+                    grant.not_after = grant.not_after.min(until);
+                }
+                Some(*grant)
+            }
+            Access::NoGrant | Access::NoLockbox => None,
+        })
+    }
+
+    /// Whether `user` may do `action` on `target` now, and if not, why.
+    pub(crate) async fn access(
+        &self,
+        user: &UserRow,
+        target: &TargetRow,
+        action: Option<Action>,
+    ) -> Result<Access, BastionError> {
         let now = now_ms();
-        Ok(self.store().grants_for(&user.id, &target.id).await?.into_iter().find(|g| covers(g, target, action, now)))
+        let grant =
+            self.store().grants_for(&user.id, &target.id).await?.into_iter().find(|g| covers(g, target, action, now));
+        let Some(grant) = grant.map(Box::new) else { return Ok(Access::NoGrant) };
+        let tenant = match self.effective_lockbox_tenant(target).await {
+            Ok(Some(tenant)) => tenant,
+            Ok(None) => return Ok(Access::Granted { grant, lockbox_until: None }),
+            // Two tenants' marks: no one approval can be enough.
+            Err(BastionError::Conflict(_)) => return Ok(Access::NoLockbox),
+            Err(e) => return Err(e),
+        };
+        match self.store().lockbox_approval(&user.id, &target.name, &tenant, now).await? {
+            Some(approval) => Ok(Access::Granted { grant, lockbox_until: approval.valid_until.or(Some(now)) }),
+            None => Ok(Access::NoLockbox),
+        }
     }
 }
+
+/// The outcome of an access check.
+#[derive(Debug)]
+pub(crate) enum Access {
+    /// A grant covers it; on a lockbox target, until the approval's window ends.
+    Granted {
+        grant: Box<GrantRow>,
+        lockbox_until: Option<i64>,
+    },
+    NoGrant,
+    /// A grant covers it, but the target holds a tenant's data and no
+    /// approval of that tenant's customer admin is in force.
+    NoLockbox,
+}
+
+impl Bastion {}
 
 #[cfg(test)]
 mod tests {
@@ -251,6 +369,8 @@ mod tests {
             credential_kind: "password".into(),
             credential_sealed: Vec::new(),
             created_at: 0,
+            labels: vec!["env=prod".into(), "pci".into()],
+            lockbox_tenant: None,
         }
     }
 
@@ -258,13 +378,15 @@ mod tests {
         GrantRow {
             id: Id::from_trusted("grt_1".into()),
             user_id: Id::from_trusted("usr_1".into()),
-            target_id: Id::from_trusted("tgt_1".into()),
+            target_id: Some(Id::from_trusted("tgt_1".into())),
+            label: None,
             login: "ops".into(),
             actions: actions.into(),
             not_before: from,
             not_after: until,
             created_by: "admin".into(),
             created_at: 0,
+            request_id: None,
         }
     }
 
@@ -304,5 +426,35 @@ mod tests {
         let mut other = t;
         other.id = Id::from_trusted("tgt_2".into());
         assert!(!covers(&g, &other, None, 150));
+    }
+
+    fn on_label(label: &str, login: &str) -> GrantRow {
+        GrantRow { target_id: None, label: Some(label.into()), login: login.into(), ..grant("shell", 100, 200) }
+    }
+
+    #[test]
+    fn a_label_grant_covers_every_target_carrying_the_label_and_no_other() {
+        let t = target();
+        assert!(covers(&on_label("env=prod", ANY_LOGIN), &t, Some(Action::Shell), 150));
+        assert!(covers(&on_label("pci", "ops"), &t, Some(Action::Shell), 150));
+        assert!(!covers(&on_label("pci", "root"), &t, None, 150), "another login");
+        assert!(!covers(&on_label("env=dev", ANY_LOGIN), &t, None, 150), "a label the target lacks");
+        assert!(!covers(&on_label("env", ANY_LOGIN), &t, None, 150), "a key alone is not key=value");
+        assert!(!covers(&on_label("env=prod", ANY_LOGIN), &t, Some(Action::Exec), 150), "an action not granted");
+        assert!(!covers(&on_label("env=prod", ANY_LOGIN), &t, None, 200), "outside the window");
+        // A label added later brings the target under the grant; removed, out.
+        let mut later = t.clone();
+        later.labels = vec!["env=staging".into()];
+        assert!(!covers(&on_label("env=prod", ANY_LOGIN), &later, None, 150));
+        later.labels.push("env=prod".into());
+        assert!(covers(&on_label("env=prod", ANY_LOGIN), &later, None, 150));
+        // `*` means each target's own login only on a label grant.
+        let mut star = grant("shell", 100, 200);
+        star.login = ANY_LOGIN.into();
+        assert!(!covers(&star, &t, None, 150));
+        // A row naming both, or neither, covers nothing.
+        let mut both = grant("shell", 100, 200);
+        both.label = Some("pci".into());
+        assert!(!covers(&both, &t, None, 150));
     }
 }

@@ -5,9 +5,13 @@
 //! [`upstream`] opens Rampart's own russh client connection to the target,
 //! pinned to its registered host key and logged in with a credential only
 //! Rampart holds. [`targets`] is the target registry (credentials sealed
-//! with the KMS envelope API), [`grants`] who may reach which target how
-//! and when (deny by default), [`recorder`] the asciicast v2 recording of
-//! each session, streamed to the data directory while it runs.
+//! with the KMS envelope API, labels, the lockbox tenant), [`grants`] who
+//! may reach which target (or label) how and when (deny by default),
+//! [`requests`] just-in-time access that an approver turns into a
+//! time-limited grant, [`lockbox`] the customer's approval that a target
+//! holding a tenant's data also needs, and that tenant's access
+//! transparency view, [`recorder`] the asciicast v2 recording of each
+//! session, streamed to the data directory while it runs.
 //!
 //! Every session start, end and refusal is a ledger event, recorded
 //! before the action it describes takes effect.
@@ -16,8 +20,10 @@
 
 pub mod grants;
 pub mod hostkey;
+pub mod lockbox;
 pub mod recorder;
 pub mod redline;
+pub mod requests;
 pub mod reviews;
 pub mod server;
 pub mod sessions;
@@ -34,10 +40,12 @@ use rampart_kms::service::{Kms, KmsError};
 use rampart_store::{Store, StoreError};
 
 pub use grants::{Action, GrantInfo, NewGrant};
+pub use lockbox::{AccessInfo, NewLockboxRequest};
+pub use requests::{NewAccessRequest, RequestInfo};
 pub use reviews::ReviewInfo;
 pub use server::Listening;
 pub use sessions::SessionInfo;
-pub use targets::{Credential, NewTarget, TargetInfo};
+pub use targets::{Credential, LockboxLabel, NewTarget, TargetInfo, TargetUpdate};
 
 /// What can go wrong in the bastion's services, in terms the API maps to
 /// problem responses. Messages never contain a credential.

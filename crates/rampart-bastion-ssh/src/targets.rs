@@ -5,6 +5,11 @@
 //! (`alias/rampart/bastion`, created on first use) with the target's id in
 //! the encryption context, stored only sealed, and never returned by any
 //! API: it is opened only to log in to the target.
+//!
+//! A target carries labels (`env=prod`, or plain names like `pci`) that
+//! grants and red lines can name instead of the target, and may be marked
+//! as holding a tenant's data (`lockbox_tenant`): then every access also
+//! needs a lockbox approval by that tenant's customer admin (`lockbox`).
 
 use std::io::{Read, Write};
 use std::sync::{Arc, Mutex};
@@ -79,7 +84,30 @@ pub struct NewTarget {
     pub host_key: String,
     pub login: String,
     pub credential: Credential,
+    /// Labels, `key=value` or plain names.
+    pub labels: Vec<String>,
+    /// The id of the tenant whose data the target holds, if any.
+    pub lockbox_tenant: Option<String>,
 }
+
+/// Changes to a target's access metadata; `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct TargetUpdate {
+    /// The new labels, replacing the old ones.
+    pub labels: Option<Vec<String>>,
+    /// A tenant id to mark the target with, or `""` to unmark it.
+    pub lockbox_tenant: Option<String>,
+}
+
+/// A label marked as holding a tenant's data.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct LockboxLabel {
+    pub label: String,
+    pub tenant_id: String,
+}
+
+/// The most labels one target carries.
+pub const MAX_LABELS: usize = 32;
 
 /// A target as listed: never the credential.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -95,6 +123,10 @@ pub struct TargetInfo {
     /// `private_key` or `password`; the credential itself is never shown.
     pub credential_kind: String,
     pub created_at: String,
+    /// Labels, sorted.
+    pub labels: Vec<String>,
+    /// The tenant whose data the target holds (lockbox), if any.
+    pub lockbox_tenant: Option<String>,
 }
 
 impl From<&TargetRow> for TargetInfo {
@@ -112,6 +144,8 @@ impl From<&TargetRow> for TargetInfo {
             login: t.login.clone(),
             credential_kind: t.credential_kind.clone(),
             created_at: rfc3339(t.created_at),
+            labels: t.labels.clone(),
+            lockbox_tenant: t.lockbox_tenant.as_ref().map(Id::to_string),
         }
     }
 }
@@ -122,6 +156,68 @@ pub fn valid_name(name: &str) -> bool {
         && name.len() <= 63
         && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b))
         && name.as_bytes()[0].is_ascii_alphanumeric()
+}
+
+/// A label: a key of 1-63 lowercase letters, digits, '-', '_', '.' or '/'
+/// starting with a letter or digit, optionally `=` and a value of up to 63
+/// letters, digits, '-', '_' or '.'. No comma, so labels store as a list.
+pub fn valid_label(label: &str) -> bool {
+    let (key, value) = match label.split_once('=') {
+        Some((k, v)) => (k, Some(v)),
+        None => (label, None),
+    };
+    let key_ok = !key.is_empty()
+        && key.len() <= 63
+        && key.as_bytes()[0].is_ascii_alphanumeric()
+        && key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_./".contains(&b));
+    let value_ok =
+        value.is_none_or(|v| v.len() <= 63 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)));
+    key_ok && value_ok
+}
+
+/// Checks and normalises a target's labels: sorted, without duplicates.
+pub(crate) fn check_labels(labels: &[String]) -> Result<Vec<String>, BastionError> {
+    if labels.len() > MAX_LABELS {
+        return Err(BastionError::Invalid(format!("a target carries at most {MAX_LABELS} labels")));
+    }
+    if let Some(bad) = labels.iter().find(|l| !valid_label(l)) {
+        return Err(BastionError::Invalid(format!(
+            "label {bad:?} is not KEY or KEY=VALUE (key: lowercase letters, digits, '-', '_', '.', '/'; \
+             value: letters, digits, '-', '_', '.'; at most 63 each)"
+        )));
+    }
+    let mut sorted = labels.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    Ok(sorted)
+}
+
+/// Labels as red-line scopes see them: `key=value` as key → value, a plain
+/// name as name → "".
+pub(crate) fn label_map(labels: &[String]) -> std::collections::BTreeMap<String, String> {
+    labels
+        .iter()
+        .map(|l| match l.split_once('=') {
+            Some((k, v)) => (k.to_owned(), v.to_owned()),
+            None => (l.clone(), String::new()),
+        })
+        .collect()
+}
+
+/// The tenant whose data `target` holds: its own mark, or that of every
+/// marked label it carries (`marks`: label → tenant). Marks naming two
+/// different tenants are `Err` with both: access is then refused, since no
+/// one customer admin may approve for another.
+pub fn lockbox_tenant_of(target: &TargetRow, marks: &[(String, Id)]) -> Result<Option<Id>, (Id, Id)> {
+    let from_labels = marks.iter().filter(|(label, _)| target.labels.contains(label)).map(|(_, t)| t);
+    let mut found: Option<&Id> = target.lockbox_tenant.as_ref();
+    for tenant in from_labels {
+        match found {
+            Some(f) if f != tenant => return Err((f.clone(), tenant.clone())),
+            _ => found = Some(tenant),
+        }
+    }
+    Ok(found.cloned())
 }
 
 /// A POSIX-ish account name.
@@ -273,6 +369,11 @@ impl Bastion {
             }
             Credential::Password(_) => {}
         }
+        let labels = check_labels(&new.labels)?;
+        let lockbox_tenant = match new.lockbox_tenant.as_deref() {
+            None | Some("") => None,
+            Some(t) => Some(self.lockbox_tenant(t).await?),
+        };
         if self.store().find_target(&new.name).await?.is_some() {
             return Err(BastionError::Conflict(format!("a target named {:?} exists", new.name)));
         }
@@ -290,7 +391,9 @@ impl Bastion {
                     .attr("port", new.port)
                     .attr("login", new.login.as_str())
                     .attr("host_key_fingerprint", fingerprint.as_str())
-                    .attr("credential_kind", new.credential.kind()),
+                    .attr("credential_kind", new.credential.kind())
+                    .attr("labels", labels.join(","))
+                    .attr("lockbox_tenant", lockbox_tenant.as_ref().map_or("", Id::as_str)),
             )
             .await?;
         let sealed = self.seal(&id, &new.credential).await?;
@@ -304,6 +407,8 @@ impl Bastion {
             credential_kind: new.credential.kind().to_owned(),
             credential_sealed: sealed,
             created_at: now_ms(),
+            labels,
+            lockbox_tenant,
         };
         self.store().insert_target(&row).await?;
         Ok(TargetInfo::from(&row))
@@ -311,6 +416,121 @@ impl Bastion {
 
     pub async fn list_targets(&self) -> Result<Vec<TargetInfo>, BastionError> {
         Ok(self.store().list_targets().await?.iter().map(TargetInfo::from).collect())
+    }
+
+    /// The tenant a target is marked with, which must exist.
+    async fn lockbox_tenant(&self, text: &str) -> Result<Id, BastionError> {
+        let Some(id) = Id::parse(text) else {
+            return Err(BastionError::Invalid("lockbox_tenant must be a tenant id (tnt_…)".into()));
+        };
+        match self.store().get_tenant(&id).await {
+            Ok(t) => Ok(t.id),
+            Err(rampart_store::StoreError::NotFound) => Err(BastionError::Invalid(format!("no tenant {text}"))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Changes a target's labels or lockbox tenant. Grants on a label take
+    /// effect on the target at once, and a live session that loses its
+    /// grant (or now needs a lockbox approval it does not have) is cut by
+    /// its watcher.
+    pub async fn update_target(
+        &self,
+        actor: &Principal,
+        name: &str,
+        update: TargetUpdate,
+        source: Option<String>,
+    ) -> Result<TargetInfo, BastionError> {
+        let Some(mut target) = self.store().find_target(name).await? else { return Err(BastionError::NotFound) };
+        if let Some(labels) = &update.labels {
+            target.labels = check_labels(labels)?;
+        }
+        match update.lockbox_tenant.as_deref() {
+            None => {}
+            Some("") => target.lockbox_tenant = None,
+            Some(t) => target.lockbox_tenant = Some(self.lockbox_tenant(t).await?),
+        }
+        self.audit()
+            .record(
+                Event::new("bastion.target.updated", Outcome::Success, &actor.username)
+                    .object(target.name.as_str())
+                    .source(source)
+                    .attr("target_id", target.id.as_str())
+                    .attr("labels", target.labels.join(","))
+                    .attr("lockbox_tenant", target.lockbox_tenant.as_ref().map_or("", Id::as_str)),
+            )
+            .await?;
+        self.store().update_target_access(&target.id, &target.labels, target.lockbox_tenant.as_ref()).await?;
+        Ok(TargetInfo::from(&target))
+    }
+
+    /// The tenant whose data a target holds, with the label marks as they
+    /// are now; two tenants' marks on one target are a conflict.
+    pub(crate) async fn effective_lockbox_tenant(&self, target: &TargetRow) -> Result<Option<Id>, BastionError> {
+        let marks = self.store().list_lockbox_labels().await?;
+        lockbox_tenant_of(target, &marks).map_err(|(a, b)| {
+            BastionError::Conflict(format!(
+                "target {:?} carries the lockbox marks of two tenants ({a} and {b}); no one customer can approve it",
+                target.name
+            ))
+        })
+    }
+
+    /// Marks a label as holding a tenant's data: every target carrying it,
+    /// now and later, needs that tenant's lockbox approval.
+    pub async fn mark_lockbox_label(
+        &self,
+        actor: &Principal,
+        label: &str,
+        tenant: &str,
+        source: Option<String>,
+    ) -> Result<(), BastionError> {
+        if !valid_label(label) {
+            return Err(BastionError::Invalid(format!("label {label:?} is not KEY or KEY=VALUE")));
+        }
+        let tenant = self.lockbox_tenant(tenant).await?;
+        self.audit()
+            .record(
+                Event::new("lockbox.label.marked", Outcome::Success, &actor.username)
+                    .object(label)
+                    .tenant(Some(tenant.clone()))
+                    .source(source),
+            )
+            .await?;
+        self.store().set_lockbox_label(label, &tenant, &actor.username, now_ms()).await?;
+        Ok(())
+    }
+
+    pub async fn unmark_lockbox_label(
+        &self,
+        actor: &Principal,
+        label: &str,
+        source: Option<String>,
+    ) -> Result<(), BastionError> {
+        let Some((_, tenant)) = self.store().list_lockbox_labels().await?.into_iter().find(|(l, _)| l == label) else {
+            return Err(BastionError::NotFound);
+        };
+        self.audit()
+            .record(
+                Event::new("lockbox.label.unmarked", Outcome::Success, &actor.username)
+                    .object(label)
+                    .tenant(Some(tenant))
+                    .source(source),
+            )
+            .await?;
+        self.store().delete_lockbox_label(label).await?;
+        Ok(())
+    }
+
+    /// Every marked label and the tenant it names.
+    pub async fn lockbox_labels(&self) -> Result<Vec<LockboxLabel>, BastionError> {
+        Ok(self
+            .store()
+            .list_lockbox_labels()
+            .await?
+            .into_iter()
+            .map(|(label, tenant)| LockboxLabel { label, tenant_id: tenant.to_string() })
+            .collect())
     }
 
     /// Deletes a target and every grant on it.
@@ -337,4 +557,55 @@ impl Bastion {
 /// `ALGORITHM BASE64` without the comment OpenSSH may append.
 fn strip_comment(line: &str) -> String {
     line.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(labels: &[&str], tenant: Option<&str>) -> TargetRow {
+        TargetRow {
+            id: Id::from_trusted("tgt_1".into()),
+            name: "db".into(),
+            address: "127.0.0.1".into(),
+            port: 22,
+            host_key: String::new(),
+            login: "ops".into(),
+            credential_kind: "password".into(),
+            credential_sealed: Vec::new(),
+            created_at: 0,
+            labels: labels.iter().map(|l| (*l).to_owned()).collect(),
+            lockbox_tenant: tenant.map(|t| Id::from_trusted(t.into())),
+        }
+    }
+
+    #[test]
+    fn a_target_holds_the_tenant_of_its_own_mark_or_its_marked_labels_and_two_tenants_conflict() {
+        let marks = vec![
+            ("pci".to_owned(), Id::from_trusted("tnt_a".into())),
+            ("env=b".to_owned(), Id::from_trusted("tnt_b".into())),
+        ];
+        let a = Some(Id::from_trusted("tnt_a".into()));
+        assert_eq!(lockbox_tenant_of(&target(&[], None), &marks), Ok(None));
+        assert_eq!(lockbox_tenant_of(&target(&["env=prod"], None), &marks), Ok(None));
+        assert_eq!(lockbox_tenant_of(&target(&["pci"], None), &marks), Ok(a.clone()));
+        assert_eq!(lockbox_tenant_of(&target(&[], Some("tnt_a")), &marks), Ok(a.clone()));
+        assert_eq!(lockbox_tenant_of(&target(&["pci"], Some("tnt_a")), &marks), Ok(a), "the same tenant twice");
+        assert!(lockbox_tenant_of(&target(&["pci", "env=b"], None), &marks).is_err());
+        assert!(lockbox_tenant_of(&target(&["env=b"], Some("tnt_a")), &marks).is_err());
+    }
+
+    #[test]
+    fn labels_are_keys_or_key_value_pairs() {
+        for ok in ["pci", "env=prod", "k8s.io/zone=eu-1", "tier=", "a"] {
+            assert!(valid_label(ok), "{ok}");
+        }
+        for bad in ["", "=prod", "Env=prod", "env=pr od", "env=a,b", "-x", "env=a=b", &"k".repeat(64)] {
+            assert!(!valid_label(bad), "{bad}");
+        }
+        assert_eq!(
+            check_labels(&["b".into(), "a".into(), "b".into()]).ok(),
+            Some(vec!["a".to_owned(), "b".to_owned()])
+        );
+    }
 }

@@ -154,6 +154,15 @@ pub struct BastionConfig {
     /// `crates/rampart-bastion/RED-LINES.md`). Checked at start; a broken
     /// file stops the node with every problem listed. Unset: no red lines.
     pub red_lines: Option<std::path::PathBuf>,
+    /// The longest a just-in-time access request may ask for, in seconds.
+    pub jit_max_duration_secs: u64,
+    /// A just-in-time request nobody decided expires after this, in seconds.
+    pub jit_pending_timeout_secs: u64,
+    /// The longest window a lockbox request may ask for, in seconds.
+    pub lockbox_max_duration_secs: u64,
+    /// A lockbox request the customer admin did not decide expires after
+    /// this, in seconds.
+    pub lockbox_pending_timeout_secs: u64,
     /// Environment variables a client may pass to the target (`SendEnv`):
     /// exact names, or a prefix ending in `*`. Everything else is refused
     /// and noted on the session's start event. Names that change how the
@@ -245,6 +254,9 @@ impl BastionConfig {
     }
 }
 
+/// The longest any bastion access window or pending deadline may be: 90 days.
+pub const BASTION_MAX_WINDOW_SECS: u64 = 90 * 24 * 3600;
+
 impl Default for BastionConfig {
     fn default() -> Self {
         BastionConfig {
@@ -256,6 +268,10 @@ impl Default for BastionConfig {
             red_lines: None,
             env_allow: vec!["LANG".into(), "LC_*".into(), "TZ".into()],
             recording_mode: RecordingMode::Sync,
+            jit_max_duration_secs: 8 * 3600,
+            jit_pending_timeout_secs: 3600,
+            lockbox_max_duration_secs: 8 * 3600,
+            lockbox_pending_timeout_secs: 12 * 3600,
         }
     }
 }
@@ -773,6 +789,17 @@ impl Config {
         }
         if let Err(e) = self.bastion.validate_env() {
             return bad(&e);
+        }
+        let b = &self.bastion;
+        for (name, secs) in [
+            ("jit_max_duration_secs", b.jit_max_duration_secs),
+            ("jit_pending_timeout_secs", b.jit_pending_timeout_secs),
+            ("lockbox_max_duration_secs", b.lockbox_max_duration_secs),
+            ("lockbox_pending_timeout_secs", b.lockbox_pending_timeout_secs),
+        ] {
+            if secs == 0 || secs > BASTION_MAX_WINDOW_SECS {
+                return bad(&format!("bastion.{name} must be between 1 and {BASTION_MAX_WINDOW_SECS} (90 days)"));
+            }
         }
         if self.kms.seal == SealKind::Shamir {
             if self.kms.keystore != KeystoreKind::Software {

@@ -66,6 +66,15 @@ pub enum Permission {
     BastionManage,
     /// Approve or deny commands held by a `review` red line (never one's own).
     BastionReview,
+    /// Approve, deny or revoke just-in-time bastion access requests (never
+    /// one's own). Apart from `BastionReview` because letting one held
+    /// command run and handing out access to a target for hours are not
+    /// the same power: a token scoped to review commands cannot grant access.
+    BastionApprove,
+    /// As a tenant's customer admin: approve or deny access to the tenant's
+    /// data on lockbox targets, and see every such access (the access
+    /// transparency view). Effective only inside one's own tenant.
+    LockboxApprove,
     /// Read alarm, vulnerability and incident tickets (customer roles: only
     /// their own tenant's).
     TicketRead,
@@ -106,6 +115,7 @@ impl Role {
                 SourceWrite,
                 SshKeySelf,
                 BastionReview,
+                BastionApprove,
                 TicketRead,
                 TicketWrite,
                 NotifyManage,
@@ -121,9 +131,17 @@ impl Role {
                 &[UserRead, TenantRead, AuditRead, SystemRead, SourceRead, TokenSelf, TicketRead, DetectRead]
             }
             // Sees its own tenant's tickets; the operator's SOC works them.
-            Role::CustomerAdmin => {
-                &[UserRead, UserWrite, TenantRead, TokenSelf, AccessKeySelf, KmsUse, KmsManage, TicketRead]
-            }
+            Role::CustomerAdmin => &[
+                UserRead,
+                UserWrite,
+                TenantRead,
+                TokenSelf,
+                AccessKeySelf,
+                KmsUse,
+                KmsManage,
+                TicketRead,
+                LockboxApprove,
+            ],
             Role::CustomerUser => &[TenantRead, TokenSelf, AccessKeySelf, KmsUse],
         }
     }
@@ -155,7 +173,7 @@ impl Role {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 21] = [
+    pub const ALL: [Permission; 23] = [
         Permission::UserRead,
         Permission::UserWrite,
         Permission::TenantRead,
@@ -172,6 +190,8 @@ impl Permission {
         Permission::SshKeySelf,
         Permission::BastionManage,
         Permission::BastionReview,
+        Permission::BastionApprove,
+        Permission::LockboxApprove,
         Permission::TicketRead,
         Permission::TicketWrite,
         Permission::NotifyManage,
@@ -197,6 +217,8 @@ impl Permission {
             Permission::SshKeySelf => "ssh_key_self",
             Permission::BastionManage => "bastion_manage",
             Permission::BastionReview => "bastion_review",
+            Permission::BastionApprove => "bastion_approve",
+            Permission::LockboxApprove => "lockbox_approve",
             Permission::TicketRead => "ticket_read",
             Permission::TicketWrite => "ticket_write",
             Permission::NotifyManage => "notify_manage",

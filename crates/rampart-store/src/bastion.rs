@@ -1,5 +1,6 @@
-//! The SSH bastion's rows: users' registered public keys, targets and
-//! grants. A target's credential is stored only sealed (a KMS envelope);
+//! The SSH bastion's rows: users' registered public keys, targets (with
+//! their labels and lockbox tenant) and grants (on a target or on a
+//! label). A target's credential is stored only sealed (a KMS envelope);
 //! this module never sees it in the clear.
 
 use rampart_core::Id;
@@ -9,8 +10,10 @@ use sqlx::any::AnyRow;
 use crate::{Result, Store, StoreError};
 
 const KEY_COLUMNS: &str = "id, user_id, fingerprint, public_key, comment, created_at";
-const TARGET_COLUMNS: &str = "id, name, address, port, host_key, login, credential_kind, credential_sealed, created_at";
-const GRANT_COLUMNS: &str = "id, user_id, target_id, login, actions, not_before, not_after, created_by, created_at";
+const TARGET_COLUMNS: &str =
+    "id, name, address, port, host_key, login, credential_kind, credential_sealed, created_at, labels, lockbox_tenant";
+const GRANT_COLUMNS: &str =
+    "id, user_id, target_id, label, login, actions, not_before, not_after, created_by, created_at, request_id";
 
 /// A user's registered SSH public key.
 #[derive(Debug, Clone)]
@@ -41,6 +44,11 @@ pub struct TargetRow {
     /// The credential, sealed by the KMS envelope API.
     pub credential_sealed: Vec<u8>,
     pub created_at: i64,
+    /// Labels, `key=value` or plain names, sorted and unique.
+    pub labels: Vec<String>,
+    /// The tenant whose data the target holds: access also needs a lockbox
+    /// approval by that tenant's customer admin.
+    pub lockbox_tenant: Option<Id>,
 }
 
 impl std::fmt::Debug for TargetRow {
@@ -52,16 +60,23 @@ impl std::fmt::Debug for TargetRow {
             .field("port", &self.port)
             .field("login", &self.login)
             .field("credential_kind", &self.credential_kind)
+            .field("labels", &self.labels)
+            .field("lockbox_tenant", &self.lockbox_tenant)
             .finish_non_exhaustive()
     }
 }
 
-/// Who may reach which target as which login, how, and when.
+/// Who may reach which target (or every target with a label) as which
+/// login, how, and when.
 #[derive(Debug, Clone)]
 pub struct GrantRow {
     pub id: Id,
     pub user_id: Id,
-    pub target_id: Id,
+    /// The one target, or `None` for a grant on `label`.
+    pub target_id: Option<Id>,
+    /// The label (`key=value` or a plain name) of a grant on a label.
+    pub label: Option<String>,
+    /// The login on the target; `*` on a label grant means each target's own.
     pub login: String,
     /// Comma-separated actions: `shell`, `exec`, `sftp`.
     pub actions: String,
@@ -69,6 +84,8 @@ pub struct GrantRow {
     pub not_after: i64,
     pub created_by: String,
     pub created_at: i64,
+    /// The just-in-time request this grant was made from, if any.
+    pub request_id: Option<Id>,
 }
 
 fn ssh_key(row: &AnyRow) -> Result<SshKeyRow> {
@@ -94,20 +111,36 @@ fn target(row: &AnyRow) -> Result<TargetRow> {
         credential_kind: row.try_get("credential_kind")?,
         credential_sealed: row.try_get("credential_sealed")?,
         created_at: row.try_get("created_at")?,
+        labels: split_labels(&row.try_get::<String, _>("labels")?),
+        lockbox_tenant: row.try_get::<Option<String>, _>("lockbox_tenant")?.map(Id::from_trusted),
     })
+}
+
+/// Labels as stored: sorted, comma-separated (labels hold no comma).
+fn join_labels(labels: &[String]) -> String {
+    let mut sorted: Vec<&str> = labels.iter().map(String::as_str).collect();
+    sorted.sort_unstable();
+    sorted.dedup();
+    sorted.join(",")
+}
+
+fn split_labels(text: &str) -> Vec<String> {
+    text.split(',').filter(|l| !l.is_empty()).map(str::to_owned).collect()
 }
 
 fn grant(row: &AnyRow) -> Result<GrantRow> {
     Ok(GrantRow {
         id: Id::from_trusted(row.try_get("id")?),
         user_id: Id::from_trusted(row.try_get("user_id")?),
-        target_id: Id::from_trusted(row.try_get("target_id")?),
+        target_id: row.try_get::<Option<String>, _>("target_id")?.map(Id::from_trusted),
+        label: row.try_get("label")?,
         login: row.try_get("login")?,
         actions: row.try_get("actions")?,
         not_before: row.try_get("not_before")?,
         not_after: row.try_get("not_after")?,
         created_by: row.try_get("created_by")?,
         created_at: row.try_get("created_at")?,
+        request_id: row.try_get::<Option<String>, _>("request_id")?.map(Id::from_trusted),
     })
 }
 
@@ -157,7 +190,7 @@ impl Store {
 
     pub async fn insert_target(&self, t: &TargetRow) -> Result<()> {
         sqlx::query(&format!(
-            "INSERT INTO bastion_targets ({TARGET_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            "INSERT INTO bastion_targets ({TARGET_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
         ))
         .bind(t.id.as_str())
         .bind(&t.name)
@@ -168,8 +201,24 @@ impl Store {
         .bind(&t.credential_kind)
         .bind(t.credential_sealed.clone())
         .bind(t.created_at)
+        .bind(join_labels(&t.labels))
+        .bind(t.lockbox_tenant.as_ref().map(Id::as_str))
         .execute(&self.pool)
         .await?;
+        Ok(())
+    }
+
+    /// Replaces a target's labels and lockbox tenant.
+    pub async fn update_target_access(&self, id: &Id, labels: &[String], lockbox_tenant: Option<&Id>) -> Result<()> {
+        let done = sqlx::query("UPDATE bastion_targets SET labels = $2, lockbox_tenant = $3 WHERE id = $1")
+            .bind(id.as_str())
+            .bind(join_labels(labels))
+            .bind(lockbox_tenant.map(Id::as_str))
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
         Ok(())
     }
 
@@ -201,20 +250,7 @@ impl Store {
     }
 
     pub async fn insert_grant(&self, g: &GrantRow) -> Result<()> {
-        sqlx::query(&format!(
-            "INSERT INTO bastion_grants ({GRANT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-        ))
-        .bind(g.id.as_str())
-        .bind(g.user_id.as_str())
-        .bind(g.target_id.as_str())
-        .bind(&g.login)
-        .bind(&g.actions)
-        .bind(g.not_before)
-        .bind(g.not_after)
-        .bind(&g.created_by)
-        .bind(g.created_at)
-        .execute(&self.pool)
-        .await?;
+        grant_insert(g).execute(&self.pool).await?;
         Ok(())
     }
 
@@ -225,10 +261,13 @@ impl Store {
         rows.iter().map(grant).collect()
     }
 
-    /// The grants of one user on one target, whatever their window.
+    /// The grants of one user that may cover one target, whatever their
+    /// window: those naming it, and every grant of the user on a label
+    /// (which labels the target carries is the caller's rule).
     pub async fn grants_for(&self, user: &Id, target: &Id) -> Result<Vec<GrantRow>> {
         let rows = sqlx::query(&format!(
-            "SELECT {GRANT_COLUMNS} FROM bastion_grants WHERE user_id = $1 AND target_id = $2 ORDER BY id LIMIT 1000"
+            "SELECT {GRANT_COLUMNS} FROM bastion_grants \
+             WHERE user_id = $1 AND (target_id = $2 OR label IS NOT NULL) ORDER BY id LIMIT 1000"
         ))
         .bind(user.as_str())
         .bind(target.as_str())
@@ -245,4 +284,24 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// The statement that stores a grant, on the pool or inside a transaction
+/// (an approved just-in-time request stores its grant with its decision).
+pub(crate) fn grant_insert(g: &GrantRow) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments<'_>> {
+    sqlx::query(
+        "INSERT INTO bastion_grants (id, user_id, target_id, label, login, actions, not_before, not_after, \
+         created_by, created_at, request_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(g.id.as_str())
+    .bind(g.user_id.as_str())
+    .bind(g.target_id.as_ref().map(Id::as_str))
+    .bind(g.label.as_deref())
+    .bind(&g.login)
+    .bind(&g.actions)
+    .bind(g.not_before)
+    .bind(g.not_after)
+    .bind(&g.created_by)
+    .bind(g.created_at)
+    .bind(g.request_id.as_ref().map(Id::as_str))
 }

@@ -10,6 +10,7 @@
 //! `migrations/sqlite` and `migrations/postgres`. This crate holds no policy:
 //! it does not decide who may do what, it only stores and fetches.
 
+pub mod access;
 mod access_keys;
 mod audit;
 mod bastion;
@@ -28,6 +29,7 @@ mod tickets;
 mod tokens;
 mod users;
 
+pub use access::{AccessRequestRow, Decision, LockboxAccessRow, RequestFilter};
 pub use access_keys::AccessKeyRow;
 pub use audit::{EventFilter, StoredEvent, TableAuditSink};
 pub use bastion::{GrantRow, SshKeyRow, TargetRow};

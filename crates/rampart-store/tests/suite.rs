@@ -48,6 +48,7 @@ on_every_backend!(
     bastion_keys_targets_and_grants_round_trip,
     bastion_reviews_are_decided_once,
     bastion_sessions_end_once_and_take_one_termination,
+    bastion_access_requests_are_decided_once_and_lockbox_windows_hold,
     tickets_compare_and_set_keep_one_joinable_per_key_and_bound_events,
     ticket_listing_holds_at_scale_with_indexed_filters_and_keyset_pages,
     the_outbox_leases_retries_and_dead_letters,
@@ -535,6 +536,8 @@ async fn bastion_keys_targets_and_grants_round_trip(store: Store) {
         credential_kind: "private_key".to_owned(),
         credential_sealed: sealed.clone(),
         created_at: 2_000,
+        labels: vec!["pci".to_owned(), "env=prod".to_owned()],
+        lockbox_tenant: None,
     };
     store.insert_target(&target).await.unwrap();
     assert!(
@@ -542,21 +545,43 @@ async fn bastion_keys_targets_and_grants_round_trip(store: Store) {
     );
     let found = store.find_target("db-1").await.unwrap().unwrap();
     assert_eq!((found.port, found.credential_sealed), (2022, sealed));
+    assert_eq!(found.labels, ["env=prod", "pci"], "labels come back sorted");
+    let tenant = store.create_tenant("acme", 1_000).await.unwrap();
+    store.update_target_access(&target.id, &["tier=gold".to_owned()], Some(&tenant.id)).await.unwrap();
+    let found = store.find_target("db-1").await.unwrap().unwrap();
+    assert_eq!((found.labels, found.lockbox_tenant), (vec!["tier=gold".to_owned()], Some(tenant.id.clone())));
+    store.update_target_access(&target.id, &[], None).await.unwrap();
+    let found = store.find_target("db-1").await.unwrap().unwrap();
+    assert!(found.labels.is_empty() && found.lockbox_tenant.is_none());
+    assert!(matches!(
+        store.update_target_access(&Id::from_trusted("bt_9".to_owned()), &[], None).await,
+        Err(StoreError::NotFound)
+    ));
     let grant = |id: &str| GrantRow {
         id: Id::from_trusted(id.to_owned()),
         user_id: bob.id.clone(),
-        target_id: target.id.clone(),
+        target_id: Some(target.id.clone()),
+        label: None,
         login: "ops".to_owned(),
         actions: "shell,exec".to_owned(),
         not_before: 1_000,
         not_after: 9_000,
         created_by: "alice".to_owned(),
         created_at: 2_000,
+        request_id: None,
     };
     store.insert_grant(&grant("bg_1")).await.unwrap();
     store.insert_grant(&grant("bg_2")).await.unwrap();
+    // A grant on a label is among the candidates for every target; one
+    // naming both a target and a label, or neither, is refused by the schema.
+    let on_label = GrantRow { target_id: None, label: Some("env=prod".to_owned()), ..grant("bg_3") };
+    store.insert_grant(&on_label).await.unwrap();
+    assert!(store.insert_grant(&GrantRow { label: Some("x".to_owned()), ..grant("bg_4") }).await.is_err());
+    assert!(store.insert_grant(&GrantRow { target_id: None, ..grant("bg_5") }).await.is_err());
     let grants = store.grants_for(&bob.id, &target.id).await.unwrap();
-    assert_eq!(grants.iter().map(|g| g.id.as_str()).collect::<Vec<_>>(), ["bg_1", "bg_2"]);
+    assert_eq!(grants.iter().map(|g| g.id.as_str()).collect::<Vec<_>>(), ["bg_1", "bg_2", "bg_3"]);
+    assert_eq!(grants[2].label.as_deref(), Some("env=prod"));
+    store.delete_grant(&Id::from_trusted("bg_3".to_owned())).await.unwrap();
     assert!(store.grants_for(&alice.id, &target.id).await.unwrap().is_empty());
     store.delete_grant(&Id::from_trusted("bg_1".to_owned())).await.unwrap();
     assert!(matches!(store.delete_grant(&Id::from_trusted("bg_1".to_owned())).await, Err(StoreError::NotFound)));
@@ -1000,4 +1025,197 @@ async fn source_certs_are_valid_until_revoked_and_retention_prunes_only_old_rows
     assert_eq!(store.prune_source_events("other", 1_000).await.expect("prune"), 1);
     assert_eq!(store.prune_source_events("fw-01", 1_000).await.expect("prune"), 5);
     assert_eq!(store.max_indexed_ledger_position().await.expect("max"), Some(10));
+}
+
+/// Just-in-time and lockbox requests: decided once and only before their
+/// deadline (expired only after it); an approved just-in-time request and
+/// its grant are stored together, and revoking it takes the grant; a
+/// lockbox approval holds only inside its window, for its requester,
+/// target and tenant; the transparency view joins each access with its
+/// session's recording hash and the request's reason.
+async fn bastion_access_requests_are_decided_once_and_lockbox_windows_hold(store: Store) {
+    use rampart_store::access::{APPROVED, DENIED, EXPIRED, JIT, LOCKBOX, PENDING, REVOKED};
+    use rampart_store::{AccessRequestRow, Decision, RequestFilter, SessionEnd, SessionRow};
+    let bob = user(&store, "bob", Role::OperationsEngineer, None).await;
+    let carol = user(&store, "carol", Role::OperationsEngineer, None).await;
+    let acme = store.create_tenant("acme", 1_000).await.unwrap();
+    let other = store.create_tenant("other", 1_000).await.unwrap();
+    let target = TargetRow {
+        id: Id::from_trusted("bt_1".to_owned()),
+        name: "db".to_owned(),
+        address: "10.0.0.5".to_owned(),
+        port: 22,
+        host_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHost".to_owned(),
+        login: "ops".to_owned(),
+        credential_kind: "password".to_owned(),
+        credential_sealed: vec![1, 2, 3],
+        created_at: 1_000,
+        labels: Vec::new(),
+        lockbox_tenant: Some(acme.id.clone()),
+    };
+    store.insert_target(&target).await.unwrap();
+    let request = |id: &str, kind: &str, who: &rampart_store::UserRow, expires_at: i64| AccessRequestRow {
+        id: Id::from_trusted(id.to_owned()),
+        kind: kind.to_owned(),
+        requester_id: who.id.clone(),
+        requester: who.username.clone(),
+        target: Some("db".to_owned()),
+        label: None,
+        login: "ops".to_owned(),
+        actions: if kind == JIT { "shell".to_owned() } else { String::new() },
+        tenant_id: (kind == LOCKBOX).then(|| acme.id.clone()),
+        reason_code: if kind == LOCKBOX { "incident".to_owned() } else { String::new() },
+        reason: "disk full".to_owned(),
+        duration_secs: 60,
+        status: PENDING.to_owned(),
+        decided_by: None,
+        comment: String::new(),
+        created_at: 1_000,
+        expires_at,
+        decided_at: None,
+        valid_from: None,
+        valid_until: None,
+        grant_id: None,
+    };
+    for r in [
+        request("rq_1", JIT, &bob, 10_000),
+        request("rq_2", JIT, &bob, 10_000),
+        request("rq_3", JIT, &carol, 2_000),
+        request("lb_1", LOCKBOX, &bob, 10_000),
+        request("lb_2", LOCKBOX, &bob, 10_000),
+    ] {
+        store.insert_access_request(&r).await.unwrap();
+    }
+    assert!(store.insert_access_request(&request("rq_1", JIT, &bob, 1)).await.is_err(), "ids are unique");
+    assert!(matches!(store.find_access_request(LOCKBOX, "rq_1").await, Err(StoreError::NotFound)), "kinds apart");
+    let mine = RequestFilter { kind: JIT, requester: Some(&bob.id), tenant: None, status: None };
+    assert_eq!(store.list_access_requests(&mine, 10).await.unwrap().len(), 2);
+    let acme_box = RequestFilter { kind: LOCKBOX, requester: None, tenant: Some(&acme.id), status: Some(PENDING) };
+    assert_eq!(store.list_access_requests(&acme_box, 10).await.unwrap().len(), 2);
+    let other_box = RequestFilter { kind: LOCKBOX, requester: None, tenant: Some(&other.id), status: None };
+    assert!(store.list_access_requests(&other_box, 10).await.unwrap().is_empty());
+
+    // Approval with its grant, in one step; decided once.
+    let grant = GrantRow {
+        id: Id::from_trusted("bg_1".to_owned()),
+        user_id: bob.id.clone(),
+        target_id: Some(target.id.clone()),
+        label: None,
+        login: "ops".to_owned(),
+        actions: "shell".to_owned(),
+        not_before: 5_000,
+        not_after: 65_000,
+        created_by: "alice".to_owned(),
+        created_at: 5_000,
+        request_id: Some(Id::from_trusted("rq_1".to_owned())),
+    };
+    let approve =
+        Decision { status: APPROVED, by: Some("alice"), comment: "ok", at: 5_000, window: Some((5_000, 65_000)) };
+    let approved = store.decide_access_request("rq_1", &approve, Some(&grant)).await.unwrap();
+    assert_eq!((approved.status.as_str(), approved.grant_id.as_ref().map(Id::as_str)), (APPROVED, Some("bg_1")));
+    assert_eq!(store.grants_for(&bob.id, &target.id).await.unwrap().len(), 1);
+    let deny = Decision { status: DENIED, by: Some("dave"), comment: "", at: 5_001, window: None };
+    assert!(matches!(store.decide_access_request("rq_1", &deny, None).await, Err(StoreError::Conflict(_))));
+    // A failed decision stores no grant: the same grant id again would clash.
+    let again = GrantRow { id: Id::from_trusted("bg_2".to_owned()), ..grant.clone() };
+    assert!(store.decide_access_request("rq_1", &approve, Some(&again)).await.is_err());
+    assert_eq!(store.grants_for(&bob.id, &target.id).await.unwrap().len(), 1, "no second grant");
+    store.decide_access_request("rq_2", &deny, None).await.unwrap();
+
+    // Past its deadline a request cannot be approved, only expired; before it, not expired.
+    assert!(matches!(store.decide_access_request("rq_3", &approve, None).await, Err(StoreError::Conflict(_))));
+    let overdue = store.overdue_access_requests(JIT, 5_000).await.unwrap();
+    assert_eq!(overdue.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["rq_3"]);
+    let expire = Decision { status: EXPIRED, by: None, comment: "", at: 5_000, window: None };
+    assert!(store.decide_access_request("lb_2", &expire, None).await.is_err(), "not before its deadline");
+    assert_eq!(store.decide_access_request("rq_3", &expire, None).await.unwrap().status, EXPIRED);
+    assert!(store.overdue_access_requests(JIT, 5_000).await.unwrap().is_empty());
+
+    // Revoking takes the grant; only an approved request is revoked.
+    let revoked = store.revoke_access_request("rq_1", "alice", 7_000).await.unwrap();
+    assert_eq!((revoked.status.as_str(), revoked.valid_until), (REVOKED, Some(7_000)));
+    assert!(store.grants_for(&bob.id, &target.id).await.unwrap().is_empty(), "the grant went with it");
+    assert!(matches!(store.revoke_access_request("rq_1", "alice", 7_001).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(store.revoke_access_request("rq_2", "alice", 7_001).await, Err(StoreError::Conflict(_))));
+
+    // A lockbox window holds for its requester, target and tenant only.
+    let window = Decision { status: APPROVED, by: Some("cus"), comment: "", at: 5_000, window: Some((5_000, 8_000)) };
+    store.decide_access_request("lb_1", &window, None).await.unwrap();
+    let holds = |who: Id, target: &'static str, tenant: Id, at: i64| {
+        let store = store.clone();
+        async move { store.lockbox_approval(&who, target, &tenant, at).await.unwrap().map(|r| r.id.to_string()) }
+    };
+    assert_eq!(holds(bob.id.clone(), "db", acme.id.clone(), 5_000).await.as_deref(), Some("lb_1"));
+    assert_eq!(holds(bob.id.clone(), "db", acme.id.clone(), 7_999).await.as_deref(), Some("lb_1"));
+    assert_eq!(holds(bob.id.clone(), "db", acme.id.clone(), 8_000).await, None, "the window's end is exclusive");
+    assert_eq!(holds(bob.id.clone(), "db", acme.id.clone(), 4_999).await, None);
+    assert_eq!(holds(carol.id.clone(), "db", acme.id.clone(), 6_000).await, None, "another requester");
+    assert_eq!(holds(bob.id.clone(), "db", other.id.clone(), 6_000).await, None, "another tenant's target");
+    assert_eq!(holds(bob.id.clone(), "db-2", acme.id.clone(), 6_000).await, None);
+
+    // The transparency view: the access, its session's end and hash, the reason.
+    store
+        .insert_lockbox_access("ses_1", &acme.id, &Id::from_trusted("lb_1".to_owned()), "bob", "db", 6_000)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .insert_lockbox_access("ses_1", &acme.id, &Id::from_trusted("lb_1".to_owned()), "bob", "db", 6_000)
+            .await
+            .is_err()
+    );
+    let session = SessionRow {
+        id: "ses_1".into(),
+        connection_id: "con_1".into(),
+        user_id: bob.id.to_string(),
+        username: "bob".into(),
+        target: "db".into(),
+        action: "shell".into(),
+        login: "ops".into(),
+        command: None,
+        recording: Some("/data/recordings/ses_1.cast".into()),
+        started_at: 6_000,
+        ended_at: None,
+        outcome: None,
+        reason: None,
+        recording_sha256: None,
+        recording_bytes: None,
+        terminate_by: None,
+        terminate_at: None,
+    };
+    store.insert_bastion_session(&session).await.unwrap();
+    let running = store.list_lockbox_accesses(Some(&acme.id), 10).await.unwrap();
+    assert_eq!((running.len(), running[0].ended_at), (1, None));
+    let end = SessionEnd {
+        outcome: "denied".into(),
+        reason: Some("grant_ended".into()),
+        recording_sha256: Some("cd".repeat(32)),
+        recording_bytes: Some(4321),
+    };
+    store.end_bastion_session("ses_1", &end, 8_000).await.unwrap();
+    let seen = store.list_lockbox_accesses(Some(&acme.id), 10).await.unwrap();
+    let a = &seen[0];
+    assert_eq!(
+        (a.username.as_str(), a.reason.as_str(), a.reason_code.as_str(), a.approved_by.as_deref()),
+        ("bob", "disk full", "incident", Some("cus"))
+    );
+    assert_eq!(
+        (a.recording_sha256.clone(), a.recording_bytes, a.ended_at),
+        (Some("cd".repeat(32)), Some(4321), Some(8_000))
+    );
+    assert!(store.list_lockbox_accesses(Some(&other.id), 10).await.unwrap().is_empty(), "another tenant sees nothing");
+
+    // Labels marked as holding a tenant's data: set, replaced, removed.
+    store.set_lockbox_label("pci", &acme.id, "alice", 1_000).await.unwrap();
+    store.set_lockbox_label("env=prod", &acme.id, "alice", 1_000).await.unwrap();
+    store.set_lockbox_label("pci", &other.id, "alice", 2_000).await.unwrap();
+    let marks = store.list_lockbox_labels().await.unwrap();
+    assert_eq!(marks, vec![("env=prod".to_owned(), acme.id.clone()), ("pci".to_owned(), other.id.clone())]);
+    store.delete_lockbox_label("pci").await.unwrap();
+    assert!(matches!(store.delete_lockbox_label("pci").await, Err(StoreError::NotFound)));
+    assert!(
+        store.set_lockbox_label("x", &Id::from_trusted("tnt_none".to_owned()), "alice", 1).await.is_err(),
+        "a tenant"
+    );
+    assert_eq!(store.list_lockbox_accesses(None, 10).await.unwrap().len(), 1);
 }

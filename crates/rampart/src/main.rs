@@ -92,6 +92,13 @@ pub enum Command {
     /// Bastion sessions: list, show, play a recording, terminate.
     #[command(subcommand)]
     Session(cmd::bastion::SessionCmd),
+    /// Just-in-time access to bastion targets: request, list, show, approve, deny, revoke.
+    #[command(subcommand)]
+    Access(cmd::access::AccessCmd),
+    /// The customer lockbox: request access to a tenant's data, approve or
+    /// deny it (customer admins), and see every access (transparency view).
+    #[command(subcommand)]
+    Lockbox(cmd::access::LockboxCmd),
     /// Keys, aliases, policies and cryptography of the Key Management Service.
     #[command(subcommand)]
     Kms(cmd::kms::KmsCmd),

@@ -13,6 +13,7 @@ use rampart_store::UserRow;
 use russh::server::Auth;
 
 use super::{Connection, Stage, parse_login};
+use crate::grants::Access;
 use crate::targets::parse_host_key;
 use crate::{Bastion, upstream};
 
@@ -115,10 +116,20 @@ impl Connection {
                 return Err(("internal error".into(), "internal_error"));
             }
         };
-        match self.bastion.authorize(&user, &target, None).await {
-            Ok(Some(_)) => {}
-            Ok(None) => {
+        match self.bastion.access(&user, &target, None).await {
+            Ok(Access::Granted { .. }) => {}
+            Ok(Access::NoGrant) => {
                 return Err((format!("{} has no grant on {}", user.username, target.name), "no_grant"));
+            }
+            Ok(Access::NoLockbox) => {
+                return Err((
+                    format!(
+                        "{} holds a customer's data: {} needs the customer's lockbox approval \
+                         (rampart lockbox request {})",
+                        target.name, user.username, target.name
+                    ),
+                    "lockbox_not_approved",
+                ));
             }
             Err(e) => {
                 tracing::error!(error = %e, "reading grants failed");

@@ -838,7 +838,9 @@ impl Connection {
             self.refused("action_not_granted", event).await;
             return self.answer(session, channel, false);
         };
-        let scope = Scope { user: user.username.clone(), target: target.name.clone(), ..Scope::default() };
+        let target_labels = crate::targets::label_map(&target.labels);
+        let scope =
+            Scope { user: user.username.clone(), target: target.name.clone(), target_labels, ..Scope::default() };
         // An exec command is a command line like any other: decided and in
         // the ledger before it reaches the target.
         if let (Kind::Exec, Some(cmd)) = (kind, &command_text) {
@@ -962,6 +964,13 @@ impl Connection {
             return self.answer(session, channel, false);
         }
         shared.started.store(true, Ordering::SeqCst);
+        // On a target holding a tenant's data, the access is in the ledger
+        // and the tenant's transparency view before the target sees it.
+        if let Err(e) = self.bastion.record_lockbox_access(shared.session_id.as_str(), &user, &target).await {
+            tracing::warn!(error = %e, session = %shared.session_id, "a lockbox access could not be recorded; refusing");
+            shared.end(Outcome::Denied, Some("lockbox_not_approved")).await;
+            return self.answer(session, channel, false);
+        }
         if let (Some(allow), Ok(mut tap)) = (allow, shared.sftp.lock()) {
             *tap = Some(SftpTap {
                 audit: sftp::Audit::new(allow),

@@ -1,14 +1,15 @@
 //! The SSH bastion's resources: the caller's SSH public keys
-//! (`/api/v1/ssh-keys`), and the targets and grants an administrator
-//! manages (`/api/v1/bastion/…`). A target's credential goes in once and
-//! never comes out.
+//! (`/api/v1/ssh-keys`), and the targets (with labels and a lockbox
+//! tenant) and grants (on a target or a label) an administrator manages
+//! (`/api/v1/bastion/…`). A target's credential goes in once and never
+//! comes out. Just-in-time requests and the lockbox are in `access.rs`.
 
 use axum::extract::{Path, State};
 use axum::{Extension, Json};
 use http::StatusCode;
 use rampart_auth::SshKeyInfo;
 use rampart_bastion_ssh::{
-    Action, BastionError, Credential, GrantInfo, NewGrant, NewTarget, ReviewInfo, SessionInfo, TargetInfo,
+    Action, BastionError, Credential, GrantInfo, NewGrant, NewTarget, ReviewInfo, SessionInfo, TargetInfo, TargetUpdate,
 };
 use rampart_core::Principal;
 use secrecy::SecretString;
@@ -26,7 +27,9 @@ impl From<BastionError> for ApiError {
             }
             BastionError::NotFound => ApiError::not_found(),
             BastionError::Conflict(d) => ApiError::new(StatusCode::CONFLICT, "conflict", "Conflict", d),
-            BastionError::Forbidden(d) => ApiError::forbidden(d),
+            // The service's own refusal (deciding one's own request,
+            // another tenant's lockbox), apart from the route gate's `forbidden`.
+            BastionError::Forbidden(d) => ApiError::new(StatusCode::FORBIDDEN, "not-permitted", "Not permitted", d),
             BastionError::AuditUnavailable(e) => {
                 tracing::error!(error = %e, "action refused: audit record not durable");
                 ApiError::unavailable("the audit trail did not confirm the record; the action was not performed")
@@ -110,6 +113,14 @@ pub struct CreateTarget {
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub password: Option<SecretString>,
+    /// Labels, `key=value` or plain names (at most 32), that grants and
+    /// red lines may name instead of the target.
+    #[serde(default)]
+    pub labels: Vec<String>,
+    /// The id of the tenant whose data the target holds: access then also
+    /// needs that tenant's customer admin's lockbox approval.
+    #[serde(default)]
+    pub lockbox_tenant: Option<String>,
 }
 
 fn default_port() -> u16 {
@@ -144,8 +155,39 @@ pub async fn create_target(
         host_key: body.host_key,
         login: body.login,
         credential,
+        labels: body.labels,
+        lockbox_tenant: body.lockbox_tenant,
     };
     Ok((StatusCode::CREATED, Json(state.bastion.create_target(&p, new, client.text()).await?)))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTarget {
+    /// The target's labels, replacing the present ones.
+    #[serde(default)]
+    pub labels: Option<Vec<String>>,
+    /// A tenant id to mark the target as holding that tenant's data, or
+    /// `""` to unmark it.
+    #[serde(default)]
+    pub lockbox_tenant: Option<String>,
+}
+
+/// Changes a target's labels or lockbox tenant; live sessions no grant (or
+/// lockbox approval) covers any more are cut within seconds.
+#[utoipa::path(patch, path = "/api/v1/bastion/targets/{name}", tag = "bastion", security(("bearer" = [])),
+    params(("name" = String, Path)), request_body = UpdateTarget,
+    responses((status = 200, body = TargetInfo), (status = 404, body = crate::problem::Problem),
+        (status = 422, body = crate::problem::Problem)))]
+pub async fn update_target(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    client: ClientAddr,
+    Path(name): Path<String>,
+    ApiJson(body): ApiJson<UpdateTarget>,
+) -> Result<Json<TargetInfo>, ApiError> {
+    let update = TargetUpdate { labels: body.labels, lockbox_tenant: body.lockbox_tenant };
+    Ok(Json(state.bastion.update_target(&p, &name, update, client.text()).await?))
 }
 
 /// Deletes a target and its grants.
@@ -172,8 +214,15 @@ pub async fn list_grants(State(state): State<AppState>) -> Result<Json<Vec<Grant
 #[serde(deny_unknown_fields)]
 pub struct CreateGrant {
     pub username: String,
-    pub target: String,
-    /// The login on the target; the target's own when absent.
+    /// The one target; or give `label`.
+    #[serde(default)]
+    pub target: Option<String>,
+    /// A label (`key=value` or a name): the grant covers every target
+    /// carrying it, now and later.
+    #[serde(default)]
+    pub label: Option<String>,
+    /// The login on the target; the target's own when absent (on a label:
+    /// each target's own).
     #[serde(default)]
     pub login: Option<String>,
     pub actions: Vec<Action>,
@@ -193,6 +242,7 @@ pub async fn create_grant(
     let new = NewGrant {
         username: body.username,
         target: body.target,
+        label: body.label,
         login: body.login,
         actions: body.actions,
         not_before: None,

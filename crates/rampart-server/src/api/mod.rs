@@ -2,6 +2,7 @@
 //! (`/healthz`, `/readyz`, `/metrics`). [`routes`] is the one place where
 //! routes are declared, each with the access it needs.
 
+pub mod access;
 pub mod access_keys;
 pub mod audit;
 pub mod auth;
@@ -104,6 +105,7 @@ pub fn routes() -> Routes {
         .add(M::DELETE, "/api/v1/ssh-keys/{id}", Permission(SshKeySelf), delete(bastion::remove_key))
         .add(M::GET, "/api/v1/bastion/targets", Permission(BastionManage), get(bastion::list_targets))
         .add(M::POST, "/api/v1/bastion/targets", Permission(BastionManage), post(bastion::create_target))
+        .add(M::PATCH, "/api/v1/bastion/targets/{name}", Permission(BastionManage), patch(bastion::update_target))
         .add(M::DELETE, "/api/v1/bastion/targets/{name}", Permission(BastionManage), delete(bastion::delete_target))
         .add(M::GET, "/api/v1/bastion/grants", Permission(BastionManage), get(bastion::list_grants))
         .add(M::POST, "/api/v1/bastion/grants", Permission(BastionManage), post(bastion::create_grant))
@@ -111,6 +113,40 @@ pub fn routes() -> Routes {
         .add(M::GET, "/api/v1/bastion/reviews", Permission(BastionReview), get(bastion::list_reviews))
         .add(M::POST, "/api/v1/bastion/reviews/{id}/approve", Permission(BastionReview), post(bastion::approve_review))
         .add(M::POST, "/api/v1/bastion/reviews/{id}/deny", Permission(BastionReview), post(bastion::deny_review))
+        // Just-in-time access (issue 7): bastion users ask, approvers decide.
+        .add(M::POST, "/api/v1/bastion/requests", Permission(SshKeySelf), post(access::create_request))
+        .add(M::GET, "/api/v1/bastion/requests", Permission(SshKeySelf), get(access::list_requests))
+        .add(M::GET, "/api/v1/bastion/requests/{id}", Permission(SshKeySelf), get(access::show_request))
+        .add(
+            M::POST,
+            "/api/v1/bastion/requests/{id}/approve",
+            Permission(BastionApprove),
+            post(access::approve_request),
+        )
+        .add(M::POST, "/api/v1/bastion/requests/{id}/deny", Permission(BastionApprove), post(access::deny_request))
+        .add(M::POST, "/api/v1/bastion/requests/{id}/revoke", Permission(SshKeySelf), post(access::revoke_request))
+        // The customer lockbox: the tenant's customer admin decides and
+        // sees every access; who else sees a request is the service's rule.
+        .add(M::POST, "/api/v1/lockbox/requests", Permission(SshKeySelf), post(access::create_lockbox_request))
+        .add(M::GET, "/api/v1/lockbox/requests", Authenticated, get(access::list_lockbox_requests))
+        .add(M::GET, "/api/v1/lockbox/requests/{id}", Authenticated, get(access::show_lockbox_request))
+        .add(
+            M::POST,
+            "/api/v1/lockbox/requests/{id}/approve",
+            Permission(LockboxApprove),
+            post(access::approve_lockbox_request),
+        )
+        .add(
+            M::POST,
+            "/api/v1/lockbox/requests/{id}/deny",
+            Permission(LockboxApprove),
+            post(access::deny_lockbox_request),
+        )
+        .add(M::POST, "/api/v1/lockbox/requests/{id}/revoke", Authenticated, post(access::revoke_lockbox_request))
+        .add(M::GET, "/api/v1/lockbox/accesses", Permission(LockboxApprove), get(access::list_accesses))
+        .add(M::GET, "/api/v1/lockbox/labels", Permission(BastionManage), get(access::list_labels))
+        .add(M::PUT, "/api/v1/lockbox/labels/{label}", Permission(BastionManage), put(access::mark_label))
+        .add(M::DELETE, "/api/v1/lockbox/labels/{label}", Permission(BastionManage), delete(access::unmark_label))
         .add(M::GET, "/api/v1/bastion/sessions", Permission(AuditRead), get(bastion::list_sessions))
         .add(M::GET, "/api/v1/bastion/sessions/{id}", Permission(AuditRead), get(bastion::show_session))
         .add(M::GET, "/api/v1/bastion/sessions/{id}/recording", Permission(AuditRead), get(bastion::session_recording))

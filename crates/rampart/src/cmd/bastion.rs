@@ -51,9 +51,33 @@ pub enum TargetCmd {
         /// Read the login's password from standard input.
         #[arg(long)]
         password_stdin: bool,
+        /// A label, `key=value` or a plain name (repeatable); grants on a
+        /// label cover every target carrying it.
+        #[arg(long = "label")]
+        labels: Vec<String>,
+        /// Mark the target as holding this tenant's data (a tenant id):
+        /// access then also needs that tenant's lockbox approval.
+        #[arg(long)]
+        lockbox_tenant: Option<String>,
     },
     /// List targets (never their credentials).
     List,
+    /// Change a target's labels or lockbox tenant.
+    Update {
+        name: String,
+        /// The target's labels, replacing the present ones (repeatable).
+        #[arg(long = "label", conflicts_with = "clear_labels")]
+        labels: Vec<String>,
+        /// Remove every label.
+        #[arg(long)]
+        clear_labels: bool,
+        /// Mark the target as holding this tenant's data (a tenant id).
+        #[arg(long, conflicts_with = "no_lockbox")]
+        lockbox_tenant: Option<String>,
+        /// Unmark it: no lockbox approval needed any more.
+        #[arg(long)]
+        no_lockbox: bool,
+    },
     /// Delete a target and its grants.
     Delete { name: String },
 }
@@ -64,8 +88,12 @@ pub enum GrantCmd {
     Create {
         #[arg(long)]
         user: String,
+        /// The one target; or give --label.
+        #[arg(long, required_unless_present = "label", conflicts_with = "label")]
+        target: Option<String>,
+        /// Every target carrying this label (`key=value` or a name), now and later.
         #[arg(long)]
-        target: String,
+        label: Option<String>,
         /// Comma-separated: shell, exec, sftp-read, sftp-write, port-forward.
         #[arg(long, value_delimiter = ',', required = true)]
         actions: Vec<String>,
@@ -120,14 +148,25 @@ pub async fn ssh_key(g: &Global, cmd: SshKeyCmd) -> Result<()> {
 pub async fn target(g: &Global, cmd: TargetCmd) -> Result<()> {
     let client = ApiClient::new(g)?;
     match cmd {
-        TargetCmd::Create { name, address, port, host_key, host_key_file, login, private_key_file, password_stdin } => {
+        TargetCmd::Create {
+            name,
+            address,
+            port,
+            host_key,
+            host_key_file,
+            login,
+            private_key_file,
+            password_stdin,
+            labels,
+            lockbox_tenant,
+        } => {
             let host_key = match (host_key, host_key_file) {
                 (Some(k), _) => k,
                 (None, Some(f)) => read_input(&f)?.trim().to_owned(),
                 (None, None) => bail!("give the target's host key with --host-key or --host-key-file"),
             };
-            let mut body =
-                json!({ "name": name, "address": address, "port": port, "host_key": host_key, "login": login });
+            let mut body = json!({ "name": name, "address": address, "port": port, "host_key": host_key,
+                "login": login, "labels": labels, "lockbox_tenant": lockbox_tenant });
             // The credential travels once, to the server, which seals it.
             let secret = match (private_key_file, password_stdin) {
                 (Some(f), false) => ("private_key", read_input(&f)?),
@@ -149,8 +188,22 @@ pub async fn target(g: &Global, cmd: TargetCmd) -> Result<()> {
             output::list(
                 g.json,
                 &items(list),
-                &["name", "address", "port", "login", "host_key_fingerprint", "credential_kind"],
+                &["name", "address", "port", "login", "labels", "lockbox_tenant", "host_key_fingerprint"],
             );
+        }
+        TargetCmd::Update { name, labels, clear_labels, lockbox_tenant, no_lockbox } => {
+            let mut body = json!({});
+            if clear_labels || !labels.is_empty() {
+                body["labels"] = json!(labels);
+            }
+            if no_lockbox {
+                body["lockbox_tenant"] = json!("");
+            } else if let Some(t) = lockbox_tenant {
+                body["lockbox_tenant"] = json!(t);
+            }
+            let path = format!("/api/v1/bastion/targets/{name}");
+            let updated = client.send(reqwest::Method::PATCH, &path, Some(&body)).await?;
+            output::object(g.json, &updated);
         }
         TargetCmd::Delete { name } => {
             client.delete(&format!("/api/v1/bastion/targets/{name}")).await?;
@@ -163,10 +216,11 @@ pub async fn target(g: &Global, cmd: TargetCmd) -> Result<()> {
 pub async fn grant(g: &Global, cmd: GrantCmd) -> Result<()> {
     let client = ApiClient::new(g)?;
     match cmd {
-        GrantCmd::Create { user, target, actions, hours, login } => {
+        GrantCmd::Create { user, target, label, actions, hours, login } => {
             let body = json!({
                 "username": user,
                 "target": target,
+                "label": label,
                 "login": login,
                 "actions": actions,
                 "valid_for_secs": hours.saturating_mul(3600),
@@ -176,7 +230,11 @@ pub async fn grant(g: &Global, cmd: GrantCmd) -> Result<()> {
         }
         GrantCmd::List => {
             let list = client.get("/api/v1/bastion/grants").await?;
-            output::list(g.json, &items(list), &["id", "user_id", "target_id", "login", "actions", "valid_until"]);
+            output::list(
+                g.json,
+                &items(list),
+                &["id", "user_id", "target_id", "label", "login", "actions", "valid_until"],
+            );
         }
         GrantCmd::Revoke { id } => {
             client.delete(&format!("/api/v1/bastion/grants/{id}")).await?;

@@ -1,5 +1,6 @@
 //! One module per command family; [`run`] dispatches.
 
+pub mod access;
 pub mod admin;
 pub mod bastion;
 pub mod kms;
@@ -35,6 +36,8 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Grant(c) => bastion::grant(g, c).await,
         Command::Review(c) => bastion::review(g, c).await,
         Command::Session(c) => bastion::session(g, c).await,
+        Command::Access(c) => access::access(g, c).await,
+        Command::Lockbox(c) => access::lockbox(g, c).await,
         Command::Kms(c) => kms::kms(g, c).await,
         Command::Source(c) => source::source(g, c).await,
         Command::Tickets(c) => tickets::tickets(g, c).await,
