@@ -126,21 +126,24 @@ pub fn recording_roundtrip(data: &[u8]) {
     assert_eq!(replayed, String::from_utf8_lossy(&output), "UTF-8 carry-over loses nothing");
 }
 
-/// Feeds the SFTP framer and audit both directions of a channel: the first
-/// byte picks the grant and the chunk size, each later chunk goes to the
-/// client or the target side by its first bit. Framing keeps every byte
-/// (packets out plus bytes held equal bytes in) and the audit stays within
-/// its bounds, whatever the input.
+/// Feeds the SFTP framer and audit both directions of a channel. The
+/// first byte picks the grant (bit 0 read, bit 1 write); then records of
+/// `[side, len, len bytes]` follow, side bit 0 choosing the client (0) or
+/// the target (1), so seeds can be real packet streams cut anywhere.
+/// Framing keeps every byte (packets out plus bytes held equal bytes in)
+/// and the audit stays within its bounds, whatever the input.
 pub fn sftp(data: &[u8]) {
-    let Some((&control, input)) = data.split_first() else { return };
+    let Some((&control, mut rest)) = data.split_first() else { return };
     let allow = sftp::Allow { read: control & 1 != 0, write: control & 2 != 0 };
-    let chunk = usize::from(control >> 2).max(1);
     let mut audit = sftp::Audit::new(allow);
     let mut framers = [sftp::Framer::default(), sftp::Framer::default()];
     let mut fed = [0usize; 2];
     let mut out = [0usize; 2];
-    for piece in input.chunks(chunk) {
-        let side = usize::from(piece[0] & 1);
+    while let [side, len, tail @ ..] = rest {
+        let n = usize::from(*len).min(tail.len());
+        let (piece, next) = tail.split_at(n);
+        rest = next;
+        let side = usize::from(side & 1);
         fed[side] += piece.len();
         let Ok(packets) = framers[side].push(piece) else { return };
         for p in packets {

@@ -166,5 +166,14 @@ pub fn syslog_tls(paths: &TlsPaths, mode: ClientAuth, registry: &Registry) -> Re
             }))
         }
     };
-    Ok(Arc::new(crate::tls::server_config_with(paths, verifier)?))
+    let checks_clients = verifier.is_some();
+    let mut config = crate::tls::server_config_with(paths, verifier)?;
+    if checks_clients {
+        // A resumed session skips the client certificate check, so a
+        // certificate revoked since its first handshake could come back
+        // on a ticket: every connection does a full handshake instead.
+        config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+        config.send_tls13_tickets = 0;
+    }
+    Ok(Arc::new(config))
 }

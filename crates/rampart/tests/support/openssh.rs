@@ -2,8 +2,7 @@
 //! need it: Debian's `sshd` on a free loopback port as the target, the
 //! `ssh` client (with `oathtool` answering the TOTP prompt through an
 //! askpass script, and ControlMaster connections so one login carries many
-//! sessions), and the `rampart` CLI. A copy of the helpers at the top of
-//! `bastion.rs`, which can move here when that file is next touched.
+//! sessions), and the `rampart` CLI.
 
 #![allow(dead_code, clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
@@ -82,8 +81,8 @@ impl Drop for Sshd {
 
 impl Sshd {
     /// Starts sshd with its own host key, letting in `authorized` as the
-    /// current user; forwarding is allowed here so that a refusal is the
-    /// bastion's doing.
+    /// current user; forwarding and a few environment variables are allowed
+    /// here so that a refusal is the bastion's doing.
     pub fn start(dir: &Path, authorized: &str) -> Sshd {
         let login =
             String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout).unwrap().trim().to_owned();
@@ -96,6 +95,7 @@ impl Sshd {
             "Port {port}\nListenAddress 127.0.0.1\nHostKey {dir}/ssh_host_ed25519_key\nPidFile {dir}/sshd.pid\n\
              AuthorizedKeysFile {dir}/authorized_keys\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
              PubkeyAuthentication yes\nStrictModes no\nUsePAM no\nPermitRootLogin yes\nAllowTcpForwarding yes\n\
+             AcceptEnv LANG LC_* TZ EDITOR LD_PRELOAD\n\
              Subsystem sftp internal-sftp\nLogLevel VERBOSE\n",
             dir = dir.display()
         );
