@@ -41,8 +41,25 @@ use crate::{Bastion, hostkey, upstream};
 use session::{Chan, Kind};
 
 /// Rejected authentication attempts all take this long, so timing does
-/// not tell a registered key from an unknown one.
+/// not tell a registered key from an unknown one. Paced here rather than
+/// by russh's `auth_rejection_time`, which would also hold the partial
+/// success that asks a valid key's owner for the TOTP code: that added
+/// 200-300 ms to every two-factor login (seen in `xtask bench bastion`).
 const AUTH_REJECTION: Duration = Duration::from_millis(300);
+
+/// A rejection, after the pacing delay.
+async fn rejected() -> Auth {
+    paced(Auth::reject()).await
+}
+
+/// `auth` after the pacing delay if it is a plain rejection; a partial
+/// success and prompts go out at once.
+async fn paced(auth: Auth) -> Auth {
+    if matches!(auth, Auth::Reject { partial_success: false, .. }) {
+        tokio::time::sleep(AUTH_REJECTION).await;
+    }
+    auth
+}
 /// How long a target has to answer a channel request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -97,7 +114,7 @@ pub async fn start(bastion: Bastion) -> Result<Listening, String> {
     let config = Arc::new(server::Config {
         server_id: russh::SshId::Standard(Cow::Borrowed("SSH-2.0-Rampart")),
         methods: MethodSet::from(&[MethodKind::PublicKey, MethodKind::KeyboardInteractive][..]),
-        auth_rejection_time: AUTH_REJECTION,
+        auth_rejection_time: Duration::ZERO,
         auth_rejection_time_initial: Some(Duration::ZERO),
         keys: vec![key],
         preferred: preferred(),
@@ -214,19 +231,19 @@ impl server::Handler for Connection {
 
     async fn auth_publickey_offered(&mut self, user: &str, offer: PublicKeyOffer<'_>) -> Result<Auth, Self::Error> {
         if self.stage != Stage::Key {
-            return Ok(Auth::reject());
+            return Ok(rejected().await);
         }
         // Only say "try it" for a key this user registered; an unknown key
         // is not a failed attempt (clients offer every key they hold).
-        Ok(if self.key_owner(user, offer.public_key).await.is_some() { Auth::Accept } else { Auth::reject() })
+        Ok(if self.key_owner(user, offer.public_key).await.is_some() { Auth::Accept } else { rejected().await })
     }
 
     async fn auth_publickey(&mut self, user: &str, key: VerifiedPublicKey<'_>) -> Result<Auth, Self::Error> {
         if self.stage != Stage::Key {
-            return Ok(Auth::reject());
+            return Ok(rejected().await);
         }
-        let Some(owner) = self.key_owner(user, key.public_key).await else { return Ok(Auth::reject()) };
-        let Some((_, target)) = parse_login(user) else { return Ok(Auth::reject()) };
+        let Some(owner) = self.key_owner(user, key.public_key).await else { return Ok(rejected().await) };
+        let Some((_, target)) = parse_login(user) else { return Ok(rejected().await) };
         self.target_name = target.to_owned();
         self.key_fingerprint = key.public_key.fingerprint(Default::default()).to_string();
         if self.locked(&owner.username).await {
@@ -234,7 +251,7 @@ impl server::Handler for Connection {
                 .source(self.source())
                 .attr("connection", self.id.as_str());
             self.refused("locked_out", event).await;
-            return Ok(Auth::reject());
+            return Ok(rejected().await);
         }
         let factor = self.bastion.inner.auth.ssh_second_factor(&owner);
         self.ssh_user = user.to_owned();
@@ -251,7 +268,7 @@ impl server::Handler for Connection {
             SshSecondFactor::NotEnrolled => {
                 self.refused("totp_not_enrolled", self.event("bastion.login.refused", Outcome::Denied)).await;
                 self.user = None;
-                Ok(Auth::reject())
+                Ok(rejected().await)
             }
         }
     }
@@ -266,7 +283,7 @@ impl server::Handler for Connection {
             // Not a bastion login: say how to log in (OpenSSH prints the
             // instructions), ask nothing, and refuse.
             if response.is_some() {
-                return Ok(Auth::reject());
+                return Ok(rejected().await);
             }
             return Ok(Auth::Partial {
                 name: Cow::Borrowed("Rampart bastion"),
@@ -278,7 +295,7 @@ impl server::Handler for Connection {
         }
         // The code is only asked after the key, for the same login.
         if self.stage != Stage::Totp || user != self.ssh_user {
-            return Ok(Auth::reject());
+            return Ok(rejected().await);
         }
         let Some(mut response) = response else {
             return Ok(Auth::Partial {
@@ -291,17 +308,17 @@ impl server::Handler for Connection {
         let code = SecretString::from(code.trim().to_owned());
         let again =
             Auth::Reject { proceed_with_methods: methods(&[MethodKind::KeyboardInteractive]), partial_success: false };
-        let Some(owner) = self.user.clone() else { return Ok(Auth::reject()) };
+        let Some(owner) = self.user.clone() else { return Ok(rejected().await) };
         if self.locked(&owner.username).await {
             self.refused("locked_out", self.event("bastion.login.refused", Outcome::Denied)).await;
-            return Ok(again);
+            return Ok(paced(again).await);
         }
         match self.bastion.inner.auth.ssh_check_totp(&owner, &code, Some(self.peer.ip())).await {
             Ok(true) => Ok(self.logged_in("totp").await),
-            Ok(false) => Ok(again),
+            Ok(false) => Ok(paced(again).await),
             Err(e) => {
                 tracing::error!(error = %e, "checking a TOTP code failed");
-                Ok(again)
+                Ok(paced(again).await)
             }
         }
     }
@@ -504,8 +521,9 @@ impl server::Handler for Connection {
     }
 
     async fn channel_eof(&mut self, channel: ChannelId, _session: &mut server::Session) -> Result<(), Self::Error> {
+        // After the data still queued for the target, never before it.
         if let Some(chan) = self.channels.get(&channel) {
-            let _ = chan.write.eof().await;
+            let _ = chan.to_target.send(session::ToTarget::Eof).await;
         }
         Ok(())
     }
@@ -513,7 +531,7 @@ impl server::Handler for Connection {
     async fn channel_close(&mut self, channel: ChannelId, _session: &mut server::Session) -> Result<(), Self::Error> {
         self.pickers.remove(&channel);
         if let Some(chan) = self.channels.remove(&channel) {
-            let _ = chan.write.close().await;
+            let _ = chan.to_target.send(session::ToTarget::Close).await;
         }
         Ok(())
     }
