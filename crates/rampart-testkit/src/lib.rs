@@ -129,6 +129,12 @@ impl Drop for ServedNode {
 }
 
 impl ServedNode {
+    /// `GET path` with `token`, as JSON; panics when that fails (test support).
+    pub async fn get_json(&self, token: &str, path: &str) -> Value {
+        let resp = self.client.get(format!("{}{path}", self.url)).bearer_auth(token).send().await.expect("GET");
+        resp.json().await.expect("a JSON body")
+    }
+
     /// Starts `bin` (the test's `env!("CARGO_BIN_EXE_rampart")`) on the data
     /// directory `data`, logging warnings only, and waits until it serves.
     // The child is killed and waited for by the drop, not here.

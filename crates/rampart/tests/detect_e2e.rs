@@ -45,16 +45,7 @@ async fn admin_token(node: &Node, data: &Path) -> String {
 async fn alerts(node: &Node, token: &str, rule: &str, group: &str, wait: Duration) -> Vec<Value> {
     let started = Instant::now();
     loop {
-        let page: Value = node
-            .client
-            .get(format!("{}/api/v1/audit/events?kind=detect.alert&limit=500", node.url))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let page: Value = node.get_json(token, "/api/v1/audit/events?kind=detect.alert&limit=500").await;
         let found: Vec<Value> = page["items"]
             .as_array()
             .unwrap()
@@ -71,16 +62,8 @@ async fn alerts(node: &Node, token: &str, rule: &str, group: &str, wait: Duratio
 
 /// How many ingested sshd failures for `user` the node holds.
 async fn ingested(node: &Node, token: &str, user: &str) -> usize {
-    let page: Value = node
-        .client
-        .get(format!("{}/api/v1/audit/events?kind=log.sshd.auth_failed&actor={user}&limit=500", node.url))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page: Value =
+        node.get_json(token, &format!("/api/v1/audit/events?kind=log.sshd.auth_failed&actor={user}&limit=500")).await;
     page["items"].as_array().map_or(0, Vec::len)
 }
 
@@ -136,16 +119,8 @@ async fn sshd_failed_passwords_over_syslog_raise_the_brute_force_alert_within_a_
     let indexes = a["ledger_indexes"].as_array().unwrap();
     assert_eq!(indexes.len(), 5, "the alert names the five ingested lines");
     // The named indexes are the five ingested lines.
-    let page: Value = node
-        .client
-        .get(format!("{}/api/v1/audit/events?kind=log.sshd.auth_failed&actor={user}&limit=500", node.url))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page: Value =
+        node.get_json(&token, &format!("/api/v1/audit/events?kind=log.sshd.auth_failed&actor={user}&limit=500")).await;
     let mut lines: Vec<i64> =
         page["items"].as_array().unwrap().iter().map(|e| e["ledger_index"].as_i64().unwrap()).collect();
     lines.sort_unstable();
@@ -158,16 +133,7 @@ async fn sshd_failed_passwords_over_syslog_raise_the_brute_force_alert_within_a_
     // The alert is an alarm ticket on the desk (within the same second),
     // and further attempts join it instead of opening another.
     let tickets = async || -> Vec<Value> {
-        let page: Value = node
-            .client
-            .get(format!("{}/api/v1/tickets?kind=alarm&limit=200", node.url))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let page: Value = node.get_json(&token, "/api/v1/tickets?kind=alarm&limit=200").await;
         page["items"]
             .as_array()
             .unwrap()
@@ -445,16 +411,7 @@ ruleset(name="fwd") {{
 
 /// The alarm tickets of the per-user rule for `user`.
 async fn user_tickets(node: &Node, token: &str, user: &str) -> Vec<Value> {
-    let page: Value = node
-        .client
-        .get(format!("{}/api/v1/tickets?kind=alarm&limit=200", node.url))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page: Value = node.get_json(token, "/api/v1/tickets?kind=alarm&limit=200").await;
     let group = format!("user={user}");
     page["items"]
         .as_array()
@@ -617,16 +574,7 @@ to = ["soc@example.test"]
         if Instant::now() >= deadline {
             let mut outbox = Vec::new();
             for status in ["pending", "dead", "delivered"] {
-                let page: Value = node
-                    .client
-                    .get(format!("{}/api/v1/notifications?status={status}", node.url))
-                    .bearer_auth(&token)
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
+                let page: Value = node.get_json(&token, &format!("/api/v1/notifications?status={status}")).await;
                 outbox.push(page);
             }
             panic!("no mail for {id} in {}; the outbox: {outbox:#?}", maildir.display());
