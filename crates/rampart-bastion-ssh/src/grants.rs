@@ -236,8 +236,7 @@ impl Bastion {
     /// that reason, as a named login would be.)
     pub(crate) async fn reachable_targets(&self, user: &UserRow, action: Action) -> Result<Vec<String>, BastionError> {
         let now = now_ms();
-        let grants: Vec<GrantRow> =
-            self.store().list_grants().await?.into_iter().filter(|g| g.user_id == user.id).collect();
+        let grants = self.store().grants_of_user(&user.id).await?;
         let mut names: Vec<String> = self
             .store()
             .list_targets()

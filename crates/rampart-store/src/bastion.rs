@@ -264,6 +264,17 @@ impl Store {
     /// The grants of one user that may cover one target, whatever their
     /// window: those naming it, and every grant of the user on a label
     /// (which labels the target carries is the caller's rule).
+    /// Every grant of one user (on targets and labels).
+    pub async fn grants_of_user(&self, user: &Id) -> Result<Vec<GrantRow>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {GRANT_COLUMNS} FROM bastion_grants WHERE user_id = $1 ORDER BY id LIMIT 1000"
+        ))
+        .bind(user.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(grant).collect()
+    }
+
     pub async fn grants_for(&self, user: &Id, target: &Id) -> Result<Vec<GrantRow>> {
         let rows = sqlx::query(&format!(
             "SELECT {GRANT_COLUMNS} FROM bastion_grants \

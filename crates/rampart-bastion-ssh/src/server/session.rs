@@ -168,16 +168,13 @@ impl Shared {
     /// whose recording fails is.
     async fn record_files(&self, events: Vec<FileEvent>) -> Result<(), ()> {
         for file in events {
-            let mut event = self.base.clone();
-            event.id = Id::new("evt");
-            event.time_ms = rampart_core::time::now_ms();
-            event.kind = "bastion.file".into();
-            event.outcome = match file.result {
+            let outcome = match file.result {
                 FileResult::Done => Outcome::Success,
                 FileResult::Refused { .. } => Outcome::Denied,
                 FileResult::Failed { .. } | FileResult::Unclosed => Outcome::Failure,
             };
-            let mut event = event
+            let mut event = self
+                .event("bastion.file", outcome)
                 .attr("op", file.op.as_str())
                 .attr("path", file.path.as_str())
                 .attr("bytes", file.bytes)
@@ -205,16 +202,24 @@ impl Shared {
         Ok(())
     }
 
+    /// A new event of this session (its base: who, target, session id),
+    /// stamped now.
+    fn event(&self, kind: &str, outcome: Outcome) -> Event {
+        let mut event = self.base.clone();
+        event.id = Id::new("evt");
+        event.time_ms = rampart_core::time::now_ms();
+        event.kind = kind.into();
+        event.outcome = outcome;
+        event
+    }
+
     /// Records the verdict on one command line. The line goes to the
     /// ledger before it may run; `Err` means it could not, and the line
     /// must be refused.
     async fn record_command(&self, verdicts: &Verdicts, via: &str) -> Result<(), ()> {
-        let mut event = self.base.clone();
-        event.id = Id::new("evt");
-        event.time_ms = rampart_core::time::now_ms();
-        event.kind = "bastion.command".into();
-        event.outcome = if verdicts.lets_through() { Outcome::Success } else { Outcome::Denied };
-        let mut event = event
+        let outcome = if verdicts.lets_through() { Outcome::Success } else { Outcome::Denied };
+        let mut event = self
+            .event("bastion.command", outcome)
             .attr("via", via)
             .attr("command", verdicts.line.as_str())
             .attr("action", verdicts.action_name())
@@ -270,11 +275,7 @@ impl Shared {
 
     /// The ledger event for one completed chunk of the recording.
     fn chunk_event(&self, chunk: &rampart_bastion::recording::ChunkHash) -> Event {
-        let mut event = self.base.clone();
-        event.id = Id::new("evt");
-        event.time_ms = rampart_core::time::now_ms();
-        event.kind = "bastion.recording.chunk".into();
-        event
+        self.event("bastion.recording.chunk", Outcome::Success)
             .attr("index", chunk.index)
             .attr("offset", chunk.offset)
             .attr("bytes", chunk.len)
@@ -287,12 +288,10 @@ impl Shared {
             return;
         }
         tracing::error!(error = %error, session = %self.session_id, "the session recording failed; async mode: the session goes on unrecorded");
-        let mut event = self.base.clone();
-        event.id = Id::new("evt");
-        event.time_ms = rampart_core::time::now_ms();
-        event.kind = "bastion.recording.failed".into();
-        event.outcome = Outcome::Failure;
-        let event = event.attr("error", error.to_string()).attr("mode", "async");
+        let event = self
+            .event("bastion.recording.failed", Outcome::Failure)
+            .attr("error", error.to_string())
+            .attr("mode", "async");
         let audit = self.bastion.audit().clone();
         tokio::spawn(async move {
             if let Err(e) = audit.record(event).await {
@@ -313,12 +312,8 @@ impl Shared {
         let recorder = self.recorder.lock().ok().and_then(|mut r| r.take());
         let finished: Option<Result<recorder::Summary, RecordingError>> = recorder.map(Recorder::finish);
         let exit = self.exit_status.lock().ok().and_then(|s| *s);
-        let mut event = self.base.clone();
-        event.id = Id::new("evt");
-        event.time_ms = rampart_core::time::now_ms();
-        event.kind = "bastion.session.ended".into();
-        event.outcome = outcome;
-        let mut event = event
+        let mut event = self
+            .event("bastion.session.ended", outcome)
             .attr("bytes_from_client", self.bytes_in.load(Ordering::Relaxed))
             .attr("bytes_from_target", self.bytes_out.load(Ordering::Relaxed));
         if let Some(code) = exit {
