@@ -70,8 +70,22 @@ async fn failed_logins_to_rampart_raise_the_brute_force_alert_within_a_second() 
     assert!(rules["rules"].as_array().unwrap().iter().any(|r| r["id"] == PER_USER && r["pack"] == "rampart-redline"));
     assert_eq!(rules["rejected"], json!([]));
     assert!(rules["license"].is_null(), "no SigmaHQ rules, no credit line");
-    let metrics = server.request(Method::GET, "/metrics", None).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("rampart_detect_alerts_total"), "alerts are counted");
+    // The sink records the alert in the ledger (where the search above saw
+    // it) a moment before the stage counts it, so wait for the counter.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let metrics = loop {
+        let text = server.request(Method::GET, "/metrics", None).send().await.unwrap().text().await.unwrap();
+        if text.contains("rampart_detect_alerts_total{") || Instant::now() > deadline {
+            break text;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("rampart_detect_alerts_total{") && l.contains("pack=\"rampart-redline\"")),
+        "alerts are counted by pack"
+    );
     assert!(metrics.contains("rampart_detect_correlation_evictions_total"), "evictions are exported");
     server.stop().await;
 }
