@@ -97,10 +97,30 @@ impl AuditSink for LedgerSink {
 async fn indexer(store: Store, mut rx: mpsc::Receiver<IndexJob>) {
     let mut jobs: Vec<IndexJob> = Vec::new();
     let mut next: Option<IndexJob> = None;
+    // Events stored before the search term index existed get their terms
+    // here, one step at a time while no new events wait (rampart-store
+    // terms.rs); searches read the events until it is done.
+    let mut backfilling = true;
     loop {
         // The first job, then whatever else is queued up to the batch size.
         let first = match next.take() {
             Some(job) => job,
+            None if backfilling => match rx.try_recv() {
+                Ok(job) => job,
+                Err(mpsc::error::TryRecvError::Disconnected) => return,
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    match store.backfill_terms().await {
+                        Ok(1) => backfilling = false,
+                        Ok(from) => tracing::debug!(terms_from = from, "search terms backfilled down to this event"),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "backfilling search terms failed; searches read the events \
+                                until the next start retries");
+                            backfilling = false;
+                        }
+                    }
+                    continue;
+                }
+            },
             None => match rx.recv().await {
                 Some(job) => job,
                 None => return,

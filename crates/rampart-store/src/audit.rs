@@ -11,8 +11,18 @@ impl Store {
     /// returns its sequence number. The write is a committed transaction
     /// (SQLite: fsynced WAL) before this returns.
     pub async fn append_event(&self, ev: &Event, ledger_index: Option<i64>) -> Result<i64> {
-        let row = insert_event(INSERT_RETURNING_SEQ, ev, ledger_index)?.fetch_one(&self.pool).await?;
-        Ok(row.try_get("seq")?)
+        let terms = crate::terms::event_terms(&ev.attrs, self.backend());
+        if terms.is_empty() {
+            let row = insert_event(INSERT_RETURNING_SEQ, ev, ledger_index)?.fetch_one(&self.pool).await?;
+            return Ok(row.try_get("seq")?);
+        }
+        let mut tx = self.pool.begin().await?;
+        let seq: i64 =
+            insert_event(INSERT_RETURNING_SEQ, ev, ledger_index)?.fetch_one(&mut *tx).await?.try_get("seq")?;
+        let rows: Vec<(i64, i64)> = terms.into_iter().map(|t| (t, seq)).collect();
+        crate::terms::insert_terms(&mut tx, &rows).await?;
+        tx.commit().await?;
+        Ok(seq)
     }
 
     /// Appends a batch of events, each with its ledger position, in one
@@ -39,6 +49,8 @@ impl Store {
             crate::Backend::Postgres => ROWS_PER_INSERT,
         };
         let full = insert_rows(rows);
+        let backend = self.backend();
+        let mut terms = Vec::new();
         for chunk in events.chunks(rows) {
             let partial;
             let sql = if chunk.len() == rows {
@@ -51,8 +63,17 @@ impl Store {
             for (ev, ledger_index) in chunk {
                 query = bind_event(query, ev, *ledger_index)?;
             }
-            query.execute(&mut *tx).await?;
+            // The rows inserted (not those skipped as already indexed),
+            // with their sequence numbers: what the term rows point at.
+            for row in query.fetch_all(&mut *tx).await? {
+                let seq: i64 = row.try_get("seq")?;
+                let id: String = row.try_get("id")?;
+                if let Some((ev, _)) = chunk.iter().find(|(ev, _)| ev.id.as_str() == id) {
+                    terms.extend(crate::terms::event_terms(&ev.attrs, backend).into_iter().map(|t| (t, seq)));
+                }
+            }
         }
+        crate::terms::insert_terms(&mut tx, &terms).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -204,7 +225,7 @@ fn insert_rows(rows: usize) -> String {
             b + 12
         ));
     }
-    sql.push_str(" ON CONFLICT DO NOTHING");
+    sql.push_str(" ON CONFLICT DO NOTHING RETURNING seq, id");
     sql
 }
 

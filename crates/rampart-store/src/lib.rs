@@ -23,6 +23,7 @@ mod sessions;
 mod source_certs;
 mod sources;
 mod tenants;
+pub mod terms;
 pub mod testing;
 mod throttle;
 mod tickets;

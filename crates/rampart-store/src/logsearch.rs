@@ -16,7 +16,7 @@ use rampart_ingest::query::{Bound, Expr, Match, Query};
 use sqlx::Row;
 
 use crate::audit::{COLUMNS, StoredEvent, stored_event};
-use crate::{Backend, Result, Store};
+use crate::{Backend, Result, Store, terms};
 
 /// A bound value.
 #[derive(Debug, Clone, PartialEq)]
@@ -289,24 +289,68 @@ fn where_clause(search: &LogSearch, backend: Backend) -> (Sql, String) {
     (sql, filter)
 }
 
+/// The term key a search can be driven by: an exact match, in the
+/// filter's top-level conjunction, on a field the term index covers, with
+/// a value that would have a term (see `terms.rs`). The leftmost wins.
+fn driver(filter: &Expr, backend: Backend) -> Option<i64> {
+    let mut stack = vec![filter];
+    while let Some(e) = stack.pop() {
+        match e {
+            Expr::And(a, b) => {
+                stack.push(b);
+                stack.push(a);
+            }
+            Expr::Field(name, Match::Exact(value)) => {
+                if let Target::Json(path) = target(name)
+                    && terms::is_term_path(&path)
+                    && terms::value_has_term(value, backend)
+                {
+                    let path: Vec<&str> = path.iter().map(String::as_str).collect();
+                    return Some(terms::term_key(&path, value));
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 /// Compiles `search` for `backend`: matching events newest first, or with
-/// `| count by FIELD` the counts per value, largest first.
-pub fn compile(search: &LogSearch, backend: Backend) -> Compiled {
+/// `| count by FIELD` the counts per value, largest first. With
+/// `use_terms` (every stored event has its terms), a query with an exact
+/// match on a term field reads that term's rows newest first and checks
+/// the rest of the filter (that field's value included, so a hash
+/// collision cannot leak) on those events only.
+pub fn compile(search: &LogSearch, backend: Backend, use_terms: bool) -> Compiled {
     let (mut sql, filter) = where_clause(search, backend);
     let limit = i64::try_from(search.limit).unwrap_or(i64::MAX);
+    let driven = if use_terms { search.query.filter.as_ref().and_then(|f| driver(f, backend)) } else { None };
+    // CROSS JOIN makes SQLite read the term's range first; PostgreSQL's
+    // planner picks the same with the LIMIT.
+    let (from, filter, order) = match driven {
+        Some(term) => {
+            let k = sql.bind(Param::Int(term));
+            (
+                "log_terms t CROSS JOIN audit_events e".to_owned(),
+                format!("t.term = {k} AND e.seq = t.event_seq AND {filter}"),
+                "t.event_seq DESC",
+            )
+        }
+        None => ("audit_events".to_owned(), filter, "seq DESC"),
+    };
     let text = match &search.query.count_by {
         Some(field) => {
             let value = sql.value(&target(field));
             let p = sql.bind(Param::Int(limit));
             format!(
-                "SELECT {value} AS value, COUNT(*) AS n FROM audit_events WHERE {filter} \
+                "SELECT {value} AS value, COUNT(*) AS n FROM {from} WHERE {filter} \
                  GROUP BY 1 ORDER BY n DESC, value LIMIT {p}"
             )
         }
         None => {
             // One more than asked: whether there is a next page.
             let p = sql.bind(Param::Int(limit.saturating_add(1)));
-            format!("SELECT {COLUMNS} FROM audit_events WHERE {filter} ORDER BY seq DESC LIMIT {p}")
+            format!("SELECT {COLUMNS} FROM {from} WHERE {filter} ORDER BY {order} LIMIT {p}")
         }
     };
     Compiled { sql: text, params: sql.params }
@@ -357,6 +401,7 @@ impl Store {
         let compiled = compile(
             &LogSearch { query: Query { count_by: None, ..search.query.clone() }, ..search.clone() },
             self.backend(),
+            self.terms_from().await? <= 1,
         );
         let rows = bind_all(sqlx::query(&compiled.sql), &compiled.params).fetch_all(&self.pool).await?;
         let mut events = rows.iter().map(stored_event).collect::<Result<Vec<_>>>()?;
@@ -372,7 +417,7 @@ impl Store {
     /// `| count by FIELD`: counts per value, largest first, at most
     /// `search.limit` values.
     pub async fn count_logs(&self, search: &LogSearch) -> Result<Vec<Bucket>> {
-        let compiled = compile(search, self.backend());
+        let compiled = compile(search, self.backend(), self.terms_from().await? <= 1);
         let rows = bind_all(sqlx::query(&compiled.sql), &compiled.params).fetch_all(&self.pool).await?;
         rows.iter()
             .map(|r| Ok(Bucket { value: r.try_get::<Option<String>, _>("value")?, count: r.try_get("n")? }))
@@ -401,7 +446,7 @@ mod tests {
 
     fn c(q: &str, backend: Backend) -> Compiled {
         let query = parse(q, 1_000_000).unwrap_or_else(|e| panic!("{e}"));
-        compile(&LogSearch { query, since_ms: None, until_ms: None, before: None, limit: 10 }, backend)
+        compile(&LogSearch { query, since_ms: None, until_ms: None, before: None, limit: 10 }, backend, false)
     }
 
     #[test]
@@ -429,6 +474,31 @@ mod tests {
         let p = c("User:root", Backend::Postgres);
         assert!(p.sql.contains("#>> CAST($1 AS text[])"), "{}", p.sql);
         assert_eq!(p.params[0], Param::Text("{fields,User}".into()));
+    }
+
+    #[test]
+    fn an_exact_term_field_drives_the_search_when_terms_are_ready() {
+        let search = |q: &str| LogSearch {
+            query: parse(q, 1_000_000).unwrap_or_else(|e| panic!("{e}")),
+            since_ms: None,
+            until_ms: None,
+            before: Some(99),
+            limit: 10,
+        };
+        for backend in [Backend::Sqlite, Backend::Postgres] {
+            let driven = compile(&search("host:web01 AND User:alice"), backend, true);
+            assert!(driven.sql.contains("FROM log_terms t CROSS JOIN audit_events e"), "{}", driven.sql);
+            assert!(driven.sql.contains("ORDER BY t.event_seq DESC"), "{}", driven.sql);
+            let key = terms::term_key(&["fields", "User"], "alice");
+            assert!(driven.params.contains(&Param::Int(key)));
+            // The value is still compared on each event (collisions).
+            assert!(driven.params.contains(&Param::Text("alice".into())));
+            for q in ["User:alice*", "User:alice OR host:x", "NOT User:alice", "CommandLine:id", "User:1.5", "alice"] {
+                let plain = compile(&search(q), backend, true);
+                assert!(!plain.sql.contains("log_terms"), "{q}: {}", plain.sql);
+            }
+            assert!(!compile(&search("User:alice"), backend, false).sql.contains("log_terms"));
+        }
     }
 
     #[test]

@@ -146,17 +146,32 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        let done = sqlx::query(
-            "DELETE FROM audit_events WHERE seq IN \
-             (SELECT seq FROM audit_events WHERE source = $1 AND time_ms < $2 LIMIT $3)",
-        )
-        .bind(source)
-        .bind(cutoff_ms)
-        .bind(PRUNE_CHUNK)
-        .execute(&mut *tx)
-        .await?;
+        let rows = sqlx::query("SELECT seq, attrs FROM audit_events WHERE source = $1 AND time_ms < $2 LIMIT $3")
+            .bind(source)
+            .bind(cutoff_ms)
+            .bind(PRUNE_CHUNK)
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut events = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let seq: i64 = r.try_get("seq")?;
+            let attrs: String = r.try_get("attrs")?;
+            events.push((seq, serde_json::from_str(&attrs).unwrap_or(serde_json::Value::Null)));
+        }
+        // The pruned events' term rows go with them, in the same transaction.
+        crate::terms::delete_terms(&mut tx, &events, self.backend()).await?;
+        let mut deleted = 0;
+        for chunk in events.chunks(256) {
+            let list = (1..=chunk.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(",");
+            let sql = format!("DELETE FROM audit_events WHERE seq IN ({list})");
+            let mut q = sqlx::query(&sql);
+            for (seq, _) in chunk {
+                q = q.bind(*seq);
+            }
+            deleted += q.execute(&mut *tx).await?.rows_affected();
+        }
         tx.commit().await?;
-        Ok(done.rows_affected())
+        Ok(deleted)
     }
 
     /// The ledger indexes of indexed events in a time window (and of one

@@ -53,6 +53,7 @@ on_every_backend!(
     ticket_listing_holds_at_scale_with_indexed_filters_and_keyset_pages,
     the_outbox_leases_retries_and_dead_letters,
     log_search_finds_fields_phrases_ranges_and_counts,
+    log_search_terms_give_the_same_answers_and_follow_pruning,
     source_certs_are_valid_until_revoked_and_retention_prunes_only_old_rows,
 );
 
@@ -973,6 +974,104 @@ async fn log_search_finds_fields_phrases_ranges_and_counts(store: Store) {
     let after = store.logs_after(&search("host:web01", 100), last - 10).await.expect("after");
     assert!(after.windows(2).all(|w| w[0].seq < w[1].seq));
     assert!(after.iter().all(|e| e.seq > last - 10));
+}
+
+/// The term index (User:…, src_ip:…) gives exactly what reading every
+/// event gives: before the backfill, after it, with a colliding term row
+/// pointing at the wrong event, and after retention pruned some events
+/// (whose term rows go with them).
+async fn log_search_terms_give_the_same_answers_and_follow_pruning(store: Store) {
+    use rampart_ingest::query::parse;
+    use rampart_store::LogSearch;
+    use rampart_store::terms::term_key;
+
+    let mut events = Vec::new();
+    for i in 0..60i64 {
+        let user = ["root", "alice", "bob"][(i % 3) as usize];
+        let mut ev = log_event(if i % 2 == 0 { "web01" } else { "db01" }, user, 200, &format!("line {i}"));
+        ev.time_ms = 1_000 + i;
+        ev.attrs["fields"]["src_ip"] = serde_json::json!(format!("10.0.0.{}", i % 4));
+        ev.attrs["fields"]["dst_port"] = serde_json::json!(22 + i % 2);
+        events.push(ev);
+    }
+    let batch: Vec<(&Event, Option<i64>)> = events.iter().zip(0..).map(|(e, i)| (e, Some(i))).collect();
+    store.append_events(&batch).await.expect("append");
+    store.append_events(&batch).await.expect("re-indexing adds no rows and no terms");
+    // User, src_ip, dst_port and syslog.app_name: four terms an event.
+    assert_eq!(store.term_rows_for_tests().await.expect("terms"), 240);
+    assert_eq!(store.terms_from().await.expect("from"), 1, "a new database needs no backfill");
+
+    let search = |q: &str| LogSearch {
+        query: parse(q, rampart_core::time::now_ms()).unwrap_or_else(|e| panic!("{q}: {e}")),
+        since_ms: None,
+        until_ms: None,
+        before: None,
+        limit: 7,
+    };
+    // Every page of a query, newest first, as ledger indexes.
+    let all = |q: &'static str| {
+        let store = store.clone();
+        async move {
+            let mut s = search(q);
+            let mut seen = Vec::new();
+            loop {
+                let page = store.search_logs(&s).await.unwrap_or_else(|e| panic!("{q}: {e}"));
+                seen.extend(page.events.iter().map(|e| e.ledger_index.expect("index")));
+                match page.next {
+                    Some(n) => s.before = Some(n),
+                    None => return seen,
+                }
+            }
+        }
+    };
+    let queries = [
+        "User:alice",
+        "fields.User:alice AND host:web01",
+        "src_ip:10.0.0.1 AND NOT User:bob",
+        "dst_port:23",
+        "syslog.app_name:sshd AND User:root",
+        "User:alice OR User:bob",
+        "User:nobody",
+    ];
+    let mut with_terms = Vec::new();
+    for q in queries {
+        with_terms.push(all(q).await);
+    }
+    let alice: Vec<i64> = (0..60).rev().filter(|i| i % 3 == 1).collect();
+    assert_eq!(with_terms[0], alice);
+    assert_eq!(with_terms[1], alice.iter().copied().filter(|i| i % 2 == 0).collect::<Vec<_>>());
+    assert!(with_terms[6].is_empty());
+    let counted = store.count_logs(&LogSearch { limit: 10, ..search("User:alice | count by host") }).await.unwrap();
+    assert_eq!(counted.iter().map(|b| b.count).sum::<i64>(), 20);
+
+    // A term row that collides (the key of User:alice on a root event) is
+    // read, checked and dropped: the answers do not change.
+    let root_seq = store.search_logs(&search("User:root")).await.unwrap().events[0].seq;
+    store.add_term_for_tests(term_key(&["fields", "User"], "alice"), root_seq).await.expect("collide");
+    assert_eq!(all("User:alice").await, alice);
+
+    // A database from before the term index: the same answers by reading
+    // the events, then by the terms again once the backfill is through.
+    store.forget_terms_for_tests().await.expect("forget");
+    assert!(store.terms_from().await.unwrap() > 1);
+    for (q, want) in queries.iter().zip(&with_terms) {
+        assert_eq!(&all(q).await, want, "{q} without terms");
+    }
+    let mut steps = 0;
+    while store.backfill_terms().await.expect("backfill") > 1 {
+        steps += 1;
+        assert!(steps < 100, "the backfill ends");
+    }
+    assert_eq!(store.term_rows_for_tests().await.expect("terms"), 240);
+    for (q, want) in queries.iter().zip(&with_terms) {
+        assert_eq!(&all(q).await, want, "{q} after the backfill");
+    }
+
+    // Retention takes the pruned events' term rows with them.
+    assert_eq!(store.prune_source_events("web01", 1_030).await.expect("prune"), 15);
+    assert_eq!(store.term_rows_for_tests().await.expect("terms"), 240 - 15 * 4);
+    let kept: Vec<i64> = alice.iter().copied().filter(|i| i % 2 == 1 || *i >= 30).collect();
+    assert_eq!(all("User:alice").await, kept);
 }
 
 async fn source_certs_are_valid_until_revoked_and_retention_prunes_only_old_rows(store: Store) {

@@ -1,0 +1,319 @@
+//! The term index of log search: for the fields analysts pivot on (users,
+//! addresses, hosts, programs, status codes: [`TERM_PATHS`]), one row
+//! `(term, event_seq)` per event and field, where `term` is a 64-bit key
+//! of the field's path and value. A query `User:alice` then reads the key's
+//! range of the primary key newest first and stops at the page size, like a
+//! query on an indexed column, instead of reading every event's JSON.
+//!
+//! Why a table of hashed terms and not a column per field: columns cost an
+//! index entry on every event, with or without the field (Rampart's own
+//! audit events have none of them); a term row exists only where the field
+//! does. Why hashed: a fixed 8-byte key keeps the index small whatever the
+//! value's length, and a collision costs nothing but a read, because the
+//! search still checks the field's value on every event it returns.
+//!
+//! Which values have a term: strings (at most [`MAX_TERM_VALUE`] bytes),
+//! integers, and booleans, each as the backend's own JSON-to-text
+//! conversion renders it (the comparison search makes). A query uses the
+//! term index only for a value those rules would have indexed; any other
+//! value is searched by reading the events, as before, so an unindexed
+//! value is slow, never missed.
+//!
+//! Events stored before the term index existed get their terms from a
+//! backfill ([`Store::backfill_terms`]) that walks down from the newest
+//! such event; until it reaches the oldest, searches read the events.
+
+use serde_json::Value;
+use sqlx::Row;
+
+use crate::{Backend, Result, Store};
+
+/// The JSON paths (within an event's attributes) that get terms. The
+/// parsed-field names are the Sigma names Rampart's parsers and the JSON
+/// flattening produce. Changing this list needs a migration that resets
+/// `terms_from` (events stored before would lack the new terms).
+pub const TERM_PATHS: &[&[&str]] = &[
+    &["fields", "User"],
+    &["fields", "TargetUser"],
+    &["fields", "TargetUserName"],
+    &["fields", "SubjectUserName"],
+    &["fields", "invalid_user"],
+    &["fields", "ruser"],
+    &["fields", "cs-username"],
+    &["fields", "identity"],
+    &["fields", "src_ip"],
+    &["fields", "dst_ip"],
+    &["fields", "src_host"],
+    &["fields", "dst_port"],
+    &["fields", "c-ip"],
+    &["fields", "IpAddress"],
+    &["fields", "SourceIp"],
+    &["fields", "DestinationIp"],
+    &["fields", "DestinationPort"],
+    &["fields", "ClientIP"],
+    &["fields", "sc-status"],
+    &["fields", "cs-host"],
+    &["fields", "server_name"],
+    &["fields", "database"],
+    &["fields", "application_name"],
+    &["fields", "auth_method"],
+    &["fields", "session_id"],
+    &["fields", "action"],
+    &["fields", "protocol"],
+    &["fields", "Image"],
+    &["fields", "ParentImage"],
+    &["fields", "EventID"],
+    &["fields", "Computer"],
+    &["fields", "DestinationHostname"],
+    &["fields", "QueryName"],
+    &["syslog", "app_name"],
+];
+
+/// Longer values get no term (a query for one reads the events).
+pub const MAX_TERM_VALUE: usize = 256;
+
+/// Events whose terms one backfill step writes.
+pub const BACKFILL_CHUNK: i64 = 2_000;
+
+/// Whether `path` has terms.
+pub fn is_term_path(path: &[String]) -> bool {
+    TERM_PATHS.iter().any(|p| p.len() == path.len() && p.iter().zip(path).all(|(a, b)| *a == b))
+}
+
+/// The term key of `value` at `path`: the first 8 bytes of a SHA-256 of
+/// both, length-prefixed so no two (path, value) pairs share an input.
+pub fn term_key(path: &[&str], value: &str) -> i64 {
+    let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    ctx.update(b"rampart-term-v1");
+    for part in path.iter().copied().chain(std::iter::once(value)) {
+        ctx.update(&(part.len() as u64).to_be_bytes());
+        ctx.update(part.as_bytes());
+    }
+    let digest = ctx.finish();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest.as_ref()[..8]);
+    i64::from_be_bytes(first)
+}
+
+/// Whether a query's exact `value` is one an event would have a term for
+/// (see the module doc): if not, the search must read the events.
+pub fn value_has_term(value: &str, backend: Backend) -> bool {
+    if value.len() > MAX_TERM_VALUE || value.starts_with('[') || value.starts_with('{') {
+        return false;
+    }
+    // A number that is not an integer may be stored as a JSON float, whose
+    // text form differs between backends; floats get no term.
+    if value.parse::<f64>().is_ok() && value.parse::<i64>().is_err() {
+        return false;
+    }
+    // PostgreSQL renders JSON booleans as true/false, which get terms;
+    // SQLite renders them as 1/0, which are integers anyway.
+    let _ = backend;
+    true
+}
+
+/// How the backend's `CAST(json … AS TEXT)` renders `v`, for the values
+/// that get terms.
+fn rendered(v: &Value, backend: Backend) -> Option<String> {
+    match v {
+        Value::String(s) if s.len() <= MAX_TERM_VALUE => Some(s.clone()),
+        Value::Number(n) if n.is_i64() => Some(n.to_string()),
+        Value::Bool(b) => Some(match (backend, b) {
+            (Backend::Sqlite, true) => "1".to_owned(),
+            (Backend::Sqlite, false) => "0".to_owned(),
+            (Backend::Postgres, true) => "true".to_owned(),
+            (Backend::Postgres, false) => "false".to_owned(),
+        }),
+        _ => None,
+    }
+}
+
+/// The term keys of one event, without duplicates.
+pub fn event_terms(attrs: &Value, backend: Backend) -> Vec<i64> {
+    let mut keys = Vec::new();
+    for path in TERM_PATHS {
+        let mut at = Some(attrs);
+        for part in *path {
+            at = at.and_then(|v| v.get(*part));
+        }
+        if let Some(text) = at.and_then(|v| rendered(v, backend)) {
+            let key = term_key(path, &text);
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+    }
+    keys
+}
+
+/// Rows per multi-row term insert (two parameters each).
+const TERMS_PER_INSERT: usize = 64;
+
+/// Inserts `(term, event_seq)` rows, skipping ones already there.
+pub(crate) async fn insert_terms(conn: &mut sqlx::AnyConnection, rows: &[(i64, i64)]) -> Result<()> {
+    for chunk in rows.chunks(TERMS_PER_INSERT) {
+        let mut sql = String::from("INSERT INTO log_terms (term, event_seq) VALUES ");
+        for i in 0..chunk.len() {
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&format!("(${},${})", 2 * i + 1, 2 * i + 2));
+        }
+        sql.push_str(" ON CONFLICT DO NOTHING");
+        let mut q = sqlx::query(&sql);
+        for (term, seq) in chunk {
+            q = q.bind(*term).bind(*seq);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Deletes the term rows of the events `(seq, attrs)`.
+pub(crate) async fn delete_terms(
+    conn: &mut sqlx::AnyConnection,
+    events: &[(i64, Value)],
+    backend: Backend,
+) -> Result<()> {
+    let rows: Vec<(i64, i64)> = events
+        .iter()
+        .flat_map(|(seq, attrs)| event_terms(attrs, backend).into_iter().map(move |t| (t, *seq)))
+        .collect();
+    for chunk in rows.chunks(TERMS_PER_INSERT) {
+        let mut sql = String::from("DELETE FROM log_terms WHERE ");
+        for i in 0..chunk.len() {
+            if i > 0 {
+                sql.push_str(" OR ");
+            }
+            sql.push_str(&format!("(term = ${} AND event_seq = ${})", 2 * i + 1, 2 * i + 2));
+        }
+        let mut q = sqlx::query(&sql);
+        for (term, seq) in chunk {
+            q = q.bind(*term).bind(*seq);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// The lowest event `seq` from which every event has its terms (1
+    /// when all have): searches use the term index only when it is 1.
+    pub async fn terms_from(&self) -> Result<i64> {
+        let row = sqlx::query("SELECT value FROM audit_index_state WHERE name = 'terms_from'")
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get::<i64, _>("value")).transpose()?.unwrap_or(1))
+    }
+
+    /// One backfill step: writes the terms of up to [`BACKFILL_CHUNK`]
+    /// events below `terms_from`, newest first, and lowers it. Returns the
+    /// new `terms_from` (1: done). Safe to run on several nodes at once:
+    /// inserts skip rows already there and `terms_from` only goes down.
+    pub async fn backfill_terms(&self) -> Result<i64> {
+        let from = self.terms_from().await?;
+        if from <= 1 {
+            return Ok(1);
+        }
+        let backend = self.backend();
+        let mut tx = self.relaxed.as_ref().unwrap_or(&self.pool).begin().await?;
+        let rows = sqlx::query("SELECT seq, attrs FROM audit_events WHERE seq < $1 ORDER BY seq DESC LIMIT $2")
+            .bind(from)
+            .bind(BACKFILL_CHUNK)
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut terms = Vec::new();
+        let mut lowest = from;
+        for r in &rows {
+            let seq: i64 = r.try_get("seq")?;
+            let attrs: String = r.try_get("attrs")?;
+            // An unreadable row has no terms; search still reads it.
+            if let Ok(attrs) = serde_json::from_str::<Value>(&attrs) {
+                terms.extend(event_terms(&attrs, backend).into_iter().map(|t| (t, seq)));
+            }
+            lowest = lowest.min(seq);
+        }
+        insert_terms(&mut tx, &terms).await?;
+        // Fewer rows than asked: nothing older is left.
+        let next = if (rows.len() as i64) < BACKFILL_CHUNK { 1 } else { lowest };
+        sqlx::query("UPDATE audit_index_state SET value = $1 WHERE name = 'terms_from' AND value > $1")
+            .bind(next)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(next)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_separate_path_and_value() {
+        assert_ne!(term_key(&["fields", "User"], "alice"), term_key(&["fields", "Use"], "ralice"));
+        assert_ne!(term_key(&["fields", "User"], "alice"), term_key(&["fields", "User"], "Alice"));
+        assert_eq!(term_key(&["fields", "User"], "alice"), term_key(&["fields", "User"], "alice"));
+    }
+
+    #[test]
+    fn only_listed_scalar_values_get_terms() {
+        let attrs = serde_json::json!({
+            "fields": {"User": "alice", "dst_port": 22, "src_ip": "10.0.0.1", "CommandLine": "id",
+                       "EventID": 4625.5, "Image": "x".repeat(MAX_TERM_VALUE + 1), "action": true},
+            "syslog": {"app_name": "sshd"},
+        });
+        let keys = event_terms(&attrs, Backend::Sqlite);
+        let want = [
+            term_key(&["fields", "User"], "alice"),
+            term_key(&["fields", "src_ip"], "10.0.0.1"),
+            term_key(&["fields", "dst_port"], "22"),
+            term_key(&["fields", "action"], "1"),
+            term_key(&["syslog", "app_name"], "sshd"),
+        ];
+        assert_eq!(keys.len(), want.len(), "{keys:?}");
+        assert!(want.iter().all(|k| keys.contains(k)));
+        assert!(event_terms(&attrs, Backend::Postgres).contains(&term_key(&["fields", "action"], "true")));
+        assert!(event_terms(&serde_json::json!({"fields": "not an object"}), Backend::Sqlite).is_empty());
+    }
+
+    #[test]
+    fn queries_use_terms_only_for_values_that_have_them() {
+        for (v, has) in [("alice", true), ("22", true), ("-3", true), ("1.5", false), ("1e3", false), ("[1]", false)] {
+            assert_eq!(value_has_term(v, Backend::Sqlite), has, "{v}");
+        }
+        assert!(!value_has_term(&"x".repeat(MAX_TERM_VALUE + 1), Backend::Postgres));
+    }
+}
+
+/// Test hooks: the term index's state, and what an older database looks like.
+impl Store {
+    /// How many term rows there are.
+    #[doc(hidden)]
+    pub async fn term_rows_for_tests(&self) -> Result<i64> {
+        Ok(sqlx::query("SELECT COUNT(*) AS n FROM log_terms").fetch_one(&self.pool).await?.try_get("n")?)
+    }
+
+    /// Drops every term row and marks every stored event as still to be
+    /// backfilled: a database from before the term index.
+    #[doc(hidden)]
+    pub async fn forget_terms_for_tests(&self) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM log_terms").execute(&mut *tx).await?;
+        sqlx::query(
+            "UPDATE audit_index_state SET value = (SELECT COALESCE(MAX(seq), 0) + 1 FROM audit_events) \
+             WHERE name = 'terms_from'",
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Adds one term row as it is given: a hash collision, for tests.
+    #[doc(hidden)]
+    pub async fn add_term_for_tests(&self, term: i64, event_seq: i64) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        insert_terms(&mut conn, &[(term, event_seq)]).await
+    }
+}
