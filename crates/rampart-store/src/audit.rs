@@ -20,7 +20,7 @@ impl Store {
         let seq: i64 =
             insert_event(INSERT_RETURNING_SEQ, ev, ledger_index)?.fetch_one(&mut *tx).await?.try_get("seq")?;
         let rows: Vec<(i64, i64)> = terms.into_iter().map(|t| (t, seq)).collect();
-        crate::terms::insert_terms(&mut tx, &rows).await?;
+        crate::terms::insert_terms(&mut tx, &rows, self.term_shift).await?;
         tx.commit().await?;
         Ok(seq)
     }
@@ -73,7 +73,7 @@ impl Store {
                 }
             }
         }
-        crate::terms::insert_terms(&mut tx, &terms).await?;
+        crate::terms::insert_terms(&mut tx, &terms, self.term_shift).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -30,6 +30,9 @@ pub struct Store {
     /// audit index. Everything else goes through `pool`, fully synced.
     pub(crate) relaxed: Option<AnyPool>,
     backend: Backend,
+    /// The term index's bucket size (`terms::BUCKET_SHIFT`; smaller only
+    /// in tests, to cross buckets with few events).
+    pub(crate) term_shift: u32,
 }
 
 impl Store {
@@ -63,13 +66,22 @@ impl Store {
             .acquire_timeout(Duration::from_secs(10))
             .after_connect(|conn, _| {
                 Box::pin(async move {
-                    conn.execute("PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;")
-                        .await?;
+                    // The index writer's page cache (64 MiB, filled only as
+                    // used; SQLite's default is 2 MiB): a batch updates the
+                    // newest pages of a dozen indexes and of the term
+                    // index's newest bucket, which must stay in memory
+                    // between batches or every insert re-reads its page.
+                    conn.execute(
+                        "PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON; \
+                         PRAGMA cache_size=-65536;",
+                    )
+                    .await?;
                     Ok(())
                 })
             })
             .connect_lazy_with(opts);
-        let store = Store { pool, relaxed: Some(relaxed), backend: Backend::Sqlite };
+        let store =
+            Store { pool, relaxed: Some(relaxed), backend: Backend::Sqlite, term_shift: crate::terms::BUCKET_SHIFT };
         store.migrate().await?;
         Ok(store)
     }
@@ -82,7 +94,7 @@ impl Store {
             .acquire_timeout(Duration::from_secs(10))
             .connect(url)
             .await?;
-        let store = Store { pool, relaxed: None, backend: Backend::Postgres };
+        let store = Store { pool, relaxed: None, backend: Backend::Postgres, term_shift: crate::terms::BUCKET_SHIFT };
         store.migrate().await?;
         Ok(store)
     }

@@ -315,24 +315,52 @@ fn driver(filter: &Expr, backend: Backend) -> Option<i64> {
     None
 }
 
+/// Which part of the term index a compiled search reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TermScan<'a> {
+    /// None: the search reads the events.
+    No,
+    /// The driver term's rows in one bucket (pages are read bucket by
+    /// bucket, newest first).
+    Bucket(i64),
+    /// The driver term's rows in these buckets (counts).
+    Buckets(&'a [i64]),
+}
+
+/// The term key `search` can be driven by, if any (see [`driver`]).
+pub fn driver_term(search: &LogSearch, backend: Backend) -> Option<i64> {
+    search.query.filter.as_ref().and_then(|f| driver(f, backend))
+}
+
 /// Compiles `search` for `backend`: matching events newest first, or with
-/// `| count by FIELD` the counts per value, largest first. With
-/// `use_terms` (every stored event has its terms), a query with an exact
-/// match on a term field reads that term's rows newest first and checks
-/// the rest of the filter (that field's value included, so a hash
-/// collision cannot leak) on those events only.
-pub fn compile(search: &LogSearch, backend: Backend, use_terms: bool) -> Compiled {
+/// `| count by FIELD` the counts per value, largest first. With a
+/// [`TermScan`] other than `No` and a driver term, the search reads that
+/// term's rows (in the given buckets) newest first and checks the rest of
+/// the filter (that field's value included, so a hash collision cannot
+/// leak) on those events only.
+pub fn compile(search: &LogSearch, backend: Backend, scan: TermScan<'_>) -> Compiled {
     let (mut sql, filter) = where_clause(search, backend);
     let limit = i64::try_from(search.limit).unwrap_or(i64::MAX);
-    let driven = if use_terms { search.query.filter.as_ref().and_then(|f| driver(f, backend)) } else { None };
-    // CROSS JOIN makes SQLite read the term's range first; PostgreSQL's
+    let driven = match scan {
+        TermScan::No => None,
+        _ => driver_term(search, backend),
+    };
+    // CROSS JOIN makes SQLite read the term's rows first; PostgreSQL's
     // planner picks the same with the LIMIT.
     let (from, filter, order) = match driven {
         Some(term) => {
             let k = sql.bind(Param::Int(term));
+            let buckets = match scan {
+                TermScan::Bucket(b) => format!("t.bucket = {}", sql.bind(Param::Int(b))),
+                TermScan::Buckets(list) if !list.is_empty() => {
+                    let ps: Vec<String> = list.iter().map(|b| sql.bind(Param::Int(*b))).collect();
+                    format!("t.bucket IN ({})", ps.join(","))
+                }
+                _ => "FALSE".to_owned(),
+            };
             (
                 "log_terms t CROSS JOIN audit_events e".to_owned(),
-                format!("t.term = {k} AND e.seq = t.event_seq AND {filter}"),
+                format!("{buckets} AND t.term = {k} AND e.seq = t.event_seq AND {filter}"),
                 "t.event_seq DESC",
             )
         }
@@ -396,15 +424,58 @@ fn bind_all<'q>(
 }
 
 impl Store {
+    /// The buckets of the term index a search driven by a term reads,
+    /// newest first, below `before` when given; `None` when it must read
+    /// the events instead (no driver term, or the term index not complete).
+    async fn term_buckets(&self, search: &LogSearch) -> Result<Option<Vec<i64>>> {
+        if driver_term(search, self.backend()).is_none() || self.terms_from().await? > 1 {
+            return Ok(None);
+        }
+        let row = sqlx::query("SELECT MIN(seq) AS lo, MAX(seq) AS hi FROM audit_events").fetch_one(&self.pool).await?;
+        let (lo, hi) = match (row.try_get::<Option<i64>, _>("lo")?, row.try_get::<Option<i64>, _>("hi")?) {
+            (Some(lo), Some(hi)) => (lo, hi),
+            _ => return Ok(Some(Vec::new())),
+        };
+        let hi = search.before.map_or(hi, |b| hi.min(b - 1));
+        if hi < lo {
+            return Ok(Some(Vec::new()));
+        }
+        let (top, bottom) = (terms::bucket(hi, self.term_shift), terms::bucket(lo, self.term_shift));
+        if top - bottom >= terms::MAX_BUCKETS_SCANNED {
+            return Ok(None);
+        }
+        Ok(Some((bottom..=top).rev().collect()))
+    }
+
     /// Events matching `search`, newest first.
     pub async fn search_logs(&self, search: &LogSearch) -> Result<LogPage> {
-        let compiled = compile(
-            &LogSearch { query: Query { count_by: None, ..search.query.clone() }, ..search.clone() },
-            self.backend(),
-            self.terms_from().await? <= 1,
-        );
-        let rows = bind_all(sqlx::query(&compiled.sql), &compiled.params).fetch_all(&self.pool).await?;
-        let mut events = rows.iter().map(stored_event).collect::<Result<Vec<_>>>()?;
+        let search = LogSearch { query: Query { count_by: None, ..search.query.clone() }, ..search.clone() };
+        let mut events = Vec::new();
+        match self.term_buckets(&search).await? {
+            None => {
+                let compiled = compile(&search, self.backend(), TermScan::No);
+                let rows = bind_all(sqlx::query(&compiled.sql), &compiled.params).fetch_all(&self.pool).await?;
+                events = rows.iter().map(stored_event).collect::<Result<Vec<_>>>()?;
+            }
+            // Bucket by bucket, newest first, until one more than the page.
+            Some(buckets) => {
+                for bucket in buckets {
+                    let want = search.limit + 1 - events.len();
+                    let compiled = compile(
+                        &LogSearch { limit: want - 1, ..search.clone() },
+                        self.backend(),
+                        TermScan::Bucket(bucket),
+                    );
+                    let rows = bind_all(sqlx::query(&compiled.sql), &compiled.params).fetch_all(&self.pool).await?;
+                    for row in &rows {
+                        events.push(stored_event(row)?);
+                    }
+                    if events.len() > search.limit {
+                        break;
+                    }
+                }
+            }
+        }
         let next = if events.len() > search.limit {
             events.truncate(search.limit);
             events.last().map(|e| e.seq)
@@ -417,7 +488,9 @@ impl Store {
     /// `| count by FIELD`: counts per value, largest first, at most
     /// `search.limit` values.
     pub async fn count_logs(&self, search: &LogSearch) -> Result<Vec<Bucket>> {
-        let compiled = compile(search, self.backend(), self.terms_from().await? <= 1);
+        let buckets = self.term_buckets(search).await?;
+        let scan = buckets.as_deref().map_or(TermScan::No, TermScan::Buckets);
+        let compiled = compile(search, self.backend(), scan);
         let rows = bind_all(sqlx::query(&compiled.sql), &compiled.params).fetch_all(&self.pool).await?;
         rows.iter()
             .map(|r| Ok(Bucket { value: r.try_get::<Option<String>, _>("value")?, count: r.try_get("n")? }))
@@ -446,7 +519,7 @@ mod tests {
 
     fn c(q: &str, backend: Backend) -> Compiled {
         let query = parse(q, 1_000_000).unwrap_or_else(|e| panic!("{e}"));
-        compile(&LogSearch { query, since_ms: None, until_ms: None, before: None, limit: 10 }, backend, false)
+        compile(&LogSearch { query, since_ms: None, until_ms: None, before: None, limit: 10 }, backend, TermScan::No)
     }
 
     #[test]
@@ -486,18 +559,21 @@ mod tests {
             limit: 10,
         };
         for backend in [Backend::Sqlite, Backend::Postgres] {
-            let driven = compile(&search("host:web01 AND User:alice"), backend, true);
+            let driven = compile(&search("host:web01 AND User:alice"), backend, TermScan::Bucket(3));
             assert!(driven.sql.contains("FROM log_terms t CROSS JOIN audit_events e"), "{}", driven.sql);
+            assert!(driven.sql.contains("t.bucket = $"), "{}", driven.sql);
+            let counted = compile(&search("User:alice | count by host"), backend, TermScan::Buckets(&[4, 3]));
+            assert!(counted.sql.contains("t.bucket IN ($"), "{}", counted.sql);
             assert!(driven.sql.contains("ORDER BY t.event_seq DESC"), "{}", driven.sql);
             let key = terms::term_key(&["fields", "User"], "alice");
             assert!(driven.params.contains(&Param::Int(key)));
             // The value is still compared on each event (collisions).
             assert!(driven.params.contains(&Param::Text("alice".into())));
             for q in ["User:alice*", "User:alice OR host:x", "NOT User:alice", "CommandLine:id", "User:1.5", "alice"] {
-                let plain = compile(&search(q), backend, true);
+                let plain = compile(&search(q), backend, TermScan::Bucket(0));
                 assert!(!plain.sql.contains("log_terms"), "{q}: {}", plain.sql);
             }
-            assert!(!compile(&search("User:alice"), backend, false).sql.contains("log_terms"));
+            assert!(!compile(&search("User:alice"), backend, TermScan::No).sql.contains("log_terms"));
         }
     }
 

@@ -159,7 +159,7 @@ impl Store {
             events.push((seq, serde_json::from_str(&attrs).unwrap_or(serde_json::Value::Null)));
         }
         // The pruned events' term rows go with them, in the same transaction.
-        crate::terms::delete_terms(&mut tx, &events, self.backend()).await?;
+        crate::terms::delete_terms(&mut tx, &events, self.backend(), self.term_shift).await?;
         let mut deleted = 0;
         for chunk in events.chunks(256) {
             let list = (1..=chunk.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(",");

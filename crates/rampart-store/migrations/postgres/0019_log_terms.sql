@@ -1,10 +1,13 @@
 -- The term index of log search (rampart-store terms.rs): one row per event
 -- and pivot field (User, src_ip, …), keyed by a 64-bit hash of the field's
--- path and value, so a field query reads the term's range newest first.
+-- path and value. The key leads with a coarse bucket of event_seq so new
+-- rows go into the newest bucket's part of the B-tree; a field query reads
+-- the term's rows bucket by bucket, newest first.
 CREATE TABLE log_terms (
+    bucket      BIGINT NOT NULL,
     term        BIGINT NOT NULL,
     event_seq   BIGINT NOT NULL,
-    PRIMARY KEY (term, event_seq)
+    PRIMARY KEY (bucket, term, event_seq)
 );
 
 -- Events already stored have no terms yet: a backfill walks down from the
