@@ -11,6 +11,7 @@
 
 mod access_keys;
 mod error;
+mod groups;
 mod login;
 pub mod password;
 pub mod signing;
@@ -31,6 +32,7 @@ use tokio::sync::Semaphore;
 
 pub use access_keys::{AccessKeyInfo, NewAccessKey};
 pub use error::AuthError;
+pub use groups::{GroupInfo, valid_group_name};
 pub use login::{LoginOutcome, LoginRequest};
 pub use rampart_core::Principal;
 pub use ssh::{SshKeyInfo, SshSecondFactor};

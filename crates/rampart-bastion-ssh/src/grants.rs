@@ -1,5 +1,6 @@
-//! Grants: which user may reach which target (or every target carrying a
-//! label, now and later), as which login, for which actions (`shell`,
+//! Grants: which user (or every member of a group, as it is at each
+//! check) may reach which target (or every target carrying a label, now
+//! and later), as which login, for which actions (`shell`,
 //! `exec`, `sftp-read`, `sftp-write`, `port-forward`), within which window.
 //! Deny by default: without a grant that covers the user, the target, the
 //! login, the action and the present moment — and, on a lockbox target, a
@@ -59,7 +60,10 @@ impl Action {
 /// A grant to create.
 #[derive(Debug, Clone)]
 pub struct NewGrant {
-    pub username: String,
+    /// The one user; or give `group`.
+    pub username: Option<String>,
+    /// A group: the grant reaches its members as they are at each check.
+    pub group: Option<String>,
     /// The one target, or `None` for a grant on `label`.
     pub target: Option<String>,
     /// A label (`key=value` or a name): every target carrying it.
@@ -78,7 +82,10 @@ pub struct NewGrant {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct GrantInfo {
     pub id: String,
-    pub user_id: String,
+    /// The user of a grant to one user.
+    pub user_id: Option<String>,
+    /// The group of a grant to a group.
+    pub group_id: Option<String>,
     /// The target of a grant on one target.
     pub target_id: Option<String>,
     /// The label of a grant on a label.
@@ -98,7 +105,8 @@ impl From<&GrantRow> for GrantInfo {
     fn from(g: &GrantRow) -> Self {
         GrantInfo {
             id: g.id.to_string(),
-            user_id: g.user_id.to_string(),
+            user_id: g.user_id.as_ref().map(Id::to_string),
+            group_id: g.group_id.as_ref().map(Id::to_string),
             target_id: g.target_id.as_ref().map(Id::to_string),
             label: g.label.clone(),
             login: g.login.clone(),
@@ -164,8 +172,16 @@ impl Bastion {
         new: NewGrant,
         source: Option<String>,
     ) -> Result<GrantInfo, BastionError> {
-        let Some(user) = self.store().find_user_by_name(&new.username).await? else {
-            return Err(BastionError::Invalid(format!("no user named {:?}", new.username)));
+        let (user, group) = match (new.username.as_deref(), new.group.as_deref()) {
+            (Some(name), None) => match self.store().find_user_by_name(name).await? {
+                Some(user) => (Some(user), None),
+                None => return Err(BastionError::Invalid(format!("no user named {name:?}"))),
+            },
+            (None, Some(name)) => match self.store().find_group(name).await? {
+                Some(group) => (None, Some(group)),
+                None => return Err(BastionError::Invalid(format!("no group named {name:?}"))),
+            },
+            _ => return Err(BastionError::Invalid("name exactly one of username and group".into())),
         };
         let (target, login) = self.grant_scope(new.target.as_deref(), new.label.as_deref(), new.login).await?;
         if new.actions.is_empty() {
@@ -181,7 +197,8 @@ impl Bastion {
         }
         let row = GrantRow {
             id: Id::new("grt"),
-            user_id: user.id.clone(),
+            user_id: user.as_ref().map(|u| u.id.clone()),
+            group_id: group.as_ref().map(|g| g.id.clone()),
             target_id: target.as_ref().map(|t| t.id.clone()),
             label: new.label.clone().filter(|_| target.is_none()),
             login,
@@ -197,7 +214,8 @@ impl Bastion {
                 Event::new("bastion.grant.created", Outcome::Success, &actor.username)
                     .object(row.id.as_str())
                     .source(source)
-                    .attr("user", user.username.as_str())
+                    .attr("user", user.as_ref().map_or("", |u| u.username.as_str()))
+                    .attr("group", group.as_ref().map_or("", |g| g.name.as_str()))
                     .attr("target", target.as_ref().map_or("", |t| t.name.as_str()))
                     .attr("label", row.label.as_deref().unwrap_or(""))
                     .attr("login", row.login.as_str())
@@ -376,7 +394,8 @@ mod tests {
     fn grant(actions: &str, from: i64, until: i64) -> GrantRow {
         GrantRow {
             id: Id::from_trusted("grt_1".into()),
-            user_id: Id::from_trusted("usr_1".into()),
+            user_id: Some(Id::from_trusted("usr_1".into())),
+            group_id: None,
             target_id: Some(Id::from_trusted("tgt_1".into())),
             label: None,
             login: "ops".into(),

@@ -1,6 +1,7 @@
 //! Rampart's SSH bastion: the adapter around the pure core in
 //! `rampart-bastion`. [`server`] runs the russh server administrators
-//! connect to (`ssh -p 2222 USER:TARGET@host`): public key, then TOTP as a
+//! connect to (`ssh -p 2222 USER:TARGET@host`): public key (registered, or
+//! certified by the bastion's SSH CA), then TOTP as a
 //! keyboard-interactive second factor, with the API's lockout.
 //! [`upstream`] opens Rampart's own russh client connection to the target,
 //! pinned to its registered host key and logged in with a credential only
@@ -11,7 +12,9 @@
 //! time-limited grant, [`lockbox`] the customer's approval that a target
 //! holding a tenant's data also needs, and that tenant's access
 //! transparency view, [`recorder`] the asciicast v2 recording of each
-//! session, streamed to the data directory while it runs.
+//! session, streamed to the data directory while it runs, and [`sshca`]
+//! the cluster's SSH user CA, whose certificates log in without a
+//! registered key.
 //!
 //! Every session start, end and refusal is a ledger event, recorded
 //! before the action it describes takes effect.
@@ -27,6 +30,7 @@ pub mod requests;
 pub mod reviews;
 pub mod server;
 pub mod sessions;
+pub mod sshca;
 pub mod targets;
 pub mod upstream;
 
@@ -45,6 +49,7 @@ pub use requests::{NewAccessRequest, RequestInfo};
 pub use reviews::ReviewInfo;
 pub use server::Listening;
 pub use sessions::SessionInfo;
+pub use sshca::{IssuedSshCert, NewSshCert, SshCertInfo};
 pub use targets::{Credential, LockboxLabel, NewTarget, TargetInfo, TargetUpdate};
 
 /// What can go wrong in the bastion's services, in terms the API maps to

@@ -294,7 +294,8 @@ impl Bastion {
             .map_err(|e| BastionError::Conflict(format!("the request no longer applies: {e}")))?;
         Ok(GrantRow {
             id: Id::new("grt"),
-            user_id: row.requester_id.clone(),
+            user_id: Some(row.requester_id.clone()),
+            group_id: None,
             target_id: target.map(|t| t.id),
             label: row.label.clone(),
             login,

@@ -1,6 +1,7 @@
 //! The SSH server administrators connect to: `ssh -p 2222 USER:TARGET@host`.
 //!
-//! Authentication is a registered public key, then (when the user has TOTP
+//! Authentication is a registered public key or a user certificate from
+//! the bastion's SSH CA (`sshca`), then (when the user has TOTP
 //! or a role that needs it) a TOTP code over keyboard-interactive, with the
 //! API's throttle and lockout. Each session channel the client opens is a
 //! session on the target: the grant is checked first (deny by default),
@@ -26,9 +27,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rampart_auth::SshSecondFactor;
 use rampart_core::{Event, Id, Outcome};
 use rampart_store::{TargetRow, UserRow};
+use russh::keys::Certificate;
 use russh::server::{self, Auth, ChannelOpenHandle, Msg, PublicKeyOffer, Response, VerifiedPublicKey};
 use russh::{Channel, ChannelId, ChannelOpenFailure, MethodKind, MethodSet, Preferred, Pty, Sig};
 use secrecy::SecretString;
@@ -189,6 +190,8 @@ pub struct Connection {
     user: Option<UserRow>,
     target_name: String,
     key_fingerprint: String,
+    /// The certificate the login was made with, if it was.
+    cert: Option<crate::sshca::CertLogin>,
     target: Option<TargetRow>,
     upstream: Option<Arc<upstream::Connection>>,
     channels: HashMap<ChannelId, Chan>,
@@ -233,9 +236,13 @@ impl server::Handler for Connection {
         if self.stage != Stage::Key {
             return Ok(rejected().await);
         }
-        // Only say "try it" for a key this user registered; an unknown key
-        // is not a failed attempt (clients offer every key they hold).
-        Ok(if self.key_owner(user, offer.public_key).await.is_some() { Auth::Accept } else { rejected().await })
+        // Only say "try it" for a key this user registered, or one the
+        // bastion's CA certified for them (russh passes a certificate's key
+        // here); an unknown key is not a failed attempt (clients offer
+        // every key they hold).
+        let known = self.key_owner(user, offer.public_key).await.is_some()
+            || self.cert_holder(user, offer.public_key).await.is_some();
+        Ok(if known { Auth::Accept } else { rejected().await })
     }
 
     async fn auth_publickey(&mut self, user: &str, key: VerifiedPublicKey<'_>) -> Result<Auth, Self::Error> {
@@ -246,28 +253,37 @@ impl server::Handler for Connection {
         let Some((_, target)) = parse_login(user) else { return Ok(rejected().await) };
         self.target_name = target.to_owned();
         self.key_fingerprint = key.public_key.fingerprint(Default::default()).to_string();
-        if self.locked(&owner.username).await {
-            let event = Event::new("bastion.login.refused", Outcome::Denied, owner.username.as_str())
-                .source(self.source())
-                .attr("connection", self.id.as_str());
-            self.refused("locked_out", event).await;
+        self.cert = None;
+        Ok(self.proved(user, owner).await)
+    }
+
+    async fn auth_openssh_certificate(&mut self, user: &str, certificate: &Certificate) -> Result<Auth, Self::Error> {
+        // russh has checked the certificate's own signature and window and
+        // that the client holds its key; whose CA signed it, for whom and
+        // whether it still stands is checked here.
+        if self.stage != Stage::Key {
             return Ok(rejected().await);
         }
-        let factor = self.bastion.inner.auth.ssh_second_factor(&owner);
-        self.ssh_user = user.to_owned();
-        self.user = Some(owner);
-        match factor {
-            SshSecondFactor::NotRequired => Ok(self.logged_in("none").await),
-            SshSecondFactor::Totp => {
-                self.stage = Stage::Totp;
-                Ok(Auth::Reject {
-                    proceed_with_methods: methods(&[MethodKind::KeyboardInteractive]),
-                    partial_success: true,
-                })
+        let Some((username, target)) = parse_login(user) else { return Ok(rejected().await) };
+        let Some(owner) = self.active_user(username).await else { return Ok(rejected().await) };
+        self.target_name = target.to_owned();
+        self.key_fingerprint = certificate.public_key().fingerprint(Default::default()).to_string();
+        match self.bastion.check_user_cert(&owner, certificate).await {
+            Ok(login) => {
+                self.cert = Some(login);
+                Ok(self.proved(user, owner).await)
             }
-            SshSecondFactor::NotEnrolled => {
-                self.refused("totp_not_enrolled", self.event("bastion.login.refused", Outcome::Denied)).await;
-                self.user = None;
+            Err(reason) => {
+                let event = Event::new("bastion.login.refused", Outcome::Denied, owner.username.as_str())
+                    .object(target)
+                    .source(self.source())
+                    .attr("connection", self.id.as_str())
+                    .attr("target", target)
+                    .attr("auth_method", "certificate")
+                    .attr("certificate_serial", certificate.serial().to_string())
+                    .attr("certificate_key_id", certificate.key_id())
+                    .attr("key_fingerprint", self.key_fingerprint.as_str());
+                self.refused(reason, event).await;
                 Ok(rejected().await)
             }
         }

@@ -311,21 +311,39 @@ impl Bastion {
     }
 
     async fn seal(&self, target: &Id, credential: &Credential) -> Result<Vec<u8>, BastionError> {
+        let secret = Zeroizing::new(credential.secret().expose_secret().as_bytes().to_vec());
+        self.seal_secret(&context(target)?, secret).await
+    }
+
+    /// Seals a secret of the bastion's own (a target credential, the SSH
+    /// CA's private key) under `alias/rampart/bastion` with `context`.
+    pub(crate) async fn seal_secret(
+        &self,
+        context: &EncryptionContext,
+        secret: Zeroizing<Vec<u8>>,
+    ) -> Result<Vec<u8>, BastionError> {
         let key = self.credential_key().await?;
         let out = Collect::default();
-        let reader =
-            SecretReader { bytes: Zeroizing::new(credential.secret().expose_secret().as_bytes().to_vec()), at: 0 };
+        let reader = SecretReader { bytes: secret, at: 0 };
         self.inner
             .kms
-            .envelope_encrypt(&system_caller(), &key, &self.inner.region, &context(target)?, reader, out.clone())
+            .envelope_encrypt(&system_caller(), &key, &self.inner.region, context, reader, out.clone())
             .await?;
         let sealed = out.0.lock().map_err(|_| BastionError::Internal("poisoned".into()))?.clone();
         Ok(sealed)
     }
 
+    /// Opens what [`Bastion::seal_secret`] sealed; the caller checks the context.
+    pub(crate) async fn open_secret(
+        &self,
+        sealed: Vec<u8>,
+    ) -> Result<(Zeroizing<Vec<u8>>, EncryptionContext), BastionError> {
+        Ok(self.inner.kms.envelope_decrypt(&system_caller(), sealed).await?)
+    }
+
     /// Opens a target's credential, for logging in to it.
     pub(crate) async fn open_credential(&self, target: &TargetRow) -> Result<Credential, BastionError> {
-        let (plain, got) = self.inner.kms.envelope_decrypt(&system_caller(), target.credential_sealed.clone()).await?;
+        let (plain, got) = self.open_secret(target.credential_sealed.clone()).await?;
         // The context binds the sealed credential to its row: one copied
         // onto another target does not open.
         if got.get("target") != Some(target.id.as_str()) {
@@ -555,7 +573,7 @@ impl Bastion {
 }
 
 /// `ALGORITHM BASE64` without the comment OpenSSH may append.
-fn strip_comment(line: &str) -> String {
+pub(crate) fn strip_comment(line: &str) -> String {
     line.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
 }
 

@@ -163,6 +163,9 @@ pub struct BastionConfig {
     /// A lockbox request the customer admin did not decide expires after
     /// this, in seconds.
     pub lockbox_pending_timeout_secs: u64,
+    /// The longest an SSH user certificate from the bastion's CA is valid
+    /// (default 8 h); a request may ask for less, never more.
+    pub ssh_cert_max_secs: u64,
     /// Environment variables a client may pass to the target (`SendEnv`):
     /// exact names, or a prefix ending in `*`. Everything else is refused
     /// and noted on the session's start event. Names that change how the
@@ -272,6 +275,7 @@ impl Default for BastionConfig {
             jit_pending_timeout_secs: 3600,
             lockbox_max_duration_secs: 8 * 3600,
             lockbox_pending_timeout_secs: 12 * 3600,
+            ssh_cert_max_secs: 8 * 3600,
         }
     }
 }
@@ -801,6 +805,13 @@ impl Config {
                 return bad(&format!("bastion.{name} must be between 1 and {BASTION_MAX_WINDOW_SECS} (90 days)"));
             }
         }
+        // A certificate is valid for at least a minute; a maximum below
+        // that would refuse every request.
+        if !(60..=BASTION_MAX_WINDOW_SECS).contains(&b.ssh_cert_max_secs) {
+            return bad(&format!(
+                "bastion.ssh_cert_max_secs must be between 60 and {BASTION_MAX_WINDOW_SECS} (90 days)"
+            ));
+        }
         if self.kms.seal == SealKind::Shamir {
             if self.kms.keystore != KeystoreKind::Software {
                 return bad(
@@ -885,6 +896,19 @@ mod tests {
         let c = load_in_jail(toml, &[("RAMPART_SERVER__LISTEN", "127.0.0.1:2000")], flags)
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.server.listen.port(), 3000, "flags must override env");
+    }
+
+    #[test]
+    fn the_ssh_certificate_maximum_is_at_least_a_minute_and_at_most_90_days() {
+        assert_eq!(Config::default().bastion.ssh_cert_max_secs, 8 * 3600);
+        for bad in ["0", "59", "7776001"] {
+            let toml = format!("[bastion]\nssh_cert_max_secs = {bad}\n");
+            let err = load_in_jail(&toml, &[], FlagOverrides::default());
+            assert!(err.as_ref().is_err_and(|e| e.contains("ssh_cert_max_secs")), "{bad} must be refused: {err:?}");
+        }
+        let ok = load_in_jail("[bastion]\nssh_cert_max_secs = 3600\n", &[], FlagOverrides::default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(ok.bastion.ssh_cert_max_secs, 3600);
     }
 
     #[test]

@@ -12,8 +12,12 @@ use crate::{Result, Store, StoreError};
 const KEY_COLUMNS: &str = "id, user_id, fingerprint, public_key, comment, created_at";
 const TARGET_COLUMNS: &str =
     "id, name, address, port, host_key, login, credential_kind, credential_sealed, created_at, labels, lockbox_tenant";
-const GRANT_COLUMNS: &str =
-    "id, user_id, target_id, label, login, actions, not_before, not_after, created_by, created_at, request_id";
+const GRANT_COLUMNS: &str = "id, user_id, group_id, target_id, label, login, actions, not_before, not_after, \
+     created_by, created_at, request_id";
+/// The grants that reach a user: their own, and those of every group they
+/// are a member of (as they are a member now).
+const GRANT_OF_USER: &str =
+    "(user_id = $1 OR group_id IN (SELECT group_id FROM user_group_members WHERE user_id = $1))";
 
 /// A user's registered SSH public key.
 #[derive(Debug, Clone)]
@@ -66,12 +70,16 @@ impl std::fmt::Debug for TargetRow {
     }
 }
 
-/// Who may reach which target (or every target with a label) as which
-/// login, how, and when.
+/// Who (a user, or every member of a group) may reach which target (or
+/// every target with a label) as which login, how, and when.
 #[derive(Debug, Clone)]
 pub struct GrantRow {
     pub id: Id,
-    pub user_id: Id,
+    /// The one user; or `None` for a grant to `group_id`.
+    pub user_id: Option<Id>,
+    /// The group of a grant to a group: it reaches the group's members as
+    /// they are at each check.
+    pub group_id: Option<Id>,
     /// The one target, or `None` for a grant on `label`.
     pub target_id: Option<Id>,
     /// The label (`key=value` or a plain name) of a grant on a label.
@@ -131,7 +139,8 @@ fn split_labels(text: &str) -> Vec<String> {
 fn grant(row: &AnyRow) -> Result<GrantRow> {
     Ok(GrantRow {
         id: Id::from_trusted(row.try_get("id")?),
-        user_id: Id::from_trusted(row.try_get("user_id")?),
+        user_id: row.try_get::<Option<String>, _>("user_id")?.map(Id::from_trusted),
+        group_id: row.try_get::<Option<String>, _>("group_id")?.map(Id::from_trusted),
         target_id: row.try_get::<Option<String>, _>("target_id")?.map(Id::from_trusted),
         label: row.try_get("label")?,
         login: row.try_get("login")?,
@@ -261,13 +270,11 @@ impl Store {
         rows.iter().map(grant).collect()
     }
 
-    /// The grants of one user that may cover one target, whatever their
-    /// window: those naming it, and every grant of the user on a label
-    /// (which labels the target carries is the caller's rule).
-    /// Every grant of one user (on targets and labels).
+    /// Every grant that reaches one user (on targets and labels): the
+    /// user's own and their groups'.
     pub async fn grants_of_user(&self, user: &Id) -> Result<Vec<GrantRow>> {
         let rows = sqlx::query(&format!(
-            "SELECT {GRANT_COLUMNS} FROM bastion_grants WHERE user_id = $1 ORDER BY id LIMIT 1000"
+            "SELECT {GRANT_COLUMNS} FROM bastion_grants WHERE {GRANT_OF_USER} ORDER BY id LIMIT 1000"
         ))
         .bind(user.as_str())
         .fetch_all(&self.pool)
@@ -275,10 +282,14 @@ impl Store {
         rows.iter().map(grant).collect()
     }
 
+    /// The grants reaching one user (their own and their groups') that
+    /// may cover one target, whatever their window: those naming it, and
+    /// every such grant on a label (which labels the target carries is the
+    /// caller's rule).
     pub async fn grants_for(&self, user: &Id, target: &Id) -> Result<Vec<GrantRow>> {
         let rows = sqlx::query(&format!(
             "SELECT {GRANT_COLUMNS} FROM bastion_grants \
-             WHERE user_id = $1 AND (target_id = $2 OR label IS NOT NULL) ORDER BY id LIMIT 1000"
+             WHERE {GRANT_OF_USER} AND (target_id = $2 OR label IS NOT NULL) ORDER BY id LIMIT 1000"
         ))
         .bind(user.as_str())
         .bind(target.as_str())
@@ -301,11 +312,12 @@ impl Store {
 /// (an approved just-in-time request stores its grant with its decision).
 pub(crate) fn grant_insert(g: &GrantRow) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments<'_>> {
     sqlx::query(
-        "INSERT INTO bastion_grants (id, user_id, target_id, label, login, actions, not_before, not_after, \
-         created_by, created_at, request_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        "INSERT INTO bastion_grants (id, user_id, group_id, target_id, label, login, actions, not_before, \
+         not_after, created_by, created_at, request_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(g.id.as_str())
-    .bind(g.user_id.as_str())
+    .bind(g.user_id.as_ref().map(Id::as_str))
+    .bind(g.group_id.as_ref().map(Id::as_str))
     .bind(g.target_id.as_ref().map(Id::as_str))
     .bind(g.label.as_deref())
     .bind(&g.login)

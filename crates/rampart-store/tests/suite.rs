@@ -8,8 +8,9 @@
 use rampart_core::{Event, Id, Outcome, Role};
 use rampart_store::testing::TestPostgres;
 use rampart_store::{
-    EventFilter, GrantRow, HistoryRow, ImportToken, ImportedMaterial, KmsKeyRow, NewNotification, NewUser, SourceSpec,
-    SshKeyRow, Store, StoreError, TargetRow, TicketEventRow, TicketFilter, TicketRow, TicketWrite, TokenRow,
+    EventFilter, GrantRow, GroupRow, HistoryRow, ImportToken, ImportedMaterial, KmsKeyRow, NewNotification, NewUser,
+    SourceSpec, SshKeyRow, Store, StoreError, TargetRow, TicketEventRow, TicketFilter, TicketRow, TicketWrite,
+    TokenRow,
 };
 
 /// Runs `case` on a fresh SQLite store and a fresh PostgreSQL store.
@@ -49,6 +50,7 @@ on_every_backend!(
     bastion_reviews_are_decided_once,
     bastion_sessions_end_once_and_take_one_termination,
     bastion_access_requests_are_decided_once_and_lockbox_windows_hold,
+    the_ssh_user_ca_is_stored_once_and_certificates_are_revoked_once,
     tickets_compare_and_set_keep_one_joinable_per_key_and_bound_events,
     ticket_listing_holds_at_scale_with_indexed_filters_and_keyset_pages,
     the_outbox_leases_retries_and_dead_letters,
@@ -560,7 +562,8 @@ async fn bastion_keys_targets_and_grants_round_trip(store: Store) {
     ));
     let grant = |id: &str| GrantRow {
         id: Id::from_trusted(id.to_owned()),
-        user_id: bob.id.clone(),
+        user_id: Some(bob.id.clone()),
+        group_id: None,
         target_id: Some(target.id.clone()),
         label: None,
         login: "ops".to_owned(),
@@ -584,12 +587,88 @@ async fn bastion_keys_targets_and_grants_round_trip(store: Store) {
     assert_eq!(grants[2].label.as_deref(), Some("env=prod"));
     store.delete_grant(&Id::from_trusted("bg_3".to_owned())).await.unwrap();
     assert!(store.grants_for(&alice.id, &target.id).await.unwrap().is_empty());
+
+    // A grant to a group reaches its members as they are now; a grant
+    // naming both a user and a group, or neither, is refused by the schema.
+    let ops = GroupRow {
+        id: Id::from_trusted("grp_1".to_owned()),
+        name: "ops".to_owned(),
+        description: String::new(),
+        created_by: "root".to_owned(),
+        created_at: 1,
+    };
+    store.insert_group(&ops).await.unwrap();
+    assert!(matches!(
+        store.insert_group(&GroupRow { id: Id::from_trusted("grp_2".to_owned()), ..ops.clone() }).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let to_group = GrantRow { user_id: None, group_id: Some(ops.id.clone()), ..grant("bg_6") };
+    store.insert_grant(&to_group).await.unwrap();
+    assert!(store.insert_grant(&GrantRow { group_id: Some(ops.id.clone()), ..grant("bg_7") }).await.is_err());
+    assert!(store.insert_grant(&GrantRow { user_id: None, ..grant("bg_8") }).await.is_err());
+    assert!(store.grants_for(&alice.id, &target.id).await.unwrap().is_empty(), "alice is no member yet");
+    store.add_group_member(&ops.id, &alice.id, "root", 2).await.unwrap();
+    assert!(matches!(store.add_group_member(&ops.id, &alice.id, "root", 3).await, Err(StoreError::Conflict(_))));
+    assert_eq!(store.group_members(&ops.id).await.unwrap(), ["alice"]);
+    let reached = store.grants_for(&alice.id, &target.id).await.unwrap();
+    assert_eq!(reached.iter().map(|g| g.id.as_str()).collect::<Vec<_>>(), ["bg_6"]);
+    assert_eq!(store.grants_of_user(&alice.id).await.unwrap().len(), 1);
+    assert_eq!(store.grants_for(&bob.id, &target.id).await.unwrap().len(), 2, "bob's own only");
+    store.remove_group_member(&ops.id, &alice.id).await.unwrap();
+    assert!(matches!(store.remove_group_member(&ops.id, &alice.id).await, Err(StoreError::NotFound)));
+    assert!(store.grants_for(&alice.id, &target.id).await.unwrap().is_empty(), "removed: no longer reached");
+    store.add_group_member(&ops.id, &alice.id, "root", 4).await.unwrap();
+    assert_eq!(store.delete_group(&ops.id).await.unwrap(), 1, "the group's grant goes with it");
+    assert!(store.grants_of_user(&alice.id).await.unwrap().is_empty());
+    assert!(store.find_group("ops").await.unwrap().is_none());
     store.delete_grant(&Id::from_trusted("bg_1".to_owned())).await.unwrap();
     assert!(matches!(store.delete_grant(&Id::from_trusted("bg_1".to_owned())).await, Err(StoreError::NotFound)));
     store.delete_target(&target.id).await.unwrap();
     assert!(store.find_target("db-1").await.unwrap().is_none());
     assert!(store.list_grants().await.unwrap().is_empty(), "the target's grants went with it");
     assert!(matches!(store.delete_target(&target.id).await, Err(StoreError::NotFound)));
+}
+
+/// The first node to store the SSH user CA wins (the sealed key comes back
+/// byte for byte); a certificate is live only in its window and until it
+/// is revoked, and is revoked once.
+async fn the_ssh_user_ca_is_stored_once_and_certificates_are_revoked_once(store: Store) {
+    use rampart_store::{SshCaRow, SshCertRow};
+    assert!(store.ssh_user_ca().await.unwrap().is_none());
+    let sealed: Vec<u8> = (0..=255u8).collect();
+    let first = SshCaRow { public_key: "ssh-ed25519 AAAA1".to_owned(), private_sealed: sealed.clone(), created_at: 1 };
+    assert!(store.insert_ssh_user_ca(&first).await.unwrap());
+    let second = SshCaRow { public_key: "ssh-ed25519 AAAA2".to_owned(), private_sealed: vec![1], created_at: 2 };
+    assert!(!store.insert_ssh_user_ca(&second).await.unwrap(), "another node's CA is kept");
+    let ca = store.ssh_user_ca().await.unwrap().unwrap();
+    assert_eq!((ca.public_key.as_str(), ca.private_sealed), ("ssh-ed25519 AAAA1", sealed));
+
+    let bob = user(&store, "bob", Role::OperationsEngineer, None).await;
+    let cert = SshCertRow {
+        serial: i64::MAX - 7,
+        user_id: bob.id.clone(),
+        username: "bob".to_owned(),
+        key_id: "rampart:bob:1".to_owned(),
+        fingerprint: "SHA256:abc".to_owned(),
+        valid_after: 1_000,
+        valid_before: 9_000,
+        created_at: 1_000,
+        revoked_at: None,
+        revoked_by: None,
+    };
+    store.insert_ssh_cert(&cert).await.unwrap();
+    assert!(store.insert_ssh_cert(&cert).await.is_err(), "serials are unique");
+    assert!(store.has_live_ssh_cert(&bob.id, "SHA256:abc", 5_000).await.unwrap());
+    assert!(!store.has_live_ssh_cert(&bob.id, "SHA256:abc", 9_000).await.unwrap(), "expired");
+    assert!(!store.has_live_ssh_cert(&bob.id, "SHA256:other", 5_000).await.unwrap(), "another key");
+    assert_eq!(store.list_ssh_certs(Some(5_000)).await.unwrap().len(), 1);
+    assert!(store.list_ssh_certs(Some(9_000)).await.unwrap().is_empty());
+    store.revoke_ssh_cert(i64::MAX - 7, "root", 6_000).await.unwrap();
+    assert!(matches!(store.revoke_ssh_cert(i64::MAX - 7, "root", 6_001).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(store.revoke_ssh_cert(42, "root", 6_001).await, Err(StoreError::NotFound)));
+    assert!(!store.has_live_ssh_cert(&bob.id, "SHA256:abc", 5_000).await.unwrap(), "revoked");
+    let found = store.find_ssh_cert(i64::MAX - 7).await.unwrap().unwrap();
+    assert_eq!((found.revoked_at, found.revoked_by.as_deref()), (Some(6_000), Some("root")));
 }
 
 /// A held command is decided exactly once, and not after it expired; a
@@ -1201,7 +1280,8 @@ async fn bastion_access_requests_are_decided_once_and_lockbox_windows_hold(store
     // Approval with its grant, in one step; decided once.
     let grant = GrantRow {
         id: Id::from_trusted("bg_1".to_owned()),
-        user_id: bob.id.clone(),
+        user_id: Some(bob.id.clone()),
+        group_id: None,
         target_id: Some(target.id.clone()),
         label: None,
         login: "ops".to_owned(),

@@ -86,6 +86,13 @@ pub enum Command {
     /// Manage who may reach which bastion target (administrators).
     #[command(subcommand)]
     Grant(cmd::bastion::GrantCmd),
+    /// Manage user groups, which grants can name (administrators).
+    #[command(subcommand)]
+    Group(cmd::group::GroupCmd),
+    /// Certificates from the bastion's SSH user CA: issue one for your key;
+    /// list and revoke (administrators).
+    #[command(subcommand, name = "ssh-cert")]
+    SshCert(cmd::group::SshCertCmd),
     /// Approve or deny commands a `review` red line holds (reviewers).
     #[command(subcommand)]
     Review(cmd::bastion::ReviewCmd),

@@ -547,3 +547,367 @@ async fn access_and_lockbox_requests_refuse_bad_input_and_change_nothing() {
     assert_eq!(s, 201, "one tenant's mark left");
     server.stop().await;
 }
+
+/// A login attempt with a certificate, on a fresh connection, with a wrong
+/// TOTP code (so only a login refused before the second factor can show
+/// no "partial success") and `-v`, running `touch MARKER` on the target.
+fn cert_attempt(client: &Client, cert: &Path, login: &str, marker: &Path) -> std::process::Output {
+    let cert_file = format!("CertificateFile={}", cert.display());
+    let command = format!("touch {}", marker.display());
+    client.ssh(None, &["-v", "-o", &cert_file, &format!("{login}@127.0.0.1"), &command]).output().unwrap()
+}
+
+/// Asserts a certificate login was refused at the key: no second factor
+/// was asked, and nothing reached the target.
+fn refused_at_the_key(out: &std::process::Output, marker: &Path, what: &str) {
+    assert!(!out.status.success(), "{what}: {}", text(out));
+    assert!(!text(out).contains("partial success"), "{what}: the key stage must refuse it: {}", text(out));
+    assert!(!marker.exists(), "{what}: nothing may reach the target");
+}
+
+/// Issues a certificate for `key` as `who` through the CLI; its JSON.
+fn issue_cert(cli: &Cli, who: &Session, key: &Path, valid: &str, save: &Path) -> Value {
+    let issued = cli.json(who, &["ssh-cert", "issue", "--key", key.to_str().unwrap(), "--valid", valid]);
+    std::fs::write(save, format!("{}\n", issued["certificate"].as_str().unwrap())).unwrap();
+    issued
+}
+
+async fn refusal_reasons(server: &TestServer, admin: &Session) -> Vec<String> {
+    let refused = events(server, admin, "bastion.login.refused").await;
+    refused.iter().filter_map(|e| e["attrs"]["reason"].as_str().map(str::to_owned)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_certificate_from_the_bastion_ca_logs_in_without_a_registered_key_and_bad_ones_are_refused() {
+    let Some(w) = world(&[]) else { return };
+    let server = TestServer::start_with(|c| c.bastion.ssh_cert_max_secs = 3600).await;
+    let admin = server.admin_session().await;
+    let bob = server.session_for(&admin, "bob", Role::OperationsEngineer, None).await;
+    let alice = server.session_for(&admin, "alice", Role::OperationsEngineer, None).await;
+    let bob_step = unix_now() / 30 + 1;
+    let cli = Cli::new(&server, &w.dir);
+    let port = w.sshd.port.to_string();
+    let mut args = vec!["target", "create", "db", "--address", "127.0.0.1", "--port", &port];
+    args.extend(["--host-key", &w.sshd.host_key, "--login", &w.sshd.login]);
+    args.extend(["--private-key-file", w.login_key.to_str().unwrap()]);
+    ok(&cli.run(&admin, &args), "target create");
+    let grant = ["grant", "create", "--user", "bob", "--target", "db", "--actions", "exec"];
+    ok(&cli.run(&admin, &grant), "grant");
+    // bob's key is never registered: only certificates let it in.
+    let key = w.dir.join("bob_key");
+    keygen(&key);
+    let public = key.with_extension("pub");
+    assert!(server.get_json("/api/v1/ssh-keys", &bob.token).await.as_array().unwrap().is_empty());
+    let bastion = server.running.as_ref().unwrap().bastion.as_ref().expect("the bastion listens").addr;
+    let secret = data_encoding::BASE32_NOPAD.encode(bob.creds.totp_secret.as_deref().unwrap());
+    let client = Arc::new(Client { dir: w.dir.clone(), bastion, key: key.clone(), totp_secret: secret });
+    let marker = |name: &str| w.dir.join(format!("marker-{name}"));
+
+    // A short certificate, for the expiry check at the end; then the one used.
+    let short = issue_cert(&cli, &bob, &public, "60s", &w.dir.join("bob-short.cert"));
+    let cert_a = w.dir.join("bob-a.cert");
+    let a = issue_cert(&cli, &bob, &public, "30m", &cert_a);
+    let serial_a = a["serial"].as_str().unwrap().to_owned();
+    assert_eq!((a["username"].as_str(), a["status"].as_str()), (Some("bob"), Some("valid")), "{a}");
+
+    // What OpenSSH itself reads in it: signed by the CA the API publishes,
+    // a user certificate for bob alone, the serial and key id, no critical
+    // options, only the pty and port-forwarding extensions.
+    let ca_line = cli.run(&bob, &["ssh-cert", "ca"]);
+    ok(&ca_line, "ssh-cert ca");
+    let ca_file = w.dir.join("rampart_ca.pub");
+    std::fs::write(&ca_file, &ca_line.stdout).unwrap();
+    let ca_fp = std::process::Command::new("ssh-keygen").arg("-lf").arg(&ca_file).output().unwrap();
+    ok(&ca_fp, "ssh-keygen -lf");
+    let ca_fp = String::from_utf8_lossy(&ca_fp.stdout).split_whitespace().nth(1).unwrap().to_owned();
+    let shown = std::process::Command::new("ssh-keygen").arg("-Lf").arg(&cert_a).output().unwrap();
+    ok(&shown, "ssh-keygen -L");
+    let shown = String::from_utf8_lossy(&shown.stdout).to_string();
+    assert!(shown.contains("user certificate"), "{shown}");
+    assert!(shown.contains(&format!("Signing CA: ED25519 {ca_fp}")), "{shown}");
+    assert!(shown.contains(&format!("Key ID: \"rampart:bob:{serial_a}\"")), "{shown}");
+    assert!(shown.contains(&format!("Serial: {serial_a}")), "{shown}");
+    let principals = shown.split("Principals:").nth(1).unwrap().split("Critical Options:").next().unwrap();
+    assert_eq!(principals.split_whitespace().collect::<Vec<_>>(), ["bob"], "{shown}");
+    let critical = shown.split("Critical Options:").nth(1).unwrap().split("Extensions:").next().unwrap();
+    assert_eq!(critical.trim(), "(none)", "{shown}");
+    let extensions: Vec<&str> = shown.split("Extensions:").nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(extensions, ["permit-port-forwarding", "permit-pty"], "{shown}");
+
+    // The key alone is not registered: refused. With the certificate it
+    // logs in, TOTP still asked (an operations engineer needs it).
+    let plain = client
+        .ssh(None, &["-v", "bob:db@127.0.0.1", &format!("touch {}", marker("plain").display())])
+        .output()
+        .unwrap();
+    refused_at_the_key(&plain, &marker("plain"), "the unregistered key without its certificate");
+    let cert_opt = format!("CertificateFile={}", cert_a.display());
+    let ctl = client.control("bob");
+    let step = next_step(bob_step);
+    let c = client.clone();
+    let opened = tokio::task::spawn_blocking(move || {
+        c.ssh(
+            Some(step),
+            &[
+                "-o",
+                &cert_opt,
+                "-M",
+                "-S",
+                ctl.to_str().unwrap(),
+                "-o",
+                "ControlPersist=yes",
+                "-f",
+                "-N",
+                "bob:db@127.0.0.1",
+            ],
+        )
+        .output()
+        .unwrap()
+    })
+    .await
+    .unwrap();
+    ok(&opened, "ssh master with the certificate");
+    let (out, _) = exec(&client, "bob", "echo cert-$((6*7))").await.unwrap();
+    ok(&out, "exec over the certificate login");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("cert-42"), "{}", text(&out));
+    let logins = events(&server, &admin, "bastion.login.succeeded").await;
+    let login = logins.iter().find(|e| e["actor"] == "bob").expect("bob's login is recorded");
+    assert_eq!(login["attrs"]["auth_method"], "certificate", "{login}");
+    assert_eq!(login["attrs"]["certificate_serial"], serial_a.as_str(), "{login}");
+    assert_eq!(login["attrs"]["certificate_key_id"], format!("rampart:bob:{serial_a}"), "{login}");
+    assert_eq!(login["attrs"]["second_factor"], "totp", "{login}");
+
+    // Revoking the certificate cuts the session it logged in.
+    let running = exec(&client, "bob", "sleep 60; echo never-cut");
+    let live = live_session(&server, &admin, "bob", "sleep 60; echo never-cut").await;
+    let revoked = cli.json(&admin, &["ssh-cert", "revoke", &serial_a]);
+    assert_eq!(revoked["status"], "revoked", "{revoked}");
+    let (out, took) = running.await.unwrap();
+    client.close("bob");
+    assert!(!out.status.success() && !text(&out).contains("never-cut"), "{}", text(&out));
+    assert!(text(&out).contains("certificate this login used was revoked"), "{}", text(&out));
+    assert!(took < Duration::from_secs(25), "cut within the re-check interval: {took:?}");
+    let session = server.get_json(&format!("/api/v1/bastion/sessions/{live}"), &admin.token).await;
+    assert_eq!(session["reason"], "certificate_revoked");
+
+    // Another live certificate for the same key gets past the "try it"
+    // step, so each refusal below is the certificate check's own.
+    let _b = issue_cert(&cli, &bob, &public, "30m", &w.dir.join("bob-b.cert"));
+    // Revoked: refused at the next login.
+    let out = cert_attempt(&client, &cert_a, "bob:db", &marker("revoked"));
+    refused_at_the_key(&out, &marker("revoked"), "a revoked certificate");
+    // Signed by a CA of one's own, with the same serial and key id: refused.
+    let foreign_ca = w.dir.join("foreign_ca");
+    keygen(&foreign_ca);
+    let copy = w.dir.join("bob_copy.pub");
+    std::fs::copy(&public, &copy).unwrap();
+    let signed = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-s"])
+        .arg(&foreign_ca)
+        .args(["-I", &format!("rampart:bob:{serial_a}"), "-n", "bob", "-V", "-5m:+1h", "-z", &serial_a])
+        .arg(&copy)
+        .output()
+        .unwrap();
+    ok(&signed, "ssh-keygen -s");
+    let out = cert_attempt(&client, &w.dir.join("bob_copy-cert.pub"), "bob:db", &marker("foreign"));
+    refused_at_the_key(&out, &marker("foreign"), "a certificate from a foreign CA");
+    // alice may certify bob's public key, but only for herself: bob cannot
+    // log in with it.
+    let for_alice = w.dir.join("alice-for-bob-key.cert");
+    let issued = issue_cert(&cli, &alice, &public, "30m", &for_alice);
+    assert_eq!(issued["username"], "alice");
+    let out = cert_attempt(&client, &for_alice, "bob:db", &marker("principal"));
+    refused_at_the_key(&out, &marker("principal"), "a certificate for another principal");
+    let reasons = refusal_reasons(&server, &admin).await;
+    for reason in ["certificate_revoked", "certificate_unknown_ca", "certificate_wrong_principal"] {
+        assert!(reasons.iter().any(|r| r == reason), "{reason} in {reasons:?}");
+    }
+    let refused = events(&server, &admin, "bastion.login.refused").await;
+    let revoked_refusal = refused.iter().find(|e| e["attrs"]["reason"] == "certificate_revoked").unwrap();
+    assert_eq!(revoked_refusal["attrs"]["certificate_serial"], serial_a.as_str(), "{revoked_refusal}");
+
+    // Expired: the 60-second certificate, once its window has passed.
+    let until = epoch_secs(short["valid_before"].as_str().unwrap());
+    while unix_now() <= until + 1 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let out = cert_attempt(&client, &w.dir.join("bob-short.cert"), "bob:db", &marker("expired"));
+    refused_at_the_key(&out, &marker("expired"), "an expired certificate");
+
+    let listed = cli.json(&admin, &["ssh-cert", "list", "--all"]);
+    let statuses: Vec<(&str, &str)> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["username"].as_str().unwrap(), c["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(statuses.len(), 4, "{listed}");
+    assert!(statuses.contains(&("bob", "revoked")) && statuses.contains(&("bob", "expired")), "{statuses:?}");
+    let issued_events = events(&server, &admin, "bastion.ssh_cert.issued").await;
+    assert_eq!(issued_events.len(), 4);
+    let revoked_events = events(&server, &admin, "bastion.ssh_cert.revoked").await;
+    assert_eq!(revoked_events.len(), 1);
+    let recorded = serde_json::to_string(&[issued_events, revoked_events, refused, logins]).unwrap();
+    assert!(!recorded.contains("BEGIN OPENSSH") && !recorded.contains("AAAA"), "no key material in the ledger");
+}
+
+/// Seconds since the epoch of an RFC 3339 UTC time (`2026-01-02T03:04:05Z`
+/// or with fractional seconds), as the API writes them.
+fn epoch_secs(text: &str) -> u64 {
+    let out = std::process::Command::new("date").args(["-u", "-d", text, "+%s"]).output().unwrap();
+    ok(&out, "date -d");
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+#[tokio::test]
+async fn certificate_requests_that_are_malformed_or_for_someone_else_are_refused_and_change_nothing() {
+    let server = TestServer::start_with(|c| c.bastion.ssh_cert_max_secs = 3600).await;
+    let admin = server.admin_session().await;
+    let bob = server.session_for(&admin, "bob", Role::OperationsEngineer, None).await;
+    let auditor = server.session_for(&admin, "aud", Role::Auditor, None).await;
+    let key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIx6W9mawPcDZe97DWyuNHFdiFhRFSLmE+aKaQ0FSsmT bob@example";
+    let path = "/api/v1/bastion/ssh-certs";
+    let cases = [
+        (json!({"public_key": "ssh-ed25519 not-base64"}), 422, "not an OpenSSH public key"),
+        (json!({"public_key": ""}), 422, "one OpenSSH public key line"),
+        (json!({"public_key": format!("ssh-ed25519-cert-v01@openssh.com {}", &key[12..])}), 422, "public key"),
+        (json!({"public_key": key, "valid_for_secs": 3601}), 422, "ssh_cert_max_secs"),
+        (json!({"public_key": key, "valid_for_secs": 10}), 422, "between 60 and 3600"),
+        (json!({"public_key": key, "username": "admin"}), 403, "only for your own user"),
+        (json!({"public_key": key, "principal": "bob"}), 422, ""),
+    ];
+    for (body, status, says) in cases {
+        let (got, problem) = post(&server, &bob, path, body.clone()).await;
+        assert_eq!(got, status, "{body}: {problem}");
+        assert!(problem["detail"].as_str().unwrap_or_default().contains(says), "{body}: {problem}");
+    }
+    // Who may do what: an auditor asks for none, bob lists and revokes none.
+    assert_eq!(post(&server, &auditor, path, json!({"public_key": key})).await.0, 403);
+    let listing = server.request(reqwest::Method::GET, path, Some(&bob.token)).send().await.unwrap();
+    assert_eq!(listing.status(), 403);
+    // Nothing was issued, and nothing recorded as issued.
+    assert!(server.get_json(path, &admin.token).await.as_array().unwrap().is_empty());
+    assert!(events(&server, &admin, "bastion.ssh_cert.issued").await.is_empty());
+    // A good request, for bob's own name, works; its serial revokes once.
+    let (s, issued) =
+        post(&server, &bob, path, json!({"public_key": key, "username": "bob", "valid_for_secs": 600})).await;
+    assert_eq!(s, 201, "{issued}");
+    assert!(issued["certificate"].as_str().unwrap().starts_with("ssh-ed25519-cert-v01@openssh.com "), "{issued}");
+    let serial = issued["serial"].as_str().unwrap();
+    let revoke = format!("{path}/{serial}/revoke");
+    assert_eq!(post(&server, &bob, &revoke, json!({})).await.0, 403, "bob revokes nothing");
+    assert_eq!(post(&server, &admin, &revoke, json!({})).await.0, 200);
+    assert_eq!(post(&server, &admin, &revoke, json!({})).await.0, 409, "revoked once");
+    for bad in ["123", "-1", "x", "99999999999999999999"] {
+        assert_eq!(post(&server, &admin, &format!("{path}/{bad}/revoke"), json!({})).await.0, 404, "{bad}");
+    }
+    assert_eq!(events(&server, &admin, "bastion.ssh_cert.revoked").await.len(), 1);
+    // The CA's public key is the same on every call, and never the private key.
+    let ca = server.get_json("/api/v1/bastion/ssh-ca", &bob.token).await;
+    assert!(ca["public_key"].as_str().unwrap().starts_with("ssh-ed25519 "), "{ca}");
+    assert_eq!(server.get_json("/api/v1/bastion/ssh-ca", &admin.token).await, ca);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grant_to_a_group_reaches_its_members_and_removing_one_cuts_their_session() {
+    let Some(w) = world(&[]) else { return };
+    let server = TestServer::start().await;
+    let admin = server.admin_session().await;
+    let bob = server.session_for(&admin, "bob", Role::OperationsEngineer, None).await;
+    let bob_step = unix_now() / 30 + 1;
+    let cli = Cli::new(&server, &w.dir);
+    let client = Arc::new(target_and_key(&server, &cli, &admin, &bob, &w, &[]).await);
+
+    let created = cli.json(&admin, &["group", "create", "dba", "--description", "database on-call"]);
+    assert_eq!(created["members"], json!([]), "{created}");
+    let added = cli.json(&admin, &["group", "add", "dba", "bob"]);
+    assert_eq!(added["members"], json!(["bob"]), "{added}");
+    let grant = cli.json(&admin, &["grant", "create", "--group", "dba", "--target", "db", "--actions", "exec"]);
+    assert_eq!((grant["group_id"].as_str(), grant["user_id"].as_str()), (created["id"].as_str(), None), "{grant}");
+
+    // bob has no grant of his own: the group's lets him in.
+    let c = client.clone();
+    tokio::task::spawn_blocking(move || ok(&c.master("bob", "bob:db", next_step(bob_step)), "ssh master"))
+        .await
+        .unwrap();
+    let (out, _) = exec(&client, "bob", "echo group-$((6*7))").await.unwrap();
+    ok(&out, "exec through the group's grant");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("group-42"), "{}", text(&out));
+
+    // Taken out of the group: his running session is cut, the next refused.
+    let running = exec(&client, "bob", "sleep 60; echo never-cut");
+    let live = live_session(&server, &admin, "bob", "sleep 60; echo never-cut").await;
+    let removed = cli.json(&admin, &["group", "remove", "dba", "bob"]);
+    assert_eq!(removed["members"], json!([]), "{removed}");
+    let (out, took) = running.await.unwrap();
+    assert!(!out.status.success() && !text(&out).contains("never-cut"), "{}", text(&out));
+    assert!(text(&out).contains("no grant covers this session"), "{}", text(&out));
+    assert!(took < Duration::from_secs(25), "cut within the re-check interval: {took:?}");
+    let session = server.get_json(&format!("/api/v1/bastion/sessions/{live}"), &admin.token).await;
+    assert_eq!(session["reason"], "grant_ended");
+    let (out, _) = exec(&client, "bob", "echo after-$((6*7))").await.unwrap();
+    client.close("bob");
+    assert!(!out.status.success() && !text(&out).contains("after-42"), "{}", text(&out));
+
+    for kind in ["group.created", "group.member.added", "group.member.removed"] {
+        let found = events(&server, &admin, kind).await;
+        assert_eq!(found.len(), 1, "{kind}: {found:?}");
+        assert_eq!(found[0]["object"], "dba", "{kind}: {found:?}");
+    }
+    // Deleting the group takes its grant with it.
+    ok(&cli.run(&admin, &["group", "delete", "dba"]), "group delete");
+    let grants = server.get_json("/api/v1/bastion/grants", &admin.token).await;
+    assert!(grants.as_array().unwrap().is_empty(), "{grants}");
+    assert_eq!(events(&server, &admin, "group.deleted").await.len(), 1);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn group_requests_that_are_malformed_or_not_permitted_are_refused_and_change_nothing() {
+    let server = TestServer::start().await;
+    let admin = server.admin_session().await;
+    let tenant = server.create_tenant(&admin, "acme").await;
+    let ops = server.session_for(&admin, "ops", Role::OperationsEngineer, None).await;
+    let cadmin = server.session_for(&admin, "cadmin", Role::CustomerAdmin, Some(tenant.as_str())).await;
+    let cuser = server.session_for(&admin, "cuser", Role::CustomerUser, Some(tenant.as_str())).await;
+    let _ = cuser;
+    assert_eq!(post(&server, &admin, "/api/v1/groups", json!({"name": "dba"})).await.0, 201);
+    for (body, status) in [
+        (json!({"name": "DBA"}), 422),
+        (json!({"name": ""}), 422),
+        (json!({"name": "-x"}), 422),
+        (json!({"name": "dba"}), 409),
+        (json!({"name": "x", "members": ["ops"]}), 422),
+    ] {
+        let (got, problem) = post(&server, &admin, "/api/v1/groups", body.clone()).await;
+        assert_eq!(got, status, "{body}: {problem}");
+    }
+    assert_eq!(post(&server, &ops, "/api/v1/groups", json!({"name": "mine"})).await.0, 403, "no user_write");
+    let put = |who: &Session, path: &str| server.request(reqwest::Method::PUT, path, Some(&who.token)).send();
+    assert_eq!(put(&admin, "/api/v1/groups/dba/members/nobody").await.unwrap().status(), 422);
+    assert_eq!(put(&admin, "/api/v1/groups/dba/members/cuser").await.unwrap().status(), 422, "a customer user");
+    assert_eq!(put(&admin, "/api/v1/groups/nope/members/ops").await.unwrap().status(), 404);
+    assert_eq!(put(&admin, "/api/v1/groups/dba/members/ops").await.unwrap().status(), 200);
+    assert_eq!(put(&admin, "/api/v1/groups/dba/members/ops").await.unwrap().status(), 409, "once");
+    // A customer admin manages users, but the operator's groups do not exist for them.
+    assert_eq!(put(&cadmin, "/api/v1/groups/dba/members/cadmin").await.unwrap().status(), 404);
+    assert_eq!(server.get_json("/api/v1/groups", &cadmin.token).await, json!([]));
+    assert_eq!(post(&server, &cadmin, "/api/v1/groups", json!({"name": "acme-team"})).await.0, 422);
+    // A grant names exactly one of a user and a group, and a group that exists.
+    let grants = "/api/v1/bastion/grants";
+    for body in [
+        json!({"username": "ops", "group": "dba", "label": "env=prod", "actions": ["exec"], "valid_for_secs": 60}),
+        json!({"label": "env=prod", "actions": ["exec"], "valid_for_secs": 60}),
+        json!({"group": "nope", "label": "env=prod", "actions": ["exec"], "valid_for_secs": 60}),
+    ] {
+        assert_eq!(post(&server, &admin, grants, body.clone()).await.0, 422, "{body}");
+    }
+    assert!(server.get_json(grants, &admin.token).await.as_array().unwrap().is_empty());
+    let groups = server.get_json("/api/v1/groups", &admin.token).await;
+    assert_eq!(groups.as_array().unwrap().len(), 1, "{groups}");
+    assert_eq!(groups[0]["members"], json!(["ops"]), "{groups}");
+    assert_eq!(events(&server, &admin, "group.created").await.len(), 1);
+    assert_eq!(events(&server, &admin, "group.member.added").await.len(), 1);
+    server.stop().await;
+}

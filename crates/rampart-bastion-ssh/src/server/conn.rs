@@ -1,5 +1,6 @@
 //! The connection's own steps, apart from the protocol callbacks: who a
-//! key belongs to, completing a login (recorded before it is accepted),
+//! key belongs to (registered, or certified by the bastion's CA), the
+//! second factor a proved key leads to, completing a login (recorded before it is accepted),
 //! the shared lockout, ledger events, and opening the target for a session
 //! (target, grant, pinned host key, sealed credential, in that order).
 
@@ -8,8 +9,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use rampart_auth::SshSecondFactor;
 use rampart_core::{Event, Id, Outcome};
 use rampart_store::UserRow;
+use russh::MethodKind;
 use russh::server::Auth;
 
 use super::{Connection, Stage, parse_login};
@@ -28,6 +31,7 @@ impl Connection {
             user: None,
             target_name: String::new(),
             key_fingerprint: String::new(),
+            cert: None,
             target: None,
             upstream: None,
             channels: HashMap::new(),
@@ -74,12 +78,75 @@ impl Connection {
         }
     }
 
+    /// The active user called as the login says, if there is one.
+    pub(super) async fn active_user(&self, username: &str) -> Option<UserRow> {
+        match self.bastion.store().find_user_by_name(username).await {
+            Ok(user) => user.filter(|u| u.disabled_at.is_none()),
+            Err(e) => {
+                tracing::error!(error = %e, "looking up a user failed");
+                None
+            }
+        }
+    }
+
+    /// The user the login names, if the CA certified this key for them
+    /// (a live, unrevoked certificate).
+    pub(super) async fn cert_holder(&self, ssh_user: &str, key: &russh::keys::PublicKey) -> Option<UserRow> {
+        let (username, _) = parse_login(ssh_user)?;
+        let user = self.active_user(username).await?;
+        let fingerprint = key.fingerprint(Default::default()).to_string();
+        self.bastion.has_live_cert(&user, &fingerprint).await.then_some(user)
+    }
+
+    /// What follows a proved key or certificate of `owner`: the shared
+    /// lockout, then the second factor the user needs (or none).
+    pub(super) async fn proved(&mut self, ssh_user: &str, owner: UserRow) -> Auth {
+        if self.locked(&owner.username).await {
+            let event = Event::new("bastion.login.refused", Outcome::Denied, owner.username.as_str())
+                .source(self.source())
+                .attr("connection", self.id.as_str());
+            self.refused("locked_out", self.with_credential(event)).await;
+            return super::rejected().await;
+        }
+        let factor = self.bastion.inner.auth.ssh_second_factor(&owner);
+        self.ssh_user = ssh_user.to_owned();
+        self.user = Some(owner);
+        match factor {
+            SshSecondFactor::NotRequired => self.logged_in("none").await,
+            SshSecondFactor::Totp => {
+                self.stage = Stage::Totp;
+                Auth::Reject {
+                    proceed_with_methods: super::methods(&[MethodKind::KeyboardInteractive]),
+                    partial_success: true,
+                }
+            }
+            SshSecondFactor::NotEnrolled => {
+                let event = self.with_credential(self.event("bastion.login.refused", Outcome::Denied));
+                self.refused("totp_not_enrolled", event).await;
+                self.user = None;
+                super::rejected().await
+            }
+        }
+    }
+
+    /// `event` with how the login proved its key: the key's fingerprint,
+    /// and a certificate's serial and key id when it was one.
+    pub(super) fn with_credential(&self, event: Event) -> Event {
+        let event = event.attr("key_fingerprint", self.key_fingerprint.as_str());
+        match &self.cert {
+            Some(cert) => event
+                .attr("auth_method", "certificate")
+                .attr("certificate_serial", cert.serial.to_string())
+                .attr("certificate_key_id", cert.key_id.as_str()),
+            None => event.attr("auth_method", "public_key"),
+        }
+    }
+
     /// Completes the login: recorded before the user can do anything.
     pub(super) async fn logged_in(&mut self, second_factor: &str) -> Auth {
         self.stage = Stage::Done;
         let event = self
-            .event("bastion.login.succeeded", Outcome::Success)
-            .attr("key_fingerprint", self.key_fingerprint.as_str())
+            .with_credential(self.event("bastion.login.succeeded", Outcome::Success))
             .attr("second_factor", second_factor);
         match self.bastion.audit().record(event).await {
             Ok(_) => Auth::Accept,

@@ -52,6 +52,9 @@ struct Shared {
     requester: Mutex<Option<(Id, String, String)>>,
     /// Input decided but not yet passed on; one writer at a time.
     inbound: tokio::sync::Mutex<Inbound>,
+    /// The serial of the certificate the login was made with: revoking it
+    /// cuts the session.
+    cert_serial: Option<u64>,
     /// An SFTP channel's packet tap (set when the subsystem starts).
     sftp: Mutex<Option<SftpTap>>,
     /// Packets for the client that the bastion answers itself (refused
@@ -433,6 +436,7 @@ impl Chan {
             channel: id,
             requester: Mutex::new(None),
             inbound: tokio::sync::Mutex::new(Inbound::default()),
+            cert_serial: conn.cert.as_ref().map(|c| c.serial),
             sftp: Mutex::new(None),
             inject: inject_tx,
         });
@@ -590,7 +594,8 @@ async fn drain(
 pub const GRANT_RECHECK: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Cuts the session when no grant covers it any more (expired, revoked,
-/// the target or the user's access removed). A database that cannot be
+/// the target or the user's access removed, the user taken out of the
+/// group a grant names), or when the certificate the login used is revoked. A database that cannot be
 /// read for a minute cuts it too: an access check that cannot be made is
 /// not a pass.
 async fn watch_grant(
@@ -614,8 +619,16 @@ async fn watch_grant(
             Ok(row) => row.terminate_by,
             Err(_) => None,
         };
+        let revoked = match shared.cert_serial {
+            Some(serial) => shared.bastion.cert_revoked(serial).await.unwrap_or_else(|e| {
+                tracing::warn!(error = %e, session = %shared.session_id, "re-checking a session's certificate failed");
+                false
+            }),
+            None => false,
+        };
         let reason = match shared.bastion.authorize(&user, &target, Some(action)).await {
             _ if terminated.is_some() => "terminated",
+            _ if revoked => "certificate_revoked",
             Ok(Some(grant)) => {
                 until = grant.not_after;
                 failing_since = None;
@@ -634,6 +647,9 @@ async fn watch_grant(
         };
         let notice = match &terminated {
             Some(by) => format!("\r\nrampart: this session was terminated by {by}\r\n"),
+            None if revoked => {
+                "\r\nrampart: the certificate this login used was revoked; the session is cut\r\n".to_owned()
+            }
             None => "\r\nrampart: no grant covers this session any more; it is cut\r\n".to_owned(),
         };
         let _ = shared.client.extended_data(shared.channel, 1, bytes::Bytes::from(notice.into_bytes())).await;

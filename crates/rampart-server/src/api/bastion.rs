@@ -213,7 +213,12 @@ pub async fn list_grants(State(state): State<AppState>) -> Result<Json<Vec<Grant
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateGrant {
-    pub username: String,
+    /// The one user; or give `group`.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// A group: the grant reaches its members as they are at each check.
+    #[serde(default)]
+    pub group: Option<String>,
     /// The one target; or give `label`.
     #[serde(default)]
     pub target: Option<String>,
@@ -241,6 +246,7 @@ pub async fn create_grant(
 ) -> Result<(StatusCode, Json<GrantInfo>), ApiError> {
     let new = NewGrant {
         username: body.username,
+        group: body.group,
         target: body.target,
         label: body.label,
         login: body.login,

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod auth;
 pub mod bastion;
 pub mod detect;
+pub mod groups;
 pub mod ingest;
 pub mod kms;
 pub mod kms_native;
@@ -15,6 +16,7 @@ pub mod ledger;
 pub mod logs;
 pub mod operator;
 pub mod sources;
+pub mod ssh_certs;
 pub mod system;
 pub mod tenants;
 pub mod tickets;
@@ -64,6 +66,17 @@ pub fn routes() -> Routes {
         .add(M::GET, "/api/v1/users/{id}", Permission(UserRead), get(users::show))
         .add(M::POST, "/api/v1/users/{id}/disable", Permission(UserWrite), post(users::disable))
         .add(M::POST, "/api/v1/users/{id}/reset-totp", Permission(UserWrite), post(users::reset_totp))
+        .add(M::GET, "/api/v1/groups", Permission(UserRead), get(groups::list))
+        .add(M::POST, "/api/v1/groups", Permission(UserWrite), post(groups::create))
+        .add(M::GET, "/api/v1/groups/{name}", Permission(UserRead), get(groups::show))
+        .add(M::DELETE, "/api/v1/groups/{name}", Permission(UserWrite), delete(groups::delete))
+        .add(M::PUT, "/api/v1/groups/{name}/members/{username}", Permission(UserWrite), put(groups::add_member))
+        .add(
+            M::DELETE,
+            "/api/v1/groups/{name}/members/{username}",
+            Permission(UserWrite),
+            delete(groups::remove_member),
+        )
         .add(M::GET, "/api/v1/tenants", Permission(TenantRead), get(tenants::list))
         .add(M::POST, "/api/v1/tenants", Permission(TenantWrite), post(tenants::create))
         .add(M::GET, "/api/v1/tenants/{id}", Permission(TenantRead), get(tenants::show))
@@ -110,6 +123,12 @@ pub fn routes() -> Routes {
         .add(M::GET, "/api/v1/bastion/grants", Permission(BastionManage), get(bastion::list_grants))
         .add(M::POST, "/api/v1/bastion/grants", Permission(BastionManage), post(bastion::create_grant))
         .add(M::DELETE, "/api/v1/bastion/grants/{id}", Permission(BastionManage), delete(bastion::delete_grant))
+        // The SSH user CA: anyone signed in may read its public key; users
+        // of the bastion ask for certificates; administrators list and revoke.
+        .add(M::GET, "/api/v1/bastion/ssh-ca", Authenticated, get(ssh_certs::ssh_ca))
+        .add(M::POST, "/api/v1/bastion/ssh-certs", Permission(SshKeySelf), post(ssh_certs::issue))
+        .add(M::GET, "/api/v1/bastion/ssh-certs", Permission(BastionManage), get(ssh_certs::list))
+        .add(M::POST, "/api/v1/bastion/ssh-certs/{serial}/revoke", Permission(BastionManage), post(ssh_certs::revoke))
         .add(M::GET, "/api/v1/bastion/reviews", Permission(BastionReview), get(bastion::list_reviews))
         .add(M::POST, "/api/v1/bastion/reviews/{id}/approve", Permission(BastionReview), post(bastion::approve_review))
         .add(M::POST, "/api/v1/bastion/reviews/{id}/deny", Permission(BastionReview), post(bastion::deny_review))

@@ -12,7 +12,7 @@ use crate::client::ApiClient;
 use crate::output;
 
 /// How long to ask for: `90s`, `30m`, `8h` or plain seconds.
-fn duration_secs(text: &str) -> Result<u64, String> {
+pub(crate) fn duration_secs(text: &str) -> Result<u64, String> {
     let (digits, unit) = match text.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
         Some((i, _)) => text.split_at(i),
         None => (text, "s"),

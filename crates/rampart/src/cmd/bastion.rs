@@ -86,8 +86,12 @@ pub enum TargetCmd {
 pub enum GrantCmd {
     /// Let a user reach a target for some actions, for a while.
     Create {
+        /// The one user; or give --group.
+        #[arg(long, required_unless_present = "group", conflicts_with = "group")]
+        user: Option<String>,
+        /// A group: the grant reaches its members as they are at each check.
         #[arg(long)]
-        user: String,
+        group: Option<String>,
         /// The one target; or give --label.
         #[arg(long, required_unless_present = "label", conflicts_with = "label")]
         target: Option<String>,
@@ -216,9 +220,10 @@ pub async fn target(g: &Global, cmd: TargetCmd) -> Result<()> {
 pub async fn grant(g: &Global, cmd: GrantCmd) -> Result<()> {
     let client = ApiClient::new(g)?;
     match cmd {
-        GrantCmd::Create { user, target, label, actions, hours, login } => {
+        GrantCmd::Create { user, group, target, label, actions, hours, login } => {
             let body = json!({
                 "username": user,
+                "group": group,
                 "target": target,
                 "label": label,
                 "login": login,
@@ -233,7 +238,7 @@ pub async fn grant(g: &Global, cmd: GrantCmd) -> Result<()> {
             output::list(
                 g.json,
                 &items(list),
-                &["id", "user_id", "target_id", "label", "login", "actions", "valid_until"],
+                &["id", "user_id", "group_id", "target_id", "label", "login", "actions", "valid_until"],
             );
         }
         GrantCmd::Revoke { id } => {

@@ -3,6 +3,7 @@
 pub mod access;
 pub mod admin;
 pub mod bastion;
+pub mod group;
 pub mod kms;
 mod kms_file;
 pub mod ledger;
@@ -34,6 +35,8 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::SshKey(c) => bastion::ssh_key(g, c).await,
         Command::Target(c) => bastion::target(g, c).await,
         Command::Grant(c) => bastion::grant(g, c).await,
+        Command::Group(c) => group::group(g, c).await,
+        Command::SshCert(c) => group::ssh_cert(g, c).await,
         Command::Review(c) => bastion::review(g, c).await,
         Command::Session(c) => bastion::session(g, c).await,
         Command::Access(c) => access::access(g, c).await,
