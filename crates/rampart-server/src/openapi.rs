@@ -31,7 +31,7 @@ use crate::routes::{Access, RouteSpec};
         api::bastion::delete_target,
         api::bastion::list_grants, api::bastion::create_grant, api::bastion::delete_grant,
         api::bastion::list_reviews, api::bastion::approve_review, api::bastion::deny_review,
-        api::bastion::list_sessions, api::bastion::show_session, api::bastion::session_recording,
+        api::bastion::list_sessions, api::bastion::show_session, api::bastion::session_recording, api::bastion::session_live,
         api::bastion::terminate_session,
         api::access::create_request, api::access::list_requests, api::access::show_request,
         api::access::approve_request, api::access::deny_request, api::access::revoke_request,
