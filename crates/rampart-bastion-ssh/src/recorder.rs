@@ -316,12 +316,8 @@ mod tests {
         use rampart_bastion::recording::sealed;
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let key = RecordingKey::new(&[5; 32]).unwrap_or_else(|e| panic!("{e}"));
-        let seal = SealHeader {
-            session: "ses_3".into(),
-            key_id: "k".into(),
-            wrapped_key: vec![1; 40],
-            nonce_prefix: [9; 7],
-        };
+        let seal =
+            SealHeader { session: "ses_3".into(), key_id: "k".into(), wrapped_key: vec![1; 40], nonce_prefix: [9; 7] };
         let mut r = Recorder::create(dir.path(), "ses_3", &Header::default(), 1 << 20, Some((&seal, &key)))
             .unwrap_or_else(|e| panic!("{e}"));
         r.input(b"echo TYPED-MARKER\r").unwrap_or_else(|e| panic!("{e}"));

@@ -46,7 +46,8 @@ impl Bastion {
     /// carries it wrapped.
     pub(crate) async fn recording_seal(&self, session: &str) -> Result<(SealHeader, RecordingKey), BastionError> {
         let key = self.system_key(RECORDING_KEY_ALIAS, "Wraps the data keys of the SSH bastion's recordings").await?;
-        let (key_id, data_key) = self.inner.kms.generate_data_key(&system_caller(), &key, 32, &context(session)?).await?;
+        let (key_id, data_key) =
+            self.inner.kms.generate_data_key(&system_caller(), &key, 32, &context(session)?).await?;
         let recording_key =
             RecordingKey::new(data_key.plaintext()).map_err(|e| BastionError::Internal(e.to_string()))?;
         let mut nonce_prefix = [0u8; 7];

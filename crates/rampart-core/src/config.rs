@@ -797,7 +797,9 @@ impl Config {
             return bad("bastion.recording_max_bytes must be at least 4096");
         }
         if self.bastion.recording_retention_days > MAX_RECORDING_RETENTION_DAYS {
-            return bad("bastion.recording_retention_days must be at most 36500 (100 years); 0 keeps recordings forever");
+            return bad(
+                "bastion.recording_retention_days must be at most 36500 (100 years); 0 keeps recordings forever",
+            );
         }
         if let Err(e) = self.bastion.validate_env() {
             return bad(&e);

@@ -694,7 +694,10 @@ async fn bastion_sessions_end_once_and_take_one_termination(store: Store) {
     store.mark_recording_expired("ses_1", 8_000).await.unwrap();
     assert!(matches!(store.mark_recording_expired("ses_1", 9_000).await, Err(StoreError::Conflict(_))));
     let expired = store.find_bastion_session("ses_1").await.unwrap();
-    assert_eq!((expired.recording_expired_at, expired.recording_sha256.as_deref()), (Some(8_000), end.recording_sha256.as_deref()));
+    assert_eq!(
+        (expired.recording_expired_at, expired.recording_sha256.as_deref()),
+        (Some(8_000), end.recording_sha256.as_deref())
+    );
     assert!(store.recordings_past_retention(i64::MAX, 10).await.unwrap().is_empty());
 }
 

@@ -230,7 +230,8 @@ impl ApiClient {
     /// Follows a body that streams for as long as the server keeps it open
     /// (a live session view), handing each chunk to `each` as it arrives.
     pub async fn follow(&self, path: &str, mut each: impl FnMut(&[u8]) -> Result<()>) -> Result<()> {
-        let mut rb = self.http.get(format!("{}{path}", self.base)).timeout(std::time::Duration::from_secs(7 * 24 * 3600));
+        let mut rb =
+            self.http.get(format!("{}{path}", self.base)).timeout(std::time::Duration::from_secs(7 * 24 * 3600));
         if let Some(t) = &self.token {
             rb = rb.bearer_auth(t);
         }

@@ -341,7 +341,9 @@ async fn real_openssh_clients_reach_a_real_sshd_only_through_grants_recorded_and
     }
     if have("tmux") {
         let mut resized = false;
-        for id in ended.iter().filter(|e| e["attrs"]["recording"].is_string()).filter_map(|e| e["attrs"]["session"].as_str()) {
+        for id in
+            ended.iter().filter(|e| e["attrs"]["recording"].is_string()).filter_map(|e| e["attrs"]["session"].as_str())
+        {
             let c = String::from_utf8(downloaded(&server, &admin, id).await).unwrap_or_default();
             resized |= c.contains("\"r\", \"120x40\"") && c.contains("size-is-40x120");
         }

@@ -71,7 +71,9 @@ pub enum SealError {
     Authentication { segment: u32 },
     #[error("the recording is truncated inside segment {segment}")]
     Truncated { segment: u32 },
-    #[error("the recording ends after {segments} segments without its final segment: it was truncated, or its session never ended")]
+    #[error(
+        "the recording ends after {segments} segments without its final segment: it was truncated, or its session never ended"
+    )]
     Unfinished { segments: u32 },
     #[error("the recording has bytes after its final segment")]
     Trailing,
@@ -115,7 +117,10 @@ impl SealHeader {
         else {
             return Err(SealError::BadHeader("a field is too long"));
         };
-        if session.is_empty() || key_id.is_empty() || self.wrapped_key.is_empty() || self.wrapped_key.len() > MAX_WRAPPED
+        if session.is_empty()
+            || key_id.is_empty()
+            || self.wrapped_key.is_empty()
+            || self.wrapped_key.len() > MAX_WRAPPED
         {
             return Err(SealError::BadHeader("a field is empty or too long"));
         }
