@@ -187,9 +187,13 @@ impl RecordingSource {
     }
 }
 
+/// An encryption header read from a file, or why it is unusable; `None`
+/// for a plaintext recording.
+type HeaderRead = Option<Result<(SealHeader, Vec<u8>), SealError>>;
+
 /// The start of a recording file: the encryption header if it has one.
 /// Bounded: a header is at most a few KiB.
-fn read_seal_header(path: &Path) -> std::io::Result<Option<Result<(SealHeader, Vec<u8>), SealError>>> {
+fn read_seal_header(path: &Path) -> std::io::Result<HeaderRead> {
     let mut file = std::fs::File::open(path)?;
     let mut bytes = Vec::new();
     let mut buf = [0u8; 1024];
@@ -390,7 +394,7 @@ impl Bastion {
             if gone() {
                 return Err(ReadError::Closed);
             }
-            if idle % ROW_EVERY == 0 {
+            if idle.is_multiple_of(ROW_EVERY) {
                 match self.store().find_bastion_session(id).await {
                     Ok(row) => ended = row.ended_at.is_some(),
                     Err(e) => return Err(ReadError::Io(std::io::Error::other(e.to_string()))),

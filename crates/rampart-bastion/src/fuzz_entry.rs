@@ -161,23 +161,6 @@ pub fn sftp(data: &[u8]) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use proptest::prelude::*;
-
-    proptest! {
-        #[test]
-        fn every_entry_point_survives_random_bytes(data in proptest::collection::vec(any::<u8>(), 0..1024)) {
-            super::linetrack(&data);
-            super::screen(&data);
-            super::asciicast_reader(&data);
-            super::policy(&data);
-            super::recording_roundtrip(&data);
-            super::sftp(&data);
-        }
-    }
-}
-
 /// The data key every `bastion_sealed_reader` seed is sealed under.
 pub const SEALED_FUZZ_KEY: [u8; 32] = [0x42; 32];
 
@@ -220,5 +203,22 @@ pub fn sealed_reader(data: &[u8]) {
         let Ok(bytes) = w.finish() else { panic!("sealing in memory cannot fail") };
         let Ok((_, again)) = sealed::open_all(&bytes, &key, false) else { panic!("a fresh recording opens") };
         assert_eq!(again, plain);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn every_entry_point_survives_random_bytes(data in proptest::collection::vec(any::<u8>(), 0..1024)) {
+            super::linetrack(&data);
+            super::screen(&data);
+            super::asciicast_reader(&data);
+            super::policy(&data);
+            super::recording_roundtrip(&data);
+            super::sftp(&data);
+        }
     }
 }
