@@ -12,9 +12,11 @@
 //! time-limited grant, [`lockbox`] the customer's approval that a target
 //! holding a tenant's data also needs, and that tenant's access
 //! transparency view, [`recorder`] the asciicast v2 recording of each
-//! session, streamed to the data directory while it runs, and [`sshca`]
-//! the cluster's SSH user CA, whose certificates log in without a
-//! registered key.
+//! session, streamed to the data directory while it runs, encrypted at
+//! rest under its own KMS data key ([`sealing`]), followed live by
+//! reviewers and removed after the retention period ([`sessions`]);
+//! [`sshca`] is the cluster's SSH user CA, whose certificates log in
+//! without a registered key.
 //!
 //! Every session start, end and refusal is a ledger event, recorded
 //! before the action it describes takes effect.
@@ -28,6 +30,7 @@ pub mod recorder;
 pub mod redline;
 pub mod requests;
 pub mod reviews;
+pub mod sealing;
 pub mod server;
 pub mod sessions;
 pub mod sshca;
@@ -62,6 +65,10 @@ pub enum BastionError {
     NotFound,
     #[error("{0}")]
     Conflict(String),
+    /// The thing existed and is gone for good: a recording past retention,
+    /// or one whose KMS key was deleted (crypto-shredded).
+    #[error("{0}")]
+    Gone(String),
     /// The caller may not do this to this object (deciding one's own review).
     #[error("{0}")]
     Forbidden(String),

@@ -14,6 +14,7 @@ use std::num::NonZeroU64;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use rampart_bastion::recording::sealed::{RecordingKey, SealHeader, SealedWriter};
 use rampart_bastion::recording::{AsciicastWriter, ChunkHash, Header, RecordingError};
 
 /// Chunk size for the writer's chunk hashes.
@@ -35,7 +36,7 @@ pub struct Summary {
 
 /// A recording in progress.
 #[derive(Debug)]
-pub struct Recorder<W: Write = Capped<BufWriter<File>>> {
+pub struct Recorder<W: Close = Sink> {
     writer: AsciicastWriter<W>,
     started: Instant,
     path: PathBuf,
@@ -73,10 +74,62 @@ impl<W: Write> Write for Capped<W> {
     }
 }
 
-impl Recorder<Capped<BufWriter<File>>> {
+/// A writer that has a proper end: an encrypted recording writes its final
+/// segment there, so a file without one is known to be cut short.
+pub trait Close: Write {
+    /// Writes what ends the stream and flushes it.
+    fn close(self) -> std::io::Result<()>;
+}
+
+impl<W: Write> Close for Capped<W> {
+    fn close(mut self) -> std::io::Result<()> {
+        self.flush()
+    }
+}
+
+/// Where a recording goes: a plaintext asciicast file, or the same
+/// encrypted segment by segment under the recording's own data key.
+#[derive(Debug)]
+pub enum Sink {
+    Plain(Capped<BufWriter<File>>),
+    Sealed(SealedWriter<Capped<BufWriter<File>>>),
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Sink::Plain(w) => w.write(buf),
+            Sink::Sealed(w) => w.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Sink::Plain(w) => w.flush(),
+            Sink::Sealed(w) => w.flush(),
+        }
+    }
+}
+
+impl Close for Sink {
+    fn close(self) -> std::io::Result<()> {
+        match self {
+            Sink::Plain(w) => w.close(),
+            Sink::Sealed(w) => w.finish()?.close(),
+        }
+    }
+}
+
+impl Recorder<Sink> {
     /// Creates `dir/NAME.cast` (mode 0600), at most `max_bytes` long, and
-    /// writes its header.
-    pub fn create(dir: &Path, name: &str, header: &Header, max_bytes: u64) -> Result<Self, RecordingError> {
+    /// writes its header; encrypted under `seal`'s data key when given.
+    pub fn create(
+        dir: &Path,
+        name: &str,
+        header: &Header,
+        max_bytes: u64,
+        seal: Option<(&SealHeader, &RecordingKey)>,
+    ) -> Result<Self, RecordingError> {
         std::fs::create_dir_all(dir)?;
         let path = dir.join(format!("{name}.cast"));
         let mut opts = std::fs::OpenOptions::new();
@@ -87,11 +140,16 @@ impl Recorder<Capped<BufWriter<File>>> {
             opts.mode(0o600);
         }
         let file = opts.open(&path)?;
-        Self::with_writer(Capped::new(BufWriter::new(file), max_bytes), path, header)
+        let capped = Capped::new(BufWriter::new(file), max_bytes);
+        let sink = match seal {
+            None => Sink::Plain(capped),
+            Some((seal, key)) => Sink::Sealed(SealedWriter::new(capped, seal, key)?),
+        };
+        Self::with_writer(sink, path, header)
     }
 }
 
-impl<W: Write> Recorder<W> {
+impl<W: Close> Recorder<W> {
     /// A recording into any writer (tests use failing ones).
     pub fn with_writer(out: W, path: PathBuf, header: &Header) -> Result<Self, RecordingError> {
         let (mut writer, chunks) = AsciicastWriter::new(out, header, CHUNK)?;
@@ -137,9 +195,11 @@ impl<W: Write> Recorder<W> {
         self.writer.flush()
     }
 
-    /// Closes the recording and returns its size and hash.
+    /// Closes the recording and returns its size and hash (of the
+    /// plaintext asciicast, encrypted or not).
     pub fn finish(self) -> Result<Summary, RecordingError> {
         let done = self.writer.finish()?;
+        done.writer.close()?;
         let mut last_chunks = self.chunks;
         last_chunks.extend(done.chunks);
         let chunk_count = done.total_bytes.div_ceil(CHUNK.get());
@@ -158,6 +218,16 @@ mod tests {
     use super::*;
 
     struct Failing;
+    impl Close for Failing {
+        fn close(self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    impl Close for FillsUp {
+        fn close(self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
     impl Write for Failing {
         fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
             Err(std::io::Error::other("disk full"))
@@ -205,7 +275,7 @@ mod tests {
     fn a_recording_on_disk_hashes_to_what_finish_reports() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let header = Header { width: 80, height: 24, ..Header::default() };
-        let mut r = Recorder::create(dir.path(), "ses_1", &header, 1 << 20).unwrap_or_else(|e| panic!("{e}"));
+        let mut r = Recorder::create(dir.path(), "ses_1", &header, 1 << 20, None).unwrap_or_else(|e| panic!("{e}"));
         r.input(b"ls\r").unwrap_or_else(|e| panic!("{e}"));
         r.output(b"file\r\n").unwrap_or_else(|e| panic!("{e}"));
         r.resize(100, 30).unwrap_or_else(|e| panic!("{e}"));
@@ -221,7 +291,7 @@ mod tests {
     fn chunk_hashes_cover_the_file_in_order_and_match_its_bytes() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let mut r =
-            Recorder::create(dir.path(), "ses_2", &Header::default(), 1 << 30).unwrap_or_else(|e| panic!("{e}"));
+            Recorder::create(dir.path(), "ses_2", &Header::default(), 1 << 30, None).unwrap_or_else(|e| panic!("{e}"));
         let mut taken = Vec::new();
         for i in 0..40_000u32 {
             r.output(format!("line {i} of a session that prints a lot\r\n").as_bytes())
@@ -239,5 +309,29 @@ mod tests {
             assert_eq!(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, part).as_ref(), c.sha256);
         }
         assert_eq!(taken.iter().map(|c| c.len).sum::<u64>(), s.bytes);
+    }
+
+    #[test]
+    fn a_sealed_recording_holds_no_plaintext_and_opens_to_what_was_hashed() {
+        use rampart_bastion::recording::sealed;
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let key = RecordingKey::new(&[5; 32]).unwrap_or_else(|e| panic!("{e}"));
+        let seal =
+            SealHeader { session: "ses_3".into(), key_id: "k".into(), wrapped_key: vec![1; 40], nonce_prefix: [9; 7] };
+        let mut r = Recorder::create(dir.path(), "ses_3", &Header::default(), 1 << 20, Some((&seal, &key)))
+            .unwrap_or_else(|e| panic!("{e}"));
+        r.input(b"echo TYPED-MARKER\r").unwrap_or_else(|e| panic!("{e}"));
+        // Mid-session, as a crash would leave it: every event is on disk.
+        let so_far = std::fs::read(dir.path().join("ses_3.cast")).unwrap_or_default();
+        let (_, partial) = sealed::open_all(&so_far, &key, true).unwrap_or_else(|e| panic!("{e}"));
+        assert!(String::from_utf8_lossy(&partial).contains("TYPED-MARKER"));
+        r.output(b"TYPED-MARKER\r\n").unwrap_or_else(|e| panic!("{e}"));
+        let s = r.finish().unwrap_or_else(|e| panic!("{e}"));
+        let bytes = std::fs::read(&s.path).unwrap_or_default();
+        assert!(!bytes.windows(12).any(|w| w == b"TYPED-MARKER"), "nothing typed is on disk in plaintext");
+        let (_, plain) = sealed::open_all(&bytes, &key, false).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(plain.len() as u64, s.bytes);
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &plain);
+        assert_eq!(rampart_core::secret::hex(digest.as_ref()), s.sha256, "the ledger hash is the plaintext's");
     }
 }

@@ -241,7 +241,7 @@ pub(crate) fn parse_host_key(text: &str) -> Result<PublicKey, BastionError> {
     Ok(key)
 }
 
-fn system_caller() -> Caller {
+pub(crate) fn system_caller() -> Caller {
     Caller {
         tenant: None,
         actor: SYSTEM_ACTOR.to_owned(),
@@ -291,18 +291,22 @@ impl Write for Collect {
 impl Bastion {
     /// The key that seals credentials, created (with its alias) on first use.
     async fn credential_key(&self) -> Result<KeyRef, BastionError> {
+        self.system_key(CREDENTIAL_KEY_ALIAS, "Seals the SSH bastion's target credentials").await
+    }
+
+    /// A system key of the bastion's own under `alias`, created (with its
+    /// alias) on first use.
+    pub(crate) async fn system_key(&self, alias: &str, description: &str) -> Result<KeyRef, BastionError> {
         let kms = &self.inner.kms;
         let caller = system_caller();
-        let alias = AliasName::parse(CREDENTIAL_KEY_ALIAS).map_err(|e| BastionError::Internal(e.to_string()))?;
+        let alias = AliasName::parse(alias).map_err(|e| BastionError::Internal(e.to_string()))?;
         let by_alias = KeyRef::Alias(alias.clone());
         match kms.describe_key(&caller, &by_alias).await {
             Ok(_) => return Ok(by_alias),
             Err(KmsError::NotFound) => {}
             Err(e) => return Err(e.into()),
         }
-        let key = kms
-            .create_key(&caller, KeySpec::SymmetricDefault, None, "Seals the SSH bastion's target credentials")
-            .await?;
+        let key = kms.create_key(&caller, KeySpec::SymmetricDefault, None, description).await?;
         match kms.create_alias(&caller, &alias, &KeyRef::Id(key.key_id)).await {
             // Another node created it first: use theirs.
             Ok(()) | Err(KmsError::AlreadyExists(_)) => Ok(by_alias),

@@ -161,6 +161,51 @@ pub fn sftp(data: &[u8]) {
     }
 }
 
+/// The data key every `bastion_sealed_reader` seed is sealed under.
+pub const SEALED_FUZZ_KEY: [u8; 32] = [0x42; 32];
+
+/// Reads arbitrary bytes as an encrypted recording (key 32 × `0x42`). The
+/// first byte is the chunk size the opener is fed in; the rest is the file.
+/// Whole and chunked reading agree (same plaintext, same verdict), the
+/// opener never buffers more than one segment, and what opens re-seals
+/// and opens again to the same plaintext.
+pub fn sealed_reader(data: &[u8]) {
+    use crate::recording::sealed::{self, Opener, RecordingKey, SealHeader, SealedWriter};
+    use std::io::Write;
+    let Some((&control, file)) = data.split_first() else { return };
+    let Ok(key) = RecordingKey::new(&SEALED_FUZZ_KEY) else { panic!("a 32-byte key is valid") };
+    let whole = sealed::open_all(file, &key, true);
+    let Ok(Some((header, used))) = SealHeader::parse(file) else { return };
+    let Ok(mut opener) = Opener::new(&header, &file[..used], &key) else { panic!("the key is valid") };
+    let mut out = Vec::new();
+    let mut failed = None;
+    for piece in file[used..].chunks(usize::from(control).max(1)) {
+        if let Err(e) = opener.push(piece, &mut out) {
+            failed = Some(e);
+            break;
+        }
+    }
+    let chunked = match failed {
+        Some(e) => Err(e),
+        None => match opener.end() {
+            Err(sealed::SealError::Unfinished { .. }) | Ok(()) => Ok(out),
+            Err(e) => Err(e),
+        },
+    };
+    match (&whole, &chunked) {
+        (Ok((_, a)), Ok(b)) => assert_eq!(a, b, "chunking changes no plaintext"),
+        (Err(a), Err(b)) => assert_eq!(a, b, "chunking changes no verdict"),
+        _ => panic!("whole {:?} and chunked {:?} reading disagree", whole.is_ok(), chunked.is_ok()),
+    }
+    if let Ok((header, plain)) = whole {
+        let Ok(mut w) = SealedWriter::new(Vec::new(), &header, &key) else { panic!("a parsed header re-encodes") };
+        assert!(w.write_all(&plain).is_ok(), "sealing in memory cannot fail");
+        let Ok(bytes) = w.finish() else { panic!("sealing in memory cannot fail") };
+        let Ok((_, again)) = sealed::open_all(&bytes, &key, false) else { panic!("a fresh recording opens") };
+        assert_eq!(again, plain);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;

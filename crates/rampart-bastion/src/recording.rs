@@ -3,7 +3,8 @@
 //! `[time, code, data]` line per event (`"o"` output, `"i"` input, `"r"`
 //! resize as `COLSxROWS`, `"m"` marker). [`AsciicastWriter`] streams a
 //! recording to any `std::io::Write` while the session runs; [`reader`]
-//! parses one back, tolerantly and within bounds.
+//! parses one back, tolerantly and within bounds; [`sealed`] encrypts a
+//! recording at rest, segment by segment, as it is written.
 //!
 //! Asciicast data is a JSON string, so output that ends in the middle of a
 //! UTF-8 character keeps the partial bytes for the next event instead of
@@ -16,7 +17,10 @@
 //! here), written with microsecond precision, and never go backwards.
 
 pub mod reader;
+pub mod sealed;
 
+#[cfg(test)]
+mod sealed_tests;
 #[cfg(test)]
 mod tests;
 

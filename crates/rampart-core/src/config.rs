@@ -179,7 +179,15 @@ pub struct BastionConfig {
     /// `bastion.recording.failed` event; for break-glass targets where a
     /// full disk must not end an incident response.
     pub recording_mode: RecordingMode,
+    /// Days a recording is kept after its session ends; the node's sweep
+    /// then removes the file (and with it the wrapped data key in its
+    /// header) while the ledger keeps its SHA-256 and size. 0 keeps
+    /// recordings forever.
+    pub recording_retention_days: u32,
 }
+
+/// The longest `[bastion] recording_retention_days` (100 years).
+pub const MAX_RECORDING_RETENTION_DAYS: u32 = 36_500;
 
 /// What a failed session recording does to its session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -271,6 +279,7 @@ impl Default for BastionConfig {
             red_lines: None,
             env_allow: vec!["LANG".into(), "LC_*".into(), "TZ".into()],
             recording_mode: RecordingMode::Sync,
+            recording_retention_days: 0,
             jit_max_duration_secs: 8 * 3600,
             jit_pending_timeout_secs: 3600,
             lockbox_max_duration_secs: 8 * 3600,
@@ -791,6 +800,11 @@ impl Config {
         if self.bastion.recording_max_bytes < 4096 {
             return bad("bastion.recording_max_bytes must be at least 4096");
         }
+        if self.bastion.recording_retention_days > MAX_RECORDING_RETENTION_DAYS {
+            return bad(
+                "bastion.recording_retention_days must be at most 36500 (100 years); 0 keeps recordings forever",
+            );
+        }
         if let Err(e) = self.bastion.validate_env() {
             return bad(&e);
         }
@@ -930,6 +944,12 @@ mod tests {
         assert!(ok.bastion.env_allowed("GIT_AUTHOR_NAME") && !ok.bastion.env_allowed("LANG"));
         assert_eq!(ok.bastion.recording_mode, RecordingMode::Async);
         assert!(load_in_jail("[bastion]\nrecording_mode = \"maybe\"\n", &[], FlagOverrides::default()).is_err());
+        let kept = load_in_jail("[bastion]\nrecording_retention_days = 90\n", &[], FlagOverrides::default());
+        assert_eq!(kept.map(|c| c.bastion.recording_retention_days).ok(), Some(90));
+        for bad in ["36501", "-1", "\"90d\""] {
+            let text = format!("[bastion]\nrecording_retention_days = {bad}\n");
+            assert!(load_in_jail(&text, &[], FlagOverrides::default()).is_err(), "{bad} is refused");
+        }
     }
 
     #[test]

@@ -34,7 +34,7 @@ use crate::routes::{Access, RouteSpec};
         api::bastion::list_grants, api::bastion::create_grant, api::bastion::delete_grant,
         api::ssh_certs::ssh_ca, api::ssh_certs::issue, api::ssh_certs::list, api::ssh_certs::revoke,
         api::bastion::list_reviews, api::bastion::approve_review, api::bastion::deny_review,
-        api::bastion::list_sessions, api::bastion::show_session, api::bastion::session_recording,
+        api::bastion::list_sessions, api::bastion::show_session, api::bastion::session_recording, api::bastion::session_live,
         api::bastion::terminate_session,
         api::access::create_request, api::access::list_requests, api::access::show_request,
         api::access::approve_request, api::access::deny_request, api::access::revoke_request,

@@ -197,6 +197,7 @@ pub async fn build(config: Config) -> Result<(Router, AppState, DataDir, Vec<Rou
         data_dir.bastion(),
     )
     .map_err(anyhow::Error::msg)?;
+    spawn_recording_sweep(bastion.clone());
     let bootstrap = auth.bootstrap_admin().await?;
     if let Some(b) = &bootstrap {
         data_dir.write_bootstrap(b)?;
@@ -429,6 +430,25 @@ fn spawn_kms_jobs(kms: rampart_kms::service::Kms) {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(keys = n, "rotated keys whose automatic rotation was due"),
                 Err(e) => tracing::error!(error = %e, "rotating due keys failed"),
+            }
+        }
+    });
+}
+
+/// Removes session recordings past `[bastion] recording_retention_days`,
+/// hourly (and once at start); nothing to do when retention is 0.
+fn spawn_recording_sweep(bastion: rampart_bastion_ssh::Bastion) {
+    if bastion.config().recording_retention_days == 0 {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            match bastion.sweep_recordings(rampart_core::time::now_ms()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(recordings = n, "removed session recordings past their retention"),
+                Err(e) => tracing::error!(error = %e, "removing expired session recordings failed"),
             }
         }
     });

@@ -11,7 +11,7 @@ use crate::{Result, Store, StoreError};
 
 const COLUMNS: &str = "id, connection_id, user_id, username, target, action, login, command, recording, \
                        started_at, ended_at, outcome, reason, recording_sha256, recording_bytes, terminate_by, \
-                       terminate_at";
+                       terminate_at, recording_expired_at";
 
 /// One bastion session.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +35,8 @@ pub struct SessionRow {
     pub recording_bytes: Option<i64>,
     pub terminate_by: Option<String>,
     pub terminate_at: Option<i64>,
+    /// When retention removed the recording file (the hash stays).
+    pub recording_expired_at: Option<i64>,
 }
 
 /// How a session ended.
@@ -65,6 +67,7 @@ fn session(row: &AnyRow) -> Result<SessionRow> {
         recording_bytes: row.try_get("recording_bytes")?,
         terminate_by: row.try_get("terminate_by")?,
         terminate_at: row.try_get("terminate_at")?,
+        recording_expired_at: row.try_get("recording_expired_at")?,
     })
 }
 
@@ -72,7 +75,7 @@ impl Store {
     pub async fn insert_bastion_session(&self, s: &SessionRow) -> Result<()> {
         sqlx::query(&format!(
             "INSERT INTO bastion_sessions ({COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
         ))
         .bind(&s.id)
         .bind(&s.connection_id)
@@ -91,6 +94,7 @@ impl Store {
         .bind(s.recording_bytes)
         .bind(s.terminate_by.as_deref())
         .bind(s.terminate_at)
+        .bind(s.recording_expired_at)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -154,6 +158,37 @@ impl Store {
             let current = self.find_bastion_session(id).await?;
             let why = if current.ended_at.is_some() { "has ended" } else { "is being terminated already" };
             return Err(StoreError::Conflict(format!("the session {why}")));
+        }
+        Ok(())
+    }
+
+    /// Ended sessions whose recording is still on disk and ended before
+    /// `before`, oldest first: what retention removes next.
+    pub async fn recordings_past_retention(&self, before: i64, limit: usize) -> Result<Vec<SessionRow>> {
+        let limit = i64::try_from(limit.min(1000)).unwrap_or(1000);
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM bastion_sessions WHERE ended_at IS NOT NULL AND ended_at < $1 \
+             AND recording IS NOT NULL AND recording_expired_at IS NULL ORDER BY ended_at, id LIMIT $2"
+        ))
+        .bind(before)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(session).collect()
+    }
+
+    /// Marks an ended session's recording as removed by retention, once.
+    pub async fn mark_recording_expired(&self, id: &str, now: i64) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE bastion_sessions SET recording_expired_at = $2 \
+             WHERE id = $1 AND ended_at IS NOT NULL AND recording_expired_at IS NULL",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict("the session is running, or its recording has expired already".into()));
         }
         Ok(())
     }

@@ -739,6 +739,7 @@ async fn bastion_sessions_end_once_and_take_one_termination(store: Store) {
         recording_bytes: None,
         terminate_by: None,
         terminate_at: None,
+        recording_expired_at: None,
     };
     store.insert_bastion_session(&row("ses_1", 1_000)).await.unwrap();
     store.insert_bastion_session(&row("ses_2", 2_000)).await.unwrap();
@@ -763,6 +764,21 @@ async fn bastion_sessions_end_once_and_take_one_termination(store: Store) {
     assert_eq!(store.list_bastion_sessions(true, 10).await.unwrap().len(), 1);
     assert_eq!(store.list_bastion_sessions(false, 10).await.unwrap().len(), 2);
     assert!(matches!(store.find_bastion_session("ses_9").await, Err(StoreError::NotFound)));
+
+    // Retention takes only ended sessions, ended before the cut-off, once.
+    let due: Vec<String> =
+        store.recordings_past_retention(5_001, 10).await.unwrap().into_iter().map(|s| s.id).collect();
+    assert_eq!(due, vec!["ses_1"], "the running ses_2 is never due");
+    assert!(store.recordings_past_retention(5_000, 10).await.unwrap().is_empty(), "ended at the cut-off: kept");
+    assert!(matches!(store.mark_recording_expired("ses_2", 8_000).await, Err(StoreError::Conflict(_))));
+    store.mark_recording_expired("ses_1", 8_000).await.unwrap();
+    assert!(matches!(store.mark_recording_expired("ses_1", 9_000).await, Err(StoreError::Conflict(_))));
+    let expired = store.find_bastion_session("ses_1").await.unwrap();
+    assert_eq!(
+        (expired.recording_expired_at, expired.recording_sha256.as_deref()),
+        (Some(8_000), end.recording_sha256.as_deref())
+    );
+    assert!(store.recordings_past_retention(i64::MAX, 10).await.unwrap().is_empty());
 }
 
 fn ticket_row(id: &Id, key: Option<&str>, status: &str, severity: &str, queue: &str, now: i64) -> TicketRow {
@@ -1365,6 +1381,7 @@ async fn bastion_access_requests_are_decided_once_and_lockbox_windows_hold(store
         recording_bytes: None,
         terminate_by: None,
         terminate_at: None,
+        recording_expired_at: None,
     };
     store.insert_bastion_session(&session).await.unwrap();
     let running = store.list_lockbox_accesses(Some(&acme.id), 10).await.unwrap();
@@ -1387,6 +1404,10 @@ async fn bastion_access_requests_are_decided_once_and_lockbox_windows_hold(store
         (Some("cd".repeat(32)), Some(4321), Some(8_000))
     );
     assert!(store.list_lockbox_accesses(Some(&other.id), 10).await.unwrap().is_empty(), "another tenant sees nothing");
+    // Retention removes the recording, not the customer's view of its hash.
+    store.mark_recording_expired("ses_1", 9_000).await.unwrap();
+    let after = store.list_lockbox_accesses(Some(&acme.id), 10).await.unwrap();
+    assert_eq!(after[0].recording_sha256, Some("cd".repeat(32)), "the transparency view keeps the hash");
 
     // Labels marked as holding a tenant's data: set, replaced, removed.
     store.set_lockbox_label("pci", &acme.id, "alice", 1_000).await.unwrap();

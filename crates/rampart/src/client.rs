@@ -227,6 +227,27 @@ impl ApiClient {
         Ok(written)
     }
 
+    /// Follows a body that streams for as long as the server keeps it open
+    /// (a live session view), handing each chunk to `each` as it arrives.
+    pub async fn follow(&self, path: &str, mut each: impl FnMut(&[u8]) -> Result<()>) -> Result<()> {
+        let mut rb =
+            self.http.get(format!("{}{path}", self.base)).timeout(std::time::Duration::from_secs(7 * 24 * 3600));
+        if let Some(t) = &self.token {
+            rb = rb.bearer_auth(t);
+        }
+        let mut resp = rb.send().await.with_context(|| format!("cannot reach {}", self.base))?;
+        let status = resp.status();
+        if !status.is_success() {
+            let bytes = resp.bytes().await.context("reading the response")?;
+            let problem = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            return Err(anyhow!(ApiFailure { status, problem }));
+        }
+        while let Some(chunk) = resp.chunk().await.context("the stream broke off")? {
+            each(&chunk)?;
+        }
+        Ok(())
+    }
+
     pub async fn get(&self, path: &str) -> Result<Value> {
         self.send(Method::GET, path, None).await
     }

@@ -300,15 +300,23 @@ async fn real_openssh_clients_reach_a_real_sshd_only_through_grants_recorded_and
             started.iter().any(|b| b["attrs"]["session"] == s && b["attrs"]["action"] == "shell")
         })
         .expect("the shell session's end is recorded");
-    let recording = PathBuf::from(shell_end["attrs"]["recording"].as_str().unwrap());
-    assert!(recording.starts_with(data_dir.join("recordings")), "{}", recording.display());
-    assert_eq!(
-        shell_end["attrs"]["recording_sha256"].as_str(),
-        Some(sha256(&recording).as_str()),
-        "the ledger hash matches the file"
-    );
-    assert_eq!(shell_end["attrs"]["recording_bytes"].as_u64(), Some(std::fs::metadata(&recording).unwrap().len()));
-    let cast = std::fs::read_to_string(&recording).unwrap();
+    let on_disk = PathBuf::from(shell_end["attrs"]["recording"].as_str().unwrap());
+    assert!(on_disk.starts_with(data_dir.join("recordings")), "{}", on_disk.display());
+    // Encrypted at rest: nothing typed or shown is in the file in plaintext.
+    let raw = std::fs::read(&on_disk).unwrap();
+    assert!(raw.starts_with(b"RPTREC\r\n"), "the recording is in the encrypted format");
+    for marker in [&b"interactive-"[..], b"echo", b"version"] {
+        assert!(!raw.windows(marker.len()).any(|w| w == marker), "{} is not on disk", String::from_utf8_lossy(marker));
+    }
+    // The node decrypts it for download; the ledger's hash and size are the
+    // plaintext's, so the customer checks what they play.
+    let shell_id = shell_end["attrs"]["session"].as_str().unwrap();
+    let plain = downloaded(&server, &admin, shell_id).await;
+    assert_eq!(shell_end["attrs"]["recording_sha256"].as_str(), Some(sha256_of(&plain).as_str()), "the ledger hash");
+    assert_eq!(shell_end["attrs"]["recording_bytes"].as_u64(), Some(plain.len() as u64));
+    let recording = dir.join("shell.cast");
+    std::fs::write(&recording, &plain).unwrap();
+    let cast = String::from_utf8(plain).unwrap();
     let mut lines = cast.lines();
     let header: Value = serde_json::from_str(lines.next().unwrap()).unwrap();
     assert_eq!(header["version"], 2);
@@ -332,9 +340,13 @@ async fn real_openssh_clients_reach_a_real_sshd_only_through_grants_recorded_and
         skip_without("asciinema is missing; the recording was not played", "apt-get install asciinema");
     }
     if have("tmux") {
-        let resized = ended.iter().filter_map(|e| e["attrs"]["recording"].as_str()).any(|path| {
-            std::fs::read_to_string(path).is_ok_and(|c| c.contains("\"r\", \"120x40\"") && c.contains("size-is-40x120"))
-        });
+        let mut resized = false;
+        for id in
+            ended.iter().filter(|e| e["attrs"]["recording"].is_string()).filter_map(|e| e["attrs"]["session"].as_str())
+        {
+            let c = String::from_utf8(downloaded(&server, &admin, id).await).unwrap_or_default();
+            resized |= c.contains("\"r\", \"120x40\"") && c.contains("size-is-40x120");
+        }
         assert!(resized, "a recording holds the resize event and the resized shell's output");
     }
     for line in lines {
@@ -889,8 +901,8 @@ async fn a_login_without_a_target_picks_one_from_a_menu() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(ended.len(), 1, "the picked session ended: {ended:?}");
-    let recording = PathBuf::from(ended[0]["attrs"]["recording"].as_str().unwrap());
-    assert!(std::fs::read_to_string(recording).unwrap().contains("picked-42"), "the picked session is recorded");
+    let picked = downloaded(&server, &admin, ended[0]["attrs"]["session"].as_str().unwrap()).await;
+    assert!(String::from_utf8_lossy(&picked).contains("picked-42"), "the picked session is recorded");
     drop(sshd);
     server.stop().await;
 }
@@ -946,7 +958,7 @@ async fn admin_reaches_target(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_are_listed_played_terminated_and_cut_when_their_grant_goes() {
     let Some(World { work: _work, dir, login_key, sshd }) = world(&[]) else { return };
-    let server = TestServer::start().await;
+    let server = TestServer::start_with(|c| c.bastion.recording_retention_days = 1).await;
     let (admin, client, admin_step, grant_id) = admin_reaches_target(&server, &dir, &sshd, &login_key).await;
     let client = std::sync::Arc::new(client);
     let ca = server.data_dir().join("tls/ca.pem");
@@ -972,9 +984,8 @@ async fn sessions_are_listed_played_terminated_and_cut_when_their_grant_goes() {
         let done = all.as_array().map(|a| a.iter().filter(|s| s["outcome"] != "running").cloned().collect::<Vec<_>>());
         if let Some(done) = done.filter(|d| d.len() == 2) {
             // Newest first: the large one, then the first.
-            let big_path =
-                server.data_dir().join("recordings").join(format!("{}.cast", done[0]["id"].as_str().unwrap()));
-            let bytes = std::fs::read(&big_path).unwrap();
+            // Chunk hashes are over the plaintext asciicast, as downloaded.
+            let bytes = downloaded(&server, &admin, done[0]["id"].as_str().unwrap()).await;
             assert!(bytes.len() > 1 << 20, "seq's output makes the recording pass 1 MiB");
             let chunks = events(&server, &admin, "bastion.recording.chunk").await;
             let mut chunks: Vec<&Value> = chunks.iter().filter(|e| e["attrs"]["session"] == done[0]["id"]).collect();
@@ -992,10 +1003,11 @@ async fn sessions_are_listed_played_terminated_and_cut_when_their_grant_goes() {
                     rampart_core::secret::hex(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, part).as_ref());
                 assert_eq!(c["attrs"]["sha256"].as_str(), Some(sum.as_str()), "the chunk hash matches the file");
             }
-            break done[1].clone();
+            break (done[1].clone(), done[0]["id"].as_str().unwrap().to_owned());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
+    let (ended, done_big_id) = ended;
     let id = ended["id"].as_str().unwrap().to_owned();
     assert_eq!((ended["action"].as_str(), ended["username"].as_str()), (Some("exec"), Some("admin")), "{ended}");
     let played = cli(&["session", "play", &id, "--speed", "1000"]);
@@ -1004,18 +1016,38 @@ async fn sessions_are_listed_played_terminated_and_cut_when_their_grant_goes() {
     let saved = dir.join("saved.cast");
     ok(&cli(&["session", "play", &id, "--save", saved.to_str().unwrap()]), "session play --save");
     assert_eq!(sha256(&saved), ended["recording_sha256"].as_str().unwrap(), "the ledger's hash of what was served");
-    // A recording changed on disk no longer matches the ledger: refused.
+    // A recording changed on disk is refused, each kind of change with its
+    // reason: bytes added, a bit flipped, the end cut off, another
+    // session's file (header and all) put in its place.
     let path = server.data_dir().join("recordings").join(format!("{id}.cast"));
-    let mut altered = std::fs::read(&path).unwrap();
-    altered.extend_from_slice(b"[9.9, \"o\", \"forged\"]\n");
-    std::fs::write(&path, altered).unwrap();
-    let refused = server
-        .request(reqwest::Method::GET, &format!("/api/v1/bastion/sessions/{id}/recording"), Some(&admin.token))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(refused.status(), 409, "an altered recording is not served");
+    let other = server.data_dir().join("recordings").join(format!("{}.cast", done_big_id));
+    let original = std::fs::read(&path).unwrap();
+    let mut appended = original.clone();
+    appended.extend_from_slice(b"[9.9, \"o\", \"forged\"]\n");
+    let mut flipped = original.clone();
+    let at = flipped.len() - 40;
+    flipped[at] ^= 0x20;
+    let cut = original[..original.len() - 20].to_vec();
+    let swapped = std::fs::read(&other).unwrap();
+    for (what, bytes, says) in [
+        ("appended", appended, "after its final segment"),
+        ("flipped", flipped, "does not authenticate"),
+        ("cut", cut, "truncated"),
+        ("swapped", swapped, "carries the header of"),
+    ] {
+        std::fs::write(&path, &bytes).unwrap();
+        let refused = server
+            .request(reqwest::Method::GET, &format!("/api/v1/bastion/sessions/{id}/recording"), Some(&admin.token))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 409, "a recording {what} is not served");
+        let problem: Value = refused.json().await.unwrap();
+        assert!(problem["detail"].as_str().unwrap_or_default().contains(says), "{what}: {problem}");
+    }
     assert!(!cli(&["session", "play", &id]).status.success());
+    std::fs::write(&path, &original).unwrap();
+    ok(&cli(&["session", "play", &id, "--speed", "1000"]), "the restored recording plays again");
 
     // A running session, terminated by an administrator; then another, cut
     // by revoking the grant.
@@ -1036,6 +1068,32 @@ async fn sessions_are_listed_played_terminated_and_cut_when_their_grant_goes() {
     };
     let first = running("sleep 60; echo never-terminated");
     let live_id = live_one().await;
+
+    // Retention, two days on: the ended sessions' recordings go, each an
+    // event, their hashes stay; the running session's is never touched.
+    let state = &server.running.as_ref().unwrap().state;
+    let two_days_on = rampart_core::time::now_ms() + 2 * 86_400_000;
+    let removed = state.bastion.sweep_recordings(two_days_on).await.unwrap();
+    assert_eq!(removed, 2, "the played exec session and the large one");
+    assert_eq!(state.bastion.sweep_recordings(two_days_on).await.unwrap(), 0, "once");
+    let recordings = server.data_dir().join("recordings");
+    assert!(recordings.join(format!("{live_id}.cast")).exists(), "a live session's recording is never removed");
+    assert!(!path.exists() && !other.exists(), "expired recordings are removed from disk");
+    let expired = events(&server, &admin, "bastion.recording.expired").await;
+    assert_eq!(expired.len(), 2, "{expired:?}");
+    let gone = expired.iter().find(|e| e["object"] == id.as_str()).expect("an event per removal");
+    assert_eq!(gone["attrs"]["recording_sha256"], ended["recording_sha256"], "the event keeps the hash");
+    let answer = server
+        .request(reqwest::Method::GET, &format!("/api/v1/bastion/sessions/{id}/recording"), Some(&admin.token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 410, "an expired recording is gone, not missing");
+    let problem: Value = answer.json().await.unwrap();
+    assert!(problem["detail"].as_str().unwrap().contains("retention"), "{problem}");
+    let shown = server.get_json(&format!("/api/v1/bastion/sessions/{id}"), &admin.token).await;
+    assert_eq!(shown["recording_sha256"], ended["recording_sha256"], "the index keeps the hash: {shown}");
+    assert_eq!((shown["has_recording"].as_bool(), shown["recording_expired_at"].is_string()), (Some(false), true));
     ok(&cli(&["session", "terminate", &live_id]), "session terminate");
     let (out, took) = first.await.unwrap();
     assert!(!out.status.success() && !text(&out).contains("never-terminated"), "{}", text(&out));
@@ -1068,6 +1126,38 @@ async fn sessions_are_listed_played_terminated_and_cut_when_their_grant_goes() {
     let reasons: Vec<&str> = ended.iter().filter_map(|e| e["attrs"]["reason"].as_str()).collect();
     assert!(reasons.contains(&"grant_ended") && reasons.contains(&"terminated"), "{reasons:?}");
     assert!(!events(&server, &admin, "bastion.recording.read").await.is_empty(), "reading a recording is audited");
+
+    // Crypto-shredding: with the KMS key that wraps the recordings' data
+    // keys pending deletion, no recording opens; once it is deleted (the
+    // purge run as if its date had come), none ever will.
+    let readable = downloaded(&server, &admin, &live_id).await;
+    assert!(!readable.is_empty());
+    let system = rampart_kms::service::Caller {
+        tenant: None,
+        actor: "test".into(),
+        source: None,
+        api: rampart_kms::Api::Aws,
+        may_use: true,
+        may_manage: true,
+    };
+    let alias = rampart_kms::KeyRef::Alias(rampart_kms::AliasName::parse("alias/rampart/recordings").unwrap());
+    let key = state.kms.describe_key(&system, &alias).await.unwrap();
+    state.kms.schedule_key_deletion(&system, &rampart_kms::KeyRef::Id(key.key_id), Some(7)).await.unwrap();
+    let fetch = async |what: &str| {
+        let answer = server
+            .request(reqwest::Method::GET, &format!("/api/v1/bastion/sessions/{live_id}/recording"), Some(&admin.token))
+            .send()
+            .await
+            .unwrap();
+        let status = answer.status();
+        let problem: Value = answer.json().await.unwrap_or(Value::Null);
+        assert_eq!(status, 410, "{what}: {problem}");
+        problem["detail"].as_str().unwrap_or_default().to_owned()
+    };
+    assert!(fetch("pending deletion").await.contains("pending deletion"));
+    let purged = state.kms.purge_due(rampart_core::time::now_ms() + 8 * 86_400_000).await.unwrap();
+    assert!(purged >= 1);
+    assert!(fetch("deleted").await.contains("crypto-shredded"));
     server.stop().await;
 }
 
@@ -1217,5 +1307,106 @@ async fn red_lines_stop_a_command_before_it_reaches_the_target() {
     for kind in ["bastion.review.requested", "bastion.review.approved", "bastion.review.expired"] {
         assert!(!events(&server, &admin, kind).await.is_empty(), "{kind} is in the ledger");
     }
+    server.stop().await;
+}
+
+/// The live view: a reviewer follows a running interactive session through
+/// the API (and `rampart session watch`) while the test types a command
+/// over real OpenSSH. The watcher sees the command's output while the
+/// session is still running, and the stream ends when the session does,
+/// holding exactly the recording a download gives. Someone without the
+/// reviewer permission is refused; each watch is in the ledger.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reviewer_watches_a_live_session_until_it_ends() {
+    let Some(World { work: _work, dir, login_key, sshd }) = world(&["script"]) else { return };
+    let server = TestServer::start().await;
+    let (admin, client, admin_step, _) = admin_reaches_target(&server, &dir, &sshd, &login_key).await;
+    let reviewer = server.session_for(&admin, "rev", Role::SecurityOperator, None).await;
+    let auditor = server.session_for(&admin, "aud", Role::Auditor, None).await;
+    let (go, wait) = std::sync::mpsc::channel::<()>();
+    let shell = tokio::task::spawn_blocking(move || {
+        ok(&client.master("admin", "admin:db", admin_step + 1), "ssh master");
+        let mut shell = client.interactive("admin");
+        let mut stdin = shell.stdin.take().unwrap();
+        wait.recv_timeout(Duration::from_secs(60)).unwrap();
+        stdin.write_all(b"echo watched-$((6*7))\n").unwrap();
+        stdin.flush().unwrap();
+        wait.recv_timeout(Duration::from_secs(60)).unwrap();
+        stdin.write_all(b"exit\n").unwrap();
+        stdin.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        drop(stdin);
+        let out = shell.wait_with_output().unwrap();
+        client.close("admin");
+        out
+    });
+    let live_id = loop {
+        let live = server.get_json("/api/v1/bastion/sessions?live=true", &admin.token).await;
+        if let Some(id) = live.as_array().and_then(|a| a.first()).and_then(|s| s["id"].as_str()) {
+            break id.to_owned();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let path = format!("/api/v1/bastion/sessions/{live_id}/live");
+
+    // Without the reviewer permission: refused by the gate.
+    let refused = server.request(reqwest::Method::GET, &path, Some(&auditor.token)).send().await.unwrap();
+    assert_eq!(refused.status(), 403, "an auditor may read recordings but not watch live");
+
+    // The reviewer watches through the API, and through the CLI.
+    let mut live = server.request(reqwest::Method::GET, &path, Some(&reviewer.token)).send().await.unwrap();
+    assert_eq!(live.status(), 200);
+    assert_eq!(live.headers()["content-type"], "application/x-asciicast");
+    let ca = server.data_dir().join("tls/ca.pem");
+    let cli_watch = Command::new(BIN)
+        .args(["--server", &server.url, "--ca-cert", ca.to_str().unwrap(), "session", "watch", &live_id])
+        .env("RAMPART_TOKEN", &reviewer.token)
+        .env("RAMPART_CONFIG_DIR", dir.join("cli"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Let the shell's prompt arrive, then type.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    go.send(()).unwrap();
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !String::from_utf8_lossy(&seen).contains("watched-42") {
+        assert!(Instant::now() < deadline, "the output never reached the watcher: {}", String::from_utf8_lossy(&seen));
+        match tokio::time::timeout(Duration::from_secs(30), live.chunk()).await {
+            Ok(Ok(Some(chunk))) => seen.extend_from_slice(&chunk),
+            other => panic!("the live view ended early: {other:?}"),
+        }
+    }
+    let now = server.get_json(&format!("/api/v1/bastion/sessions/{live_id}"), &admin.token).await;
+    assert_eq!(now["outcome"], "running", "the watcher saw the output while the session ran");
+    let header: Value = serde_json::from_slice(seen.split(|&b| b == b'\n').next().unwrap()).unwrap();
+    assert_eq!(header["version"], 2, "the stream starts with the asciicast header");
+
+    // The session ends: so does the stream.
+    go.send(()).unwrap();
+    let out = shell.await.unwrap();
+    assert!(text(&out).contains("watched-42"), "{}", text(&out));
+    let rest = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(chunk) = live.chunk().await.unwrap() {
+            seen.extend_from_slice(&chunk);
+        }
+    })
+    .await;
+    assert!(rest.is_ok(), "the live view ends with the session");
+    let ended = server.get_json(&format!("/api/v1/bastion/sessions/{live_id}"), &admin.token).await;
+    assert_ne!(ended["outcome"], "running");
+    assert_eq!(seen, downloaded(&server, &admin, &live_id).await, "the live view sent the whole recording");
+    let watched = tokio::task::spawn_blocking(move || cli_watch.wait_with_output().unwrap()).await.unwrap();
+    ok(&watched, "session watch");
+    assert!(String::from_utf8_lossy(&watched.stdout).contains("watched-42"), "{}", text(&watched));
+
+    let events = events(&server, &admin, "bastion.session.watched").await;
+    let by_reviewer: Vec<&Value> = events.iter().filter(|e| e["actor"] == "rev").collect();
+    assert_eq!(by_reviewer.len(), 2, "the API and the CLI watch: {events:?}");
+    assert!(by_reviewer.iter().all(|e| e["object"] == live_id.as_str() && e["attrs"]["user"] == "admin"));
+    assert!(events.iter().all(|e| e["actor"] != "aud"), "a refused watch shows nothing and is not a watch");
+    drop(sshd);
     server.stop().await;
 }

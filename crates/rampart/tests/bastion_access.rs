@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use openssh::{Client, World, events, keygen, next_step, ok, rampart, sha256, text, world};
+use openssh::{Client, World, downloaded, events, keygen, next_step, ok, rampart, sha256_of, text, world};
 use rampart_core::Role;
 use rampart_testkit::{Session, TestServer, unix_now};
 use serde_json::{Value, json};
@@ -216,7 +216,7 @@ async fn just_in_time_access_is_approved_by_another_expires_unanswered_and_revok
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lockbox_needs_the_customers_approval_cuts_at_the_window_end_and_shows_every_access() {
     let Some(w) = world(&[]) else { return };
-    let server = TestServer::start().await;
+    let server = TestServer::start_with(|c| c.bastion.recording_retention_days = 30).await;
     let admin = server.admin_session().await;
     let acme = server.create_tenant(&admin, "acme").await;
     let other = server.create_tenant(&admin, "other").await;
@@ -329,8 +329,21 @@ async fn the_lockbox_needs_the_customers_approval_cuts_at_the_window_end_and_sho
         let end = ended.iter().find(|e| e["attrs"]["session"] == session).expect("the session's end is in the ledger");
         assert_eq!(access["recording_sha256"], end["attrs"]["recording_sha256"], "{access} vs {end}");
         assert_eq!(access["recording_bytes"], end["attrs"]["recording_bytes"]);
-        let file = PathBuf::from(end["attrs"]["recording"].as_str().unwrap());
-        assert_eq!(access["recording_sha256"].as_str(), Some(sha256(&file).as_str()));
+        // The hash the customer sees is the one of the recording handed out
+        // (decrypted by the node; the file on disk is encrypted).
+        let plain = downloaded(&server, &admin, session).await;
+        assert_eq!(access["recording_sha256"].as_str(), Some(sha256_of(&plain).as_str()));
+    }
+    // Past retention the recordings are removed; the customer's view keeps
+    // every hash.
+    let state = &server.running.as_ref().unwrap().state;
+    let removed = state.bastion.sweep_recordings(rampart_core::time::now_ms() + 31 * 86_400_000).await.unwrap();
+    assert!(removed >= 2, "{removed}");
+    let after = cli.json(&custie, &["lockbox", "accesses"])["items"].clone();
+    for access in seen {
+        let kept = after.as_array().unwrap().iter().find(|a| a["session_id"] == access["session_id"]).unwrap();
+        assert_eq!(kept["recording_sha256"], access["recording_sha256"], "the transparency view keeps the hash");
+        assert!(kept["recording_sha256"].is_string());
     }
     assert!(seen.iter().any(|a| a["session_id"] == live.as_str() && a["end_reason"] == "grant_ended"));
     assert!(

@@ -958,16 +958,29 @@ impl Connection {
             };
             let dir = self.bastion.inner.paths.recordings.clone();
             let max = self.bastion.config().recording_max_bytes;
-            let created = Recorder::create(&dir, shared.session_id.as_str(), &header, max).and_then(|mut r| {
+            // Encrypted at rest under a data key of its own; without one
+            // (the KMS sealed or unreachable) the recording fails like a
+            // full disk would.
+            let seal = self.bastion.recording_seal(shared.session_id.as_str()).await;
+            let key_id = seal.as_ref().ok().map(|(h, _)| h.key_id.clone());
+            let created = match &seal {
+                Ok((seal, key)) => Recorder::create(&dir, shared.session_id.as_str(), &header, max, Some((seal, key))),
+                Err(e) => Err(RecordingError::Io(std::io::Error::other(format!("no recording data key: {e}")))),
+            }
+            .and_then(|mut r| {
                 if let Some(cmd) = &command_text {
                     r.marker(&format!("exec: {cmd}"))?;
                 }
                 Ok(r)
             });
+            drop(seal);
             match created {
                 Ok(r) => {
                     started = started
                         .attr("recording", dir.join(format!("{}.cast", shared.session_id)).display().to_string());
+                    if let Some(key_id) = key_id {
+                        started = started.attr("recording_key", key_id);
+                    }
                     if let Ok(mut slot) = shared.recorder.lock() {
                         *slot = Some(r);
                     }
@@ -1012,6 +1025,7 @@ impl Connection {
             recording_bytes: None,
             terminate_by: None,
             terminate_at: None,
+            recording_expired_at: None,
         };
         if let Err(e) = self.bastion.store().insert_bastion_session(&row).await {
             tracing::error!(error = %e, "indexing a session failed; refusing it");

@@ -27,6 +27,7 @@ impl From<BastionError> for ApiError {
             }
             BastionError::NotFound => ApiError::not_found(),
             BastionError::Conflict(d) => ApiError::new(StatusCode::CONFLICT, "conflict", "Conflict", d),
+            BastionError::Gone(d) => ApiError::new(StatusCode::GONE, "gone", "Gone", d),
             // The service's own refusal (deciding one's own request,
             // another tenant's lockbox), apart from the route gate's `forbidden`.
             BastionError::Forbidden(d) => ApiError::new(StatusCode::FORBIDDEN, "not-permitted", "Not permitted", d),
@@ -35,8 +36,10 @@ impl From<BastionError> for ApiError {
                 ApiError::unavailable("the audit trail did not confirm the record; the action was not performed")
             }
             BastionError::Kms(e) => {
-                tracing::error!(error = %e, "the KMS could not seal a bastion credential");
-                ApiError::unavailable("the KMS could not seal the credential (is it sealed?); nothing was stored")
+                tracing::error!(error = %e, "the KMS could not seal or open a bastion credential or recording key");
+                ApiError::unavailable(
+                    "the KMS could not seal or open the credential or recording key (is it sealed?); nothing was changed",
+                )
             }
             BastionError::Internal(e) => ApiError::internal("bastion service failed", &e),
         }
@@ -364,42 +367,96 @@ pub async fn show_session(
     Ok(Json(state.bastion.show_session(&id).await?))
 }
 
-/// A session's asciicast v2 recording, streamed; refused (409) when the
-/// file no longer matches the SHA-256 the ledger recorded at the session's
-/// end. Every read is a ledger event.
+/// A session's asciicast v2 recording, streamed as plaintext (the node
+/// decrypts a recording encrypted at rest); refused (409) when it no longer
+/// matches the SHA-256 the ledger recorded at the session's end or does not
+/// authenticate, gone (410) once retention removed it or its KMS key was
+/// deleted. Every read is a ledger event.
 #[utoipa::path(get, path = "/api/v1/bastion/sessions/{id}/recording", tag = "bastion", security(("bearer" = [])),
     params(("id" = String, Path)),
     responses((status = 200, content_type = "application/x-asciicast", body = String),
-        (status = 404, body = crate::problem::Problem), (status = 409, body = crate::problem::Problem)))]
+        (status = 404, body = crate::problem::Problem), (status = 409, body = crate::problem::Problem),
+        (status = 410, body = crate::problem::Problem)))]
 pub async fn session_recording(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
     client: ClientAddr,
     Path(id): Path<String>,
 ) -> Result<axum::response::Response, ApiError> {
-    let (info, path) = state.bastion.recording(&p, &id, client.text()).await?;
-    let file = tokio::fs::File::open(&path)
-        .await
-        .map_err(|e| ApiError::internal("the recording cannot be read", &e.to_string()))?;
-    // Streamed in chunks: a recording may be up to `recording_max_bytes`.
-    let stream = futures_util::stream::unfold(file, |mut file| async move {
-        use tokio::io::AsyncReadExt;
-        let mut buf = vec![0u8; 64 * 1024];
-        match file.read(&mut buf).await {
-            Ok(0) => None,
-            Ok(n) => {
-                buf.truncate(n);
-                Some((Ok::<_, std::io::Error>(bytes::Bytes::from(buf)), file))
-            }
-            Err(e) => Some((Err(e), file)),
+    let (info, file) = state.bastion.recording(&p, &id, client.text()).await?;
+    // Checked above; read again to stream it, and checked again as it
+    // streams: a file changed in between ends the download with an error
+    // instead of a silently different recording.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(4);
+    let expected = info.recording_sha256.clone().filter(|_| info.ended_at.is_some());
+    let allow_unfinished = expected.is_none();
+    tokio::task::spawn_blocking(move || {
+        let sent = file.read_plain(allow_unfinished, &mut |piece| {
+            tx.blocking_send(Ok(bytes::Bytes::copy_from_slice(piece)))
+                .map_err(|_| rampart_bastion_ssh::sessions::ReadError::Closed)
+        });
+        let failure = match (sent, expected) {
+            (Ok((sha, _)), Some(want)) if sha != want => Some("the recording changed while it was read".to_owned()),
+            (Ok(_), _) | (Err(rampart_bastion_ssh::sessions::ReadError::Closed), _) => None,
+            (Err(e), _) => Some(e.to_string()),
+        };
+        if let Some(why) = failure {
+            tracing::error!(error = %why, "a recording download was cut");
+            let _ = tx.blocking_send(Err(std::io::Error::other(why)));
         }
     });
-    let mut response = axum::response::Response::new(axum::body::Body::from_stream(stream));
+    let mut response = axum::response::Response::new(axum::body::Body::from_stream(receiver_stream(rx)));
     let headers = response.headers_mut();
     headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/x-asciicast"));
     if let Some(sha) = info.recording_sha256.as_deref().and_then(|s| http::HeaderValue::from_str(s).ok()) {
         headers.insert("x-recording-sha256", sha);
     }
+    Ok(response)
+}
+
+fn receiver_stream<T: Send + 'static>(
+    rx: tokio::sync::mpsc::Receiver<T>,
+) -> impl futures_util::Stream<Item = T> + Send + 'static {
+    futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) })
+}
+
+/// Watches a session live: the recording so far (asciicast v2, header
+/// first), then each event as it is recorded, until the session ends and
+/// the stream with it. For reviewers and administrators; every watch is a
+/// `bastion.session.watched` event. An ended session's recording is sent
+/// whole, and the stream ends.
+#[utoipa::path(get, path = "/api/v1/bastion/sessions/{id}/live", tag = "bastion", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, content_type = "application/x-asciicast", body = String),
+        (status = 404, body = crate::problem::Problem), (status = 409, body = crate::problem::Problem),
+        (status = 410, body = crate::problem::Problem)))]
+pub async fn session_live(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    client: ClientAddr,
+    Path(id): Path<String>,
+) -> Result<axum::response::Response, ApiError> {
+    let (_, file) = state.bastion.watch_session(&p, &id, client.text()).await?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(16);
+    let bastion = state.bastion.clone();
+    tokio::spawn(async move {
+        let send = |plain: Vec<u8>| {
+            let tx = tx.clone();
+            async move { tx.send(Ok(bytes::Bytes::from(plain))).await.is_ok() }
+        };
+        let watcher = tx.clone();
+        match bastion.follow_recording(&id, file, send, || watcher.is_closed()).await {
+            Ok(()) | Err(rampart_bastion_ssh::sessions::ReadError::Closed) => {}
+            Err(e) => {
+                tracing::error!(error = %e, session = %id, "a live view was cut");
+                let _ = tx.send(Err(std::io::Error::other(e.to_string()))).await;
+            }
+        }
+    });
+    let mut response = axum::response::Response::new(axum::body::Body::from_stream(receiver_stream(rx)));
+    let headers = response.headers_mut();
+    headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/x-asciicast"));
+    headers.insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("no-store"));
     Ok(response)
 }
 

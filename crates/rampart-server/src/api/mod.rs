@@ -169,6 +169,7 @@ pub fn routes() -> Routes {
         .add(M::GET, "/api/v1/bastion/sessions", Permission(AuditRead), get(bastion::list_sessions))
         .add(M::GET, "/api/v1/bastion/sessions/{id}", Permission(AuditRead), get(bastion::show_session))
         .add(M::GET, "/api/v1/bastion/sessions/{id}/recording", Permission(AuditRead), get(bastion::session_recording))
+        .add(M::GET, "/api/v1/bastion/sessions/{id}/live", Permission(BastionReview), get(bastion::session_live))
         .add(
             M::POST,
             "/api/v1/bastion/sessions/{id}/terminate",

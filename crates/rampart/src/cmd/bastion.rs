@@ -319,6 +319,9 @@ pub enum SessionCmd {
         #[arg(long)]
         save: Option<PathBuf>,
     },
+    /// Watch a session live (reviewers and administrators): what it
+    /// recorded so far, then its output as it happens, until it ends.
+    Watch { id: String },
     /// Cut a running session (administrators); it ends within seconds.
     Terminate { id: String },
 }
@@ -353,7 +356,76 @@ pub async fn session(g: &Global, cmd: SessionCmd) -> Result<()> {
             }
             play(&cast, speed, idle_limit)?;
         }
+        SessionCmd::Watch { id } => watch(&client, &id).await?,
     }
+    Ok(())
+}
+
+/// The live view's chunks as a `Read`, for the asciicast reader on its
+/// own thread.
+struct Chunks {
+    rx: std::sync::mpsc::Receiver<Vec<u8>>,
+    buf: Vec<u8>,
+    at: usize,
+}
+
+impl std::io::Read for Chunks {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.at == self.buf.len() {
+            match self.rx.recv() {
+                Ok(chunk) => (self.buf, self.at) = (chunk, 0),
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.buf.len() - self.at);
+        out[..n].copy_from_slice(&self.buf[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+/// Shows a session's output as the server streams it: everything so far at
+/// once, then each event as it is recorded, until the session ends.
+async fn watch(client: &ApiClient, id: &str) -> Result<()> {
+    use rampart_bastion::recording::{EventKind, reader};
+    use std::io::Write;
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    let shown = tokio::task::spawn_blocking(move || -> Result<usize> {
+        let input = std::io::BufReader::new(Chunks { rx, buf: Vec::new(), at: 0 });
+        let mut events = reader::CastReader::new(input, reader::Limits::default()).context("reading the live view")?;
+        let mut out = std::io::stdout().lock();
+        while let Some(event) = events.next_event().context("reading the live view")? {
+            match event.kind {
+                EventKind::Output => {
+                    out.write_all(event.data.as_bytes())?;
+                    out.flush()?;
+                }
+                EventKind::Marker => eprintln!("\n[marker] {}", event.data),
+                _ => {}
+            }
+        }
+        Ok(events.skipped())
+    });
+    let mut reader_stopped = false;
+    let followed = client
+        .follow(&format!("/api/v1/bastion/sessions/{id}/live"), |chunk| {
+            let sent = tx.send(chunk.to_vec());
+            reader_stopped = sent.is_err();
+            sent.map_err(|_| anyhow::anyhow!("the live view's reader stopped"))
+        })
+        .await;
+    drop(tx);
+    let shown = shown.await.context("the live view's reader")?;
+    // The server's refusal explains more than the empty stream it leaves;
+    // a reader that gave up explains more than the send that failed.
+    let skipped = match followed {
+        Err(e) if !reader_stopped => return Err(e),
+        _ => shown?,
+    };
+    if skipped > 0 {
+        eprintln!("({skipped} malformed event lines were skipped)");
+    }
+    eprintln!("\n(session {id} ended)");
     Ok(())
 }
 

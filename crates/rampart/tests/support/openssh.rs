@@ -60,8 +60,11 @@ pub fn keygen(path: &Path) -> String {
 }
 
 pub fn sha256(path: &Path) -> String {
-    let bytes = std::fs::read(path).unwrap();
-    rampart_core::secret::hex(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &bytes).as_ref())
+    sha256_of(&std::fs::read(path).unwrap())
+}
+
+pub fn sha256_of(bytes: &[u8]) -> String {
+    rampart_core::secret::hex(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes).as_ref())
 }
 
 /// A real OpenSSH server on a loopback port, as the target.
@@ -246,6 +249,20 @@ pub fn next_step(last: u64) -> u64 {
         std::thread::sleep(Duration::from_millis(250));
     }
     last + 1
+}
+
+/// A session's recording as the API hands it out: the plaintext asciicast,
+/// decrypted by the node and checked against the ledger's hash.
+pub async fn downloaded(server: &TestServer, admin: &Session, id: &str) -> Vec<u8> {
+    let resp = server
+        .request(reqwest::Method::GET, &format!("/api/v1/bastion/sessions/{id}/recording"), Some(&admin.token))
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    let body = resp.bytes().await.unwrap().to_vec();
+    assert_eq!(status, 200, "downloading the recording of {id}: {}", String::from_utf8_lossy(&body));
+    body
 }
 
 pub async fn events(server: &TestServer, admin: &Session, kind: &str) -> Vec<Value> {
