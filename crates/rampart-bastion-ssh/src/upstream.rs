@@ -54,8 +54,20 @@ pub type Connection = client::Handle<PinnedHost>;
 /// The algorithms Rampart speaks to targets: the same modern set as to
 /// clients.
 pub fn client_config() -> client::Config {
+    // Towards targets Rampart is the client, so its order decides the
+    // cipher: AES-GCM first. A profile of an scp upload through the
+    // bastion spent 43 % of the node's CPU in ChaCha20-Poly1305 (both
+    // legs); AES-GCM runs on the AES and carry-less multiply instructions
+    // of any x86-64 or ARMv8 server. Clients still choose for their own
+    // leg from the server's list (OpenSSH picks ChaCha20-Poly1305 first).
+    let mut preferred = crate::server::preferred();
+    preferred.cipher = std::borrow::Cow::Borrowed(&[
+        russh::cipher::AES_256_GCM,
+        russh::cipher::AES_128_GCM,
+        russh::cipher::CHACHA20_POLY1305,
+    ]);
     client::Config {
-        preferred: crate::server::preferred(),
+        preferred,
         inactivity_timeout: None,
         keepalive_interval: Some(Duration::from_secs(60)),
         nodelay: true,

@@ -165,8 +165,12 @@ pub fn event_terms(attrs: &Value, backend: Backend) -> Vec<i64> {
     keys
 }
 
-/// Rows per multi-row term insert or delete (three parameters each).
-const TERMS_PER_INSERT: usize = 64;
+/// Rows per multi-row term insert or delete (three parameters each): few
+/// enough that SQLite's linear lookup of each bound parameter's name
+/// (`sqlite3_bind_parameter_name`, quadratic in a statement's parameters)
+/// stays small; at 64 rows it was the largest item of a 2M-event index
+/// build's profile.
+const TERMS_PER_INSERT: usize = 16;
 
 /// Inserts the `(term, event_seq)` rows (in their buckets), skipping ones
 /// already there.
@@ -271,6 +275,46 @@ impl Store {
     }
 }
 
+/// Test hooks: the term index's state, and what an older database looks like.
+impl Store {
+    /// How many term rows there are.
+    #[doc(hidden)]
+    pub async fn term_rows_for_tests(&self) -> Result<i64> {
+        Ok(sqlx::query("SELECT COUNT(*) AS n FROM log_terms").fetch_one(&self.pool).await?.try_get("n")?)
+    }
+
+    /// Drops every term row and marks every stored event as still to be
+    /// backfilled: a database from before the term index.
+    #[doc(hidden)]
+    pub async fn forget_terms_for_tests(&self) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM log_terms").execute(&mut *tx).await?;
+        sqlx::query(
+            "UPDATE audit_index_state SET value = (SELECT COALESCE(MAX(seq), 0) + 1 FROM audit_events) \
+             WHERE name = 'terms_from'",
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Makes the term index's buckets hold `1 << shift` events, so a test
+    /// crosses buckets with few events. Only on a store with no events.
+    #[doc(hidden)]
+    pub fn with_term_buckets_for_tests(mut self, shift: u32) -> Store {
+        self.term_shift = shift;
+        self
+    }
+
+    /// Adds one term row as it is given: a hash collision, for tests.
+    #[doc(hidden)]
+    pub async fn add_term_for_tests(&self, term: i64, event_seq: i64) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        insert_terms(&mut conn, &[(term, event_seq)], self.term_shift).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -309,45 +353,5 @@ mod tests {
             assert_eq!(value_has_term(v, Backend::Sqlite), has, "{v}");
         }
         assert!(!value_has_term(&"x".repeat(MAX_TERM_VALUE + 1), Backend::Postgres));
-    }
-}
-
-/// Test hooks: the term index's state, and what an older database looks like.
-impl Store {
-    /// How many term rows there are.
-    #[doc(hidden)]
-    pub async fn term_rows_for_tests(&self) -> Result<i64> {
-        Ok(sqlx::query("SELECT COUNT(*) AS n FROM log_terms").fetch_one(&self.pool).await?.try_get("n")?)
-    }
-
-    /// Drops every term row and marks every stored event as still to be
-    /// backfilled: a database from before the term index.
-    #[doc(hidden)]
-    pub async fn forget_terms_for_tests(&self) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM log_terms").execute(&mut *tx).await?;
-        sqlx::query(
-            "UPDATE audit_index_state SET value = (SELECT COALESCE(MAX(seq), 0) + 1 FROM audit_events) \
-             WHERE name = 'terms_from'",
-        )
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Makes the term index's buckets hold `1 << shift` events, so a test
-    /// crosses buckets with few events. Only on a store with no events.
-    #[doc(hidden)]
-    pub fn with_term_buckets_for_tests(mut self, shift: u32) -> Store {
-        self.term_shift = shift;
-        self
-    }
-
-    /// Adds one term row as it is given: a hash collision, for tests.
-    #[doc(hidden)]
-    pub async fn add_term_for_tests(&self, term: i64, event_seq: i64) -> Result<()> {
-        let mut conn = self.pool.acquire().await?;
-        insert_terms(&mut conn, &[(term, event_seq)], self.term_shift).await
     }
 }
