@@ -20,11 +20,7 @@ const CHUNK: usize = 32;
 /// The threads batch evaluation uses for `requested`: 0 means one per
 /// available core.
 pub fn threads(requested: usize) -> usize {
-    if requested > 0 {
-        requested
-    } else {
-        std::thread::available_parallelism().map_or(1, NonZeroUsize::get)
-    }
+    if requested > 0 { requested } else { std::thread::available_parallelism().map_or(1, NonZeroUsize::get) }
 }
 
 /// Maps every input with `f` on up to `threads` threads (0: one per core),
@@ -85,14 +81,19 @@ mod tests {
         let inputs: Vec<u64> = (0..10_007).collect();
         let want: Vec<(usize, u64)> = inputs.iter().map(|x| (*x as usize, x * 3)).collect();
         for threads in [1, 2, 3, 8] {
-            let got = map_ordered(&inputs, threads, || 0usize, |calls, i, x| {
-                *calls += 1;
-                // Uneven cost, so threads finish chunks out of order.
-                if x % 97 == 0 {
-                    std::thread::yield_now();
-                }
-                (i, x * 3)
-            });
+            let got = map_ordered(
+                &inputs,
+                threads,
+                || 0usize,
+                |calls, i, x| {
+                    *calls += 1;
+                    // Uneven cost, so threads finish chunks out of order.
+                    if x % 97 == 0 {
+                        std::thread::yield_now();
+                    }
+                    (i, x * 3)
+                },
+            );
             assert_eq!(got, want, "{threads} threads");
         }
         assert!(map_ordered(&[] as &[u8], 4, || (), |_, _, x| *x).is_empty());
@@ -103,10 +104,15 @@ mod tests {
     #[test]
     fn several_threads_take_part() {
         let inputs = vec![(); 4096];
-        let ids = map_ordered(&inputs, 2, || (), |_, _, _| {
-            std::thread::sleep(std::time::Duration::from_micros(20));
-            std::thread::current().id()
-        });
+        let ids = map_ordered(
+            &inputs,
+            2,
+            || (),
+            |_, _, _| {
+                std::thread::sleep(std::time::Duration::from_micros(20));
+                std::thread::current().id()
+            },
+        );
         let distinct: std::collections::HashSet<_> = ids.into_iter().collect();
         assert_eq!(distinct.len(), 2);
     }

@@ -250,12 +250,7 @@ impl RuleSet {
     }
 
     /// The matching rules' indexes, in rule order, using `scratch`'s buffers.
-    fn matching_rules_in(
-        &self,
-        event: &Value,
-        index: &ScanIndex,
-        scratch: &mut Scratch,
-    ) -> Vec<u32> {
+    fn matching_rules_in(&self, event: &Value, index: &ScanIndex, scratch: &mut Scratch) -> Vec<u32> {
         let mut ctx = EventCtx::with_buffers(event, &self.table.index, std::mem::take(&mut scratch.ctx));
         self.candidates(&mut ctx, index, scratch);
         let mut hits = Vec::new();

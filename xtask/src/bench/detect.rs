@@ -658,7 +658,14 @@ pub fn run(args: DetectArgs) -> Result<()> {
         let single = run_rampart(&args, &binary, &events, &empty, routed, 1)?;
         eprintln!("{label}: rsigma …");
         let theirs = run_rsigma(&args, &rsigma, &events, &empty, routed)?;
-        let differ = compare(&mut table, &format!("{label}, Rampart on {threads} threads"), args.events, &ours, &theirs, &files)?;
+        let differ = compare(
+            &mut table,
+            &format!("{label}, Rampart on {threads} threads"),
+            args.events,
+            &ours,
+            &theirs,
+            &files,
+        )?;
         let one = compare(&mut table, &format!("{label}, Rampart on 1 thread"), args.events, &single, &theirs, &files)?;
         if one != differ {
             bail!("Rampart's match counts differ between {threads} threads and one: {one:?} / {differ:?}");

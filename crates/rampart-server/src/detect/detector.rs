@@ -133,7 +133,13 @@ impl Detector {
     /// Correlates one event of a batch that [`Detector::prepare_batch`]
     /// matched; an event matched against rules that a reload has since
     /// replaced is matched again against the current ones.
-    pub fn apply_prepared(&mut self, index: u64, batch: &PreparedBatch, prepared: &Prepared, now_ms: i64) -> Vec<Alert> {
+    pub fn apply_prepared(
+        &mut self,
+        index: u64,
+        batch: &PreparedBatch,
+        prepared: &Prepared,
+        now_ms: i64,
+    ) -> Vec<Alert> {
         if Arc::ptr_eq(&batch.rules, &self.catalog.rules) {
             self.apply(index, prepared, now_ms)
         } else {
