@@ -63,6 +63,9 @@ pub struct DetectConfig {
     pub rules_dirs: Vec<PathBuf>,
     /// Most ledger entries read and evaluated in one step.
     pub batch: usize,
+    /// Threads that match a batch against the rules (0: one per available
+    /// core). Correlation stays sequential, in ledger order.
+    pub threads: usize,
     /// How often the cursor and correlation state are written to
     /// `DIR/detect/state.json`, in seconds (and at shutdown).
     pub snapshot_secs: u64,
@@ -91,6 +94,7 @@ impl Default for DetectConfig {
             sigma_categories: ["linux", "network", "web", "cloud"].iter().map(|c| (*c).to_owned()).collect(),
             rules_dirs: Vec::new(),
             batch: 1024,
+            threads: 0,
             snapshot_secs: 5,
             lateness_ms: 60_000,
             max_delay_ms: 250,
@@ -110,6 +114,9 @@ impl DetectConfig {
         }
         if !(1..=65_536).contains(&self.batch) {
             return bad("detect.batch must be between 1 and 65536".into());
+        }
+        if self.threads > 256 {
+            return bad("detect.threads must be between 0 (one per core) and 256".into());
         }
         if self.snapshot_secs == 0 {
             return bad("detect.snapshot_secs must be at least 1".into());

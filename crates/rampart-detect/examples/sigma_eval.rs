@@ -1,4 +1,4 @@
-//! `sigma_eval RULES EVENTS [--logsource-fields MAP]`: the loop of
+//! `sigma_eval RULES EVENTS [--logsource-fields MAP] [--threads N]`: the loop of
 //! `rampart rules eval` (`rampart_detect::batch::eval_lines`) in a small
 //! release binary, so `cargo xtask bench detect` can time the engine
 //! without building the whole node. Prints one JSON object: rules, events,
@@ -24,16 +24,20 @@ fn main() -> ExitCode {
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let (mut positional, mut fields) = (Vec::new(), None);
+    let (mut positional, mut fields, mut threads) = (Vec::new(), None, 0);
     while let Some(a) = args.next() {
-        if a == "--logsource-fields" {
+        if a == "--threads" {
+            threads = args.next().ok_or("--threads needs a value")?.parse()?;
+        } else if a == "--logsource-fields" {
             fields = Some(LogsourceFields::parse(&args.next().ok_or("--logsource-fields needs a value")?)?);
         } else {
             positional.push(PathBuf::from(a));
         }
     }
     let [rules, events] = positional.as_slice() else {
-        return Err("usage: sigma_eval RULES EVENTS [--logsource-fields product=F,service=F,category=F]".into());
+        return Err(
+            "usage: sigma_eval RULES EVENTS [--logsource-fields product=F,service=F,category=F] [--threads N]".into()
+        );
     };
     let started = Instant::now();
     let mut builder = RuleSetBuilder::new(CompileOptions::default());
@@ -43,7 +47,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let input = BufReader::with_capacity(1 << 20, std::fs::File::open(events)?);
     let started = Instant::now();
     let any = LogSource::any();
-    let counts = eval_lines(&set, input, |v, _| {
+    let threads = rampart_detect::parallel::threads(threads);
+    let counts = eval_lines(&set, input, threads, |v, _| {
         let ls = fields.as_ref().map_or_else(|| any.clone(), |f| f.logsource(&v));
         (v, ls)
     })?;
@@ -55,6 +60,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         "matches": counts.matches,
         "compile_ms": compile_ms,
         "eval_ms": eval_secs * 1000.0,
+        "threads": threads,
         "events_per_sec": if eval_secs > 0.0 { counts.events as f64 / eval_secs } else { 0.0 },
         "by_rule": counts.by_rule_id(&set),
     });

@@ -2,8 +2,10 @@
 //! as the engine goes: match counts per rule, no explanations, no
 //! correlation. `rampart rules eval` and the `sigma_eval` example (which
 //! `cargo xtask bench detect` times) both run this loop, so the benchmark
-//! measures the product's code. Lines are read as they come; memory holds
-//! the rules, not the input.
+//! measures the product's code. Lines are read a block at a time by one
+//! thread while the previous block is matched on every core
+//! ([`RuleSet::evaluate_batch`]); memory holds the rules and two blocks,
+//! not the input.
 
 use std::io::BufRead;
 
@@ -94,32 +96,90 @@ impl BatchCounts {
     }
 }
 
+/// Lines read and evaluated together: enough to keep every thread busy
+/// between two reads, few enough that memory holds a few megabytes.
+const BLOCK_LINES: usize = 8192;
+
+/// A block of input lines: their text, and each line's number and range.
+#[derive(Default)]
+struct Block {
+    text: String,
+    lines: Vec<(usize, usize, usize)>,
+}
+
+/// Reads up to `BLOCK_LINES` lines into a block; `Ok(None)` at the end.
+fn read_block<R: BufRead>(input: &mut R, next_line: &mut usize) -> Result<Option<Block>, BatchError> {
+    let mut block = Block::default();
+    while block.lines.len() < BLOCK_LINES {
+        let line = *next_line + 1;
+        let start = block.text.len();
+        let n = input.read_line(&mut block.text).map_err(|source| BatchError::Io { line, source })?;
+        if n == 0 {
+            break;
+        }
+        *next_line = line;
+        let end = block.text.len() - usize::from(block.text.ends_with('\n'));
+        let end = end - usize::from(block.text[start..end].ends_with('\r'));
+        block.lines.push((line, start, end));
+    }
+    Ok((!block.lines.is_empty()).then_some(block))
+}
+
 /// Evaluates every line of `input` (one JSON event each; blank lines are
-/// skipped). `view` turns a parsed event and its line number into what the
-/// rules see and its logsource.
-pub fn eval_lines<R, F>(set: &RuleSet, input: R, mut view: F) -> Result<BatchCounts, BatchError>
+/// skipped) on `threads` threads (0: one per available core), while one
+/// more thread reads the next block of lines. `view` turns a parsed event
+/// and its line number into what the rules see and its logsource. The
+/// counts are those of a sequential loop; an error names the first bad
+/// line.
+pub fn eval_lines<R, F>(set: &RuleSet, mut input: R, threads: usize, view: F) -> Result<BatchCounts, BatchError>
 where
-    R: BufRead,
-    F: FnMut(Value, usize) -> (Value, LogSource),
+    R: BufRead + Send,
+    F: Fn(Value, usize) -> (Value, LogSource) + Sync,
 {
     let mut counts = BatchCounts { by_rule: vec![0; set.len()], ..BatchCounts::default() };
-    for (i, raw) in input.lines().enumerate() {
-        let line = i + 1;
-        let raw = raw.map_err(|source| BatchError::Io { line, source })?;
-        if raw.trim().is_empty() {
-            continue;
+    let eval = |m: &mut crate::Matcher<'_>, text: &str, line: usize| -> Result<Option<Vec<u32>>, BatchError> {
+        if text.trim().is_empty() {
+            return Ok(None);
         }
-        let v: Value = serde_json::from_str(&raw).map_err(|source| BatchError::Json { line, source })?;
-        counts.events += 1;
+        let v: Value = serde_json::from_str(text).map_err(|source| BatchError::Json { line, source })?;
         let (fields, logsource) = view(v, line);
-        for index in set.matching_rules(&fields, &logsource) {
-            counts.matches += 1;
-            if let Some(c) = counts.by_rule.get_mut(index as usize) {
-                *c += 1;
+        Ok(Some(m.matching_rules(&fields, &logsource)))
+    };
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Block, BatchError>>(1);
+        s.spawn(move || {
+            let mut next_line = 0;
+            loop {
+                let block = match read_block(&mut input, &mut next_line) {
+                    Ok(Some(block)) => Ok(block),
+                    Ok(None) => return,
+                    Err(e) => Err(e),
+                };
+                let stop = block.is_err();
+                // The receiver is gone only when evaluation stopped early.
+                if tx.send(block).is_err() || stop {
+                    return;
+                }
+            }
+        });
+        for block in rx {
+            let block = block?;
+            let results = set.evaluate_batch(&block.lines, threads, |m, _, &(line, start, end)| {
+                eval(m, block.text.get(start..end).unwrap_or_default(), line)
+            });
+            for hits in results {
+                let Some(hits) = hits? else { continue };
+                counts.events += 1;
+                for index in hits {
+                    counts.matches += 1;
+                    if let Some(c) = counts.by_rule.get_mut(index as usize) {
+                        *c += 1;
+                    }
+                }
             }
         }
-    }
-    Ok(counts)
+        Ok(counts)
+    })
 }
 
 #[cfg(test)]
@@ -143,7 +203,7 @@ mod tests {
             {\"p\":\"linux\",\"s\":\"sudo\",\"message\":\"Failed password for x\"}\n\
             {\"message\":\"Failed password for y\"}\n";
         let set = set();
-        let counts = eval_lines(&set, input.as_bytes(), |v, _| {
+        let counts = eval_lines(&set, input.as_bytes(), 2, |v, _| {
             let ls = map.logsource(&v);
             (v, ls)
         })
@@ -156,7 +216,7 @@ mod tests {
     fn bad_maps_and_bad_lines_are_errors() {
         assert!(matches!(LogsourceFields::parse("vendor=x"), Err(BatchError::FieldMap(_))));
         assert!(matches!(LogsourceFields::parse("product"), Err(BatchError::FieldMap(_))));
-        let err = eval_lines(&set(), "{}\nnot json\n".as_bytes(), |v, _| (v, LogSource::any())).unwrap_err();
+        let err = eval_lines(&set(), "{}\nnot json\n".as_bytes(), 2, |v, _| (v, LogSource::any())).unwrap_err();
         assert!(matches!(err, BatchError::Json { line: 2, .. }), "{err}");
     }
 }

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::compile::FieldTable;
 use crate::correlation::CorrelationRule;
-use crate::eval::event::{EventCtx, FieldPath, FxBuild};
+use crate::eval::event::{Buffers, EventCtx, FieldPath, FxBuild};
 use crate::eval::matcher::{Cond, Selection};
 use crate::eval::prefilter::{Prefilter, ScanIndex};
 use crate::logsource::LogSource;
@@ -235,42 +235,75 @@ impl RuleSet {
         index
     }
 
-    /// The candidate rules of every admitted route, as (route, position).
-    fn candidates(&self, ctx: &mut EventCtx<'_>, logsource: &LogSource) -> Vec<(&Route, u32)> {
-        let index = self.scans_for_source(logsource);
-        let found = index.scan(ctx);
-        let mut out = Vec::new();
-        let mut positions = Vec::new();
+    /// The candidate rules of every admitted route, as slots, into
+    /// `scratch.candidates`.
+    fn candidates(&self, ctx: &mut EventCtx<'_>, index: &ScanIndex, scratch: &mut Scratch) {
+        index.scan(ctx, &mut scratch.found);
+        scratch.candidates.clear();
         for &(r, first, words) in &index.layout {
             let Some(route) = self.routes.get(r as usize) else { continue };
-            positions.clear();
-            route.prefilter.candidates(found.get(first..first + words).unwrap_or(&[]), &mut positions);
-            out.extend(positions.iter().map(|p| (route, *p)));
+            scratch.positions.clear();
+            let found = scratch.found.get(first..first + words).unwrap_or(&[]);
+            route.prefilter.candidates(found, &mut scratch.rule_bits, &mut scratch.positions);
+            scratch.candidates.extend(scratch.positions.iter().map(|p| route.start + p));
         }
-        out
+    }
+
+    /// The matching rules' indexes, in rule order, using `scratch`'s buffers.
+    fn matching_rules_in(&self, event: &Value, index: &ScanIndex, scratch: &mut Scratch) -> Vec<u32> {
+        let mut ctx = EventCtx::with_buffers(event, &self.table.index, std::mem::take(&mut scratch.ctx));
+        self.candidates(&mut ctx, index, scratch);
+        let mut hits = Vec::new();
+        for &slot in &scratch.candidates {
+            if let Some(rule) = self.slots.get(slot as usize)
+                && rule.cond.eval(&rule.selections, &mut ctx)
+            {
+                hits.push(rule.index);
+            }
+        }
+        scratch.ctx = ctx.into_buffers();
+        hits.sort_unstable();
+        hits
     }
 
     /// The rules that match `event`, which came from `logsource` (parts
     /// left `None` are unknown and admit every rule), in rule order.
     pub fn matches(&self, event: &Value, logsource: &LogSource) -> Vec<Match> {
-        self.matching_rules(event, logsource).into_iter().filter_map(|i| self.to_match(i)).collect()
+        self.matcher().matches(event, logsource)
     }
 
     /// Like [`RuleSet::matches`], but only the matching rules' indexes (see
     /// [`RuleSet::rule`]), in rule order: for counting, without copying
     /// each rule's header.
     pub fn matching_rules(&self, event: &Value, logsource: &LogSource) -> Vec<u32> {
-        let mut ctx = EventCtx::new(event, &self.table.index);
-        let mut hits = Vec::new();
-        for (route, pos) in self.candidates(&mut ctx, logsource) {
-            if let Some(rule) = self.slots.get((route.start + pos) as usize)
-                && rule.cond.eval(&rule.selections, &mut ctx)
-            {
-                hits.push(rule.index);
-            }
-        }
-        hits.sort_unstable();
-        hits
+        self.matcher().matching_rules(event, logsource)
+    }
+
+    /// The [`Match`] of rule `index`, as [`RuleSet::matches`] reports it.
+    pub fn match_of(&self, index: u32) -> Option<Match> {
+        self.to_match(index)
+    }
+
+    /// A matcher over this set that keeps its buffers from one event to
+    /// the next: for evaluating many events on one thread.
+    pub fn matcher(&self) -> Matcher<'_> {
+        Matcher { set: self, sources: HashMap::default(), scratch: Scratch::default() }
+    }
+
+    /// Evaluates a batch on up to `threads` threads (0: one per available
+    /// core) and returns `f`'s results in input order. `f` gets a
+    /// [`Matcher`] of its thread, the input's position and the input; it
+    /// typically parses the input, builds the fields and logsource the
+    /// rules see, and matches them. Matching is stateless, so the results
+    /// are exactly those of a sequential loop; anything stateful
+    /// (correlation) belongs in a sequential pass over the results.
+    pub fn evaluate_batch<I, O, F>(&self, inputs: &[I], threads: usize, f: F) -> Vec<O>
+    where
+        I: Sync,
+        O: Send,
+        F: Fn(&mut Matcher<'_>, usize, &I) -> O + Sync,
+    {
+        crate::parallel::map_ordered(inputs, threads, || self.matcher(), f)
     }
 
     /// Like [`RuleSet::matches`] but evaluates every admitted rule, without
@@ -307,6 +340,62 @@ impl RuleSet {
     /// How many rules the prefilter lets through for this event (for tuning).
     pub fn candidate_count(&self, event: &Value, logsource: &LogSource) -> usize {
         let mut ctx = EventCtx::new(event, &self.table.index);
-        self.candidates(&mut ctx, logsource).len()
+        let mut scratch = Scratch::default();
+        self.candidates(&mut ctx, &self.scans_for_source(logsource), &mut scratch);
+        scratch.candidates.len()
+    }
+}
+
+/// Buffers one event's evaluation needs, kept for the next event.
+#[derive(Debug, Default)]
+struct Scratch {
+    /// The buffers of `EventCtx`.
+    ctx: Buffers,
+    /// Found-needle bits of the prefilter scan.
+    found: Vec<u64>,
+    /// One route's candidate bits.
+    rule_bits: Vec<u64>,
+    /// One route's candidate positions.
+    positions: Vec<u32>,
+    /// Every candidate, as a slot.
+    candidates: Vec<u32>,
+}
+
+/// Matches events against one rule set, reusing its buffers from event
+/// to event; one per thread (see [`RuleSet::evaluate_batch`]).
+#[derive(Debug)]
+pub struct Matcher<'s> {
+    set: &'s RuleSet,
+    /// The set's scan index per event logsource, held by this thread, so
+    /// that an event of a known source takes no lock and touches no
+    /// count shared with the other threads.
+    sources: HashMap<LogSource, Arc<ScanIndex>, FxBuild>,
+    scratch: Scratch,
+}
+
+impl<'s> Matcher<'s> {
+    /// The rule set it matches against.
+    pub fn rules(&self) -> &'s RuleSet {
+        self.set
+    }
+
+    /// As [`RuleSet::matching_rules`].
+    pub fn matching_rules(&mut self, event: &Value, logsource: &LogSource) -> Vec<u32> {
+        if !self.sources.contains_key(logsource) {
+            if self.sources.len() >= MAX_CACHED_SOURCES {
+                self.sources.clear();
+            }
+            self.sources.insert(logsource.clone(), self.set.scans_for_source(logsource));
+        }
+        match self.sources.get(logsource) {
+            Some(index) => self.set.matching_rules_in(event, index, &mut self.scratch),
+            None => Vec::new(),
+        }
+    }
+
+    /// As [`RuleSet::matches`].
+    pub fn matches(&mut self, event: &Value, logsource: &LogSource) -> Vec<Match> {
+        let set = self.set;
+        self.matching_rules(event, logsource).into_iter().filter_map(|i| set.to_match(i)).collect()
     }
 }

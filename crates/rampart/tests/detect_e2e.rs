@@ -142,7 +142,17 @@ async fn sshd_failed_passwords_over_syslog_raise_the_brute_force_alert_within_a_
             .cloned()
             .collect()
     };
-    let mine = tickets().await;
+    // The sink records the alert in the ledger before the desk opens the
+    // ticket, so the ticket may lag the alert the test saw; when it was
+    // opened is checked from its own timestamp below.
+    let wait = Instant::now() + Duration::from_secs(5);
+    let mine = loop {
+        let mine = tickets().await;
+        if !mine.is_empty() || Instant::now() >= wait {
+            break mine;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     assert_eq!(mine.len(), 1, "one alarm ticket for the user: {mine:#?}");
     let opened = mine[0]["created_at"].as_str().unwrap();
     let opened_ms = time::OffsetDateTime::parse(opened, &time::format_description::well_known::Rfc3339).unwrap();

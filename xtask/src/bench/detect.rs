@@ -19,7 +19,9 @@
 //!
 //! Rampart's side is the `sigma_eval` example of `rampart-detect` (the loop
 //! of `rampart rules eval`, in a small release binary); `--rampart` times
-//! the full CLI instead. rsigma is installed by the bench when it is not
+//! the full CLI instead. Rampart runs twice: on `--threads` threads (default
+//! one per core; the headline wall-clock figure) and on one thread (the
+//! like-for-like CPU comparison); both must count the same matches. rsigma is installed by the bench when it is not
 //! in the cache: `cargo install rsigma@VERSION --locked` into
 //! `CACHE/rsigma-VERSION`, with a build directory of its own that is
 //! deleted afterwards.
@@ -71,6 +73,10 @@ pub struct DetectArgs {
     /// Also run both engines without routing (every event meets every rule).
     #[arg(long)]
     unrouted: bool,
+    /// Threads Rampart matches on (0: one per available core). Rampart is
+    /// also run on one thread, for the like-for-like CPU comparison.
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
     /// Keep the generated events in this file (for profiling).
     #[arg(long)]
     keep_events: Option<PathBuf>,
@@ -473,13 +479,20 @@ impl Run {
     }
 }
 
-fn run_rampart(args: &DetectArgs, binary: &Path, events: &Path, empty: &Path, routed: bool) -> Result<Run> {
+fn run_rampart(
+    args: &DetectArgs,
+    binary: &Path,
+    events: &Path,
+    empty: &Path,
+    routed: bool,
+    threads: usize,
+) -> Result<Run> {
     let cmd = |file: &Path| {
         let mut c = Command::new(binary);
         if args.rampart.is_some() {
             c.args(["--json", "rules", "eval"]);
         }
-        c.arg(&args.rules).arg(file);
+        c.arg(&args.rules).arg(file).args(["--threads", &threads.to_string()]);
         if routed {
             c.args(["--logsource-fields", LS_MAP]);
         }
@@ -637,12 +650,26 @@ pub fn run(args: DetectArgs) -> Result<()> {
     }
     let mut all_differ = Vec::new();
     let mut headline = None;
+    let threads = rampart_detect::parallel::threads(args.threads);
     for (label, routed) in passes {
-        eprintln!("{label}: rampart …");
-        let ours = run_rampart(&args, &binary, &events, &empty, routed)?;
+        eprintln!("{label}: rampart on {threads} threads …");
+        let ours = run_rampart(&args, &binary, &events, &empty, routed, threads)?;
+        eprintln!("{label}: rampart on 1 thread …");
+        let single = run_rampart(&args, &binary, &events, &empty, routed, 1)?;
         eprintln!("{label}: rsigma …");
         let theirs = run_rsigma(&args, &rsigma, &events, &empty, routed)?;
-        let differ = compare(&mut table, label, args.events, &ours, &theirs, &files)?;
+        let differ = compare(
+            &mut table,
+            &format!("{label}, Rampart on {threads} threads"),
+            args.events,
+            &ours,
+            &theirs,
+            &files,
+        )?;
+        let one = compare(&mut table, &format!("{label}, Rampart on 1 thread"), args.events, &single, &theirs, &files)?;
+        if one != differ {
+            bail!("Rampart's match counts differ between {threads} threads and one: {one:?} / {differ:?}");
+        }
         all_differ.push((label, differ));
         headline.get_or_insert((args.events as f64 / ours.secs, args.events as f64 / ours.cpu_secs, ours.rss));
     }
@@ -669,7 +696,8 @@ pub fn run(args: DetectArgs) -> Result<()> {
     }
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!(
-        "{cores} cores; load average before {load_before}, after {}; both engines single-threaded on one file.",
+        "{cores} cores; load average before {load_before}, after {}; Rampart on {threads} threads and on 1, \
+         rsigma as its CLI runs (compare its CPU and wall seconds to see whether it used more than one core).",
         loadavg()
     );
     Ok(())

@@ -237,10 +237,29 @@ const ABSENT: u32 = u32::MAX;
 
 #[derive(Debug, Clone, Copy)]
 struct Cell<'e> {
+    /// The field id it holds.
+    field: u32,
     rank: u16,
     raw: &'e Value,
     /// Where its scalar values are in `vals`, once resolved.
     values: Option<(u32, u32)>,
+}
+
+/// An empty vector of another lifetime, in the same allocation (collecting
+/// a vector's own `into_iter` reuses its memory); values borrowed from
+/// one event never outlive it.
+fn recycle<T, U>(mut v: Vec<T>) -> Vec<U> {
+    v.clear();
+    v.into_iter().filter_map(|_| None).collect()
+}
+
+/// What [`EventCtx`] allocates, kept empty between events.
+#[derive(Debug, Default)]
+pub struct Buffers {
+    /// Per field id, `ABSENT` (the length is the field count).
+    at: Vec<u32>,
+    cells: Vec<Cell<'static>>,
+    vals: Vec<FieldVal<'static>>,
 }
 
 /// The per-event view of the rule set's fields.
@@ -257,13 +276,19 @@ pub struct EventCtx<'e> {
 impl<'e> EventCtx<'e> {
     /// Locates every known field present in `event`, in one walk.
     pub fn new(event: &'e Value, index: &FieldIndex) -> Self {
-        let mut ctx = Self {
-            event,
-            at: vec![ABSENT; index.fields],
-            cells: Vec::with_capacity(32),
-            vals: Vec::with_capacity(32),
-            keywords: None,
-        };
+        Self::with_buffers(event, index, Buffers::default())
+    }
+
+    /// Like [`EventCtx::new`], reusing the buffers that
+    /// [`EventCtx::into_buffers`] returned, so that an event neither
+    /// allocates nor fills a table of every field the rule set knows.
+    pub fn with_buffers(event: &'e Value, index: &FieldIndex, buffers: Buffers) -> Self {
+        let Buffers { mut at, cells, vals } = buffers;
+        if at.len() != index.fields {
+            at.clear();
+            at.resize(index.fields, ABSENT);
+        }
+        let mut ctx = Self { event, at, cells: recycle(cells), vals: recycle(vals), keywords: None };
         for (root, keys) in index.roots.iter().zip(&index.by_key) {
             if keys.is_empty() {
                 continue;
@@ -281,16 +306,28 @@ impl<'e> EventCtx<'e> {
                     let slot = &mut ctx.at[p.field as usize];
                     match ctx.cells.get_mut(*slot as usize) {
                         Some(cell) if cell.rank <= p.rank => {}
-                        Some(cell) => *cell = Cell { rank: p.rank, raw, values: None },
+                        Some(cell) => *cell = Cell { field: p.field, rank: p.rank, raw, values: None },
                         None => {
                             *slot = ctx.cells.len() as u32;
-                            ctx.cells.push(Cell { rank: p.rank, raw, values: None });
+                            ctx.cells.push(Cell { field: p.field, rank: p.rank, raw, values: None });
                         }
                     }
                 }
             }
         }
         ctx
+    }
+
+    /// The buffers, emptied (every field absent again), for the next
+    /// event's [`EventCtx::with_buffers`].
+    pub fn into_buffers(self) -> Buffers {
+        let Self { mut at, cells, vals, .. } = self;
+        for cell in &cells {
+            if let Some(slot) = at.get_mut(cell.field as usize) {
+                *slot = ABSENT;
+            }
+        }
+        Buffers { at, cells: recycle(cells), vals: recycle(vals) }
     }
 
     /// Flattens and lowercases field `id`'s values if not yet done.

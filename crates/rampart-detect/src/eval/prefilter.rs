@@ -138,14 +138,16 @@ impl Prefilter {
         })
     }
 
-    /// Appends the positions of the rules that may match, given the needles found.
-    pub fn candidates(&self, found: &[u64], out: &mut Vec<u32>) {
-        let mut rules = vec![0u64; self.rule_count.div_ceil(64)];
-        self.always.iter().for_each(|r| set_bit(&mut rules, *r));
+    /// Appends the positions of the rules that may match, given the needles
+    /// found; `rules` is a scratch bitset (its contents do not matter).
+    pub fn candidates(&self, found: &[u64], rules: &mut Vec<u64>, out: &mut Vec<u32>) {
+        rules.clear();
+        rules.resize(self.rule_count.div_ceil(64), 0);
+        self.always.iter().for_each(|r| set_bit(rules, *r));
         for id in ones(found) {
-            self.triggers.get(id as usize).into_iter().flatten().for_each(|r| set_bit(&mut rules, *r));
+            self.triggers.get(id as usize).into_iter().flatten().for_each(|r| set_bit(rules, *r));
         }
-        out.extend(ones(&rules).filter(|r| self.clauses_hold(*r, found)));
+        out.extend(ones(rules).filter(|r| self.clauses_hold(*r, found)));
     }
 }
 
@@ -202,17 +204,20 @@ impl ScanIndex {
         Self { presence: presence.into_iter().collect(), scans, layout, words }
     }
 
-    /// The needles present in the event, as bits laid out per `layout`.
-    pub fn scan(&self, ctx: &mut EventCtx<'_>) -> Vec<u64> {
-        let mut found = vec![0u64; self.words];
+    /// Marks the needles present in the event in `found`, as bits laid
+    /// out per `layout` (its previous contents do not matter).
+    pub fn scan(&self, ctx: &mut EventCtx<'_>, found: &mut Vec<u64>) {
+        found.clear();
+        found.resize(self.words, 0);
+        let found = found.as_mut_slice();
         for (field, targets) in &self.presence {
             if ctx.present(*field) {
-                targets.iter().for_each(|t| set_bit(&mut found, *t));
+                targets.iter().for_each(|t| set_bit(found, *t));
             }
         }
         for scan in &self.scans {
             let Some(automaton) = &scan.automaton else {
-                scan.targets.iter().flatten().for_each(|t| set_bit(&mut found, *t));
+                scan.targets.iter().flatten().for_each(|t| set_bit(found, *t));
                 continue;
             };
             let values = if scan.field == KEYWORDS {
@@ -225,11 +230,10 @@ impl ScanIndex {
             for v in values {
                 for m in automaton.find_overlapping_iter(v.lower.as_ref()) {
                     if let Some(t) = scan.targets.get(m.pattern().as_usize()) {
-                        t.iter().for_each(|t| set_bit(&mut found, *t));
+                        t.iter().for_each(|t| set_bit(found, *t));
                     }
                 }
             }
         }
-        found
     }
 }

@@ -5,10 +5,20 @@
 //! generate alerts, and correlations that reach their threshold, become
 //! [`Alert`]s naming the ledger indexes of their events. Reloading swaps
 //! the rules and keeps the windows of every correlation that still exists.
+//!
+//! The step is split in two so that a batch can use every core: matching
+//! ([`Detector::prepare_batch`], stateless, in parallel over the batch) and
+//! correlation ([`Detector::apply_prepared`], stateful, one event at a time in
+//! ledger order). [`Detector::on_event`] is both for one event.
+
+use std::sync::Arc;
 
 use rampart_core::alert::{Alert, AlertEvent, Severity};
 use rampart_core::{Event, Id};
-use rampart_detect::{CorrelationAlert, CorrelationEngine, EngineLimits, EngineState, EventRef, Level, Match};
+use rampart_detect::{
+    CorrelationAlert, CorrelationEngine, EngineLimits, EngineState, EventRef, Level, Match, Matcher, RuleSet,
+};
+use serde_json::Value;
 
 use super::packs::Catalog;
 use super::view::view;
@@ -31,6 +41,35 @@ pub fn severity(level: Option<Level>) -> Severity {
         Some(Level::High) => Severity::High,
         Some(Level::Critical) => Severity::Critical,
     }
+}
+
+/// One event matched against a rule set, not yet correlated.
+#[derive(Debug)]
+pub struct Prepared {
+    event: Event,
+    /// The fields the rules saw (for correlation group-by values).
+    fields: Value,
+    matches: Vec<Match>,
+}
+
+impl Prepared {
+    /// Matches `event` (unless the stage never evaluates its kind).
+    pub fn new(matcher: &mut Matcher<'_>, event: Event) -> Self {
+        if !evaluates(&event.kind) {
+            return Prepared { event, fields: Value::Null, matches: Vec::new() };
+        }
+        let (fields, logsource) = view(&event);
+        let matches = matcher.matches(&fields, &logsource);
+        Prepared { event, fields, matches }
+    }
+}
+
+/// A batch of ledger entries matched against one rule set, in ledger order
+/// (`None` for entries that are not events).
+#[derive(Debug)]
+pub struct PreparedBatch {
+    rules: Arc<RuleSet>,
+    pub events: Vec<Option<Prepared>>,
 }
 
 /// Rules, packs and correlation state.
@@ -76,11 +115,42 @@ impl Detector {
 
     /// Evaluates the event at ledger `index`; `now_ms` is the stage's clock.
     pub fn on_event(&mut self, index: u64, event: &Event, now_ms: i64) -> Vec<Alert> {
-        if !evaluates(&event.kind) {
-            return Vec::new();
+        let prepared = Prepared::new(&mut self.catalog.rules.matcher(), event.clone());
+        self.apply(index, &prepared, now_ms)
+    }
+
+    /// Decodes and matches a batch of ledger entries on up to `threads`
+    /// threads (0: one per core) against `rules` (the catalog's, taken
+    /// while holding the detector; matching does not need it). Pure and
+    /// stateless: correlation happens in [`Detector::apply_prepared`].
+    pub fn prepare_batch(rules: Arc<RuleSet>, entries: &[Vec<u8>], threads: usize) -> PreparedBatch {
+        let events = rules.evaluate_batch(entries, threads, |matcher, _, bytes| {
+            rampart_ledger::entry::decode_event(bytes).map(|event| Prepared::new(matcher, event))
+        });
+        PreparedBatch { rules, events }
+    }
+
+    /// Correlates one event of a batch that [`Detector::prepare_batch`]
+    /// matched; an event matched against rules that a reload has since
+    /// replaced is matched again against the current ones.
+    pub fn apply_prepared(
+        &mut self,
+        index: u64,
+        batch: &PreparedBatch,
+        prepared: &Prepared,
+        now_ms: i64,
+    ) -> Vec<Alert> {
+        if Arc::ptr_eq(&batch.rules, &self.catalog.rules) {
+            self.apply(index, prepared, now_ms)
+        } else {
+            self.on_event(index, &prepared.event, now_ms)
         }
-        let (fields, logsource) = view(event);
-        let matches = self.catalog.rules.matches(&fields, &logsource);
+    }
+
+    /// The stateful half: single-event alerts and correlation, for an
+    /// event matched against the current catalog.
+    fn apply(&mut self, index: u64, prepared: &Prepared, now_ms: i64) -> Vec<Alert> {
+        let Prepared { event, fields, matches } = prepared;
         if matches.is_empty() {
             return Vec::new();
         }
@@ -93,8 +163,8 @@ impl Detector {
         let mut alerts: Vec<Alert> =
             matches.iter().filter(|m| m.generate).map(|m| self.single(m, &reference)).collect();
         let rules = &self.catalog.rules;
-        for m in &matches {
-            let field = |name: &str| rules.field_value(m.rule_index, name, &fields).and_then(text);
+        for m in matches {
+            let field = |name: &str| rules.field_value(m.rule_index, name, fields).and_then(text);
             let fired = self.engine.on_match_at(event.time_ms, now_ms, m.rule_index, &field, Some(reference.clone()));
             alerts.extend(fired.iter().map(|c| self.correlated(c)));
         }

@@ -6,6 +6,10 @@
 //! * Following: it waits on [`Ledger::subscribe`] and reads the entries
 //!   between its cursor and the committed head with [`Ledger::entries`],
 //!   at most `detect.batch` at a time.
+//! * Using every core: a batch is decoded and matched in parallel on
+//!   `detect.threads` threads (matching is stateless), then correlated
+//!   and delivered one event at a time in ledger order, so the alerts and
+//!   their order are those of a sequential stage.
 //! * Nothing is lost: the cursor passes an event only once every alert the
 //!   event raised was taken; a sink that refuses is retried with back-off
 //!   (the stage waits, it does not skip). The cursor and the correlation
@@ -423,10 +427,22 @@ async fn run(shared: Arc<Shared>, sink: Arc<dyn AlertSink>, mut stop: watch::Rec
                     continue;
                 }
             };
+            // Matching is stateless: the whole batch is decoded and matched
+            // on every core, off the async workers; correlation then
+            // follows, event by event in ledger order, under the detector.
+            let rules = shared.detector().catalog().rules.clone();
+            let threads = shared.config.threads;
+            let prepared =
+                match tokio::task::spawn_blocking(move || Detector::prepare_batch(rules, &entries, threads)).await {
+                    Ok(prepared) => prepared,
+                    Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                    // The runtime is shutting down.
+                    Err(_) => return,
+                };
             let mut at = from;
-            for bytes in &entries {
-                let alerts = match rampart_ledger::entry::decode_event(bytes) {
-                    Some(event) => shared.detector().on_event(at, &event, now_ms()),
+            for event in &prepared.events {
+                let alerts = match event {
+                    Some(event) => shared.detector().apply_prepared(at, &prepared, event, now_ms()),
                     None => Vec::new(),
                 };
                 if !deliver(sink.as_ref(), alerts, &mut stop).await {

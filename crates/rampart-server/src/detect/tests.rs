@@ -294,6 +294,94 @@ fn reload_keeps_the_windows_of_correlations_that_remain() {
     assert_eq!(titles(&feed(&mut d, &events[4..])), vec!["Brute force against one user"]);
 }
 
+/// Ledger entries mixing every redline case, brute-force runs, the
+/// stage's own events and bytes that are not an event.
+fn mixed_entries() -> Vec<Vec<u8>> {
+    let mut events = Vec::new();
+    for (i, (_, hit, miss)) in single_event_cases().into_iter().enumerate() {
+        events.push(hit);
+        events.push(miss);
+        for k in 0..6 {
+            let user = if k % 2 == 0 { "root" } else { "admin" };
+            events.push(failed_password(user, "198.51.100.7", T0 + (i * 10 + k) as i64 * 1000));
+        }
+        events.push(audit("detect.alert", "success", "system", json!({"kind": "user.totp.reset"})));
+    }
+    let mut entries: Vec<Vec<u8>> =
+        events.iter().map(|e| rampart_ledger::entry::encode_event(e).unwrap_or_default()).collect();
+    entries.insert(3, b"not an entry".to_vec());
+    entries
+}
+
+/// The stage's loop: batches matched on `threads` threads, then applied
+/// in order (with a reload after the entry `reload_at`, between a batch's
+/// matching and its correlation, when given).
+fn run_batches(entries: &[Vec<u8>], batch: usize, threads: usize, reload_at: Option<usize>) -> Vec<Alert> {
+    let mut d = detector();
+    let mut out = Vec::new();
+    let mut at = 0usize;
+    for chunk in entries.chunks(batch) {
+        let prepared = Detector::prepare_batch(d.catalog().rules.clone(), chunk, threads);
+        assert_eq!(prepared.events.len(), chunk.len());
+        for event in &prepared.events {
+            if let Some(event) = event {
+                out.extend(d.apply_prepared(at as u64, &prepared, event, T0 + at as i64));
+            }
+            out.extend(d.tick(T0 + at as i64));
+            if reload_at == Some(at) {
+                d.reload(reordered_catalog());
+            }
+            at += 1;
+        }
+    }
+    out
+}
+
+/// The redline pack with its files in reverse order: the same rules and
+/// correlations under other rule indexes.
+fn reordered_catalog() -> Catalog {
+    let mut builder = rampart_detect::RuleSetBuilder::new(rampart_detect::CompileOptions::windows_evtx());
+    for (name, text) in super::packs::REDLINE_FILES.iter().rev() {
+        builder.add_yaml(format!("embedded:{REDLINE}/{name}"), text);
+    }
+    let (rules, rejected) = builder.build();
+    Catalog::new(rules, rejected, Vec::new())
+}
+
+/// The reference: one entry at a time, as the stage did before.
+fn run_sequential(entries: &[Vec<u8>], reload_at: Option<usize>) -> Vec<Alert> {
+    let mut d = detector();
+    let mut out = Vec::new();
+    for (i, bytes) in entries.iter().enumerate() {
+        if let Some(event) = rampart_ledger::entry::decode_event(bytes) {
+            out.extend(d.on_event(i as u64, &event, T0 + i as i64));
+        }
+        out.extend(d.tick(T0 + i as i64));
+        if reload_at == Some(i) {
+            d.reload(reordered_catalog());
+        }
+    }
+    out
+}
+
+#[test]
+fn batches_matched_in_parallel_raise_the_sequential_alerts_in_order() {
+    let entries = mixed_entries();
+    let want = run_sequential(&entries, None);
+    assert!(want.len() >= single_event_cases().len() + 4, "too few alerts to compare: {:?}", titles(&want));
+    for (batch, threads) in [(1, 1), (5, 2), (64, 2), (1024, 2), (1024, 3), (33, 8)] {
+        assert_eq!(run_batches(&entries, batch, threads, None), want, "batch {batch}, {threads} threads");
+    }
+    // A reload between a batch's matching and its correlation, to rules
+    // under other indexes: the rest of the batch is matched again against
+    // the new rules, so the alerts are still those of the sequential stage.
+    let reordered = reordered_catalog();
+    assert_ne!(reordered.rules.rule(0).map(|r| &r.title), detector().catalog().rules.rule(0).map(|r| &r.title));
+    let want = run_sequential(&entries, Some(20));
+    assert_eq!(run_batches(&entries, 1024, 2, Some(20)), want);
+    assert_eq!(run_batches(&entries, 7, 2, Some(20)), want);
+}
+
 /// The SigmaHQ rules beside the workspace, or `None` (said loudly).
 fn sigma_rules() -> Option<std::path::PathBuf> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/sigma/rules");

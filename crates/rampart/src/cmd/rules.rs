@@ -59,6 +59,10 @@ pub enum RulesCmd {
         /// unknown and admits every rule. Events are read flat.
         #[arg(long, value_name = "MAP", conflicts_with = "route")]
         logsource_fields: Option<String>,
+        /// Threads that match events (0: one per available core). Results
+        /// are the same for any number.
+        #[arg(long, default_value_t = 0)]
+        threads: usize,
     },
     /// The rules a node has loaded, and those it rejected.
     List,
@@ -72,7 +76,7 @@ pub async fn rules(g: &Global, cmd: RulesCmd) -> Result<()> {
     match cmd {
         RulesCmd::Check { dir, strict } => check(g, &dir, strict),
         RulesCmd::Test { rule, events } => test(g, &rule, &events),
-        RulesCmd::Eval { rules, events, route, logsource_fields } => {
+        RulesCmd::Eval { rules, events, route, logsource_fields, threads } => {
             let routing = match logsource_fields {
                 Some(map) => Routing::Fields(
                     LogsourceFields::parse(&map)
@@ -81,7 +85,7 @@ pub async fn rules(g: &Global, cmd: RulesCmd) -> Result<()> {
                 None if route => Routing::View,
                 None => Routing::None,
             };
-            eval(g, &rules, &events, &routing)
+            eval(g, &rules, &events, &routing, threads)
         }
         RulesCmd::List => {
             let v = ApiClient::new(g)?.get("/api/v1/detect/rules").await?;
@@ -340,7 +344,7 @@ enum Routing {
 
 /// `rules eval`: compile, then match every line, counting matches per rule.
 /// Lines are read as they come, so memory holds the rules, not the input.
-fn eval(g: &Global, rules: &Path, events: &Path, routing: &Routing) -> Result<()> {
+fn eval(g: &Global, rules: &Path, events: &Path, routing: &Routing, threads: usize) -> Result<()> {
     let started = std::time::Instant::now();
     // Unrouted events are flat: field names as the rules write them, no
     // evtx mapping (which would look `Provider_Name` up under `Event.System`).
@@ -353,7 +357,8 @@ fn eval(g: &Global, rules: &Path, events: &Path, routing: &Routing) -> Result<()
     let reader = std::io::BufReader::with_capacity(1 << 20, file);
     let started = std::time::Instant::now();
     let any = LogSource::any();
-    let counts = eval_lines(&set, reader, |v, line| match routing {
+    let threads = rampart_detect::parallel::threads(threads);
+    let counts = eval_lines(&set, reader, threads, |v, line| match routing {
         Routing::None => (v, any.clone()),
         Routing::View => {
             let (fields, ls, _) = event_view(&v, line);
@@ -377,6 +382,7 @@ fn eval(g: &Global, rules: &Path, events: &Path, routing: &Routing) -> Result<()
         "compile_ms": compile_ms,
         "eval_ms": eval_secs * 1000.0,
         "events_per_sec": rate,
+        "threads": threads,
         "by_rule": by_rule,
     });
     if g.json {
@@ -384,7 +390,7 @@ fn eval(g: &Global, rules: &Path, events: &Path, routing: &Routing) -> Result<()
     } else {
         println!(
             "{seen} events, {matched} matches of {} rules ({} rejected): compiled in {compile_ms:.0} ms, \
-             evaluated in {:.0} ms, {rate:.0} events/s",
+             evaluated in {:.0} ms on {threads} threads, {rate:.0} events/s",
             set.len(),
             rejected.len(),
             eval_secs * 1000.0
