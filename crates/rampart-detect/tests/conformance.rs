@@ -7,23 +7,14 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 use std::collections::BTreeMap;
+mod support;
+
 use std::path::{Path, PathBuf};
 
 use rampart_detect::{CompileOptions, LogSource, RuleSet, compile_dir_with, windows_event_logsource};
 
-/// The shared test data, or `None` (with a loud SKIP line) when absent.
 fn testdata() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/sigma");
-    if dir.join("rules").is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var_os("RAMPART_REQUIRE_TOOLS").is_none(),
-        "RAMPART_REQUIRE_TOOLS is set but the Sigma test data is missing at {}",
-        dir.display()
-    );
-    println!("SKIP: Sigma test data not found at {}", dir.display());
-    None
+    support::testdata("")
 }
 
 fn load(dir: &Path) -> (RuleSet, Vec<rampart_detect::Rejected>) {

@@ -8,7 +8,9 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use proptest::prelude::*;
@@ -65,17 +67,7 @@ level: high
 "#;
 
 fn testdata() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/sigma");
-    if dir.join("rules").is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var_os("RAMPART_REQUIRE_TOOLS").is_none(),
-        "RAMPART_REQUIRE_TOOLS is set but the Sigma test data is missing at {}",
-        dir.display()
-    );
-    println!("SKIP (SigmaHQ part): Sigma test data not found at {}", dir.display());
-    None
+    support::testdata(" (SigmaHQ part)")
 }
 
 /// The rule set (SigmaHQ plus ours) and the regression events with their
