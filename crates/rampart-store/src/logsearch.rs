@@ -292,7 +292,7 @@ fn where_clause(search: &LogSearch, backend: Backend) -> (Sql, String) {
 /// The term key a search can be driven by: an exact match, in the
 /// filter's top-level conjunction, on a field the term index covers, with
 /// a value that would have a term (see `terms.rs`). The leftmost wins.
-fn driver(filter: &Expr, backend: Backend) -> Option<i64> {
+fn driver(filter: &Expr) -> Option<i64> {
     let mut stack = vec![filter];
     while let Some(e) = stack.pop() {
         match e {
@@ -303,7 +303,7 @@ fn driver(filter: &Expr, backend: Backend) -> Option<i64> {
             Expr::Field(name, Match::Exact(value)) => {
                 if let Target::Json(path) = target(name)
                     && terms::is_term_path(&path)
-                    && terms::value_has_term(value, backend)
+                    && terms::value_has_term(value)
                 {
                     let path: Vec<&str> = path.iter().map(String::as_str).collect();
                     return Some(terms::term_key(&path, value));
@@ -328,8 +328,8 @@ pub enum TermScan<'a> {
 }
 
 /// The term key `search` can be driven by, if any (see [`driver`]).
-pub fn driver_term(search: &LogSearch, backend: Backend) -> Option<i64> {
-    search.query.filter.as_ref().and_then(|f| driver(f, backend))
+pub fn driver_term(search: &LogSearch) -> Option<i64> {
+    search.query.filter.as_ref().and_then(driver)
 }
 
 /// Compiles `search` for `backend`: matching events newest first, or with
@@ -343,7 +343,7 @@ pub fn compile(search: &LogSearch, backend: Backend, scan: TermScan<'_>) -> Comp
     let limit = i64::try_from(search.limit).unwrap_or(i64::MAX);
     let driven = match scan {
         TermScan::No => None,
-        _ => driver_term(search, backend),
+        _ => driver_term(search),
     };
     // CROSS JOIN makes SQLite read the term's rows first; PostgreSQL's
     // planner picks the same with the LIMIT.
@@ -428,7 +428,7 @@ impl Store {
     /// newest first, below `before` when given; `None` when it must read
     /// the events instead (no driver term, or the term index not complete).
     async fn term_buckets(&self, search: &LogSearch) -> Result<Option<Vec<i64>>> {
-        if driver_term(search, self.backend()).is_none() || self.terms_from().await? > 1 {
+        if driver_term(search).is_none() || self.terms_from().await? > 1 {
             return Ok(None);
         }
         // Two subqueries: SQLite answers a lone MIN or MAX from the index
