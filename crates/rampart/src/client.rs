@@ -201,21 +201,29 @@ impl ApiClient {
         Ok(bytes.to_vec())
     }
 
-    /// Streams a (possibly large, slow) body into `file`, without the
-    /// client's 60-second bound on the whole request; returns its length.
-    pub async fn download(&self, path: &str, file: &Path) -> Result<u64> {
-        use std::io::Write as _;
-        let mut rb = self.http.get(format!("{}{path}", self.base)).timeout(std::time::Duration::from_secs(24 * 3600));
+    /// A GET whose body is read as a stream, bounded by `timeout` instead
+    /// of the client's 60 seconds; a status other than success is the
+    /// server's problem as an error.
+    async fn open_stream(&self, path: &str, timeout: std::time::Duration) -> Result<reqwest::Response> {
+        let mut rb = self.http.get(format!("{}{path}", self.base)).timeout(timeout);
         if let Some(t) = &self.token {
             rb = rb.bearer_auth(t);
         }
-        let mut resp = rb.send().await.with_context(|| format!("cannot reach {}", self.base))?;
+        let resp = rb.send().await.with_context(|| format!("cannot reach {}", self.base))?;
         let status = resp.status();
         if !status.is_success() {
             let bytes = resp.bytes().await.context("reading the response")?;
             let problem = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
             return Err(anyhow!(ApiFailure { status, problem }));
         }
+        Ok(resp)
+    }
+
+    /// Streams a (possibly large, slow) body into `file`, without the
+    /// client's 60-second bound on the whole request; returns its length.
+    pub async fn download(&self, path: &str, file: &Path) -> Result<u64> {
+        use std::io::Write as _;
+        let mut resp = self.open_stream(path, std::time::Duration::from_secs(24 * 3600)).await?;
         let mut out =
             std::io::BufWriter::new(fs::File::create(file).with_context(|| format!("creating {}", file.display()))?);
         let mut written = 0u64;
@@ -230,18 +238,7 @@ impl ApiClient {
     /// Follows a body that streams for as long as the server keeps it open
     /// (a live session view), handing each chunk to `each` as it arrives.
     pub async fn follow(&self, path: &str, mut each: impl FnMut(&[u8]) -> Result<()>) -> Result<()> {
-        let mut rb =
-            self.http.get(format!("{}{path}", self.base)).timeout(std::time::Duration::from_secs(7 * 24 * 3600));
-        if let Some(t) = &self.token {
-            rb = rb.bearer_auth(t);
-        }
-        let mut resp = rb.send().await.with_context(|| format!("cannot reach {}", self.base))?;
-        let status = resp.status();
-        if !status.is_success() {
-            let bytes = resp.bytes().await.context("reading the response")?;
-            let problem = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-            return Err(anyhow!(ApiFailure { status, problem }));
-        }
+        let mut resp = self.open_stream(path, std::time::Duration::from_secs(7 * 24 * 3600)).await?;
         while let Some(chunk) = resp.chunk().await.context("the stream broke off")? {
             each(&chunk)?;
         }
