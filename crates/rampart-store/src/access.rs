@@ -28,6 +28,8 @@ pub const PENDING: &str = "pending";
 pub const APPROVED: &str = "approved";
 pub const DENIED: &str = "denied";
 pub const EXPIRED: &str = "expired";
+/// The most overdue requests [`Store::overdue_access_requests`] returns at once.
+pub const OVERDUE_PAGE: usize = 1000;
 pub const REVOKED: &str = "revoked";
 
 /// One access request.
@@ -189,10 +191,11 @@ impl Store {
     pub async fn overdue_access_requests(&self, kind: &str, now: i64) -> Result<Vec<AccessRequestRow>> {
         let rows = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM bastion_access_requests WHERE kind = $1 AND status = 'pending' \
-             AND expires_at <= $2 ORDER BY id LIMIT 1000"
+             AND expires_at <= $2 ORDER BY id LIMIT $3"
         ))
         .bind(kind)
         .bind(now)
+        .bind(OVERDUE_PAGE as i64)
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(request).collect()
@@ -210,7 +213,7 @@ impl Store {
         grant: Option<&GrantRow>,
     ) -> Result<AccessRequestRow> {
         let guard = if decision.status == EXPIRED { "expires_at <= $4" } else { "expires_at > $4" };
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query(&format!(
             "UPDATE bastion_access_requests SET status = $2, decided_by = $3, decided_at = $4, comment = $5, \
              valid_from = $6, valid_until = $7, grant_id = $8 WHERE id = $1 AND status = 'pending' AND {guard}"
@@ -241,7 +244,7 @@ impl Store {
     /// Revokes an approved request: its window ends at `now` and its grant
     /// (if any) goes, in one transaction. Not approved: a conflict.
     pub async fn revoke_access_request(&self, id: &str, by: &str, now: i64) -> Result<AccessRequestRow> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query(
             "UPDATE bastion_access_requests SET status = 'revoked', decided_by = $2, decided_at = $3, \
              valid_until = CASE WHEN valid_until > $3 THEN $3 ELSE valid_until END \

@@ -16,7 +16,7 @@ impl Store {
             let row = insert_event(INSERT_RETURNING_SEQ, ev, ledger_index)?.fetch_one(&self.pool).await?;
             return Ok(row.try_get("seq")?);
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let seq: i64 =
             insert_event(INSERT_RETURNING_SEQ, ev, ledger_index)?.fetch_one(&mut *tx).await?.try_get("seq")?;
         let rows: Vec<(i64, i64)> = terms.into_iter().map(|t| (t, seq)).collect();
@@ -38,7 +38,7 @@ impl Store {
     /// action. On PostgreSQL that is `synchronous_commit = off` for this
     /// transaction alone.
     pub async fn append_events(&self, events: &[(&Event, Option<i64>)]) -> Result<()> {
-        let mut tx = self.relaxed.as_ref().unwrap_or(&self.pool).begin().await?;
+        let mut tx = self.begin_relaxed_write().await?;
         if self.backend() == crate::Backend::Postgres {
             sqlx::query("SET LOCAL synchronous_commit TO OFF").execute(&mut *tx).await?;
         }

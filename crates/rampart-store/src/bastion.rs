@@ -248,7 +248,7 @@ impl Store {
 
     /// Deletes a target and the grants that name it.
     pub async fn delete_target(&self, id: &Id) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM bastion_grants WHERE target_id = $1").bind(id.as_str()).execute(&mut *tx).await?;
         let done = sqlx::query("DELETE FROM bastion_targets WHERE id = $1").bind(id.as_str()).execute(&mut *tx).await?;
         if done.rows_affected() == 0 {

@@ -5,7 +5,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, Executor};
+use sqlx::{Any, AnyPool, Executor, Transaction};
 
 use crate::Result;
 
@@ -113,6 +113,17 @@ impl Store {
         self.backend
     }
 
+    /// Begins a transaction that writes, on the fully synced pool.
+    pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Any>> {
+        begin_write(&self.pool, self.backend).await
+    }
+
+    /// Begins a transaction that writes derived data: on SQLite through the
+    /// relaxed connection (see [`Store::relaxed`]), elsewhere as any other.
+    pub(crate) async fn begin_relaxed_write(&self) -> Result<Transaction<'static, Any>> {
+        begin_write(self.relaxed.as_ref().unwrap_or(&self.pool), self.backend).await
+    }
+
     /// Whether the database answers; what `/readyz` reports.
     pub async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
@@ -125,5 +136,77 @@ impl Store {
             relaxed.close().await;
         }
         self.pool.close().await;
+    }
+}
+
+/// Every transaction that writes starts here. On SQLite it is `BEGIN
+/// IMMEDIATE`, which takes the write lock up front and so waits for it under
+/// `busy_timeout` like a single statement does. A plain (deferred) `BEGIN`
+/// that reads first and writes later cannot wait: if another connection has
+/// committed since its read began, its snapshot is stale and SQLite fails
+/// the write at once with `SQLITE_BUSY` ("database is locked"), whatever
+/// `busy_timeout` says — which the server, writing the ledger from several
+/// tasks, hits as soon as two of them meet.
+async fn begin_write(pool: &AnyPool, backend: Backend) -> Result<Transaction<'static, Any>> {
+    Ok(match backend {
+        Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
+        Backend::Postgres => pool.begin().await?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    async fn count(store: &Store) -> i64 {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM audit_index_state WHERE name LIKE 'race-%'")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        sqlx::Row::try_get(&row, "n").unwrap()
+    }
+
+    async fn insert(pool: &AnyPool, name: &str) -> std::result::Result<(), sqlx::Error> {
+        sqlx::query("INSERT INTO audit_index_state (name, value) VALUES ($1, 1)").bind(name).execute(pool).await?;
+        Ok(())
+    }
+
+    /// The failure `begin_write` exists for, then its fix: a transaction
+    /// that reads, sees another connection commit, then writes.
+    #[tokio::test]
+    async fn a_transaction_that_reads_before_it_writes_waits_instead_of_failing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_sqlite(&dir.path().join("race.db"), 4).await.unwrap();
+
+        // A deferred BEGIN: its snapshot goes stale under the other
+        // writer's commit, and SQLite refuses its write at once, although
+        // busy_timeout is ten seconds.
+        let mut deferred = store.pool.begin().await.unwrap();
+        sqlx::query("SELECT COUNT(*) FROM audit_index_state").fetch_one(&mut *deferred).await.unwrap();
+        insert(&store.pool, "race-other-1").await.expect("a reader does not block a writer");
+        let refused = sqlx::query("INSERT INTO audit_index_state (name, value) VALUES ('race-stale', 1)")
+            .execute(&mut *deferred)
+            .await
+            .expect_err("a stale snapshot cannot write");
+        assert!(refused.to_string().contains("database is locked"), "{refused}");
+        drop(deferred);
+
+        // begin_write: the other writer waits for this transaction, which
+        // reads, writes and commits; then the other writer goes through.
+        let mut tx = store.begin_write().await.unwrap();
+        sqlx::query("SELECT COUNT(*) FROM audit_index_state").fetch_one(&mut *tx).await.unwrap();
+        let pool = store.pool.clone();
+        let other = tokio::spawn(async move { insert(&pool, "race-other-2").await });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!other.is_finished(), "the other writer queues behind the write lock");
+        sqlx::query("INSERT INTO audit_index_state (name, value) VALUES ('race-mine', 1)")
+            .execute(&mut *tx)
+            .await
+            .expect("the write lock was taken at BEGIN");
+        tx.commit().await.unwrap();
+        other.await.unwrap().expect("the queued writer goes through after the commit");
+        assert_eq!(count(&store).await, 3, "race-other-1, race-mine and race-other-2; not race-stale");
+        store.close().await;
     }
 }

@@ -98,7 +98,7 @@ impl Store {
     /// Deletes a group, its memberships and the grants that name it, in one
     /// transaction; how many grants went with it.
     pub async fn delete_group(&self, id: &Id) -> Result<u64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let grants =
             sqlx::query("DELETE FROM bastion_grants WHERE group_id = $1").bind(id.as_str()).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM user_group_members WHERE group_id = $1").bind(id.as_str()).execute(&mut *tx).await?;

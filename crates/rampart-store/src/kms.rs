@@ -71,7 +71,7 @@ impl Store {
     /// Creates a key with its first material version, in one transaction;
     /// a key awaiting imported material (`wrapped` is `None`) has none yet.
     pub async fn kms_create_key(&self, key: &KmsKeyRow, keystore: &str, wrapped: Option<&[u8]>) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(&format!(
             "INSERT INTO kms_keys ({KEY_COLUMNS}) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
@@ -190,7 +190,7 @@ impl Store {
         next_rotation_at: Option<i64>,
         now: i64,
     ) -> Result<i64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let next = expected_current + 1;
         let done = sqlx::query(
             "UPDATE kms_keys SET current_material = $1, next_rotation_at = $2, updated_at = $3 \
@@ -285,7 +285,7 @@ impl Store {
     /// table, removing the dead row versions. Only a key still pending
     /// deletion is destroyed.
     pub async fn kms_destroy_key(&self, id: &str) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let pending = sqlx::query("SELECT id FROM kms_keys WHERE id = $1 AND state = 'PendingDeletion'")
             .bind(id)
             .fetch_optional(&mut *tx)

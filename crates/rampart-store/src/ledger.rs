@@ -22,7 +22,7 @@ impl Store {
     /// Begins a ledger batch: a transaction that, on PostgreSQL, holds the
     /// sequencer's advisory lock until it ends.
     pub async fn ledger_begin(&self) -> Result<LedgerTx> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         if self.backend() == Backend::Postgres {
             sqlx::query("SELECT pg_advisory_xact_lock($1)::text AS locked")
                 .bind(LEDGER_LOCK)

@@ -133,7 +133,7 @@ impl Store {
     /// ledger index the index holds, so re-indexing at start does not
     /// bring pruned events back.
     pub async fn prune_source_events(&self, source: &str, cutoff_ms: i64) -> Result<u64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let high: Option<i64> =
             sqlx::query("SELECT MAX(ledger_index) AS m FROM audit_events").fetch_one(&mut *tx).await?.try_get("m")?;
         if let Some(high) = high {

@@ -205,7 +205,7 @@ impl Store {
     /// moves `last_seen` forward; a source heard from is no longer silent,
     /// so its next silence is reported again.
     pub async fn touch_sources(&self, seen: &[(Id, i64)]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for (id, at) in seen {
             sqlx::query(
                 "UPDATE log_sources SET last_seen = $1, silent_since = NULL \

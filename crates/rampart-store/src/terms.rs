@@ -246,7 +246,7 @@ impl Store {
             return Ok(1);
         }
         let backend = self.backend();
-        let mut tx = self.relaxed.as_ref().unwrap_or(&self.pool).begin().await?;
+        let mut tx = self.begin_relaxed_write().await?;
         let rows = sqlx::query("SELECT seq, attrs FROM audit_events WHERE seq < $1 ORDER BY seq DESC LIMIT $2")
             .bind(from)
             .bind(BACKFILL_CHUNK)
@@ -287,7 +287,7 @@ impl Store {
     /// backfilled: a database from before the term index.
     #[doc(hidden)]
     pub async fn forget_terms_for_tests(&self) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM log_terms").execute(&mut *tx).await?;
         sqlx::query(
             "UPDATE audit_index_state SET value = (SELECT COALESCE(MAX(seq), 0) + 1 FROM audit_events) \

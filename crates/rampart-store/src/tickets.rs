@@ -205,7 +205,7 @@ impl Store {
     /// `dedup_open` is cleared in the same transaction, if it still holds
     /// the key. A second joinable ticket for one key is a `Conflict`.
     pub async fn insert_ticket(&self, t: &TicketRow, w: &TicketWrite<'_>, supersede: Option<&Id>) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         if let (Some(old), Some(key)) = (supersede, &t.dedup_open) {
             sqlx::query("UPDATE tickets SET dedup_open = NULL WHERE id = $1 AND dedup_open = $2")
                 .bind(old.as_str())
@@ -257,7 +257,7 @@ impl Store {
     /// with what comes with the change. A ticket changed in between is a
     /// `Conflict` and nothing is written; a missing one `NotFound`.
     pub async fn update_ticket(&self, t: &TicketRow, expected_version: i64, w: &TicketWrite<'_>) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query(
             "UPDATE tickets SET title = $1, severity = $2, status = $3, queue = $4, assignee = $5, dedup_open = $6, \
              event_count = $7, first_seen_ms = $8, last_seen_ms = $9, ack_missed_ms = $10, resolve_missed_ms = $11, \
@@ -453,7 +453,7 @@ impl Store {
 
     /// Queues notifications on their own (not tied to a ticket change).
     pub async fn enqueue_notifications(&self, notes: &[NewNotification], now: i64) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         insert_notifications(&mut tx, notes, now).await?;
         tx.commit().await?;
         Ok(())

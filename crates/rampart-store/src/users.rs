@@ -136,7 +136,7 @@ impl Store {
 
     /// Disables a user and revokes every token they hold, in one transaction.
     pub async fn disable_user(&self, id: &Id, now: i64) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let done =
             sqlx::query("UPDATE users SET disabled_at = $1, updated_at = $1 WHERE id = $2 AND disabled_at IS NULL")
                 .bind(now)
@@ -168,7 +168,7 @@ impl Store {
     /// Removes a user's second factor (active and pending); they enrol again
     /// at their next login. Revokes their sessions so the reset takes effect.
     pub async fn reset_totp(&self, id: &Id, now: i64) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query(
             "UPDATE users SET totp_sealed = NULL, totp_pending_sealed = NULL, updated_at = $1 WHERE id = $2",
         )

@@ -68,7 +68,7 @@ impl Store {
 
     /// Sets tags (replacing the values of existing tag keys), in one transaction.
     pub async fn kms_tag(&self, id: &str, tags: &[(String, String)]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for (k, v) in tags {
             sqlx::query("DELETE FROM kms_tags WHERE key_id = $1 AND tag_key = $2")
                 .bind(id)
@@ -87,7 +87,7 @@ impl Store {
     }
 
     pub async fn kms_untag(&self, id: &str, keys: &[String]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for k in keys {
             sqlx::query("DELETE FROM kms_tags WHERE key_id = $1 AND tag_key = $2")
                 .bind(id)
@@ -111,7 +111,7 @@ impl Store {
 
     /// Stores a key's import token, replacing any earlier one.
     pub async fn kms_put_import_token(&self, t: &ImportToken) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM kms_import_tokens WHERE key_id = $1").bind(&t.key_id).execute(&mut *tx).await?;
         sqlx::query(
             "INSERT INTO kms_import_tokens (key_id, token, wrapped, algorithm, expires_at) VALUES ($1, $2, $3, $4, $5)",
@@ -168,7 +168,7 @@ impl Store {
         material: &ImportedMaterial<'_>,
         now: i64,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query(
             "UPDATE kms_keys SET state = $1, current_material = 1, material_expires_at = $2, \
              material_fingerprint = $3, updated_at = $4 \
@@ -242,7 +242,7 @@ impl Store {
         expires_at: Option<i64>,
         conflict: &str,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let sql = format!(
             "UPDATE kms_keys SET state = 'PendingImport', material_expires_at = NULL, updated_at = $1 \
              WHERE id = $2 AND {guard}"
