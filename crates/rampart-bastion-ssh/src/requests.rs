@@ -14,7 +14,7 @@
 
 use rampart_core::time::{now_ms, rfc3339};
 use rampart_core::{Event, Id, Outcome, Permission, Principal};
-use rampart_store::access::{APPROVED, DENIED, EXPIRED, JIT, PENDING, REVOKED};
+use rampart_store::access::{APPROVED, DENIED, EXPIRED, JIT, LOCKBOX, OVERDUE_PAGE, PENDING, REVOKED};
 use rampart_store::{AccessRequestRow, Decision, GrantRow, RequestFilter, StoreError};
 use serde::Serialize;
 
@@ -124,9 +124,11 @@ impl Bastion {
     /// Records the expiry of every pending request of `kind` past its
     /// deadline: the compare-and-set lets one node win, and only the
     /// winner writes the ledger event.
-    pub(crate) async fn expire_overdue(&self, kind: &str) -> Result<(), BastionError> {
+    pub(crate) async fn expire_overdue(&self, kind: &str) -> Result<usize, BastionError> {
         let now = now_ms();
-        for r in self.store().overdue_access_requests(kind, now).await? {
+        let overdue = self.store().overdue_access_requests(kind, now).await?;
+        let found = overdue.len();
+        for r in overdue {
             let decision = Decision { status: EXPIRED, by: None, comment: "", at: now, window: None };
             match self.store().decide_access_request(r.id.as_str(), &decision, None).await {
                 Ok(_) => {
@@ -144,7 +146,28 @@ impl Bastion {
                 Err(e) => return Err(e.into()),
             }
         }
-        Ok(())
+        Ok(found)
+    }
+
+    /// Expires every pending just-in-time and lockbox request past its
+    /// deadline, so each expiry reaches the ledger when it happens rather
+    /// than when someone next lists or decides requests (which expire
+    /// overdue ones too). The server runs it every few seconds on every
+    /// node; the compare-and-set in [`Bastion::expire_overdue`] keeps one
+    /// event per request. Returns how many requests it found overdue.
+    pub async fn expire_pending_requests(&self) -> Result<usize, BastionError> {
+        let mut total = 0;
+        for kind in [JIT, LOCKBOX] {
+            // A page of at most 1000 at a time, until a short page.
+            loop {
+                let n = self.expire_overdue(kind).await?;
+                total += n;
+                if n < OVERDUE_PAGE {
+                    break;
+                }
+            }
+        }
+        Ok(total)
     }
 
     /// Asks for just-in-time access.

@@ -198,6 +198,7 @@ pub async fn build(config: Config) -> Result<(Router, AppState, DataDir, Vec<Rou
     )
     .map_err(anyhow::Error::msg)?;
     spawn_recording_sweep(bastion.clone());
+    spawn_request_expiry(bastion.clone());
     let bootstrap = auth.bootstrap_admin().await?;
     if let Some(b) = &bootstrap {
         data_dir.write_bootstrap(b)?;
@@ -449,6 +450,28 @@ fn spawn_recording_sweep(bastion: rampart_bastion_ssh::Bastion) {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(recordings = n, "removed session recordings past their retention"),
                 Err(e) => tracing::error!(error = %e, "removing expired session recordings failed"),
+            }
+        }
+    });
+}
+
+/// How often each node expires overdue access requests: an expiry reaches
+/// the ledger at most this long after its deadline. One indexed query per
+/// request kind when nothing is due.
+const REQUEST_EXPIRY_EVERY: Duration = Duration::from_secs(5);
+
+/// Expires pending just-in-time and lockbox requests at their deadline, so
+/// the ledger records it then, whether or not anyone looks at them.
+fn spawn_request_expiry(bastion: rampart_bastion_ssh::Bastion) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(REQUEST_EXPIRY_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match bastion.expire_pending_requests().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(requests = n, "expired access requests left unanswered past their deadline"),
+                Err(e) => tracing::error!(error = %e, "expiring overdue access requests failed"),
             }
         }
     });

@@ -924,3 +924,57 @@ async fn group_requests_that_are_malformed_or_not_permitted_are_refused_and_chan
     assert_eq!(events(&server, &admin, "group.member.added").await.len(), 1);
     server.stop().await;
 }
+
+/// Pending just-in-time and lockbox requests expire at their deadline on
+/// their own: the server's sweep writes `bastion.request.expired` and
+/// `lockbox.expired` although nobody lists, reads or decides a request
+/// (each of which would expire it too), so the test only reads the ledger
+/// until both events are there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unanswered_requests_expire_at_their_deadline_without_anyone_looking() {
+    let server = TestServer::start_with(|c| {
+        c.bastion.jit_pending_timeout_secs = 2;
+        c.bastion.lockbox_pending_timeout_secs = 2;
+    })
+    .await;
+    let admin = server.admin_session().await;
+    let ops = server.session_for(&admin, "opsie", Role::OperationsEngineer, None).await;
+    let tenant = server.create_tenant(&admin, "custco").await;
+    let work = tempfile::tempdir().unwrap();
+    let host = keygen(&work.path().join("host"));
+    keygen(&work.path().join("login"));
+    let private = std::fs::read_to_string(work.path().join("login")).unwrap();
+    for (name, extra) in [("db", json!({})), ("vault", json!({ "lockbox_tenant": tenant }))] {
+        let mut t = json!({ "name": name, "address": "127.0.0.1", "port": 22, "host_key": host, "login": "ops",
+            "private_key": private });
+        t.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        let (s, body) = post(&server, &admin, "/api/v1/bastion/targets", t).await;
+        assert_eq!(s, 201, "{body}");
+    }
+    let jit = json!({ "target": "db", "actions": ["exec"], "reason": "disk full", "duration_secs": 600 });
+    let (s, body) = post(&server, &ops, "/api/v1/bastion/requests", jit).await;
+    assert_eq!(s, 201, "{body}");
+    let jit = body["id"].as_str().unwrap().to_owned();
+    let lockbox = json!({ "target": "vault", "reason_code": "incident", "reason": "INC-7", "duration_secs": 600 });
+    let (s, body) = post(&server, &ops, "/api/v1/lockbox/requests", lockbox).await;
+    assert_eq!(s, 201, "{body}");
+    let lockbox = body["id"].as_str().unwrap().to_owned();
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for (kind, id) in [("bastion.request.expired", &jit), ("lockbox.expired", &lockbox)] {
+        loop {
+            let found = events(&server, &admin, kind).await;
+            if let Some(e) = found.iter().find(|e| e["object"] == id.as_str()) {
+                assert_eq!((e["outcome"].as_str(), e["actor"].as_str()), (Some("denied"), Some("system")), "{e}");
+                break;
+            }
+            assert!(Instant::now() < deadline, "no {kind} for {id} within 30 s: the sweep did not run");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+    // Now a reader sees them expired, each recorded once.
+    assert_eq!(server.get_json(&format!("/api/v1/bastion/requests/{jit}"), &ops.token).await["status"], "expired");
+    let expired = events(&server, &admin, "bastion.request.expired").await;
+    assert_eq!(expired.iter().filter(|e| e["object"] == jit.as_str()).count(), 1, "{expired:?}");
+    server.stop().await;
+}
