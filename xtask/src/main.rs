@@ -136,9 +136,13 @@ fn test(extra: &[String]) -> Result<()> {
     let nextest = Command::new(&cargo).args(["nextest", "--version"]).output().is_ok_and(|o| o.status.success());
     let mut cmd = Command::new(&cargo);
     if nextest {
-        cmd.args(["nextest", "run", "--workspace", "--no-fail-fast"]);
+        cmd.args(["nextest", "run", "--workspace"]);
     } else {
-        cmd.args(["test", "--workspace", "--no-fail-fast"]);
+        cmd.args(["test", "--workspace"]);
+    }
+    // `--no-run` (build only, e.g. to warm a cache) refuses `--no-fail-fast`.
+    if !extra.iter().any(|a| a == "--no-run") {
+        cmd.arg("--no-fail-fast");
     }
     cmd.args(extra);
     if std::env::var_os("CI").is_some() {
