@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
+use super::kms::cpu_secs;
 use super::node::{Node, NodeOptions, bar, build_release, median, ms, percentile, unix_now};
 
 const SSHD: &str = "/usr/sbin/sshd";
@@ -46,6 +47,13 @@ pub struct BastionArgs {
     /// Use this binary instead of building `target/release/rampart`.
     #[arg(long)]
     binary: Option<PathBuf>,
+    /// Copies each way per path; the median is reported.
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    /// OpenSSH `Ciphers` for the client on both paths (default: the
+    /// client's own order, which picks ChaCha20-Poly1305 first).
+    #[arg(long)]
+    ciphers: Option<String>,
 }
 
 pub fn run(args: BastionArgs) -> Result<()> {
@@ -134,8 +142,8 @@ struct User {
 }
 
 /// The OpenSSH options every client invocation shares.
-fn common(dir: &Path, key: &Path) -> Vec<String> {
-    [
+fn common(dir: &Path, key: &Path, ciphers: Option<&str>) -> Vec<String> {
+    let mut args: Vec<String> = [
         "-F",
         "/dev/null",
         "-o",
@@ -154,16 +162,27 @@ fn common(dir: &Path, key: &Path) -> Vec<String> {
         &key.display().to_string(),
     ]
     .map(str::to_owned)
-    .to_vec()
+    .to_vec();
+    if let Some(c) = ciphers {
+        args.extend(["-o".to_owned(), format!("Ciphers={c}")]);
+    }
+    args
 }
 
 /// A client command for `user` through the bastion, with an askpass
 /// script that answers the TOTP prompt with the code of the current step.
-fn via_bastion(program: &str, dir: &Path, user: &User, port_flag: &str, port: u16) -> Result<Command> {
+fn via_bastion(
+    program: &str,
+    dir: &Path,
+    user: &User,
+    port_flag: &str,
+    port: u16,
+    ciphers: Option<&str>,
+) -> Result<Command> {
     let step = unix_now() / 30;
     let code = rampart_auth::totp::code_at(&user.secret, step * 30)?;
     let mut cmd = Command::new(program);
-    cmd.args(common(dir, &user.key)).args([port_flag, &port.to_string()]);
+    cmd.args(common(dir, &user.key, ciphers)).args([port_flag, &port.to_string()]);
     cmd.env("SSH_ASKPASS", dir.join("askpass.sh"))
         .env("SSH_ASKPASS_REQUIRE", "force")
         .env("BENCH_TOTP", secrecy::ExposeSecret::expose_secret(&code))
@@ -324,7 +343,7 @@ async fn bench(binary: &Path, args: &BastionArgs) -> Result<()> {
     let first = &users[0];
     let ctl = dir.join("ctl-bench");
     checked(
-        via_bastion("ssh", dir, first, "-p", bastion_port)?
+        via_bastion("ssh", dir, first, "-p", bastion_port, args.ciphers.as_deref())?
             .args(["-M", "-S", &ctl.display().to_string(), "-o", "ControlPersist=yes", "-f", "-N"])
             .arg(format!("{}:db@127.0.0.1", first.name))
             .output()?,
@@ -332,7 +351,7 @@ async fn bench(binary: &Path, args: &BastionArgs) -> Result<()> {
     )?;
     let over_master = |program: &str| {
         let mut cmd = Command::new(program);
-        cmd.args(common(dir, &first.key))
+        cmd.args(common(dir, &first.key, args.ciphers.as_deref()))
             .args(["-o", &format!("ControlPath={}", ctl.display()), "-o", "ControlMaster=no"])
             .args(["-o", &format!("User={}:db", first.name)])
             .stdin(Stdio::null());
@@ -341,32 +360,56 @@ async fn bench(binary: &Path, args: &BastionArgs) -> Result<()> {
     let direct = |program: &str| {
         let mut cmd = Command::new(program);
         let port_flag = if program == "scp" { "-P" } else { "-p" };
-        cmd.args(common(dir, &login_key))
+        cmd.args(common(dir, &login_key, args.ciphers.as_deref()))
             .args([port_flag, &sshd.port.to_string(), "-o", &format!("User={}", sshd.login)])
             .stdin(Stdio::null());
         cmd
     };
     let bytes = (args.mib as f64) * 1024.0 * 1024.0;
+    let runs = args.runs.max(1);
     let mut rates = Vec::new();
-    let pb = bar(4, "scp");
-    for (how, through) in [("direct", false), ("bastion", true)] {
-        let there = remote.join(format!("{how}.bin"));
-        let back = dir.join(format!("{how}-back.bin"));
-        let target = format!("127.0.0.1:{}", there.display());
-        let scp = |from: &str, to: &str| -> Result<f64> {
-            let mut cmd = if through { over_master("scp") } else { direct("scp") };
-            let started = Instant::now();
-            checked(cmd.args(["-q", from, to]).output()?, "scp")?;
-            pb.inc(1);
-            Ok(bytes / started.elapsed().as_secs_f64() / 1e6)
-        };
-        let up = scp(&file.display().to_string(), &target)?;
-        let down = scp(&target, &back.display().to_string())?;
-        if sha256_file(&there)? != sum || sha256_file(&back)? != sum {
-            bail!("the {how} copy did not arrive intact");
+    // The node's CPU per byte relayed, over every bastion copy.
+    let (mut node_cpu, mut relayed) = (0.0, 0.0);
+    let pb = bar(4 * runs, "scp");
+    // Paths alternate run by run, so a slow spell of the machine falls on both.
+    let mut samples: [[Vec<f64>; 2]; 2] = Default::default();
+    for _ in 0..runs {
+        for (path, through) in [false, true].into_iter().enumerate() {
+            let how = if through { "bastion" } else { "direct" };
+            let there = remote.join(format!("{how}.bin"));
+            let back = dir.join(format!("{how}-back.bin"));
+            let target = format!("127.0.0.1:{}", there.display());
+            let mut scp = |from: &str, to: &str| -> Result<f64> {
+                let mut cmd = if through { over_master("scp") } else { direct("scp") };
+                let pid = node.pid().to_string();
+                let cpu = cpu_secs(&pid);
+                let started = Instant::now();
+                checked(cmd.args(["-q", from, to]).output()?, "scp")?;
+                let took = started.elapsed().as_secs_f64();
+                if through {
+                    node_cpu += cpu_secs(&pid) - cpu;
+                    relayed += bytes;
+                }
+                pb.inc(1);
+                Ok(bytes / took / 1e6)
+            };
+            let up = scp(&file.display().to_string(), &target)?;
+            let down = scp(&target, &back.display().to_string())?;
+            if sha256_file(&there)? != sum || sha256_file(&back)? != sum {
+                bail!("the {how} copy did not arrive intact");
+            }
+            let _ = std::fs::remove_file(&there);
+            let _ = std::fs::remove_file(&back);
+            samples[path][0].push(up);
+            samples[path][1].push(down);
         }
-        let _ = std::fs::remove_file(&there);
-        let _ = std::fs::remove_file(&back);
+    }
+    for (path, how) in ["direct", "bastion"].into_iter().enumerate() {
+        let mid = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let (up, down) = (mid(&mut samples[path][0]), mid(&mut samples[path][1]));
         rates.push((how, up, down));
     }
     pb.finish_and_clear();
@@ -378,7 +421,7 @@ async fn bench(binary: &Path, args: &BastionArgs) -> Result<()> {
     for user in &users[1..] {
         let started = Instant::now();
         let out = checked(
-            via_bastion("ssh", dir, user, "-p", bastion_port)?
+            via_bastion("ssh", dir, user, "-p", bastion_port, args.ciphers.as_deref())?
                 .args(["-o", "ControlMaster=no", "-o", "ControlPath=none"])
                 .arg(format!("{}:db@127.0.0.1", user.name))
                 .arg("echo ready")
@@ -433,8 +476,12 @@ async fn bench(binary: &Path, args: &BastionArgs) -> Result<()> {
     node.stop();
     drop(sshd);
 
-    println!("bastion benchmark (this machine, one run; OpenSSH on both sides, sshd as the target)");
-    println!("scp of {} MiB, MB/s:", args.mib);
+    println!("bastion benchmark (this machine; OpenSSH on both sides, sshd as the target)");
+    println!(
+        "scp of {} MiB, MB/s, median of {runs} each way (client ciphers: {}):",
+        args.mib,
+        args.ciphers.as_deref().unwrap_or("OpenSSH's default order")
+    );
     println!("  {:<8} {:>8} {:>8}", "", "up", "down");
     for (how, up, down) in &rates {
         println!("  {how:<8} {up:>8.1} {down:>8.1}");
@@ -445,6 +492,12 @@ async fn bench(binary: &Path, args: &BastionArgs) -> Result<()> {
         "  bastion / direct: up {:.0} %, down {:.0} % (target >= 85 %)",
         100.0 * b_up / d_up,
         100.0 * b_down / d_down
+    );
+    println!(
+        "  bastion node CPU while relaying: {:.2} ns per byte ({:.2} CPU-seconds for {:.0} MiB)",
+        node_cpu / relayed * 1e9,
+        node_cpu,
+        relayed / 1024.0 / 1024.0
     );
     through.sort();
     straight.sort();
