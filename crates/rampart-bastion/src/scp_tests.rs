@@ -10,6 +10,9 @@ enum Side {
 }
 use Side::{Client, Target};
 
+/// What each side sent, in order.
+type Transcript = Vec<(Side, Vec<u8>)>;
+
 fn cmd(line: &str) -> Command {
     Command::parse(line.as_bytes()).unwrap_or_else(|| panic!("{line:?} is an scp command"))
 }
@@ -51,7 +54,7 @@ const OK: &[u8] = b"\0";
 
 /// An upload of two files and a tree, as `scp -O -r -p a.txt tree HOST:/in`
 /// sends it (`-d`: several sources).
-fn upload_tree() -> Vec<(Side, Vec<u8>)> {
+fn upload_tree() -> Transcript {
     vec![
         s(Target, OK),
         s(Client, b"T1700000000 0 1700000001 0\n"),
@@ -275,7 +278,7 @@ fn a_recursive_download_follows_the_tree_and_makes_no_mkdir_events() {
 
 #[test]
 fn every_split_point_and_byte_by_byte_feeding_change_nothing() {
-    let cases: Vec<(&str, Vec<(Side, Vec<u8>)>)> = vec![
+    let cases: Vec<(&str, Transcript)> = vec![
         ("scp -r -p -d -t /in", upload_tree()),
         (
             "scp -f /x",
@@ -300,7 +303,7 @@ fn every_split_point_and_byte_by_byte_feeding_change_nothing() {
                 assert_eq!(run(command, &split), whole, "cut at {cut} of piece {i}");
             }
         }
-        let bytewise: Vec<(Side, Vec<u8>)> =
+        let bytewise: Transcript =
             transcript.iter().flat_map(|(side, bytes)| bytes.iter().map(move |b| (*side, vec![*b]))).collect();
         assert_eq!(run(command, &bytewise), whole, "one byte at a time");
     }
