@@ -779,13 +779,20 @@ async fn file_transfers_are_audited_per_file_and_held_to_the_grant() {
 /// and a small tree goes up with `-r`, each file a `bastion.file` event
 /// whose SHA-256 and size are the file's, and no recording is made. A path
 /// the target's shell would interpret (`x;touch MARKER`) is not scp but an
-/// exec, which bob may not run: refused, and MARKER never appears. The
-/// admin, who may exec but holds no `sftp-write`, cannot upload with
-/// `scp -O`: a recognised scp is held to the SFTP grants, not to `exec`.
+/// exec, which bob may not run: refused, and MARKER never appears. A red
+/// line still decides on a recognised scp command line. The admin, who may
+/// exec but holds no `sftp-write`, cannot upload with `scp -O`: a
+/// recognised scp is held to the SFTP grants, not to `exec`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn legacy_scp_is_audited_per_file_and_held_to_the_sftp_grants() {
     let Some(World { work: _work, dir, login_key, sshd }) = world(&["scp"]) else { return };
-    let server = TestServer::start().await;
+    let red_lines = dir.join("red-lines.toml");
+    std::fs::write(
+        &red_lines,
+        "[[policies]]\nid = \"no-secrets\"\naction = \"reject\"\nregex = ['^scp -t .*secret']\n",
+    )
+    .unwrap();
+    let server = TestServer::start_with(move |c| c.bastion.red_lines = Some(red_lines)).await;
     let (admin, client, admin_step, _) = admin_reaches_target(&server, &dir, &sshd, &login_key).await;
     let bob = server.session_for(&admin, "bob", Role::OperationsEngineer, None).await;
     let bob_step = unix_now() / 30 + 1;
@@ -852,6 +859,10 @@ async fn legacy_scp_is_audited_per_file_and_held_to_the_sftp_grants() {
         assert!(!out.status.success(), "a path the shell interprets is an exec, not granted: {}", text(&out));
         assert!(!r.join("MARKER").exists(), "the shell never ran the command hidden in the path");
         assert!(!r.join("x").exists());
+        let out = scp(&as_bob, "bob", "bob:db", &[payload.to_str().unwrap(), &there("secret.bin")]);
+        assert!(!out.status.success(), "a red line refuses the scp command line: {}", text(&out));
+        assert!(text(&out).contains("no-secrets"), "bob is told which red line: {}", text(&out));
+        assert!(!r.join("secret.bin").exists(), "the target never saw the upload");
         as_bob.close("bob");
 
         ok(&client.master("admin", "admin:db", admin_step + 1), "ssh master admin");
@@ -916,6 +927,12 @@ async fn legacy_scp_is_audited_per_file_and_held_to_the_sftp_grants() {
             && e["attrs"]["missing_grant"] == "sftp-write"),
         "{refused:#?}"
     );
+    let commands = events(&server, &admin, "bastion.command").await;
+    let denied = commands
+        .iter()
+        .find(|e| e["actor"] == "bob" && e["attrs"]["policy"] == "no-secrets")
+        .unwrap_or_else(|| panic!("the refused scp command line is in the ledger: {commands:#?}"));
+    assert_eq!((denied["outcome"].as_str(), denied["attrs"]["via"].as_str()), (Some("denied"), Some("exec")));
     server.stop().await;
 }
 
