@@ -914,6 +914,13 @@ async fn legacy_scp_is_audited_per_file_and_held_to_the_sftp_grants() {
         assert!(e["attrs"]["command"].as_str().is_some_and(|c| c.starts_with("scp ")), "{e}");
         assert!(e["attrs"].get("recording").is_none(), "file bytes are not recorded as a terminal: {e}");
     }
+    let ended = events(&server, &admin, "bastion.session.ended").await;
+    for e in &scp_sessions {
+        let id = &e["attrs"]["session"];
+        let end =
+            ended.iter().find(|x| &x["attrs"]["session"] == id).unwrap_or_else(|| panic!("{id} ended: {ended:#?}"));
+        assert_eq!((end["attrs"]["action"].as_str(), end["outcome"].as_str()), (Some("scp"), Some("success")), "{end}");
+    }
     let refused = events(&server, &admin, "bastion.session.refused").await;
     assert!(
         refused.iter().any(|e| e["actor"] == "bob"

@@ -39,6 +39,8 @@ struct Shared {
     /// went on unrecorded.
     recording_lost: AtomicBool,
     started: AtomicBool,
+    /// What the session is, for its end event (set when it starts).
+    kind: std::sync::OnceLock<Kind>,
     ended: AtomicBool,
     bytes_in: AtomicU64,
     bytes_out: AtomicU64,
@@ -354,6 +356,7 @@ impl Shared {
         let exit = self.exit_status.lock().ok().and_then(|s| *s);
         let mut event = self
             .event("bastion.session.ended", outcome)
+            .attr("action", self.kind.get().map_or("unknown", |k| k.as_str()))
             .attr("bytes_from_client", self.bytes_in.load(Ordering::Relaxed))
             .attr("bytes_from_target", self.bytes_out.load(Ordering::Relaxed));
         if let Some(code) = exit {
@@ -464,6 +467,7 @@ impl Chan {
             recorder: Mutex::new(None),
             recording_lost: AtomicBool::new(false),
             started: AtomicBool::new(false),
+            kind: std::sync::OnceLock::new(),
             ended: AtomicBool::new(false),
             bytes_in: AtomicU64::new(0),
             bytes_out: AtomicU64::new(0),
@@ -1135,6 +1139,7 @@ impl Connection {
             }
             return self.answer(session, channel, false);
         }
+        let _ = shared.kind.set(kind);
         shared.started.store(true, Ordering::SeqCst);
         // On a target holding a tenant's data, the access is in the ledger
         // and the tenant's transparency view before the target sees it.
