@@ -14,6 +14,7 @@ use std::time::Duration;
 use crate::linetrack::{Action, LineTracker, Shell};
 use crate::policy::{self, MAX_PARTS};
 use crate::recording::{self, AsciicastWriter, EventKind, Header, Limits};
+use crate::scp;
 use crate::screen::ScreenTracker;
 use crate::sftp;
 
@@ -161,6 +162,55 @@ pub fn sftp(data: &[u8]) {
     }
 }
 
+/// Feeds the scp tap both directions of a channel. The first byte picks
+/// the command (bit 0: sink `-t` or source `-f`; bit 1: `-r`; bit 2: `-d`);
+/// then records of `[side, len, len bytes]` follow as for [`sftp`]. The
+/// same records are fed again one byte at a time: chunking changes neither
+/// the events nor the verdict, and the bytes held stay bounded.
+pub fn scp(data: &[u8]) {
+    let Some((&control, records)) = data.split_first() else { return };
+    let line = format!(
+        "scp{}{} {} /in",
+        if control & 2 != 0 { " -r" } else { "" },
+        if control & 4 != 0 { " -d" } else { "" },
+        if control & 1 == 0 { "-t" } else { "-f" },
+    );
+    let Some(command) = scp::Command::parse(line.as_bytes()) else { panic!("{line:?} is recognised") };
+    let run = |bytewise: bool| {
+        let mut tap = scp::Tap::new(&command);
+        let mut events = Vec::new();
+        let mut rest = records;
+        while let [side, len, tail @ ..] = rest {
+            let n = usize::from(*len).min(tail.len());
+            let (piece, next) = tail.split_at(n);
+            rest = next;
+            let pieces: Vec<&[u8]> = if bytewise { piece.chunks(1).collect() } else { vec![piece] };
+            for p in pieces {
+                let fed = if side & 1 == 0 { tap.from_client(p) } else { tap.from_target(p) };
+                if let Err(e) = fed {
+                    return (events, Some(e));
+                }
+                assert!(
+                    tap.held() <= scp::MAX_DIR_PATH + 2 * scp::MAX_LINE + scp::MAX_QUEUED_REPLIES,
+                    "the tap holds more than its bounds"
+                );
+            }
+            events.extend(tap.take_events());
+        }
+        events.extend(tap.finish());
+        (events, None)
+    };
+    let (whole, verdict) = run(false);
+    for event in &whole {
+        assert!(event.path.len() <= 4096 + 3, "an event path escaped the cut");
+    }
+    let (bytewise, bytewise_verdict) = run(true);
+    assert_eq!(verdict, bytewise_verdict, "chunking changes no verdict");
+    if verdict.is_none() {
+        assert_eq!(whole, bytewise, "chunking changes no event");
+    }
+}
+
 /// The data key every `bastion_sealed_reader` seed is sealed under.
 pub const SEALED_FUZZ_KEY: [u8; 32] = [0x42; 32];
 
@@ -219,6 +269,7 @@ mod tests {
             super::policy(&data);
             super::recording_roundtrip(&data);
             super::sftp(&data);
+            super::scp(&data);
         }
     }
 }

@@ -12,7 +12,9 @@
 //! writes and reads asciicast v2 recordings with a running SHA-256 and
 //! per-chunk hashes for the ledger. [`sftp`] cuts SFTP streams into
 //! packets, refuses what a grant does not allow and reports every file
-//! transferred or changed, with its SHA-256. Sockets, the SSH protocol, grants and
+//! transferred or changed, with its SHA-256. [`scp`] recognises legacy
+//! `scp -O` command lines and follows their rcp protocol, reporting every
+//! file the same way. Sockets, the SSH protocol, grants and
 //! storage belong to the proxy and the services around it, not here.
 //! With the `fuzzing` feature, `fuzz_entry` offers each parser and state
 //! machine as a `fn(&[u8])` for cargo-fuzz targets.
@@ -24,5 +26,6 @@ pub mod fuzz_entry;
 pub mod linetrack;
 pub mod policy;
 pub mod recording;
+pub mod scp;
 pub mod screen;
 pub mod sftp;

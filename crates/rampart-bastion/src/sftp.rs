@@ -177,6 +177,10 @@ pub struct FileEvent {
     pub path: String,
     /// The second path of a rename, link or copy.
     pub to: Option<String>,
+    /// Legacy scp only: the file name the client sent, when `path` is the
+    /// command's target path and the bastion cannot tell whether the file
+    /// landed at it or inside it (see [`crate::scp`]).
+    pub name: Option<String>,
     /// Bytes transferred (or directory entries listed, for `list`).
     pub bytes: u64,
     /// Lowercase hex SHA-256 of the bytes transferred, when they were
@@ -459,6 +463,7 @@ impl Audit {
                     op,
                     path,
                     to,
+                    name: None,
                     bytes: 0,
                     sha256: None,
                     hash_note: None,
@@ -540,14 +545,22 @@ impl Audit {
                     FileResult::Failed { code, message: truncate(&message) }
                 };
                 match pending {
-                    Pending::Op { op, path, to } => {
-                        self.events.push(FileEvent { op, path, to, bytes: 0, sha256: None, hash_note: None, result })
-                    }
+                    Pending::Op { op, path, to } => self.events.push(FileEvent {
+                        op,
+                        path,
+                        to,
+                        name: None,
+                        bytes: 0,
+                        sha256: None,
+                        hash_note: None,
+                        result,
+                    }),
                     // An open the target refused is an attempt worth keeping.
                     Pending::Open { path, writing } if code != FX_OK => self.events.push(FileEvent {
                         op: if writing { "upload" } else { "download" }.into(),
                         path,
                         to: None,
+                        name: None,
                         bytes: 0,
                         sha256: None,
                         hash_note: None,
@@ -557,6 +570,7 @@ impl Audit {
                         op: "list".into(),
                         path,
                         to: None,
+                        name: None,
                         bytes: 0,
                         sha256: None,
                         hash_note: None,
@@ -606,15 +620,22 @@ impl Audit {
     fn close_as(&mut self, handle: &[u8], result: FileResult) {
         let Some(open) = self.handles.remove(handle) else { return };
         let event = match open {
-            Open::Dir { path, entries } => {
-                FileEvent { op: "list".into(), path, to: None, bytes: entries, sha256: None, hash_note: None, result }
-            }
+            Open::Dir { path, entries } => FileEvent {
+                op: "list".into(),
+                path,
+                to: None,
+                name: None,
+                bytes: entries,
+                sha256: None,
+                hash_note: None,
+                result,
+            },
             Open::File { path, read, write, writing } => {
                 // A file opened for writing reports what was written; one
                 // opened for reading, what was read.
                 let (op, stream) = if writing { ("upload", write) } else { ("download", read) };
                 let (bytes, sha256, hash_note) = (*stream).finish();
-                FileEvent { op: op.into(), path, to: None, bytes, sha256, hash_note, result }
+                FileEvent { op: op.into(), path, to: None, name: None, bytes, sha256, hash_note, result }
             }
         };
         self.events.push(event);

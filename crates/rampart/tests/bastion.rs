@@ -632,14 +632,7 @@ async fn file_transfers_are_audited_per_file_and_held_to_the_grant() {
     let sshd_port = sshd.port;
 
     tokio::task::spawn_blocking(move || {
-        let via = |c: &Client, name: &str, user: &str| {
-            let ctl = format!("ControlPath={}", c.control(name).display());
-            [
-                c.common(),
-                ["-o", &ctl, "-o", "ControlMaster=no", "-o", &format!("User={user}")].map(str::to_owned).to_vec(),
-            ]
-            .concat()
-        };
+        let via = |c: &Client, name: &str, user: &str| c.via_master(name, user);
         let scp = |c: &Client, from: &str, to: &str| {
             Command::new("scp")
                 .args(via(c, "admin", "admin:db"))
@@ -777,6 +770,176 @@ async fn file_transfers_are_audited_per_file_and_held_to_the_grant() {
         refused.iter().any(|e| e["actor"] == "bob" && e["attrs"]["reason"] == "port_forwarding_not_granted"),
         "{refused:?}"
     );
+    server.stop().await;
+}
+
+/// Legacy `scp -O` (the rcp protocol over `scp -t`/`scp -f` execs) through
+/// the bastion with the real client and the real sshd. bob holds only
+/// `sftp-read` and `sftp-write`: a 5 MiB random file goes up and comes back
+/// and a small tree goes up with `-r`, each file a `bastion.file` event
+/// whose SHA-256 and size are the file's, and no recording is made. A path
+/// the target's shell would interpret (`x;touch MARKER`) is not scp but an
+/// exec, which bob may not run: refused, and MARKER never appears. A red
+/// line still decides on a recognised scp command line. The admin, who may
+/// exec but holds no `sftp-write`, cannot upload with `scp -O`: a
+/// recognised scp is held to the SFTP grants, not to `exec`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn legacy_scp_is_audited_per_file_and_held_to_the_sftp_grants() {
+    let Some(World { work: _work, dir, login_key, sshd }) = world(&["scp"]) else { return };
+    let red_lines = dir.join("red-lines.toml");
+    std::fs::write(
+        &red_lines,
+        "[[policies]]\nid = \"no-secrets\"\naction = \"reject\"\nregex = ['^scp -t .*secret']\n",
+    )
+    .unwrap();
+    let server = TestServer::start_with(move |c| c.bastion.red_lines = Some(red_lines)).await;
+    let (admin, client, admin_step, _) = admin_reaches_target(&server, &dir, &sshd, &login_key).await;
+    let bob = server.session_for(&admin, "bob", Role::OperationsEngineer, None).await;
+    let bob_step = unix_now() / 30 + 1;
+    let post = |token: &str, path: &str, body: Value| {
+        server.request(reqwest::Method::POST, path, Some(token)).json(&body).send()
+    };
+    let bob_key = dir.join("bob_key");
+    let bob_pub = keygen(&bob_key);
+    assert_eq!(
+        post(&bob.token, "/api/v1/ssh-keys", serde_json::json!({ "public_key": bob_pub })).await.unwrap().status(),
+        201
+    );
+    let grant = serde_json::json!({
+        "username": "bob", "target": "db", "actions": ["sftp-read", "sftp-write"], "valid_for_secs": 3600
+    });
+    assert_eq!(post(&admin.token, "/api/v1/bastion/grants", grant).await.unwrap().status(), 201);
+    let as_bob = Client {
+        dir: dir.clone(),
+        bastion: client.bastion,
+        key: bob_key,
+        totp_secret: data_encoding::BASE32_NOPAD.encode(bob.creds.totp_secret.as_deref().unwrap()),
+    };
+    let remote = dir.join("remote");
+    std::fs::create_dir_all(&remote).unwrap();
+    let payload = dir.join("payload.bin");
+    let mut random = vec![0u8; 5 * 1024 * 1024 + 17];
+    {
+        use std::io::Read;
+        std::fs::File::open("/dev/urandom").unwrap().read_exact(&mut random).unwrap();
+    }
+    std::fs::write(&payload, &random).unwrap();
+    let (payload_sha, payload_len) = (sha256_of(&random), random.len() as u64);
+    drop(random);
+    let tree = dir.join("tree");
+    std::fs::create_dir_all(tree.join("sub")).unwrap();
+    std::fs::write(tree.join("a.txt"), b"first file\n").unwrap();
+    std::fs::write(tree.join("sub/b.bin"), [0u8, 1, 2, 255].repeat(1000)).unwrap();
+    let b_sha = sha256(&tree.join("sub/b.bin"));
+
+    let r = remote.clone();
+    tokio::task::spawn_blocking(move || {
+        let scp = |c: &Client, name: &str, user: &str, args: &[&str]| {
+            Command::new("scp")
+                .args(c.via_master(name, user))
+                .args(["-O", "-q"])
+                .args(args)
+                .stdin(Stdio::null())
+                .output()
+                .unwrap()
+        };
+        let there = |path: &str| format!("127.0.0.1:{}/{path}", r.display());
+        ok(&as_bob.master("bob", "bob:db", next_step(bob_step)), "ssh master bob");
+        ok(&scp(&as_bob, "bob", "bob:db", &[payload.to_str().unwrap(), &there("up.bin")]), "scp -O up");
+        assert_eq!(sha256(&r.join("up.bin")), sha256(&payload), "the upload arrives intact");
+        let back = as_bob.dir.join("down.bin");
+        ok(&scp(&as_bob, "bob", "bob:db", &[&there("up.bin"), back.to_str().unwrap()]), "scp -O down");
+        assert_eq!(sha256(&back), sha256(&payload), "the download arrives intact");
+        ok(&scp(&as_bob, "bob", "bob:db", &["-r", tree.to_str().unwrap(), &there("")]), "scp -O -r up");
+        assert_eq!(std::fs::read(r.join("tree/a.txt")).unwrap(), b"first file\n");
+        assert_eq!(sha256(&r.join("tree/sub/b.bin")), sha256(&tree.join("sub/b.bin")));
+
+        let hostile = format!("127.0.0.1:{0}/x;touch {0}/MARKER", r.display());
+        let out = scp(&as_bob, "bob", "bob:db", &[payload.to_str().unwrap(), &hostile]);
+        assert!(!out.status.success(), "a path the shell interprets is an exec, not granted: {}", text(&out));
+        assert!(!r.join("MARKER").exists(), "the shell never ran the command hidden in the path");
+        assert!(!r.join("x").exists());
+        let out = scp(&as_bob, "bob", "bob:db", &[payload.to_str().unwrap(), &there("secret.bin")]);
+        assert!(!out.status.success(), "a red line refuses the scp command line: {}", text(&out));
+        assert!(text(&out).contains("no-secrets"), "bob is told which red line: {}", text(&out));
+        assert!(!r.join("secret.bin").exists(), "the target never saw the upload");
+        as_bob.close("bob");
+
+        ok(&client.master("admin", "admin:db", admin_step + 1), "ssh master admin");
+        let out = scp(&client, "admin", "admin:db", &[payload.to_str().unwrap(), &there("admin.bin")]);
+        assert!(!out.status.success(), "exec does not stand in for sftp-write: {}", text(&out));
+        assert!(!r.join("admin.bin").exists(), "the target never saw the upload");
+        client.close("admin");
+    })
+    .await
+    .unwrap();
+
+    // The download's last event is written when the client's final answer
+    // passes, which the client does not wait for: poll briefly.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let files = loop {
+        let files = events(&server, &admin, "bastion.file").await;
+        if files.len() >= 6 || Instant::now() > deadline {
+            break files;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let find = |op: &str, path_end: &str| {
+        files
+            .iter()
+            .find(|e| {
+                e["actor"] == "bob"
+                    && e["attrs"]["op"] == op
+                    && e["attrs"]["path"].as_str().is_some_and(|p| p.ends_with(path_end))
+            })
+            .unwrap_or_else(|| panic!("no {op} of {path_end} in {files:#?}"))
+    };
+    let up = find("upload", "/remote/up.bin");
+    assert_eq!(up["attrs"]["name"], "payload.bin", "the name the client sent, beside the target path: {up}");
+    for e in [up, find("download", "/remote/up.bin")] {
+        assert_eq!(e["attrs"]["sha256"].as_str(), Some(payload_sha.as_str()), "the ledger holds the file's hash: {e}");
+        assert_eq!(e["attrs"]["bytes"].as_u64(), Some(payload_len), "{e}");
+        assert_eq!((e["outcome"].as_str(), e["attrs"]["result"].as_str()), (Some("success"), Some("done")), "{e}");
+    }
+    assert_eq!(find("mkdir", "/remote/tree")["attrs"]["result"], "done");
+    assert_eq!(find("mkdir", "/remote/tree/sub")["attrs"]["result"], "done");
+    assert_eq!(find("upload", "/remote/tree/a.txt")["attrs"]["bytes"], 11);
+    assert_eq!(find("upload", "/remote/tree/sub/b.bin")["attrs"]["sha256"].as_str(), Some(b_sha.as_str()));
+    assert!(!files.iter().any(|e| e["actor"] == "admin"), "the refused upload touched no file: {files:#?}");
+
+    let started = events(&server, &admin, "bastion.session.started").await;
+    let scp_sessions: Vec<&Value> = started.iter().filter(|e| e["attrs"]["action"] == "scp").collect();
+    assert_eq!(scp_sessions.len(), 3, "up, down and -r are scp sessions: {started:#?}");
+    for e in &scp_sessions {
+        assert!(e["attrs"]["command"].as_str().is_some_and(|c| c.starts_with("scp ")), "{e}");
+        assert!(e["attrs"].get("recording").is_none(), "file bytes are not recorded as a terminal: {e}");
+    }
+    let ended = events(&server, &admin, "bastion.session.ended").await;
+    for e in &scp_sessions {
+        let id = &e["attrs"]["session"];
+        let end =
+            ended.iter().find(|x| &x["attrs"]["session"] == id).unwrap_or_else(|| panic!("{id} ended: {ended:#?}"));
+        assert_eq!((end["attrs"]["action"].as_str(), end["outcome"].as_str()), (Some("scp"), Some("success")), "{end}");
+    }
+    let refused = events(&server, &admin, "bastion.session.refused").await;
+    assert!(
+        refused.iter().any(|e| e["actor"] == "bob"
+            && e["attrs"]["action"] == "exec"
+            && e["attrs"]["reason"] == "action_not_granted"),
+        "the hostile path was an exec: {refused:#?}"
+    );
+    assert!(
+        refused.iter().any(|e| e["actor"] == "admin"
+            && e["attrs"]["action"] == "scp"
+            && e["attrs"]["missing_grant"] == "sftp-write"),
+        "{refused:#?}"
+    );
+    let commands = events(&server, &admin, "bastion.command").await;
+    let denied = commands
+        .iter()
+        .find(|e| e["actor"] == "bob" && e["attrs"]["policy"] == "no-secrets")
+        .unwrap_or_else(|| panic!("the refused scp command line is in the ledger: {commands:#?}"));
+    assert_eq!((denied["outcome"].as_str(), denied["attrs"]["via"].as_str()), (Some("denied"), Some("exec")));
     server.stop().await;
 }
 

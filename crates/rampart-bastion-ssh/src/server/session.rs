@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rampart_bastion::recording::{Header, RecordingError};
+use rampart_bastion::scp::{self, ScpError};
 use rampart_bastion::sftp::{self, FileEvent, FileResult, SftpError};
 use rampart_core::config::RecordingMode;
 use rampart_core::{Event, Id, Outcome};
@@ -38,6 +39,8 @@ struct Shared {
     /// went on unrecorded.
     recording_lost: AtomicBool,
     started: AtomicBool,
+    /// What the session is, for its end event (set when it starts).
+    kind: std::sync::OnceLock<Kind>,
     ended: AtomicBool,
     bytes_in: AtomicU64,
     bytes_out: AtomicU64,
@@ -57,6 +60,9 @@ struct Shared {
     cert_serial: Option<u64>,
     /// An SFTP channel's packet tap (set when the subsystem starts).
     sftp: Mutex<Option<SftpTap>>,
+    /// A legacy scp channel's tap (set when a recognised `scp -t`/`scp -f`
+    /// starts); it only looks, the bytes pass unchanged.
+    scp: Mutex<Option<scp::Tap>>,
     /// Packets for the client that the bastion answers itself (refused
     /// SFTP requests). The pump sends them, between whole packets of the
     /// target's, so the two never interleave.
@@ -90,6 +96,10 @@ pub(super) enum Kind {
     Shell,
     Exec,
     Sftp,
+    /// An exec request recognised as legacy `scp -O` (see
+    /// [`scp::Command::parse`]): held to the SFTP grants, audited file by
+    /// file, not recorded as a terminal.
+    Scp,
 }
 
 impl Kind {
@@ -98,7 +108,14 @@ impl Kind {
             Kind::Shell => "shell",
             Kind::Exec => "exec",
             Kind::Sftp => "sftp",
+            Kind::Scp => "scp",
         }
+    }
+
+    /// Sessions replayed as a terminal; SFTP and scp carry files, which
+    /// are audited one by one instead.
+    fn recorded(self) -> bool {
+        matches!(self, Kind::Shell | Kind::Exec)
     }
 }
 
@@ -166,6 +183,21 @@ impl Shared {
         Some(run(tap))
     }
 
+    /// For a legacy scp channel, follows the client's bytes and returns the
+    /// file events they complete; `None` for other channels.
+    fn scp_from_client(&self, data: &[u8]) -> Option<Result<Vec<FileEvent>, ScpError>> {
+        let mut guard = self.scp.lock().ok()?;
+        let tap = guard.as_mut()?;
+        Some(tap.from_client(data).map(|()| tap.take_events()))
+    }
+
+    /// For a legacy scp channel, follows the target's bytes.
+    fn scp_from_target(&self, data: &[u8]) -> Option<Result<Vec<FileEvent>, ScpError>> {
+        let mut guard = self.scp.lock().ok()?;
+        let tap = guard.as_mut()?;
+        Some(tap.from_target(data).map(|()| tap.take_events()))
+    }
+
     /// Puts each file event in the ledger. `Err` if one could not be: an
     /// SFTP channel whose transfers cannot be audited is cut, as a shell
     /// whose recording fails is.
@@ -185,6 +217,9 @@ impl Shared {
             if let Some(to) = &file.to {
                 event = event.attr("to", to.as_str());
             }
+            if let Some(name) = &file.name {
+                event = event.attr("name", name.as_str());
+            }
             if let Some(sha) = &file.sha256 {
                 event = event.attr("sha256", sha.as_str());
             }
@@ -199,7 +234,7 @@ impl Shared {
                 FileResult::Done | FileResult::Unclosed => {}
             }
             self.bastion.audit().record(event).await.map_err(|e| {
-                tracing::error!(error = %e, session = %self.session_id, "recording an SFTP file event failed");
+                tracing::error!(error = %e, session = %self.session_id, "recording a file event failed");
             })?;
         }
         Ok(())
@@ -312,11 +347,16 @@ impl Shared {
         if let Some(events) = unclosed {
             let _ = self.record_files(events).await;
         }
+        let unclosed = self.scp.lock().ok().and_then(|mut t| t.as_mut().map(scp::Tap::finish));
+        if let Some(events) = unclosed {
+            let _ = self.record_files(events).await;
+        }
         let recorder = self.recorder.lock().ok().and_then(|mut r| r.take());
         let finished: Option<Result<recorder::Summary, RecordingError>> = recorder.map(Recorder::finish);
         let exit = self.exit_status.lock().ok().and_then(|s| *s);
         let mut event = self
             .event("bastion.session.ended", outcome)
+            .attr("action", self.kind.get().map_or("unknown", |k| k.as_str()))
             .attr("bytes_from_client", self.bytes_in.load(Ordering::Relaxed))
             .attr("bytes_from_target", self.bytes_out.load(Ordering::Relaxed));
         if let Some(code) = exit {
@@ -427,6 +467,7 @@ impl Chan {
             recorder: Mutex::new(None),
             recording_lost: AtomicBool::new(false),
             started: AtomicBool::new(false),
+            kind: std::sync::OnceLock::new(),
             ended: AtomicBool::new(false),
             bytes_in: AtomicU64::new(0),
             bytes_out: AtomicU64::new(0),
@@ -438,6 +479,7 @@ impl Chan {
             inbound: tokio::sync::Mutex::new(Inbound::default()),
             cert_serial: conn.cert.as_ref().map(|c| c.serial),
             sftp: Mutex::new(None),
+            scp: Mutex::new(None),
             inject: inject_tx,
         });
         let (read, write) = target.split();
@@ -510,6 +552,28 @@ impl Chan {
                 self.to_target.send(ToTarget::Data(bytes::Bytes::from(out.forward))).await.map_err(|_| ())?;
             }
             return Ok(Vec::new());
+        }
+        if let Some(tapped) = self.shared.scp_from_client(data) {
+            let events = match tapped {
+                Ok(events) => events,
+                Err(e) => {
+                    tracing::warn!(error = %e, session = %self.shared.session_id, "the client broke scp; cutting");
+                    let _ = self.write.close().await;
+                    self.shared.end(Outcome::Failure, Some("scp_protocol_error")).await;
+                    return Err(());
+                }
+            };
+            if self.shared.record_files(events).await.is_err() {
+                let _ = self.write.close().await;
+                self.shared.end(Outcome::Failure, Some("audit_failed")).await;
+                return Err(());
+            }
+            return self
+                .to_target
+                .send(ToTarget::Data(bytes::Bytes::copy_from_slice(data)))
+                .await
+                .map(|_| Vec::new())
+                .map_err(|_| ());
         }
         let Some(gate) = self.shared.gate() else {
             return self
@@ -784,6 +848,24 @@ async fn pump(
                     }
                     continue;
                 }
+                if let Some(tapped) = shared.scp_from_target(&data) {
+                    let events = match tapped {
+                        Ok(events) => events,
+                        Err(e) => {
+                            tracing::warn!(error = %e, session = %shared.session_id, "the target broke scp; cutting");
+                            cut = Some("scp_protocol_error");
+                            break;
+                        }
+                    };
+                    if shared.record_files(events).await.is_err() {
+                        cut = Some("audit_failed");
+                        break;
+                    }
+                    if handle.data(id, data).await.is_err() {
+                        break;
+                    }
+                    continue;
+                }
                 if let Some(gate) = shared.gate() {
                     gate.output(&data);
                 }
@@ -844,6 +926,7 @@ async fn pump(
         let notice = match reason {
             "recording_failed" => "\r\nrampart: the session recording failed; the session is cut\r\n",
             "audit_failed" => "\r\nrampart: a file transfer could not be audited; the session is cut\r\n",
+            "scp_protocol_error" => "\r\nrampart: the target broke the scp protocol; the session is cut\r\n",
             _ => "\r\nrampart: the target broke the SFTP protocol; the session is cut\r\n",
         };
         let _ = handle.extended_data(id, 1, bytes::Bytes::from_static(notice.as_bytes())).await;
@@ -875,11 +958,29 @@ impl Connection {
         let pty = chan.pty.clone();
         let (env, env_refused) = (chan.env.clone(), chan.env_refused.clone());
         let command_text = command.map(|c| String::from_utf8_lossy(c).into_owned());
+        // Legacy `scp -O` execs `scp -t PATH` (upload) or `scp -f PATH`
+        // (download). Recognised strictly, with a path the target's shell
+        // takes literally, it is a file transfer: held to sftp-write or
+        // sftp-read like the SFTP subsystem, and audited file by file.
+        // Any other command line, `scp` with a path the shell would
+        // interpret included, stays an exec.
+        let scp_command = match (kind, command) {
+            (Kind::Exec, Some(cmd)) => scp::Command::parse(cmd),
+            _ => None,
+        };
+        let kind = if scp_command.is_some() { Kind::Scp } else { kind };
         // SFTP needs sftp-read or sftp-write; the tap then refuses, request
         // by request, what the other would have allowed.
         let (action, grant, allow) = match kind {
             Kind::Shell => (Action::Shell, self.grant_for(&user, &target, Action::Shell).await, None),
             Kind::Exec => (Action::Exec, self.grant_for(&user, &target, Action::Exec).await, None),
+            Kind::Scp => {
+                let action = match scp_command.as_ref().map(|c| c.mode) {
+                    Some(scp::Mode::Source) => Action::SftpRead,
+                    _ => Action::SftpWrite,
+                };
+                (action, self.grant_for(&user, &target, action).await, None)
+            }
             Kind::Sftp => {
                 let read = self.grant_for(&user, &target, Action::SftpRead).await;
                 let write = self.grant_for(&user, &target, Action::SftpWrite).await;
@@ -891,7 +992,10 @@ impl Connection {
             }
         };
         let Some(grant) = grant else {
-            let event = self.event("bastion.session.refused", Outcome::Denied).attr("action", kind.as_str());
+            let mut event = self.event("bastion.session.refused", Outcome::Denied).attr("action", kind.as_str());
+            if kind == Kind::Scp {
+                event = event.attr("missing_grant", action.as_str());
+            }
             self.refused("action_not_granted", event).await;
             return self.answer(session, channel, false);
         };
@@ -900,7 +1004,7 @@ impl Connection {
             Scope { user: user.username.clone(), target: target.name.clone(), target_labels, ..Scope::default() };
         // An exec command is a command line like any other: decided and in
         // the ledger before it reaches the target.
-        if let (Kind::Exec, Some(cmd)) = (kind, &command_text) {
+        if let (Kind::Exec | Kind::Scp, Some(cmd)) = (kind, &command_text) {
             let decision = redline::decide(self.bastion.red_lines(), &scope, cmd, None);
             let verdicts = Verdicts { decision, line: cmd.clone(), screen: None, certain: true, doubts: Vec::new() };
             let recorded = shared.record_command(&verdicts, "exec").await;
@@ -943,10 +1047,11 @@ impl Connection {
         if !env_refused.is_empty() {
             started = started.attr("env_refused", env_refused);
         }
-        // Shell and exec sessions are recorded; SFTP is a binary protocol
-        // with no terminal to replay: every file it touches is a ledger
-        // event of its own (path, bytes, SHA-256), from the tap.
-        if kind != Kind::Sftp {
+        // Shell and exec sessions are recorded; SFTP and legacy scp are
+        // binary protocols with no terminal to replay: every file they
+        // touch is a ledger event of its own (path, bytes, SHA-256), from
+        // their tap.
+        if kind.recorded() {
             let (cols, rows) = pty.as_ref().map_or((80, 24), |(_, c, r)| (*c, *r));
             let header = Header {
                 width: u16::try_from(cols).unwrap_or(u16::MAX),
@@ -1014,7 +1119,7 @@ impl Connection {
             action: kind.as_str().to_owned(),
             login: target.login.clone(),
             command: command_text.clone(),
-            recording: (kind != Kind::Sftp).then(|| {
+            recording: kind.recorded().then(|| {
                 self.bastion.inner.paths.recordings.join(format!("{}.cast", shared.session_id)).display().to_string()
             }),
             started_at: rampart_core::time::now_ms(),
@@ -1034,6 +1139,7 @@ impl Connection {
             }
             return self.answer(session, channel, false);
         }
+        let _ = shared.kind.set(kind);
         shared.started.store(true, Ordering::SeqCst);
         // On a target holding a tenant's data, the access is in the ledger
         // and the tenant's transparency view before the target sees it.
@@ -1048,6 +1154,9 @@ impl Connection {
                 from_client: sftp::Framer::default(),
                 from_target: sftp::Framer::default(),
             });
+        }
+        if let (Some(command), Ok(mut tap)) = (&scp_command, shared.scp.lock()) {
+            *tap = Some(scp::Tap::new(command));
         }
         if let (Kind::Shell, Some((_, cols, rows))) = (kind, &pty)
             && let Ok(mut gate) = shared.gate.lock()
@@ -1068,8 +1177,8 @@ impl Connection {
         ));
         let sent = match (kind, command) {
             (Kind::Shell, _) => chan.write.request_shell(true).await,
-            (Kind::Exec, Some(cmd)) => chan.write.exec(true, cmd.to_vec()).await,
-            (Kind::Exec, None) => Ok(()),
+            (Kind::Exec | Kind::Scp, Some(cmd)) => chan.write.exec(true, cmd.to_vec()).await,
+            (Kind::Exec | Kind::Scp, None) => Ok(()),
             (Kind::Sftp, _) => chan.write.request_subsystem(true, "sftp").await,
         };
         let ok = sent.is_ok() && chan.reply().await;

@@ -188,6 +188,14 @@ impl Client {
         .unwrap()
     }
 
+    /// The options that make `scp` or `sftp` run over the master
+    /// connection `name`, logged in as `user` (`USER:TARGET`).
+    pub fn via_master(&self, name: &str, user: &str) -> Vec<String> {
+        let ctl = format!("ControlPath={}", self.control(name).display());
+        let own = ["-o", &ctl, "-o", "ControlMaster=no", "-o", &format!("User={user}")].map(str::to_owned);
+        [self.common(), own.to_vec()].concat()
+    }
+
     /// A command over an existing master connection.
     pub fn over(&self, name: &str, args: &[&str]) -> Command {
         let mut cmd = Command::new("ssh");
