@@ -71,6 +71,7 @@ pub fn client_config() -> client::Config {
         inactivity_timeout: None,
         keepalive_interval: Some(Duration::from_secs(60)),
         nodelay: true,
+        window_size: crate::server::CHANNEL_WINDOW,
         ..client::Config::default()
     }
 }
