@@ -32,7 +32,7 @@ use std::collections::VecDeque;
 
 use aws_lc_rs::digest;
 
-use crate::sftp::{FileEvent, FileResult};
+use crate::sftp::{FileEvent, FileResult, hex, truncate};
 
 /// The longest control line or error message accepted, newline included.
 /// OpenSSH reads at most 2 KiB; a line with no end in sight is hostile.
@@ -682,24 +682,6 @@ fn number(text: &[u8], max: u64) -> Result<(u64, &[u8]), ScpError> {
 
 fn text(bytes: &[u8]) -> String {
     truncate(&String::from_utf8_lossy(bytes))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Paths and messages longer than this are cut in events.
-const MAX_TEXT: usize = 4096;
-
-fn truncate(text: &str) -> String {
-    if text.len() <= MAX_TEXT {
-        return text.to_owned();
-    }
-    let mut end = MAX_TEXT;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &text[..end])
 }
 
 #[cfg(test)]

@@ -312,7 +312,8 @@ impl Stream {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lowercase hex, as file hashes appear in events (SFTP and scp).
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -657,7 +658,8 @@ fn op(name: &str, path: String, to: Option<String>) -> Pending {
 /// client's 256 KiB "path" should not become a 256 KiB ledger entry.
 const MAX_TEXT: usize = 4096;
 
-fn truncate(text: &str) -> String {
+/// Cuts a path or message for an event (SFTP and scp) at [`MAX_TEXT`].
+pub(crate) fn truncate(text: &str) -> String {
     if text.len() <= MAX_TEXT {
         return text.to_owned();
     }

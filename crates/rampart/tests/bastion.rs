@@ -605,12 +605,7 @@ async fn file_transfers_are_audited_per_file_and_held_to_the_grant() {
     let post = |token: &str, path: &str, body: Value| {
         server.request(reqwest::Method::POST, path, Some(token)).json(&body).send()
     };
-    let bob_key = dir.join("bob_key");
-    let bob_pub = keygen(&bob_key);
-    assert_eq!(
-        post(&bob.token, "/api/v1/ssh-keys", serde_json::json!({ "public_key": bob_pub })).await.unwrap().status(),
-        201
-    );
+    let bob_key = registered_key(&server, &bob, &dir, "bob_key").await;
     for (user, actions) in [("admin", vec!["sftp-read", "sftp-write", "port-forward"]), ("bob", vec!["sftp-read"])] {
         let grant = serde_json::json!({ "username": user, "target": "db", "actions": actions, "valid_for_secs": 3600 });
         assert_eq!(post(&admin.token, "/api/v1/bastion/grants", grant).await.unwrap().status(), 201);
@@ -799,12 +794,7 @@ async fn legacy_scp_is_audited_per_file_and_held_to_the_sftp_grants() {
     let post = |token: &str, path: &str, body: Value| {
         server.request(reqwest::Method::POST, path, Some(token)).json(&body).send()
     };
-    let bob_key = dir.join("bob_key");
-    let bob_pub = keygen(&bob_key);
-    assert_eq!(
-        post(&bob.token, "/api/v1/ssh-keys", serde_json::json!({ "public_key": bob_pub })).await.unwrap().status(),
-        201
-    );
+    let bob_key = registered_key(&server, &bob, &dir, "bob_key").await;
     let grant = serde_json::json!({
         "username": "bob", "target": "db", "actions": ["sftp-read", "sftp-write"], "valid_for_secs": 3600
     });
@@ -1572,4 +1562,19 @@ async fn a_reviewer_watches_a_live_session_until_it_ends() {
     assert!(events.iter().all(|e| e["actor"] != "aud"), "a refused watch shows nothing and is not a watch");
     drop(sshd);
     server.stop().await;
+}
+
+/// Makes the key pair `dir/NAME` and registers its public half as `who`'s
+/// bastion login key.
+async fn registered_key(server: &TestServer, who: &Session, dir: &Path, name: &str) -> PathBuf {
+    let key = dir.join(name);
+    let public = keygen(&key);
+    let resp = server
+        .request(reqwest::Method::POST, "/api/v1/ssh-keys", Some(&who.token))
+        .json(&serde_json::json!({ "public_key": public }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201, "registering {name}");
+    key
 }
