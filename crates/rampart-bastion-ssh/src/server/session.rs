@@ -198,6 +198,41 @@ impl Shared {
         Some(tap.from_target(data).map(|()| tap.take_events()))
     }
 
+    /// For a file-transfer channel (SFTP or legacy scp), what of the
+    /// client's bytes goes on, what the bastion answers itself, and the
+    /// file events completed; `None` for other channels. `Err` is the
+    /// reason the channel is cut (a protocol error, logged here).
+    fn files_from_client(&self, data: &[u8]) -> Option<Result<FromClient, &'static str>> {
+        if let Some(tapped) = self.sftp_from_client(data) {
+            return Some(tapped.map_err(|e| {
+                tracing::warn!(error = %e, session = %self.session_id, "the client broke SFTP; cutting");
+                "sftp_protocol_error"
+            }));
+        }
+        let tapped = self.scp_from_client(data)?;
+        Some(tapped.map(|events| FromClient { forward: data.to_vec(), answers: Vec::new(), events }).map_err(|e| {
+            tracing::warn!(error = %e, session = %self.session_id, "the client broke scp; cutting");
+            "scp_protocol_error"
+        }))
+    }
+
+    /// For a file-transfer channel, what of the target's bytes goes back to
+    /// the client and the file events completed; `None` for other channels.
+    /// `Err` is the reason the channel is cut (logged here).
+    fn files_from_target(&self, data: bytes::Bytes) -> Option<Result<(bytes::Bytes, Vec<FileEvent>), &'static str>> {
+        if let Some(tapped) = self.sftp_from_target(&data) {
+            return Some(tapped.map(|(back, events)| (bytes::Bytes::from(back), events)).map_err(|e| {
+                tracing::warn!(error = %e, session = %self.session_id, "the target broke SFTP; cutting");
+                "sftp_protocol_error"
+            }));
+        }
+        let tapped = self.scp_from_target(&data)?;
+        Some(tapped.map(|events| (data, events)).map_err(|e| {
+            tracing::warn!(error = %e, session = %self.session_id, "the target broke scp; cutting");
+            "scp_protocol_error"
+        }))
+    }
+
     /// Puts each file event in the ledger. `Err` if one could not be: an
     /// SFTP channel whose transfers cannot be audited is cut, as a shell
     /// whose recording fails is.
@@ -526,13 +561,12 @@ impl Chan {
     /// the notices for the client (refused lines, a review being asked
     /// for); `Err` when the channel must close.
     pub(super) async fn forward_input(&mut self, data: &[u8]) -> Result<Vec<String>, ()> {
-        if let Some(tapped) = self.shared.sftp_from_client(data) {
+        if let Some(tapped) = self.shared.files_from_client(data) {
             let out = match tapped {
                 Ok(out) => out,
-                Err(e) => {
-                    tracing::warn!(error = %e, session = %self.shared.session_id, "the client broke SFTP; cutting");
+                Err(reason) => {
                     let _ = self.write.close().await;
-                    self.shared.end(Outcome::Failure, Some("sftp_protocol_error")).await;
+                    self.shared.end(Outcome::Failure, Some(reason)).await;
                     return Err(());
                 }
             };
@@ -556,28 +590,6 @@ impl Chan {
                 self.to_target.send(ToTarget::Data(bytes::Bytes::from(out.forward))).await.map_err(|_| ())?;
             }
             return Ok(Vec::new());
-        }
-        if let Some(tapped) = self.shared.scp_from_client(data) {
-            let events = match tapped {
-                Ok(events) => events,
-                Err(e) => {
-                    tracing::warn!(error = %e, session = %self.shared.session_id, "the client broke scp; cutting");
-                    let _ = self.write.close().await;
-                    self.shared.end(Outcome::Failure, Some("scp_protocol_error")).await;
-                    return Err(());
-                }
-            };
-            if self.shared.record_files(events).await.is_err() {
-                let _ = self.write.close().await;
-                self.shared.end(Outcome::Failure, Some("audit_failed")).await;
-                return Err(());
-            }
-            return self
-                .to_target
-                .send(ToTarget::Data(bytes::Bytes::copy_from_slice(data)))
-                .await
-                .map(|_| Vec::new())
-                .map_err(|_| ());
         }
         let Some(gate) = self.shared.gate() else {
             return self
@@ -834,12 +846,11 @@ async fn pump(
         match msg {
             ChannelMsg::Data { data } => {
                 shared.bytes_out.fetch_add(data.len() as u64, Ordering::Relaxed);
-                if let Some(tapped) = shared.sftp_from_target(&data) {
+                if let Some(tapped) = shared.files_from_target(data.clone()) {
                     let (back, events) = match tapped {
                         Ok(done) => done,
-                        Err(e) => {
-                            tracing::warn!(error = %e, session = %shared.session_id, "the target broke SFTP; cutting");
-                            cut = Some("sftp_protocol_error");
+                        Err(reason) => {
+                            cut = Some(reason);
                             break;
                         }
                     };
@@ -847,25 +858,7 @@ async fn pump(
                         cut = Some("audit_failed");
                         break;
                     }
-                    if !back.is_empty() && handle.data(id, bytes::Bytes::from(back)).await.is_err() {
-                        break;
-                    }
-                    continue;
-                }
-                if let Some(tapped) = shared.scp_from_target(&data) {
-                    let events = match tapped {
-                        Ok(events) => events,
-                        Err(e) => {
-                            tracing::warn!(error = %e, session = %shared.session_id, "the target broke scp; cutting");
-                            cut = Some("scp_protocol_error");
-                            break;
-                        }
-                    };
-                    if shared.record_files(events).await.is_err() {
-                        cut = Some("audit_failed");
-                        break;
-                    }
-                    if handle.data(id, data).await.is_err() {
+                    if !back.is_empty() && handle.data(id, back).await.is_err() {
                         break;
                     }
                     continue;
