@@ -15,7 +15,7 @@
 mod openssh;
 
 use std::io::Write;
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -530,23 +530,15 @@ async fn a_session_whose_recording_fails_mid_way_is_cut() {
     let bastion = server.running.as_ref().unwrap().bastion.as_ref().unwrap().addr;
     let admin = server.admin_session().await;
     let step = unix_now() / 30;
-    let admin_key = dir.join("admin_key");
     let post =
         |path: &str, body: Value| server.request(reqwest::Method::POST, path, Some(&admin.token)).json(&body).send();
-    let pubkey = keygen(&admin_key);
-    assert_eq!(post("/api/v1/ssh-keys", serde_json::json!({ "public_key": pubkey })).await.unwrap().status(), 201);
+    let client = bastion_client(&server, &admin, &dir, bastion).await;
     let target = serde_json::json!({ "name": "db", "address": "127.0.0.1", "port": sshd.port, "host_key": sshd.host_key,
         "login": sshd.login, "private_key": std::fs::read_to_string(&login_key).unwrap() });
     assert_eq!(post("/api/v1/bastion/targets", target).await.unwrap().status(), 201);
     let grant = serde_json::json!({ "username": "admin", "target": "db", "actions": ["exec"], "valid_for_secs": 600 });
     assert_eq!(post("/api/v1/bastion/grants", grant).await.unwrap().status(), 201);
 
-    let client = Client {
-        dir: dir.clone(),
-        bastion,
-        key: admin_key,
-        totp_secret: data_encoding::BASE32_NOPAD.encode(admin.creds.totp_secret.as_deref().unwrap()),
-    };
     // An agent to forward, so that ssh -A really asks for it.
     let agent_sock = dir.join("agent.sock");
     let mut agent =
@@ -605,17 +597,11 @@ async fn file_transfers_are_audited_per_file_and_held_to_the_grant() {
     let post = |token: &str, path: &str, body: Value| {
         server.request(reqwest::Method::POST, path, Some(token)).json(&body).send()
     };
-    let bob_key = registered_key(&server, &bob, &dir, "bob_key").await;
+    let as_bob = bastion_client(&server, &bob, &dir, client.bastion).await;
     for (user, actions) in [("admin", vec!["sftp-read", "sftp-write", "port-forward"]), ("bob", vec!["sftp-read"])] {
         let grant = serde_json::json!({ "username": user, "target": "db", "actions": actions, "valid_for_secs": 3600 });
         assert_eq!(post(&admin.token, "/api/v1/bastion/grants", grant).await.unwrap().status(), 201);
     }
-    let as_bob = Client {
-        dir: dir.clone(),
-        bastion: client.bastion,
-        key: bob_key,
-        totp_secret: data_encoding::BASE32_NOPAD.encode(bob.creds.totp_secret.as_deref().unwrap()),
-    };
     let remote = dir.join("remote");
     std::fs::create_dir_all(&remote).unwrap();
     std::fs::write(remote.join("listed.txt"), b"for bob to read").unwrap();
@@ -794,17 +780,11 @@ async fn legacy_scp_is_audited_per_file_and_held_to_the_sftp_grants() {
     let post = |token: &str, path: &str, body: Value| {
         server.request(reqwest::Method::POST, path, Some(token)).json(&body).send()
     };
-    let bob_key = registered_key(&server, &bob, &dir, "bob_key").await;
+    let as_bob = bastion_client(&server, &bob, &dir, client.bastion).await;
     let grant = serde_json::json!({
         "username": "bob", "target": "db", "actions": ["sftp-read", "sftp-write"], "valid_for_secs": 3600
     });
     assert_eq!(post(&admin.token, "/api/v1/bastion/grants", grant).await.unwrap().status(), 201);
-    let as_bob = Client {
-        dir: dir.clone(),
-        bastion: client.bastion,
-        key: bob_key,
-        totp_secret: data_encoding::BASE32_NOPAD.encode(bob.creds.totp_secret.as_deref().unwrap()),
-    };
     let remote = dir.join("remote");
     std::fs::create_dir_all(&remote).unwrap();
     let payload = dir.join("payload.bin");
@@ -1564,10 +1544,12 @@ async fn a_reviewer_watches_a_live_session_until_it_ends() {
     server.stop().await;
 }
 
-/// Makes the key pair `dir/NAME` and registers its public half as `who`'s
-/// bastion login key.
-async fn registered_key(server: &TestServer, who: &Session, dir: &Path, name: &str) -> PathBuf {
-    let key = dir.join(name);
+/// `who` as an OpenSSH client of the bastion at `bastion`: a fresh key pair
+/// `dir/NAME_key`, its public half registered as their login key, and their
+/// TOTP secret for the second factor.
+async fn bastion_client(server: &TestServer, who: &Session, dir: &Path, bastion: SocketAddr) -> Client {
+    let name = format!("{}_key", who.creds.username);
+    let key = dir.join(&name);
     let public = keygen(&key);
     let resp = server
         .request(reqwest::Method::POST, "/api/v1/ssh-keys", Some(&who.token))
@@ -1576,5 +1558,10 @@ async fn registered_key(server: &TestServer, who: &Session, dir: &Path, name: &s
         .await
         .unwrap();
     assert_eq!(resp.status(), 201, "registering {name}");
-    key
+    Client {
+        dir: dir.to_path_buf(),
+        bastion,
+        key,
+        totp_secret: data_encoding::BASE32_NOPAD.encode(who.creds.totp_secret.as_deref().unwrap()),
+    }
 }
