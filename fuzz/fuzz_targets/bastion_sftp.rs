@@ -1,5 +1,6 @@
-//! Fuzzes the bastion's SFTP framer and audit with both directions of a
-//! channel: no panic, no byte lost by framing, bounds kept. Entry point:
+//! Fuzzes the bastion's SFTP tap with both directions of a channel: no
+//! panic, bounds kept, and the same bytes, answers and events however the
+//! input is cut. Entry point:
 //! `rampart_bastion::fuzz_entry::sftp`.
 
 #![no_main]

@@ -2,13 +2,16 @@
 //! OpenSSH's `scp` (which speaks SFTP since OpenSSH 9.0), version 3 as in
 //! draft-ietf-secsh-filexfer-02 plus OpenSSH's extensions.
 //!
-//! The proxy passes SFTP through packet by packet, never byte chunks, so
-//! it can (a) refuse a request the grant does not allow — answering it
-//! itself with `SSH_FX_PERMISSION_DENIED`, the target never seeing it —
-//! and (b) audit every file: path, bytes and SHA-256 of what went up or
-//! down, and every removal, rename, directory change and attribute change
-//! with its result. [`Framer`] cuts a byte stream into packets; [`Audit`]
-//! is the state machine fed each direction's packets. No I/O here.
+//! The proxy follows SFTP packet by packet, so it can (a) refuse a request
+//! the grant does not allow — answering it itself with
+//! `SSH_FX_PERMISSION_DENIED`, the target never seeing any of it — and (b)
+//! audit every file: path, bytes and SHA-256 of what went up or down, and
+//! every removal, rename, directory change and attribute change with its
+//! result. Each request is decided once its head is in (for a WRITE: id,
+//! handle, offset and length); the payload of a WRITE or a DATA then flows
+//! through as it arrives, hashed on the way, never gathered into a buffer.
+//! [`Tap`] follows a live channel's bytes; [`Audit`] is the state machine
+//! it feeds. No I/O here.
 //!
 //! Why by hand: the crates that speak SFTP (russh-sftp and others) are
 //! servers or clients that own the session; a proxy needs a parser that
@@ -92,41 +95,248 @@ pub enum SftpError {
     TooManyHandles,
 }
 
-/// Cuts one direction's bytes into whole packets (each with its 4-byte
-/// length prefix, ready to pass on).
-#[derive(Debug, Default)]
-pub struct Framer {
-    buf: Vec<u8>,
+/// The longest handle read ahead of a WRITE's data (filexfer-02: a handle
+/// is at most 256 bytes). A WRITE with a longer one is not streamed but
+/// held whole, like any other packet, and left to the audit to judge.
+const MAX_STREAMED_HANDLE: usize = 256;
+
+/// Past this, the buffer that held a large non-bulk packet is given back
+/// rather than kept for the next one.
+const KEEP_HEAD_CAPACITY: usize = 64 * 1024;
+
+/// A piece of one direction's stream, as [`Cutter`] cuts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cut<'a> {
+    /// A whole packet, length prefix included.
+    Whole(&'a [u8]),
+    /// The head of a bulk packet (WRITE from the client, DATA from the
+    /// target): everything up to and including its payload's length.
+    Head(&'a [u8]),
+    /// Payload bytes of the bulk packet whose head came last.
+    Body(&'a [u8]),
 }
 
-impl Framer {
-    /// Adds bytes and returns the packets now complete. After an error the
-    /// stream cannot be resynchronised: the channel must be cut.
-    pub fn push(&mut self, data: &[u8]) -> Result<Vec<Vec<u8>>, SftpError> {
-        self.buf.extend_from_slice(data);
-        let mut out = Vec::new();
-        let mut start = 0;
-        loop {
-            let rest = &self.buf[start..];
-            let Some(head) = rest.get(..4) else { break };
-            let len = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
-            if len > MAX_PACKET {
-                return Err(SftpError::TooLarge(len));
-            }
-            if len == 0 {
-                return Err(SftpError::Malformed { kind: 0, what: "empty packet" });
-            }
-            let Some(packet) = rest.get(..4 + len) else { break };
-            out.push(packet.to_vec());
-            start += 4 + len;
+/// How much of a packet's head [`Cutter`] still needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Plan {
+    /// The head must grow to this many bytes before anything can be said.
+    Need(usize),
+    /// The head is the whole packet.
+    Whole,
+    /// The head of a bulk packet whose `payload` bytes follow.
+    Bulk { payload: usize },
+}
+
+fn be32(b: &[u8]) -> usize {
+    u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize
+}
+
+/// What `head` (the first bytes of a packet) still needs, for a direction
+/// whose bulk packet type is `bulk`.
+fn plan(head: &[u8], bulk: u8) -> Result<Plan, SftpError> {
+    if head.len() < 4 {
+        return Ok(Plan::Need(4));
+    }
+    let len = be32(head);
+    if len > MAX_PACKET {
+        return Err(SftpError::TooLarge(len));
+    }
+    if len == 0 {
+        return Err(SftpError::Malformed { kind: 0, what: "empty packet" });
+    }
+    let total = 4 + len;
+    if head.len() < 5 {
+        return Ok(Plan::Need(5));
+    }
+    // The head of a bulk packet ends with the payload's length: after the
+    // id for DATA, after the id, handle and offset for WRITE.
+    let fixed = match head[4] {
+        kind if kind != bulk => None,
+        DATA => Some(13),
+        WRITE if total < 13 => None,
+        WRITE if head.len() < 13 => return Ok(Plan::Need(13)),
+        WRITE => Some(be32(&head[9..13])).filter(|h| *h <= MAX_STREAMED_HANDLE).map(|h| 25 + h),
+        _ => None,
+    };
+    if let Some(fixed) = fixed.filter(|f| *f <= total) {
+        if head.len() < fixed {
+            return Ok(Plan::Need(fixed));
         }
-        self.buf.drain(..start);
+        let payload = be32(&head[fixed - 4..fixed]);
+        if fixed + payload == total {
+            return Ok(Plan::Bulk { payload });
+        }
+        // A payload length that disagrees with the packet's: held whole,
+        // for the audit to read as it reads every other packet.
+    }
+    Ok(if head.len() < total { Plan::Need(total) } else { Plan::Whole })
+}
+
+/// Cuts one direction's bytes into packets without holding the bulk: a
+/// WRITE's or DATA's payload is passed on as it arrives, so the relay
+/// neither copies up to 256 KiB per request into a buffer nor waits for a
+/// whole request before forwarding its first byte. Every other packet is
+/// held until whole (at most [`MAX_PACKET`] bytes).
+#[derive(Debug, Default)]
+struct Cutter {
+    head: Vec<u8>,
+    /// Payload bytes of the current bulk packet still to come.
+    body_left: usize,
+}
+
+impl Cutter {
+    /// Cuts `data`, handing each piece to `f` in stream order. After an
+    /// error the stream cannot be resynchronised: the channel must be cut.
+    fn cut(
+        &mut self,
+        bulk: u8,
+        mut data: &[u8],
+        mut f: impl FnMut(Cut<'_>) -> Result<(), SftpError>,
+    ) -> Result<(), SftpError> {
+        loop {
+            if self.body_left > 0 {
+                if data.is_empty() {
+                    return Ok(());
+                }
+                let (body, rest) = data.split_at(self.body_left.min(data.len()));
+                self.body_left -= body.len();
+                data = rest;
+                f(Cut::Body(body))?;
+                continue;
+            }
+            match plan(&self.head, bulk)? {
+                Plan::Need(n) => {
+                    if data.is_empty() {
+                        return Ok(());
+                    }
+                    let (more, rest) = data.split_at((n - self.head.len()).min(data.len()));
+                    self.head.extend_from_slice(more);
+                    data = rest;
+                }
+                Plan::Whole => {
+                    f(Cut::Whole(&self.head))?;
+                    self.reset_head();
+                }
+                Plan::Bulk { payload } => {
+                    f(Cut::Head(&self.head))?;
+                    self.reset_head();
+                    self.body_left = payload;
+                }
+            }
+        }
+    }
+
+    fn reset_head(&mut self) {
+        if self.head.capacity() > KEEP_HEAD_CAPACITY {
+            self.head = Vec::new();
+        } else {
+            self.head.clear();
+        }
+    }
+
+    /// No packet is part-way through.
+    fn at_boundary(&self) -> bool {
+        self.body_left == 0 && self.head.is_empty()
+    }
+
+    /// Bytes held that do not make a packet or a head yet.
+    fn held(&self) -> usize {
+        self.head.len()
+    }
+}
+
+/// What becomes of a chunk of the client's bytes.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct FromClient {
+    /// The bytes to pass on to the target, in order.
+    pub forward: Vec<u8>,
+    /// Whole packets to send back to the client instead of requests it
+    /// may not make (each an `SSH_FXP_STATUS`).
+    pub answers: Vec<Vec<u8>>,
+}
+
+/// One SFTP channel followed in place: the client's requests decided on
+/// as they arrive, the target's answers passed back unchanged, both
+/// audited. The proxy feeds it each direction's bytes as they come.
+#[derive(Debug)]
+pub struct Tap {
+    audit: Audit,
+    client: Cutter,
+    target: Cutter,
+}
+
+impl Tap {
+    pub fn new(allow: Allow) -> Self {
+        Tap { audit: Audit::new(allow), client: Cutter::default(), target: Cutter::default() }
+    }
+
+    /// Follows the client's bytes: what goes on to the target (at most
+    /// `data.len()` bytes, copied once) and what is answered instead.
+    pub fn from_client(&mut self, data: &[u8]) -> Result<FromClient, SftpError> {
+        let mut out = FromClient { forward: Vec::with_capacity(data.len()), answers: Vec::new() };
+        let Tap { audit, client, .. } = self;
+        client.cut(WRITE, data, |cut| {
+            let verdict = match cut {
+                Cut::Whole(packet) => audit.client(packet)?,
+                Cut::Head(head) => audit.client_head(head)?,
+                Cut::Body(body) => {
+                    if audit.client_body(body) {
+                        out.forward.extend_from_slice(body);
+                    }
+                    return Ok(());
+                }
+            };
+            match verdict {
+                Verdict::Forward => out.forward.extend_from_slice(match cut {
+                    Cut::Whole(b) | Cut::Head(b) | Cut::Body(b) => b,
+                }),
+                Verdict::Answer(reply) => out.answers.push(reply),
+            }
+            Ok(())
+        })?;
         Ok(out)
     }
 
-    /// Bytes held that do not make a packet yet.
-    pub fn pending(&self) -> usize {
-        self.buf.len()
+    /// Follows the target's bytes, which all go back to the client as they
+    /// are: the target's answers are audited, never changed.
+    pub fn from_target(&mut self, data: &[u8]) -> Result<(), SftpError> {
+        let Tap { audit, target, .. } = self;
+        target.cut(DATA, data, |cut| match cut {
+            Cut::Whole(packet) => audit.server(packet),
+            Cut::Head(head) => audit.server_head(head),
+            Cut::Body(body) => {
+                audit.server_body(body);
+                Ok(())
+            }
+        })
+    }
+
+    /// The target's stream is between packets, so a packet of the
+    /// bastion's own (an answer to a refused request) may go to the client
+    /// without splitting one of the target's.
+    pub fn target_at_boundary(&self) -> bool {
+        self.target.at_boundary()
+    }
+
+    /// Bytes held per direction (client, target) that do not make a
+    /// packet or a head yet: bounded by [`MAX_PACKET`] plus the prefix.
+    pub fn held(&self) -> (usize, usize) {
+        (self.client.held(), self.target.held())
+    }
+
+    /// The file events completed since the last call.
+    pub fn take_events(&mut self) -> Vec<FileEvent> {
+        self.audit.take_events()
+    }
+
+    /// The channel ended: handles still open are reported as unclosed.
+    pub fn finish(&mut self) -> Vec<FileEvent> {
+        self.audit.finish()
+    }
+
+    /// Handles being followed (for bounds in tests and fuzzing).
+    pub fn open_handles(&self) -> usize {
+        self.audit.open_handles()
     }
 }
 
@@ -360,20 +570,45 @@ pub enum Verdict {
     Answer(Vec<u8>),
 }
 
+/// Where the payload of a streamed WRITE or DATA goes.
+#[derive(Debug, Default)]
+enum Sink {
+    /// Passed on, not part of a file being followed.
+    #[default]
+    Pass,
+    /// Not passed on: the WRITE it belongs to was refused.
+    Drop,
+    /// Part of the file behind `handle`, at `offset`.
+    File { handle: Vec<u8>, offset: u64 },
+}
+
 /// One SFTP channel's audit: feed it every client packet (before it is
 /// passed on) and every target packet (before it is passed back), then
-/// take the file events it has completed.
+/// take the file events it has completed. [`Tap`] feeds it from the bytes
+/// of a live channel; whole packets may also be given to
+/// [`Audit::client`] and [`Audit::server`].
 #[derive(Debug)]
 pub struct Audit {
     allow: Allow,
     pending: HashMap<u32, Pending>,
     handles: HashMap<Vec<u8>, Open>,
     events: Vec<FileEvent>,
+    /// Where the payload of the client's current streamed WRITE goes.
+    client_sink: Sink,
+    /// Where the payload of the target's current streamed DATA goes.
+    target_sink: Sink,
 }
 
 impl Audit {
     pub fn new(allow: Allow) -> Self {
-        Audit { allow, pending: HashMap::new(), handles: HashMap::new(), events: Vec::new() }
+        Audit {
+            allow,
+            pending: HashMap::new(),
+            handles: HashMap::new(),
+            events: Vec::new(),
+            client_sink: Sink::Pass,
+            target_sink: Sink::Pass,
+        }
     }
 
     /// The file events completed since the last call.
@@ -381,8 +616,36 @@ impl Audit {
         std::mem::take(&mut self.events)
     }
 
-    /// Decides on one packet from the client (as cut by [`Framer`]).
+    /// Decides on one whole packet from the client.
     pub fn client(&mut self, packet: &[u8]) -> Result<Verdict, SftpError> {
+        self.request(packet, false)
+    }
+
+    /// Decides on the head of a WRITE whose payload follows in pieces
+    /// through [`Audit::client_body`].
+    fn client_head(&mut self, head: &[u8]) -> Result<Verdict, SftpError> {
+        self.request(head, true)
+    }
+
+    /// A piece of the current WRITE's payload: followed, and whether it
+    /// goes on (not if the WRITE was refused).
+    fn client_body(&mut self, body: &[u8]) -> bool {
+        match &mut self.client_sink {
+            Sink::Pass => true,
+            Sink::Drop => false,
+            Sink::File { handle, offset } => {
+                if let Some(Open::File { write, .. }) = self.handles.get_mut(handle.as_slice()) {
+                    write.feed(*offset, body);
+                }
+                *offset = offset.saturating_add(body.len() as u64);
+                true
+            }
+        }
+    }
+
+    /// Decides on a request; `streamed` when `packet` is only the head of a
+    /// WRITE (up to its payload's length).
+    fn request(&mut self, packet: &[u8], streamed: bool) -> Result<Verdict, SftpError> {
         let mut r = Reader::packet(packet)?;
         let kind = r.kind;
         if kind == INIT {
@@ -392,6 +655,9 @@ impl Audit {
         if self.pending.len() >= MAX_PENDING {
             return Err(SftpError::TooManyPending);
         }
+        // A WRITE's file, offset and (when whole) data, followed once the
+        // grant allows it.
+        let mut write_to: Option<(&[u8], u64, &[u8])> = None;
         let (need, pending) = match kind {
             OPEN => {
                 let path = r.path()?;
@@ -417,10 +683,13 @@ impl Audit {
             WRITE => {
                 let handle = r.string()?;
                 let offset = r.u64()?;
-                let data = r.string()?;
-                if let Some(Open::File { write, .. }) = self.handles.get_mut(handle) {
-                    write.feed(offset, data);
-                }
+                let data = if streamed {
+                    r.u32()?;
+                    &[][..]
+                } else {
+                    r.string()?
+                };
+                write_to = Some((handle, offset, data));
                 (Need::Write, Pending::Quiet)
             }
             LSTAT | STAT | REALPATH | FSTAT => (Need::Either, Pending::Quiet),
@@ -472,9 +741,18 @@ impl Audit {
                 });
             }
             let message = format!("rampart: {missing} is not granted on this target");
+            self.client_sink = Sink::Drop;
             return Ok(Verdict::Answer(status(id, FX_PERMISSION_DENIED, &message)));
         }
         self.pending.insert(id, pending);
+        if let Some((handle, offset, data)) = write_to {
+            if let Some(Open::File { write, .. }) = self.handles.get_mut(handle) {
+                write.feed(offset, data);
+            }
+            if streamed {
+                self.client_sink = Sink::File { handle: handle.to_vec(), offset };
+            }
+        }
         Ok(Verdict::Forward)
     }
 
@@ -507,7 +785,29 @@ impl Audit {
         })
     }
 
-    /// Follows one packet from the target.
+    /// Follows the head of a DATA whose payload follows in pieces through
+    /// [`Audit::server_body`].
+    fn server_head(&mut self, head: &[u8]) -> Result<(), SftpError> {
+        let mut r = Reader::packet(head)?;
+        let id = r.u32()?;
+        self.target_sink = match self.pending.remove(&id) {
+            Some(Pending::Read { handle, offset }) => Sink::File { handle, offset },
+            _ => Sink::Pass,
+        };
+        Ok(())
+    }
+
+    /// A piece of the current DATA's payload.
+    fn server_body(&mut self, body: &[u8]) {
+        if let Sink::File { handle, offset } = &mut self.target_sink {
+            if let Some(Open::File { read, .. }) = self.handles.get_mut(handle.as_slice()) {
+                read.feed(*offset, body);
+            }
+            *offset = offset.saturating_add(body.len() as u64);
+        }
+    }
+
+    /// Follows one whole packet from the target.
     pub fn server(&mut self, packet: &[u8]) -> Result<(), SftpError> {
         let mut r = Reader::packet(packet)?;
         if r.kind == VERSION {

@@ -1,4 +1,4 @@
-//! Unit tests of the SFTP framer and audit, with packets built as OpenSSH
+//! Unit tests of the SFTP tap and audit, with packets built as OpenSSH
 //! sends them.
 
 use super::*;
@@ -60,29 +60,144 @@ fn fwd(a: &mut Audit, p: &[u8]) {
     assert_eq!(a.client(p).expect("a well-formed request"), Verdict::Forward);
 }
 
-#[test]
-fn the_framer_yields_whole_packets_however_the_bytes_arrive() {
-    let stream: Vec<u8> = [open(1, "/etc/hosts", PF_READ), read(2, b"h", 0, 10), close(3, b"h")].concat();
-    let mut whole = Framer::default();
-    let at_once = whole.push(&stream).expect("valid");
-    assert_eq!(at_once.len(), 3);
-    assert_eq!(at_once.concat(), stream);
-    let mut byte_wise = Framer::default();
-    let mut got = Vec::new();
-    for b in &stream {
-        got.extend(byte_wise.push(std::slice::from_ref(b)).expect("valid"));
+/// A transfer as OpenSSH's client and sftp-server exchange it, turn by
+/// turn (`true` for the client's bytes): an upload of `up` and a download
+/// of `down` in 255 KiB requests (the download's answers out of order),
+/// and an odd packet (a WRITE whose payload length disagrees with its
+/// packet's).
+fn transfer(up: &[u8], down: &[u8]) -> Vec<(bool, Vec<u8>)> {
+    const CHUNK: usize = 255 * 1024;
+    let mut turns = vec![
+        (true, packet(INIT, None, &[U32(3)])),
+        (false, packet(VERSION, None, &[U32(3)])),
+        (true, open(1, "/tmp/up.bin", PF_WRITE | PF_CREAT | PF_TRUNC)),
+        (false, handle(1, b"W")),
+    ];
+    let (mut writes, mut oks) = (Vec::new(), Vec::new());
+    for (i, piece) in up.chunks(CHUNK).enumerate() {
+        writes.extend(write(10 + i as u32, b"W", (i * CHUNK) as u64, piece));
+        oks.extend(ok(10 + i as u32));
     }
-    assert_eq!(got, at_once);
-    assert_eq!(byte_wise.pending(), 0);
+    turns.extend([(true, writes), (false, oks), (true, close(9, b"W")), (false, ok(9))]);
+    turns.extend([(true, open(2, "/srv/down.bin", PF_READ)), (false, handle(2, b"R"))]);
+    let pieces: Vec<&[u8]> = down.chunks(CHUNK).collect();
+    let reads: Vec<Vec<u8>> =
+        (0..pieces.len()).map(|i| read(1000 + i as u32, b"R", (i * CHUNK) as u64, CHUNK as u32)).collect();
+    // Answers in pairs swapped: the hash must still follow the offsets.
+    let mut order: Vec<usize> = (0..pieces.len()).collect();
+    for pair in order.chunks_mut(2) {
+        pair.reverse();
+    }
+    let answers: Vec<Vec<u8>> = order.into_iter().map(|i| data(1000 + i as u32, pieces[i])).collect();
+    turns.extend([(true, reads.concat()), (false, answers.concat())]);
+    // A WRITE to an unknown handle whose payload length is one short of
+    // its packet (a trailing byte): held whole, passed on, not an error.
+    let mut odd = write(4, b"?", 0, b"xyz");
+    odd.push(0);
+    let len = (odd.len() - 4) as u32;
+    odd[..4].copy_from_slice(&len.to_be_bytes());
+    turns.extend([(true, [close(3, b"R"), odd].concat()), (false, [ok(3), ok(4)].concat())]);
+    turns
+}
+
+/// Feeds a tap a transfer's turns, each cut into `cut`-byte pieces;
+/// returns the client's bytes sent, those passed on, the answers and the
+/// events.
+fn follow(allow: Allow, turns: &[(bool, Vec<u8>)], cut: usize) -> (Vec<u8>, Vec<u8>, Vec<Vec<u8>>, Vec<FileEvent>) {
+    let mut tap = Tap::new(allow);
+    let (mut sent, mut forward, mut answers) = (Vec::new(), Vec::new(), Vec::new());
+    for (from_client, bytes) in turns {
+        for piece in bytes.chunks(cut) {
+            if *from_client {
+                sent.extend_from_slice(piece);
+                let out = tap.from_client(piece).expect("a well-formed client stream");
+                forward.extend(out.forward);
+                answers.extend(out.answers);
+            } else {
+                tap.from_target(piece).expect("a well-formed target stream");
+            }
+        }
+        assert_eq!(tap.held(), (0, 0), "nothing is left part-way at the end of a turn");
+        assert!(tap.target_at_boundary());
+    }
+    (sent, forward, answers, tap.finish())
 }
 
 #[test]
-fn the_framer_refuses_oversized_and_empty_packets() {
-    let mut f = Framer::default();
+fn the_tap_passes_every_byte_and_hashes_alike_however_the_bytes_arrive() {
+    let up: Vec<u8> = (0..700_000u32).map(|i| (i * 7 + i / 300) as u8).collect();
+    let down: Vec<u8> = (0..600_000u32).map(|i| (i * 13 + 1) as u8).collect();
+    let turns = transfer(&up, &down);
+    for cut in [usize::MAX, 32 * 1024, 32 * 1024 - 3, 1000, 7] {
+        let (sent, forward, answers, events) = follow(BOTH, &turns, cut);
+        assert_eq!(forward, sent, "cut at {cut}: every request passes on unchanged");
+        assert!(answers.is_empty());
+        let summary: Vec<(String, String, u64, Option<String>)> =
+            events.iter().map(|e| (e.op.clone(), e.path.clone(), e.bytes, e.sha256.clone())).collect();
+        assert_eq!(
+            summary,
+            [
+                ("upload".into(), "/tmp/up.bin".into(), up.len() as u64, Some(sha(&up))),
+                ("download".into(), "/srv/down.bin".into(), down.len() as u64, Some(sha(&down))),
+            ],
+            "cut at {cut}"
+        );
+    }
+    // Byte by byte is the hardest cut; a small transfer keeps it quick.
+    let (sent, forward, _, events) = follow(BOTH, &transfer(b"hello up", b"hello down"), 1);
+    assert_eq!(forward, sent);
+    assert_eq!(events[0].sha256.as_deref(), Some(sha(b"hello up").as_str()));
+    assert_eq!(events[1].sha256.as_deref(), Some(sha(b"hello down").as_str()));
+}
+
+#[test]
+fn a_refused_write_is_held_back_whole_however_its_bytes_arrive() {
+    // Read-only: the WRITE (to a handle the client made up) is answered by
+    // the bastion and none of its bytes, head or payload, reach the target.
+    let stat = packet(STAT, Some(1), &[Str(b"/")]);
+    let refused = write(2, b"W", 0, &vec![b'x'; 100_000]);
+    let after = packet(STAT, Some(3), &[Str(b"/tmp")]);
+    let client = [stat.clone(), refused, after.clone()].concat();
+    for cut in [client.len(), 4096, 13, 1] {
+        let mut tap = Tap::new(Allow { read: true, write: false });
+        let (mut forward, mut answers) = (Vec::new(), Vec::new());
+        for piece in client.chunks(cut) {
+            let out = tap.from_client(piece).expect("well-formed");
+            forward.extend(out.forward);
+            answers.extend(out.answers);
+        }
+        assert_eq!(forward, [stat.clone(), after.clone()].concat(), "cut at {cut}");
+        assert_eq!(answers.len(), 1, "cut at {cut}");
+        let mut r = Reader::packet(&answers[0]).expect("a packet");
+        assert_eq!((r.kind, r.u32().expect("id"), r.u32().expect("code")), (STATUS, 2, FX_PERMISSION_DENIED));
+    }
+}
+
+#[test]
+fn the_target_is_between_packets_only_when_a_whole_answer_has_passed() {
+    let mut tap = Tap::new(BOTH);
+    let answer = data(9, &[1; 50_000]);
+    assert!(tap.target_at_boundary());
+    tap.from_target(&answer[..20]).expect("a head");
+    assert!(!tap.target_at_boundary(), "inside a DATA's head");
+    tap.from_target(&answer[20..40_000]).expect("payload");
+    assert!(!tap.target_at_boundary(), "inside a DATA's payload");
+    assert_eq!(tap.held(), (0, 0), "the payload is not held");
+    tap.from_target(&answer[40_000..]).expect("the rest");
+    assert!(tap.target_at_boundary());
+}
+
+#[test]
+fn the_tap_refuses_oversized_and_empty_packets_from_either_side() {
     let huge = ((MAX_PACKET + 1) as u32).to_be_bytes();
-    assert_eq!(f.push(&huge), Err(SftpError::TooLarge(MAX_PACKET + 1)));
-    let mut f = Framer::default();
-    assert!(matches!(f.push(&[0, 0, 0, 0]), Err(SftpError::Malformed { .. })));
+    assert_eq!(Tap::new(BOTH).from_client(&huge), Err(SftpError::TooLarge(MAX_PACKET + 1)));
+    assert_eq!(Tap::new(BOTH).from_target(&huge), Err(SftpError::TooLarge(MAX_PACKET + 1)));
+    assert!(matches!(Tap::new(BOTH).from_client(&[0, 0, 0, 0]), Err(SftpError::Malformed { .. })));
+    // A WRITE head with a truncated offset inside a packet that claims
+    // more: the head is short of its declared length, so it is held whole
+    // and judged malformed once whole.
+    let short = packet(WRITE, Some(1), &[Str(b"h"), U32(7)]);
+    assert!(matches!(Tap::new(BOTH).from_client(&short), Err(SftpError::Malformed { .. })));
 }
 
 #[test]

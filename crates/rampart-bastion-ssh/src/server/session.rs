@@ -59,36 +59,24 @@ struct Shared {
     /// cuts the session.
     cert_serial: Option<u64>,
     /// An SFTP channel's packet tap (set when the subsystem starts).
-    sftp: Mutex<Option<SftpTap>>,
+    sftp: Mutex<Option<sftp::Tap>>,
     /// A legacy scp channel's tap (set when a recognised `scp -t`/`scp -f`
     /// starts); it only looks, the bytes pass unchanged.
     scp: Mutex<Option<scp::Tap>>,
     /// Packets for the client that the bastion answers itself (refused
-    /// SFTP requests). The pump sends them, between whole packets of the
-    /// target's, so the two never interleave.
+    /// SFTP requests). The pump sends them only while the target's stream
+    /// is between packets, so the two never interleave.
     inject: mpsc::Sender<bytes::Bytes>,
 }
 
-/// Both directions of an SFTP channel, cut into packets and audited.
-#[derive(Debug)]
-struct SftpTap {
-    audit: sftp::Audit,
-    from_client: sftp::Framer,
-    from_target: sftp::Framer,
-}
-
-/// What the client's bytes on an SFTP channel come to.
+/// What the client's bytes on a file-transfer channel come to.
 struct FromClient {
-    /// Whole packets to pass on to the target.
+    /// The bytes to pass on to the target.
     forward: Vec<u8>,
     /// Answers for the client (refusals).
     answers: Vec<Vec<u8>>,
     events: Vec<FileEvent>,
 }
-
-/// The target's bytes on an SFTP channel: whole packets to pass back, and
-/// the file events they complete.
-type FromTarget = (Vec<u8>, Vec<FileEvent>);
 
 /// Which kind of session a channel asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,40 +135,31 @@ impl Shared {
         self.gate.lock().ok().and_then(|g| g.clone())
     }
 
-    /// For an SFTP channel, the client's bytes as whole packets decided on;
-    /// `None` for other channels.
+    /// For an SFTP channel, the client's bytes decided on request by
+    /// request; `None` for other channels.
     fn sftp_from_client(&self, data: &[u8]) -> Option<Result<FromClient, SftpError>> {
         let mut guard = self.sftp.lock().ok()?;
         let tap = guard.as_mut()?;
-        let run = |tap: &mut SftpTap| {
-            let mut out =
-                FromClient { forward: Vec::with_capacity(data.len()), answers: Vec::new(), events: Vec::new() };
-            for packet in tap.from_client.push(data)? {
-                match tap.audit.client(&packet)? {
-                    sftp::Verdict::Forward => out.forward.extend_from_slice(&packet),
-                    sftp::Verdict::Answer(reply) => out.answers.push(reply),
-                }
-            }
-            out.events = tap.audit.take_events();
-            Ok(out)
-        };
-        Some(run(tap))
+        Some(tap.from_client(data).map(|out| FromClient {
+            forward: out.forward,
+            answers: out.answers,
+            events: tap.take_events(),
+        }))
     }
 
-    /// For an SFTP channel, the target's bytes as whole packets to pass
-    /// back, and the file events they complete; `None` for other channels.
-    fn sftp_from_target(&self, data: &[u8]) -> Option<Result<FromTarget, SftpError>> {
+    /// For an SFTP channel, follows the target's bytes (which pass back
+    /// unchanged) and returns the file events they complete; `None` for
+    /// other channels.
+    fn sftp_from_target(&self, data: &[u8]) -> Option<Result<Vec<FileEvent>, SftpError>> {
         let mut guard = self.sftp.lock().ok()?;
         let tap = guard.as_mut()?;
-        let run = |tap: &mut SftpTap| {
-            let mut back = Vec::with_capacity(data.len());
-            for packet in tap.from_target.push(data)? {
-                tap.audit.server(&packet)?;
-                back.extend_from_slice(&packet);
-            }
-            Ok((back, tap.audit.take_events()))
-        };
-        Some(run(tap))
+        Some(tap.from_target(data).map(|()| tap.take_events()))
+    }
+
+    /// Whether a packet of the bastion's own may go to the client now: not
+    /// while the target's SFTP stream is part-way through a packet.
+    fn target_between_packets(&self) -> bool {
+        self.sftp.lock().map(|tap| tap.as_ref().is_none_or(sftp::Tap::target_at_boundary)).unwrap_or(true)
     }
 
     /// For a legacy scp channel, follows the client's bytes and returns the
@@ -216,18 +195,19 @@ impl Shared {
         }))
     }
 
-    /// For a file-transfer channel, what of the target's bytes goes back to
-    /// the client and the file events completed; `None` for other channels.
-    /// `Err` is the reason the channel is cut (logged here).
-    fn files_from_target(&self, data: bytes::Bytes) -> Option<Result<(bytes::Bytes, Vec<FileEvent>), &'static str>> {
-        if let Some(tapped) = self.sftp_from_target(&data) {
-            return Some(tapped.map(|(back, events)| (bytes::Bytes::from(back), events)).map_err(|e| {
+    /// For a file-transfer channel, follows the target's bytes (which go
+    /// back to the client unchanged) and returns the file events they
+    /// complete; `None` for other channels. `Err` is the reason the
+    /// channel is cut (logged here).
+    fn files_from_target(&self, data: &[u8]) -> Option<Result<Vec<FileEvent>, &'static str>> {
+        if let Some(tapped) = self.sftp_from_target(data) {
+            return Some(tapped.map_err(|e| {
                 tracing::warn!(error = %e, session = %self.session_id, "the target broke SFTP; cutting");
                 "sftp_protocol_error"
             }));
         }
-        let tapped = self.scp_from_target(&data)?;
-        Some(tapped.map(|events| (data, events)).map_err(|e| {
+        let tapped = self.scp_from_target(data)?;
+        Some(tapped.map_err(|e| {
             tracing::warn!(error = %e, session = %self.session_id, "the target broke scp; cutting");
             "scp_protocol_error"
         }))
@@ -378,7 +358,7 @@ impl Shared {
         if !self.started.load(Ordering::SeqCst) || self.ended.swap(true, Ordering::SeqCst) {
             return;
         }
-        let unclosed = self.sftp.lock().ok().and_then(|mut t| t.as_mut().map(|t| t.audit.finish()));
+        let unclosed = self.sftp.lock().ok().and_then(|mut t| t.as_mut().map(sftp::Tap::finish));
         if let Some(events) = unclosed {
             let _ = self.record_files(events).await;
         }
@@ -833,9 +813,10 @@ async fn pump(
     let mut exited = false;
     let mut eof_held = false;
     loop {
+        let between_packets = shared.target_between_packets();
         let msg = tokio::select! {
             msg = read.wait() => msg,
-            Some(answer) = inject.recv() => {
+            Some(answer) = inject.recv(), if between_packets => {
                 if handle.data(id, answer).await.is_err() {
                     break;
                 }
@@ -846,9 +827,9 @@ async fn pump(
         match msg {
             ChannelMsg::Data { data } => {
                 shared.bytes_out.fetch_add(data.len() as u64, Ordering::Relaxed);
-                if let Some(tapped) = shared.files_from_target(data.clone()) {
-                    let (back, events) = match tapped {
-                        Ok(done) => done,
+                if let Some(tapped) = shared.files_from_target(&data) {
+                    let events = match tapped {
+                        Ok(events) => events,
                         Err(reason) => {
                             cut = Some(reason);
                             break;
@@ -858,7 +839,7 @@ async fn pump(
                         cut = Some("audit_failed");
                         break;
                     }
-                    if !back.is_empty() && handle.data(id, back).await.is_err() {
+                    if handle.data(id, data).await.is_err() {
                         break;
                     }
                     continue;
@@ -1146,11 +1127,7 @@ impl Connection {
             return self.answer(session, channel, false);
         }
         if let (Some(allow), Ok(mut tap)) = (allow, shared.sftp.lock()) {
-            *tap = Some(SftpTap {
-                audit: sftp::Audit::new(allow),
-                from_client: sftp::Framer::default(),
-                from_target: sftp::Framer::default(),
-            });
+            *tap = Some(sftp::Tap::new(allow));
         }
         if let (Some(command), Ok(mut tap)) = (&scp_command, shared.scp.lock()) {
             *tap = Some(scp::Tap::new(command));
