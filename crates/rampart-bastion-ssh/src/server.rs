@@ -99,7 +99,8 @@ pub fn preferred() -> Preferred {
 /// the bastion ran at about half the speed of the same copy straight to the
 /// target, with every process on the machine partly idle: the client had
 /// its whole window in flight inside the relay and waited for the next
-/// adjustment. At 16 MiB it runs at 80-85 % of direct (docs/benchmarks.md).
+/// adjustment. At 16 MiB it ran at 80-85 % of direct (docs/benchmarks.md,
+/// session 8).
 /// Memory does not grow with it: russh reads one packet at a time and the
 /// relay's queues are bounded, so unread data waits in the kernel's socket
 /// buffer, which has its own limit.

@@ -301,7 +301,8 @@ mod tests {
     #[test]
     fn every_committed_seed_keeps_its_targets_invariants() {
         let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus");
-        let targets: [(&str, fn(&[u8])); 8] = [
+        type Entry = fn(&[u8]);
+        let targets: [(&str, Entry); 8] = [
             ("bastion_linetrack", super::linetrack),
             ("bastion_screen", super::screen),
             ("bastion_asciicast_reader", super::asciicast_reader),

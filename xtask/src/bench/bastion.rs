@@ -54,6 +54,33 @@ pub struct BastionArgs {
     /// client's own order, which picks ChaCha20-Poly1305 first).
     #[arg(long)]
     ciphers: Option<String>,
+    /// Give the bastion a CPU of its own, as a bastion host has: the node
+    /// on the last CPU, the OpenSSH clients and sshd (with its sftp-server)
+    /// on the others, on both paths. Without it every process shares every
+    /// CPU, so the ratio also counts the bastion's CPU against the copy.
+    #[arg(long)]
+    pin: bool,
+}
+
+/// The CPU lists for `taskset`: the bastion's and the endpoints'.
+fn cpu_split() -> Result<(String, String)> {
+    let n = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
+    if n < 2 {
+        bail!("--pin needs at least two CPUs (this machine has {n})");
+    }
+    Ok(((n - 1).to_string(), if n == 2 { "0".to_owned() } else { format!("0-{}", n - 2) }))
+}
+
+/// `program` as a command, run on `cpus` when pinning.
+fn pinned(program: &str, cpus: Option<&str>) -> Command {
+    match cpus {
+        Some(cpus) => {
+            let mut cmd = Command::new("taskset");
+            cmd.args(["-c", cpus, program]);
+            cmd
+        }
+        None => Command::new(program),
+    }
 }
 
 pub fn run(args: BastionArgs) -> Result<()> {
@@ -100,7 +127,7 @@ impl Drop for Sshd {
 }
 
 impl Sshd {
-    fn start(dir: &Path, authorized: &str, sessions: usize) -> Result<Sshd> {
+    fn start(dir: &Path, authorized: &str, sessions: usize, cpus: Option<&str>) -> Result<Sshd> {
         let login = String::from_utf8(Command::new("id").arg("-un").output()?.stdout)?.trim().to_owned();
         let host_key = keygen(&dir.join("ssh_host_ed25519_key"))?;
         std::fs::write(dir.join("authorized_keys"), format!("{authorized}\n"))?;
@@ -116,7 +143,7 @@ impl Sshd {
         );
         std::fs::write(dir.join("sshd_config"), config)?;
         let log = std::fs::File::create(dir.join("sshd.log"))?;
-        let child = Command::new(SSHD)
+        let child = pinned(SSHD, cpus)
             .args(["-D", "-e", "-f"])
             .arg(dir.join("sshd_config"))
             .stdout(Stdio::null())
@@ -177,11 +204,12 @@ fn via_bastion(
     user: &User,
     port_flag: &str,
     port: u16,
-    ciphers: Option<&str>,
+    args: &BastionArgs,
 ) -> Result<Command> {
     let step = unix_now() / 30;
     let code = rampart_auth::totp::code_at(&user.secret, step * 30)?;
-    let mut cmd = Command::new(program);
+    let ciphers = args.ciphers.as_deref();
+    let mut cmd = pinned(program, endpoint_cpus(args)?.as_deref());
     cmd.args(common(dir, &user.key, ciphers)).args([port_flag, &port.to_string()]);
     cmd.env("SSH_ASKPASS", dir.join("askpass.sh"))
         .env("SSH_ASKPASS_REQUIRE", "force")
@@ -189,6 +217,11 @@ fn via_bastion(
         .env_remove("DISPLAY")
         .stdin(Stdio::null());
     Ok(cmd)
+}
+
+/// The CPUs the OpenSSH processes run on (`None`: any).
+fn endpoint_cpus(args: &BastionArgs) -> Result<Option<String>> {
+    Ok(if args.pin { Some(cpu_split()?.1) } else { None })
 }
 
 fn checked(out: std::process::Output, what: &str) -> Result<std::process::Output> {
@@ -307,13 +340,22 @@ async fn bench(binary: &Path, args: &BastionArgs) -> Result<()> {
         std::fs::set_permissions(&askpass, std::fs::Permissions::from_mode(0o700))?;
     }
     let login_key = dir.join("target_login_key");
-    let sshd = Sshd::start(dir, &keygen(&login_key)?, args.sessions)?;
+    let endpoints = endpoint_cpus(args)?;
+    let sshd = Sshd::start(dir, &keygen(&login_key)?, args.sessions, endpoints.as_deref())?;
     let bastion_port = free_port()?;
     let options = NodeOptions {
         env: vec![("RAMPART_BASTION__LISTEN".into(), format!("127.0.0.1:{bastion_port}").into())],
         ..NodeOptions::default()
     };
     let (node, _) = Node::start_with(binary, dir, &options).await?;
+    if args.pin {
+        // Every thread the node has now; threads it starts later inherit it.
+        let bastion_cpu = cpu_split()?.0;
+        checked(
+            Command::new("taskset").args(["-a", "-p", "-c", &bastion_cpu, &node.pid().to_string()]).output()?,
+            "pinning the node",
+        )?;
+    }
     let admin = node.admin_token().await?;
     post(
         &node,
@@ -343,14 +385,14 @@ async fn bench(binary: &Path, args: &BastionArgs) -> Result<()> {
     let first = &users[0];
     let ctl = dir.join("ctl-bench");
     checked(
-        via_bastion("ssh", dir, first, "-p", bastion_port, args.ciphers.as_deref())?
+        via_bastion("ssh", dir, first, "-p", bastion_port, args)?
             .args(["-M", "-S", &ctl.display().to_string(), "-o", "ControlPersist=yes", "-f", "-N"])
             .arg(format!("{}:db@127.0.0.1", first.name))
             .output()?,
         "the bastion master connection",
     )?;
     let over_master = |program: &str| {
-        let mut cmd = Command::new(program);
+        let mut cmd = pinned(program, endpoints.as_deref());
         cmd.args(common(dir, &first.key, args.ciphers.as_deref()))
             .args(["-o", &format!("ControlPath={}", ctl.display()), "-o", "ControlMaster=no"])
             .args(["-o", &format!("User={}:db", first.name)])
@@ -358,7 +400,7 @@ async fn bench(binary: &Path, args: &BastionArgs) -> Result<()> {
         cmd
     };
     let direct = |program: &str| {
-        let mut cmd = Command::new(program);
+        let mut cmd = pinned(program, endpoints.as_deref());
         let port_flag = if program == "scp" { "-P" } else { "-p" };
         cmd.args(common(dir, &login_key, args.ciphers.as_deref()))
             .args([port_flag, &sshd.port.to_string(), "-o", &format!("User={}", sshd.login)])
@@ -421,7 +463,7 @@ async fn bench(binary: &Path, args: &BastionArgs) -> Result<()> {
     for user in &users[1..] {
         let started = Instant::now();
         let out = checked(
-            via_bastion("ssh", dir, user, "-p", bastion_port, args.ciphers.as_deref())?
+            via_bastion("ssh", dir, user, "-p", bastion_port, args)?
                 .args(["-o", "ControlMaster=no", "-o", "ControlPath=none"])
                 .arg(format!("{}:db@127.0.0.1", user.name))
                 .arg("echo ready")
@@ -477,6 +519,12 @@ async fn bench(binary: &Path, args: &BastionArgs) -> Result<()> {
     drop(sshd);
 
     println!("bastion benchmark (this machine; OpenSSH on both sides, sshd as the target)");
+    if args.pin {
+        let (bastion_cpu, endpoint_cpus) = cpu_split()?;
+        println!("pinned: the bastion node on CPU {bastion_cpu}; OpenSSH clients and sshd on CPU {endpoint_cpus}");
+    } else {
+        println!("not pinned: the bastion node, OpenSSH clients and sshd share every CPU");
+    }
     println!(
         "scp of {} MiB, MB/s, median of {runs} each way (client ciphers: {}):",
         args.mib,
