@@ -424,15 +424,32 @@ impl FileResult {
     }
 }
 
+/// What becomes of the payload being fed to a [`Stream`].
+#[derive(Debug)]
+enum Feeding {
+    /// At the next offset: hashed as it comes.
+    Take,
+    /// Ahead of a gap: held (within [`MAX_REORDER`]) and hashed once the
+    /// gap fills.
+    Ahead { offset: u64, data: Vec<u8> },
+    /// Counted only: the hash was given up, or the payload is empty.
+    Count,
+}
+
 /// The bytes of one direction of one open file, hashed in offset order.
+/// A payload (one WRITE's or one DATA's) is fed as `begin`, any number of
+/// `piece`s, `end`: every decision is taken at `begin` and at `end`, so how
+/// the payload is cut into pieces changes nothing.
 struct Stream {
     bytes: u64,
     next: u64,
     hasher: Option<digest::Context>,
-    /// Data that arrived ahead of `next`, by offset.
+    /// Payloads that arrived ahead of `next`, by offset.
     ahead: BTreeMap<u64, Vec<u8>>,
     ahead_bytes: usize,
     broken: Option<&'static str>,
+    /// The payload being fed, between `begin` and `end`.
+    feeding: Option<Feeding>,
 }
 
 impl std::fmt::Debug for Stream {
@@ -444,6 +461,7 @@ impl std::fmt::Debug for Stream {
             .field("hashing", &self.hasher.is_some())
             .field("ahead_bytes", &self.ahead_bytes)
             .field("broken", &self.broken)
+            .field("feeding", &self.feeding)
             .finish()
     }
 }
@@ -457,6 +475,7 @@ impl Stream {
             ahead: BTreeMap::new(),
             ahead_bytes: 0,
             broken: None,
+            feeding: None,
         }
     }
 
@@ -469,27 +488,59 @@ impl Stream {
         self.ahead_bytes = 0;
     }
 
+    /// A whole payload at `offset`.
     fn feed(&mut self, offset: u64, data: &[u8]) {
-        self.bytes = self.bytes.saturating_add(data.len() as u64);
-        if self.hasher.is_none() || data.is_empty() {
-            return;
-        }
-        if offset < self.next {
+        self.begin(offset, data.len());
+        self.piece(data);
+        self.end();
+    }
+
+    /// A payload of `len` bytes at `offset` starts.
+    fn begin(&mut self, offset: u64, len: usize) {
+        let feeding = if self.hasher.is_none() || len == 0 {
+            Feeding::Count
+        } else if offset < self.next {
             // A rewrite or a re-read of bytes already hashed: the hash of
             // "what was transferred" no longer describes one file.
             self.give_up("overlapping offsets");
-            return;
-        }
-        if offset > self.next {
-            if self.ahead_bytes + data.len() > MAX_REORDER || self.ahead.contains_key(&offset) {
+            Feeding::Count
+        } else if offset > self.next {
+            if self.ahead_bytes + len > MAX_REORDER || self.ahead.contains_key(&offset) {
                 self.give_up("offsets too far out of order");
-                return;
+                Feeding::Count
+            } else {
+                self.ahead_bytes += len;
+                Feeding::Ahead { offset, data: Vec::with_capacity(len) }
             }
-            self.ahead_bytes += data.len();
-            self.ahead.insert(offset, data.to_vec());
-            return;
+        } else {
+            Feeding::Take
+        };
+        self.feeding = Some(feeding);
+    }
+
+    /// Bytes of the payload begun last.
+    fn piece(&mut self, data: &[u8]) {
+        self.bytes = self.bytes.saturating_add(data.len() as u64);
+        match &mut self.feeding {
+            Some(Feeding::Take) => self.take(data),
+            Some(Feeding::Ahead { data: held, .. }) => held.extend_from_slice(data),
+            Some(Feeding::Count) | None => {}
         }
-        self.take(data);
+    }
+
+    /// The payload begun last is complete.
+    fn end(&mut self) {
+        match self.feeding.take() {
+            Some(Feeding::Take) => self.drain(),
+            Some(Feeding::Ahead { offset, data }) => {
+                self.ahead.insert(offset, data);
+            }
+            Some(Feeding::Count) | None => {}
+        }
+    }
+
+    /// Hashes the payloads held ahead that the stream has now reached.
+    fn drain(&mut self) {
         while let Some(entry) = self.ahead.first_entry() {
             if *entry.key() > self.next {
                 break;
@@ -512,7 +563,7 @@ impl Stream {
     }
 
     fn finish(self) -> (u64, Option<String>, Option<&'static str>) {
-        if !self.ahead.is_empty() {
+        if !self.ahead.is_empty() || matches!(self.feeding, Some(Feeding::Ahead { .. })) {
             return (self.bytes, None, Some("a gap in the offsets"));
         }
         match self.hasher {
@@ -578,8 +629,8 @@ enum Sink {
     Pass,
     /// Not passed on: the WRITE it belongs to was refused.
     Drop,
-    /// Part of the file behind `handle`, at `offset`.
-    File { handle: Vec<u8>, offset: u64 },
+    /// Part of the file behind `handle`; `left` bytes of it still to come.
+    File { handle: Vec<u8>, left: usize },
 }
 
 /// One SFTP channel's audit: feed it every client packet (before it is
@@ -633,11 +684,14 @@ impl Audit {
         match &mut self.client_sink {
             Sink::Pass => true,
             Sink::Drop => false,
-            Sink::File { handle, offset } => {
+            Sink::File { handle, left } => {
+                *left = left.saturating_sub(body.len());
                 if let Some(Open::File { write, .. }) = self.handles.get_mut(handle.as_slice()) {
-                    write.feed(*offset, body);
+                    write.piece(body);
+                    if *left == 0 {
+                        write.end();
+                    }
                 }
-                *offset = offset.saturating_add(body.len() as u64);
                 true
             }
         }
@@ -655,9 +709,9 @@ impl Audit {
         if self.pending.len() >= MAX_PENDING {
             return Err(SftpError::TooManyPending);
         }
-        // A WRITE's file, offset and (when whole) data, followed once the
-        // grant allows it.
-        let mut write_to: Option<(&[u8], u64, &[u8])> = None;
+        // A WRITE's file, offset, payload length and (when whole) payload,
+        // followed once the grant allows it.
+        let mut write_to: Option<(&[u8], u64, usize, &[u8])> = None;
         let (need, pending) = match kind {
             OPEN => {
                 let path = r.path()?;
@@ -683,13 +737,13 @@ impl Audit {
             WRITE => {
                 let handle = r.string()?;
                 let offset = r.u64()?;
-                let data = if streamed {
-                    r.u32()?;
-                    &[][..]
+                let (len, data) = if streamed {
+                    (r.u32()? as usize, &[][..])
                 } else {
-                    r.string()?
+                    let data = r.string()?;
+                    (data.len(), data)
                 };
-                write_to = Some((handle, offset, data));
+                write_to = Some((handle, offset, len, data));
                 (Need::Write, Pending::Quiet)
             }
             LSTAT | STAT | REALPATH | FSTAT => (Need::Either, Pending::Quiet),
@@ -745,12 +799,19 @@ impl Audit {
             return Ok(Verdict::Answer(status(id, FX_PERMISSION_DENIED, &message)));
         }
         self.pending.insert(id, pending);
-        if let Some((handle, offset, data)) = write_to {
-            if let Some(Open::File { write, .. }) = self.handles.get_mut(handle) {
-                write.feed(offset, data);
-            }
-            if streamed {
-                self.client_sink = Sink::File { handle: handle.to_vec(), offset };
+        if let Some((handle, offset, len, data)) = write_to {
+            let file = self.handles.get_mut(handle);
+            if !streamed {
+                if let Some(Open::File { write, .. }) = file {
+                    write.feed(offset, data);
+                }
+            } else if len == 0 {
+                self.client_sink = Sink::Pass;
+            } else {
+                if let Some(Open::File { write, .. }) = file {
+                    write.begin(offset, len);
+                }
+                self.client_sink = Sink::File { handle: handle.to_vec(), left: len };
             }
         }
         Ok(Verdict::Forward)
@@ -790,8 +851,14 @@ impl Audit {
     fn server_head(&mut self, head: &[u8]) -> Result<(), SftpError> {
         let mut r = Reader::packet(head)?;
         let id = r.u32()?;
+        let len = r.u32()? as usize;
         self.target_sink = match self.pending.remove(&id) {
-            Some(Pending::Read { handle, offset }) => Sink::File { handle, offset },
+            Some(Pending::Read { handle, offset }) if len > 0 => {
+                if let Some(Open::File { read, .. }) = self.handles.get_mut(&handle) {
+                    read.begin(offset, len);
+                }
+                Sink::File { handle, left: len }
+            }
             _ => Sink::Pass,
         };
         Ok(())
@@ -799,11 +866,14 @@ impl Audit {
 
     /// A piece of the current DATA's payload.
     fn server_body(&mut self, body: &[u8]) {
-        if let Sink::File { handle, offset } = &mut self.target_sink {
+        if let Sink::File { handle, left } = &mut self.target_sink {
+            *left = left.saturating_sub(body.len());
             if let Some(Open::File { read, .. }) = self.handles.get_mut(handle.as_slice()) {
-                read.feed(*offset, body);
+                read.piece(body);
+                if *left == 0 {
+                    read.end();
+                }
             }
-            *offset = offset.saturating_add(body.len() as u64);
         }
     }
 
