@@ -127,6 +127,20 @@ pub fn recording_roundtrip(data: &[u8]) {
     assert_eq!(replayed, String::from_utf8_lossy(&output), "UTF-8 carry-over loses nothing");
 }
 
+/// The records of a two-sided input (`[side, len, len bytes]`, side bit 0
+/// choosing the client (0) or the target (1); a short last record takes
+/// what is left): for each, whether it is the client's, and its bytes
+/// whole or one byte at a time.
+fn two_sided(mut rest: &[u8], bytewise: bool) -> Vec<(bool, Vec<&[u8]>)> {
+    let mut out = Vec::new();
+    while let [side, len, tail @ ..] = rest {
+        let (piece, next) = tail.split_at(usize::from(*len).min(tail.len()));
+        rest = next;
+        out.push((side & 1 == 0, if bytewise { piece.chunks(1).collect() } else { vec![piece] }));
+    }
+    out
+}
+
 /// Feeds the SFTP tap both directions of a channel. The first byte picks
 /// the grant (bit 0 read, bit 1 write); then records of `[side, len, len
 /// bytes]` follow, side bit 0 choosing the client (0) or the target (1),
@@ -142,14 +156,9 @@ pub fn sftp(data: &[u8]) {
         let mut tap = sftp::Tap::new(allow);
         let (mut forward, mut answers, mut events) = (Vec::new(), Vec::new(), Vec::new());
         let mut fed = 0;
-        let mut rest = records;
-        while let [side, len, tail @ ..] = rest {
-            let n = usize::from(*len).min(tail.len());
-            let (piece, next) = tail.split_at(n);
-            rest = next;
-            let pieces: Vec<&[u8]> = if bytewise { piece.chunks(1).collect() } else { vec![piece] };
+        for (from_client, pieces) in two_sided(records, bytewise) {
             for p in pieces {
-                if side & 1 == 0 {
+                if from_client {
                     fed += p.len();
                     match tap.from_client(p) {
                         Ok(out) => {
@@ -201,14 +210,9 @@ pub fn scp(data: &[u8]) {
     let run = |bytewise: bool| {
         let mut tap = scp::Tap::new(&command);
         let mut events = Vec::new();
-        let mut rest = records;
-        while let [side, len, tail @ ..] = rest {
-            let n = usize::from(*len).min(tail.len());
-            let (piece, next) = tail.split_at(n);
-            rest = next;
-            let pieces: Vec<&[u8]> = if bytewise { piece.chunks(1).collect() } else { vec![piece] };
+        for (from_client, pieces) in two_sided(records, bytewise) {
             for p in pieces {
-                let fed = if side & 1 == 0 { tap.from_client(p) } else { tap.from_target(p) };
+                let fed = if from_client { tap.from_client(p) } else { tap.from_target(p) };
                 if let Err(e) = fed {
                     return (events, Some(e));
                 }

@@ -813,15 +813,20 @@ async fn pump(
     let mut exited = false;
     let mut eof_held = false;
     loop {
+        // The bastion's own answers go out only between the target's
+        // packets, and then first: during a download the target's stream is
+        // part-way through a 255 KiB DATA most of the time, so every
+        // boundary drains all that wait.
         let between_packets = shared.target_between_packets();
         let msg = tokio::select! {
-            msg = read.wait() => msg,
+            biased;
             Some(answer) = inject.recv(), if between_packets => {
                 if handle.data(id, answer).await.is_err() {
                     break;
                 }
                 continue;
             }
+            msg = read.wait() => msg,
         };
         let Some(msg) = msg else { break };
         match msg {
