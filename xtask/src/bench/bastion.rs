@@ -226,6 +226,23 @@ fn endpoint_cpus(args: &BastionArgs) -> Result<Option<String>> {
     Ok(if args.pin { Some(cpu_split()?.1) } else { None })
 }
 
+/// Prints the medians and 90th percentiles of a login measure through the
+/// bastion and direct, and the overhead against the 30 ms target.
+fn print_overhead(what: &str, mut through: Vec<Duration>, mut straight: Vec<Duration>) {
+    through.sort();
+    straight.sort();
+    let (mt, ms_) = (median(through.clone()), median(straight.clone()));
+    println!("{what}, {} each:", through.len());
+    println!(
+        "  bastion median {:.1} ms (p90 {:.1}), direct median {:.1} ms (p90 {:.1}); overhead {:.1} ms (target <= 30 ms)",
+        ms(mt),
+        ms(percentile(&through, 90.0)),
+        ms(ms_),
+        ms(percentile(&straight, 90.0)),
+        ms(mt) - ms(ms_)
+    );
+}
+
 /// Starts `cmd` (an `ssh -tt` to a shell) and returns the time until the
 /// shell's prompt (output ending in `# ` or `$ `, after any escape
 /// sequences) appears; then leaves the shell.
@@ -605,30 +622,8 @@ async fn bench(binary: &Path, args: &BastionArgs) -> Result<()> {
         node_cpu,
         relayed / 1024.0 / 1024.0
     );
-    through.sort();
-    straight.sort();
-    let (mt, ms_) = (median(through.clone()), median(straight.clone()));
-    println!("fresh connection to first output ('echo ready'), {} each:", through.len());
-    println!(
-        "  bastion median {:.1} ms (p90 {:.1}), direct median {:.1} ms (p90 {:.1}); overhead {:.1} ms (target <= 30 ms)",
-        ms(mt),
-        ms(percentile(&through, 90.0)),
-        ms(ms_),
-        ms(percentile(&straight, 90.0)),
-        ms(mt) - ms(ms_)
-    );
-    shell_through.sort();
-    shell_straight.sort();
-    let (st, ss) = (median(shell_through.clone()), median(shell_straight.clone()));
-    println!("fresh connection to an interactive shell's prompt ('ssh -tt'), {} each:", shell_through.len());
-    println!(
-        "  bastion median {:.1} ms (p90 {:.1}), direct median {:.1} ms (p90 {:.1}); overhead {:.1} ms (target <= 30 ms)",
-        ms(st),
-        ms(percentile(&shell_through, 90.0)),
-        ms(ss),
-        ms(percentile(&shell_straight, 90.0)),
-        ms(st) - ms(ss)
-    );
+    print_overhead("fresh connection to first output ('echo ready')", through, straight);
+    print_overhead("fresh connection to an interactive shell's prompt ('ssh -tt')", shell_through, shell_straight);
     println!(
         "idle sessions: {live} live of {} asked; bastion RSS {:.0} MB before, {:.0} MB with them \
          ({:.2} MB per session; target: {} sessions in <= 500 MB)",
