@@ -276,21 +276,20 @@ impl Tap {
         let mut out = FromClient { forward: Vec::with_capacity(data.len()), answers: Vec::new() };
         let Tap { audit, client, .. } = self;
         client.cut(WRITE, data, |cut| {
-            let verdict = match cut {
-                Cut::Whole(packet) => audit.client(packet)?,
-                Cut::Head(head) => audit.client_head(head)?,
+            match cut {
                 Cut::Body(body) => {
                     if audit.client_body(body) {
                         out.forward.extend_from_slice(body);
                     }
-                    return Ok(());
                 }
-            };
-            match verdict {
-                Verdict::Forward => out.forward.extend_from_slice(match cut {
-                    Cut::Whole(b) | Cut::Head(b) | Cut::Body(b) => b,
-                }),
-                Verdict::Answer(reply) => out.answers.push(reply),
+                Cut::Whole(packet) | Cut::Head(packet) => {
+                    let verdict =
+                        if let Cut::Whole(_) = cut { audit.client(packet)? } else { audit.client_head(packet)? };
+                    match verdict {
+                        Verdict::Forward => out.forward.extend_from_slice(packet),
+                        Verdict::Answer(reply) => out.answers.push(reply),
+                    }
+                }
             }
             Ok(())
         })?;
@@ -621,6 +620,37 @@ pub enum Verdict {
     Answer(Vec<u8>),
 }
 
+/// Which of an open file's two streams a payload belongs to.
+#[derive(Debug, Clone, Copy)]
+enum Direction {
+    /// DATA from the target (a download).
+    Read,
+    /// WRITE from the client (an upload).
+    Write,
+}
+
+/// The `direction` stream of the file open under `handle`, if one is.
+fn stream<'a>(handles: &'a mut HashMap<Vec<u8>, Open>, handle: &[u8], direction: Direction) -> Option<&'a mut Stream> {
+    match (handles.get_mut(handle)?, direction) {
+        (Open::File { read, .. }, Direction::Read) => Some(read),
+        (Open::File { write, .. }, Direction::Write) => Some(write),
+        (Open::Dir { .. }, _) => None,
+    }
+}
+
+/// A piece of a streamed payload: fed to the file `sink` names, whose
+/// stream ends the payload with its last byte.
+fn sink_piece(sink: &mut Sink, handles: &mut HashMap<Vec<u8>, Open>, direction: Direction, body: &[u8]) {
+    let Sink::File { handle, left } = sink else { return };
+    *left = left.saturating_sub(body.len());
+    if let Some(stream) = stream(handles, handle, direction) {
+        stream.piece(body);
+        if *left == 0 {
+            stream.end();
+        }
+    }
+}
+
 /// Where the payload of a streamed WRITE or DATA goes.
 #[derive(Debug, Default)]
 enum Sink {
@@ -681,20 +711,8 @@ impl Audit {
     /// A piece of the current WRITE's payload: followed, and whether it
     /// goes on (not if the WRITE was refused).
     fn client_body(&mut self, body: &[u8]) -> bool {
-        match &mut self.client_sink {
-            Sink::Pass => true,
-            Sink::Drop => false,
-            Sink::File { handle, left } => {
-                *left = left.saturating_sub(body.len());
-                if let Some(Open::File { write, .. }) = self.handles.get_mut(handle.as_slice()) {
-                    write.piece(body);
-                    if *left == 0 {
-                        write.end();
-                    }
-                }
-                true
-            }
-        }
+        sink_piece(&mut self.client_sink, &mut self.handles, Direction::Write, body);
+        !matches!(self.client_sink, Sink::Drop)
     }
 
     /// Decides on a request; `streamed` when `packet` is only the head of a
@@ -800,15 +818,15 @@ impl Audit {
         }
         self.pending.insert(id, pending);
         if let Some((handle, offset, len, data)) = write_to {
-            let file = self.handles.get_mut(handle);
+            let file = stream(&mut self.handles, handle, Direction::Write);
             if !streamed {
-                if let Some(Open::File { write, .. }) = file {
+                if let Some(write) = file {
                     write.feed(offset, data);
                 }
             } else if len == 0 {
                 self.client_sink = Sink::Pass;
             } else {
-                if let Some(Open::File { write, .. }) = file {
+                if let Some(write) = file {
                     write.begin(offset, len);
                 }
                 self.client_sink = Sink::File { handle: handle.to_vec(), left: len };
@@ -854,7 +872,7 @@ impl Audit {
         let len = r.u32()? as usize;
         self.target_sink = match self.pending.remove(&id) {
             Some(Pending::Read { handle, offset }) if len > 0 => {
-                if let Some(Open::File { read, .. }) = self.handles.get_mut(&handle) {
+                if let Some(read) = stream(&mut self.handles, &handle, Direction::Read) {
                     read.begin(offset, len);
                 }
                 Sink::File { handle, left: len }
@@ -866,15 +884,7 @@ impl Audit {
 
     /// A piece of the current DATA's payload.
     fn server_body(&mut self, body: &[u8]) {
-        if let Sink::File { handle, left } = &mut self.target_sink {
-            *left = left.saturating_sub(body.len());
-            if let Some(Open::File { read, .. }) = self.handles.get_mut(handle.as_slice()) {
-                read.piece(body);
-                if *left == 0 {
-                    read.end();
-                }
-            }
-        }
+        sink_piece(&mut self.target_sink, &mut self.handles, Direction::Read, body);
     }
 
     /// Follows one whole packet from the target.
@@ -897,7 +907,7 @@ impl Audit {
             }
             (DATA, Pending::Read { handle, offset }) => {
                 let data = r.string()?;
-                if let Some(Open::File { read, .. }) = self.handles.get_mut(&handle) {
+                if let Some(read) = stream(&mut self.handles, &handle, Direction::Read) {
                     read.feed(offset, data);
                 }
             }
