@@ -133,6 +133,9 @@ pub async fn build(config: Config) -> Result<(Router, AppState, DataDir, Vec<Rou
             .await
             .context("opening the embedded database")?,
     };
+    crate::tls::share_ca(&store, &root, &data_dir.tls(), &config.server.names)
+        .await
+        .context("sharing the deployment's certificate authority")?;
     let origin = match &config.ledger.origin {
         Some(o) => o.clone(),
         None => default_origin(&root),

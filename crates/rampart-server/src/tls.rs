@@ -7,6 +7,12 @@
 //! server certificate is re-issued under the same CA key, so clients that
 //! trust `ca.pem` keep working. The same CA issues log sources' client
 //! certificates for mutual TLS on the syslog listener (`ingest::certs`).
+//!
+//! The CA is the deployment's, not the node's ([`share_ca`]): the first node
+//! to start on a database stores its CA there, the key sealed with the root
+//! secret the nodes share, and every other node adopts it, so each node's
+//! server certificate and every source certificate issued through any node
+//! chain to one `ca.pem`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -90,6 +96,77 @@ pub fn ensure(paths: &TlsPaths, names: &[String]) -> Result<()> {
     fs::write(&paths.cert, cert.pem())?;
     fs::write(&paths.names, wanted)?;
     Ok(())
+}
+
+/// What the CA key's seal is bound to (with its own derived key).
+const CA_SEAL_LABEL: &str = "rampart/tls-ca/v1";
+const CA_SEAL_AAD: &[u8] = b"tls-ca-key";
+
+/// Makes this node's CA the deployment's (see the module documentation).
+/// With no CA in the database yet, stores this node's (unless another node
+/// stores one at the same moment: then that one is adopted). With a
+/// different one there, writes it to `tls/` and re-issues the server
+/// certificate for `names` under it. Returns whether the local CA was
+/// replaced.
+pub async fn share_ca(
+    store: &rampart_store::Store,
+    root: &rampart_core::secret::RootSecret,
+    paths: &TlsPaths,
+    names: &[String],
+) -> Result<bool> {
+    let sealer = root.sealer(CA_SEAL_LABEL);
+    let local = fs::read_to_string(&paths.ca_cert).with_context(|| format!("reading {}", paths.ca_cert.display()))?;
+    let stored = match store.tls_ca().await.context("reading the deployment's CA")? {
+        Some(row) => row,
+        None => {
+            rampart_core::secret::check_private(&paths.ca_key)?;
+            let key = zeroize::Zeroizing::new(fs::read(&paths.ca_key)?);
+            let row = rampart_store::TlsCaRow {
+                cert_pem: local.clone(),
+                key_sealed: sealer.seal(CA_SEAL_AAD, &key).context("sealing the CA key")?,
+                created_at: rampart_core::time::now_ms(),
+            };
+            if store.insert_tls_ca(&row).await.context("storing the deployment's CA")? {
+                tracing::info!("stored this node's CA as the deployment's");
+                return Ok(false);
+            }
+            store.tls_ca().await?.context("the CA another node stored vanished")?
+        }
+    };
+    if stored.cert_pem == local {
+        return Ok(false);
+    }
+    let key_pem = sealer.open(CA_SEAL_AAD, &stored.key_sealed).context(
+        "unsealing the deployment's CA key: every node of a deployment needs its root secret \
+         (copy DIR/secrets/ from a running node)",
+    )?;
+    let key_pem = std::str::from_utf8(&key_pem).context("the deployment's CA key is not PEM")?;
+    let key = KeyPair::from_pem(key_pem).context("reading the deployment's CA key")?;
+    let ca_der = rustls_pemfile::certs(&mut stored.cert_pem.as_bytes())
+        .next()
+        .context("the deployment's CA holds no certificate")??;
+    if spki_of(&ca_der)? != key.public_key_der() {
+        bail!("the deployment's CA certificate and its sealed key do not belong together");
+    }
+    tracing::warn!(
+        replaced = %crate::ingest::certs::fingerprint(
+            &rustls_pemfile::certs(&mut local.as_bytes()).next().context("the local CA holds no certificate")??
+        ),
+        adopted = %crate::ingest::certs::fingerprint(&ca_der),
+        "this node's CA differs from the deployment's: adopting the deployment's and re-issuing the server certificate"
+    );
+    write_private(&paths.ca_key, key_pem.as_bytes())?;
+    fs::write(&paths.ca_cert, &stored.cert_pem)?;
+    let _ = fs::remove_file(&paths.names);
+    ensure(paths, names)?;
+    Ok(true)
+}
+
+/// The DER SubjectPublicKeyInfo of a certificate.
+pub fn spki_of(cert_der: &[u8]) -> Result<Vec<u8>> {
+    use x509_cert::der::{Decode, Encode};
+    let cert = x509_cert::Certificate::from_der(cert_der).context("parsing a certificate")?;
+    cert.tbs_certificate.subject_public_key_info.to_der().context("encoding a public key")
 }
 
 /// The CA as an issuer: its certificate rebuilt from the stored key (same

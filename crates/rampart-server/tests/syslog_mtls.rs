@@ -44,10 +44,17 @@ async fn post(server: &TestServer, admin: &Session, path: &str, body: Value) -> 
     (status, resp.json().await.unwrap_or(Value::Null))
 }
 
-/// A certificate and key (PEM) issued to `source` through the API.
+/// A key made here and a certificate for it issued to `source` through
+/// the API from its signing request; the answer with the key added as
+/// `key` (the server never sees it).
 async fn issue(server: &TestServer, admin: &Session, source: &str) -> Value {
-    let (status, issued) = post(server, admin, &format!("/api/v1/sources/{source}/certs"), json!({"days": 30})).await;
+    let key = rcgen::KeyPair::generate().unwrap();
+    let csr = rcgen::CertificateParams::default().serialize_request(&key).unwrap().pem().unwrap();
+    let (status, mut issued) =
+        post(server, admin, &format!("/api/v1/sources/{source}/certs"), json!({"days": 30, "csr": csr})).await;
     assert_eq!(status, StatusCode::CREATED, "{issued}");
+    assert!(issued.get("key").is_none(), "no key comes back: {issued}");
+    issued["key"] = json!(key.serialize_pem());
     issued
 }
 
@@ -204,14 +211,186 @@ async fn a_client_certificate_names_the_source_and_revoked_or_foreign_ones_are_r
         assert_eq!(items[0]["attrs"]["serial"], json!(serial));
     }
     // Bad input changes nothing.
-    let (status, _) = post(&server, &admin, "/api/v1/sources/fw-edge/certs", json!({"days": 0})).await;
+    let key = rcgen::KeyPair::generate().unwrap();
+    let csr = rcgen::CertificateParams::default().serialize_request(&key).unwrap().pem().unwrap();
+    let (status, _) = post(&server, &admin, "/api/v1/sources/fw-edge/certs", json!({"days": 0, "csr": csr})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    let (status, _) = post(&server, &admin, "/api/v1/sources/nope/certs", json!({})).await;
+    let (status, _) = post(&server, &admin, "/api/v1/sources/nope/certs", json!({"csr": csr})).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = post(&server, &admin, "/api/v1/sources/fw-edge/certs/00ff/revoke", json!({})).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let certs: Value = server.get_json("/api/v1/sources/fw-edge/certs", &admin.token).await;
     assert_eq!(certs["items"].as_array().unwrap().len(), 1);
+    server.stop().await;
+}
+
+/// Sends `msg` over mutual TLS with `client` until the node accepts it
+/// (a node learns of another node's certificates within a second).
+async fn send_until_accepted(server: &TestServer, client: &tokio_rustls::TlsConnector, msg: &str) {
+    let started = Instant::now();
+    loop {
+        if let Ok(mut tls) = send(server, client, &[line("h", &now_rfc3339(), msg)]).await
+            && !ended_by_server(&mut tls).await
+        {
+            return;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "the certificate was never accepted");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_nodes_of_a_deployment_share_one_ca_and_each_accepts_what_another_issued() {
+    let required = |c: &mut rampart_core::config::Config| c.ingest.tls_client_auth = ClientAuth::Required;
+    let Some(first) = TestServer::start_postgres_with(required).await else { return };
+    let second = first.join(required).await;
+    assert_eq!(first.ca_pem, second.ca_pem, "the second node adopted the deployment's CA");
+    // A client that trusts the one ca.pem reaches either node: the second
+    // node's server certificate was re-issued under it.
+    let health = first.client.get(format!("{}/healthz", second.url)).send().await.unwrap();
+    assert!(health.status().is_success(), "{health:?}");
+
+    // Issued through the first node, accepted by the second's listener.
+    let admin = first.admin_session().await;
+    let (status, _) = post(&first, &admin, "/api/v1/sources", json!({"name": "edge-7", "type": "server"})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let issued = issue(&first, &admin, "edge-7").await;
+    let client =
+        connector(&first.ca_pem, Some((issued["certificate"].as_str().unwrap(), issued["key"].as_str().unwrap())));
+    let tag = nonce();
+    send_until_accepted(&second, &client, &format!("{tag} via second")).await;
+    // The first node's session token works on the second: sessions are rows.
+    let events = found(&second, &admin, &format!("{tag} via second"), 1).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["attrs"]["source"]["name"], "edge-7");
+
+    // Revoked through the second node: the first refuses it too.
+    let serial = issued["serial"].as_str().unwrap();
+    let path = format!("/api/v1/sources/edge-7/certs/{serial}/revoke");
+    assert_eq!(post(&second, &admin, &path, json!({})).await.0, StatusCode::OK);
+    let started = Instant::now();
+    loop {
+        let refused = match send(&first, &client, &[line("h", &now_rfc3339(), &format!("{tag} after revoke"))]).await {
+            Ok(mut tls) => ended_by_server(&mut tls).await,
+            Err(_) => true,
+        };
+        if refused {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "the first node still accepts a revoked certificate");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // A node without the deployment's root secret cannot unseal the CA and
+    // does not start.
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = rampart_testkit::test_config(dir.path());
+    config.database.url = first.database_url().map(str::to_owned);
+    let err = rampart_server::start(config).await.expect_err("a stranger's node does not start");
+    assert!(format!("{err:#}").contains("root secret"), "the error says why: {err:#}");
+
+    second.stop().await;
+    first.stop().await;
+}
+
+/// A PEM block's body flipped in its last byte (a signature's).
+fn tampered(pem: &str) -> String {
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let mut der = data_encoding::BASE64.decode(body.as_bytes()).unwrap();
+    *der.last_mut().unwrap() ^= 1;
+    let b64 = data_encoding::BASE64.encode(&der);
+    let lines: Vec<&str> = b64.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap()).collect();
+    format!("-----BEGIN CERTIFICATE REQUEST-----\n{}\n-----END CERTIFICATE REQUEST-----\n", lines.join("\n"))
+}
+
+/// `openssl req` making a key of `newkey` and its request in `dir`; the
+/// request's PEM, or `None` where openssl is missing.
+fn openssl_csr(dir: &std::path::Path, name: &str, newkey: &[&str]) -> Option<String> {
+    let (key, req) = (dir.join(format!("{name}-key.pem")), dir.join(format!("{name}.csr")));
+    let out = Command::new("openssl")
+        .args(["req", "-new", "-nodes", "-subj", &format!("/CN={name}"), "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&req)
+        .args(newkey)
+        .output()
+        .ok()?;
+    assert!(out.status.success(), "openssl req {newkey:?}: {}", String::from_utf8_lossy(&out.stderr));
+    Some(std::fs::read_to_string(req).unwrap())
+}
+
+/// The public key (PEM) in a certificate or request, as openssl prints it.
+fn openssl_pubkey(kind: &str, pem: &str, dir: &std::path::Path) -> String {
+    let file = dir.join(format!("pub-{}", nonce()));
+    std::fs::write(&file, pem).unwrap();
+    let out = Command::new("openssl").args([kind, "-noout", "-pubkey", "-in"]).arg(&file).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn certificates_are_issued_only_for_the_key_of_a_request_whose_signature_verifies() {
+    let server = TestServer::start().await;
+    let admin = server.admin_session().await;
+    let (status, _) = post(&server, &admin, "/api/v1/sources", json!({"name": "edge-42", "type": "server"})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let path = "/api/v1/sources/edge-42/certs";
+
+    // rcgen's request: the certificate holds that very key, and the audit
+    // event names the key by its hash.
+    let key = rcgen::KeyPair::generate().unwrap();
+    let csr = rcgen::CertificateParams::default().serialize_request(&key).unwrap().pem().unwrap();
+    let (status, issued) = post(&server, &admin, path, json!({"csr": csr})).await;
+    assert_eq!(status, StatusCode::CREATED, "{issued}");
+    let der = rustls_pemfile::certs(&mut issued["certificate"].as_str().unwrap().as_bytes()).next().unwrap().unwrap();
+    assert_eq!(rampart_server::tls::spki_of(&der).unwrap(), key.public_key_der(), "the request's key is certified");
+    let key_hash = rampart_core::secret::hex(
+        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &key.public_key_der()).as_ref(),
+    );
+    assert_eq!(issued["public_key_sha256"], json!(key_hash));
+    let audit: Value = server.get_json("/api/v1/audit/events?kind=source.cert.issued", &admin.token).await;
+    assert_eq!(audit["items"][0]["attrs"]["public_key_sha256"], json!(key_hash), "{audit}");
+
+    // Malformed, hostile and unsupported requests: a clear 422, nothing issued.
+    let huge = format!("{csr}{}", "A".repeat(17 * 1024));
+    let mut refused: Vec<(&str, Value, &str)> = vec![
+        ("no request", json!({"days": 30}), "csr"),
+        ("not PEM", json!({"csr": "hello"}), "does not parse"),
+        ("a certificate, not a request", json!({"csr": issued["certificate"]}), "does not parse"),
+        ("tampered signature", json!({"csr": tampered(&csr)}), "does not verify"),
+        ("oversized", json!({"csr": huge}), "over 16384 bytes"),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let weak = openssl_csr(dir.path(), "weak", &["-newkey", "rsa:1024"]);
+    if let Some(weak) = &weak {
+        refused.push(("RSA 1024", json!({"csr": weak}), "2048 to 8192 bits"));
+    }
+    for (what, body, says) in refused {
+        let (status, problem) = post(&server, &admin, path, body).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{what}: {problem}");
+        assert!(problem.to_string().contains(says), "{what}: the problem says why ({says}): {problem}");
+    }
+    let certs: Value = server.get_json(path, &admin.token).await;
+    assert_eq!(certs["items"].as_array().unwrap().len(), 1, "only the good request was issued: {certs}");
+
+    // Requests made by openssl on the sender, for each supported kind of key.
+    if weak.is_some() || !skip_without("openssl", "apt-get install openssl") {
+        for (name, newkey) in [
+            ("rsa2048", vec!["-newkey", "rsa:2048"]),
+            ("p384", vec!["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-384"]),
+            ("p256sha384", vec!["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-sha384"]),
+            ("ed25519", vec!["-newkey", "ed25519"]),
+        ] {
+            let csr = openssl_csr(dir.path(), name, &newkey).unwrap();
+            let (status, issued) = post(&server, &admin, path, json!({"csr": csr})).await;
+            assert_eq!(status, StatusCode::CREATED, "{name}: {issued}");
+            assert_eq!(
+                openssl_pubkey("x509", issued["certificate"].as_str().unwrap(), dir.path()),
+                openssl_pubkey("req", &csr, dir.path()),
+                "{name}: the certificate holds the request's key"
+            );
+        }
+    }
     server.stop().await;
 }
 
@@ -264,16 +443,20 @@ async fn openssl_s_client_is_refused_without_a_valid_certificate_and_accepted_wi
     let admin = server.admin_session().await;
     let (status, _) = post(&server, &admin, "/api/v1/sources", json!({"name": "db-cert", "type": "database"})).await;
     assert_eq!(status, StatusCode::CREATED);
-    let issued = issue(&server, &admin, "db-cert").await;
     let dir = tempfile::tempdir().unwrap();
     let file = |name: &str, text: &str| {
         let p = dir.path().join(name);
         std::fs::write(&p, text).unwrap();
         p.display().to_string()
     };
+    // The sender makes its key and request with openssl; only the request
+    // goes to Rampart.
+    let csr = openssl_csr(dir.path(), "db-cert", &["-newkey", "rsa:2048"]).expect("openssl req");
+    let (status, issued) = post(&server, &admin, "/api/v1/sources/db-cert/certs", json!({"csr": csr})).await;
+    assert_eq!(status, StatusCode::CREATED, "{issued}");
     let ca = file("ca.pem", issued["ca"].as_str().unwrap());
     let cert = file("db-cert.pem", issued["certificate"].as_str().unwrap());
-    let key = file("db-cert-key.pem", issued["key"].as_str().unwrap());
+    let key = dir.path().join("db-cert-key.pem").display().to_string();
     // The certificate names its source: its id in a URI SAN, its name as CN.
     let text = Command::new("openssl").args(["x509", "-noout", "-text", "-in", &cert]).output().unwrap();
     let text = String::from_utf8_lossy(&text.stdout);

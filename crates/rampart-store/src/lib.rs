@@ -43,7 +43,7 @@ pub use ledger::LedgerTx;
 pub use logsearch::{Bucket, LogPage, LogSearch};
 pub use reviews::ReviewRow;
 pub use sessions::{SessionEnd, SessionRow};
-pub use source_certs::{PRUNE_CHUNK, SourceCertRow};
+pub use source_certs::{PRUNE_CHUNK, SourceCertRow, TlsCaRow};
 pub use sources::{SourceRow, SourceSpec};
 pub use ssh_certs::{SshCaRow, SshCertRow};
 pub use tenants::TenantRow;

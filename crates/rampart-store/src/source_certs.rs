@@ -1,5 +1,6 @@
-//! Client certificates of log sources (mutual TLS on the syslog TLS
-//! listener) and the retention that prunes the search index per source.
+//! The deployment's TLS certificate authority, client certificates of log
+//! sources (mutual TLS on the syslog TLS listener) and the retention that
+//! prunes the search index per source.
 //!
 //! A certificate is valid while its row exists, is not revoked, has not
 //! expired and its source is still registered: [`Store::valid_source_certs`]
@@ -11,6 +12,21 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::{Result, Store, StoreError};
+
+/// The deployment's TLS CA: its certificate and its private key sealed
+/// with the root secret (this module never sees the key in the clear).
+#[derive(Clone)]
+pub struct TlsCaRow {
+    pub cert_pem: String,
+    pub key_sealed: Vec<u8>,
+    pub created_at: i64,
+}
+
+impl std::fmt::Debug for TlsCaRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsCaRow").field("created_at", &self.created_at).finish_non_exhaustive()
+    }
+}
 
 /// One issued client certificate, as stored (never its key).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +59,36 @@ fn cert(row: &AnyRow) -> Result<SourceCertRow> {
 pub const PRUNE_CHUNK: i64 = 5_000;
 
 impl Store {
+    /// The deployment's TLS CA, if a node stored one.
+    pub async fn tls_ca(&self) -> Result<Option<TlsCaRow>> {
+        let row = sqlx::query("SELECT cert_pem, key_sealed, created_at FROM tls_ca WHERE id = 'ca'")
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok(TlsCaRow {
+                cert_pem: r.try_get("cert_pem")?,
+                key_sealed: r.try_get("key_sealed")?,
+                created_at: r.try_get("created_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Stores the deployment's TLS CA unless another node stored one
+    /// first; whether this one was stored.
+    pub async fn insert_tls_ca(&self, ca: &TlsCaRow) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO tls_ca (id, cert_pem, key_sealed, created_at) VALUES ('ca', $1, $2, $3) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&ca.cert_pem)
+        .bind(ca.key_sealed.clone())
+        .bind(ca.created_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Records an issued certificate.
     pub async fn add_source_cert(&self, row: &SourceCertRow) -> Result<()> {
         sqlx::query(

@@ -232,11 +232,44 @@ impl TestServer {
     /// A node on a throw-away PostgreSQL database, or `None` (skipped loudly)
     /// where no PostgreSQL server is reachable.
     pub async fn start_postgres() -> Option<TestServer> {
+        Self::start_postgres_with(|_| {}).await
+    }
+
+    /// [`TestServer::start_postgres`] with the configuration adjusted first.
+    pub async fn start_postgres_with(adjust: impl FnOnce(&mut Config)) -> Option<TestServer> {
         let pg = TestPostgres::create().await?;
         let dir = tempfile::tempdir().expect("tempdir");
         let mut config = test_config(dir.path());
         config.database.url = Some(pg.url().to_owned());
+        adjust(&mut config);
         Some(Self::boot(dir, config, Some(pg)).await)
+    }
+
+    /// The PostgreSQL database this node owns, if any.
+    pub fn database_url(&self) -> Option<&str> {
+        self.postgres.as_ref().map(TestPostgres::url)
+    }
+
+    /// Another node of this node's deployment, started as an operator adds
+    /// one: its own data directory holding a copy of this node's `secrets/`
+    /// (and, for the test, its bootstrap credentials), on the same
+    /// PostgreSQL database, which this node drops when it stops.
+    pub async fn join(&self, adjust: impl FnOnce(&mut Config)) -> TestServer {
+        let url = self.database_url().expect("only a node on PostgreSQL has others join it").to_owned();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = test_config(dir.path());
+        config.database.url = Some(url);
+        adjust(&mut config);
+        let (from, to) = (self.data_dir(), config.data_dir.clone());
+        let secrets = to.join("secrets");
+        std::fs::create_dir_all(&secrets).expect("secrets dir");
+        for entry in std::fs::read_dir(from.join("secrets")).expect("secrets") {
+            let entry = entry.expect("entry");
+            std::fs::copy(entry.path(), secrets.join(entry.file_name())).expect("copy a secret");
+        }
+        let bootstrap = "bootstrap-admin.json";
+        std::fs::copy(from.join(bootstrap), to.join(bootstrap)).expect("copy the bootstrap credentials");
+        Self::boot(dir, config, None).await
     }
 
     async fn boot(dir: tempfile::TempDir, config: Config, postgres: Option<TestPostgres>) -> TestServer {

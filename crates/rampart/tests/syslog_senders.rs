@@ -324,6 +324,38 @@ async fn rsyslog_forwards_100k_lines_over_mutual_tls_with_octet_counting_and_eve
     );
     assert_eq!(key_mode & 0o077, 0, "the private key is readable by its owner only");
 
+    // A request made on the sender with openssl: the certificate holds its
+    // key, and no key file is written (the key never left the sender).
+    let own = work.path().join("own");
+    std::fs::create_dir_all(&own).unwrap();
+    let (own_key, own_csr) = (own.join("sender-key.pem"), own.join("sender.csr"));
+    let made = Command::new("openssl")
+        .args(["req", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-subj", "/CN=x"])
+        .arg("-keyout")
+        .arg(&own_key)
+        .arg("-out")
+        .arg(&own_csr)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let own_out = own.join("out");
+    let by_csr = rampart(
+        work.path(),
+        &cfg,
+        &data,
+        &["source", "cert", "rs-mtls", "--csr", own_csr.to_str().unwrap(), "-o", own_out.to_str().unwrap()],
+        "",
+    );
+    assert!(by_csr.status.success(), "{}", String::from_utf8_lossy(&by_csr.stderr));
+    assert!(own_out.join("rs-mtls.pem").exists() && own_out.join("ca.pem").exists());
+    assert!(!own_out.join("rs-mtls-key.pem").exists(), "no key is written for a request made elsewhere");
+    let pubkey = |kind: &str, file: &Path| {
+        let out = Command::new("openssl").args([kind, "-noout", "-pubkey", "-in"]).arg(file).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        out.stdout
+    };
+    assert_eq!(pubkey("x509", &own_out.join("rs-mtls.pem")), pubkey("req", &own_csr), "the request's key is certified");
+
     // rsyslog takes plain TCP lines and forwards them to Rampart over TLS,
     // octet-counted, checking the node's certificate against its CA and
     // name, and presenting the client certificate.

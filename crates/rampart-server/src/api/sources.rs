@@ -347,29 +347,35 @@ impl From<rampart_store::SourceCertRow> for CertInfo {
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IssueCert {
+    /// A PKCS#10 certificate signing request (PEM) made by the sender: the
+    /// certificate is for its public key (ECDSA P-256/P-384, Ed25519 or
+    /// RSA 2048–8192), whose private key never reaches Rampart. Its subject
+    /// is not used: the certificate names the source.
+    pub csr: String,
     /// Validity in days, 1 to 3650 (default 365).
     pub days: Option<u32>,
 }
 
-/// A new client certificate and its private key, shown this once.
+/// A new client certificate.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct IssuedCert {
     pub source: String,
     pub source_id: String,
     pub serial: String,
     pub fingerprint: String,
+    /// SHA-256 of the certified public key (SubjectPublicKeyInfo, DER), hex.
+    pub public_key_sha256: String,
     pub not_after: String,
     /// The certificate, PEM.
     pub certificate: String,
-    /// Its private key (PKCS#8 PEM); Rampart keeps no copy.
-    pub key: String,
-    /// The node's CA (PEM): the issuer of this certificate and of the
-    /// syslog listener's, for the sender to trust.
+    /// The deployment's CA (PEM): the issuer of this certificate and of
+    /// the syslog listener's, for the sender to trust.
     pub ca: String,
 }
 
-/// Issues a client certificate for mutual TLS on the syslog TLS listener,
-/// signed by the node's CA; its events are then attributed to this source.
+/// Issues a client certificate for mutual TLS on the syslog TLS listener to
+/// the key of a certificate signing request, signed by the deployment's
+/// CA; its events are then attributed to this source.
 #[utoipa::path(post, path = "/api/v1/sources/{id}/certs", tag = "sources", security(("bearer" = [])),
     params(("id" = String, Path, description = "source id or name")), request_body = IssueCert,
     responses((status = 201, body = IssuedCert), (status = 404, body = crate::problem::Problem),
@@ -387,10 +393,11 @@ pub async fn issue_cert(
             RegistryError::Invalid(format!("days must be between 1 and {}", crate::ingest::certs::MAX_DAYS)).into()
         );
     }
+    let key = crate::ingest::certs::CsrKey::from_pem(&body.csr).map_err(RegistryError::Invalid)?;
     let row = state.ingest.registry.get(&id).await?;
     let ca = state.ingest.ca().ok_or_else(|| ApiError::unavailable("this node has no certificate authority"))?;
     let ca_pem = std::fs::read_to_string(&ca.ca_cert).map_err(|e| ApiError::internal("reading the CA", &e))?;
-    let issued = state.ingest.registry.issue_cert(&p.username, client.text(), &row, ca, days, now_ms()).await?;
+    let issued = state.ingest.registry.issue_cert(&p.username, client.text(), &row, ca, &key, days, now_ms()).await?;
     Ok((
         StatusCode::CREATED,
         Json(IssuedCert {
@@ -398,9 +405,9 @@ pub async fn issue_cert(
             source_id: row.id.to_string(),
             serial: issued.serial,
             fingerprint: issued.fingerprint,
+            public_key_sha256: issued.public_key_sha256,
             not_after: rfc3339(issued.not_after),
             certificate: issued.cert_pem,
-            key: secrecy::ExposeSecret::expose_secret(&issued.key_pem).to_owned(),
             ca: ca_pem,
         }),
     ))

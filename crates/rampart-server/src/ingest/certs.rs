@@ -1,6 +1,11 @@
 //! Mutual TLS on the syslog TLS listener: client certificates that the
-//! node's CA (`tls.rs`) issues to registered log sources, and the verifier
-//! that accepts only those.
+//! deployment's CA (`tls.rs`) issues to registered log sources, and the
+//! verifier that accepts only those.
+//!
+//! A certificate is issued only for the key of a PKCS#10 certificate
+//! signing request whose signature verifies, so the private key stays on
+//! the host that made it (`rampart source cert` makes one where it runs, or
+//! takes `--csr` from the sender's own `openssl req`).
 //!
 //! A certificate names its source twice: the common name is the source's
 //! name and a URI SAN `rampart:source:ID` its id. What the listener trusts
@@ -15,12 +20,11 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use rampart_core::config::ClientAuth;
-use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, KeyPair, KeyUsagePurpose, SanType, SerialNumber};
+use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, KeyUsagePurpose, SanType, SerialNumber};
 use rustls::pki_types::{CertificateDer, UnixTime};
 use rustls::server::WebPkiClientVerifier;
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
-use secrecy::SecretString;
 
 use super::Registry;
 use crate::tls::TlsPaths;
@@ -32,18 +36,19 @@ pub const DEFAULT_DAYS: u32 = 365;
 /// The longest validity a certificate can be issued with.
 pub const MAX_DAYS: u32 = 3650;
 
-/// A freshly issued certificate and its private key (handed out once,
-/// never stored).
+/// A freshly issued certificate (the key stayed with whoever made the
+/// request).
 #[derive(Debug)]
 pub struct Issued {
     /// Serial number, lower-case hex.
     pub serial: String,
     /// SHA-256 of the DER encoding, lower-case hex.
     pub fingerprint: String,
+    /// SHA-256 of the certified SubjectPublicKeyInfo (DER), lower-case hex.
+    pub public_key_sha256: String,
     /// Unix milliseconds.
     pub not_after: i64,
     pub cert_pem: String,
-    pub key_pem: SecretString,
 }
 
 /// SHA-256 of a certificate's DER encoding, lower-case hex: how the
@@ -52,10 +57,120 @@ pub fn fingerprint(der: &[u8]) -> String {
     rampart_core::secret::hex(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der).as_ref())
 }
 
-/// Issues a client certificate for the source `id` named `name`, valid
-/// from five minutes before `now_ms` (clock skew) for `days` days, with a
-/// fresh ECDSA P-256 key and a random 128-bit serial.
-pub fn issue(paths: &TlsPaths, id: &str, name: &str, days: u32, now_ms: i64) -> Result<Issued> {
+/// The largest certificate signing request accepted, PEM.
+pub const MAX_CSR_BYTES: usize = 16 * 1024;
+
+/// The public key of a PKCS#10 certificate signing request whose own
+/// signature verified: proof that the requester holds the private key,
+/// which never reaches Rampart.
+///
+/// Parsed with RustCrypto's `x509-cert` and verified with aws-lc-rs by
+/// hand because rcgen's own CSR parser needs its `x509-parser` feature,
+/// which brings ring in as a second crypto library.
+#[derive(Debug, Clone)]
+pub struct CsrKey {
+    /// The subjectPublicKey bits (an EC point, a PKCS#1 RSA key, an
+    /// Ed25519 key), which rcgen puts into the certificate's SPKI.
+    raw: Vec<u8>,
+    alg: &'static rcgen::SignatureAlgorithm,
+    spki_der: Vec<u8>,
+}
+
+impl rcgen::PublicKeyData for CsrKey {
+    fn der_bytes(&self) -> &[u8] {
+        &self.raw
+    }
+
+    fn algorithm(&self) -> &rcgen::SignatureAlgorithm {
+        self.alg
+    }
+}
+
+impl CsrKey {
+    /// SHA-256 of the SubjectPublicKeyInfo (DER), lower-case hex.
+    pub fn sha256(&self) -> String {
+        fingerprint(&self.spki_der)
+    }
+
+    /// The key of the PEM request `pem`, if its signature verifies with it.
+    /// Accepted: ECDSA P-256 and P-384 (SHA-256 or SHA-384), Ed25519, and
+    /// RSA of 2048 to 8192 bits with PKCS#1 v1.5 and SHA-256, -384 or -512.
+    /// The request's subject, extensions and other attributes are not used:
+    /// the certificate names the source as the registry knows it.
+    pub fn from_pem(pem: &str) -> Result<CsrKey, String> {
+        use aws_lc_rs::signature as sig;
+        use x509_cert::der::asn1::ObjectIdentifier;
+        use x509_cert::der::oid::db::{rfc5912, rfc8410};
+        use x509_cert::der::{DecodePem, Encode};
+
+        if pem.len() > MAX_CSR_BYTES {
+            return Err(format!("the certificate signing request is over {MAX_CSR_BYTES} bytes"));
+        }
+        let req = x509_cert::request::CertReq::from_pem(pem.trim().as_bytes()).map_err(|e| {
+            format!(
+                "the certificate signing request does not parse (expected PKCS#10 PEM, BEGIN CERTIFICATE REQUEST): {e}"
+            )
+        })?;
+        let spki = &req.info.public_key;
+        let curve = match &spki.algorithm.parameters {
+            Some(p) if spki.algorithm.oid == rfc5912::ID_EC_PUBLIC_KEY => {
+                Some(p.decode_as::<ObjectIdentifier>().map_err(|_| "the request's EC key names no curve".to_owned())?)
+            }
+            _ => None,
+        };
+        let rsa_without_params = spki.algorithm.oid == rfc5912::RSA_ENCRYPTION;
+        let unsupported = || {
+            format!(
+                "the request's key or signature algorithm ({} signed with {}) is not supported: use ECDSA P-256 or \
+                 P-384, Ed25519, or RSA 2048 to 8192 bits with PKCS#1 v1.5",
+                spki.algorithm.oid, req.algorithm.oid
+            )
+        };
+        let (verify, alg): (&'static dyn sig::VerificationAlgorithm, &'static rcgen::SignatureAlgorithm) =
+            match (spki.algorithm.oid, curve, req.algorithm.oid) {
+                (rfc5912::ID_EC_PUBLIC_KEY, Some(rfc5912::SECP_256_R_1), rfc5912::ECDSA_WITH_SHA_256) => {
+                    (&sig::ECDSA_P256_SHA256_ASN1, &rcgen::PKCS_ECDSA_P256_SHA256)
+                }
+                (rfc5912::ID_EC_PUBLIC_KEY, Some(rfc5912::SECP_256_R_1), rfc5912::ECDSA_WITH_SHA_384) => {
+                    (&sig::ECDSA_P256_SHA384_ASN1, &rcgen::PKCS_ECDSA_P256_SHA256)
+                }
+                (rfc5912::ID_EC_PUBLIC_KEY, Some(rfc5912::SECP_384_R_1), rfc5912::ECDSA_WITH_SHA_384) => {
+                    (&sig::ECDSA_P384_SHA384_ASN1, &rcgen::PKCS_ECDSA_P384_SHA384)
+                }
+                (rfc5912::ID_EC_PUBLIC_KEY, Some(rfc5912::SECP_384_R_1), rfc5912::ECDSA_WITH_SHA_256) => {
+                    (&sig::ECDSA_P384_SHA256_ASN1, &rcgen::PKCS_ECDSA_P384_SHA384)
+                }
+                (rfc8410::ID_ED_25519, None, rfc8410::ID_ED_25519) if spki.algorithm.parameters.is_none() => {
+                    (&sig::ED25519, &rcgen::PKCS_ED25519)
+                }
+                (_, _, rfc5912::SHA_256_WITH_RSA_ENCRYPTION) if rsa_without_params => {
+                    (&sig::RSA_PKCS1_2048_8192_SHA256, &rcgen::PKCS_RSA_SHA256)
+                }
+                (_, _, rfc5912::SHA_384_WITH_RSA_ENCRYPTION) if rsa_without_params => {
+                    (&sig::RSA_PKCS1_2048_8192_SHA384, &rcgen::PKCS_RSA_SHA256)
+                }
+                (_, _, rfc5912::SHA_512_WITH_RSA_ENCRYPTION) if rsa_without_params => {
+                    (&sig::RSA_PKCS1_2048_8192_SHA512, &rcgen::PKCS_RSA_SHA256)
+                }
+                _ => return Err(unsupported()),
+            };
+        let raw = spki.subject_public_key.as_bytes().ok_or_else(unsupported)?;
+        let signature = req.signature.as_bytes().ok_or("the request's signature is not whole bytes")?;
+        let signed = req.info.to_der().map_err(|e| format!("re-encoding the request: {e}"))?;
+        sig::UnparsedPublicKey::new(verify, raw).verify(&signed, signature).map_err(|_| {
+            "the request's signature does not verify with its own public key (RSA keys must have 2048 to 8192 bits)"
+                .to_owned()
+        })?;
+        let spki_der = spki.to_der().map_err(|e| format!("re-encoding the request's key: {e}"))?;
+        Ok(CsrKey { raw: raw.to_vec(), alg, spki_der })
+    }
+}
+
+/// Issues a client certificate for the source `id` named `name` to the key
+/// of a verified certificate signing request, valid from five minutes
+/// before `now_ms` (clock skew) for `days` days, with a random 128-bit
+/// serial.
+pub fn issue(paths: &TlsPaths, id: &str, name: &str, key: &CsrKey, days: u32, now_ms: i64) -> Result<Issued> {
     let (issuer, ca_key) = crate::tls::ca_issuer(paths)?;
     let mut serial = rampart_core::secret::random_bytes::<16>().context("drawing a serial number")?.to_vec();
     // A positive DER integer without a leading zero byte.
@@ -73,14 +188,13 @@ pub fn issue(paths: &TlsPaths, id: &str, name: &str, days: u32, now_ms: i64) -> 
     let now = time::OffsetDateTime::from_unix_timestamp(now_ms / 1000).context("the current time")?;
     params.not_before = now - time::Duration::minutes(5);
     params.not_after = now + time::Duration::days(i64::from(days));
-    let key = KeyPair::generate().context("generating the client key")?;
-    let cert = params.signed_by(&key, &issuer, &ca_key).context("signing the client certificate")?;
+    let cert = params.signed_by(key, &issuer, &ca_key).context("signing the client certificate")?;
     Ok(Issued {
         serial: rampart_core::secret::hex(&serial),
         fingerprint: fingerprint(cert.der()),
+        public_key_sha256: key.sha256(),
         not_after: (now_ms / 1000 + i64::from(days) * 86_400) * 1000,
         cert_pem: cert.pem(),
-        key_pem: SecretString::from(key.serialize_pem()),
     })
 }
 

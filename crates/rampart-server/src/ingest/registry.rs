@@ -426,20 +426,22 @@ impl Registry {
         Ok(self.inner.store.source_certs(&row.id).await?)
     }
 
-    /// Issues a client certificate for mutual TLS to the source, signed by
-    /// the node's CA (`ca`), valid for `days`; recorded before it is
-    /// stored (from then on the listener accepts it). The key is returned
-    /// once and kept nowhere.
+    /// Issues a client certificate for mutual TLS to the source for the key
+    /// of a verified certificate signing request, signed by the
+    /// deployment's CA (`ca`), valid for `days`; recorded before it is
+    /// stored (from then on the listener accepts it).
+    #[allow(clippy::too_many_arguments)]
     pub async fn issue_cert(
         &self,
         actor: &str,
         client: Option<String>,
         row: &SourceRow,
         ca: &crate::tls::TlsPaths,
+        key: &super::certs::CsrKey,
         days: u32,
         now: i64,
     ) -> Result<super::certs::Issued, RegistryError> {
-        let issued = super::certs::issue(ca, row.id.as_str(), &row.name, days, now)
+        let issued = super::certs::issue(ca, row.id.as_str(), &row.name, key, days, now)
             .map_err(|e| RegistryError::Ca(format!("{e:#}")))?;
         let event = Event::new("source.cert.issued", Outcome::Success, actor)
             .object(row.id.as_str())
@@ -447,6 +449,7 @@ impl Registry {
             .attr("name", row.name.as_str())
             .attr("serial", issued.serial.as_str())
             .attr("fingerprint", issued.fingerprint.as_str())
+            .attr("public_key_sha256", issued.public_key_sha256.as_str())
             .attr("not_after", rampart_core::time::rfc3339(issued.not_after));
         self.inner.audit.record(event).await?;
         let cert = SourceCertRow {

@@ -56,8 +56,12 @@ pub enum SourceCmd {
     Token { source: String },
     /// Set how many days the source's events stay searchable (0: keep them).
     Retention { source: String, days: i64 },
-    /// Issue a client certificate for mutual TLS on the syslog TLS listener
-    /// (writes NAME.pem, NAME-key.pem and ca.pem), or list or revoke them.
+    /// Issue a client certificate for mutual TLS on the syslog TLS listener,
+    /// or list or revoke them. Without --csr the key (ECDSA P-256) is made
+    /// here and only its signing request is sent: writes NAME.pem,
+    /// NAME-key.pem (0600) and ca.pem. With --csr the certificate is for
+    /// the request's key, made on the sender (`openssl req -new -newkey
+    /// ec -pkeyopt ec_paramgen_curve:P-256 ...`): writes NAME.pem and ca.pem.
     Cert {
         source: String,
         /// Validity in days (1 to 3650).
@@ -66,6 +70,9 @@ pub enum SourceCmd {
         /// Where to write the certificate, its key (0600) and the CA.
         #[arg(long, short = 'o', default_value = ".")]
         out_dir: PathBuf,
+        /// Certify the key of this PKCS#10 request (PEM) instead of making one.
+        #[arg(long, conflicts_with_all = ["revoke", "list"])]
+        csr: Option<PathBuf>,
         /// Revoke the certificate with this serial instead.
         #[arg(long, conflicts_with = "list")]
         revoke: Option<String>,
@@ -122,7 +129,7 @@ pub async fn source(g: &Global, cmd: SourceCmd) -> Result<()> {
             let updated = client.send(reqwest::Method::PATCH, &path, Some(&json!({ "retention_days": days }))).await?;
             output::object(g.json, &updated);
         }
-        SourceCmd::Cert { source, days, out_dir, revoke, list } => {
+        SourceCmd::Cert { source, days, out_dir, revoke, list, csr } => {
             let base = format!("/api/v1/sources/{}/certs", path_segment(&source));
             if list {
                 let page = client.get(&base).await?;
@@ -131,14 +138,17 @@ pub async fn source(g: &Global, cmd: SourceCmd) -> Result<()> {
                 let revoked = client.post(&format!("{base}/{}/revoke", path_segment(&serial)), &json!({})).await?;
                 output::object(g.json, &revoked);
             } else {
-                let issued = client.post(&base, &json!({ "days": days })).await?;
-                write_cert(&out_dir, &issued)?;
-                if g.json {
-                    let mut shown = issued.clone();
-                    if let Some(o) = shown.as_object_mut() {
-                        o.remove("key");
+                let (request, key) = match csr {
+                    Some(path) => (read_csr(&path)?, None),
+                    None => {
+                        let (request, key) = new_csr(&source)?;
+                        (request, Some(key))
                     }
-                    output::object(true, &shown);
+                };
+                let issued = client.post(&base, &json!({ "days": days, "csr": request })).await?;
+                write_cert(&out_dir, &issued, key.as_ref())?;
+                if g.json {
+                    output::object(true, &issued);
                 }
             }
         }
@@ -161,23 +171,54 @@ fn path_segment(text: &str) -> String {
         .collect()
 }
 
-/// Writes an issued certificate, its key (0600, atomically) and the CA
-/// into `dir`, and says where.
-fn write_cert(dir: &std::path::Path, issued: &serde_json::Value) -> Result<()> {
+/// The largest request file read.
+const MAX_CSR_FILE: u64 = 16 * 1024;
+
+fn read_csr(path: &std::path::Path) -> Result<String> {
+    let len = std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?.len();
+    if len > MAX_CSR_FILE {
+        anyhow::bail!("{} is {len} bytes: a certificate signing request is at most {MAX_CSR_FILE}", path.display());
+    }
+    std::fs::read_to_string(path).with_context(|| format!("reading {} (PEM text)", path.display()))
+}
+
+/// A fresh ECDSA P-256 key and its PKCS#10 request (PEM), made here so the
+/// key never crosses the network.
+fn new_csr(source: &str) -> Result<(String, zeroize::Zeroizing<String>)> {
+    let key = rcgen::KeyPair::generate().context("generating the client key")?;
+    let mut params = rcgen::CertificateParams::default();
+    params.distinguished_name.push(rcgen::DnType::CommonName, source);
+    let request = params.serialize_request(&key).context("making the signing request")?;
+    Ok((request.pem().context("encoding the signing request")?, zeroize::Zeroizing::new(key.serialize_pem())))
+}
+
+/// Writes an issued certificate, the key made for it if any (0600,
+/// atomically) and the CA into `dir`, and says where.
+fn write_cert(
+    dir: &std::path::Path,
+    issued: &serde_json::Value,
+    key: Option<&zeroize::Zeroizing<String>>,
+) -> Result<()> {
     let field = |k: &str| issued[k].as_str().with_context(|| format!("the answer has no {k}"));
     let name = field("source")?;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let (cert, key, ca) = (dir.join(format!("{name}.pem")), dir.join(format!("{name}-key.pem")), dir.join("ca.pem"));
-    rampart_core::secret::write_private_atomic(&key, field("key")?.as_bytes())
-        .with_context(|| format!("writing {}", key.display()))?;
+    let (cert, ca) = (dir.join(format!("{name}.pem")), dir.join("ca.pem"));
+    let key_path = dir.join(format!("{name}-key.pem"));
+    if let Some(key) = key {
+        rampart_core::secret::write_private_atomic(&key_path, key.as_bytes())
+            .with_context(|| format!("writing {}", key_path.display()))?;
+    }
     std::fs::write(&cert, field("certificate")?).with_context(|| format!("writing {}", cert.display()))?;
     std::fs::write(&ca, field("ca")?).with_context(|| format!("writing {}", ca.display()))?;
+    let key_line = match key {
+        Some(_) => format!("\n  {} (private key, made here and kept nowhere else)", key_path.display()),
+        None => String::new(),
+    };
     eprintln!(
-        "issued certificate {} for {name}, valid until {}:\n  {}\n  {} (private key, kept nowhere else)\n  {} (the CA)",
+        "issued certificate {} for {name}, valid until {}:\n  {}{key_line}\n  {} (the CA)",
         field("serial")?,
         field("not_after")?,
         cert.display(),
-        key.display(),
         ca.display()
     );
     Ok(())
