@@ -20,7 +20,7 @@ impl Store {
         let seq: i64 =
             insert_event(INSERT_RETURNING_SEQ, ev, ledger_index)?.fetch_one(&mut *tx).await?.try_get("seq")?;
         let rows: Vec<(i64, i64)> = terms.into_iter().map(|t| (t, seq)).collect();
-        crate::terms::insert_terms(&mut tx, &rows, self.term_shift).await?;
+        crate::terms::insert_terms(&mut tx, &rows, self.backend(), self.term_shift).await?;
         tx.commit().await?;
         Ok(seq)
     }
@@ -44,19 +44,16 @@ impl Store {
         }
         // Multi-row inserts: one statement (prepared once per connection
         // and cached) per chunk instead of one per event.
-        let rows = match self.backend() {
-            crate::Backend::Sqlite => ROWS_PER_INSERT_SQLITE,
-            crate::Backend::Postgres => ROWS_PER_INSERT,
-        };
-        let full = insert_rows(rows);
+        let rows = ROWS_PER_INSERT;
         let backend = self.backend();
+        let full = insert_rows(backend, rows);
         let mut terms = Vec::new();
         for chunk in events.chunks(rows) {
             let partial;
             let sql = if chunk.len() == rows {
                 full.as_str()
             } else {
-                partial = insert_rows(chunk.len());
+                partial = insert_rows(backend, chunk.len());
                 partial.as_str()
             };
             let mut query = sqlx::query(sql);
@@ -73,7 +70,7 @@ impl Store {
                 }
             }
         }
-        crate::terms::insert_terms(&mut tx, &terms, self.term_shift).await?;
+        crate::terms::insert_terms(&mut tx, &terms, backend, self.term_shift).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -187,44 +184,20 @@ const INSERT_RETURNING_SEQ: &str = "INSERT INTO audit_events (id, time_ms, kind,
      source_addr, attrs, ledger_index, object, source, host) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
      RETURNING seq";
 
-/// Rows per multi-row insert: 1,200 parameters, well below SQLite's
-/// (32,766) and PostgreSQL's (65,535) limits.
-const ROWS_PER_INSERT: usize = 100;
-/// On SQLite fewer: binding looks each parameter's name up in a list that
-/// is scanned linearly (`sqlite3_bind_parameter_name`), so a statement's
-/// binding cost grows with the square of its parameters; at 100 rows it
-/// was 28 % of the node's CPU under sustained ingest (perf). 16 rows keep
-/// the per-statement overhead shared and that scan small.
-const ROWS_PER_INSERT_SQLITE: usize = 16;
+/// Rows per multi-row insert: 768 parameters, well below SQLite's
+/// (32,766) and PostgreSQL's (65,535) limits. SQLite's statements take
+/// anonymous parameters (see [`crate::Backend::param`]), so their binding
+/// cost is linear and they can be as large as PostgreSQL's.
+const ROWS_PER_INSERT: usize = 64;
 const COLUMNS_PER_ROW: usize = 12;
 
 /// An insert of `rows` events that skips the ones already indexed.
-fn insert_rows(rows: usize) -> String {
+fn insert_rows(backend: crate::Backend, rows: usize) -> String {
     let mut sql = String::from(
         "INSERT INTO audit_events (id, time_ms, kind, outcome, actor, tenant_id, source_addr, attrs, ledger_index, \
          object, source, host) VALUES ",
     );
-    for r in 0..rows {
-        let b = r * COLUMNS_PER_ROW;
-        if r > 0 {
-            sql.push(',');
-        }
-        sql.push_str(&format!(
-            "(${},${},${},${},${},${},${},${},${},${},${},${})",
-            b + 1,
-            b + 2,
-            b + 3,
-            b + 4,
-            b + 5,
-            b + 6,
-            b + 7,
-            b + 8,
-            b + 9,
-            b + 10,
-            b + 11,
-            b + 12
-        ));
-    }
+    sql.push_str(&backend.value_rows(rows, COLUMNS_PER_ROW));
     sql.push_str(" ON CONFLICT DO NOTHING RETURNING seq, id");
     sql
 }

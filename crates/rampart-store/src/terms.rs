@@ -165,24 +165,26 @@ pub fn event_terms(attrs: &Value, backend: Backend) -> Vec<i64> {
     keys
 }
 
-/// Rows per multi-row term insert or delete (three parameters each): few
-/// enough that SQLite's linear lookup of each bound parameter's name
-/// (`sqlite3_bind_parameter_name`, quadratic in a statement's parameters)
-/// stays small; at 64 rows it was the largest item of a 2M-event index
-/// build's profile.
-const TERMS_PER_INSERT: usize = 16;
+/// Rows per multi-row term insert or delete (three parameters each). With
+/// anonymous parameters on SQLite (see [`Backend::param`]) binding is
+/// linear, so a statement can carry many rows: fewer round trips to the
+/// database's worker.
+const TERMS_PER_INSERT: usize = 128;
+/// Rows per term delete (retention): each is an OR of three-column
+/// matches, which SQLite plans one index probe at a time.
+const TERMS_PER_DELETE: usize = 32;
 
 /// Inserts the `(term, event_seq)` rows (in their buckets), skipping ones
 /// already there.
-pub(crate) async fn insert_terms(conn: &mut sqlx::AnyConnection, rows: &[(i64, i64)], shift: u32) -> Result<()> {
+pub(crate) async fn insert_terms(
+    conn: &mut sqlx::AnyConnection,
+    rows: &[(i64, i64)],
+    backend: Backend,
+    shift: u32,
+) -> Result<()> {
     for chunk in rows.chunks(TERMS_PER_INSERT) {
         let mut sql = String::from("INSERT INTO log_terms (bucket, term, event_seq) VALUES ");
-        for i in 0..chunk.len() {
-            if i > 0 {
-                sql.push(',');
-            }
-            sql.push_str(&format!("(${},${},${})", 3 * i + 1, 3 * i + 2, 3 * i + 3));
-        }
+        sql.push_str(&backend.value_rows(chunk.len(), 3));
         sql.push_str(" ON CONFLICT DO NOTHING");
         let mut q = sqlx::query(&sql);
         for (term, seq) in chunk {
@@ -204,18 +206,19 @@ pub(crate) async fn delete_terms(
         .iter()
         .flat_map(|(seq, attrs)| event_terms(attrs, backend).into_iter().map(move |t| (t, *seq)))
         .collect();
-    for chunk in rows.chunks(TERMS_PER_INSERT) {
+    for chunk in rows.chunks(TERMS_PER_DELETE) {
         let mut sql = String::from("DELETE FROM log_terms WHERE ");
         for i in 0..chunk.len() {
             if i > 0 {
                 sql.push_str(" OR ");
             }
-            sql.push_str(&format!(
-                "(bucket = ${} AND term = ${} AND event_seq = ${})",
-                3 * i + 1,
-                3 * i + 2,
-                3 * i + 3
-            ));
+            sql.push_str("(bucket = ");
+            backend.param(&mut sql, 3 * i + 1);
+            sql.push_str(" AND term = ");
+            backend.param(&mut sql, 3 * i + 2);
+            sql.push_str(" AND event_seq = ");
+            backend.param(&mut sql, 3 * i + 3);
+            sql.push(')');
         }
         let mut q = sqlx::query(&sql);
         for (term, seq) in chunk {
@@ -263,7 +266,7 @@ impl Store {
             }
             lowest = lowest.min(seq);
         }
-        insert_terms(&mut tx, &terms, self.term_shift).await?;
+        insert_terms(&mut tx, &terms, backend, self.term_shift).await?;
         // Fewer rows than asked: nothing older is left.
         let next = if (rows.len() as i64) < BACKFILL_CHUNK { 1 } else { lowest };
         sqlx::query("UPDATE audit_index_state SET value = $1 WHERE name = 'terms_from' AND value > $1")
@@ -311,7 +314,7 @@ impl Store {
     #[doc(hidden)]
     pub async fn add_term_for_tests(&self, term: i64, event_seq: i64) -> Result<()> {
         let mut conn = self.pool.acquire().await?;
-        insert_terms(&mut conn, &[(term, event_seq)], self.term_shift).await
+        insert_terms(&mut conn, &[(term, event_seq)], self.backend(), self.term_shift).await
     }
 }
 

@@ -56,6 +56,7 @@ on_every_backend!(
     the_outbox_leases_retries_and_dead_letters,
     log_search_finds_fields_phrases_ranges_and_counts,
     log_search_terms_give_the_same_answers_and_follow_pruning,
+    index_batches_across_statement_boundaries_hold_every_event_once,
     source_certs_are_valid_until_revoked_and_retention_prunes_only_old_rows,
 );
 
@@ -1075,6 +1076,27 @@ async fn log_search_finds_fields_phrases_ranges_and_counts(store: Store) {
 /// event gives: before the backfill, after it, with a colliding term row
 /// pointing at the wrong event, and after retention pruned some events
 /// (whose term rows go with them).
+/// A batch larger than one multi-row statement, part of it indexed
+/// already: every event ends up once, with its ledger position and its
+/// term rows (two per `log_event`: `User` and `syslog.app_name`).
+async fn index_batches_across_statement_boundaries_hold_every_event_once(store: Store) {
+    let events: Vec<Event> = (0..150).map(|i| log_event("web01", &format!("u{i}"), 200, &format!("row {i}"))).collect();
+    let all: Vec<(&Event, Option<i64>)> = events.iter().zip(0..).map(|(e, i)| (e, Some(i))).collect();
+    store.append_events(&all[..70]).await.expect("the first 70");
+    store.append_events(&all).await.expect("all 150, 70 of them again");
+    let filter = rampart_store::EventFilter { kind: Some("log.sshd.auth_failed".into()), ..Default::default() };
+    let page = store.list_events(&filter, 0, 1000).await.expect("list");
+    let mut positions: Vec<i64> = page.items.iter().map(|e| e.ledger_index.expect("position")).collect();
+    positions.sort_unstable();
+    assert_eq!(positions, (0..150).collect::<Vec<i64>>(), "each event once, at its position");
+    for stored in &page.items {
+        let i = usize::try_from(stored.ledger_index.expect("position")).expect("index");
+        assert_eq!(stored.event.id, events[i].id, "row {i} holds its own event");
+        assert_eq!(stored.event.attrs, events[i].attrs);
+    }
+    assert_eq!(store.term_rows_for_tests().await.expect("terms"), 300);
+}
+
 async fn log_search_terms_give_the_same_answers_and_follow_pruning(store: Store) {
     use rampart_ingest::query::parse;
     use rampart_store::LogSearch;
