@@ -118,7 +118,7 @@ impl CsrKey {
             }
             _ => None,
         };
-        let rsa_without_params = spki.algorithm.oid == rfc5912::RSA_ENCRYPTION;
+        let is_rsa = spki.algorithm.oid == rfc5912::RSA_ENCRYPTION;
         let unsupported = || {
             format!(
                 "the request's key or signature algorithm ({} signed with {}) is not supported: use ECDSA P-256 or \
@@ -143,13 +143,13 @@ impl CsrKey {
                 (rfc8410::ID_ED_25519, None, rfc8410::ID_ED_25519) if spki.algorithm.parameters.is_none() => {
                     (&sig::ED25519, &rcgen::PKCS_ED25519)
                 }
-                (_, _, rfc5912::SHA_256_WITH_RSA_ENCRYPTION) if rsa_without_params => {
+                (_, _, rfc5912::SHA_256_WITH_RSA_ENCRYPTION) if is_rsa => {
                     (&sig::RSA_PKCS1_2048_8192_SHA256, &rcgen::PKCS_RSA_SHA256)
                 }
-                (_, _, rfc5912::SHA_384_WITH_RSA_ENCRYPTION) if rsa_without_params => {
+                (_, _, rfc5912::SHA_384_WITH_RSA_ENCRYPTION) if is_rsa => {
                     (&sig::RSA_PKCS1_2048_8192_SHA384, &rcgen::PKCS_RSA_SHA256)
                 }
-                (_, _, rfc5912::SHA_512_WITH_RSA_ENCRYPTION) if rsa_without_params => {
+                (_, _, rfc5912::SHA_512_WITH_RSA_ENCRYPTION) if is_rsa => {
                     (&sig::RSA_PKCS1_2048_8192_SHA512, &rcgen::PKCS_RSA_SHA256)
                 }
                 _ => return Err(unsupported()),
