@@ -186,12 +186,19 @@ pub(crate) async fn insert_terms(
         let mut sql = String::from("INSERT INTO log_terms (bucket, term, event_seq) VALUES ");
         sql.push_str(&backend.value_rows(chunk.len(), 3));
         sql.push_str(" ON CONFLICT DO NOTHING");
-        let mut q = sqlx::query(&sql);
-        for (term, seq) in chunk {
-            q = q.bind(bucket(*seq, shift)).bind(*term).bind(*seq);
-        }
-        q.execute(&mut *conn).await?;
+        execute_with_rows(conn, &sql, chunk, shift).await?;
     }
+    Ok(())
+}
+
+/// Runs `sql` with each `(term, event_seq)` row of `chunk` bound, in
+/// order, as its three parameters `bucket, term, event_seq`.
+async fn execute_with_rows(conn: &mut sqlx::AnyConnection, sql: &str, chunk: &[(i64, i64)], shift: u32) -> Result<()> {
+    let mut q = sqlx::query(sql);
+    for (term, seq) in chunk {
+        q = q.bind(bucket(*seq, shift)).bind(*term).bind(*seq);
+    }
+    q.execute(&mut *conn).await?;
     Ok(())
 }
 
@@ -220,11 +227,7 @@ pub(crate) async fn delete_terms(
             backend.param(&mut sql, 3 * i + 3);
             sql.push(')');
         }
-        let mut q = sqlx::query(&sql);
-        for (term, seq) in chunk {
-            q = q.bind(bucket(*seq, shift)).bind(*term).bind(*seq);
-        }
-        q.execute(&mut *conn).await?;
+        execute_with_rows(conn, &sql, chunk, shift).await?;
     }
     Ok(())
 }

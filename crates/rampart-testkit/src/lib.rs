@@ -267,8 +267,9 @@ impl TestServer {
             let entry = entry.expect("entry");
             std::fs::copy(entry.path(), secrets.join(entry.file_name())).expect("copy a secret");
         }
-        let bootstrap = "bootstrap-admin.json";
-        std::fs::copy(from.join(bootstrap), to.join(bootstrap)).expect("copy the bootstrap credentials");
+        let bootstrap = self.running.as_ref().expect("a running node").data_dir.bootstrap_path();
+        let name = bootstrap.file_name().expect("a file name");
+        std::fs::copy(&bootstrap, to.join(name)).expect("copy the bootstrap credentials");
         Self::boot(dir, config, None).await
     }
 
