@@ -9,31 +9,40 @@
 //! ledger/lock                        held by the one process that appends
 //! ```
 //!
-//! One append costs one `fdatasync`. It writes the tiles and bundles the
-//! batch completes or extends into place (through the page cache, without
-//! syncing; readers are not served past the committed size anyway), then
-//! appends one record holding the batch's entries and new root to the
-//! current journal segment and syncs it: that is the commit, and only then
-//! is anything acknowledged. A failure before that leaves nothing
-//! committed, and the in-memory state stays at the last commit.
+//! One append costs one `fdatasync` of data alone. The batch's record (its
+//! entries and the new root) is written into the current journal segment
+//! and synced: that is the commit, and only then is anything acknowledged.
+//! Segments are zero-filled ahead of the records (best effort, a few MiB at
+//! a time), so a commit overwrites blocks the file already has and its sync
+//! flushes those blocks only, with no file-system metadata to commit: on
+//! this project's ext4 test machine 0.1 to 0.2 ms, where an append that grows
+//! the file takes 2 ms. The tiles and bundles the batch completes or extends
+//! stay in memory ([`Pending`]), where readers find them, until a flush
+//! writes them: writing each batch's partial tiles as files (they are
+//! superseded by the next batch's) cost every commit the file system's
+//! journal as well, about 1 ms more on the same machine. A failure before
+//! the commit leaves nothing committed, and the in-memory state stays at
+//! the last commit.
 //!
 //! About once a second, off the acknowledgement path, a flusher thread
 //! makes the tiles durable: the sequencer cuts the journal (opens a new
-//! segment), hands over the files written since the last flush, and the
-//! flusher fsyncs them and their directories, writes `state` at the cut,
-//! and only then removes the segments and the partial files that state no
-//! longer needs. Opening the log restores `state` and replays every journal
-//! record past it, rewriting its files and syncing them, so a crash at any
-//! moment loses nothing that was acknowledged. A record cut short at the
-//! very end of the journal (a write the crash interrupted, never
-//! acknowledged) is dropped; a bad record with records after it is
-//! corruption, and opening refuses.
+//! segment) and hands over the files committed since the last flush, and
+//! the flusher writes those the cut still needs (not the partial files
+//! superseded meanwhile), fsyncs them and their directories, writes `state`
+//! at the cut, and only then removes the segments and the partial files
+//! that state no longer needs, and drops what it wrote from memory. Opening
+//! the log restores `state` and replays every journal record past it,
+//! writing its files and syncing them, so a crash at any moment loses
+//! nothing that was acknowledged. A record cut short at the very end of the
+//! journal (a write the crash interrupted, never acknowledged) is dropped;
+//! a bad record with records after it is corruption, and opening refuses.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{Arc, PoisonError, RwLock, mpsc};
 use std::time::{Duration, Instant};
 
 use crate::batch::TileState;
@@ -46,36 +55,92 @@ use crate::reader::{LogWriter, RawRead};
 const STATE_MAGIC: &str = "rampart-ledger-state v1";
 /// How often the tiles are made durable and the journal cut, at most.
 const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
-/// Written files that make a flush due before the interval ends.
+/// Committed files held in memory that make a flush due before the
+/// interval ends, and their bytes.
 const FLUSH_FILES: usize = 4096;
+const FLUSH_BYTES: usize = 32 << 20;
 /// A journal segment this large makes a flush due.
 const FLUSH_JOURNAL_BYTES: u64 = 64 << 20;
-/// Files waiting for a flush beyond this make the sequencer wait for the
-/// flush in progress (back-pressure on a disk slower than the appends).
+/// Files (or bytes) waiting for a flush beyond these make the sequencer
+/// wait for the flush in progress (back-pressure on a disk slower than the
+/// appends, and a bound on the memory they hold).
 const MAX_DIRTY_FILES: usize = 65_536;
+const MAX_DIRTY_BYTES: usize = 256 << 20;
 /// Threads one flush syncs files from.
 const SYNC_THREADS: usize = 16;
+/// How far ahead of its records a journal segment is zero-filled, and the
+/// step it grows by.
+const SEGMENT_CHUNK: u64 = 4 << 20;
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LogError + '_ {
     move |source| LogError::Io { path: path.display().to_string(), source }
 }
 
-/// Files and directories written since the last flush.
+/// Files committed since the last flush, in memory until a flush writes
+/// them, shared by the sequencer (which adds them when their batch commits)
+/// and the log's readers (which look here before the disk). Paths are
+/// relative to the log root; a path's bytes never change once written.
 #[derive(Debug, Default)]
-struct Dirty {
-    files: BTreeSet<PathBuf>,
-    /// Directories whose entries changed: parents of written files and of
-    /// created directories.
-    dirs: BTreeSet<PathBuf>,
-    /// Partial files superseded by commits since the last flush: removable
-    /// once `state` has moved past them.
-    superseded: Vec<PathBuf>,
+pub struct Pending(RwLock<HashMap<String, Arc<[u8]>>>);
+
+impl Pending {
+    fn get(&self, rel: &str) -> Option<Arc<[u8]>> {
+        self.0.read().unwrap_or_else(PoisonError::into_inner).get(rel).cloned()
+    }
+
+    fn insert(&self, files: Vec<(String, Vec<u8>)>) {
+        let mut map = self.0.write().unwrap_or_else(PoisonError::into_inner);
+        for (rel, bytes) in files {
+            map.insert(rel, bytes.into());
+        }
+    }
+
+    /// Drops the files a flush wrote (if they still hold the bytes it
+    /// wrote) and the superseded ones it did not need.
+    fn remove_flushed(&self, written: &[(&String, Arc<[u8]>)], superseded: &[String]) {
+        let mut map = self.0.write().unwrap_or_else(PoisonError::into_inner);
+        for (rel, bytes) in written {
+            if map.get(*rel).is_some_and(|held| Arc::ptr_eq(held, bytes)) {
+                map.remove(*rel);
+            }
+        }
+        for rel in superseded {
+            map.remove(rel);
+        }
+    }
+
+    fn clear(&self) {
+        self.0.write().unwrap_or_else(PoisonError::into_inner).clear();
+    }
+
+    /// How many files are held.
+    pub fn len(&self) -> usize {
+        self.0.read().unwrap_or_else(PoisonError::into_inner).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
-/// What the flusher makes durable: everything written up to `size`.
+/// Files committed since the last cut, by path below the log root.
+#[derive(Debug, Default)]
+struct Dirty {
+    /// Committed files (held in [`Pending`]) that a flush must write.
+    files: Vec<String>,
+    /// Their bytes.
+    bytes: usize,
+    /// Partial files superseded by commits since the last cut: a flush does
+    /// not write them, and removes them from disk once `state` has moved
+    /// past them.
+    superseded: Vec<String>,
+}
+
+/// What the flusher makes durable: everything committed up to `size`.
 #[derive(Debug)]
 struct FlushJob {
     dir: PathBuf,
+    pending: Arc<Pending>,
     dirty: Dirty,
     size: u64,
     root: Hash,
@@ -90,7 +155,14 @@ struct Segment {
     /// The index of its first record.
     first: u64,
     file: File,
+    /// Where the next record goes.
     len: u64,
+    /// Bytes zero-filled and synced so far: a record within them commits
+    /// with a data-only sync.
+    allocated: u64,
+    /// Cleared when zero-filling failed (a full disk): this segment's
+    /// records then extend the file, and its successor tries again.
+    reserving: bool,
 }
 
 /// The embedded tile log. Owned by the one sequencer that appends to it;
@@ -99,6 +171,7 @@ struct Segment {
 pub struct FsLog {
     dir: PathBuf,
     state: TileState,
+    pending: Arc<Pending>,
     segment: Segment,
     /// Earlier segments, not yet covered by a durable `state`.
     older_segments: Vec<PathBuf>,
@@ -158,16 +231,31 @@ fn sync_dir(dir: &Path) -> Result<(), LogError> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
 }
 
-/// Makes a flush durable: the files, their directories, then `state`, then
-/// drops what that state no longer needs. Reopening a file to sync it does
-/// see an earlier writeback error: since Linux 4.16 an error no one has
-/// observed is reported to the next fsync through any descriptor.
+/// Makes a flush durable: writes the job's files (but those superseded
+/// within it), syncs them and their directories, then writes `state`, then
+/// drops what that state no longer needs, on disk and in memory. Reopening
+/// a file to sync it does see an earlier writeback error: since Linux 4.16
+/// an error no one has observed is reported to the next fsync through any
+/// descriptor.
 fn run_flush(job: FlushJob) -> Result<u64, LogError> {
     let started = Instant::now();
-    let files: Vec<&PathBuf> = job.dirty.files.iter().collect();
+    let superseded: HashSet<&String> = job.dirty.superseded.iter().collect();
+    let mut dirs = BTreeSet::new();
+    let mut files = Vec::new();
+    let mut written = Vec::new();
+    let mut seen = HashSet::new();
+    for rel in &job.dirty.files {
+        if superseded.contains(rel) || !seen.insert(rel) {
+            continue;
+        }
+        let bytes = job.pending.get(rel).ok_or_else(|| {
+            LogError::Backend(format!("the committed file {rel} is neither flushed nor held in memory"))
+        })?;
+        files.push(write_file(&job.dir, rel, &bytes, &mut dirs)?);
+        written.push((rel, bytes));
+    }
     in_parallel(&files, |p| File::open(p).and_then(|f| f.sync_all()).map_err(io(p)))?;
-    let mut dirs: Vec<&PathBuf> = job.dirty.dirs.iter().filter(|d| **d != job.dir).collect();
-    dirs.dedup();
+    let dirs: Vec<&PathBuf> = dirs.iter().filter(|d| **d != job.dir).collect();
     in_parallel(&dirs, |d| sync_dir(d))?;
     let state_path = job.dir.join("state");
     let tmp = state_path.with_extension("tmp");
@@ -178,9 +266,14 @@ fn run_flush(job: FlushJob) -> Result<u64, LogError> {
     sync_dir(&job.dir)?;
     // Past the commit point: what follows only tidies up, and a crash
     // before it is harmless (replay skips records the state covers).
-    for path in job.dirty.superseded.iter().chain(&job.segments) {
+    for rel in &job.dirty.superseded {
+        let _ = fs::remove_file(job.dir.join(rel));
+    }
+    for path in &job.segments {
         let _ = fs::remove_file(path);
     }
+    // Readers find these on disk from now on.
+    job.pending.remove_flushed(&written, &job.dirty.superseded);
     metrics::histogram!("rampart_ledger_flush_seconds").record(started.elapsed().as_secs_f64());
     metrics::histogram!("rampart_ledger_flush_files").record(files.len() as f64);
     Ok(job.size)
@@ -206,40 +299,103 @@ fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, LogError> {
     Ok(out.into_iter().collect())
 }
 
-/// Starts a new, empty segment for records from `first` on, durably named.
+/// Starts a new, empty segment for records from `first` on, durably named
+/// and zero-filled ahead.
 fn new_segment(dir: &Path, first: u64) -> Result<Segment, LogError> {
     let jdir = journal_dir(dir);
     let path = jdir.join(format!("{first:020}"));
-    // O_APPEND: after a failed write is taken back (`set_len`), the next
-    // record lands at the new end, not after a hole at the old offset.
-    let file = OpenOptions::new().create(true).append(true).open(&path).map_err(io(&path))?;
-    file.set_len(0).map_err(io(&path))?;
+    let file = OpenOptions::new().create(true).truncate(true).write(true).open(&path).map_err(io(&path))?;
+    let mut segment = Segment { path, first, file, len: 0, allocated: 0, reserving: true };
+    segment.reserve(SEGMENT_CHUNK);
     sync_dir(&jdir)?;
-    Ok(Segment { path, first, file, len: 0 })
+    Ok(segment)
 }
 
-/// Writes a batch's files into place through the page cache, recording
-/// what a flush must sync. Not synced and not yet committed: until the
-/// journal record is, nothing serves them and the next batch overwrites them.
-fn write_files(dir: &Path, files: &[(String, Vec<u8>)], dirty: &mut Dirty) -> Result<Vec<PathBuf>, LogError> {
-    let mut written = Vec::with_capacity(files.len());
-    for (rel, bytes) in files {
-        let path = dir.join(rel);
-        if let Some(parent) = path.parent() {
-            create_dirs(dir, parent, &mut dirty.dirs)?;
-            dirty.dirs.insert(parent.to_owned());
+impl Segment {
+    /// Zero-fills the segment to at least `len + need` bytes and syncs it,
+    /// so records written there commit with a data-only sync. Best effort:
+    /// where the space is not there (a full disk), the segment stays as it
+    /// was and the record extends the file, committing the slower way.
+    fn reserve(&mut self, need: u64) {
+        let want = self.len.saturating_add(need);
+        if want <= self.allocated || !self.reserving {
+            return;
         }
-        let tmp = path.with_extension("tmp");
-        fs::write(&tmp, bytes).map_err(io(&tmp))?;
-        fs::rename(&tmp, &path).map_err(io(&path))?;
-        written.push(path);
+        let target = want.div_ceil(SEGMENT_CHUNK).saturating_mul(SEGMENT_CHUNK);
+        let zeros = vec![0u8; 1 << 20];
+        // Never over a record: past `allocated` they extend the file.
+        let start = self.allocated.max(self.len);
+        let mut at = start;
+        let filled = (|| {
+            while at < target {
+                let n = (target - at).min(zeros.len() as u64);
+                #[allow(clippy::cast_possible_truncation)] // at most the buffer's length
+                self.file.write_all_at(&zeros[..n as usize], at)?;
+                at += n;
+            }
+            self.file.sync_data()
+        })();
+        match filled {
+            Ok(()) => {
+                self.allocated = target;
+                metrics::counter!("rampart_ledger_journal_reserved_bytes_total").increment(target - start);
+            }
+            Err(e) => {
+                // Give back whatever was filled; the records already there
+                // are untouched (they end at `len` ≤ `allocated`).
+                tracing::warn!(
+                    error = %e,
+                    path = %self.path.display(),
+                    "could not zero-fill the ledger journal ahead; commits extend the segment (slower) until the next"
+                );
+                self.reserving = false;
+                let _ = self.file.set_len(self.allocated.max(self.len));
+            }
+        }
     }
-    Ok(written)
+
+    /// Writes `record` after the last one and syncs it: the commit.
+    fn commit(&mut self, record: &[u8]) -> std::io::Result<()> {
+        self.reserve(record.len() as u64);
+        self.file.write_all_at(record, self.len)?;
+        self.file.sync_data()?;
+        self.len += record.len() as u64;
+        Ok(())
+    }
+
+    /// Takes back a record whose commit failed, so the next one follows the
+    /// last commit and replay never sees it: zeros over what was filled,
+    /// and the file cut back to what was there before.
+    fn take_back(&mut self, len: usize) -> std::io::Result<()> {
+        let end = self.len.saturating_add(len as u64).min(self.allocated);
+        if end > self.len {
+            #[allow(clippy::cast_possible_truncation)] // at most one record's length
+            self.file.write_all_at(&vec![0u8; (end - self.len) as usize], self.len)?;
+        }
+        self.file.set_len(self.allocated.max(self.len))?;
+        self.file.sync_data()
+    }
+}
+
+/// Writes one file into place through the page cache (a new name, then a
+/// rename, so a reader of the disk never sees it half written), noting the
+/// directories whose entries changed.
+fn write_file(dir: &Path, rel: &str, bytes: &[u8], dirs: &mut BTreeSet<PathBuf>) -> Result<PathBuf, LogError> {
+    let path = dir.join(rel);
+    if let Some(parent) = path.parent() {
+        create_dirs(dir, parent, dirs)?;
+        dirs.insert(parent.to_owned());
+    }
+    let tmp = path.with_extension("tmp");
+    fs::write(&tmp, bytes).map_err(io(&tmp))?;
+    fs::rename(&tmp, &path).map_err(io(&path))?;
+    Ok(path)
 }
 
 /// The log rebuilt from disk: `state`, then every journal record past it,
-/// with the files those records write (written, not yet synced).
-fn rebuild(dir: &Path) -> Result<(TileState, Dirty, Vec<PathBuf>), LogError> {
+/// with the files those records write (put in `pending`, for a flush to
+/// write).
+fn rebuild(dir: &Path, pending: &Pending) -> Result<(TileState, Dirty, Vec<PathBuf>), LogError> {
     let (size, root) = read_state(dir)?;
     let mut files = HashMap::new();
     for rel in TileState::partial_paths(size) {
@@ -258,6 +414,10 @@ fn rebuild(dir: &Path) -> Result<(TileState, Dirty, Vec<PathBuf>), LogError> {
         let bytes = fs::read(path).map_err(io(path))?;
         let mut at = 0usize;
         while at < bytes.len() {
+            // The zero-filled space ahead of the records: the segment's end.
+            if bytes[at..].iter().all(|&b| b == 0) {
+                break;
+            }
             let corrupt = |what: String| LogError::Corrupt { path: path.display().to_string(), what };
             if let Some(why) = &torn {
                 return Err(corrupt(format!("records follow a bad one ({why})")));
@@ -292,9 +452,9 @@ fn rebuild(dir: &Path) -> Result<(TileState, Dirty, Vec<PathBuf>), LogError> {
                 torn = Some(format!("the record at offset {pos} does not reproduce its root"));
                 continue;
             }
-            let written = write_files(dir, &batch.files, &mut dirty)?;
-            dirty.files.extend(written);
-            dirty.superseded.extend(batch.superseded.iter().map(|r| dir.join(r)));
+            dirty.files.extend(batch.files.iter().map(|(rel, _)| rel.clone()));
+            dirty.superseded.extend(batch.superseded);
+            pending.insert(batch.files);
             replayed += entries.len() as u64;
             state = next;
         }
@@ -321,10 +481,19 @@ impl FsLog {
         let lock =
             OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(io(&lock_path))?;
         lock.try_lock().map_err(|_| LogError::Busy(dir.display().to_string()))?;
-        let (state, dirty, segments) = rebuild(dir)?;
+        let pending = Arc::new(Pending::default());
+        let (state, dirty, segments) = rebuild(dir, &pending)?;
         // Everything replayed becomes durable now, so the log starts with an
         // empty journal.
-        run_flush(FlushJob { dir: dir.to_owned(), dirty, size: state.size(), root: state.root(), segments })?;
+        let job = FlushJob {
+            dir: dir.to_owned(),
+            pending: pending.clone(),
+            dirty,
+            size: state.size(),
+            root: state.root(),
+            segments,
+        };
+        run_flush(job)?;
         let segment = new_segment(dir, state.size())?;
         let (flusher, jobs) = mpsc::channel::<FlushJob>();
         let (done, flushed) = mpsc::channel();
@@ -341,6 +510,7 @@ impl FsLog {
         Ok(FsLog {
             dir: dir.to_owned(),
             state,
+            pending,
             segment,
             older_segments: Vec::new(),
             dirty: Dirty::default(),
@@ -366,6 +536,19 @@ impl FsLog {
         &self.dir
     }
 
+    /// How many committed files are held in memory, waiting for a flush.
+    #[doc(hidden)]
+    pub fn held_in_memory(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// A reader of this log that also sees what is committed and not yet
+    /// flushed (a [`TileReader::new`] on the directory sees only what the
+    /// durable `state` covers).
+    pub fn reader(&self) -> TileReader {
+        TileReader::from_raw(Arc::new(FsRead { dir: self.dir.clone(), pending: Some(self.pending.clone()) }))
+    }
+
     /// Appends `entries` and makes them durable. Returns the index of the
     /// first. On error nothing is acknowledged and the in-memory state stays
     /// at the last commit, so the log is usable again once storage recovers.
@@ -379,23 +562,21 @@ impl FsLog {
         }
         let (next, batch) = self.state.apply(entries)?;
         let record = journal::encode(batch.first, entries, &batch.root)?;
-        // 1. The files, into place but not synced.
-        let written = write_files(&self.dir, &batch.files, &mut self.dirty)?;
-        // 2. The commit: one record, one fdatasync.
-        let synced = self.segment.file.write_all(&record).and_then(|()| self.segment.file.sync_data());
-        if let Err(e) = synced {
+        // The commit: one record, one fdatasync.
+        if let Err(e) = self.segment.commit(&record) {
             // Take the record back so the next one follows the last commit;
             // if even that fails, rebuild from disk before appending again.
-            let undone = self.segment.file.set_len(self.segment.len).and_then(|()| self.segment.file.sync_data());
-            if undone.is_err() {
+            if self.segment.take_back(record.len()).is_err() {
                 self.needs_recovery = true;
             }
             return Err(io(&self.segment.path)(e));
         }
-        self.segment.len += record.len() as u64;
+        // Committed: its files are served from memory until a flush.
         self.state = next;
-        self.dirty.files.extend(written);
-        self.dirty.superseded.extend(batch.superseded.iter().map(|r| self.dir.join(r)));
+        self.dirty.files.extend(batch.files.iter().map(|(rel, _)| rel.clone()));
+        self.dirty.bytes += batch.files.iter().map(|(_, b)| b.len()).sum::<usize>();
+        self.dirty.superseded.extend(batch.superseded);
+        self.pending.insert(batch.files);
         self.maybe_cut();
         Ok(batch.first)
     }
@@ -410,6 +591,7 @@ impl FsLog {
         let segments = std::iter::once(self.segment.path.clone()).chain(self.older_segments.drain(..)).collect();
         let job = FlushJob {
             dir: self.dir.clone(),
+            pending: self.pending.clone(),
             dirty: std::mem::take(&mut self.dirty),
             size: self.size(),
             root: self.root(),
@@ -463,13 +645,14 @@ impl FsLog {
     fn maybe_cut(&mut self) {
         let due = self.last_cut.elapsed() >= FLUSH_INTERVAL
             || self.dirty.files.len() >= FLUSH_FILES
+            || self.dirty.bytes >= FLUSH_BYTES
             || self.segment.len >= FLUSH_JOURNAL_BYTES;
         // A segment is named by its first index: cutting an empty one
         // would name its successor the same.
         if !due || self.size() == self.segment.first {
             return;
         }
-        if self.flushing && self.dirty.files.len() >= MAX_DIRTY_FILES {
+        if self.flushing && (self.dirty.files.len() >= MAX_DIRTY_FILES || self.dirty.bytes >= MAX_DIRTY_BYTES) {
             self.collect_flush(true);
         }
         if self.flushing || self.needs_recovery {
@@ -487,6 +670,7 @@ impl FsLog {
         self.older_segments.push(old.path);
         let job = FlushJob {
             dir: self.dir.clone(),
+            pending: self.pending.clone(),
             dirty: std::mem::take(&mut self.dirty),
             size: self.size(),
             root: self.root(),
@@ -502,8 +686,19 @@ impl FsLog {
     /// Rebuilds the log from disk as opening does, and makes it durable.
     fn recover(&mut self) -> Result<(), LogError> {
         self.collect_flush(true);
-        let (state, dirty, segments) = rebuild(&self.dir)?;
-        run_flush(FlushJob { dir: self.dir.clone(), dirty, size: state.size(), root: state.root(), segments })?;
+        let (state, dirty, segments) = rebuild(&self.dir, &self.pending)?;
+        let job = FlushJob {
+            dir: self.dir.clone(),
+            pending: self.pending.clone(),
+            dirty,
+            size: state.size(),
+            root: state.root(),
+            segments,
+        };
+        run_flush(job)?;
+        // Everything committed is on disk now, whatever the failed flush
+        // left behind in memory.
+        self.pending.clear();
         self.segment = new_segment(&self.dir, state.size())?;
         if state.size() != self.state.size() {
             // A record whose sync reported failure reached the disk after
@@ -572,20 +767,28 @@ fn state_text(size: u64, root: &Hash) -> String {
     format!("{STATE_MAGIC}\n{size}\n{}\n", data_encoding::BASE64.encode(root))
 }
 
-/// Raw reads of a log directory.
+/// Raw reads of a log directory, and of its writer's committed files not
+/// yet flushed where it has them ([`FsLog::reader`]).
 #[derive(Debug, Clone)]
 pub struct FsRead {
     dir: PathBuf,
+    pending: Option<Arc<Pending>>,
 }
 
 impl FsRead {
+    /// Reads of what the durable `state` covers, for a log whose writer is
+    /// elsewhere (or stopped).
     pub fn new(dir: &Path) -> Self {
-        FsRead { dir: dir.to_owned() }
+        FsRead { dir: dir.to_owned(), pending: None }
     }
 }
 
 impl RawRead for FsRead {
     fn raw(&self, rel: &str) -> Result<Vec<u8>, LogError> {
+        // Memory first: a flush writes a file before dropping it from there.
+        if let Some(bytes) = self.pending.as_ref().and_then(|p| p.get(rel)) {
+            return Ok(bytes.to_vec());
+        }
         let path = self.dir.join(rel);
         fs::read(&path).map_err(io(&path))
     }

@@ -105,7 +105,8 @@ impl Ledger {
     /// checkpointer. Must be called inside a tokio runtime.
     pub fn start(dir: &Path, signer: Signer, origin: &str) -> Result<Ledger, LedgerError> {
         let log = FsLog::open(dir)?;
-        Self::start_with(Box::new(log), TileReader::new(dir), dir, signer, origin)
+        let reader = log.reader();
+        Self::start_with(Box::new(log), reader, dir, signer, origin)
     }
 
     /// Starts the sequencer over any backend's writer and reader; signed

@@ -64,6 +64,7 @@ fn files_written_past_the_committed_state_are_ignored_and_overwritten() {
     // A crash after writing the next batch's files but before its state: a
     // stray partial tile and bundle of a larger width.
     std::fs::create_dir_all(dir.path().join("tile/0/001.p")).unwrap();
+    std::fs::create_dir_all(dir.path().join("tile/entries/001.p")).unwrap();
     std::fs::write(dir.path().join("tile/0/001.p/99"), vec![7u8; 99 * 32]).unwrap();
     std::fs::write(dir.path().join("tile/entries/001.p/99"), b"garbage").unwrap();
     let mut reopened = FsLog::open(dir.path()).unwrap();
@@ -72,7 +73,7 @@ fn files_written_past_the_committed_state_are_ignored_and_overwritten() {
     reopened.append(&more).unwrap();
     let all: Vec<Hash> = (0..400).map(|i| leaf_hash(&entry(i))).collect();
     assert_eq!(reopened.root(), root_from_leaves(&all));
-    assert_eq!(TileReader::new(dir.path()).entry(399, 400).unwrap(), entry(399));
+    assert_eq!(reopened.reader().entry(399, 400).unwrap(), entry(399));
 }
 
 #[test]
@@ -107,6 +108,16 @@ fn segments(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     out
 }
 
+/// Where a segment's records end (the zero-filled space ahead starts).
+fn records_end(segment: &std::path::Path) -> usize {
+    let bytes = std::fs::read(segment).unwrap();
+    let mut at = 0;
+    while let rampart_ledger::journal::Read::Record(_, used) = rampart_ledger::journal::read(&bytes[at..]) {
+        at += used;
+    }
+    at
+}
+
 #[test]
 fn a_crash_after_acknowledgement_loses_nothing_and_the_journal_replays() {
     let dir = tempfile::tempdir().unwrap();
@@ -125,7 +136,8 @@ fn a_crash_after_acknowledgement_loses_nothing_and_the_journal_replays() {
     // Opening made the replay durable and emptied the journal.
     assert_eq!(TileReader::new(dir.path()).state().unwrap(), committed);
     for seg in segments(dir.path()) {
-        assert_eq!(std::fs::metadata(&seg).unwrap().len(), 0, "{}", seg.display());
+        assert_eq!(records_end(&seg), 0, "{} holds records", seg.display());
+        assert!(std::fs::read(&seg).unwrap().iter().all(|&b| b == 0), "{}", seg.display());
     }
     let reader = TileReader::new(dir.path());
     for i in [0, 39, 40, 255, 256, 699] {
@@ -143,8 +155,10 @@ fn a_torn_journal_tail_is_dropped_and_appending_goes_on() {
     // A crash in the middle of writing the next record: half of it made it.
     let record = rampart_ledger::journal::encode(10, &[entry(10), entry(11)], &[0u8; 32]).unwrap();
     let seg = segments(dir.path()).pop().unwrap();
-    let mut f = std::fs::OpenOptions::new().append(true).open(&seg).unwrap();
-    std::io::Write::write_all(&mut f, &record[..record.len() / 2]).unwrap();
+    let end = records_end(&seg);
+    assert!(end > 0);
+    let f = std::fs::OpenOptions::new().write(true).open(&seg).unwrap();
+    std::os::unix::fs::FileExt::write_all_at(&f, &record[..record.len() / 2], end as u64).unwrap();
     drop(f);
     let mut log = FsLog::open(dir.path()).unwrap();
     assert_eq!((log.size(), log.root()), committed, "the unacknowledged half record is not in the log");
@@ -218,27 +232,28 @@ impl Drop for Mounted {
 /// A full disk: the batch that does not fit is refused and changes nothing,
 /// in memory or on reopening; once space returns appending goes on, and a
 /// crash afterwards reopens to exactly what was acknowledged. Runs on a
-/// 2 MiB tmpfs, which needs root (as `cargo xtask test` in CI has). What
-/// does not fit here is the batch's tiles, written before its journal
-/// record; a failing journal write is taken back by truncation (not covered
-/// here: on tmpfs the tiles' space comes back before the record needs it).
+/// 4 MiB tmpfs, 3 MiB of it taken by a filler file, which needs root (as
+/// `cargo xtask test` in CI has). The journal cannot be zero-filled ahead
+/// there (it asks for 4 MiB), so each record extends the segment until one
+/// does not fit and is taken back. Removing the filler leaves room for the
+/// tiles that reopening writes from the journal.
 #[test]
 fn a_full_disk_refuses_the_batch_and_appending_resumes_when_space_returns() {
     let mnt = tempfile::tempdir().unwrap();
     let mounted = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=2m", "tmpfs"])
+        .args(["-t", "tmpfs", "-o", "size=4m", "tmpfs"])
         .arg(mnt.path())
         .stderr(std::process::Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
     if !mounted {
-        eprintln!("\n*** SKIPPED: mounting a 2 MiB tmpfs to fill needs root\n");
+        eprintln!("\n*** SKIPPED: mounting a 4 MiB tmpfs to fill needs root\n");
         return;
     }
     let _unmount = Mounted(mnt.path().to_owned());
     let dir = mnt.path().join("ledger");
     let filler = mnt.path().join("filler");
-    std::fs::write(&filler, vec![0u8; 1 << 20]).unwrap();
+    std::fs::write(&filler, vec![0u8; 3 << 20]).unwrap();
     let big = |i: u64| format!("{i:08}").into_bytes().repeat(250);
     let mut log = FsLog::open(&dir).unwrap();
     let mut acked: Vec<Vec<u8>> = Vec::new();
@@ -272,4 +287,44 @@ fn a_full_disk_refuses_the_batch_and_appending_resumes_when_space_returns() {
     let reader = TileReader::new(&dir);
     assert_eq!(reader.entry(log.size() - 1, log.size()).unwrap(), b"after the disk was freed");
     drop(log);
+}
+
+/// A commit overwrites space the segment already has, so the file does not
+/// grow (its sync is data only); what is committed and not yet flushed is
+/// read from the writer's memory, not the disk, until a flush writes it.
+#[test]
+fn commits_fill_zeroed_space_and_unflushed_files_are_served_from_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = FsLog::open(dir.path()).unwrap();
+    let seg = segments(dir.path()).pop().unwrap();
+    let reserved = std::fs::metadata(&seg).unwrap().len();
+    assert!(reserved >= 1 << 20, "the segment is zero-filled ahead: {reserved} bytes");
+    for i in 0..300u64 {
+        log.append(&[entry(i)]).unwrap();
+    }
+    assert_eq!(std::fs::metadata(&seg).unwrap().len(), reserved, "300 commits did not grow the segment");
+    assert!(records_end(&seg) > 300 * 16);
+    // Nothing flushed yet: the directory alone does not have entry 299's
+    // bundle; the writer's reader does.
+    assert!(log.held_in_memory() > 0);
+    assert!(TileReader::new(dir.path()).entry(299, 300).is_err());
+    let reader = log.reader();
+    assert_eq!(reader.entry(299, 300).unwrap(), entry(299));
+    let proof = inclusion_proof_with(5, 300, &mut |h, k| reader.node(h, k, 300)).unwrap();
+    verify_inclusion(5, 300, &leaf_hash(&entry(5)), &proof, &log.root()).unwrap();
+    // A record larger than the space left grows the segment by whole steps.
+    let big: Vec<Vec<u8>> = (0..80).map(|i| vec![b'a' + (i % 26) as u8; 65_000]).collect();
+    log.append(&big).unwrap();
+    let grown = std::fs::metadata(&seg).unwrap().len();
+    assert!(grown > reserved && grown.is_multiple_of(reserved), "{reserved} -> {grown}");
+    log.flush().unwrap();
+    assert_eq!(log.held_in_memory(), 0, "a flush drops what it wrote from memory");
+    assert_eq!(TileReader::new(dir.path()).entry(299, 380).unwrap(), entry(299));
+    assert_eq!(TileReader::new(dir.path()).entry(379, 380).unwrap(), big[79]);
+    let committed = (log.size(), log.root());
+    log.append(&[entry(380)]).unwrap();
+    log.abandon();
+    let log = FsLog::open(dir.path()).unwrap();
+    assert_eq!(log.size(), committed.0 + 1);
+    assert_eq!(log.reader().entry(380, 381).unwrap(), entry(380));
 }
