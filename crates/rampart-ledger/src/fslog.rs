@@ -81,23 +81,25 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LogError + '_ {
 /// and the log's readers (which look here before the disk). Paths are
 /// relative to the log root; a path's bytes never change once written.
 #[derive(Debug, Default)]
-pub struct Pending(RwLock<HashMap<String, Arc<[u8]>>>);
+pub struct Pending(RwLock<HashMap<String, Arc<Vec<u8>>>>);
 
 impl Pending {
-    fn get(&self, rel: &str) -> Option<Arc<[u8]>> {
+    fn get(&self, rel: &str) -> Option<Arc<Vec<u8>>> {
         self.0.read().unwrap_or_else(PoisonError::into_inner).get(rel).cloned()
     }
 
     fn insert(&self, files: Vec<(String, Vec<u8>)>) {
         let mut map = self.0.write().unwrap_or_else(PoisonError::into_inner);
         for (rel, bytes) in files {
-            map.insert(rel, bytes.into());
+            // An `Arc<Vec<u8>>`, not an `Arc<[u8]>`: wrapping moves the
+            // bytes where converting would copy them.
+            map.insert(rel, Arc::new(bytes));
         }
     }
 
     /// Drops the files a flush wrote (if they still hold the bytes it
     /// wrote) and the superseded ones it did not need.
-    fn remove_flushed(&self, written: &[(&String, Arc<[u8]>)], superseded: &[String]) {
+    fn remove_flushed(&self, written: &[(&String, Arc<Vec<u8>>)], superseded: &[String]) {
         let mut map = self.0.write().unwrap_or_else(PoisonError::into_inner);
         for (rel, bytes) in written {
             if map.get(*rel).is_some_and(|held| Arc::ptr_eq(held, bytes)) {

@@ -42,13 +42,18 @@ async fn verify_dir(dir: &Path) -> Result<u64, VerifyError> {
     Ok(seen)
 }
 
+/// The stored files verification reads: not the journal, which after a
+/// clean stop holds no record (only zero-filled space) and which replay on
+/// opening reads, not verification.
 fn files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_owned()];
     while let Some(d) = stack.pop() {
         for e in std::fs::read_dir(d).unwrap().flatten() {
             if e.path().is_dir() {
-                stack.push(e.path());
+                if e.file_name() != "journal" {
+                    stack.push(e.path());
+                }
             } else {
                 out.push(e.path());
             }
@@ -128,6 +133,7 @@ async fn a_truncated_and_re_signed_log_is_caught_by_a_saved_checkpoint() {
     let rewritten = tempfile::tempdir().unwrap();
     let mut log = FsLog::open(rewritten.path()).unwrap();
     log.append(&(0..1000).map(|i| if i == 500 { b"edited".to_vec() } else { entry(i) }).collect::<Vec<_>>()).unwrap();
+    drop(log); // verification reads what a flush wrote
     let src = Dir(rewritten.path().to_owned());
     let err = verify_checkpoint(&src, "saved", &saved, "example.org/log", std::slice::from_ref(&verifier), 1000)
         .await

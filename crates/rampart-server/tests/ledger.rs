@@ -113,19 +113,33 @@ async fn actions_are_refused_while_the_ledger_cannot_record_and_work_again_after
     std::fs::rename(&tiles, &aside).unwrap();
     std::fs::write(&tiles, b"storage gone").unwrap();
 
-    let started = std::time::Instant::now();
-    let create = server
-        .request(Method::POST, "/api/v1/users", Some(&admin.token))
-        .json(&json!({"username": "blocked", "role": "auditor", "password": "a long password 1"}))
-        .send()
-        .await
-        .unwrap();
+    // A commit needs only the ledger's journal, so actions are recorded and
+    // done until the flusher (about a second later) cannot write the tiles;
+    // from then on the ledger is in doubt and every action is refused.
+    let mut recorded = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let (create, started, name) = loop {
+        assert!(std::time::Instant::now() < deadline, "actions were never refused while the tiles were unwritable");
+        let name = format!("blocked{}", recorded.len());
+        let started = std::time::Instant::now();
+        let create = server
+            .request(Method::POST, "/api/v1/users", Some(&admin.token))
+            .json(&json!({"username": name, "role": "auditor", "password": "a long password 1"}))
+            .send()
+            .await
+            .unwrap();
+        if create.status() != 201 {
+            break (create, started, name);
+        }
+        recorded.push(name);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     assert_eq!(create.status(), 503);
     assert!(started.elapsed() < Duration::from_secs(3), "refused within the bound");
     let problem: Value = create.json().await.unwrap();
     assert_eq!(problem["type"], "urn:rampart:problem:unavailable");
     let store = &server.running.as_ref().unwrap().state.store;
-    assert!(store.find_user_by_name("blocked").await.unwrap().is_none(), "nothing changed");
+    assert!(store.find_user_by_name(&name).await.unwrap().is_none(), "nothing changed");
     let login = server.login(&server.admin.username, &server.admin.password, None).await;
     assert_eq!(login.status(), 503, "even a failed login cannot go unrecorded");
 
@@ -138,6 +152,22 @@ async fn actions_are_refused_while_the_ledger_cannot_record_and_work_again_after
         .await
         .unwrap();
     assert_eq!(create.status(), 201, "recovered without a restart");
+    // What was done before the refusals is in the ledger.
+    for name in &recorded {
+        let found = server
+            .request(
+                Method::GET,
+                &format!("/api/v1/logs/search?q=kind:user.created%20AND%20object:{name}"),
+                Some(&admin.token),
+            )
+            .send()
+            .await
+            .unwrap();
+        let body: Value = found.json().await.unwrap();
+        let events = body["items"].as_array().map_or(0, Vec::len);
+        assert_eq!(events, 1, "{name}: {body}");
+        assert!(store.find_user_by_name(name).await.unwrap().is_some(), "{name}");
+    }
     server.stop().await;
 }
 
