@@ -32,9 +32,20 @@ use crate::datadir::DataDir;
 use crate::problem::ApiError;
 use crate::routes::RouteSpec;
 
-/// What every handler can reach.
+/// What every handler can reach: one `Arc`, so that the copy each request
+/// takes (axum's `State`) costs one reference count, not one per field.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The parts of [`AppState`].
+pub struct Shared {
     pub auth: Auth,
     pub store: Store,
     pub ledger: Ledger,
@@ -70,6 +81,12 @@ impl AppState {
 }
 
 impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::fmt::Debug for Shared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppState").field("store", &self.store).finish_non_exhaustive()
     }
@@ -209,7 +226,7 @@ pub async fn build(config: Config) -> Result<(Router, AppState, DataDir, Vec<Rou
     }
     let routes = crate::api::routes();
     let openapi = crate::openapi::document(routes.specs());
-    let state = AppState {
+    let state = AppState(Arc::new(Shared {
         auth,
         store,
         ledger,
@@ -225,7 +242,7 @@ pub async fn build(config: Config) -> Result<(Router, AppState, DataDir, Vec<Rou
         outbox,
         secops_jobs,
         detect,
-    };
+    }));
     let (router, specs) = routes.into_router(state.clone());
     let router = layered(router, &state.config);
     Ok((router, state, data_dir, specs, bootstrap))

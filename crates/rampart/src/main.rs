@@ -135,6 +135,14 @@ pub enum Command {
     Rules(cmd::rules::RulesCmd),
 }
 
+/// jemalloc instead of glibc's malloc: the ingest and KMS paths allocate
+/// and free many small objects across threads (an event's attributes are
+/// built on one worker and dropped on another), where glibc spent about a
+/// seventh of the node's CPU in `_int_malloc`, `_int_free` and
+/// `malloc_consolidate` (docs/benchmarks.md, session 11).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
