@@ -218,6 +218,10 @@ fn the_durable_state_follows_within_seconds_off_the_append_path() {
     }
     assert_eq!(TileReader::new(dir.path()).state().unwrap(), (log.size(), log.root()));
     assert_eq!(names(), ["00000000000000000301"]);
+    // A quiet log's segments are zero-filled ahead by the least step, not
+    // by megabytes each.
+    let next = segments(dir.path()).pop().unwrap();
+    assert_eq!(std::fs::metadata(&next).unwrap().len(), 64 << 10);
 }
 
 /// Unmounts a test file system however the test ends.
@@ -233,10 +237,10 @@ impl Drop for Mounted {
 /// in memory or on reopening; once space returns appending goes on, and a
 /// crash afterwards reopens to exactly what was acknowledged. Runs on a
 /// 4 MiB tmpfs, 3 MiB of it taken by a filler file, which needs root (as
-/// `cargo xtask test` in CI has). The journal cannot be zero-filled ahead
-/// there (it asks for 4 MiB), so each record extends the segment until one
-/// does not fit and is taken back. Removing the filler leaves room for the
-/// tiles that reopening writes from the journal.
+/// `cargo xtask test` in CI has). The journal is zero-filled ahead in
+/// growing steps until a step does not fit; then records extend the
+/// segment until one does not fit and is taken back. Removing the filler
+/// leaves room for the tiles that reopening writes from the journal.
 #[test]
 fn a_full_disk_refuses_the_batch_and_appending_resumes_when_space_returns() {
     let mnt = tempfile::tempdir().unwrap();
@@ -298,7 +302,7 @@ fn commits_fill_zeroed_space_and_unflushed_files_are_served_from_memory() {
     let mut log = FsLog::open(dir.path()).unwrap();
     let seg = segments(dir.path()).pop().unwrap();
     let reserved = std::fs::metadata(&seg).unwrap().len();
-    assert!(reserved >= 1 << 20, "the segment is zero-filled ahead: {reserved} bytes");
+    assert!(reserved >= 64 << 10, "the segment is zero-filled ahead: {reserved} bytes");
     for i in 0..300u64 {
         log.append(&[entry(i)]).unwrap();
     }
@@ -312,11 +316,12 @@ fn commits_fill_zeroed_space_and_unflushed_files_are_served_from_memory() {
     assert_eq!(reader.entry(299, 300).unwrap(), entry(299));
     let proof = inclusion_proof_with(5, 300, &mut |h, k| reader.node(h, k, 300)).unwrap();
     verify_inclusion(5, 300, &leaf_hash(&entry(5)), &proof, &log.root()).unwrap();
-    // A record larger than the space left grows the segment by whole steps.
+    // A record larger than the space left grows the segment, in whole
+    // 64 KiB steps.
     let big: Vec<Vec<u8>> = (0..80).map(|i| vec![b'a' + (i % 26) as u8; 65_000]).collect();
     log.append(&big).unwrap();
     let grown = std::fs::metadata(&seg).unwrap().len();
-    assert!(grown > reserved && grown.is_multiple_of(reserved), "{reserved} -> {grown}");
+    assert!(grown > reserved && grown.is_multiple_of(64 << 10), "{reserved} -> {grown}");
     log.flush().unwrap();
     assert_eq!(log.held_in_memory(), 0, "a flush drops what it wrote from memory");
     assert_eq!(TileReader::new(dir.path()).entry(299, 380).unwrap(), entry(299));
