@@ -16,6 +16,8 @@ use rampart_ledger::Ledger;
 use rampart_store::Store;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::detect::recent::RecentEvents;
+
 /// The most events one index transaction holds (a job is never split).
 const INDEX_BATCH: usize = 4096;
 /// Jobs (one per append or batch) waiting for the indexer beyond this are
@@ -33,6 +35,8 @@ struct IndexJob {
 pub struct LedgerSink {
     ledger: Ledger,
     index: mpsc::Sender<IndexJob>,
+    /// Committed events as appended, for detection to take.
+    recent: Arc<RecentEvents>,
 }
 
 impl LedgerSink {
@@ -41,7 +45,13 @@ impl LedgerSink {
     pub fn start(ledger: Ledger, store: Store) -> Self {
         let (index, rx) = mpsc::channel(INDEX_QUEUE);
         tokio::spawn(indexer(store, rx));
-        LedgerSink { ledger, index }
+        LedgerSink { ledger, index, recent: Arc::default() }
+    }
+
+    /// What this sink committed lately, as appended (see
+    /// [`crate::detect::recent`]).
+    pub fn recent(&self) -> Arc<RecentEvents> {
+        self.recent.clone()
     }
 }
 
@@ -74,7 +84,9 @@ impl AuditSink for LedgerSink {
     fn append<'a>(&'a self, event: &'a Event) -> BoxFuture<'a, Result<Appended, AuditError>> {
         Box::pin(async move {
             let position = self.ledger.append(encode(event)?).await.map_err(|e| AuditError::Failed(e.to_string()))?;
-            Ok(Appended { position, indexed: self.index(Arc::from([event.clone()]), position) })
+            let events: Arc<[Event]> = Arc::from([event.clone()]);
+            self.recent.put(position, events.clone());
+            Ok(Appended { position, indexed: self.index(events, position) })
         })
     }
 
@@ -87,6 +99,7 @@ impl AuditSink for LedgerSink {
             }
             let entries = events.iter().map(encode).collect::<Result<Vec<_>, _>>()?;
             let first = self.ledger.append_many(entries).await.map_err(|e| AuditError::Failed(e.to_string()))?;
+            self.recent.put(first, events.clone());
             let positions = (first..first + events.len() as u64).collect();
             Ok(AppendedMany { positions, indexed: self.index(events, first) })
         })

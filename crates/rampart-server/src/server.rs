@@ -189,10 +189,16 @@ pub async fn build(config: Config) -> Result<(Router, AppState, DataDir, Vec<Rou
         crate::detect::RecordingAlertSink::new(sink.clone()),
         Arc::new(tickets.clone()),
     ));
-    let detect =
-        crate::detect::Detection::start(&config.detect, ledger.clone(), audit.clone(), alert_sink, &data_dir.root)
-            .await
-            .context("starting detection")?;
+    let detect = crate::detect::Detection::start(
+        &config.detect,
+        ledger.clone(),
+        Some(sink.recent()),
+        audit.clone(),
+        alert_sink,
+        &data_dir.root,
+    )
+    .await
+    .context("starting detection")?;
     let ingest = crate::ingest::Ingest::new(sink, registry, config.ingest.clone()).with_ca(data_dir.tls());
     let auth = Auth::new(store.clone(), audit.clone(), &root, config.auth.clone())?;
     let cache = rampart_kms::keystore::UnwrapCache::new(

@@ -43,10 +43,27 @@ pub fn severity(level: Option<Level>) -> Severity {
     }
 }
 
+/// An event as detection holds it: decoded from a ledger entry, or shared
+/// with the pipeline that appended it ([`super::recent`]).
+#[derive(Debug)]
+pub enum Held {
+    Decoded(Event),
+    Shared(Arc<[Event]>, usize),
+}
+
+impl Held {
+    pub fn event(&self) -> &Event {
+        match self {
+            Held::Decoded(event) => event,
+            Held::Shared(batch, i) => &batch[*i],
+        }
+    }
+}
+
 /// One event matched against a rule set, not yet correlated.
 #[derive(Debug)]
 pub struct Prepared {
-    event: Event,
+    event: Held,
     /// The fields the rules saw (for correlation group-by values).
     fields: Value,
     matches: Vec<Match>,
@@ -54,11 +71,11 @@ pub struct Prepared {
 
 impl Prepared {
     /// Matches `event` (unless the stage never evaluates its kind).
-    pub fn new(matcher: &mut Matcher<'_>, event: Event) -> Self {
-        if !evaluates(&event.kind) {
+    pub fn new(matcher: &mut Matcher<'_>, event: Held) -> Self {
+        if !evaluates(&event.event().kind) {
             return Prepared { event, fields: Value::Null, matches: Vec::new() };
         }
-        let (fields, logsource) = view(&event);
+        let (fields, logsource) = view(event.event());
         let matches = matcher.matches(&fields, &logsource);
         Prepared { event, fields, matches }
     }
@@ -115,7 +132,7 @@ impl Detector {
 
     /// Evaluates the event at ledger `index`; `now_ms` is the stage's clock.
     pub fn on_event(&mut self, index: u64, event: &Event, now_ms: i64) -> Vec<Alert> {
-        let prepared = Prepared::new(&mut self.catalog.rules.matcher(), event.clone());
+        let prepared = Prepared::new(&mut self.catalog.rules.matcher(), Held::Decoded(event.clone()));
         self.apply(index, &prepared, now_ms)
     }
 
@@ -125,7 +142,16 @@ impl Detector {
     /// stateless: correlation happens in [`Detector::apply_prepared`].
     pub fn prepare_batch(rules: Arc<RuleSet>, entries: &[Vec<u8>], threads: usize) -> PreparedBatch {
         let events = rules.evaluate_batch(entries, threads, |matcher, _, bytes| {
-            rampart_ledger::entry::decode_event(bytes).map(|event| Prepared::new(matcher, event))
+            rampart_ledger::entry::decode_event(bytes).map(|event| Prepared::new(matcher, Held::Decoded(event)))
+        });
+        PreparedBatch { rules, events }
+    }
+
+    /// [`Detector::prepare_batch`] for events taken as they were appended
+    /// (every one an event, none to decode).
+    pub fn prepare_shared(rules: Arc<RuleSet>, events: &[super::recent::Shared], threads: usize) -> PreparedBatch {
+        let events = rules.evaluate_batch(events, threads, |matcher, _, (batch, i)| {
+            Some(Prepared::new(matcher, Held::Shared(batch.clone(), *i)))
         });
         PreparedBatch { rules, events }
     }
@@ -143,7 +169,7 @@ impl Detector {
         if Arc::ptr_eq(&batch.rules, &self.catalog.rules) {
             self.apply(index, prepared, now_ms)
         } else {
-            self.on_event(index, &prepared.event, now_ms)
+            self.on_event(index, prepared.event.event(), now_ms)
         }
     }
 
@@ -154,6 +180,7 @@ impl Detector {
         if matches.is_empty() {
             return Vec::new();
         }
+        let event = event.event();
         let reference = EventRef {
             index,
             time_ms: event.time_ms,

@@ -31,6 +31,7 @@ pub mod detector;
 pub mod metrics;
 pub mod packs;
 pub mod persist;
+pub mod recent;
 pub mod sink;
 pub mod view;
 
@@ -87,6 +88,8 @@ struct Shared {
     cursor: AtomicU64,
     last_saved_ms: AtomicI64,
     ledger: Ledger,
+    /// Committed events as appended, where the audit sink keeps them.
+    recent: Option<Arc<recent::RecentEvents>>,
     audit: Audit,
     path: PathBuf,
     stop: watch::Sender<bool>,
@@ -163,10 +166,12 @@ pub struct Reloaded {
 
 impl Detection {
     /// Loads the rule packs, restores the saved cursor and state, and starts
-    /// following the ledger (unless `detect.enabled` is off).
+    /// following the ledger (unless `detect.enabled` is off), taking the
+    /// events `recent` holds instead of reading them back where it can.
     pub async fn start(
         config: &DetectConfig,
         ledger: Ledger,
+        recent: Option<Arc<recent::RecentEvents>>,
         audit: Audit,
         sink: Arc<dyn AlertSink>,
         data_dir: &Path,
@@ -191,6 +196,7 @@ impl Detection {
             cursor: AtomicU64::new(cursor),
             last_saved_ms: AtomicI64::new(0),
             ledger,
+            recent,
             audit,
             path,
             stop,
@@ -414,7 +420,24 @@ async fn run(shared: Arc<Shared>, sink: Arc<dyn AlertSink>, mut stop: watch::Rec
         }
         let size = shared.ledger.head().size;
         let from = shared.cursor.load(Ordering::Acquire);
-        if from < size {
+        // (When the cursor is at the head this only forgets what was taken.)
+        let held = match &shared.recent {
+            Some(recent) => recent.take(from, size.min(from + batch)),
+            None => Vec::new(),
+        };
+        if !held.is_empty() {
+            let rules = shared.detector().catalog().rules.clone();
+            let threads = shared.config.threads;
+            let prepared =
+                match tokio::task::spawn_blocking(move || Detector::prepare_shared(rules, &held, threads)).await {
+                    Ok(prepared) => prepared,
+                    Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                    Err(_) => return,
+                };
+            if !apply_batch(&shared, sink.as_ref(), from, &prepared, &mut stop).await {
+                return;
+            }
+        } else if from < size {
             let entries = match shared.ledger.entries(from, size.min(from + batch)).await {
                 Ok(entries) => {
                     read_backoff = Duration::from_millis(50);
@@ -439,19 +462,9 @@ async fn run(shared: Arc<Shared>, sink: Arc<dyn AlertSink>, mut stop: watch::Rec
                     // The runtime is shutting down.
                     Err(_) => return,
                 };
-            let mut at = from;
-            for event in &prepared.events {
-                let alerts = match event {
-                    Some(event) => shared.detector().apply_prepared(at, &prepared, event, now_ms()),
-                    None => Vec::new(),
-                };
-                if !deliver(sink.as_ref(), alerts, &mut stop).await {
-                    return;
-                }
-                at += 1;
-                shared.cursor.store(at, Ordering::Release);
+            if !apply_batch(&shared, sink.as_ref(), from, &prepared, &mut stop).await {
+                return;
             }
-            metrics::evaluated(at - from);
         }
         let alerts = shared.detector().tick(now_ms());
         if !deliver(sink.as_ref(), alerts, &mut stop).await {
@@ -483,6 +496,31 @@ async fn run(shared: Arc<Shared>, sink: Arc<dyn AlertSink>, mut stop: watch::Rec
     }
     save(&shared).await;
     tracing::info!(cursor = shared.cursor.load(Ordering::Acquire), "detection stopped; state saved");
+}
+
+/// Correlates a matched batch in ledger order from `from`, delivering
+/// alerts and moving the cursor; false when the stage is stopping.
+async fn apply_batch(
+    shared: &Shared,
+    sink: &dyn AlertSink,
+    from: u64,
+    prepared: &detector::PreparedBatch,
+    stop: &mut watch::Receiver<bool>,
+) -> bool {
+    let mut at = from;
+    for event in &prepared.events {
+        let alerts = match event {
+            Some(event) => shared.detector().apply_prepared(at, prepared, event, now_ms()),
+            None => Vec::new(),
+        };
+        if !deliver(sink, alerts, stop).await {
+            return false;
+        }
+        at += 1;
+        shared.cursor.store(at, Ordering::Release);
+    }
+    metrics::evaluated(at - from);
+    true
 }
 
 fn publish(shared: &Shared) {

@@ -3,6 +3,8 @@
 //! and stays quiet on a near miss; and the detector's reload keeps
 //! correlation state.
 
+use std::sync::Arc;
+
 use rampart_core::Event;
 use rampart_core::alert::{Alert, Severity};
 use rampart_core::config::DetectConfig;
@@ -382,6 +384,53 @@ fn batches_matched_in_parallel_raise_the_sequential_alerts_in_order() {
     assert_eq!(run_batches(&entries, 7, 2, Some(20)), want);
 }
 
+/// The stage's loop over events taken as appended ([`super::recent`]):
+/// batches put at their ledger positions (in an order other than theirs),
+/// taken `take` at a time from the cursor.
+fn run_taken(events: &[Event], put: usize, take: usize, reload_at: Option<usize>) -> Vec<Alert> {
+    let recent = super::recent::RecentEvents::default();
+    let batches: Vec<(usize, Arc<[Event]>)> =
+        events.chunks(put).enumerate().map(|(i, chunk)| (i * put, chunk.iter().cloned().collect())).collect();
+    for (first, batch) in batches.iter().rev() {
+        recent.put(*first as u64, batch.clone());
+    }
+    let mut d = detector();
+    let mut out = Vec::new();
+    let mut at = 0usize;
+    while at < events.len() {
+        let held = recent.take(at as u64, (at + take) as u64);
+        assert!(!held.is_empty(), "the events at {at} are held");
+        let prepared = Detector::prepare_shared(d.catalog().rules.clone(), &held, 2);
+        for event in prepared.events.iter().flatten() {
+            out.extend(d.apply_prepared(at as u64, &prepared, event, T0 + at as i64));
+            out.extend(d.tick(T0 + at as i64));
+            if reload_at == Some(at) {
+                d.reload(reordered_catalog());
+            }
+            at += 1;
+        }
+    }
+    // The next look at the cursor forgets the last batch taken.
+    assert!(recent.take(at as u64, at as u64).is_empty());
+    assert!(recent.is_empty(), "taking moved past every batch: {} held", recent.len());
+    out
+}
+
+#[test]
+fn events_taken_as_appended_raise_what_their_ledger_entries_raise() {
+    // Every entry an event (the taken path never sees anything else).
+    let entries: Vec<Vec<u8>> =
+        mixed_entries().into_iter().filter(|e| rampart_ledger::entry::decode_event(e).is_some()).collect();
+    let events: Vec<Event> = entries.iter().filter_map(|e| rampart_ledger::entry::decode_event(e)).collect();
+    let want = run_sequential(&entries, None);
+    assert!(want.len() >= single_event_cases().len() + 4, "too few alerts to compare: {:?}", titles(&want));
+    for (put, take) in [(1, 1), (5, 3), (7, 64), (1024, 1024)] {
+        assert_eq!(run_taken(&events, put, take, None), want, "put {put}, take {take}");
+    }
+    let want = run_sequential(&entries, Some(20));
+    assert_eq!(run_taken(&events, 4, 9, Some(20)), want);
+}
+
 /// The SigmaHQ rules beside the workspace, or `None` (said loudly).
 fn sigma_rules() -> Option<std::path::PathBuf> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/sigma/rules");
@@ -477,7 +526,7 @@ mod stage {
         let audit = Audit::new(Arc::new(Appender(ledger.clone())), Duration::from_secs(2));
         let config = DetectConfig { packs: vec![REDLINE.into()], max_delay_ms: 0, ..DetectConfig::default() };
         let detection =
-            Detection::start(&config, ledger.clone(), audit, sink, dir).await.unwrap_or_else(|e| panic!("{e}"));
+            Detection::start(&config, ledger.clone(), None, audit, sink, dir).await.unwrap_or_else(|e| panic!("{e}"));
         (ledger, detection)
     }
 

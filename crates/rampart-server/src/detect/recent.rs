@@ -1,0 +1,158 @@
+//! Events the ledger committed lately, as they were appended, for the
+//! detection stage to take instead of decoding the entries it reads back.
+//!
+//! Detection follows the ledger (it resumes from a saved cursor and sees
+//! exactly what is recorded), so it used to read every entry back and
+//! decode it: under ingest load that decoding, and dropping the copies it
+//! made, took about a tenth of the node's CPU. The audit sink puts each
+//! committed batch here with its ledger position; detection takes the
+//! events at its cursor when they are here, contiguously, and reads the
+//! ledger for anything else (entries appended by another path, batches
+//! evicted while detection lagged, everything after a restart). Either way
+//! it evaluates the same events: an entry decodes to the event it was
+//! encoded from.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use rampart_core::Event;
+
+/// The most events held. Past it the oldest batches go: detection reads
+/// those from the ledger. Detection keeps up under load, so this only
+/// bounds memory when it does not.
+pub const MAX_EVENTS: usize = 16_384;
+
+/// Recent committed batches by the ledger index of their first event.
+#[derive(Debug, Default)]
+pub struct RecentEvents {
+    inner: Mutex<Held>,
+}
+
+#[derive(Debug, Default)]
+struct Held {
+    batches: BTreeMap<u64, Arc<[Event]>>,
+    events: usize,
+}
+
+/// An event taken from [`RecentEvents`]: its batch, and where in it.
+pub type Shared = (Arc<[Event]>, usize);
+
+impl RecentEvents {
+    fn held(&self) -> std::sync::MutexGuard<'_, Held> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records that `events` are committed at ledger indexes from `first`.
+    pub fn put(&self, first: u64, events: Arc<[Event]>) {
+        if events.is_empty() || events.len() > MAX_EVENTS {
+            return;
+        }
+        let mut held = self.held();
+        held.events += events.len();
+        if let Some(old) = held.batches.insert(first, events) {
+            held.events -= old.len();
+        }
+        while held.events > MAX_EVENTS {
+            let Some((_, oldest)) = held.batches.pop_first() else { break };
+            held.events -= oldest.len();
+        }
+    }
+
+    /// The events at `from`, `from + 1`, … up to `to` (exclusive), as far
+    /// as they are held without a gap: possibly none. Forgets every batch
+    /// that ends at or before `from` (the caller has moved past them).
+    pub fn take(&self, from: u64, to: u64) -> Vec<Shared> {
+        let mut held = self.held();
+        while let Some((&first, batch)) = held.batches.first_key_value() {
+            if first.saturating_add(batch.len() as u64) > from {
+                break;
+            }
+            let len = batch.len();
+            held.batches.pop_first();
+            held.events -= len;
+        }
+        let mut out = Vec::new();
+        let mut at = from;
+        while at < to {
+            let Some((&first, batch)) = held.batches.range(..=at).next_back() else { break };
+            let offset = at - first;
+            if offset >= batch.len() as u64 {
+                break; // a gap: the event at `at` is not held
+            }
+            #[allow(clippy::cast_possible_truncation)] // below the batch's length
+            let start = offset as usize;
+            let end = batch.len().min(start.saturating_add((to - at) as usize));
+            out.extend((start..end).map(|i| (batch.clone(), i)));
+            at += (end - start) as u64;
+        }
+        out
+    }
+
+    /// How many events are held.
+    pub fn len(&self) -> usize {
+        self.held().events
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use rampart_core::Outcome;
+
+    use super::*;
+
+    fn batch(kinds: &[&str]) -> Arc<[Event]> {
+        kinds.iter().map(|k| Event::new(k, Outcome::Success, "t")).collect()
+    }
+
+    fn kinds(taken: &[Shared]) -> Vec<String> {
+        taken.iter().map(|(b, i)| b[*i].kind.clone()).collect()
+    }
+
+    #[test]
+    fn takes_the_contiguous_run_at_the_cursor_and_stops_at_a_gap() {
+        let recent = RecentEvents::default();
+        recent.put(10, batch(&["a", "b", "c"]));
+        recent.put(13, batch(&["d"]));
+        // 14 is missing (appended by another path): 15 is not reached.
+        recent.put(15, batch(&["f", "g"]));
+        assert_eq!(kinds(&recent.take(11, 100)), ["b", "c", "d"]);
+        assert_eq!(kinds(&recent.take(11, 13)), ["b", "c"], "up to `to`, exclusive");
+        assert!(recent.take(14, 100).is_empty(), "nothing held at 14");
+        assert_eq!(kinds(&recent.take(15, 100)), ["f", "g"]);
+        // Taking at 15 forgot everything that ends before it.
+        assert_eq!(recent.len(), 2);
+        assert!(recent.take(12, 100).is_empty());
+    }
+
+    #[test]
+    fn batches_arriving_out_of_order_are_found_by_position() {
+        let recent = RecentEvents::default();
+        recent.put(3, batch(&["d", "e"]));
+        recent.put(0, batch(&["a", "b", "c"]));
+        assert_eq!(kinds(&recent.take(0, 5)), ["a", "b", "c", "d", "e"]);
+        assert!(recent.take(5, 6).is_empty());
+    }
+
+    #[test]
+    fn memory_is_bounded_by_dropping_the_oldest_batches() {
+        let recent = RecentEvents::default();
+        let half = MAX_EVENTS / 2;
+        let big: Arc<[Event]> = (0..half).map(|_| Event::new("x", Outcome::Success, "t")).collect();
+        recent.put(0, big.clone());
+        recent.put(half as u64, big.clone());
+        recent.put(2 * half as u64, batch(&["last"]));
+        assert!(recent.len() <= MAX_EVENTS);
+        assert!(recent.take(0, 10).is_empty(), "the oldest batch went");
+        assert_eq!(recent.take(half as u64, half as u64 + 2).len(), 2);
+        // A batch larger than the bound is not held at all.
+        let huge: Arc<[Event]> = (0..=MAX_EVENTS).map(|_| Event::new("x", Outcome::Success, "t")).collect();
+        recent.put(1 << 40, huge);
+        assert!(recent.take(1 << 40, (1 << 40) + 1).is_empty());
+    }
+}
