@@ -407,6 +407,13 @@ async fn save(shared: &Shared) {
     }
 }
 
+/// What the stage evaluates next: events taken as appended, or entries
+/// read back from the ledger.
+enum Input {
+    Taken(Vec<recent::Shared>),
+    Read(Vec<Vec<u8>>),
+}
+
 /// The stage: follow, evaluate, deliver, save.
 async fn run(shared: Arc<Shared>, sink: Arc<dyn AlertSink>, mut stop: watch::Receiver<bool>) {
     let mut heads = shared.ledger.subscribe();
@@ -425,23 +432,13 @@ async fn run(shared: Arc<Shared>, sink: Arc<dyn AlertSink>, mut stop: watch::Rec
             Some(recent) => recent.take(from, size.min(from + batch)),
             None => Vec::new(),
         };
-        if !held.is_empty() {
-            let rules = shared.detector().catalog().rules.clone();
-            let threads = shared.config.threads;
-            let prepared =
-                match tokio::task::spawn_blocking(move || Detector::prepare_shared(rules, &held, threads)).await {
-                    Ok(prepared) => prepared,
-                    Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-                    Err(_) => return,
-                };
-            if !apply_batch(&shared, sink.as_ref(), from, &prepared, &mut stop).await {
-                return;
-            }
+        let input = if !held.is_empty() {
+            Some(Input::Taken(held))
         } else if from < size {
-            let entries = match shared.ledger.entries(from, size.min(from + batch)).await {
+            match shared.ledger.entries(from, size.min(from + batch)).await {
                 Ok(entries) => {
                     read_backoff = Duration::from_millis(50);
-                    entries
+                    Some(Input::Read(entries))
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, from, "detection could not read the ledger; retrying");
@@ -449,19 +446,28 @@ async fn run(shared: Arc<Shared>, sink: Arc<dyn AlertSink>, mut stop: watch::Rec
                     read_backoff = (read_backoff * 2).min(MAX_BACKOFF);
                     continue;
                 }
-            };
-            // Matching is stateless: the whole batch is decoded and matched
-            // on every core, off the async workers; correlation then
-            // follows, event by event in ledger order, under the detector.
+            }
+        } else {
+            None
+        };
+        if let Some(input) = input {
+            // Matching is stateless: the whole batch is decoded (if read)
+            // and matched on every core, off the async workers; correlation
+            // then follows, event by event in ledger order, under the
+            // detector.
             let rules = shared.detector().catalog().rules.clone();
             let threads = shared.config.threads;
-            let prepared =
-                match tokio::task::spawn_blocking(move || Detector::prepare_batch(rules, &entries, threads)).await {
-                    Ok(prepared) => prepared,
-                    Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-                    // The runtime is shutting down.
-                    Err(_) => return,
-                };
+            let prepared = match tokio::task::spawn_blocking(move || match input {
+                Input::Taken(held) => Detector::prepare_shared(rules, &held, threads),
+                Input::Read(entries) => Detector::prepare_batch(rules, &entries, threads),
+            })
+            .await
+            {
+                Ok(prepared) => prepared,
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                // The runtime is shutting down.
+                Err(_) => return,
+            };
             if !apply_batch(&shared, sink.as_ref(), from, &prepared, &mut stop).await {
                 return;
             }
