@@ -149,7 +149,7 @@ impl Detector {
 
     /// [`Detector::prepare_batch`] for events taken as they were appended
     /// (every one an event, none to decode).
-    pub fn prepare_shared(rules: Arc<RuleSet>, events: &[super::recent::Shared], threads: usize) -> PreparedBatch {
+    pub fn prepare_shared(rules: Arc<RuleSet>, events: &[super::recent::Taken], threads: usize) -> PreparedBatch {
         let events = rules.evaluate_batch(events, threads, |matcher, _, (batch, i)| {
             Some(Prepared::new(matcher, Held::Shared(batch.clone(), *i)))
         });

@@ -410,7 +410,7 @@ async fn save(shared: &Shared) {
 /// What the stage evaluates next: events taken as appended, or entries
 /// read back from the ledger.
 enum Input {
-    Taken(Vec<recent::Shared>),
+    Taken(Vec<recent::Taken>),
     Read(Vec<Vec<u8>>),
 }
 

@@ -35,7 +35,7 @@ struct Held {
 }
 
 /// An event taken from [`RecentEvents`]: its batch, and where in it.
-pub type Shared = (Arc<[Event]>, usize);
+pub type Taken = (Arc<[Event]>, usize);
 
 impl RecentEvents {
     fn held(&self) -> std::sync::MutexGuard<'_, Held> {
@@ -61,7 +61,7 @@ impl RecentEvents {
     /// The events at `from`, `from + 1`, … up to `to` (exclusive), as far
     /// as they are held without a gap: possibly none. Forgets every batch
     /// that ends at or before `from` (the caller has moved past them).
-    pub fn take(&self, from: u64, to: u64) -> Vec<Shared> {
+    pub fn take(&self, from: u64, to: u64) -> Vec<Taken> {
         let mut held = self.held();
         while let Some((&first, batch)) = held.batches.first_key_value() {
             if first.saturating_add(batch.len() as u64) > from {
@@ -110,7 +110,7 @@ mod tests {
         kinds.iter().map(|k| Event::new(k, Outcome::Success, "t")).collect()
     }
 
-    fn kinds(taken: &[Shared]) -> Vec<String> {
+    fn kinds(taken: &[Taken]) -> Vec<String> {
         taken.iter().map(|(b, i)| b[*i].kind.clone()).collect()
     }
 
