@@ -143,6 +143,16 @@ struct Dirty {
     superseded: Vec<String>,
 }
 
+impl Dirty {
+    /// Records a committed batch's files, and puts them where readers look.
+    fn hold(&mut self, pending: &Pending, files: Vec<(String, Vec<u8>)>, superseded: Vec<String>) {
+        self.files.extend(files.iter().map(|(rel, _)| rel.clone()));
+        self.bytes += files.iter().map(|(_, b)| b.len()).sum::<usize>();
+        self.superseded.extend(superseded);
+        pending.insert(files);
+    }
+}
+
 /// What the flusher makes durable: everything committed up to `size`.
 #[derive(Debug)]
 struct FlushJob {
@@ -333,9 +343,10 @@ impl Segment {
             .max(self.allocated.saturating_add(step))
             .div_ceil(SEGMENT_RESERVE_MIN)
             .saturating_mul(SEGMENT_RESERVE_MIN);
-        let zeros = vec![0u8; 1 << 20];
         // Never over a record: past `allocated` they extend the file.
         let start = self.allocated.max(self.len);
+        #[allow(clippy::cast_possible_truncation)] // at most 1 MiB
+        let zeros = vec![0u8; (target - start).min(1 << 20) as usize];
         let mut at = start;
         let filled = (|| {
             while at < target {
@@ -463,9 +474,7 @@ fn rebuild(dir: &Path, pending: &Pending) -> Result<(TileState, Dirty, Vec<PathB
                 torn = Some(format!("the record at offset {pos} does not reproduce its root"));
                 continue;
             }
-            dirty.files.extend(batch.files.iter().map(|(rel, _)| rel.clone()));
-            dirty.superseded.extend(batch.superseded);
-            pending.insert(batch.files);
+            dirty.hold(pending, batch.files, batch.superseded);
             replayed += entries.len() as u64;
             state = next;
         }
@@ -584,12 +593,10 @@ impl FsLog {
         }
         // Committed: its files are served from memory until a flush.
         self.state = next;
-        self.dirty.files.extend(batch.files.iter().map(|(rel, _)| rel.clone()));
-        self.dirty.bytes += batch.files.iter().map(|(_, b)| b.len()).sum::<usize>();
-        self.dirty.superseded.extend(batch.superseded);
-        self.pending.insert(batch.files);
+        let first = batch.first;
+        self.dirty.hold(&self.pending, batch.files, batch.superseded);
         self.maybe_cut();
-        Ok(batch.first)
+        Ok(first)
     }
 
     /// Makes every committed file durable and `state` current now, and

@@ -35,23 +35,31 @@ struct IndexJob {
 pub struct LedgerSink {
     ledger: Ledger,
     index: mpsc::Sender<IndexJob>,
-    /// Committed events as appended, for detection to take.
-    recent: Arc<RecentEvents>,
+    /// Committed events as appended, for detection to take; `None` when
+    /// detection is off (nothing would ever take them).
+    recent: Option<Arc<RecentEvents>>,
 }
 
 impl LedgerSink {
-    /// The sink, and its indexer task writing into `store`. Must be called
-    /// inside a tokio runtime.
-    pub fn start(ledger: Ledger, store: Store) -> Self {
+    /// The sink, and its indexer task writing into `store`; it keeps what
+    /// it commits for detection when `keep_recent`. Must be called inside a
+    /// tokio runtime.
+    pub fn start(ledger: Ledger, store: Store, keep_recent: bool) -> Self {
         let (index, rx) = mpsc::channel(INDEX_QUEUE);
         tokio::spawn(indexer(store, rx));
-        LedgerSink { ledger, index, recent: Arc::default() }
+        LedgerSink { ledger, index, recent: keep_recent.then(Arc::default) }
     }
 
     /// What this sink committed lately, as appended (see
     /// [`crate::detect::recent`]).
-    pub fn recent(&self) -> Arc<RecentEvents> {
+    pub fn recent(&self) -> Option<Arc<RecentEvents>> {
         self.recent.clone()
+    }
+
+    fn keep(&self, first: u64, events: &Arc<[Event]>) {
+        if let Some(recent) = &self.recent {
+            recent.put(first, events.clone());
+        }
     }
 }
 
@@ -85,7 +93,7 @@ impl AuditSink for LedgerSink {
         Box::pin(async move {
             let position = self.ledger.append(encode(event)?).await.map_err(|e| AuditError::Failed(e.to_string()))?;
             let events: Arc<[Event]> = Arc::from([event.clone()]);
-            self.recent.put(position, events.clone());
+            self.keep(position, &events);
             Ok(Appended { position, indexed: self.index(events, position) })
         })
     }
@@ -99,7 +107,7 @@ impl AuditSink for LedgerSink {
             }
             let entries = events.iter().map(encode).collect::<Result<Vec<_>, _>>()?;
             let first = self.ledger.append_many(entries).await.map_err(|e| AuditError::Failed(e.to_string()))?;
-            self.recent.put(first, events.clone());
+            self.keep(first, &events);
             let positions = (first..first + events.len() as u64).collect();
             Ok(AppendedMany { positions, indexed: self.index(events, first) })
         })

@@ -171,7 +171,7 @@ pub async fn build(config: Config) -> Result<(Router, AppState, DataDir, Vec<Rou
     .context("opening the ledger")?;
     crate::witness::spawn(ledger.clone(), &config.ledger.witnesses)?;
     crate::audit::reindex(&ledger, &store).await.context("indexing audit events from the ledger")?;
-    let sink = Arc::new(LedgerSink::start(ledger.clone(), store.clone()));
+    let sink = Arc::new(LedgerSink::start(ledger.clone(), store.clone(), config.detect.enabled));
     let audit = Audit::new(sink.clone(), Duration::from_millis(config.audit.timeout_ms));
     let registry = crate::ingest::Registry::load(
         store.clone(),
@@ -192,7 +192,7 @@ pub async fn build(config: Config) -> Result<(Router, AppState, DataDir, Vec<Rou
     let detect = crate::detect::Detection::start(
         &config.detect,
         ledger.clone(),
-        Some(sink.recent()),
+        sink.recent(),
         audit.clone(),
         alert_sink,
         &data_dir.root,

@@ -4,8 +4,8 @@
 //! Detection follows the ledger (it resumes from a saved cursor and sees
 //! exactly what is recorded), so it used to read every entry back and
 //! decode it: under ingest load that decoding, and dropping the copies it
-//! made, took about a tenth of the node's CPU. The audit sink puts each
-//! committed batch here with its ledger position; detection takes the
+//! made, took about a tenth of the node's CPU. When detection is on, the
+//! audit sink puts each committed batch here with its ledger position; detection takes the
 //! events at its cursor when they are here, contiguously, and reads the
 //! ledger for anything else (entries appended by another path, batches
 //! evicted while detection lagged, everything after a restart). Either way
