@@ -14,8 +14,8 @@ pub const VERSION: u64 = 1;
 /// every event into a `Value` tree first (a test holds them to it, and
 /// fails if `Event` gains a field this mirror lacks).
 #[derive(Serialize)]
-struct EntryOut<'a> {
-    event: EventOut<'a>,
+struct EntryOut<'a, A: Serialize + ?Sized> {
+    event: EventOut<'a, A>,
     #[serde(rename = "type")]
     kind: &'static str,
     v: u64,
@@ -23,9 +23,9 @@ struct EntryOut<'a> {
 
 /// [`Event`]'s fields, sorted by name.
 #[derive(Serialize)]
-struct EventOut<'a> {
+struct EventOut<'a, A: Serialize + ?Sized> {
     actor: &'a str,
-    attrs: &'a serde_json::Value,
+    attrs: &'a A,
     id: &'a rampart_core::Id,
     kind: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -48,9 +48,26 @@ struct EntryIn {
 
 /// Serialises an event as a ledger entry: `{"event":{…},"type":"event","v":1}`.
 pub fn encode_event(event: &Event) -> Result<Vec<u8>, serde_json::Error> {
+    encode_with(event, &event.attrs)
+}
+
+/// An event's attributes serialised once: the JSON text both its ledger
+/// entry ([`encode_event_with`]) and its search index row take, instead of
+/// each walking the attribute tree again.
+pub fn encode_attrs(event: &Event) -> Result<Box<serde_json::value::RawValue>, serde_json::Error> {
+    serde_json::value::to_raw_value(&event.attrs)
+}
+
+/// [`encode_event`] with the attributes already serialised by
+/// [`encode_attrs`] (of this same event: the bytes are the same).
+pub fn encode_event_with(event: &Event, attrs: &serde_json::value::RawValue) -> Result<Vec<u8>, serde_json::Error> {
+    encode_with(event, attrs)
+}
+
+fn encode_with<A: Serialize + ?Sized>(event: &Event, attrs: &A) -> Result<Vec<u8>, serde_json::Error> {
     let event = EventOut {
         actor: &event.actor,
-        attrs: &event.attrs,
+        attrs,
         id: &event.id,
         kind: &event.kind,
         object: event.object.as_deref(),
@@ -97,6 +114,10 @@ mod tests {
         ev.source_addr = Some("10.0.0.1:514".into());
         let earlier = serde_json::to_vec(&serde_json::json!({ "v": VERSION, "type": "event", "event": ev })).unwrap();
         assert_eq!(encode_event(&ev).unwrap(), earlier);
+        // Serialised once for the entry and the index row: the same bytes.
+        let attrs = encode_attrs(&ev).unwrap();
+        assert_eq!(encode_event_with(&ev, &attrs).unwrap(), earlier);
+        assert_eq!(attrs.get(), serde_json::to_string(&ev.attrs).unwrap());
         let back = decode_event(&earlier).unwrap();
         assert_eq!(serde_json::to_value(&back).unwrap(), serde_json::to_value(&ev).unwrap());
         // Without the optional parts too (`object` is then left out).

@@ -6,14 +6,16 @@
 //! ledger's sequencer does), so concurrent actions neither contend for the
 //! database's write lock nor pay one commit each. If indexing fails the
 //! event is still recorded; [`reindex`] fills the gap from the ledger when
-//! the node next starts.
+//! the node next starts. An event's attributes are serialised once: the
+//! JSON text goes into its ledger entry and, as is, into its index row.
 
 use std::sync::Arc;
 
 use rampart_core::Event;
 use rampart_core::audit::{Appended, AppendedMany, AuditError, AuditSink, BoxFuture};
 use rampart_ledger::Ledger;
-use rampart_store::Store;
+use rampart_store::{IndexRow, Store};
+use serde_json::value::RawValue;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::detect::recent::RecentEvents;
@@ -24,9 +26,11 @@ const INDEX_BATCH: usize = 4096;
 /// handed over by a task that waits for room, never dropped.
 const INDEX_QUEUE: usize = 16_384;
 
-/// Events at contiguous ledger positions from `first`.
+/// Events at contiguous ledger positions from `first`, with their
+/// attributes as the JSON text their ledger entries hold.
 struct IndexJob {
     events: Arc<[Event]>,
+    attrs: Vec<Box<RawValue>>,
     first: u64,
     done: oneshot::Sender<()>,
 }
@@ -67,9 +71,9 @@ impl LedgerSink {
     /// Hands durable events to the indexer; the future resolves once they
     /// are searchable (at once when the indexer is gone: shutting down, the
     /// next start indexes them from the ledger).
-    fn index(&self, events: Arc<[Event]>, first: u64) -> Option<BoxFuture<'static, ()>> {
+    fn index(&self, events: Arc<[Event]>, attrs: Vec<Box<RawValue>>, first: u64) -> Option<BoxFuture<'static, ()>> {
         let (done, indexed) = oneshot::channel();
-        let job = IndexJob { events, first, done };
+        let job = IndexJob { events, attrs, first, done };
         match self.index.try_send(job) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(job)) => {
@@ -84,17 +88,23 @@ impl LedgerSink {
     }
 }
 
-fn encode(event: &Event) -> Result<Vec<u8>, AuditError> {
-    rampart_ledger::entry::encode_event(event).map_err(|e| AuditError::Failed(e.to_string()))
+/// An event's ledger entry, and its attributes as the JSON text in it (for
+/// the index row: serialised once for both).
+fn encode(event: &Event) -> Result<(Vec<u8>, Box<RawValue>), AuditError> {
+    let failed = |e: serde_json::Error| AuditError::Failed(e.to_string());
+    let attrs = rampart_ledger::entry::encode_attrs(event).map_err(failed)?;
+    let entry = rampart_ledger::entry::encode_event_with(event, &attrs).map_err(failed)?;
+    Ok((entry, attrs))
 }
 
 impl AuditSink for LedgerSink {
     fn append<'a>(&'a self, event: &'a Event) -> BoxFuture<'a, Result<Appended, AuditError>> {
         Box::pin(async move {
-            let position = self.ledger.append(encode(event)?).await.map_err(|e| AuditError::Failed(e.to_string()))?;
+            let (entry, attrs) = encode(event)?;
+            let position = self.ledger.append(entry).await.map_err(|e| AuditError::Failed(e.to_string()))?;
             let events: Arc<[Event]> = Arc::from([event.clone()]);
             self.keep(position, &events);
-            Ok(Appended { position, indexed: self.index(events, position) })
+            Ok(Appended { position, indexed: self.index(events, vec![attrs], position) })
         })
     }
 
@@ -105,11 +115,12 @@ impl AuditSink for LedgerSink {
             if events.is_empty() {
                 return Ok(AppendedMany { positions: Vec::new(), indexed: None });
             }
-            let entries = events.iter().map(encode).collect::<Result<Vec<_>, _>>()?;
+            let (entries, attrs): (Vec<_>, Vec<_>) =
+                events.iter().map(encode).collect::<Result<Vec<_>, _>>()?.into_iter().unzip();
             let first = self.ledger.append_many(entries).await.map_err(|e| AuditError::Failed(e.to_string()))?;
             self.keep(first, &events);
             let positions = (first..first + events.len() as u64).collect();
-            Ok(AppendedMany { positions, indexed: self.index(events, first) })
+            Ok(AppendedMany { positions, indexed: self.index(events, attrs, first) })
         })
     }
 }
@@ -162,10 +173,18 @@ async fn indexer(store: Store, mut rx: mpsc::Receiver<IndexJob>) {
                 Err(_) => break,
             }
         }
-        let batch: Vec<(&Event, Option<i64>)> =
-            jobs.iter().flat_map(|j| j.events.iter().zip(j.first..).map(|(e, p)| (e, i64::try_from(p).ok()))).collect();
+        let batch: Vec<IndexRow<'_>> = jobs
+            .iter()
+            .flat_map(|j| {
+                j.events.iter().zip(&j.attrs).zip(j.first..).map(|((event, attrs), p)| IndexRow {
+                    event,
+                    ledger_index: i64::try_from(p).ok(),
+                    attrs_json: Some(attrs.get()),
+                })
+            })
+            .collect();
         let mut attempt = 0;
-        while let Err(e) = store.append_events(&batch).await {
+        while let Err(e) = store.append_rows(&batch).await {
             attempt += 1;
             if attempt == 3 {
                 tracing::error!(

@@ -38,6 +38,17 @@ impl Store {
     /// action. On PostgreSQL that is `synchronous_commit = off` for this
     /// transaction alone.
     pub async fn append_events(&self, events: &[(&Event, Option<i64>)]) -> Result<()> {
+        let rows: Vec<IndexRow<'_>> = events
+            .iter()
+            .map(|(event, ledger_index)| IndexRow { event, ledger_index: *ledger_index, attrs_json: None })
+            .collect();
+        self.append_rows(&rows).await
+    }
+
+    /// As [`Store::append_events`], taking each event's attributes as the
+    /// JSON text its caller already has (the ledger sink serialises them
+    /// once, for the ledger entry and for this row).
+    pub async fn append_rows(&self, events: &[IndexRow<'_>]) -> Result<()> {
         let mut tx = self.begin_relaxed_write().await?;
         if self.backend() == crate::Backend::Postgres {
             sqlx::query("SET LOCAL synchronous_commit TO OFF").execute(&mut *tx).await?;
@@ -57,16 +68,19 @@ impl Store {
                 partial.as_str()
             };
             let mut query = sqlx::query(sql);
-            for (ev, ledger_index) in chunk {
-                query = bind_event(query, ev, *ledger_index)?;
+            for row in chunk {
+                query = match row.attrs_json {
+                    Some(attrs) => bind_columns(query, row.event, row.ledger_index, attrs),
+                    None => bind_event(query, row.event, row.ledger_index)?,
+                };
             }
             // The rows inserted (not those skipped as already indexed),
             // with their sequence numbers: what the term rows point at.
             for row in query.fetch_all(&mut *tx).await? {
                 let seq: i64 = row.try_get("seq")?;
                 let id: String = row.try_get("id")?;
-                if let Some((ev, _)) = chunk.iter().find(|(ev, _)| ev.id.as_str() == id) {
-                    terms.extend(crate::terms::event_terms(&ev.attrs, backend).into_iter().map(|t| (t, seq)));
+                if let Some(r) = chunk.iter().find(|r| r.event.id.as_str() == id) {
+                    terms.extend(crate::terms::event_terms(&r.event.attrs, backend).into_iter().map(|t| (t, seq)));
                 }
             }
         }
@@ -165,7 +179,15 @@ fn insert_event<'q>(sql: &'static str, ev: &'q Event, ledger_index: Option<i64>)
 /// them through an index.
 fn bind_event<'q>(query: AnyQuery<'q>, ev: &'q Event, ledger_index: Option<i64>) -> Result<AnyQuery<'q>> {
     let attrs = serde_json::to_string(&ev.attrs).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    Ok(query
+    Ok(bind_columns(query, ev, ledger_index, attrs))
+}
+
+/// [`bind_event`] with the attributes' JSON text given (owned or borrowed).
+fn bind_columns<'q, A>(query: AnyQuery<'q>, ev: &'q Event, ledger_index: Option<i64>, attrs: A) -> AnyQuery<'q>
+where
+    A: sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any> + 'q,
+{
+    query
         .bind(ev.id.as_str())
         .bind(ev.time_ms)
         .bind(&ev.kind)
@@ -177,7 +199,7 @@ fn bind_event<'q>(query: AnyQuery<'q>, ev: &'q Event, ledger_index: Option<i64>)
         .bind(ledger_index)
         .bind(ev.object.clone())
         .bind(ev.attrs.pointer("/source/name").and_then(|v| v.as_str()).map(str::to_owned))
-        .bind(ev.attrs.pointer("/syslog/hostname").and_then(|v| v.as_str()).map(str::to_owned)))
+        .bind(ev.attrs.pointer("/syslog/hostname").and_then(|v| v.as_str()).map(str::to_owned))
 }
 
 const INSERT_RETURNING_SEQ: &str = "INSERT INTO audit_events (id, time_ms, kind, outcome, actor, tenant_id, \
@@ -204,6 +226,17 @@ fn insert_rows(backend: crate::Backend, rows: usize) -> String {
 
 pub(crate) const COLUMNS: &str =
     "seq, id, time_ms, kind, outcome, actor, object, tenant_id, source_addr, attrs, ledger_index";
+
+/// One event to index and where the ledger holds it.
+#[derive(Debug, Clone, Copy)]
+pub struct IndexRow<'a> {
+    pub event: &'a Event,
+    pub ledger_index: Option<i64>,
+    /// `event.attrs` as JSON text, when the caller serialised them already
+    /// (it must be exactly that: it is what search reads); `None` has the
+    /// store serialise them.
+    pub attrs_json: Option<&'a str>,
+}
 
 /// Which audit events to list; `None` fields match everything.
 #[derive(Debug, Default, Clone)]

@@ -34,7 +34,7 @@ mod users;
 
 pub use access::{AccessRequestRow, Decision, LockboxAccessRow, RequestFilter};
 pub use access_keys::AccessKeyRow;
-pub use audit::{EventFilter, StoredEvent, TableAuditSink};
+pub use audit::{EventFilter, IndexRow, StoredEvent, TableAuditSink};
 pub use bastion::{GrantRow, SshKeyRow, TargetRow};
 pub use db::{Backend, Store};
 pub use groups::GroupRow;
