@@ -59,6 +59,11 @@ use self::detector::Detector;
 use self::packs::Catalog;
 pub use self::sink::{RecordThenTicket, RecordingAlertSink};
 
+/// How long detection waits for committed events to reach
+/// [`recent::RecentEvents`] before it reads them from the ledger instead
+/// (entries appended by another path than the audit sink never arrive).
+const RECENT_GRACE: Duration = Duration::from_millis(20);
+
 /// The longest wait between two retries of an alert the sink did not take.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// The longest the stage sleeps when nothing happens (it wakes on commits).
@@ -429,7 +434,20 @@ async fn run(shared: Arc<Shared>, sink: Arc<dyn AlertSink>, mut stop: watch::Rec
         let from = shared.cursor.load(Ordering::Acquire);
         // (When the cursor is at the head this only forgets what was taken.)
         let held = match &shared.recent {
-            Some(recent) => recent.take(from, size.min(from + batch)),
+            Some(recent) => {
+                let mut held = recent.take(from, size.min(from + batch));
+                // Committed, but its sink has not put it here yet?
+                let deadline = Instant::now() + RECENT_GRACE;
+                while held.is_empty() && from < size && recent.expects(from) {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        break;
+                    }
+                    recent.arrival(left).await;
+                    held = recent.take(from, size.min(from + batch));
+                }
+                held
+            }
             None => Vec::new(),
         };
         let input = if !held.is_empty() {

@@ -8,7 +8,13 @@
 //! audit sink puts each committed batch here with its ledger position; detection takes the
 //! events at its cursor when they are here, contiguously, and reads the
 //! ledger for anything else (entries appended by another path, batches
-//! evicted while detection lagged, everything after a restart). Either way
+//! evicted while detection lagged, everything after a restart). The ledger
+//! announces a commit before the sink that made it has put the batch here,
+//! so detection, woken by that announcement, waits briefly for the batch
+//! ([`RecentEvents::arrival`], when [`RecentEvents::expects`] it) instead of
+//! decoding the same events back (without the wait, under ingest load,
+//! detection spent as much time on batches it read back as on the ones it
+//! took). Either way
 //! it evaluates the same events: an entry decodes to the event it was
 //! encoded from.
 
@@ -26,12 +32,21 @@ pub const MAX_EVENTS: usize = 16_384;
 #[derive(Debug, Default)]
 pub struct RecentEvents {
     inner: Mutex<Held>,
+    /// Signalled by every [`RecentEvents::put`] (one stored permit: the
+    /// detection loop is the one waiter).
+    arrived: tokio::sync::Notify,
 }
 
 #[derive(Debug, Default)]
 struct Held {
     batches: BTreeMap<u64, Arc<[Event]>>,
     events: usize,
+    /// Where the first batch ever put began: from there on every commit
+    /// comes through here; before it are the entries of earlier runs.
+    since: Option<u64>,
+    /// The end of the last batch dropped (evicted, or too large to hold):
+    /// what is before it may never be here.
+    dropped_to: u64,
 }
 
 /// An event taken from [`RecentEvents`]: its batch, and where in it.
@@ -44,18 +59,48 @@ impl RecentEvents {
 
     /// Records that `events` are committed at ledger indexes from `first`.
     pub fn put(&self, first: u64, events: Arc<[Event]>) {
-        if events.is_empty() || events.len() > MAX_EVENTS {
+        if events.is_empty() {
             return;
         }
+        let end = first.saturating_add(events.len() as u64);
         let mut held = self.held();
+        held.since.get_or_insert(first);
+        if events.len() > MAX_EVENTS {
+            held.dropped_to = held.dropped_to.max(end);
+            drop(held);
+            self.arrived.notify_one();
+            return;
+        }
         held.events += events.len();
         if let Some(old) = held.batches.insert(first, events) {
             held.events -= old.len();
         }
         while held.events > MAX_EVENTS {
-            let Some((_, oldest)) = held.batches.pop_first() else { break };
+            let Some((oldest_first, oldest)) = held.batches.pop_first() else { break };
             held.events -= oldest.len();
+            held.dropped_to = held.dropped_to.max(oldest_first.saturating_add(oldest.len() as u64));
         }
+        drop(held);
+        self.arrived.notify_one();
+    }
+
+    /// Whether the events at `from` are worth waiting for: committed in
+    /// this run (a catch-up after a restart reads the ledger at once) and
+    /// not dropped (evicted while detection lagged, or a batch too large).
+    /// Batches committed together are put in no particular order, so a
+    /// later one already here says nothing about this one.
+    pub fn expects(&self, from: u64) -> bool {
+        let held = self.held();
+        held.since.is_some_and(|since| from >= since) && from >= held.dropped_to
+    }
+
+    /// Waits until the next [`RecentEvents::put`] (or one since the last
+    /// wait), at most `limit`. The ledger announces a commit before the
+    /// sink that made it has put its events here (it does so as soon as its
+    /// task runs again), so detection, woken by the commit, waits this long
+    /// for them rather than decoding the same events back from the ledger.
+    pub async fn arrival(&self, limit: std::time::Duration) {
+        let _ = tokio::time::timeout(limit, self.arrived.notified()).await;
     }
 
     /// The events at `from`, `from + 1`, … up to `to` (exclusive), as far
@@ -154,5 +199,34 @@ mod tests {
         let huge: Arc<[Event]> = (0..=MAX_EVENTS).map(|_| Event::new("x", Outcome::Success, "t")).collect();
         recent.put(1 << 40, huge);
         assert!(recent.take(1 << 40, (1 << 40) + 1).is_empty());
+        assert!(!recent.expects(1 << 40), "a batch too large to hold is not waited for");
+        assert!(!recent.expects(0), "nor an evicted one");
+    }
+
+    #[test]
+    fn only_events_committed_in_this_run_and_not_dropped_are_waited_for() {
+        let recent = RecentEvents::default();
+        assert!(!recent.expects(0), "nothing put yet: a catch-up reads the ledger at once");
+        recent.put(100, batch(&["a", "b"]));
+        assert!(!recent.expects(99), "before the first batch of this run");
+        assert!(recent.expects(100) && recent.expects(102), "this run's, or about to be put");
+    }
+
+    #[tokio::test]
+    async fn a_put_ends_the_wait_for_arrivals_and_the_wait_is_bounded() {
+        let recent = Arc::new(RecentEvents::default());
+        let started = std::time::Instant::now();
+        recent.arrival(std::time::Duration::from_millis(30)).await;
+        assert!(started.elapsed() >= std::time::Duration::from_millis(30), "nothing put: waits out its limit");
+        let putter = recent.clone();
+        let put = tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            putter.put(0, batch(&["a"]));
+        });
+        let started = std::time::Instant::now();
+        recent.arrival(std::time::Duration::from_secs(30)).await;
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "the put woke the waiter");
+        assert_eq!(kinds(&recent.take(0, 1)), ["a"]);
+        put.await.unwrap();
     }
 }
