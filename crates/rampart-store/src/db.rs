@@ -292,12 +292,17 @@ mod tests {
                     .attr("message", format!("{i} {}", "x".repeat(2000)))
             })
             .collect();
-        let rows: Vec<(&rampart_core::Event, Option<i64>)> = events.iter().zip(0..).map(|(e, i)| (e, Some(i))).collect();
+        let rows: Vec<(&rampart_core::Event, Option<i64>)> =
+            events.iter().zip(0..).map(|(e, i)| (e, Some(i))).collect();
         store.append_events(&rows).await.unwrap();
         // About 800 KiB: some 200 pages, far below the writers' 8192.
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while size() < before + 500 * 1024 {
-            assert!(std::time::Instant::now() < deadline, "the pages stayed in the WAL: {} bytes, was {before}", size());
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the pages stayed in the WAL: {} bytes, was {before}",
+                size()
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         store.close().await;
