@@ -434,20 +434,7 @@ async fn run(shared: Arc<Shared>, sink: Arc<dyn AlertSink>, mut stop: watch::Rec
         let from = shared.cursor.load(Ordering::Acquire);
         // (When the cursor is at the head this only forgets what was taken.)
         let held = match &shared.recent {
-            Some(recent) => {
-                let mut held = recent.take(from, size.min(from + batch));
-                // Committed, but its sink has not put it here yet?
-                let deadline = Instant::now() + RECENT_GRACE;
-                while held.is_empty() && from < size && recent.expects(from) {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        break;
-                    }
-                    recent.arrival(left).await;
-                    held = recent.take(from, size.min(from + batch));
-                }
-                held
-            }
+            Some(recent) => recent.take_arriving(from, size.min(from + batch), RECENT_GRACE).await,
             None => Vec::new(),
         };
         let input = if !held.is_empty() {

@@ -11,7 +11,7 @@
 //! evicted while detection lagged, everything after a restart). The ledger
 //! announces a commit before the sink that made it has put the batch here,
 //! so detection, woken by that announcement, waits briefly for the batch
-//! ([`RecentEvents::arrival`], when [`RecentEvents::expects`] it) instead of
+//! ([`RecentEvents::take_arriving`]) instead of
 //! decoding the same events back (without the wait, under ingest load,
 //! detection spent as much time on batches it read back as on the ones it
 //! took). Either way
@@ -89,7 +89,7 @@ impl RecentEvents {
     /// not dropped (evicted while detection lagged, or a batch too large).
     /// Batches committed together are put in no particular order, so a
     /// later one already here says nothing about this one.
-    pub fn expects(&self, from: u64) -> bool {
+    fn expects(&self, from: u64) -> bool {
         let held = self.held();
         held.since.is_some_and(|since| from >= since) && from >= held.dropped_to
     }
@@ -99,8 +99,26 @@ impl RecentEvents {
     /// sink that made it has put its events here (it does so as soon as its
     /// task runs again), so detection, woken by the commit, waits this long
     /// for them rather than decoding the same events back from the ledger.
-    pub async fn arrival(&self, limit: std::time::Duration) {
+    async fn arrival(&self, limit: std::time::Duration) {
         let _ = tokio::time::timeout(limit, self.arrived.notified()).await;
+    }
+
+    /// [`RecentEvents::take`], waiting up to `grace` for the events at
+    /// `from` when they are committed but not put yet (and
+    /// [`RecentEvents::expects`] them); empty if they do not arrive, and
+    /// the caller reads them from the ledger.
+    pub async fn take_arriving(&self, from: u64, to: u64, grace: std::time::Duration) -> Vec<Taken> {
+        let deadline = std::time::Instant::now() + grace;
+        let mut held = self.take(from, to);
+        while held.is_empty() && from < to && self.expects(from) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            self.arrival(left).await;
+            held = self.take(from, to);
+        }
+        held
     }
 
     /// The events at `from`, `from + 1`, … up to `to` (exclusive), as far
