@@ -18,6 +18,7 @@ mod db;
 mod groups;
 mod kms;
 mod ledger;
+pub mod logmatch;
 pub mod logsearch;
 pub mod reviews;
 mod sessions;

@@ -28,7 +28,7 @@ pub enum Param {
 
 /// Where a field lives.
 #[derive(Debug, Clone, PartialEq)]
-enum Target {
+pub(crate) enum Target {
     /// A text column.
     Column(&'static str),
     /// An integer column (`time_ms`, `ledger_index`).
@@ -37,7 +37,7 @@ enum Target {
     Json(Vec<String>),
 }
 
-fn target(field: &str) -> Target {
+pub(crate) fn target(field: &str) -> Target {
     match field {
         "kind" | "actor" | "object" | "outcome" | "source" | "host" | "source_addr" | "id" => {
             Target::Column(match field {
@@ -213,7 +213,7 @@ impl Sql {
 /// How the text of a value appears inside the event's JSON: escaped as a
 /// JSON string (without the quotes), so phrases with quotes or
 /// backslashes are found.
-fn json_inner(s: &str) -> String {
+pub(crate) fn json_inner(s: &str) -> String {
     let quoted = serde_json::to_string(s).unwrap_or_default();
     quoted.get(1..quoted.len().saturating_sub(1)).unwrap_or_default().to_owned()
 }
