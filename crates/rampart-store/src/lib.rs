@@ -15,9 +15,12 @@ mod access_keys;
 mod audit;
 mod bastion;
 mod db;
+#[doc(hidden)]
+pub mod fuzz_entry;
 mod groups;
 mod kms;
 mod ledger;
+pub mod logblock;
 pub mod logmatch;
 pub mod logsearch;
 pub mod reviews;

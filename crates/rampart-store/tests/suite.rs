@@ -58,6 +58,7 @@ on_every_backend!(
     log_search_terms_give_the_same_answers_and_follow_pruning,
     index_batches_across_statement_boundaries_hold_every_event_once,
     the_rust_matcher_gives_the_sql_answers,
+    log_blocks_store_once_and_come_back_newest_first,
     source_certs_are_valid_until_revoked_and_retention_prunes_only_old_rows,
 );
 
@@ -1287,6 +1288,56 @@ async fn the_rust_matcher_gives_the_sql_answers(store: Store) {
             assert_eq!(rust, sql, "{:?}: {q}", store.backend());
         }
     }
+}
+
+/// Log blocks go into `log_blocks` as written (storing one again keeps
+/// the first), come back newest first below a cursor and within a time
+/// range, and decode to the events that went in.
+async fn log_blocks_store_once_and_come_back_newest_first(store: Store) {
+    use rampart_store::logblock::{BlockEvent, encode};
+
+    let events: Vec<Event> = (0..600)
+        .map(|i| {
+            let mut e = log_event(&format!("host-{}", i % 3), &format!("u{}", i % 5), 200, &format!("line {i}"));
+            e.time_ms = 1_000_000 + i;
+            e
+        })
+        .collect();
+    let texts: Vec<String> = events.iter().map(|e| serde_json::to_string(&e.attrs).expect("json")).collect();
+    let input: Vec<BlockEvent<'_>> = events
+        .iter()
+        .zip(&texts)
+        .zip(0..)
+        .map(|((event, attrs_json), i)| BlockEvent { event, ledger_index: i, attrs_json })
+        .collect();
+    // Three blocks of 200 events, times 1,000,000.. in order.
+    let blocks: Vec<_> = input.chunks(200).map(|c| encode(c, store.backend()).expect("encode")).collect();
+    for b in &blocks {
+        store.append_block(b).await.expect("append block");
+    }
+    let mut again = blocks[1].clone();
+    again.events = 1;
+    store.append_block(&again).await.expect("a block stored again is kept as it was");
+
+    let all = store.blocks_before(None, None, None, 10).await.expect("blocks");
+    assert_eq!(all.iter().map(|b| b.first_index).collect::<Vec<_>>(), [400, 200, 0]);
+    assert_eq!(all[1].events, 200, "the first copy stays");
+    let below = store.blocks_before(Some(400), None, None, 1).await.expect("below");
+    assert_eq!(below.iter().map(|b| b.first_index).collect::<Vec<_>>(), [200]);
+    let timed = store.blocks_before(None, Some(1_000_250), Some(1_000_420), 10).await.expect("timed");
+    assert_eq!(timed.iter().map(|b| b.first_index).collect::<Vec<_>>(), [400, 200], "[250, 420) overlaps two");
+
+    let body = all[0].body().expect("body");
+    let back: Vec<_> = (0..body.chunk_count()).flat_map(|c| body.chunk(c).expect("chunk")).collect();
+    assert_eq!(back.len(), 200);
+    for (got, i) in back.iter().zip(400..) {
+        assert_eq!(got.ledger_index, i as i64);
+        assert_eq!(got.attrs_json, texts[i]);
+        assert_eq!(got.event.id, events[i].id);
+        assert_eq!(got.event.time_ms, events[i].time_ms);
+    }
+    let user = rampart_store::terms::term_key(&["fields", "User"], "u3");
+    assert_ne!(all[0].summary().expect("summary").chunks_with(user), 0);
 }
 
 /// The term index (User:…, src_ip:…) gives exactly what reading every
