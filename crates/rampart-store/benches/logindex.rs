@@ -136,7 +136,8 @@ async fn main() {
         let Some(last) = blocks.last() else { break };
         before = Some(last.first_index);
         for b in &blocks {
-            let body = b.body().expect("body");
+            let bytes = store.block_body(b.first_index).await.expect("body").expect("stored");
+            let body = rampart_store::logblock::Body::parse(&bytes, b.first_index, b.min_time_ms).expect("body");
             for c in 0..body.chunk_count() {
                 for e in body.chunk(c).expect("chunk") {
                     read += 1;

@@ -14,6 +14,7 @@ pub mod access;
 mod access_keys;
 mod audit;
 mod bastion;
+pub mod blocksearch;
 mod db;
 #[doc(hidden)]
 pub mod fuzz_entry;

@@ -111,7 +111,18 @@ fn column_values(e: &Event) -> [Option<&str>; 7] {
 /// [`BLOCK_EVENTS`]); the term keys follow `backend`'s rendering of
 /// values, as the term index does.
 pub fn encode(events: &[BlockEvent<'_>], backend: Backend) -> Result<EncodedBlock, BlockError> {
+    let first = events.first().map_or(0, |e| e.ledger_index);
+    encode_at(events, first, backend)
+}
+
+/// [`encode`] for a block keyed at position `base` (at most its first
+/// event's): a block rewritten without some of its events keeps its key
+/// and the range it covers.
+pub fn encode_at(events: &[BlockEvent<'_>], base: i64, backend: Backend) -> Result<EncodedBlock, BlockError> {
     let (Some(first), Some(last)) = (events.first(), events.last()) else { return Err(BlockError::Size(0)) };
+    if base > first.ledger_index {
+        return Err(BlockError::Order);
+    }
     if events.len() > BLOCK_EVENTS {
         return Err(BlockError::Size(events.len()));
     }
@@ -153,7 +164,7 @@ pub fn encode(events: &[BlockEvent<'_>], backend: Backend) -> Result<EncodedBloc
         .map(|chunk| {
             let mut raw = Vec::with_capacity(chunk.iter().map(|e| e.attrs_json.len() + 128).sum());
             for e in chunk {
-                write_record(&mut raw, e, first.ledger_index, min_time_ms);
+                write_record(&mut raw, e, base, min_time_ms);
             }
             lz4_flex::block::compress_prepend_size(&raw)
         })
@@ -168,7 +179,7 @@ pub fn encode(events: &[BlockEvent<'_>], backend: Backend) -> Result<EncodedBloc
         body.extend_from_slice(c);
     }
     Ok(EncodedBlock {
-        first_index: first.ledger_index,
+        first_index: base,
         last_index: last.ledger_index,
         events: events.len(),
         min_time_ms,
@@ -389,7 +400,7 @@ impl<'a> Body<'a> {
     }
 }
 
-/// A stored block, as its row holds it.
+/// A stored block's row without its body (what a search walks).
 #[derive(Debug, Clone)]
 pub struct BlockRow {
     pub first_index: i64,
@@ -398,17 +409,26 @@ pub struct BlockRow {
     pub min_time_ms: i64,
     pub max_time_ms: i64,
     pub summary: Vec<u8>,
-    pub body: Vec<u8>,
 }
 
 impl BlockRow {
     pub fn summary(&self) -> Result<Summary<'_>, BlockError> {
         Summary::parse(&self.summary)
     }
+}
 
-    pub fn body(&self) -> Result<Body<'_>, BlockError> {
-        Body::parse(&self.body, self.first_index, self.min_time_ms)
-    }
+const HEAD: &str = "first_index, last_index, events, min_time_ms, max_time_ms, summary";
+
+fn block_row(r: &sqlx::any::AnyRow) -> crate::Result<BlockRow> {
+    use sqlx::Row;
+    Ok(BlockRow {
+        first_index: r.try_get("first_index")?,
+        last_index: r.try_get("last_index")?,
+        events: r.try_get("events")?,
+        min_time_ms: r.try_get("min_time_ms")?,
+        max_time_ms: r.try_get("max_time_ms")?,
+        summary: r.try_get("summary")?,
+    })
 }
 
 impl crate::Store {
@@ -421,19 +441,7 @@ impl crate::Store {
         if self.backend() == Backend::Postgres {
             sqlx::query("SET LOCAL synchronous_commit TO OFF").execute(&mut *tx).await?;
         }
-        sqlx::query(
-            "INSERT INTO log_blocks (first_index, last_index, events, min_time_ms, max_time_ms, summary, body) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (first_index) DO NOTHING",
-        )
-        .bind(block.first_index)
-        .bind(block.last_index)
-        .bind(block.events as i64)
-        .bind(block.min_time_ms)
-        .bind(block.max_time_ms)
-        .bind(block.summary.as_slice())
-        .bind(block.body.as_slice())
-        .execute(&mut *tx)
-        .await?;
+        insert_block(&mut tx, block).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -447,31 +455,77 @@ impl crate::Store {
         until_ms: Option<i64>,
         limit: usize,
     ) -> crate::Result<Vec<BlockRow>> {
-        use sqlx::Row;
-        let rows = sqlx::query(
-            "SELECT first_index, last_index, events, min_time_ms, max_time_ms, summary, body FROM log_blocks \
-             WHERE first_index < $1 AND max_time_ms >= $2 AND min_time_ms < $3 ORDER BY first_index DESC LIMIT $4",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {HEAD} FROM log_blocks WHERE first_index < $1 AND max_time_ms >= $2 AND min_time_ms < $3 \
+             ORDER BY first_index DESC LIMIT $4"
+        ))
         .bind(before.unwrap_or(i64::MAX))
         .bind(since_ms.unwrap_or(i64::MIN))
         .bind(until_ms.unwrap_or(i64::MAX))
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(BlockRow {
-                    first_index: r.try_get("first_index")?,
-                    last_index: r.try_get("last_index")?,
-                    events: r.try_get("events")?,
-                    min_time_ms: r.try_get("min_time_ms")?,
-                    max_time_ms: r.try_get("max_time_ms")?,
-                    summary: r.try_get("summary")?,
-                    body: r.try_get("body")?,
-                })
-            })
-            .collect()
+        rows.iter().map(block_row).collect()
     }
+
+    /// Up to `limit` blocks holding events after position `after`, oldest
+    /// first, skipping those wholly outside `[since_ms, until_ms)`.
+    pub async fn blocks_after(
+        &self,
+        after: i64,
+        since_ms: Option<i64>,
+        until_ms: Option<i64>,
+        limit: usize,
+    ) -> crate::Result<Vec<BlockRow>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {HEAD} FROM log_blocks WHERE last_index > $1 AND max_time_ms >= $2 AND min_time_ms < $3 \
+             ORDER BY first_index LIMIT $4"
+        ))
+        .bind(after)
+        .bind(since_ms.unwrap_or(i64::MIN))
+        .bind(until_ms.unwrap_or(i64::MAX))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(block_row).collect()
+    }
+
+    /// The body of the block starting at `first_index`, if it is stored.
+    pub async fn block_body(&self, first_index: i64) -> crate::Result<Option<Vec<u8>>> {
+        use sqlx::Row;
+        let row = sqlx::query("SELECT body FROM log_blocks WHERE first_index = $1")
+            .bind(first_index)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get("body")).transpose()?)
+    }
+
+    /// The highest ledger position a stored block holds.
+    pub async fn max_block_position(&self) -> crate::Result<Option<i64>> {
+        use sqlx::Row;
+        let row = sqlx::query("SELECT MAX(last_index) AS m FROM log_blocks").fetch_one(&self.pool).await?;
+        Ok(row.try_get("m")?)
+    }
+}
+
+pub(crate) async fn insert_block(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    block: &EncodedBlock,
+) -> crate::Result<()> {
+    sqlx::query(
+        "INSERT INTO log_blocks (first_index, last_index, events, min_time_ms, max_time_ms, summary, body) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (first_index) DO NOTHING",
+    )
+    .bind(block.first_index)
+    .bind(block.last_index)
+    .bind(block.events as i64)
+    .bind(block.min_time_ms)
+    .bind(block.max_time_ms)
+    .bind(block.summary.as_slice())
+    .bind(block.body.as_slice())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 struct Reader<'a> {

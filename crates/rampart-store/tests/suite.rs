@@ -59,6 +59,7 @@ on_every_backend!(
     index_batches_across_statement_boundaries_hold_every_event_once,
     the_rust_matcher_gives_the_sql_answers,
     log_blocks_store_once_and_come_back_newest_first,
+    log_blocks_give_the_row_index_answers,
     source_certs_are_valid_until_revoked_and_retention_prunes_only_old_rows,
 );
 
@@ -1074,20 +1075,11 @@ async fn log_search_finds_fields_phrases_ranges_and_counts(store: Store) {
     assert!(after.iter().all(|e| e.seq > last - 10));
 }
 
-/// `logmatch::Matcher` (a query evaluated in Rust, for searches over
-/// events that are not table rows) answers exactly as the SQL does on the
-/// same backend: the same events for a few hundred queries, hand-written
-/// and generated, and the same counts per value for `count by`, over events
-/// built to hit the corners (absent fields, JSON numbers, reals, booleans,
-/// objects, texts that are half numbers, non-ASCII letters, LIKE's own
-/// wildcards and quotes in values).
-async fn the_rust_matcher_gives_the_sql_answers(store: Store) {
-    use rampart_ingest::query::parse;
-    use rampart_store::LogSearch;
-    use rampart_store::logmatch::{Candidate, Matcher, field_value};
-    use std::collections::{BTreeMap, BTreeSet};
-
-    let now = rampart_core::time::now_ms();
+/// Events built to hit the corners of search (absent fields, JSON numbers,
+/// reals, booleans, objects, texts that are half numbers, non-ASCII
+/// letters, LIKE's own wildcards and quotes in values), at times before
+/// `now`, oldest last.
+fn search_corpus(now: i64) -> Vec<Event> {
     let hosts = ["web01", "db01", "WEB-02", "ünï-host", "web01x"];
     let users = ["root", "alice", "Alice", "o'brien", "50%_off", "ÄRGER"];
     let statuses: [serde_json::Value; 9] = [
@@ -1132,7 +1124,8 @@ async fn the_rust_matcher_gives_the_sql_answers(store: Store) {
         let app = ["sshd", "nginx", "sudo"][i % 3];
         let kind = if i % 4 == 0 { "network" } else { "server" };
         ev.attrs = serde_json::json!({
-            "source": { "name": host, "type": kind },
+            // web01x's arrive through a relay: their source is not their host.
+            "source": { "name": if host == "web01x" { "relay-1" } else { host }, "type": kind },
             "syslog": { "hostname": host, "app_name": app },
             "fields": fields,
             "message": messages[i % messages.len()],
@@ -1152,16 +1145,12 @@ async fn the_rust_matcher_gives_the_sql_answers(store: Store) {
         ev.tenant_id = (i % 2 == 0).then(|| Id::from_trusted("ten_1".into()));
         events.push(ev);
     }
-    let batch: Vec<(&Event, Option<i64>)> = events.iter().zip(0..).map(|(e, i)| (e, Some(i))).collect();
-    store.append_events(&batch).await.expect("append");
-    let texts: Vec<String> = events.iter().map(|e| serde_json::to_string(&e.attrs).expect("json")).collect();
-    let candidates: Vec<Candidate<'_>> = events
-        .iter()
-        .zip(&texts)
-        .zip(0..)
-        .map(|((event, attrs_json), i)| Candidate { event, ledger_index: Some(i), attrs_json })
-        .collect();
+    events
+}
 
+/// Queries over [`search_corpus`]: atoms, their negations, and
+/// combinations from a fixed-seed generator.
+fn search_queries() -> Vec<String> {
     let atoms = [
         "host:web01",
         "host:WEB*",
@@ -1169,6 +1158,9 @@ async fn the_rust_matcher_gives_the_sql_answers(store: Store) {
         "host:ünï*",
         "host:ÜNÏ*",
         "source:db01",
+        "host:web01x",
+        "source:relay-1",
+        "source:web01x",
         "kind:log.*",
         "kind:log.sshd.auth_failed",
         "User:root",
@@ -1243,6 +1235,158 @@ async fn the_rust_matcher_gives_the_sql_answers(store: Store) {
         queries.push(q);
     }
 
+    queries
+}
+
+/// Search over log blocks (`blocksearch.rs`) gives what search over rows
+/// gives for the same events: the same events in the same order for every
+/// query of [`search_queries`], page by page below a cursor and within a
+/// time window, the same counts, the same tail; and pruning a source
+/// rewrites its blocks without its old events and nothing else.
+async fn log_blocks_give_the_row_index_answers(store: Store) {
+    use rampart_ingest::query::parse;
+    use rampart_store::LogSearch;
+    use rampart_store::logblock::{BlockEvent, encode};
+    use std::collections::BTreeMap;
+
+    let now = rampart_core::time::now_ms();
+    let events = search_corpus(now);
+    let batch: Vec<(&Event, Option<i64>)> = events.iter().zip(0..).map(|(e, i)| (e, Some(i))).collect();
+    store.append_events(&batch).await.expect("rows");
+    let texts: Vec<String> = events.iter().map(|e| serde_json::to_string(&e.attrs).expect("json")).collect();
+    let input: Vec<BlockEvent<'_>> = events
+        .iter()
+        .zip(&texts)
+        .zip(0..)
+        .map(|((event, attrs_json), i)| BlockEvent { event, ledger_index: i, attrs_json })
+        .collect();
+    // A block of two chunks (128 + 1 events) and one of the rest.
+    for part in [&input[..129], &input[129..]] {
+        store.append_block(&encode(part, store.backend()).expect("encode")).await.expect("block");
+    }
+    let search = |q: &str, limit: usize| LogSearch {
+        query: parse(q, now).unwrap_or_else(|e| panic!("{q}: {e}")),
+        since_ms: None,
+        until_ms: None,
+        before: None,
+        limit,
+    };
+    let positions =
+        |found: &[rampart_store::logblock::StoredLog]| -> Vec<i64> { found.iter().map(|e| e.ledger_index).collect() };
+    for q in search_queries() {
+        let s = search(&q, 1000);
+        let rows: Vec<i64> = store
+            .search_logs(&s)
+            .await
+            .unwrap_or_else(|e| panic!("{q}: {e}"))
+            .events
+            .iter()
+            .map(|e| e.ledger_index.expect("position"))
+            .collect();
+        let blocks = positions(&store.search_blocks(&s, None).await.unwrap_or_else(|e| panic!("{q}: {e}")));
+        assert_eq!(blocks, rows, "{:?}: {q}", store.backend());
+    }
+
+    // Pages of 7 below a cursor, and a time window, as rows give them.
+    for q in ["", "host:web01", "User:root", "kind:log.* AND NOT status:200", "fail*"] {
+        for (since, until) in [(None, None), (Some(now - 90 * 60_000), Some(now - 20 * 60_000))] {
+            let mut s = LogSearch { since_ms: since, until_ms: until, ..search(q, 7) };
+            let mut rows = Vec::new();
+            loop {
+                let page = store.search_logs(&s).await.expect("rows");
+                rows.extend(page.events.iter().map(|e| e.ledger_index.expect("position")));
+                match page.next {
+                    Some(seq) => s.before = Some(seq),
+                    None => break,
+                }
+            }
+            let mut s = LogSearch { since_ms: since, until_ms: until, ..search(q, 7) };
+            let mut blocks = Vec::new();
+            loop {
+                let mut page = positions(&store.search_blocks(&s, None).await.expect("blocks"));
+                let more = page.len() > 7;
+                page.truncate(7);
+                s.before = page.last().copied();
+                blocks.extend(page);
+                if !more {
+                    break;
+                }
+            }
+            assert_eq!(blocks, rows, "{:?}: {q} in {since:?}..{until:?}", store.backend());
+            // A floor: only what lies above it.
+            if let Some(&mid) = rows.get(rows.len() / 2) {
+                let s = LogSearch { since_ms: since, until_ms: until, ..search(q, 1000) };
+                let above = positions(&store.search_blocks(&s, Some(mid)).await.expect("floor"));
+                let want: Vec<i64> = rows.iter().copied().filter(|p| *p > mid).collect();
+                assert_eq!(above, want, "{q} above {mid}");
+            }
+        }
+    }
+
+    for field in ["host", "User", "status", "obj", "flag", "kind", "index", "tenant"] {
+        for filter in ["", "kind:log.* AND NOT User:root", "host:web01", "status:[* TO 100]"] {
+            let q = format!("{filter} | count by {field}");
+            let s = search(&q, 1000);
+            let rows: BTreeMap<Option<String>, i64> =
+                store.count_logs(&s).await.expect("rows").into_iter().map(|b| (b.value, b.count)).collect();
+            assert_eq!(store.count_blocks(&s).await.expect("blocks"), rows, "{:?}: {q}", store.backend());
+        }
+    }
+
+    // The tail: after a position, oldest first, at most the limit.
+    for (q, after) in [("", 100), ("host:web01", 20), ("User:alice", -1), ("kind:user.*", 125)] {
+        let s = search(q, 5);
+        let all = positions(&store.search_blocks(&search(q, 1000), None).await.expect("all"));
+        let mut want: Vec<i64> = all.into_iter().filter(|p| *p > after).collect();
+        want.sort_unstable();
+        want.truncate(5);
+        assert_eq!(positions(&store.block_logs_after(&s, after).await.expect("after")), want, "{q} after {after}");
+    }
+
+    // Retention: web01's events older than 60 minutes leave the blocks.
+    let cutoff = now - 60 * 60_000;
+    let pruned = store.prune_source_blocks("web01", cutoff, 100).await.expect("prune");
+    let doomed =
+        |e: &Event| e.attrs.pointer("/source/name").and_then(|v| v.as_str()) == Some("web01") && e.time_ms < cutoff;
+    assert_eq!(pruned, events.iter().filter(|e| doomed(e)).count() as u64);
+    assert!(pruned > 0);
+    let left = positions(&store.search_blocks(&search("", 1000), None).await.expect("left"));
+    let want: Vec<i64> = (0..events.len() as i64).rev().filter(|i| !doomed(&events[*i as usize])).collect();
+    assert_eq!(left, want, "only web01's old events went");
+    assert_eq!(store.prune_source_blocks("web01", cutoff, 100).await.expect("again"), 0);
+    assert_eq!(
+        store.max_block_position().await.expect("max"),
+        Some(events.len() as i64 - 1),
+        "blocks keep their range"
+    );
+}
+
+/// `logmatch::Matcher` (a query evaluated in Rust, for searches over
+/// events that are not table rows) answers exactly as the SQL does on the
+/// same backend: the same events for a few hundred queries, hand-written
+/// and generated, and the same counts per value for `count by`, over events
+/// built to hit the corners (absent fields, JSON numbers, reals, booleans,
+/// objects, texts that are half numbers, non-ASCII letters, LIKE's own
+/// wildcards and quotes in values).
+async fn the_rust_matcher_gives_the_sql_answers(store: Store) {
+    use rampart_ingest::query::parse;
+    use rampart_store::LogSearch;
+    use rampart_store::logmatch::{Candidate, Matcher, field_value};
+    use std::collections::{BTreeMap, BTreeSet};
+
+    let now = rampart_core::time::now_ms();
+    let events = search_corpus(now);
+    let batch: Vec<(&Event, Option<i64>)> = events.iter().zip(0..).map(|(e, i)| (e, Some(i))).collect();
+    store.append_events(&batch).await.expect("append");
+    let texts: Vec<String> = events.iter().map(|e| serde_json::to_string(&e.attrs).expect("json")).collect();
+    let candidates: Vec<Candidate<'_>> = events
+        .iter()
+        .zip(&texts)
+        .zip(0..)
+        .map(|((event, attrs_json), i)| Candidate { event, ledger_index: Some(i), attrs_json })
+        .collect();
+
+    let queries = search_queries();
     let search = |q: &str| LogSearch {
         query: parse(q, now).unwrap_or_else(|e| panic!("{q}: {e}")),
         since_ms: None,
@@ -1327,7 +1471,8 @@ async fn log_blocks_store_once_and_come_back_newest_first(store: Store) {
     let timed = store.blocks_before(None, Some(1_000_250), Some(1_000_420), 10).await.expect("timed");
     assert_eq!(timed.iter().map(|b| b.first_index).collect::<Vec<_>>(), [400, 200], "[250, 420) overlaps two");
 
-    let body = all[0].body().expect("body");
+    let bytes = store.block_body(400).await.expect("body").expect("stored");
+    let body = rampart_store::logblock::Body::parse(&bytes, 400, all[0].min_time_ms).expect("body");
     let back: Vec<_> = (0..body.chunk_count()).flat_map(|c| body.chunk(c).expect("chunk")).collect();
     assert_eq!(back.len(), 200);
     for (got, i) in back.iter().zip(400..) {
@@ -1338,6 +1483,14 @@ async fn log_blocks_store_once_and_come_back_newest_first(store: Store) {
     }
     let user = rampart_store::terms::term_key(&["fields", "User"], "u3");
     assert_ne!(all[0].summary().expect("summary").chunks_with(user), 0);
+    assert!(store.block_body(401).await.expect("none").is_none());
+    assert_eq!(store.max_block_position().await.expect("max"), Some(599));
+    let after = store.blocks_after(250, None, None, 10).await.expect("after");
+    assert_eq!(
+        after.iter().map(|b| b.first_index).collect::<Vec<_>>(),
+        [200, 400],
+        "oldest first, from the one holding 251"
+    );
 }
 
 /// The term index (User:…, src_ip:…) gives exactly what reading every

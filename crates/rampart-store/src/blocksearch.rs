@@ -1,0 +1,283 @@
+//! Search over log blocks ([`crate::logblock`]): what `logsearch.rs`'s SQL
+//! does for rows, done in Rust over the blocks' chunks with
+//! [`crate::logmatch::Matcher`], so both give the same answers (tested
+//! against each other on both backends in `tests/suite.rs`).
+//!
+//! A search walks blocks newest first (by ledger position), skipping those
+//! outside its time range. The exact matches in the filter's top-level
+//! conjunction on a pivot field or an indexed column are its *block terms*:
+//! a block whose summary lacks one of them is skipped without reading its
+//! body, and in the others only the chunks that hold all of them are
+//! decompressed. A page stops as soon as it is full; a count reads every
+//! block its terms and time range allow.
+
+use std::collections::BTreeMap;
+
+use rampart_ingest::query::{Expr, Match};
+
+use crate::logblock::{BlockError, BlockEvent, BlockRow, Body, StoredLog, column_term, encode_at};
+use crate::logmatch::{Candidate, Matcher, field_value};
+use crate::logsearch::{LogSearch, Target, target};
+use crate::{Backend, Result, Store, StoreError, terms};
+
+/// Blocks read per round trip while walking.
+const WALK: usize = 16;
+
+/// The term keys a block must hold for `filter` to match one of its
+/// events: exact matches in the top-level conjunction on a pivot field
+/// (with a value that has a term) or on an indexed column.
+pub fn block_terms(filter: &Expr) -> Vec<i64> {
+    let mut out = Vec::new();
+    let mut stack = vec![filter];
+    while let Some(e) = stack.pop() {
+        match e {
+            Expr::And(a, b) => {
+                stack.push(b);
+                stack.push(a);
+            }
+            Expr::Field(name, Match::Exact(value)) => match target(name) {
+                Target::Json(path) if terms::is_term_path(&path) && terms::value_has_term(value) => {
+                    let path: Vec<&str> = path.iter().map(String::as_str).collect();
+                    out.push(terms::term_key(&path, value));
+                }
+                Target::Column(c) => {
+                    let column = match c {
+                        "tenant_id" => "tenant",
+                        other => other,
+                    };
+                    if matches!(column, "kind" | "host" | "source" | "actor" | "object" | "source_addr" | "tenant") {
+                        out.push(column_term(column, value));
+                    }
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+    out
+}
+
+fn corrupt(e: BlockError) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+/// What one search needs while it walks blocks.
+struct Walk<'a> {
+    search: &'a LogSearch,
+    matcher: Matcher,
+    terms: Vec<i64>,
+    backend: Backend,
+}
+
+impl<'a> Walk<'a> {
+    fn new(search: &'a LogSearch, backend: Backend) -> Self {
+        let filter = search.query.filter.as_ref();
+        Walk {
+            search,
+            matcher: Matcher::new(filter, backend),
+            terms: filter.map(block_terms).unwrap_or_default(),
+            backend,
+        }
+    }
+
+    /// The chunks of `block` that may hold a match (one bit each).
+    fn chunks(&self, block: &BlockRow) -> Result<u32> {
+        let summary = block.summary().map_err(corrupt)?;
+        Ok(self.terms.iter().fold(u32::MAX, |mask, t| mask & summary.chunks_with(*t)))
+    }
+
+    fn in_window(&self, e: &StoredLog) -> bool {
+        self.search.since_ms.is_none_or(|s| e.event.time_ms >= s)
+            && self.search.until_ms.is_none_or(|u| e.event.time_ms < u)
+    }
+
+    fn matches(&self, e: &StoredLog) -> bool {
+        self.in_window(e)
+            && self.matcher.matches(&Candidate {
+                event: &e.event,
+                ledger_index: Some(e.ledger_index),
+                attrs_json: &e.attrs_json,
+            })
+    }
+}
+
+impl Store {
+    /// The chunks `mask` selects of the block, decoded, in ledger order.
+    async fn block_chunks(&self, block: &BlockRow, mask: u32) -> Result<Vec<Vec<StoredLog>>> {
+        let Some(bytes) = self.block_body(block.first_index).await? else { return Ok(Vec::new()) };
+        let body = Body::parse(&bytes, block.first_index, block.min_time_ms).map_err(corrupt)?;
+        (0..body.chunk_count()).filter(|c| mask & (1 << c) != 0).map(|c| body.chunk(c).map_err(corrupt)).collect()
+    }
+
+    /// Log events in blocks matching `search`, newest first: at most
+    /// `search.limit + 1` (one more shows there is a next page), at
+    /// positions below `search.before` (a ledger position) and above
+    /// `floor` (a caller that already holds a full page of newer events
+    /// from elsewhere passes the oldest of them: nothing at or below it
+    /// could make the page).
+    pub async fn search_blocks(&self, search: &LogSearch, floor: Option<i64>) -> Result<Vec<StoredLog>> {
+        let walk = Walk::new(search, self.backend());
+        let want = search.limit.saturating_add(1);
+        let mut out = Vec::new();
+        let mut before = search.before;
+        'walk: loop {
+            let blocks = self.blocks_before(before, search.since_ms, search.until_ms, WALK).await?;
+            let Some(last) = blocks.last() else { break };
+            before = Some(last.first_index);
+            for block in &blocks {
+                if floor.is_some_and(|f| block.last_index <= f) {
+                    break 'walk;
+                }
+                let mask = walk.chunks(block)?;
+                if mask == 0 {
+                    continue;
+                }
+                for chunk in self.block_chunks(block, mask).await?.into_iter().rev() {
+                    for e in chunk.into_iter().rev() {
+                        if search.before.is_some_and(|b| e.ledger_index >= b)
+                            || floor.is_some_and(|f| e.ledger_index <= f)
+                        {
+                            continue;
+                        }
+                        if walk.matches(&e) {
+                            out.push(e);
+                            if out.len() == want {
+                                break 'walk;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// `| count by FIELD` over the events in blocks: counts per value
+    /// (`None` for events without the field), every value.
+    pub async fn count_blocks(&self, search: &LogSearch) -> Result<BTreeMap<Option<String>, i64>> {
+        let walk = Walk::new(search, self.backend());
+        let field = search.query.count_by.as_deref().unwrap_or("kind");
+        let mut counts: BTreeMap<Option<String>, i64> = BTreeMap::new();
+        let mut before = search.before;
+        loop {
+            let blocks = self.blocks_before(before, search.since_ms, search.until_ms, WALK).await?;
+            let Some(last) = blocks.last() else { break };
+            before = Some(last.first_index);
+            for block in &blocks {
+                let mask = walk.chunks(block)?;
+                if mask == 0 {
+                    continue;
+                }
+                for e in self.block_chunks(block, mask).await?.into_iter().flatten() {
+                    if search.before.is_some_and(|b| e.ledger_index >= b) || !walk.matches(&e) {
+                        continue;
+                    }
+                    let c =
+                        Candidate { event: &e.event, ledger_index: Some(e.ledger_index), attrs_json: &e.attrs_json };
+                    *counts.entry(field_value(field, &c, walk.backend).map(|v| v.into_owned())).or_default() += 1;
+                }
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Log events in blocks after position `after` matching `search`,
+    /// oldest first, at most `search.limit`: what a tail follows.
+    pub async fn block_logs_after(&self, search: &LogSearch, after: i64) -> Result<Vec<StoredLog>> {
+        let walk = Walk::new(search, self.backend());
+        let mut out = Vec::new();
+        let mut from = after;
+        'walk: loop {
+            let blocks = self.blocks_after(from, search.since_ms, search.until_ms, WALK).await?;
+            let Some(last) = blocks.last() else { break };
+            from = last.last_index;
+            for block in &blocks {
+                let mask = walk.chunks(block)?;
+                if mask == 0 {
+                    continue;
+                }
+                for e in self.block_logs_in(block, mask).await? {
+                    if e.ledger_index > after && walk.matches(&e) {
+                        out.push(e);
+                        if out.len() == search.limit {
+                            break 'walk;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn block_logs_in(&self, block: &BlockRow, mask: u32) -> Result<Vec<StoredLog>> {
+        Ok(self.block_chunks(block, mask).await?.into_iter().flatten().collect())
+    }
+
+    /// Removes the events of `source` older than `cutoff_ms` from up to
+    /// `max_blocks` blocks (oldest first), rewriting each block without
+    /// them in one transaction (a block left empty is deleted); returns how
+    /// many events went. The ledger keeps them, with their proofs.
+    pub async fn prune_source_blocks(&self, source: &str, cutoff_ms: i64, max_blocks: usize) -> Result<u64> {
+        let term = column_term("source", source);
+        let mut pruned = 0u64;
+        let mut rewritten = 0;
+        let mut from = i64::MIN;
+        loop {
+            let blocks = self.blocks_after(from, None, Some(cutoff_ms), WALK).await?;
+            let Some(last) = blocks.last() else { break };
+            from = last.last_index;
+            for block in &blocks {
+                if rewritten == max_blocks {
+                    return Ok(pruned);
+                }
+                let mask = block.summary().map_err(corrupt)?.chunks_with(term);
+                if mask == 0 {
+                    continue;
+                }
+                let all = self.block_logs_in(block, u32::MAX).await?;
+                let doomed = |e: &StoredLog| {
+                    e.event.time_ms < cutoff_ms
+                        && e.event.attrs.pointer("/source/name").and_then(|v| v.as_str()) == Some(source)
+                };
+                let before = all.len();
+                let kept: Vec<&StoredLog> = all.iter().filter(|e| !doomed(e)).collect();
+                if kept.len() == before {
+                    continue;
+                }
+                let mut tx = self.begin_write().await?;
+                // Re-indexing at start resumes above the highest position
+                // indexed, pruned ones included (as for rows).
+                sqlx::query(
+                    "INSERT INTO audit_index_state (name, value) VALUES ('pruned_through', $1) \
+                     ON CONFLICT (name) DO UPDATE SET value = CASE WHEN excluded.value > audit_index_state.value \
+                     THEN excluded.value ELSE audit_index_state.value END",
+                )
+                .bind(block.last_index)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("DELETE FROM log_blocks WHERE first_index = $1")
+                    .bind(block.first_index)
+                    .execute(&mut *tx)
+                    .await?;
+                if !kept.is_empty() {
+                    let input: Vec<BlockEvent<'_>> = kept
+                        .iter()
+                        .map(|e| BlockEvent {
+                            event: &e.event,
+                            ledger_index: e.ledger_index,
+                            attrs_json: &e.attrs_json,
+                        })
+                        .collect();
+                    // Same key and range: the block still covers them.
+                    let mut again = encode_at(&input, block.first_index, self.backend()).map_err(corrupt)?;
+                    again.last_index = block.last_index;
+                    crate::logblock::insert_block(&mut tx, &again).await?;
+                }
+                tx.commit().await?;
+                pruned += (before - kept.len()) as u64;
+                rewritten += 1;
+            }
+        }
+        Ok(pruned)
+    }
+}
