@@ -41,7 +41,7 @@ async fn events_by(server: &TestServer, admin: &Session, actor: &str, n: usize) 
     let started = std::time::Instant::now();
     loop {
         let page: Value = server
-            .request(Method::GET, &format!("/api/v1/audit/events?actor={actor}&limit=500"), Some(&admin.token))
+            .request(Method::GET, &format!("/api/v1/logs/search?q=actor:%22{actor}%22&limit=500"), Some(&admin.token))
             .send()
             .await
             .expect("list")

@@ -156,13 +156,17 @@ impl Store {
         Ok(Page::from_rows(out, limit, |e| e.seq.to_string()))
     }
 
-    /// One event by its id.
+    /// One event by its id: a row, or a log event in a block or waiting
+    /// for one.
     pub async fn find_event(&self, id: &str) -> Result<Option<StoredEvent>> {
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM audit_events WHERE id = $1"))
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(stored_event).transpose()
+        match row.as_ref().map(stored_event).transpose()? {
+            Some(e) => Ok(Some(e)),
+            None => self.find_log(id).await,
+        }
     }
 }
 

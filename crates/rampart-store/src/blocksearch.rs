@@ -91,6 +91,17 @@ impl<'a> Walk<'a> {
             && self.search.until_ms.is_none_or(|u| e.event.time_ms < u)
     }
 
+    /// Whether an event at `position` and `time_ms` is in the search's
+    /// window, below its cursor and above `floor`: what is worth decoding.
+    fn keep(&self, floor: Option<i64>) -> impl Fn(i64, i64) -> bool + use<'_> {
+        move |position, time_ms| {
+            self.search.before.is_none_or(|b| position < b)
+                && floor.is_none_or(|f| position > f)
+                && self.search.since_ms.is_none_or(|s| time_ms >= s)
+                && self.search.until_ms.is_none_or(|u| time_ms < u)
+        }
+    }
+
     fn matches(&self, e: &StoredLog) -> bool {
         self.in_window(e)
             && self.matcher.matches(&Candidate {
@@ -102,11 +113,20 @@ impl<'a> Walk<'a> {
 }
 
 impl Store {
-    /// The chunks `mask` selects of the block, decoded, in ledger order.
-    async fn block_chunks(&self, block: &BlockRow, mask: u32) -> Result<Vec<Vec<StoredLog>>> {
+    /// The chunks `mask` selects of the block, decoded, in ledger order,
+    /// with only the events whose position and time `keep` accepts.
+    async fn block_chunks(
+        &self,
+        block: &BlockRow,
+        mask: u32,
+        keep: impl Fn(i64, i64) -> bool,
+    ) -> Result<Vec<Vec<StoredLog>>> {
         let Some(bytes) = self.block_body(block.first_index).await? else { return Ok(Vec::new()) };
         let body = Body::parse(&bytes, block.first_index, block.min_time_ms).map_err(corrupt)?;
-        (0..body.chunk_count()).filter(|c| mask & (1 << c) != 0).map(|c| body.chunk(c).map_err(corrupt)).collect()
+        (0..body.chunk_count())
+            .filter(|c| mask & (1 << c) != 0)
+            .map(|c| body.chunk_where(c, &keep).map_err(corrupt))
+            .collect()
     }
 
     /// Log events in blocks matching `search`, newest first: at most
@@ -132,7 +152,7 @@ impl Store {
                 if mask == 0 {
                     continue;
                 }
-                for chunk in self.block_chunks(block, mask).await?.into_iter().rev() {
+                for chunk in self.block_chunks(block, mask, walk.keep(floor)).await?.into_iter().rev() {
                     for e in chunk.into_iter().rev() {
                         if search.before.is_some_and(|b| e.ledger_index >= b)
                             || floor.is_some_and(|f| e.ledger_index <= f)
@@ -168,7 +188,7 @@ impl Store {
                 if mask == 0 {
                     continue;
                 }
-                for e in self.block_chunks(block, mask).await?.into_iter().flatten() {
+                for e in self.block_chunks(block, mask, walk.keep(None)).await?.into_iter().flatten() {
                     if search.before.is_some_and(|b| e.ledger_index >= b) || !walk.matches(&e) {
                         continue;
                     }
@@ -196,8 +216,9 @@ impl Store {
                 if mask == 0 {
                     continue;
                 }
-                for e in self.block_logs_in(block, mask).await? {
-                    if e.ledger_index > after && walk.matches(&e) {
+                let keep = |p: i64, t: i64| p > after && walk.keep(None)(p, t);
+                for e in self.block_chunks(block, mask, keep).await?.into_iter().flatten() {
+                    if walk.matches(&e) {
                         out.push(e);
                         if out.len() == search.limit {
                             break 'walk;
@@ -210,7 +231,7 @@ impl Store {
     }
 
     async fn block_logs_in(&self, block: &BlockRow, mask: u32) -> Result<Vec<StoredLog>> {
-        Ok(self.block_chunks(block, mask).await?.into_iter().flatten().collect())
+        Ok(self.block_chunks(block, mask, |_, _| true).await?.into_iter().flatten().collect())
     }
 
     /// Removes the events of `source` older than `cutoff_ms` from up to
@@ -248,7 +269,7 @@ impl Store {
                 // Re-indexing at start resumes above the highest position
                 // indexed, pruned ones included (as for rows).
                 sqlx::query(
-                    "INSERT INTO audit_index_state (name, value) VALUES ('pruned_through', $1) \
+                    "INSERT INTO audit_index_state (name, value) VALUES ('blocks_pruned_through', $1) \
                      ON CONFLICT (name) DO UPDATE SET value = CASE WHEN excluded.value > audit_index_state.value \
                      THEN excluded.value ELSE audit_index_state.value END",
                 )

@@ -74,6 +74,11 @@ pub struct Store {
     /// ([`spawn_checkpointer`]); the task stops once every clone of this
     /// store is gone or [`Store::close`] closed it.
     checkpointer: Option<std::sync::Arc<AnyPool>>,
+    /// The log events of the block being filled (`logindex.rs`), shared
+    /// by every clone.
+    pub(crate) open_logs: crate::logindex::Open,
+    /// Held while a block of waiting log events is written.
+    pub(crate) sealer: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Store {
@@ -129,6 +134,8 @@ impl Store {
             backend: Backend::Sqlite,
             term_shift: crate::terms::BUCKET_SHIFT,
             checkpointer: Some(checkpointer),
+            open_logs: Default::default(),
+            sealer: Default::default(),
         };
         store.migrate().await?;
         Ok(store)
@@ -148,6 +155,8 @@ impl Store {
             backend: Backend::Postgres,
             term_shift: crate::terms::BUCKET_SHIFT,
             checkpointer: None,
+            open_logs: Default::default(),
+            sealer: Default::default(),
         };
         store.migrate().await?;
         Ok(store)

@@ -82,6 +82,9 @@ pub struct EncodedBlock {
     pub events: usize,
     pub min_time_ms: i64,
     pub max_time_ms: i64,
+    /// The smallest and largest event id (ids sort by creation).
+    pub min_id: String,
+    pub max_id: String,
     pub summary: Vec<u8>,
     pub body: Vec<u8>,
 }
@@ -131,6 +134,8 @@ pub fn encode_at(events: &[BlockEvent<'_>], base: i64, backend: Backend) -> Resu
     }
     let min_time_ms = events.iter().map(|e| e.event.time_ms).min().unwrap_or(0);
     let max_time_ms = events.iter().map(|e| e.event.time_ms).max().unwrap_or(0);
+    let min_id = events.iter().map(|e| e.event.id.as_str()).min().unwrap_or_default().to_owned();
+    let max_id = events.iter().map(|e| e.event.id.as_str()).max().unwrap_or_default().to_owned();
 
     // Terms: pivot fields per event; column values once per distinct value.
     let mut masks: HashMap<i64, u32> = HashMap::new();
@@ -184,6 +189,8 @@ pub fn encode_at(events: &[BlockEvent<'_>], base: i64, backend: Backend) -> Resu
         events: events.len(),
         min_time_ms,
         max_time_ms,
+        min_id,
+        max_id,
         summary,
         body,
     })
@@ -337,6 +344,13 @@ impl<'a> Body<'a> {
 
     /// The events of chunk `i`, in ledger order.
     pub fn chunk(&self, i: usize) -> Result<Vec<StoredLog>, BlockError> {
+        self.chunk_where(i, |_, _| true)
+    }
+
+    /// The events of chunk `i` whose ledger position and time `keep`
+    /// accepts, in ledger order: the others are skipped without reading
+    /// their attributes (the costly part of decoding).
+    pub fn chunk_where(&self, i: usize, keep: impl Fn(i64, i64) -> bool) -> Result<Vec<StoredLog>, BlockError> {
         let corrupt = BlockError::Corrupt;
         let compressed = self.chunks.get(i).ok_or(corrupt("no such chunk"))?;
         // The size prefix is the sender's word: bound it before allocating.
@@ -349,16 +363,20 @@ impl<'a> Body<'a> {
             lz4_flex::block::decompress_size_prepended(compressed).map_err(|_| corrupt("chunk does not decompress"))?;
         let mut r = Reader { bytes: &raw };
         let mut out = Vec::new();
+        let mut seen = 0;
         while !r.bytes.is_empty() {
-            if out.len() == CHUNK_EVENTS {
+            if seen == CHUNK_EVENTS {
                 return Err(corrupt("more events in a chunk than it holds"));
             }
-            out.push(self.record(&mut r)?);
+            if let Some(e) = self.record(&mut r, &keep)? {
+                out.push(e);
+            }
+            seen += 1;
         }
         Ok(out)
     }
 
-    fn record(&self, r: &mut Reader<'_>) -> Result<StoredLog, BlockError> {
+    fn record(&self, r: &mut Reader<'_>, keep: &impl Fn(i64, i64) -> bool) -> Result<Option<StoredLog>, BlockError> {
         let corrupt = BlockError::Corrupt;
         let offset = i64::try_from(r.varint()?).map_err(|_| corrupt("position out of range"))?;
         let ledger_index = self.first_index.checked_add(offset).ok_or(corrupt("position out of range"))?;
@@ -374,6 +392,16 @@ impl<'a> Body<'a> {
         if flags & !(HAS_OBJECT | HAS_TENANT | HAS_SOURCE_ADDR) != 0 {
             return Err(corrupt("unknown flags"));
         }
+        if !keep(ledger_index, time_ms) {
+            let texts = 4
+                + (flags & HAS_OBJECT).count_ones()
+                + (flags & HAS_TENANT).count_ones()
+                + (flags & HAS_SOURCE_ADDR).count_ones();
+            for _ in 0..texts {
+                r.skip_text()?;
+            }
+            return Ok(None);
+        }
         let id = r.text()?;
         let kind = r.text()?;
         let actor = r.text()?;
@@ -382,7 +410,7 @@ impl<'a> Body<'a> {
         let source_addr = if flags & HAS_SOURCE_ADDR != 0 { Some(r.text()?) } else { None };
         let attrs_json = r.text()?;
         let attrs = serde_json::from_str(&attrs_json).map_err(|_| corrupt("attributes are not JSON"))?;
-        Ok(StoredLog {
+        Ok(Some(StoredLog {
             ledger_index,
             event: Event {
                 id: Id::from_trusted(id),
@@ -396,7 +424,7 @@ impl<'a> Body<'a> {
                 attrs,
             },
             attrs_json,
-        })
+        }))
     }
 }
 
@@ -513,14 +541,16 @@ pub(crate) async fn insert_block(
     block: &EncodedBlock,
 ) -> crate::Result<()> {
     sqlx::query(
-        "INSERT INTO log_blocks (first_index, last_index, events, min_time_ms, max_time_ms, summary, body) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (first_index) DO NOTHING",
+        "INSERT INTO log_blocks (first_index, last_index, events, min_time_ms, max_time_ms, min_id, max_id, summary, \
+         body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (first_index) DO NOTHING",
     )
     .bind(block.first_index)
     .bind(block.last_index)
     .bind(block.events as i64)
     .bind(block.min_time_ms)
     .bind(block.max_time_ms)
+    .bind(block.min_id.as_str())
+    .bind(block.max_id.as_str())
     .bind(block.summary.as_slice())
     .bind(block.body.as_slice())
     .execute(&mut **tx)
@@ -549,6 +579,13 @@ impl Reader<'_> {
             }
         }
         Err(BlockError::Corrupt("varint too long"))
+    }
+
+    fn skip_text(&mut self) -> Result<(), BlockError> {
+        let len = usize::try_from(self.varint()?).map_err(|_| BlockError::Corrupt("length out of range"))?;
+        let (_, rest) = self.bytes.split_at_checked(len).ok_or(BlockError::Corrupt("text cut short"))?;
+        self.bytes = rest;
+        Ok(())
     }
 
     fn text(&mut self) -> Result<String, BlockError> {

@@ -453,8 +453,9 @@ impl Store {
         Ok(Some((bottom..=top).rev().collect()))
     }
 
-    /// Events matching `search`, newest first.
-    pub async fn search_logs(&self, search: &LogSearch) -> Result<LogPage> {
+    /// Rows of `audit_events` matching `search` (its `before` a `seq`
+    /// here), newest first, at most `search.limit + 1`.
+    pub(crate) async fn search_rows(&self, search: &LogSearch) -> Result<Vec<StoredEvent>> {
         let search = LogSearch { query: Query { count_by: None, ..search.query.clone() }, ..search.clone() };
         let mut events = Vec::new();
         match self.term_buckets(&search).await? {
@@ -482,18 +483,13 @@ impl Store {
                 }
             }
         }
-        let next = if events.len() > search.limit {
-            events.truncate(search.limit);
-            events.last().map(|e| e.seq)
-        } else {
-            None
-        };
-        Ok(LogPage { events, next })
+        events.truncate(search.limit + 1);
+        Ok(events)
     }
 
-    /// `| count by FIELD`: counts per value, largest first, at most
-    /// `search.limit` values.
-    pub async fn count_logs(&self, search: &LogSearch) -> Result<Vec<Bucket>> {
+    /// `| count by FIELD` over rows: counts per value, largest first, at
+    /// most `search.limit` values.
+    pub(crate) async fn count_rows(&self, search: &LogSearch) -> Result<Vec<Bucket>> {
         let buckets = self.term_buckets(search).await?;
         let scan = buckets.as_deref().map_or(TermScan::No, TermScan::Buckets);
         let compiled = compile(search, self.backend(), scan);
@@ -503,18 +499,32 @@ impl Store {
             .collect()
     }
 
-    /// Events after `after_seq` (oldest first, at most `limit`): what `logs
-    /// tail` follows.
-    pub async fn logs_after(&self, search: &LogSearch, after_seq: i64) -> Result<Vec<StoredEvent>> {
+    /// Rows after `after_seq` (oldest first, at most `limit`).
+    pub(crate) async fn rows_after(&self, search: &LogSearch, after_seq: i64) -> Result<Vec<StoredEvent>> {
         let compiled = compile_after(search, after_seq, self.backend());
         let rows = bind_all(sqlx::query(&compiled.sql), &compiled.params).fetch_all(&self.pool).await?;
         rows.iter().map(stored_event).collect()
     }
 
-    /// The newest event's `seq` (0 when there is none): where a tail starts.
-    pub async fn last_event_seq(&self) -> Result<i64> {
-        let row = sqlx::query("SELECT MAX(seq) AS m FROM audit_events").fetch_one(&self.pool).await?;
-        Ok(row.try_get::<Option<i64>, _>("m")?.unwrap_or(0))
+    /// The `seq` of the first row at ledger position `position` or later:
+    /// a position cursor as a bound on rows (`None`: every row is below).
+    pub(crate) async fn seq_from_position(&self, position: i64) -> Result<Option<i64>> {
+        let row = sqlx::query("SELECT seq FROM audit_events WHERE ledger_index >= $1 ORDER BY ledger_index LIMIT 1")
+            .bind(position)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get("seq")).transpose()?)
+    }
+
+    /// The `seq` of the last row at ledger position `position` or earlier
+    /// (0 when there is none).
+    pub(crate) async fn seq_through_position(&self, position: i64) -> Result<i64> {
+        let row =
+            sqlx::query("SELECT seq FROM audit_events WHERE ledger_index <= $1 ORDER BY ledger_index DESC LIMIT 1")
+                .bind(position)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|r| r.try_get("seq")).transpose()?.unwrap_or(0))
     }
 }
 

@@ -163,14 +163,15 @@ impl Store {
         rows.iter().map(|r| Ok((r.try_get("name")?, r.try_get("retention_days")?))).collect()
     }
 
-    /// Whether the index holds any event of `source` older than `cutoff_ms`.
+    /// Whether the index (rows or log blocks) holds any event of `source`
+    /// older than `cutoff_ms`.
     pub async fn has_events_before(&self, source: &str, cutoff_ms: i64) -> Result<bool> {
         let row = sqlx::query("SELECT seq FROM audit_events WHERE source = $1 AND time_ms < $2 LIMIT 1")
             .bind(source)
             .bind(cutoff_ms)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.is_some())
+        Ok(row.is_some() || self.blocks_have_source_before(source, cutoff_ms).await?)
     }
 
     /// Deletes up to [`PRUNE_CHUNK`] indexed events of `source` older than
@@ -220,7 +221,8 @@ impl Store {
         Ok(deleted)
     }
 
-    /// The ledger indexes of indexed events in a time window (and of one
+    /// The ledger indexes of indexed events (rows, log blocks and log
+    /// events waiting for their block) in a time window (and of one
     /// source), ascending, after `after` (exclusive), at most `limit`: what
     /// an export covers.
     pub async fn export_positions(
@@ -246,6 +248,12 @@ impl Store {
             query = query.bind(s);
         }
         let rows = query.fetch_all(&self.pool).await?;
-        rows.iter().map(|r| Ok(r.try_get("ledger_index")?)).collect()
+        let mut out = rows.iter().map(|r| Ok(r.try_get("ledger_index")?)).collect::<Result<Vec<i64>>>()?;
+        let limit = usize::try_from(limit).unwrap_or(0);
+        out.extend(self.block_positions(since_ms, until_ms, source, after, limit).await?);
+        out.sort_unstable();
+        out.dedup();
+        out.truncate(limit);
+        Ok(out)
     }
 }

@@ -60,6 +60,7 @@ on_every_backend!(
     the_rust_matcher_gives_the_sql_answers,
     log_blocks_store_once_and_come_back_newest_first,
     log_blocks_give_the_row_index_answers,
+    waiting_log_events_are_searched_until_their_block_is_written,
     source_certs_are_valid_until_revoked_and_retention_prunes_only_old_rows,
 );
 
@@ -1067,12 +1068,13 @@ async fn log_search_finds_fields_phrases_ranges_and_counts(store: Store) {
     let by_user = store.count_logs(&search("| count by User", 10)).await.expect("count");
     assert_eq!(by_user.len(), 3, "root, alice and the event without the field: {by_user:?}");
 
-    // Tail: what came after a cursor, oldest first.
-    let last = store.last_event_seq().await.expect("last");
+    // Tail: what came after a ledger position, oldest first.
+    let last = store.last_event_position().await.expect("last");
+    assert_eq!(last, 30);
     assert!(store.logs_after(&search("", 10), last).await.expect("after").is_empty());
     let after = store.logs_after(&search("host:web01", 100), last - 10).await.expect("after");
-    assert!(after.windows(2).all(|w| w[0].seq < w[1].seq));
-    assert!(after.iter().all(|e| e.seq > last - 10));
+    let positions: Vec<i64> = after.iter().map(|e| e.ledger_index.expect("position")).collect();
+    assert_eq!(positions, [21, 24, 27]);
 }
 
 /// Events built to hit the corners of search (absent fields, JSON numbers,
@@ -1251,19 +1253,6 @@ async fn log_blocks_give_the_row_index_answers(store: Store) {
 
     let now = rampart_core::time::now_ms();
     let events = search_corpus(now);
-    let batch: Vec<(&Event, Option<i64>)> = events.iter().zip(0..).map(|(e, i)| (e, Some(i))).collect();
-    store.append_events(&batch).await.expect("rows");
-    let texts: Vec<String> = events.iter().map(|e| serde_json::to_string(&e.attrs).expect("json")).collect();
-    let input: Vec<BlockEvent<'_>> = events
-        .iter()
-        .zip(&texts)
-        .zip(0..)
-        .map(|((event, attrs_json), i)| BlockEvent { event, ledger_index: i, attrs_json })
-        .collect();
-    // A block of two chunks (128 + 1 events) and one of the rest.
-    for part in [&input[..129], &input[129..]] {
-        store.append_block(&encode(part, store.backend()).expect("encode")).await.expect("block");
-    }
     let search = |q: &str, limit: usize| LogSearch {
         query: parse(q, now).unwrap_or_else(|e| panic!("{q}: {e}")),
         since_ms: None,
@@ -1273,64 +1262,103 @@ async fn log_blocks_give_the_row_index_answers(store: Store) {
     };
     let positions =
         |found: &[rampart_store::logblock::StoredLog]| -> Vec<i64> { found.iter().map(|e| e.ledger_index).collect() };
-    for q in search_queries() {
-        let s = search(&q, 1000);
-        let rows: Vec<i64> = store
-            .search_logs(&s)
-            .await
-            .unwrap_or_else(|e| panic!("{q}: {e}"))
-            .events
-            .iter()
-            .map(|e| e.ledger_index.expect("position"))
-            .collect();
-        let blocks = positions(&store.search_blocks(&s, None).await.unwrap_or_else(|e| panic!("{q}: {e}")));
-        assert_eq!(blocks, rows, "{:?}: {q}", store.backend());
-    }
+    let windows = [(None, None), (Some(now - 90 * 60_000), Some(now - 20 * 60_000))];
+    let paged = ["", "host:web01", "User:root", "kind:log.* AND NOT status:200", "fail*"];
+    let counted = ["", "kind:log.* AND NOT User:root", "host:web01", "status:[* TO 100]"];
+    let fields = ["host", "User", "status", "obj", "flag", "kind", "index", "tenant"];
 
-    // Pages of 7 below a cursor, and a time window, as rows give them.
-    for q in ["", "host:web01", "User:root", "kind:log.* AND NOT status:200", "fail*"] {
-        for (since, until) in [(None, None), (Some(now - 90 * 60_000), Some(now - 20 * 60_000))] {
+    // First the answers of rows alone: the oracle.
+    let batch: Vec<(&Event, Option<i64>)> = events.iter().zip(0..).map(|(e, i)| (e, Some(i))).collect();
+    store.append_events(&batch).await.expect("rows");
+    let mut row_answers = Vec::new();
+    for q in search_queries() {
+        let page = store.search_logs(&search(&q, 1000)).await.unwrap_or_else(|e| panic!("{q}: {e}"));
+        row_answers.push((q, page.events.iter().map(|e| e.ledger_index.expect("position")).collect::<Vec<i64>>()));
+    }
+    let mut row_pages = Vec::new();
+    for q in paged {
+        for (since, until) in windows {
             let mut s = LogSearch { since_ms: since, until_ms: until, ..search(q, 7) };
             let mut rows = Vec::new();
             loop {
                 let page = store.search_logs(&s).await.expect("rows");
                 rows.extend(page.events.iter().map(|e| e.ledger_index.expect("position")));
                 match page.next {
-                    Some(seq) => s.before = Some(seq),
+                    Some(p) => s.before = Some(p),
                     None => break,
                 }
             }
-            let mut s = LogSearch { since_ms: since, until_ms: until, ..search(q, 7) };
-            let mut blocks = Vec::new();
-            loop {
-                let mut page = positions(&store.search_blocks(&s, None).await.expect("blocks"));
-                let more = page.len() > 7;
-                page.truncate(7);
-                s.before = page.last().copied();
-                blocks.extend(page);
-                if !more {
-                    break;
-                }
-            }
-            assert_eq!(blocks, rows, "{:?}: {q} in {since:?}..{until:?}", store.backend());
-            // A floor: only what lies above it.
-            if let Some(&mid) = rows.get(rows.len() / 2) {
-                let s = LogSearch { since_ms: since, until_ms: until, ..search(q, 1000) };
-                let above = positions(&store.search_blocks(&s, Some(mid)).await.expect("floor"));
-                let want: Vec<i64> = rows.iter().copied().filter(|p| *p > mid).collect();
-                assert_eq!(above, want, "{q} above {mid}");
-            }
+            row_pages.push((q, since, until, rows));
+        }
+    }
+    let mut row_counts = Vec::new();
+    for field in fields {
+        for filter in counted {
+            let q = format!("{filter} | count by {field}");
+            let counts: BTreeMap<Option<String>, i64> = store
+                .count_logs(&search(&q, 1000))
+                .await
+                .expect("rows")
+                .into_iter()
+                .map(|b| (b.value, b.count))
+                .collect();
+            row_counts.push((q, counts));
         }
     }
 
-    for field in ["host", "User", "status", "obj", "flag", "kind", "index", "tenant"] {
-        for filter in ["", "kind:log.* AND NOT User:root", "host:web01", "status:[* TO 100]"] {
-            let q = format!("{filter} | count by {field}");
-            let s = search(&q, 1000);
-            let rows: BTreeMap<Option<String>, i64> =
-                store.count_logs(&s).await.expect("rows").into_iter().map(|b| (b.value, b.count)).collect();
-            assert_eq!(store.count_blocks(&s).await.expect("blocks"), rows, "{:?}: {q}", store.backend());
+    // Then the same events as blocks: a block of two chunks (128 + 1
+    // events) and one of the rest.
+    let texts: Vec<String> = events.iter().map(|e| serde_json::to_string(&e.attrs).expect("json")).collect();
+    let input: Vec<BlockEvent<'_>> = events
+        .iter()
+        .zip(&texts)
+        .zip(0..)
+        .map(|((event, attrs_json), i)| BlockEvent { event, ledger_index: i, attrs_json })
+        .collect();
+    for part in [&input[..129], &input[129..]] {
+        store.append_block(&encode(part, store.backend()).expect("encode")).await.expect("block");
+    }
+    for (q, rows) in &row_answers {
+        let blocks =
+            positions(&store.search_blocks(&search(q, 1000), None).await.unwrap_or_else(|e| panic!("{q}: {e}")));
+        assert_eq!(&blocks, rows, "{:?}: {q}", store.backend());
+    }
+    // Merged with the rows (the same events twice), each comes once.
+    let merged = store.search_logs(&search("", 1000)).await.expect("merged");
+    assert_eq!(merged.events.len(), events.len());
+
+    // Pages of 7 below a cursor, and a time window, as rows give them.
+    for (q, since, until, rows) in &row_pages {
+        let mut s = LogSearch { since_ms: *since, until_ms: *until, ..search(q, 7) };
+        let mut blocks = Vec::new();
+        loop {
+            let mut page = positions(&store.search_blocks(&s, None).await.expect("blocks"));
+            let more = page.len() > 7;
+            page.truncate(7);
+            s.before = page.last().copied();
+            blocks.extend(page);
+            if !more {
+                break;
+            }
         }
+        assert_eq!(&blocks, rows, "{:?}: {q} in {since:?}..{until:?}", store.backend());
+        // A floor: only what lies above it.
+        if let Some(&mid) = rows.get(rows.len() / 2) {
+            let s = LogSearch { since_ms: *since, until_ms: *until, ..search(q, 1000) };
+            let above = positions(&store.search_blocks(&s, Some(mid)).await.expect("floor"));
+            let want: Vec<i64> = rows.iter().copied().filter(|p| *p > mid).collect();
+            assert_eq!(above, want, "{q} above {mid}");
+        }
+    }
+
+    for (q, rows) in &row_counts {
+        let s = search(q, 1000);
+        assert_eq!(&store.count_blocks(&s).await.expect("blocks"), rows, "{:?}: {q}", store.backend());
+        // Merged: rows and blocks both count (the same events, twice).
+        let merged: BTreeMap<Option<String>, i64> =
+            store.count_logs(&s).await.expect("merged").into_iter().map(|b| (b.value, b.count)).collect();
+        let doubled: BTreeMap<Option<String>, i64> = rows.iter().map(|(v, n)| (v.clone(), 2 * n)).collect();
+        assert_eq!(merged, doubled, "{q}");
     }
 
     // The tail: after a position, oldest first, at most the limit.
@@ -1358,6 +1386,81 @@ async fn log_blocks_give_the_row_index_answers(store: Store) {
         store.max_block_position().await.expect("max"),
         Some(events.len() as i64 - 1),
         "blocks keep their range"
+    );
+}
+
+/// Log events handed to the index wait in memory for their block: they
+/// are found at once (search, count, tail, by id, export), a full block is
+/// written by itself, the rest when sealed; pages merge them with blocks
+/// and rows in ledger order, each event once.
+async fn waiting_log_events_are_searched_until_their_block_is_written(store: Store) {
+    use rampart_ingest::query::parse;
+    use rampart_store::LogSearch;
+    use rampart_store::logblock::StoredLog;
+
+    let now = rampart_core::time::now_ms();
+    let log = |i: i64| {
+        let mut e = log_event(&format!("host-{}", i % 3), &format!("u{}", i % 4), 200, &format!("line {i}"));
+        e.time_ms = now - 1_000 + (i % 500);
+        let attrs_json = serde_json::to_string(&e.attrs).expect("json");
+        StoredLog { ledger_index: i, event: e, attrs_json }
+    };
+    let search = |q: &str, limit: usize| LogSearch {
+        query: parse(q, now).unwrap_or_else(|e| panic!("{q}: {e}")),
+        since_ms: None,
+        until_ms: None,
+        before: None,
+        limit,
+    };
+    let first: Vec<StoredLog> = (0..10).map(log).collect();
+    let id = first[3].event.id.clone();
+    store.index_logs(first).await.expect("index");
+    assert_eq!(store.waiting_logs(), 10);
+    let page = store.search_logs(&search("host:host-0", 100)).await.expect("search");
+    assert_eq!(page.events.iter().map(|e| e.ledger_index.expect("position")).collect::<Vec<_>>(), [9, 6, 3, 0]);
+    let counts = store.count_logs(&search("| count by host", 10)).await.expect("count");
+    assert_eq!(counts.iter().map(|b| b.count).sum::<i64>(), 10);
+    assert_eq!(store.logs_after(&search("", 3), 4).await.expect("after").len(), 3);
+    assert_eq!(store.find_event(id.as_str()).await.expect("find").map(|e| e.ledger_index), Some(Some(3)));
+    assert_eq!(store.export_positions(0, i64::MAX, Some("host-1"), -1, 100).await.expect("export"), [1, 4, 7]);
+    assert_eq!(store.last_event_position().await.expect("last"), 9);
+
+    // Not yet due; then written.
+    assert_eq!(store.seal_logs(Some(std::time::Duration::from_secs(3600))).await.expect("not due"), 0);
+    assert_eq!(store.seal_logs(None).await.expect("seal"), 10);
+    assert_eq!(store.waiting_logs(), 0);
+    assert_eq!(store.blocks_resume_from().await.expect("resume"), 10);
+    let page = store.search_logs(&search("host:host-0", 100)).await.expect("search");
+    assert_eq!(page.events.len(), 4, "the same answers from the block");
+    assert_eq!(store.find_event(id.as_str()).await.expect("find").map(|e| e.ledger_index), Some(Some(3)));
+
+    // 5,000 more: one full block writes itself, the rest wait; an own
+    // event in between is a row.
+    store.index_logs((10..5010).map(log).collect()).await.expect("index");
+    assert_eq!(store.waiting_logs(), 5000 - 4096);
+    assert_eq!(store.max_block_position().await.expect("max"), Some(4105));
+    let mut own = Event::new("user.created", Outcome::Success, "admin");
+    own.time_ms = now;
+    store.append_events(&[(&own, Some(5010))]).await.expect("row");
+    let mut s = search("", 333);
+    let mut seen = Vec::new();
+    loop {
+        let page = store.search_logs(&s).await.expect("page");
+        seen.extend(page.events.iter().map(|e| e.ledger_index.expect("position")));
+        match page.next {
+            Some(p) => s.before = Some(p),
+            None => break,
+        }
+    }
+    assert_eq!(seen, (0..=5010).rev().collect::<Vec<i64>>(), "rows, blocks and waiting events, once each");
+    let tail = store.logs_after(&search("", 1000), 4990).await.expect("tail");
+    assert_eq!(
+        tail.iter().map(|e| e.ledger_index.expect("position")).collect::<Vec<_>>(),
+        (4991..=5010).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        store.count_logs(&search("| count by kind", 10)).await.expect("count").iter().map(|b| b.count).sum::<i64>(),
+        5011
     );
 }
 

@@ -62,8 +62,9 @@ async fn alerts(node: &Node, token: &str, rule: &str, group: &str, wait: Duratio
 
 /// How many ingested sshd failures for `user` the node holds.
 async fn ingested(node: &Node, token: &str, user: &str) -> usize {
-    let page: Value =
-        node.get_json(token, &format!("/api/v1/audit/events?kind=log.sshd.auth_failed&actor={user}&limit=500")).await;
+    let page: Value = node
+        .get_json(token, &format!("/api/v1/logs/search?q=kind:log.sshd.auth_failed%20actor:{user}&limit=500"))
+        .await;
     page["items"].as_array().map_or(0, Vec::len)
 }
 
@@ -119,8 +120,9 @@ async fn sshd_failed_passwords_over_syslog_raise_the_brute_force_alert_within_a_
     let indexes = a["ledger_indexes"].as_array().unwrap();
     assert_eq!(indexes.len(), 5, "the alert names the five ingested lines");
     // The named indexes are the five ingested lines.
-    let page: Value =
-        node.get_json(&token, &format!("/api/v1/audit/events?kind=log.sshd.auth_failed&actor={user}&limit=500")).await;
+    let page: Value = node
+        .get_json(&token, &format!("/api/v1/logs/search?q=kind:log.sshd.auth_failed%20actor:{user}&limit=500"))
+        .await;
     let mut lines: Vec<i64> =
         page["items"].as_array().unwrap().iter().map(|e| e["ledger_index"].as_i64().unwrap()).collect();
     lines.sort_unstable();

@@ -128,8 +128,10 @@ async fn sigkill_under_tcp_and_http_load_loses_nothing_acknowledged() {
                     if s.write_all(line.as_bytes()).await.is_err() {
                         return;
                     }
+                    // At most ~5,000 lines/s: load enough to be cut mid-way,
+                    // few enough that reading them all back stays quick.
                     if i % 50 == 0 {
-                        tokio::time::sleep(Duration::from_millis(5)).await;
+                        tokio::time::sleep(Duration::from_millis(10)).await;
                     }
                 }
             })
@@ -148,10 +150,14 @@ async fn sigkill_under_tcp_and_http_load_loses_nothing_acknowledged() {
                     }
                     let Ok(answer) = resp.json::<Value>().await else { return };
                     let first = answer["first_index"].as_i64().unwrap();
-                    let mut acked = acked.lock().unwrap();
-                    for (k, m) in msgs.into_iter().enumerate() {
-                        acked.insert(m, first + k as i64);
+                    {
+                        let mut acked = acked.lock().unwrap();
+                        for (k, m) in msgs.into_iter().enumerate() {
+                            acked.insert(m, first + k as i64);
+                        }
                     }
+                    // At most ~2,000 events/s per writer (see the TCP sender).
+                    tokio::time::sleep(Duration::from_millis(10)).await;
                 }
             }));
         }

@@ -62,7 +62,15 @@ async fn find_within(node: &Node, token: &str, needle: &str, n: usize, wait: Dur
         let mut found = Vec::new();
         let mut after: Option<String> = None;
         loop {
-            let mut url = format!("{}/api/v1/audit/events?limit=500", node.url);
+            // The phrase, percent-encoded (RFC 3986 unreserved bytes stay).
+            let q: String = format!("\"{needle}\"")
+                .bytes()
+                .map(|b| match b {
+                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+                    _ => format!("%{b:02X}"),
+                })
+                .collect();
+            let mut url = format!("{}/api/v1/logs/search?q={q}&limit=1000", node.url);
             if let Some(a) = &after {
                 url.push_str(&format!("&after={a}"));
             }

@@ -56,8 +56,9 @@ fn parse_time(name: &str, value: Option<&str>) -> Result<Option<i64>, ApiError> 
     Ok(Some(i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)))
 }
 
-/// Audit events matching the filters, in order, each with its ledger
-/// index; customer roles never hold this permission.
+/// Rampart's own audit events matching the filters, in order, each with
+/// its ledger index (ingested log events are searched with
+/// `/api/v1/logs/search`); customer roles never hold this permission.
 #[utoipa::path(get, path = "/api/v1/audit/events", tag = "audit", security(("bearer" = [])), params(EventQuery),
     responses((status = 200, body = Listing<AuditEvent>)))]
 pub async fn list(

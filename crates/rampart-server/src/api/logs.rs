@@ -1,7 +1,7 @@
 //! Log search and tail: the query language of `rampart_ingest::query`
 //! over every event (ingested logs and Rampart's own audit events), each
-//! result with its ledger index. `search` pages newest first (keyset on
-//! `seq`); `tail` long-polls for events after a cursor, oldest first.
+//! result with its ledger index. `search` pages newest first (keyset on the
+//! ledger index); `tail` long-polls for events after a cursor, oldest first.
 //! `export` streams a time range (of one source, or all) as gzip'd JSON
 //! lines, each event with its ledger entry and inclusion proof against a
 //! signed checkpoint (`rampart_ledger::export`, `docs/export.md`).
@@ -45,6 +45,8 @@ pub struct SearchQuery {
 /// One matching event.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct LogEvent {
+    /// The event's place in search order: its ledger index (for events
+    /// indexed without one, the index table's sequence).
     pub seq: i64,
     /// The event's entry in the tamper-evident ledger (prove it with
     /// `/api/v1/ledger/proof/inclusion?index=…`).
@@ -81,7 +83,7 @@ pub struct CountBucket {
 fn event(stored: StoredEvent) -> LogEvent {
     let e = stored.event;
     LogEvent {
-        seq: stored.seq,
+        seq: stored.ledger_index.unwrap_or(stored.seq),
         ledger_index: stored.ledger_index,
         id: e.id.to_string(),
         time: rfc3339(e.time_ms),
@@ -172,7 +174,7 @@ pub async fn tail(
     }
     let after = match cursor(q.after.as_deref())? {
         Some(a) => a,
-        None => state.store.last_event_seq().await.map_err(|e| ApiError::internal("reading the log", &e))?,
+        None => state.store.last_event_position().await.map_err(|e| ApiError::internal("reading the log", &e))?,
     };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
     // New events follow ledger commits: wake on each, poll at least every
@@ -182,7 +184,7 @@ pub async fn tail(
         let events =
             state.store.logs_after(&search, after).await.map_err(|e| ApiError::internal("reading the log", &e))?;
         if !events.is_empty() || tokio::time::Instant::now() >= deadline {
-            let next = events.last().map_or(after, |e| e.seq);
+            let next = events.last().and_then(|e| e.ledger_index).unwrap_or(after);
             return Ok(Json(SearchResult {
                 items: events.into_iter().map(event).collect(),
                 counts: None,

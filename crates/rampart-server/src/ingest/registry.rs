@@ -509,6 +509,9 @@ impl Registry {
     /// recorded (`logs.pruned`) before it happens. Returns how many rows
     /// were removed.
     pub async fn prune(&self, now: i64) -> Result<u64, RegistryError> {
+        // Log events waiting in memory for their block are written first,
+        // so retention sees them where it prunes.
+        self.inner.store.seal_logs(None).await?;
         let mut total = 0;
         for (name, days) in self.inner.store.sources_with_retention().await? {
             let cutoff = now.saturating_sub(days.saturating_mul(86_400_000));
@@ -525,6 +528,15 @@ impl Registry {
                 let n = self.inner.store.prune_source_events(&name, cutoff).await?;
                 removed += n;
                 if n < rampart_store::PRUNE_CHUNK.unsigned_abs() {
+                    break;
+                }
+            }
+            // Log blocks: each holding old events of the source is
+            // rewritten without them, a bounded number per step.
+            loop {
+                let n = self.inner.store.prune_source_blocks(&name, cutoff, 64).await?;
+                removed += n;
+                if n == 0 {
                     break;
                 }
             }
