@@ -175,7 +175,17 @@ impl Store {
     /// `| count by FIELD` over the events in blocks: counts per value
     /// (`None` for events without the field), every value.
     pub async fn count_blocks(&self, search: &LogSearch) -> Result<BTreeMap<Option<String>, i64>> {
+        Ok(self.count_blocks_walked(search).await?.0)
+    }
+
+    /// [`Store::count_blocks`], and the highest position of the blocks it
+    /// walked.
+    pub(crate) async fn count_blocks_walked(
+        &self,
+        search: &LogSearch,
+    ) -> Result<(BTreeMap<Option<String>, i64>, Option<i64>)> {
         let walk = Walk::new(search, self.backend());
+        let mut walked: Option<i64> = None;
         let field = search.query.count_by.as_deref().unwrap_or("kind");
         let mut counts: BTreeMap<Option<String>, i64> = BTreeMap::new();
         let mut before = search.before;
@@ -184,6 +194,7 @@ impl Store {
             let Some(last) = blocks.last() else { break };
             before = Some(last.first_index);
             for block in &blocks {
+                walked = walked.max(Some(block.last_index));
                 let mask = walk.chunks(block)?;
                 if mask == 0 {
                     continue;
@@ -198,7 +209,7 @@ impl Store {
                 }
             }
         }
-        Ok(counts)
+        Ok((counts, walked))
     }
 
     /// Log events in blocks after position `after` matching `search`,

@@ -15,7 +15,6 @@
 //! held ingest to a third of its rate; a block row per 4,096 events costs
 //! an eighth of the CPU and a sixteenth of the disk (`docs/search.md`).
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -224,14 +223,18 @@ impl Store {
     /// `| count by FIELD`: counts per value over rows, blocks and the
     /// waiting events, largest first, at most `search.limit` values.
     pub async fn count_logs(&self, search: &LogSearch) -> Result<Vec<Bucket>> {
-        let mut counts: BTreeMap<Option<String>, i64> = self.count_blocks(search).await?;
+        // The waiting events before the blocks: a block written meanwhile
+        // is either walked (and its events skipped here) or not (and they
+        // are counted here), never both, never neither.
+        let waiting = self.waiting_matching(search);
+        let (mut counts, walked) = self.count_blocks_walked(search).await?;
         let rows = self.count_rows(&LogSearch { limit: ROW_COUNT_VALUES, ..search.clone() }).await?;
         for b in rows {
             *counts.entry(b.value).or_default() += b.count;
         }
         let field = search.query.count_by.as_deref().unwrap_or("kind");
-        for e in self.waiting_matching(search) {
-            if search.before.is_some_and(|b| e.ledger_index >= b) {
+        for e in waiting {
+            if search.before.is_some_and(|b| e.ledger_index >= b) || walked.is_some_and(|w| e.ledger_index <= w) {
                 continue;
             }
             let c = Candidate { event: &e.event, ledger_index: Some(e.ledger_index), attrs_json: &e.attrs_json };
@@ -246,13 +249,15 @@ impl Store {
     /// Events after ledger position `after` matching `search`, oldest
     /// first, at most `search.limit`: what `logs tail` follows.
     pub async fn logs_after(&self, search: &LogSearch, after: i64) -> Result<Vec<StoredEvent>> {
+        // The waiting events first: a block written meanwhile is then found
+        // in one place or the other (duplicates go below), so a tail never
+        // steps over it.
+        let waiting = self.waiting_matching(search);
         let after_seq = self.seq_through_position(after).await?;
         let mut found = self.rows_after(search, after_seq).await?;
         found.retain(|e| e.ledger_index.is_none_or(|p| p > after));
         found.extend(self.block_logs_after(search, after).await?.into_iter().map(stored));
-        found.extend(
-            self.waiting_matching(search).into_iter().filter(|e| e.ledger_index > after).take(search.limit).map(stored),
-        );
+        found.extend(waiting.into_iter().filter(|e| e.ledger_index > after).take(search.limit).map(stored));
         found.sort_by_key(position);
         found.dedup_by_key(|e| position(e));
         found.truncate(search.limit);
@@ -333,6 +338,8 @@ impl Store {
                 && e.event.time_ms < until_ms
                 && source.is_none_or(|s| e.event.attrs.pointer("/source/name").and_then(|v| v.as_str()) == Some(s))
         };
+        // The waiting events first (see `logs_after`).
+        let waiting: Vec<i64> = self.waiting_where(keep).iter().map(|e| e.ledger_index).collect();
         let mut out = Vec::new();
         let mut from = after;
         'walk: loop {
@@ -360,7 +367,7 @@ impl Store {
                 }
             }
         }
-        out.extend(self.waiting_where(keep).iter().map(|e| e.ledger_index));
+        out.extend(waiting);
         out.sort_unstable();
         out.dedup();
         out.truncate(limit);

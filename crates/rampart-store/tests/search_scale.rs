@@ -2,7 +2,9 @@
 //! SQLite store (or PostgreSQL with `RAMPART_SEARCH_PG=1`) with
 //! `RAMPART_SEARCH_EVENTS` (default 1,000,000) ingested-looking events and
 //! times the queries of docs/search.md, p50 and p95 of 20 runs each
-//! (`User` and `src_ip` have search terms, `status` has none). Run:
+//! (`User` and `src_ip` have search terms, `status` has none). With
+//! `RAMPART_SEARCH_BLOCKS=1` the events go into log blocks, as the node
+//! indexes ingested events, instead of rows. Run:
 //! `cargo test -p rampart-store --release --test search_scale -- --ignored --nocapture`.
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
@@ -71,16 +73,35 @@ async fn search_latency_at_scale() {
     } else {
         Store::open_sqlite(&dir.path().join("search.db"), 4).await.unwrap()
     };
+    let blocks = std::env::var_os("RAMPART_SEARCH_BLOCKS").is_some();
     let started = Instant::now();
     let mut i = 0;
     while i < n {
         let events: Vec<Event> = (i..(i + 4096).min(n)).map(event).collect();
-        let batch: Vec<(&Event, Option<i64>)> = events.iter().zip(i..).map(|(e, k)| (e, Some(k as i64))).collect();
-        store.append_events(&batch).await.unwrap();
-        i += events.len() as u64;
+        let len = events.len() as u64;
+        if blocks {
+            let logs = events
+                .into_iter()
+                .zip(i..)
+                .map(|(event, k)| {
+                    let attrs_json = serde_json::to_string(&event.attrs).unwrap();
+                    rampart_store::logblock::StoredLog { ledger_index: k as i64, event, attrs_json }
+                })
+                .collect();
+            store.index_logs(logs).await.unwrap();
+        } else {
+            let batch: Vec<(&Event, Option<i64>)> = events.iter().zip(i..).map(|(e, k)| (e, Some(k as i64))).collect();
+            store.append_events(&batch).await.unwrap();
+        }
+        i += len;
     }
+    store.seal_logs(None).await.unwrap();
     let secs = started.elapsed().as_secs_f64();
-    eprintln!("indexed {n} events in {secs:.1} s: {:.0} events/s", n as f64 / secs);
+    eprintln!(
+        "indexed {n} events in {secs:.1} s: {:.0} events/s ({})",
+        n as f64 / secs,
+        if blocks { "log blocks" } else { "rows" }
+    );
     eprintln!("term rows: {}", store.term_rows_for_tests().await.unwrap());
     for q in [
         "host:host-042",
