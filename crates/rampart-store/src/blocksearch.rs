@@ -17,7 +17,7 @@ use rampart_ingest::query::{Expr, Match};
 
 use crate::logblock::{BlockError, BlockEvent, BlockRow, Body, StoredLog, column_term, encode_at};
 use crate::logmatch::{Candidate, Matcher, field_value};
-use crate::logsearch::{LogSearch, Target, target};
+use crate::logsearch::{LogSearch, Target, conjuncts, target};
 use crate::{Backend, Result, Store, StoreError, terms};
 
 /// Blocks read per round trip while walking.
@@ -28,29 +28,22 @@ const WALK: usize = 16;
 /// (with a value that has a term) or on an indexed column.
 pub fn block_terms(filter: &Expr) -> Vec<i64> {
     let mut out = Vec::new();
-    let mut stack = vec![filter];
-    while let Some(e) = stack.pop() {
-        match e {
-            Expr::And(a, b) => {
-                stack.push(b);
-                stack.push(a);
+    for e in conjuncts(filter) {
+        let Expr::Field(name, Match::Exact(value)) = e else { continue };
+        match target(name) {
+            Target::Json(path) if terms::is_term_path(&path) && terms::value_has_term(value) => {
+                let path: Vec<&str> = path.iter().map(String::as_str).collect();
+                out.push(terms::term_key(&path, value));
             }
-            Expr::Field(name, Match::Exact(value)) => match target(name) {
-                Target::Json(path) if terms::is_term_path(&path) && terms::value_has_term(value) => {
-                    let path: Vec<&str> = path.iter().map(String::as_str).collect();
-                    out.push(terms::term_key(&path, value));
+            Target::Column(c) => {
+                let column = match c {
+                    "tenant_id" => "tenant",
+                    other => other,
+                };
+                if matches!(column, "kind" | "host" | "source" | "actor" | "object" | "source_addr" | "tenant") {
+                    out.push(column_term(column, value));
                 }
-                Target::Column(c) => {
-                    let column = match c {
-                        "tenant_id" => "tenant",
-                        other => other,
-                    };
-                    if matches!(column, "kind" | "host" | "source" | "actor" | "object" | "source_addr" | "tenant") {
-                        out.push(column_term(column, value));
-                    }
-                }
-                _ => {}
-            },
+            }
             _ => {}
         }
     }
@@ -115,7 +108,7 @@ impl<'a> Walk<'a> {
 impl Store {
     /// The chunks `mask` selects of the block, decoded, in ledger order,
     /// with only the events whose position and time `keep` accepts.
-    async fn block_chunks(
+    pub(crate) async fn block_chunks(
         &self,
         block: &BlockRow,
         mask: u32,

@@ -304,15 +304,12 @@ impl Store {
                 if mask == 0 {
                     continue;
                 }
-                let Some(bytes) = self.block_body(block.first_index).await? else { continue };
-                let body = Body::parse(&bytes, block.first_index, block.min_time_ms)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                for c in (0..body.chunk_count()).filter(|c| mask & (1 << c) != 0) {
-                    let events = body.chunk(c).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                    if events.iter().any(|e| {
-                        e.event.time_ms < cutoff_ms
-                            && e.event.attrs.pointer("/source/name").and_then(|v| v.as_str()) == Some(source)
-                    }) {
+                let old = |_: i64, time_ms: i64| time_ms < cutoff_ms;
+                for events in self.block_chunks(block, mask, old).await? {
+                    if events
+                        .iter()
+                        .any(|e| e.event.attrs.pointer("/source/name").and_then(|v| v.as_str()) == Some(source))
+                    {
                         return Ok(true);
                     }
                 }
@@ -352,11 +349,9 @@ impl Store {
                 if mask == 0 {
                     continue;
                 }
-                let Some(bytes) = self.block_body(block.first_index).await? else { continue };
-                let body = Body::parse(&bytes, block.first_index, block.min_time_ms)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                for c in (0..body.chunk_count()).filter(|c| mask & (1 << c) != 0) {
-                    for e in body.chunk(c).map_err(|e| StoreError::Corrupt(e.to_string()))? {
+                let near = |p: i64, t: i64| p > after && t >= since_ms && t < until_ms;
+                for events in self.block_chunks(block, mask, near).await? {
+                    for e in events {
                         if keep(&e) {
                             out.push(e.ledger_index);
                             if out.len() == limit {

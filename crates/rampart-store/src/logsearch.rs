@@ -289,10 +289,10 @@ fn where_clause(search: &LogSearch, backend: Backend) -> (Sql, String) {
     (sql, filter)
 }
 
-/// The term key a search can be driven by: an exact match, in the
-/// filter's top-level conjunction, on a field the term index covers, with
-/// a value that would have a term (see `terms.rs`). The leftmost wins.
-fn driver(filter: &Expr) -> Option<i64> {
+/// The terms of the filter's top-level conjunction, left to right (the
+/// filter itself when it is not an AND).
+pub(crate) fn conjuncts(filter: &Expr) -> Vec<&Expr> {
+    let mut out = Vec::new();
     let mut stack = vec![filter];
     while let Some(e) = stack.pop() {
         match e {
@@ -300,16 +300,24 @@ fn driver(filter: &Expr) -> Option<i64> {
                 stack.push(b);
                 stack.push(a);
             }
-            Expr::Field(name, Match::Exact(value)) => {
-                if let Target::Json(path) = target(name)
-                    && terms::is_term_path(&path)
-                    && terms::value_has_term(value)
-                {
-                    let path: Vec<&str> = path.iter().map(String::as_str).collect();
-                    return Some(terms::term_key(&path, value));
-                }
-            }
-            _ => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// The term key a search can be driven by: an exact match, in the
+/// filter's top-level conjunction, on a field the term index covers, with
+/// a value that would have a term (see `terms.rs`). The leftmost wins.
+fn driver(filter: &Expr) -> Option<i64> {
+    for e in conjuncts(filter) {
+        if let Expr::Field(name, Match::Exact(value)) = e
+            && let Target::Json(path) = target(name)
+            && terms::is_term_path(&path)
+            && terms::value_has_term(value)
+        {
+            let path: Vec<&str> = path.iter().map(String::as_str).collect();
+            return Some(terms::term_key(&path, value));
         }
     }
     None
