@@ -134,7 +134,11 @@ impl Store {
             batch.dedup_by_key(|e| e.ledger_index);
             let batch = Arc::new(batch);
             open.sealing = Some(batch.clone());
-            open.since = if open.events.is_empty() { None } else { Some(Instant::now()) };
+            // Those left arrived after the oldest taken: their wait is
+            // bounded by the same start, so a seal is never put off.
+            if open.events.is_empty() {
+                open.since = None;
+            }
             batch
         };
         let written = async {
