@@ -352,7 +352,7 @@ pub async fn reindex(ledger: &Ledger, store: &Store) -> anyhow::Result<u64> {
             let position = i64::try_from(i).ok();
             match position {
                 Some(p) if rampart_store::is_log(&event) && i >= blocks_from => {
-                    let (_, attrs) = encode(&event).map_err(|e| anyhow::anyhow!("{e}"))?;
+                    let attrs = rampart_ledger::entry::encode_attrs(&event)?;
                     logs.push(StoredLog { ledger_index: p, event, attrs_json: attrs.get().to_owned() });
                 }
                 Some(_) if rampart_store::is_log(&event) => {}

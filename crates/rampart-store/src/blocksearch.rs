@@ -79,11 +79,6 @@ impl<'a> Walk<'a> {
         Ok(self.terms.iter().fold(u32::MAX, |mask, t| mask & summary.chunks_with(*t)))
     }
 
-    fn in_window(&self, e: &StoredLog) -> bool {
-        self.search.since_ms.is_none_or(|s| e.event.time_ms >= s)
-            && self.search.until_ms.is_none_or(|u| e.event.time_ms < u)
-    }
-
     /// Whether an event at `position` and `time_ms` is in the search's
     /// window, below its cursor and above `floor`: what is worth decoding.
     fn keep(&self, floor: Option<i64>) -> impl Fn(i64, i64) -> bool + use<'_> {
@@ -95,13 +90,13 @@ impl<'a> Walk<'a> {
         }
     }
 
+    /// Whether a decoded event (one [`Walk::keep`] let through) matches.
     fn matches(&self, e: &StoredLog) -> bool {
-        self.in_window(e)
-            && self.matcher.matches(&Candidate {
-                event: &e.event,
-                ledger_index: Some(e.ledger_index),
-                attrs_json: &e.attrs_json,
-            })
+        self.matcher.matches(&Candidate {
+            event: &e.event,
+            ledger_index: Some(e.ledger_index),
+            attrs_json: &e.attrs_json,
+        })
     }
 }
 
@@ -147,11 +142,6 @@ impl Store {
                 }
                 for chunk in self.block_chunks(block, mask, walk.keep(floor)).await?.into_iter().rev() {
                     for e in chunk.into_iter().rev() {
-                        if search.before.is_some_and(|b| e.ledger_index >= b)
-                            || floor.is_some_and(|f| e.ledger_index <= f)
-                        {
-                            continue;
-                        }
                         if walk.matches(&e) {
                             out.push(e);
                             if out.len() == want {
@@ -193,7 +183,7 @@ impl Store {
                     continue;
                 }
                 for e in self.block_chunks(block, mask, walk.keep(None)).await?.into_iter().flatten() {
-                    if search.before.is_some_and(|b| e.ledger_index >= b) || !walk.matches(&e) {
+                    if !walk.matches(&e) {
                         continue;
                     }
                     let c =

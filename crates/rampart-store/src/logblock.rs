@@ -483,17 +483,9 @@ impl crate::Store {
         until_ms: Option<i64>,
         limit: usize,
     ) -> crate::Result<Vec<BlockRow>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {HEAD} FROM log_blocks WHERE first_index < $1 AND max_time_ms >= $2 AND min_time_ms < $3 \
-             ORDER BY first_index DESC LIMIT $4"
-        ))
-        .bind(before.unwrap_or(i64::MAX))
-        .bind(since_ms.unwrap_or(i64::MIN))
-        .bind(until_ms.unwrap_or(i64::MAX))
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(block_row).collect()
+        let sql =
+            "WHERE first_index < $1 AND max_time_ms >= $2 AND min_time_ms < $3 ORDER BY first_index DESC LIMIT $4";
+        self.block_heads(sql, before.unwrap_or(i64::MAX), since_ms, until_ms, limit).await
     }
 
     /// Up to `limit` blocks holding events after position `after`, oldest
@@ -505,16 +497,27 @@ impl crate::Store {
         until_ms: Option<i64>,
         limit: usize,
     ) -> crate::Result<Vec<BlockRow>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {HEAD} FROM log_blocks WHERE last_index > $1 AND max_time_ms >= $2 AND min_time_ms < $3 \
-             ORDER BY first_index LIMIT $4"
-        ))
-        .bind(after)
-        .bind(since_ms.unwrap_or(i64::MIN))
-        .bind(until_ms.unwrap_or(i64::MAX))
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(&self.pool)
-        .await?;
+        let sql = "WHERE last_index > $1 AND max_time_ms >= $2 AND min_time_ms < $3 ORDER BY first_index LIMIT $4";
+        self.block_heads(sql, after, since_ms, until_ms, limit).await
+    }
+
+    /// Block heads selected by `filter` (a fixed clause binding a position,
+    /// the time window's two ends and the limit, in that order).
+    async fn block_heads(
+        &self,
+        filter: &str,
+        position: i64,
+        since_ms: Option<i64>,
+        until_ms: Option<i64>,
+        limit: usize,
+    ) -> crate::Result<Vec<BlockRow>> {
+        let rows = sqlx::query(&format!("SELECT {HEAD} FROM log_blocks {filter}"))
+            .bind(position)
+            .bind(since_ms.unwrap_or(i64::MIN))
+            .bind(until_ms.unwrap_or(i64::MAX))
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(block_row).collect()
     }
 

@@ -987,6 +987,19 @@ async fn the_outbox_leases_retries_and_dead_letters(store: Store) {
 
 /// An ingested line as the listeners make it: source, syslog envelope,
 /// parsed fields, message.
+/// The ledger positions of every page of `search`, following `next`.
+async fn page_positions(store: &Store, mut search: rampart_store::LogSearch) -> Vec<i64> {
+    let mut seen = Vec::new();
+    loop {
+        let page = store.search_logs(&search).await.expect("page");
+        seen.extend(page.events.iter().map(|e| e.ledger_index.expect("ledger index")));
+        match page.next {
+            Some(p) => search.before = Some(p),
+            None => return seen,
+        }
+    }
+}
+
 fn log_event(host: &str, user: &str, status: i64, message: &str) -> Event {
     let mut ev = Event::new("log.sshd.auth_failed", Outcome::Failure, user);
     ev.attrs = serde_json::json!({
@@ -1048,16 +1061,7 @@ async fn log_search_finds_fields_phrases_ranges_and_counts(store: Store) {
     assert_eq!(count(r#"host:"x' OR '1'='1""#).await, 0, "values are bound, not spliced");
 
     // Newest first, in pages, each result with its ledger index.
-    let mut page = search("host:db01", 7);
-    let mut seen = Vec::new();
-    loop {
-        let got = store.search_logs(&page).await.expect("page");
-        seen.extend(got.events.iter().map(|e| e.ledger_index.expect("ledger index")));
-        match got.next {
-            Some(n) => page.before = Some(n),
-            None => break,
-        }
-    }
+    let seen = page_positions(&store, search("host:db01", 7)).await;
     let mut want: Vec<i64> = (0..30).filter(|i| i % 3 != 0).rev().collect();
     want.sort_by(|a, b| b.cmp(a));
     assert_eq!(seen, want);
@@ -1278,16 +1282,7 @@ async fn log_blocks_give_the_row_index_answers(store: Store) {
     let mut row_pages = Vec::new();
     for q in paged {
         for (since, until) in windows {
-            let mut s = LogSearch { since_ms: since, until_ms: until, ..search(q, 7) };
-            let mut rows = Vec::new();
-            loop {
-                let page = store.search_logs(&s).await.expect("rows");
-                rows.extend(page.events.iter().map(|e| e.ledger_index.expect("position")));
-                match page.next {
-                    Some(p) => s.before = Some(p),
-                    None => break,
-                }
-            }
+            let rows = page_positions(&store, LogSearch { since_ms: since, until_ms: until, ..search(q, 7) }).await;
             row_pages.push((q, since, until, rows));
         }
     }
@@ -1442,16 +1437,7 @@ async fn waiting_log_events_are_searched_until_their_block_is_written(store: Sto
     let mut own = Event::new("user.created", Outcome::Success, "admin");
     own.time_ms = now;
     store.append_events(&[(&own, Some(5010))]).await.expect("row");
-    let mut s = search("", 333);
-    let mut seen = Vec::new();
-    loop {
-        let page = store.search_logs(&s).await.expect("page");
-        seen.extend(page.events.iter().map(|e| e.ledger_index.expect("position")));
-        match page.next {
-            Some(p) => s.before = Some(p),
-            None => break,
-        }
-    }
+    let seen = page_positions(&store, search("", 333)).await;
     assert_eq!(seen, (0..=5010).rev().collect::<Vec<i64>>(), "rows, blocks and waiting events, once each");
     let tail = store.logs_after(&search("", 1000), 4990).await.expect("tail");
     assert_eq!(
