@@ -20,6 +20,7 @@ pub use manage::{MAX_TAGS, RotationStatus};
 pub use seal::{SealError, Unsealed};
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rampart_core::audit::Audit;
 use rampart_core::secret::KeyedHasher;
@@ -288,6 +289,10 @@ pub struct Kms {
     /// object as `keystore`, seen as what it is, for the gate in
     /// [`Kms::ready`] and for unsealing. `None` for the key file and PKCS#11.
     seal: Option<seal::SealState>,
+    /// Set while destroyed keys' rows are gone but the database's freed
+    /// storage has not yet been scrubbed (`Store::kms_scrub` failed): the
+    /// next sweep scrubs before anything else.
+    scrub_pending: Arc<AtomicBool>,
 }
 
 /// The id under which a node's HSM is offered as a custom key store (AWS
@@ -328,6 +333,7 @@ impl Kms {
             rows: Arc::new(TtlCache::new(KEY_CACHE_TTL, KEY_CACHE_ENTRIES)),
             aliases: Arc::new(TtlCache::new(KEY_CACHE_TTL, KEY_CACHE_ENTRIES)),
             seal: None,
+            scrub_pending: Arc::default(),
         }
     }
 
@@ -865,9 +871,17 @@ impl Kms {
                         .attr("materials", row.current_material),
                 )
                 .await?;
-            self.store.kms_destroy_key(&row.id).await?;
+            self.store.kms_delete_key(&row.id).await?;
             self.forget_key(&row.id);
             self.cache.remove_key(key);
+            self.scrub_pending.store(true, Ordering::SeqCst);
+        }
+        // One scrub for the whole sweep, after the caches forgot the keys:
+        // if it fails the keys are already unusable, and the next sweep
+        // (which runs again soon) scrubs before reporting success.
+        if self.scrub_pending.load(Ordering::SeqCst) {
+            self.store.kms_scrub().await?;
+            self.scrub_pending.store(false, Ordering::SeqCst);
         }
         Ok(due.len())
     }

@@ -14,6 +14,9 @@ mod meta;
 
 pub use meta::{ImportToken, ImportedMaterial};
 
+/// How long a scrub keeps trying to checkpoint SQLite's WAL.
+const SCRUB_WITHIN: std::time::Duration = std::time::Duration::from_secs(30);
+
 const KEY_COLUMNS: &str = "id, tenant_id, spec, key_usage, state, deletion_at, description, current_material, \
                            rotation_period_days, next_rotation_at, created_at, updated_at, origin, policy, \
                            material_expires_at";
@@ -285,6 +288,14 @@ impl Store {
     /// table, removing the dead row versions. Only a key still pending
     /// deletion is destroyed.
     pub async fn kms_destroy_key(&self, id: &str) -> Result<()> {
+        self.kms_delete_key(id).await?;
+        self.kms_scrub().await
+    }
+
+    /// The first half of [`Store::kms_destroy_key`]: deletes the key's rows
+    /// in one transaction, leaving the scrub of the freed storage to a
+    /// [`Store::kms_scrub`] that may cover several keys.
+    pub async fn kms_delete_key(&self, id: &str) -> Result<()> {
         let mut tx = self.begin_write().await?;
         let pending = sqlx::query("SELECT id FROM kms_keys WHERE id = $1 AND state = 'PendingDeletion'")
             .bind(id)
@@ -303,18 +314,35 @@ impl Store {
             sqlx::query(sql).bind(id).execute(&mut *tx).await?;
         }
         tx.commit().await?;
-        self.kms_scrub().await
+        Ok(())
     }
 
     /// Scrubs the storage freed by deleted material, so no copy of it
     /// survives in the database files (see `kms_destroy_key`).
-    async fn kms_scrub(&self) -> Result<()> {
-        let scrub = match self.backend() {
-            crate::Backend::Sqlite => "PRAGMA wal_checkpoint(TRUNCATE)",
-            crate::Backend::Postgres => "VACUUM kms_materials",
-        };
-        sqlx::query(scrub).execute(&self.pool).await?;
-        Ok(())
+    pub async fn kms_scrub(&self) -> Result<()> {
+        if self.backend() == crate::Backend::Postgres {
+            sqlx::query("VACUUM kms_materials").execute(&self.pool).await?;
+            return Ok(());
+        }
+        // A checkpoint that meets another one (the background checkpointer
+        // runs every 100 ms) does not wait for it: it answers busy = 1 at
+        // once and leaves the WAL, with the material's old frames, in
+        // place. Only busy = 0 means the WAL was copied back and truncated.
+        let deadline = std::time::Instant::now() + SCRUB_WITHIN;
+        loop {
+            let row = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(&self.pool).await?;
+            let busy: i64 = row.try_get(0)?;
+            if busy == 0 {
+                return Ok(());
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(StoreError::Busy(format!(
+                    "the WAL could not be checkpointed within {SCRUB_WITHIN:?} to scrub destroyed key material \
+                     (a reader holds it); the material's rows are gone, its old page images are not yet"
+                )));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
     }
 
     pub async fn kms_create_alias(&self, tenant: Option<&Id>, alias: &str, key_id: &str, now: i64) -> Result<()> {

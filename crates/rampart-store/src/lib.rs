@@ -95,6 +95,10 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored value is corrupt: {0}")]
     Corrupt(String),
+    /// The database did not let an operation finish in time (a lock held
+    /// too long); nothing it promised has been reported done.
+    #[error("database busy: {0}")]
+    Busy(String),
 }
 
 impl From<sqlx::Error> for StoreError {

@@ -358,6 +358,49 @@ async fn destroyed_key_material_leaves_no_trace_in_the_sqlite_files() {
     store.close().await;
 }
 
+/// Another connection checkpointing at the moment of the scrub (the node's
+/// own background checkpointer does, every 100 ms) holds SQLite's checkpoint
+/// lock: the scrub's `wal_checkpoint(TRUNCATE)` then returns "busy" at once,
+/// without waiting, and the WAL keeps the frames that hold the material. The
+/// scrub must notice and try again. CI once caught exactly this.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_concurrent_checkpoint_does_not_leave_material_in_the_wal() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("rampart.db");
+    let store = Store::open_sqlite(&path, 2).await.expect("open");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let rival = {
+        let (url, stop) = (format!("sqlite://{}", path.display()), stop.clone());
+        tokio::spawn(async move {
+            let mut conn = sqlx::SqliteConnection::connect(&url).await.expect("rival connection");
+            let mut runs = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&mut conn).await.expect("rival checkpoint");
+                runs += 1;
+            }
+            runs
+        })
+    };
+    for i in 0..40u8 {
+        let id = format!("0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c{i:02x}");
+        let key = kms_key(&id, None);
+        let marker: Vec<u8> = (0..64u8).map(|b| b.wrapping_mul(37).wrapping_add(i)).collect();
+        store.kms_create_key(&key, "software", Some(&marker)).await.expect("create");
+        store.kms_set_state(&key.id, "Enabled", "PendingDeletion", Some(0), 2).await.expect("schedule");
+        store.kms_destroy_key(&key.id).await.expect("destroy");
+        let mut bytes = std::fs::read(&path).expect("db");
+        bytes.extend(std::fs::read(path.with_extension("db-wal")).unwrap_or_default());
+        assert!(
+            !bytes.windows(marker.len()).any(|w| w == marker.as_slice()),
+            "key {i}: the wrapped material survived a checkpoint that met another one"
+        );
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(rival.await.expect("rival") > 0, "the rival checkpointed while keys were destroyed");
+    store.close().await;
+}
+
 async fn kms_metadata_tags_policies_and_imports(store: Store) {
     let t = store.create_tenant("kmsmeta", 1).await.expect("tenant");
     let key = kms_key("5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a8b", Some(&t.id));
