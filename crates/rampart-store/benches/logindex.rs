@@ -132,14 +132,13 @@ async fn main() {
     let (mut read, mut matched) = (0usize, 0usize);
     let mut before = None;
     loop {
-        let blocks = store.blocks_before(before, None, None, 16).await.expect("blocks");
+        let blocks = store.blocks_before(before, None, None, 16, false).await.expect("blocks");
         let Some(last) = blocks.last() else { break };
         before = Some(last.first_index);
         for b in &blocks {
-            let bytes = store.block_body(b.first_index).await.expect("body").expect("stored");
-            let body = rampart_store::logblock::Body::parse(&bytes, b.first_index, b.min_time_ms).expect("body");
-            for c in 0..body.chunk_count() {
-                for e in body.chunk(c).expect("chunk") {
+            for c in store.block_stored_chunks(b, u32::MAX).await.expect("chunks") {
+                let records = c.decode(b.first_index, b.min_time_ms).expect("decode");
+                for e in records.events_where(|_, _| true).expect("events") {
                     read += 1;
                     let cand =
                         Candidate { event: &e.event, ledger_index: Some(e.ledger_index), attrs_json: &e.attrs_json };

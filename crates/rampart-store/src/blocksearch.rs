@@ -15,8 +15,8 @@ use std::collections::BTreeMap;
 
 use rampart_ingest::query::{Expr, Match};
 
-use crate::logblock::{BlockError, BlockEvent, BlockRow, Body, StoredLog, column_term, encode_at};
-use crate::logmatch::{Candidate, Matcher, field_value};
+use crate::logblock::{BlockError, BlockEvent, BlockRow, Head, StoredLog, column_term, encode_at};
+use crate::logmatch::{Candidate, Matcher, field_value, head_field_value};
 use crate::logsearch::{LogSearch, Target, conjuncts, target};
 use crate::{Backend, Result, Store, StoreError, terms};
 
@@ -73,30 +73,55 @@ impl<'a> Walk<'a> {
         }
     }
 
+    /// Whether the blocks' summaries are worth reading: only terms use them.
+    fn summaries(&self) -> bool {
+        !self.terms.is_empty()
+    }
+
     /// The chunks of `block` that may hold a match (one bit each).
     fn chunks(&self, block: &BlockRow) -> Result<u32> {
+        if self.terms.is_empty() {
+            return Ok(u32::MAX);
+        }
         let summary = block.summary().map_err(corrupt)?;
         Ok(self.terms.iter().fold(u32::MAX, |mask, t| mask & summary.chunks_with(*t)))
     }
 
-    /// Whether an event at `position` and `time_ms` is in the search's
-    /// window, below its cursor and above `floor`: what is worth decoding.
-    fn keep(&self, floor: Option<i64>) -> impl Fn(i64, i64) -> bool + use<'_> {
-        move |position, time_ms| {
-            self.search.before.is_none_or(|b| position < b)
-                && floor.is_none_or(|f| position > f)
-                && self.search.since_ms.is_none_or(|s| time_ms >= s)
-                && self.search.until_ms.is_none_or(|u| time_ms < u)
+    /// Whether a record is in the search's window, below its cursor and
+    /// above `floor`: what is worth looking at.
+    fn keep(&self, h: &Head<'_>, floor: Option<i64>) -> bool {
+        self.search.before.is_none_or(|b| h.ledger_index < b)
+            && floor.is_none_or(|f| h.ledger_index > f)
+            && self.search.since_ms.is_none_or(|s| h.time_ms >= s)
+            && self.search.until_ms.is_none_or(|u| h.time_ms < u)
+    }
+
+    /// The event of a record that matches, parsed; `None` for one that
+    /// does not (most are decided on the head, without parsing).
+    fn take(&self, h: &Head<'_>) -> Result<Option<StoredLog>> {
+        match self.matcher.decide(h) {
+            Some(false) => Ok(None),
+            Some(true) => Ok(Some(h.stored().map_err(corrupt)?)),
+            None => {
+                let e = h.stored().map_err(corrupt)?;
+                let c = Candidate { event: &e.event, ledger_index: Some(e.ledger_index), attrs_json: &e.attrs_json };
+                Ok(self.matcher.matches(&c).then_some(e))
+            }
         }
     }
 
-    /// Whether a decoded event (one [`Walk::keep`] let through) matches.
-    fn matches(&self, e: &StoredLog) -> bool {
-        self.matcher.matches(&Candidate {
-            event: &e.event,
-            ledger_index: Some(e.ledger_index),
-            attrs_json: &e.attrs_json,
-        })
+    /// The `count by` value of a matching record, or `None` when it does
+    /// not match; the attributes are parsed only when the head cannot
+    /// answer.
+    fn counted(&self, h: &Head<'_>, field: &str) -> Result<Option<Option<String>>> {
+        if self.matcher.decide(h) == Some(true)
+            && let Some(v) = head_field_value(field, h)
+        {
+            return Ok(Some(v.map(|v| v.into_owned())));
+        }
+        let Some(e) = self.take(h)? else { return Ok(None) };
+        let c = Candidate { event: &e.event, ledger_index: Some(e.ledger_index), attrs_json: &e.attrs_json };
+        Ok(Some(field_value(field, &c, self.backend).map(|v| v.into_owned())))
     }
 }
 
@@ -109,11 +134,12 @@ impl Store {
         mask: u32,
         keep: impl Fn(i64, i64) -> bool,
     ) -> Result<Vec<Vec<StoredLog>>> {
-        let Some(bytes) = self.block_body(block.first_index).await? else { return Ok(Vec::new()) };
-        let body = Body::parse(&bytes, block.first_index, block.min_time_ms).map_err(corrupt)?;
-        (0..body.chunk_count())
-            .filter(|c| mask & (1 << c) != 0)
-            .map(|c| body.chunk_where(c, &keep).map_err(corrupt))
+        self.block_stored_chunks(block, mask)
+            .await?
+            .iter()
+            .map(|c| {
+                c.decode(block.first_index, block.min_time_ms).and_then(|r| r.events_where(&keep)).map_err(corrupt)
+            })
             .collect()
     }
 
@@ -129,20 +155,20 @@ impl Store {
         let mut out = Vec::new();
         let mut before = search.before;
         'walk: loop {
-            let blocks = self.blocks_before(before, search.since_ms, search.until_ms, WALK).await?;
+            let blocks = self.blocks_before(before, search.since_ms, search.until_ms, WALK, walk.summaries()).await?;
             let Some(last) = blocks.last() else { break };
             before = Some(last.first_index);
             for block in &blocks {
                 if floor.is_some_and(|f| block.last_index <= f) {
                     break 'walk;
                 }
-                let mask = walk.chunks(block)?;
-                if mask == 0 {
-                    continue;
-                }
-                for chunk in self.block_chunks(block, mask, walk.keep(floor)).await?.into_iter().rev() {
-                    for e in chunk.into_iter().rev() {
-                        if walk.matches(&e) {
+                for chunk in self.block_stored_chunks(block, walk.chunks(block)?).await?.iter().rev() {
+                    let records = chunk.decode(block.first_index, block.min_time_ms).map_err(corrupt)?;
+                    for h in records.heads().map_err(corrupt)?.iter().rev() {
+                        if !walk.keep(h, floor) {
+                            continue;
+                        }
+                        if let Some(e) = walk.take(h)? {
                             out.push(e);
                             if out.len() == want {
                                 break 'walk;
@@ -173,22 +199,20 @@ impl Store {
         let mut counts: BTreeMap<Option<String>, i64> = BTreeMap::new();
         let mut before = search.before;
         loop {
-            let blocks = self.blocks_before(before, search.since_ms, search.until_ms, WALK).await?;
+            let blocks = self.blocks_before(before, search.since_ms, search.until_ms, WALK, walk.summaries()).await?;
             let Some(last) = blocks.last() else { break };
             before = Some(last.first_index);
             for block in &blocks {
                 walked = walked.max(Some(block.last_index));
-                let mask = walk.chunks(block)?;
-                if mask == 0 {
-                    continue;
-                }
-                for e in self.block_chunks(block, mask, walk.keep(None)).await?.into_iter().flatten() {
-                    if !walk.matches(&e) {
-                        continue;
+                for chunk in self.block_stored_chunks(block, walk.chunks(block)?).await? {
+                    let records = chunk.decode(block.first_index, block.min_time_ms).map_err(corrupt)?;
+                    for h in records.heads().map_err(corrupt)? {
+                        if walk.keep(&h, None)
+                            && let Some(value) = walk.counted(&h, field)?
+                        {
+                            *counts.entry(value).or_default() += 1;
+                        }
                     }
-                    let c =
-                        Candidate { event: &e.event, ledger_index: Some(e.ledger_index), attrs_json: &e.attrs_json };
-                    *counts.entry(field_value(field, &c, walk.backend).map(|v| v.into_owned())).or_default() += 1;
                 }
             }
         }
@@ -202,20 +226,21 @@ impl Store {
         let mut out = Vec::new();
         let mut from = after;
         'walk: loop {
-            let blocks = self.blocks_after(from, search.since_ms, search.until_ms, WALK).await?;
+            let blocks = self.blocks_after(from, search.since_ms, search.until_ms, WALK, walk.summaries()).await?;
             let Some(last) = blocks.last() else { break };
             from = last.last_index;
             for block in &blocks {
-                let mask = walk.chunks(block)?;
-                if mask == 0 {
-                    continue;
-                }
-                let keep = |p: i64, t: i64| p > after && walk.keep(None)(p, t);
-                for e in self.block_chunks(block, mask, keep).await?.into_iter().flatten() {
-                    if walk.matches(&e) {
-                        out.push(e);
-                        if out.len() == search.limit {
-                            break 'walk;
+                for chunk in self.block_stored_chunks(block, walk.chunks(block)?).await? {
+                    let records = chunk.decode(block.first_index, block.min_time_ms).map_err(corrupt)?;
+                    for h in records.heads().map_err(corrupt)? {
+                        if h.ledger_index <= after || !walk.keep(&h, None) {
+                            continue;
+                        }
+                        if let Some(e) = walk.take(&h)? {
+                            out.push(e);
+                            if out.len() == search.limit {
+                                break 'walk;
+                            }
                         }
                     }
                 }
@@ -238,7 +263,7 @@ impl Store {
         let mut rewritten = 0;
         let mut from = i64::MIN;
         loop {
-            let blocks = self.blocks_after(from, None, Some(cutoff_ms), WALK).await?;
+            let blocks = self.blocks_after(from, None, Some(cutoff_ms), WALK, true).await?;
             let Some(last) = blocks.last() else { break };
             from = last.last_index;
             for block in &blocks {
@@ -270,10 +295,7 @@ impl Store {
                 .bind(block.last_index)
                 .execute(&mut *tx)
                 .await?;
-                sqlx::query("DELETE FROM log_blocks WHERE first_index = $1")
-                    .bind(block.first_index)
-                    .execute(&mut *tx)
-                    .await?;
+                crate::logblock::delete_block(&mut tx, block.first_index).await?;
                 if !kept.is_empty() {
                     let input: Vec<BlockEvent<'_>> = kept
                         .iter()

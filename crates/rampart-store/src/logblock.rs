@@ -11,15 +11,19 @@
 //!   `source`, `actor`, `object`, `source_addr`, `tenant`), sorted, each
 //!   with a mask of the chunks that hold it, so a field query reads only the
 //!   chunks that can match; searched in place by binary search;
-//! - the **body**: the events in chunks of [`CHUNK_EVENTS`], each chunk
-//!   compressed with LZ4 on its own, so a query decompresses only the
-//!   chunks its terms select.
+//! - the **chunks**: the events in chunks of [`CHUNK_EVENTS`], each
+//!   compressed with LZ4 on its own and stored as a row of `log_chunks`
+//!   (migration 0022), so a query reads and decompresses only the chunks
+//!   its terms select. Blocks written before 0022 hold their chunks in one
+//!   `body` (version 1, [`Body`]), still read.
 //!
 //! Within a chunk each event is a record of length-prefixed fields (its
 //! ledger position as an offset from the block's first, its time as an
 //! offset from the block's earliest, outcome, presence flags, then id,
-//! kind, actor, the optional columns and the attributes' JSON text as the
-//! ledger entry holds it). The layout is written by hand because it is
+//! kind, actor, the optional columns, host and source (version 2), and the
+//! attributes' JSON text as the ledger entry holds it). Everything before
+//! the attributes is a record's [`Head`]: a search decides most events on
+//! it alone, without parsing their JSON (`logmatch::Matcher::decide`). The layout is written by hand because it is
 //! this simple and because a search must be able to skip to a chunk and
 //! read it without any schema machinery; every length is checked on the
 //! way back, so hostile or damaged bytes give [`BlockError`], never a
@@ -41,7 +45,11 @@ pub const BLOCK_CHUNKS: usize = 32;
 pub const BLOCK_EVENTS: usize = CHUNK_EVENTS * BLOCK_CHUNKS;
 
 const SUMMARY_V1: u8 = 1;
+/// A whole block's chunks in one value, records without host and source
+/// (written before migration 0022; read only).
 const BODY_V1: u8 = 1;
+/// One chunk per row of `log_chunks`, records with host and source.
+const CHUNK_V2: u8 = 2;
 /// Bytes per summary entry: the term key (big-endian, so the bytes sort
 /// as the signed keys do once the sign bit is flipped) and the chunk mask.
 const ENTRY: usize = 12;
@@ -86,7 +94,8 @@ pub struct EncodedBlock {
     pub min_id: String,
     pub max_id: String,
     pub summary: Vec<u8>,
-    pub body: Vec<u8>,
+    /// The chunks as `log_chunks` rows hold them, chunk `i` at `i`.
+    pub chunks: Vec<Vec<u8>>,
 }
 
 /// Column values that get a term in the block summary, as the pseudo-path
@@ -167,22 +176,11 @@ pub fn encode_at(events: &[BlockEvent<'_>], base: i64, backend: Backend) -> Resu
     let chunks: Vec<Vec<u8>> = events
         .chunks(CHUNK_EVENTS)
         .map(|chunk| {
-            let mut raw = Vec::with_capacity(chunk.iter().map(|e| e.attrs_json.len() + 128).sum());
-            for e in chunk {
-                write_record(&mut raw, e, base, min_time_ms);
-            }
-            lz4_flex::block::compress_prepend_size(&raw)
+            let mut out = vec![CHUNK_V2];
+            out.extend_from_slice(&compressed_records(chunk, base, min_time_ms, CHUNK_V2));
+            out
         })
         .collect();
-    let mut body = Vec::with_capacity(5 + chunks.len() * 4 + chunks.iter().map(Vec::len).sum::<usize>());
-    body.push(BODY_V1);
-    body.extend_from_slice(&(chunks.len() as u32).to_le_bytes());
-    for c in &chunks {
-        body.extend_from_slice(&(c.len() as u32).to_le_bytes());
-    }
-    for c in &chunks {
-        body.extend_from_slice(c);
-    }
     Ok(EncodedBlock {
         first_index: base,
         last_index: last.ledger_index,
@@ -192,8 +190,35 @@ pub fn encode_at(events: &[BlockEvent<'_>], base: i64, backend: Backend) -> Resu
         min_id,
         max_id,
         summary,
-        body,
+        chunks,
     })
+}
+
+/// The records of `chunk`, LZ4-compressed with their size in front.
+fn compressed_records(chunk: &[BlockEvent<'_>], base: i64, min_time_ms: i64, version: u8) -> Vec<u8> {
+    let mut raw = Vec::with_capacity(chunk.iter().map(|e| e.attrs_json.len() + 160).sum());
+    for e in chunk {
+        write_record(&mut raw, e, base, min_time_ms, version);
+    }
+    lz4_flex::block::compress_prepend_size(&raw)
+}
+
+/// A version 1 body of `events` (one value holding every chunk), as
+/// blocks were stored before migration 0022: what tests of the reader of
+/// such blocks store.
+pub fn legacy_body(events: &[BlockEvent<'_>], base: i64, min_time_ms: i64) -> Vec<u8> {
+    let chunks: Vec<Vec<u8>> =
+        events.chunks(CHUNK_EVENTS).map(|c| compressed_records(c, base, min_time_ms, BODY_V1)).collect();
+    let mut body = Vec::with_capacity(5 + chunks.len() * 4 + chunks.iter().map(Vec::len).sum::<usize>());
+    body.push(BODY_V1);
+    body.extend_from_slice(&(chunks.len() as u32).to_le_bytes());
+    for c in &chunks {
+        body.extend_from_slice(&(c.len() as u32).to_le_bytes());
+    }
+    for c in &chunks {
+        body.extend_from_slice(c);
+    }
+    body
 }
 
 /// A term key with its sign bit flipped: unsigned order of these is the
@@ -205,9 +230,13 @@ fn sortable(k: i64) -> u64 {
 const HAS_OBJECT: u8 = 1;
 const HAS_TENANT: u8 = 2;
 const HAS_SOURCE_ADDR: u8 = 4;
+const HAS_HOST: u8 = 8;
+const HAS_SOURCE: u8 = 16;
 
-fn write_record(out: &mut Vec<u8>, e: &BlockEvent<'_>, first_index: i64, min_time_ms: i64) {
+fn write_record(out: &mut Vec<u8>, e: &BlockEvent<'_>, first_index: i64, min_time_ms: i64, version: u8) {
     let ev = e.event;
+    let [_, host, source, ..] = column_values(ev);
+    let (host, source) = if version == BODY_V1 { (None, None) } else { (host, source) };
     put_varint(out, (e.ledger_index - first_index) as u64);
     put_varint(out, (ev.time_ms - min_time_ms) as u64);
     out.push(match ev.outcome {
@@ -225,10 +254,16 @@ fn write_record(out: &mut Vec<u8>, e: &BlockEvent<'_>, first_index: i64, min_tim
     if ev.source_addr.is_some() {
         flags |= HAS_SOURCE_ADDR;
     }
+    if host.is_some() {
+        flags |= HAS_HOST;
+    }
+    if source.is_some() {
+        flags |= HAS_SOURCE;
+    }
     out.push(flags);
     for s in [Some(ev.id.as_str()), Some(ev.kind.as_str()), Some(ev.actor.as_str())]
         .into_iter()
-        .chain([ev.object.as_deref(), ev.tenant_id.as_ref().map(Id::as_str), ev.source_addr.as_deref()])
+        .chain([ev.object.as_deref(), ev.tenant_id.as_ref().map(Id::as_str), ev.source_addr.as_deref(), host, source])
         .flatten()
         .chain([e.attrs_json])
     {
@@ -299,17 +334,14 @@ impl<'a> Summary<'a> {
     }
 }
 
-/// A body, read in place; chunks are decompressed on demand.
+/// A version 1 body (blocks stored before migration 0022), read in place.
 #[derive(Debug, Clone)]
 pub struct Body<'a> {
     chunks: Vec<&'a [u8]>,
-    first_index: i64,
-    min_time_ms: i64,
 }
 
 impl<'a> Body<'a> {
-    /// `first_index` and `min_time_ms` are the block's (the row's columns).
-    pub fn parse(bytes: &'a [u8], first_index: i64, min_time_ms: i64) -> Result<Self, BlockError> {
+    pub fn parse(bytes: &'a [u8]) -> Result<Self, BlockError> {
         let corrupt = BlockError::Corrupt;
         let (&version, rest) = bytes.split_first().ok_or(corrupt("empty body"))?;
         if version != BODY_V1 {
@@ -335,48 +367,113 @@ impl<'a> Body<'a> {
         if !rest.is_empty() {
             return Err(corrupt("bytes after the last chunk"));
         }
-        Ok(Body { chunks, first_index, min_time_ms })
+        Ok(Body { chunks })
     }
 
     pub fn chunk_count(&self) -> usize {
         self.chunks.len()
     }
 
-    /// The events of chunk `i`, in ledger order.
-    pub fn chunk(&self, i: usize) -> Result<Vec<StoredLog>, BlockError> {
-        self.chunk_where(i, |_, _| true)
+    /// The chunks `mask` selects, as rows of `log_chunks` would hold them.
+    pub fn chunks(&self, mask: u32) -> Vec<StoredChunk> {
+        self.chunks
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| mask & (1 << i) != 0)
+            .map(|(index, bytes)| StoredChunk { index, version: BODY_V1, compressed: bytes.to_vec() })
+            .collect()
+    }
+}
+
+/// One chunk's compressed records as stored, with the version of their
+/// layout.
+#[derive(Debug, Clone)]
+pub struct StoredChunk {
+    /// Which of its block's chunks (its bit in a summary mask).
+    pub index: usize,
+    version: u8,
+    compressed: Vec<u8>,
+}
+
+impl StoredChunk {
+    /// A row of `log_chunks`.
+    pub fn from_row(index: usize, data: Vec<u8>) -> Result<Self, BlockError> {
+        let corrupt = BlockError::Corrupt;
+        if index >= BLOCK_CHUNKS {
+            return Err(corrupt("chunk number beyond a block"));
+        }
+        match data.split_first() {
+            Some((&CHUNK_V2, rest)) => Ok(StoredChunk { index, version: CHUNK_V2, compressed: rest.to_vec() }),
+            Some(_) => Err(corrupt("unknown chunk version")),
+            None => Err(corrupt("empty chunk")),
+        }
     }
 
-    /// The events of chunk `i` whose ledger position and time `keep`
-    /// accepts, in ledger order: the others are skipped without reading
-    /// their attributes (the costly part of decoding).
-    pub fn chunk_where(&self, i: usize, keep: impl Fn(i64, i64) -> bool) -> Result<Vec<StoredLog>, BlockError> {
+    /// Decompresses the records; `first_index` and `min_time_ms` are the
+    /// block's (its row's columns).
+    pub fn decode(&self, first_index: i64, min_time_ms: i64) -> Result<Records, BlockError> {
         let corrupt = BlockError::Corrupt;
-        let compressed = self.chunks.get(i).ok_or(corrupt("no such chunk"))?;
-        // The size prefix is the sender's word: bound it before allocating.
-        let (size, _) = compressed.split_first_chunk::<4>().ok_or(corrupt("chunk too short"))?;
+        // The size prefix is the writer's word: bound it before allocating.
+        let (size, _) = self.compressed.split_first_chunk::<4>().ok_or(corrupt("chunk too short"))?;
         let size = u32::from_le_bytes(*size) as usize;
-        if size > compressed.len().saturating_mul(256) {
+        if size > self.compressed.len().saturating_mul(256) {
             return Err(corrupt("chunk claims an impossible size"));
         }
-        let raw =
-            lz4_flex::block::decompress_size_prepended(compressed).map_err(|_| corrupt("chunk does not decompress"))?;
-        let mut r = Reader { bytes: &raw };
-        let mut out = Vec::new();
-        let mut seen = 0;
+        let raw = lz4_flex::block::decompress_size_prepended(&self.compressed)
+            .map_err(|_| corrupt("chunk does not decompress"))?;
+        Ok(Records { raw, version: self.version, first_index, min_time_ms })
+    }
+}
+
+/// A chunk's records, decompressed.
+#[derive(Debug, Clone)]
+pub struct Records {
+    raw: Vec<u8>,
+    version: u8,
+    first_index: i64,
+    min_time_ms: i64,
+}
+
+/// A record before its attributes are parsed: every column of the event,
+/// and the attributes as JSON text.
+#[derive(Debug, Clone, Copy)]
+pub struct Head<'a> {
+    pub ledger_index: i64,
+    pub time_ms: i64,
+    pub outcome: Outcome,
+    pub id: &'a str,
+    pub kind: &'a str,
+    pub actor: &'a str,
+    pub object: Option<&'a str>,
+    pub tenant: Option<&'a str>,
+    pub source_addr: Option<&'a str>,
+    /// `syslog.hostname` and `source.name`; the outer `None` where the
+    /// record does not carry them (version 1: only the attributes know).
+    pub host: Option<Option<&'a str>>,
+    pub source: Option<Option<&'a str>>,
+    pub attrs_json: &'a str,
+}
+
+impl Records {
+    /// Every record's head, in ledger order.
+    pub fn heads(&self) -> Result<Vec<Head<'_>>, BlockError> {
+        let mut r = Reader { bytes: &self.raw };
+        let mut out = Vec::with_capacity(CHUNK_EVENTS);
         while !r.bytes.is_empty() {
-            if seen == CHUNK_EVENTS {
-                return Err(corrupt("more events in a chunk than it holds"));
+            if out.len() == CHUNK_EVENTS {
+                return Err(BlockError::Corrupt("more events in a chunk than it holds"));
             }
-            if let Some(e) = self.record(&mut r, &keep)? {
-                out.push(e);
-            }
-            seen += 1;
+            out.push(self.head(&mut r)?);
         }
         Ok(out)
     }
 
-    fn record(&self, r: &mut Reader<'_>, keep: &impl Fn(i64, i64) -> bool) -> Result<Option<StoredLog>, BlockError> {
+    /// The events whose position and time `keep` accepts, in ledger order.
+    pub fn events_where(&self, keep: impl Fn(i64, i64) -> bool) -> Result<Vec<StoredLog>, BlockError> {
+        self.heads()?.iter().filter(|h| keep(h.ledger_index, h.time_ms)).map(Head::stored).collect()
+    }
+
+    fn head<'a>(&self, r: &mut Reader<'a>) -> Result<Head<'a>, BlockError> {
         let corrupt = BlockError::Corrupt;
         let offset = i64::try_from(r.varint()?).map_err(|_| corrupt("position out of range"))?;
         let ledger_index = self.first_index.checked_add(offset).ok_or(corrupt("position out of range"))?;
@@ -389,46 +486,60 @@ impl<'a> Body<'a> {
             _ => return Err(corrupt("unknown outcome")),
         };
         let flags = r.byte()?;
-        if flags & !(HAS_OBJECT | HAS_TENANT | HAS_SOURCE_ADDR) != 0 {
+        let known = match self.version {
+            BODY_V1 => HAS_OBJECT | HAS_TENANT | HAS_SOURCE_ADDR,
+            _ => HAS_OBJECT | HAS_TENANT | HAS_SOURCE_ADDR | HAS_HOST | HAS_SOURCE,
+        };
+        if flags & !known != 0 {
             return Err(corrupt("unknown flags"));
         }
-        if !keep(ledger_index, time_ms) {
-            let texts = 4
-                + (flags & HAS_OBJECT).count_ones()
-                + (flags & HAS_TENANT).count_ones()
-                + (flags & HAS_SOURCE_ADDR).count_ones();
-            for _ in 0..texts {
-                r.skip_text()?;
-            }
-            return Ok(None);
-        }
-        let id = r.text()?;
-        let kind = r.text()?;
-        let actor = r.text()?;
-        let object = if flags & HAS_OBJECT != 0 { Some(r.text()?) } else { None };
-        let tenant = if flags & HAS_TENANT != 0 { Some(r.text()?) } else { None };
-        let source_addr = if flags & HAS_SOURCE_ADDR != 0 { Some(r.text()?) } else { None };
+        let (id, kind, actor) = (r.text()?, r.text()?, r.text()?);
+        let mut optional = |flag: u8| if flags & flag != 0 { r.text().map(Some) } else { Ok(None) };
+        let (object, tenant, source_addr) = (optional(HAS_OBJECT)?, optional(HAS_TENANT)?, optional(HAS_SOURCE_ADDR)?);
+        let (host, source) = (optional(HAS_HOST)?, optional(HAS_SOURCE)?);
         let attrs_json = r.text()?;
-        let attrs = serde_json::from_str(&attrs_json).map_err(|_| corrupt("attributes are not JSON"))?;
-        Ok(Some(StoredLog {
+        let v2 = self.version != BODY_V1;
+        Ok(Head {
             ledger_index,
-            event: Event {
-                id: Id::from_trusted(id),
-                time_ms,
-                kind,
-                outcome,
-                actor,
-                object,
-                tenant_id: tenant.map(Id::from_trusted),
-                source_addr,
-                attrs,
-            },
+            time_ms,
+            outcome,
+            id,
+            kind,
+            actor,
+            object,
+            tenant,
+            source_addr,
+            host: v2.then_some(host),
+            source: v2.then_some(source),
             attrs_json,
-        }))
+        })
     }
 }
 
-/// A stored block's row without its body (what a search walks).
+impl Head<'_> {
+    /// The whole event, its attributes parsed.
+    pub fn stored(&self) -> Result<StoredLog, BlockError> {
+        let attrs =
+            serde_json::from_str(self.attrs_json).map_err(|_| BlockError::Corrupt("attributes are not JSON"))?;
+        Ok(StoredLog {
+            ledger_index: self.ledger_index,
+            event: Event {
+                id: Id::from_trusted(self.id.to_owned()),
+                time_ms: self.time_ms,
+                kind: self.kind.to_owned(),
+                outcome: self.outcome,
+                actor: self.actor.to_owned(),
+                object: self.object.map(str::to_owned),
+                tenant_id: self.tenant.map(|t| Id::from_trusted(t.to_owned())),
+                source_addr: self.source_addr.map(str::to_owned),
+                attrs,
+            },
+            attrs_json: self.attrs_json.to_owned(),
+        })
+    }
+}
+
+/// A stored block's row without its chunks (what a search walks).
 #[derive(Debug, Clone)]
 pub struct BlockRow {
     pub first_index: i64,
@@ -436,7 +547,11 @@ pub struct BlockRow {
     pub events: i64,
     pub min_time_ms: i64,
     pub max_time_ms: i64,
+    /// Empty where the walk that read the row did not ask for it.
     pub summary: Vec<u8>,
+    /// Whether the chunks are in the row's `body` (stored before
+    /// migration 0022) rather than in `log_chunks`.
+    pub legacy_body: bool,
 }
 
 impl BlockRow {
@@ -445,9 +560,15 @@ impl BlockRow {
     }
 }
 
-const HEAD: &str = "first_index, last_index, events, min_time_ms, max_time_ms, summary";
+fn head_columns(summary: bool) -> &'static str {
+    if summary {
+        "first_index, last_index, events, min_time_ms, max_time_ms, length(body) AS body_len, summary"
+    } else {
+        "first_index, last_index, events, min_time_ms, max_time_ms, length(body) AS body_len"
+    }
+}
 
-fn block_row(r: &sqlx::any::AnyRow) -> crate::Result<BlockRow> {
+fn block_row(r: &sqlx::any::AnyRow, summary: bool) -> crate::Result<BlockRow> {
     use sqlx::Row;
     Ok(BlockRow {
         first_index: r.try_get("first_index")?,
@@ -455,7 +576,8 @@ fn block_row(r: &sqlx::any::AnyRow) -> crate::Result<BlockRow> {
         events: r.try_get("events")?,
         min_time_ms: r.try_get("min_time_ms")?,
         max_time_ms: r.try_get("max_time_ms")?,
-        summary: r.try_get("summary")?,
+        summary: if summary { r.try_get("summary")? } else { Vec::new() },
+        legacy_body: r.try_get::<i64, _>("body_len")? > 0,
     })
 }
 
@@ -474,31 +596,49 @@ impl crate::Store {
         Ok(())
     }
 
+    /// Stores `events` as a block was stored before migration 0022: its
+    /// chunks in the row's `body` (version 1). For tests of the reader of
+    /// such blocks; nothing writes them any more.
+    #[doc(hidden)]
+    pub async fn append_legacy_block_for_tests(&self, events: &[BlockEvent<'_>]) -> crate::Result<()> {
+        let block = encode(events, self.backend()).map_err(|e| crate::StoreError::Corrupt(e.to_string()))?;
+        let body = legacy_body(events, block.first_index, block.min_time_ms);
+        let mut tx = self.begin_write().await?;
+        insert_row(&mut tx, &block, &body).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Up to `limit` blocks that start before `before` (all when `None`),
     /// newest first, skipping those wholly outside `[since_ms, until_ms)`.
+    /// With `summary` false the rows' summaries are not read (a walk
+    /// without terms).
     pub async fn blocks_before(
         &self,
         before: Option<i64>,
         since_ms: Option<i64>,
         until_ms: Option<i64>,
         limit: usize,
+        summary: bool,
     ) -> crate::Result<Vec<BlockRow>> {
         let sql =
             "WHERE first_index < $1 AND max_time_ms >= $2 AND min_time_ms < $3 ORDER BY first_index DESC LIMIT $4";
-        self.block_heads(sql, before.unwrap_or(i64::MAX), since_ms, until_ms, limit).await
+        self.block_heads(sql, before.unwrap_or(i64::MAX), since_ms, until_ms, limit, summary).await
     }
 
     /// Up to `limit` blocks holding events after position `after`, oldest
     /// first, skipping those wholly outside `[since_ms, until_ms)`.
+    /// `summary` as for [`Store::blocks_before`].
     pub async fn blocks_after(
         &self,
         after: i64,
         since_ms: Option<i64>,
         until_ms: Option<i64>,
         limit: usize,
+        summary: bool,
     ) -> crate::Result<Vec<BlockRow>> {
         let sql = "WHERE last_index > $1 AND max_time_ms >= $2 AND min_time_ms < $3 ORDER BY first_index LIMIT $4";
-        self.block_heads(sql, after, since_ms, until_ms, limit).await
+        self.block_heads(sql, after, since_ms, until_ms, limit, summary).await
     }
 
     /// Block heads selected by `filter` (a fixed clause binding a position,
@@ -510,25 +650,66 @@ impl crate::Store {
         since_ms: Option<i64>,
         until_ms: Option<i64>,
         limit: usize,
+        summary: bool,
     ) -> crate::Result<Vec<BlockRow>> {
-        let rows = sqlx::query(&format!("SELECT {HEAD} FROM log_blocks {filter}"))
+        let rows = sqlx::query(&format!("SELECT {} FROM log_blocks {filter}", head_columns(summary)))
             .bind(position)
             .bind(since_ms.unwrap_or(i64::MIN))
             .bind(until_ms.unwrap_or(i64::MAX))
             .bind(i64::try_from(limit).unwrap_or(i64::MAX))
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(block_row).collect()
+        rows.iter().map(|r| block_row(r, summary)).collect()
     }
 
-    /// The body of the block starting at `first_index`, if it is stored.
-    pub async fn block_body(&self, first_index: i64) -> crate::Result<Option<Vec<u8>>> {
+    /// The chunks `mask` selects of `block`, as stored, in chunk order
+    /// (none when the block is gone: pruned or merged since it was read).
+    pub async fn block_stored_chunks(&self, block: &BlockRow, mask: u32) -> crate::Result<Vec<StoredChunk>> {
         use sqlx::Row;
-        let row = sqlx::query("SELECT body FROM log_blocks WHERE first_index = $1")
-            .bind(first_index)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.map(|r| r.try_get("body")).transpose()?)
+        let corrupt = |e: BlockError| crate::StoreError::Corrupt(e.to_string());
+        if mask == 0 {
+            return Ok(Vec::new());
+        }
+        if block.legacy_body {
+            let row = sqlx::query("SELECT body FROM log_blocks WHERE first_index = $1")
+                .bind(block.first_index)
+                .fetch_optional(&self.pool)
+                .await?;
+            let Some(row) = row else { return Ok(Vec::new()) };
+            let bytes: Vec<u8> = row.try_get("body")?;
+            return Ok(Body::parse(&bytes).map_err(corrupt)?.chunks(mask));
+        }
+        // The chunk numbers are integers below 32: written into the
+        // statement, one plan per mask shape is not worth binding them.
+        let wanted: Vec<String> = (0..BLOCK_CHUNKS).filter(|c| mask & (1 << c) != 0).map(|c| c.to_string()).collect();
+        let sql = if wanted.len() == BLOCK_CHUNKS {
+            "SELECT chunk, data FROM log_chunks WHERE first_index = $1 ORDER BY chunk".to_owned()
+        } else {
+            format!(
+                "SELECT chunk, data FROM log_chunks WHERE first_index = $1 AND chunk IN ({}) ORDER BY chunk",
+                wanted.join(",")
+            )
+        };
+        let rows = sqlx::query(&sql).bind(block.first_index).fetch_all(&self.pool).await?;
+        rows.into_iter()
+            .map(|r| {
+                let index: i64 = r.try_get("chunk")?;
+                let index =
+                    usize::try_from(index).map_err(|_| corrupt(BlockError::Corrupt("negative chunk number")))?;
+                StoredChunk::from_row(index, r.try_get("data")?).map_err(corrupt)
+            })
+            .collect()
+    }
+
+    /// The blocks whose id span holds `id` (ids are ordered by creation,
+    /// so one or two), without summaries.
+    pub(crate) async fn blocks_spanning_id(&self, id: &str) -> crate::Result<Vec<BlockRow>> {
+        let sql = format!(
+            "SELECT {} FROM log_blocks WHERE max_id >= $1 AND min_id <= $1 ORDER BY max_id LIMIT 8",
+            head_columns(false)
+        );
+        let rows = sqlx::query(&sql).bind(id).fetch_all(&self.pool).await?;
+        rows.iter().map(|r| block_row(r, false)).collect()
     }
 
     /// The highest ledger position a stored block holds.
@@ -543,6 +724,28 @@ pub(crate) async fn insert_block(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     block: &EncodedBlock,
 ) -> crate::Result<()> {
+    insert_row(tx, block, &[]).await?;
+    // A block stored again after a crash: its chunks are the same.
+    for (i, data) in block.chunks.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO log_chunks (first_index, chunk, data) VALUES ($1, $2, $3) \
+             ON CONFLICT (first_index, chunk) DO NOTHING",
+        )
+        .bind(block.first_index)
+        .bind(i as i64)
+        .bind(data.as_slice())
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The block's row, with `body` (empty: the chunks are rows of their own).
+async fn insert_row(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    block: &EncodedBlock,
+    body: &[u8],
+) -> crate::Result<()> {
     sqlx::query(
         "INSERT INTO log_blocks (first_index, last_index, events, min_time_ms, max_time_ms, min_id, max_id, summary, \
          body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (first_index) DO NOTHING",
@@ -555,9 +758,20 @@ pub(crate) async fn insert_block(
     .bind(block.min_id.as_str())
     .bind(block.max_id.as_str())
     .bind(block.summary.as_slice())
-    .bind(block.body.as_slice())
+    .bind(body)
     .execute(&mut **tx)
     .await?;
+    Ok(())
+}
+
+/// Deletes the block starting at `first_index` with its chunks.
+pub(crate) async fn delete_block(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    first_index: i64,
+) -> crate::Result<()> {
+    for sql in ["DELETE FROM log_chunks WHERE first_index = $1", "DELETE FROM log_blocks WHERE first_index = $1"] {
+        sqlx::query(sql).bind(first_index).execute(&mut **tx).await?;
+    }
     Ok(())
 }
 
@@ -565,7 +779,7 @@ struct Reader<'a> {
     bytes: &'a [u8],
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
     fn byte(&mut self) -> Result<u8, BlockError> {
         let (&b, rest) = self.bytes.split_first().ok_or(BlockError::Corrupt("record cut short"))?;
         self.bytes = rest;
@@ -584,18 +798,11 @@ impl Reader<'_> {
         Err(BlockError::Corrupt("varint too long"))
     }
 
-    fn skip_text(&mut self) -> Result<(), BlockError> {
-        let len = usize::try_from(self.varint()?).map_err(|_| BlockError::Corrupt("length out of range"))?;
-        let (_, rest) = self.bytes.split_at_checked(len).ok_or(BlockError::Corrupt("text cut short"))?;
-        self.bytes = rest;
-        Ok(())
-    }
-
-    fn text(&mut self) -> Result<String, BlockError> {
+    fn text(&mut self) -> Result<&'a str, BlockError> {
         let len = usize::try_from(self.varint()?).map_err(|_| BlockError::Corrupt("length out of range"))?;
         let (s, rest) = self.bytes.split_at_checked(len).ok_or(BlockError::Corrupt("text cut short"))?;
         self.bytes = rest;
-        String::from_utf8(s.to_vec()).map_err(|_| BlockError::Corrupt("text is not UTF-8"))
+        std::str::from_utf8(s).map_err(|_| BlockError::Corrupt("text is not UTF-8"))
     }
 }
 
@@ -636,20 +843,86 @@ mod tests {
         (events, texts, encoded)
     }
 
-    #[test]
-    fn every_event_comes_back_from_its_chunk() {
-        let (events, texts, b) = block(BLOCK_EVENTS);
-        assert_eq!((b.first_index, b.last_index, b.events), (1000, 1000 + 2 * (BLOCK_EVENTS as i64 - 1), BLOCK_EVENTS));
-        let body = Body::parse(&b.body, b.first_index, b.min_time_ms).unwrap();
-        assert_eq!(body.chunk_count(), BLOCK_CHUNKS);
-        let back: Vec<StoredLog> = (0..body.chunk_count()).flat_map(|c| body.chunk(c).unwrap()).collect();
+    fn decoded(chunks: &[StoredChunk], b: &EncodedBlock) -> Vec<StoredLog> {
+        chunks
+            .iter()
+            .flat_map(|c| c.decode(b.first_index, b.min_time_ms).unwrap().events_where(|_, _| true).unwrap())
+            .collect()
+    }
+
+    fn rows(b: &EncodedBlock) -> Vec<StoredChunk> {
+        b.chunks.iter().enumerate().map(|(i, c)| StoredChunk::from_row(i, c.clone()).unwrap()).collect()
+    }
+
+    fn same_events(back: &[StoredLog], events: &[Event], texts: &[String]) {
         assert_eq!(back.len(), events.len());
-        for (i, (got, (want, text))) in back.iter().zip(events.iter().zip(&texts)).enumerate() {
+        for (i, (got, (want, text))) in back.iter().zip(events.iter().zip(texts)).enumerate() {
             assert_eq!(got.ledger_index, 1000 + 2 * i as i64);
             assert_eq!(&got.attrs_json, text);
             assert_eq!(serde_json::to_value(&got.event).unwrap(), serde_json::to_value(want).unwrap());
         }
-        assert!(b.body.len() * 3 < texts.iter().map(String::len).sum::<usize>(), "chunks are compressed");
+    }
+
+    #[test]
+    fn every_event_comes_back_from_its_chunk() {
+        let (events, texts, b) = block(BLOCK_EVENTS);
+        assert_eq!((b.first_index, b.last_index, b.events), (1000, 1000 + 2 * (BLOCK_EVENTS as i64 - 1), BLOCK_EVENTS));
+        assert_eq!(b.chunks.len(), BLOCK_CHUNKS);
+        same_events(&decoded(&rows(&b), &b), &events, &texts);
+        let stored: usize = b.chunks.iter().map(Vec::len).sum();
+        assert!(stored * 3 < texts.iter().map(String::len).sum::<usize>(), "chunks are compressed");
+        // One chunk alone, as a search that selects it reads it.
+        let third = decoded(&rows(&b)[2..3], &b);
+        assert_eq!(third.first().map(|e| e.ledger_index), Some(1000 + 2 * 2 * CHUNK_EVENTS as i64));
+        assert_eq!(third.len(), CHUNK_EVENTS);
+    }
+
+    #[test]
+    fn heads_carry_every_column_and_host_and_source() {
+        let (events, texts, b) = block(300);
+        let records = rows(&b)[1].decode(b.first_index, b.min_time_ms).unwrap();
+        let heads = records.heads().unwrap();
+        assert_eq!(heads.len(), CHUNK_EVENTS);
+        for (h, (e, text)) in heads.iter().zip(events.iter().zip(&texts).skip(CHUNK_EVENTS)) {
+            assert_eq!(
+                (h.id, h.kind, h.actor, h.time_ms),
+                (e.id.as_str(), e.kind.as_str(), e.actor.as_str(), e.time_ms)
+            );
+            assert_eq!((h.object, h.source_addr), (e.object.as_deref(), e.source_addr.as_deref()));
+            assert_eq!(h.tenant, e.tenant_id.as_ref().map(Id::as_str));
+            assert_eq!(h.host, Some(e.attrs["syslog"]["hostname"].as_str()));
+            assert_eq!(h.source, Some(e.attrs["source"]["name"].as_str()));
+            assert_eq!(h.attrs_json, text);
+        }
+        // An event without them says so (known absent, not unknown).
+        let mut bare = event(0);
+        bare.attrs = serde_json::json!({"message": "x"});
+        let one =
+            encode(&[BlockEvent { event: &bare, ledger_index: 7, attrs_json: "{\"message\":\"x\"}" }], Backend::Sqlite)
+                .unwrap();
+        let records = rows(&one)[0].decode(one.first_index, one.min_time_ms).unwrap();
+        let heads = records.heads().unwrap();
+        assert_eq!((heads[0].host, heads[0].source), (Some(None), Some(None)));
+    }
+
+    #[test]
+    fn blocks_stored_before_chunk_rows_still_read() {
+        let (events, texts, b) = block(300);
+        let input: Vec<BlockEvent<'_>> = events
+            .iter()
+            .zip(&texts)
+            .enumerate()
+            .map(|(i, (event, attrs_json))| BlockEvent { event, ledger_index: 1000 + 2 * i as i64, attrs_json })
+            .collect();
+        let legacy = legacy_body(&input, b.first_index, b.min_time_ms);
+        let body = Body::parse(&legacy).unwrap();
+        assert_eq!(body.chunk_count(), 3);
+        same_events(&decoded(&body.chunks(u32::MAX), &b), &events, &texts);
+        assert_eq!(body.chunks(0b100).iter().map(|c| c.index).collect::<Vec<_>>(), [2]);
+        // Their records do not carry host and source: the head says it
+        // does not know, so a search parses the attributes.
+        let records = body.chunks(1)[0].decode(b.first_index, b.min_time_ms).unwrap();
+        assert!(records.heads().unwrap().iter().all(|h| h.host.is_none() && h.source.is_none()));
     }
 
     #[test]
@@ -688,36 +961,55 @@ mod tests {
 
     #[test]
     fn damaged_bytes_give_errors_not_panics() {
-        let (_, _, b) = block(300);
-        // Every truncation and a flipped byte at every position of the
-        // summary and of the body's table and first chunk.
+        let (events, texts, b) = block(300);
+        // Every truncation of the summary, of a chunk row and of a
+        // version 1 body, and a flipped byte at every position of them.
         for cut in 0..b.summary.len().min(64) {
             assert!(Summary::parse(&b.summary[..cut]).is_err(), "summary cut at {cut}");
         }
-        for cut in 0..b.body.len() {
-            if let Ok(body) = Body::parse(&b.body[..cut], b.first_index, b.min_time_ms) {
+        let chunk = &b.chunks[0];
+        for cut in 0..chunk.len() {
+            let decoded = StoredChunk::from_row(0, chunk[..cut].to_vec())
+                .and_then(|c| c.decode(b.first_index, b.min_time_ms))
+                .and_then(|r| r.events_where(|_, _| true));
+            assert!(decoded.is_err(), "chunk cut at {cut} decoded");
+        }
+        let input: Vec<BlockEvent<'_>> = events
+            .iter()
+            .zip(&texts)
+            .enumerate()
+            .map(|(i, (event, attrs_json))| BlockEvent { event, ledger_index: 1000 + 2 * i as i64, attrs_json })
+            .collect();
+        let legacy = legacy_body(&input, b.first_index, b.min_time_ms);
+        for cut in 0..legacy.len() {
+            if let Ok(body) = Body::parse(&legacy[..cut]) {
                 panic!("body cut at {cut} parsed with {} chunks", body.chunk_count());
             }
         }
         // The fuzz target's checks (what decodes re-encodes to the same
-        // events) on the block, its summary and a flipped byte everywhere
-        // in the first 2,000.
-        crate::fuzz_entry::logblock(&b.body);
-        crate::fuzz_entry::logblock(&b.summary);
-        for at in 0..b.body.len().min(2_000) {
-            let mut bad = b.body.clone();
-            bad[at] ^= 0x5a;
-            crate::fuzz_entry::logblock(&bad);
+        // events) on each form, and on a flipped byte everywhere in the
+        // first 2,000 of each.
+        for bytes in [&b.summary, chunk, &legacy] {
+            crate::fuzz_entry::logblock(bytes);
+            for at in 0..bytes.len().min(2_000) {
+                let mut bad = bytes.clone();
+                bad[at] ^= 0x5a;
+                crate::fuzz_entry::logblock(&bad);
+            }
         }
-        // A chunk whose size prefix claims far more than it could hold.
-        let mut huge = vec![BODY_V1];
-        huge.extend_from_slice(&1u32.to_le_bytes());
-        huge.extend_from_slice(&8u32.to_le_bytes());
+        // A chunk whose size prefix claims far more than it could hold,
+        // one of an unknown version, one numbered beyond a block.
+        let mut huge = vec![CHUNK_V2];
         huge.extend_from_slice(&u32::MAX.to_le_bytes());
         huge.extend_from_slice(&[0; 4]);
-        let body = Body::parse(&huge, 0, 0).unwrap();
-        assert_eq!(body.chunk(0).unwrap_err(), BlockError::Corrupt("chunk claims an impossible size"));
-        assert_eq!(body.chunk(1).unwrap_err(), BlockError::Corrupt("no such chunk"));
+        let err = StoredChunk::from_row(0, huge).unwrap().decode(0, 0).unwrap_err();
+        assert_eq!(err, BlockError::Corrupt("chunk claims an impossible size"));
+        assert_eq!(StoredChunk::from_row(0, vec![9, 0]).unwrap_err(), BlockError::Corrupt("unknown chunk version"));
+        assert_eq!(StoredChunk::from_row(0, Vec::new()).unwrap_err(), BlockError::Corrupt("empty chunk"));
+        assert_eq!(
+            StoredChunk::from_row(BLOCK_CHUNKS, chunk.clone()).unwrap_err(),
+            BlockError::Corrupt("chunk number beyond a block")
+        );
     }
 
     #[test]

@@ -22,7 +22,7 @@ use rampart_core::Event;
 use rampart_ingest::query::Query;
 
 use crate::audit::StoredEvent;
-use crate::logblock::{BLOCK_EVENTS, BlockEvent, Body, StoredLog, column_term, encode};
+use crate::logblock::{BLOCK_EVENTS, BlockEvent, StoredLog, column_term, encode};
 use crate::logmatch::{Candidate, Matcher, field_value};
 use crate::logsearch::{Bucket, LogPage, LogSearch};
 use crate::{Result, Store, StoreError};
@@ -300,7 +300,7 @@ impl Store {
         let term = column_term("source", source);
         let mut from = i64::MIN;
         loop {
-            let blocks = self.blocks_after(from, None, Some(cutoff_ms), 16).await?;
+            let blocks = self.blocks_after(from, None, Some(cutoff_ms), 16, true).await?;
             let Some(last) = blocks.last() else { return Ok(false) };
             from = last.last_index;
             for block in &blocks {
@@ -344,12 +344,14 @@ impl Store {
         let mut out = Vec::new();
         let mut from = after;
         'walk: loop {
-            let blocks = self.blocks_after(from, Some(since_ms), Some(until_ms), 16).await?;
+            let blocks = self.blocks_after(from, Some(since_ms), Some(until_ms), 16, term.is_some()).await?;
             let Some(last) = blocks.last() else { break };
             from = last.last_index;
             for block in &blocks {
-                let summary = block.summary().map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                let mask = term.map_or(u32::MAX, |t| summary.chunks_with(t));
+                let mask = match term {
+                    Some(t) => block.summary().map_err(|e| StoreError::Corrupt(e.to_string()))?.chunks_with(t),
+                    None => u32::MAX,
+                };
                 if mask == 0 {
                     continue;
                 }
@@ -375,25 +377,15 @@ impl Store {
 
     /// A log event in blocks or waiting, by its id.
     pub(crate) async fn find_log(&self, id: &str) -> Result<Option<StoredEvent>> {
-        use sqlx::Row;
         if let Some(e) = self.waiting_where(|e| e.event.id.as_str() == id).pop() {
             return Ok(Some(stored(e)));
         }
-        let rows = sqlx::query(
-            "SELECT first_index, min_time_ms FROM log_blocks WHERE max_id >= $1 AND min_id <= $1 \
-             ORDER BY max_id LIMIT 8",
-        )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?;
-        for r in rows {
-            let (first, min_time): (i64, i64) = (r.try_get("first_index")?, r.try_get("min_time_ms")?);
-            let Some(bytes) = self.block_body(first).await? else { continue };
-            let body = Body::parse(&bytes, first, min_time).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            for c in 0..body.chunk_count() {
-                let events = body.chunk(c).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                if let Some(e) = events.into_iter().find(|e| e.event.id.as_str() == id) {
-                    return Ok(Some(stored(e)));
+        let corrupt = |e: crate::logblock::BlockError| StoreError::Corrupt(e.to_string());
+        for block in self.blocks_spanning_id(id).await? {
+            for chunk in self.block_stored_chunks(&block, u32::MAX).await? {
+                let records = chunk.decode(block.first_index, block.min_time_ms).map_err(corrupt)?;
+                if let Some(h) = records.heads().map_err(corrupt)?.iter().find(|h| h.id == id) {
+                    return Ok(Some(stored(h.stored().map_err(corrupt)?)));
                 }
             }
         }

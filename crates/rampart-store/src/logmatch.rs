@@ -29,6 +29,7 @@ use rampart_ingest::query::{Bound, Expr, Match};
 use serde_json::Value;
 
 use crate::Backend;
+use crate::logblock::Head;
 use crate::logsearch::{Target, json_inner, target};
 
 /// One event as a search sees it.
@@ -120,6 +121,88 @@ impl Matcher {
     pub fn matches(&self, c: &Candidate<'_>) -> bool {
         self.root.as_ref().is_none_or(|n| eval(n, c, self.backend))
     }
+
+    /// What a stored record's head alone says: `Some` answer when its
+    /// columns and the attributes' text decide the filter (the answer
+    /// [`Matcher::matches`] gives on the whole event), `None` when a
+    /// condition on an attribute leaves it open and the attributes must be
+    /// parsed. Most events a search rejects are rejected here.
+    pub fn decide(&self, h: &Head<'_>) -> Option<bool> {
+        self.root.as_ref().map_or(Some(true), |n| decide(n, h, self.backend))
+    }
+}
+
+/// Three-valued [`eval`] over a record's head: `None` is "unknown".
+fn decide(n: &Node, h: &Head<'_>, backend: Backend) -> Option<bool> {
+    match n {
+        Node::And(a, b) => match decide(a, h, backend) {
+            Some(false) => Some(false),
+            first => match (first, decide(b, h, backend)) {
+                (_, Some(false)) => Some(false),
+                (Some(true), Some(true)) => Some(true),
+                _ => None,
+            },
+        },
+        Node::Or(a, b) => match decide(a, h, backend) {
+            Some(true) => Some(true),
+            first => match (first, decide(b, h, backend)) {
+                (_, Some(true)) => Some(true),
+                (Some(false), Some(false)) => Some(false),
+                _ => None,
+            },
+        },
+        Node::Not(a) => decide(a, h, backend).map(|v| !v),
+        Node::Never => Some(false),
+        Node::Equals(f, want) => head_value(f, h).map(|v| v.is_some_and(|v| v == want.as_str())),
+        Node::IntEquals(f, want) => Some(head_int(*f, h) == *want),
+        Node::Like(f, p) => head_value(f, h).map(|v| v.is_some_and(|v| p.matches(&v, backend))),
+        Node::Text(p) => Some(p.matches(h.attrs_json, backend)),
+        Node::Range { field, lo, hi } => {
+            let x = match field {
+                Field::Int(i) => Some(head_int(*i, h) as f64),
+                f => head_value(f, h)?.and_then(|v| number(&v, backend)),
+            };
+            let Some(x) = x else { return Some(false) };
+            Some(
+                lo.is_none_or(|(b, strict)| if strict { x > b } else { x >= b })
+                    && hi.is_none_or(|(b, strict)| if strict { x < b } else { x <= b }),
+            )
+        }
+    }
+}
+
+fn head_int(f: IntField, h: &Head<'_>) -> i64 {
+    match f {
+        IntField::Time => h.time_ms,
+        IntField::LedgerIndex => h.ledger_index,
+    }
+}
+
+/// A field's value from a record's head, as [`value`] gives it from the
+/// event: `Some(None)` when the event has none, `None` when only the
+/// attributes know.
+fn head_value<'a>(f: &Field, h: &Head<'a>) -> Option<Option<Cow<'a, str>>> {
+    let b = |s: Option<&'a str>| Some(s.map(Cow::Borrowed));
+    match f {
+        Field::Int(i) => Some(Some(Cow::Owned(head_int(*i, h).to_string()))),
+        Field::Kind => b(Some(h.kind)),
+        Field::Actor => b(Some(h.actor)),
+        Field::Object => b(h.object),
+        Field::Outcome => b(Some(h.outcome.as_str())),
+        Field::Source => b(h.source?),
+        Field::Host => b(h.host?),
+        Field::SourceAddr => b(h.source_addr),
+        Field::Id => b(Some(h.id)),
+        Field::Tenant => b(h.tenant),
+        Field::Json(_) => None,
+    }
+}
+
+/// The value of `field` (a query field name) from a record's head, as
+/// [`field_value`] gives it from the whole event; `None` when only the
+/// attributes know.
+pub fn head_field_value<'a>(name: &str, h: &Head<'a>) -> Option<Option<Cow<'a, str>>> {
+    head_value(&field(target(name)), h)
 }
 
 fn compile(e: &Expr) -> Node {
