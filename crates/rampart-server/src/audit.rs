@@ -15,7 +15,7 @@ use std::sync::Arc;
 use rampart_core::Event;
 use rampart_core::audit::{Appended, AppendedMany, AuditError, AuditSink, BoxFuture};
 use rampart_ledger::Ledger;
-use rampart_store::logblock::StoredLog;
+use rampart_store::WaitingLog;
 use rampart_store::{IndexRow, SEAL_AFTER, Store};
 use serde_json::value::RawValue;
 use tokio::sync::{mpsc, oneshot};
@@ -32,7 +32,7 @@ const INDEX_QUEUE: usize = 16_384;
 /// attributes as the JSON text their ledger entries hold.
 struct IndexJob {
     events: Arc<[Event]>,
-    attrs: Vec<Box<RawValue>>,
+    attrs: Arc<[Box<RawValue>]>,
     first: u64,
     done: oneshot::Sender<()>,
 }
@@ -78,7 +78,7 @@ impl LedgerSink {
     /// next start indexes them from the ledger).
     fn index(&self, events: Arc<[Event]>, attrs: Vec<Box<RawValue>>, first: u64) -> Option<BoxFuture<'static, ()>> {
         let (done, indexed) = oneshot::channel();
-        let job = IndexJob { events, attrs, first, done };
+        let job = IndexJob { events, attrs: attrs.into(), first, done };
         match self.index.try_send(job) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(job)) => {
@@ -281,15 +281,17 @@ async fn process(store: &Store, jobs: &[IndexJob]) {
         return;
     }
     let mut batch: Vec<IndexRow<'_>> = Vec::new();
-    let mut logs: Vec<StoredLog> = Vec::new();
+    let mut logs: Vec<WaitingLog> = Vec::new();
     for j in jobs {
-        for ((event, attrs), p) in j.events.iter().zip(&j.attrs).zip(j.first..) {
+        for (((i, event), attrs), p) in j.events.iter().enumerate().zip(j.attrs.iter()).zip(j.first..) {
             let ledger_index = i64::try_from(p).ok();
-            match ledger_index {
-                Some(at) if rampart_store::is_log(event) => {
-                    logs.push(StoredLog { ledger_index: at, event: event.clone(), attrs_json: attrs.get().to_owned() })
-                }
-                _ => batch.push(IndexRow { event, ledger_index, attrs_json: Some(attrs.get()) }),
+            // Log events are shared with the job, not copied.
+            let shared = ledger_index
+                .filter(|_| rampart_store::is_log(event))
+                .and_then(|at| WaitingLog::shared(&j.events, &j.attrs, i, at));
+            match shared {
+                Some(log) => logs.push(log),
+                None => batch.push(IndexRow { event, ledger_index, attrs_json: Some(attrs.get()) }),
             }
         }
     }
@@ -346,14 +348,14 @@ pub async fn reindex(ledger: &Ledger, store: &Store) -> anyhow::Result<u64> {
         let to = (at + INDEX_BATCH as u64).min(size);
         let entries = ledger.entries(at, to).await?;
         let mut rows: Vec<(Event, Option<i64>)> = Vec::new();
-        let mut logs: Vec<StoredLog> = Vec::new();
+        let mut logs: Vec<WaitingLog> = Vec::new();
         for (bytes, i) in entries.iter().zip(at..) {
             let Some(event) = rampart_ledger::entry::decode_event(bytes) else { continue };
             let position = i64::try_from(i).ok();
             match position {
                 Some(p) if rampart_store::is_log(&event) && i >= blocks_from => {
                     let attrs = rampart_ledger::entry::encode_attrs(&event)?;
-                    logs.push(StoredLog { ledger_index: p, event, attrs_json: attrs.get().to_owned() });
+                    logs.push(WaitingLog::owned(event, attrs, p));
                 }
                 Some(_) if rampart_store::is_log(&event) => {}
                 _ if i >= rows_from => rows.push((event, position)),
@@ -381,7 +383,7 @@ mod tests {
     fn job(first: u64, n: usize) -> IndexJob {
         let events: Arc<[Event]> =
             (0..n).map(|_| Event::new("log.kv", rampart_core::Outcome::Success, "t")).collect::<Vec<_>>().into();
-        let attrs = (0..n).map(|_| RawValue::from_string("{}".into()).unwrap()).collect();
+        let attrs = (0..n).map(|_| RawValue::from_string("{}".into()).unwrap()).collect::<Vec<_>>().into();
         IndexJob { events, attrs, first, done: oneshot::channel().0 }
     }
 

@@ -46,7 +46,7 @@ pub use db::{Backend, Store};
 pub use groups::GroupRow;
 pub use kms::{ImportToken, ImportedMaterial, KmsKeyRow};
 pub use ledger::LedgerTx;
-pub use logindex::{SEAL_AFTER, is_log};
+pub use logindex::{SEAL_AFTER, WaitingLog, is_log};
 pub use logsearch::{Bucket, LogPage, LogSearch};
 pub use reviews::ReviewRow;
 pub use sessions::{SessionEnd, SessionRow};

@@ -107,11 +107,23 @@ pub fn column_term(column: &str, value: &str) -> i64 {
     term_key(&["@column", column], value)
 }
 
+/// `syslog.hostname`, as the `host` column holds it. (`get` twice, not
+/// `pointer`, which parses its path on every call: this runs for every
+/// event of every block, twice.)
+fn host_of(e: &Event) -> Option<&str> {
+    e.attrs.get("syslog")?.get("hostname")?.as_str()
+}
+
+/// `source.name`, as the `source` column holds it.
+fn source_of(e: &Event) -> Option<&str> {
+    e.attrs.get("source")?.get("name")?.as_str()
+}
+
 fn column_values(e: &Event) -> [Option<&str>; 7] {
     [
         Some(e.kind.as_str()),
-        e.attrs.pointer("/syslog/hostname").and_then(|v| v.as_str()),
-        e.attrs.pointer("/source/name").and_then(|v| v.as_str()),
+        host_of(e),
+        source_of(e),
         Some(e.actor.as_str()),
         e.object.as_deref(),
         e.source_addr.as_deref(),
@@ -235,8 +247,7 @@ const HAS_SOURCE: u8 = 16;
 
 fn write_record(out: &mut Vec<u8>, e: &BlockEvent<'_>, first_index: i64, min_time_ms: i64, version: u8) {
     let ev = e.event;
-    let [_, host, source, ..] = column_values(ev);
-    let (host, source) = if version == BODY_V1 { (None, None) } else { (host, source) };
+    let (host, source) = if version == BODY_V1 { (None, None) } else { (host_of(ev), source_of(ev)) };
     put_varint(out, (e.ledger_index - first_index) as u64);
     put_varint(out, (ev.time_ms - min_time_ms) as u64);
     out.push(match ev.outcome {

@@ -84,8 +84,8 @@ async fn search_latency_at_scale() {
                 .into_iter()
                 .zip(i..)
                 .map(|(event, k)| {
-                    let attrs_json = serde_json::to_string(&event.attrs).unwrap();
-                    rampart_store::logblock::StoredLog { ledger_index: k as i64, event, attrs_json }
+                    let attrs = serde_json::value::to_raw_value(&event.attrs).unwrap();
+                    rampart_store::WaitingLog::owned(event, attrs, k as i64)
                 })
                 .collect();
             store.index_logs(logs).await.unwrap();

@@ -1434,14 +1434,14 @@ async fn log_blocks_give_the_row_index_answers(store: Store) {
 async fn waiting_log_events_are_searched_until_their_block_is_written(store: Store) {
     use rampart_ingest::query::parse;
     use rampart_store::LogSearch;
-    use rampart_store::logblock::StoredLog;
+    use rampart_store::WaitingLog;
 
     let now = rampart_core::time::now_ms();
     let log = |i: i64| {
         let mut e = log_event(&format!("host-{}", i % 3), &format!("u{}", i % 4), 200, &format!("line {i}"));
         e.time_ms = now - 1_000 + (i % 500);
-        let attrs_json = serde_json::to_string(&e.attrs).expect("json");
-        StoredLog { ledger_index: i, event: e, attrs_json }
+        let attrs = serde_json::value::to_raw_value(&e.attrs).expect("json");
+        WaitingLog::owned(e, attrs, i)
     };
     let search = |q: &str, limit: usize| LogSearch {
         query: parse(q, now).unwrap_or_else(|e| panic!("{q}: {e}")),
@@ -1450,8 +1450,8 @@ async fn waiting_log_events_are_searched_until_their_block_is_written(store: Sto
         before: None,
         limit,
     };
-    let first: Vec<StoredLog> = (0..10).map(log).collect();
-    let id = first[3].event.id.clone();
+    let first: Vec<WaitingLog> = (0..10).map(log).collect();
+    let id = first[3].event().id.clone();
     store.index_logs(first).await.expect("index");
     assert_eq!(store.waiting_logs(), 10);
     let page = store.search_logs(&search("host:host-0", 100)).await.expect("search");
