@@ -57,7 +57,10 @@ enum Node {
     /// Always false (an exact match on an integer field with a value
     /// that is not an integer).
     Never,
-    Equals(Field, String),
+    /// The third part, for an attribute whose value can only be a JSON
+    /// string with this text: the text as it appears in the attributes'
+    /// JSON, which must then hold it ([`needle`]).
+    Equals(Field, String, Option<String>),
     IntEquals(IntField, i64),
     Like(Field, Pattern),
     /// Free text: the pattern is `%…%` over the attributes' JSON text.
@@ -153,7 +156,12 @@ fn decide(n: &Node, h: &Head<'_>, backend: Backend) -> Option<bool> {
         },
         Node::Not(a) => decide(a, h, backend).map(|v| !v),
         Node::Never => Some(false),
-        Node::Equals(f, want) => head_value(f, h).map(|v| v.is_some_and(|v| v == want.as_str())),
+        Node::Equals(f, want, needle) => match head_value(f, h) {
+            Some(v) => Some(v.is_some_and(|v| v == want.as_str())),
+            // Absent from the text: the attribute cannot hold it.
+            None if needle.as_ref().is_some_and(|n| !h.attrs_json.contains(n.as_str())) => Some(false),
+            None => None,
+        },
         Node::IntEquals(f, want) => Some(head_int(*f, h) == *want),
         Node::Like(f, p) => head_value(f, h).map(|v| v.is_some_and(|v| p.matches(&v, backend))),
         Node::Text(p) => Some(p.matches(h.attrs_json, backend)),
@@ -169,6 +177,18 @@ fn decide(n: &Node, h: &Head<'_>, backend: Backend) -> Option<bool> {
             )
         }
     }
+}
+
+/// What the attributes' JSON text must contain for an attribute to be
+/// `want`, when only a JSON string can be: a number, a boolean (`1`/`0`
+/// on SQLite), an array or an object renders as other text than its JSON,
+/// so a `want` any of them could render as gets no needle.
+fn needle(want: &str) -> Option<String> {
+    let other = want.parse::<f64>().is_ok()
+        || matches!(want, "true" | "false")
+        || want.starts_with(['[', '{'])
+        || want.is_empty();
+    (!other).then(|| format!("\"{}\"", json_inner(want)))
 }
 
 fn head_int(f: IntField, h: &Head<'_>) -> i64 {
@@ -221,7 +241,10 @@ fn compile(e: &Expr) -> Node {
             match m {
                 Match::Exact(s) => match f {
                     Field::Int(i) => s.parse::<i64>().map_or(Node::Never, |n| Node::IntEquals(i, n)),
-                    f => Node::Equals(f, s.clone()),
+                    f => {
+                        let needle = matches!(f, Field::Json(_)).then(|| needle(s)).flatten();
+                        Node::Equals(f, s.clone(), needle)
+                    }
                 },
                 Match::Wildcard(s) => Node::Like(f, Pattern::whole_wildcard(s)),
                 Match::Range { lo, hi, lo_strict, hi_strict } => {
@@ -249,7 +272,7 @@ fn eval(n: &Node, c: &Candidate<'_>, backend: Backend) -> bool {
         // two-valued logic gives the same answers.
         Node::Not(a) => !eval(a, c, backend),
         Node::Never => false,
-        Node::Equals(f, want) => value(f, c, backend).is_some_and(|v| v == want.as_str()),
+        Node::Equals(f, want, _) => value(f, c, backend).is_some_and(|v| v == want.as_str()),
         Node::IntEquals(f, want) => int(*f, c) == Some(*want),
         Node::Like(f, p) => value(f, c, backend).is_some_and(|v| p.matches(&v, backend)),
         Node::Text(p) => p.matches(c.attrs_json, backend),
