@@ -20,8 +20,11 @@ use crate::logmatch::{Candidate, Matcher, field_value, head_field_value};
 use crate::logsearch::{LogSearch, Target, conjuncts, target};
 use crate::{Backend, Result, Store, StoreError, terms};
 
-/// Blocks read per round trip while walking.
+/// Blocks read per round trip when a walk starts; each round doubles it up
+/// to [`WALK_MAX`], so a page found in the newest blocks reads few, and a
+/// rare term's walk through every block takes few round trips.
 const WALK: usize = 16;
+const WALK_MAX: usize = 512;
 
 /// The term keys a block must hold for `filter` to match one of its
 /// events: exact matches in the top-level conjunction on a pivot field
@@ -76,15 +79,6 @@ impl<'a> Walk<'a> {
     /// Whether the blocks' summaries are worth reading: only terms use them.
     fn summaries(&self) -> bool {
         !self.terms.is_empty()
-    }
-
-    /// The chunks of `block` that may hold a match (one bit each).
-    fn chunks(&self, block: &BlockRow) -> Result<u32> {
-        if self.terms.is_empty() {
-            return Ok(u32::MAX);
-        }
-        let summary = block.summary().map_err(corrupt)?;
-        Ok(self.terms.iter().fold(u32::MAX, |mask, t| mask & summary.chunks_with(*t)))
     }
 
     /// Whether a record is in the search's window, below its cursor and
@@ -154,15 +148,18 @@ impl Store {
         let want = search.limit.saturating_add(1);
         let mut out = Vec::new();
         let mut before = search.before;
+        let mut step = WALK;
         'walk: loop {
-            let blocks = self.blocks_before(before, search.since_ms, search.until_ms, WALK, walk.summaries()).await?;
+            let blocks = self.blocks_before(before, search.since_ms, search.until_ms, step, walk.summaries()).await?;
             let Some(last) = blocks.last() else { break };
             before = Some(last.first_index);
-            for block in &blocks {
+            step = (step * 2).min(WALK_MAX);
+            let masks = self.block_masks(&blocks, &walk.terms).await?;
+            for (block, mask) in blocks.iter().zip(masks) {
                 if floor.is_some_and(|f| block.last_index <= f) {
                     break 'walk;
                 }
-                for chunk in self.block_stored_chunks(block, walk.chunks(block)?).await?.iter().rev() {
+                for chunk in self.block_stored_chunks(block, mask).await?.iter().rev() {
                     let records = chunk.decode(block.first_index, block.min_time_ms).map_err(corrupt)?;
                     for h in records.heads().map_err(corrupt)?.iter().rev() {
                         if !walk.keep(h, floor) {
@@ -198,13 +195,16 @@ impl Store {
         let field = search.query.count_by.as_deref().unwrap_or("kind");
         let mut counts: BTreeMap<Option<String>, i64> = BTreeMap::new();
         let mut before = search.before;
+        let mut step = WALK;
         loop {
-            let blocks = self.blocks_before(before, search.since_ms, search.until_ms, WALK, walk.summaries()).await?;
+            let blocks = self.blocks_before(before, search.since_ms, search.until_ms, step, walk.summaries()).await?;
             let Some(last) = blocks.last() else { break };
             before = Some(last.first_index);
-            for block in &blocks {
+            step = (step * 2).min(WALK_MAX);
+            let masks = self.block_masks(&blocks, &walk.terms).await?;
+            for (block, mask) in blocks.iter().zip(masks) {
                 walked = walked.max(Some(block.last_index));
-                for chunk in self.block_stored_chunks(block, walk.chunks(block)?).await? {
+                for chunk in self.block_stored_chunks(block, mask).await? {
                     let records = chunk.decode(block.first_index, block.min_time_ms).map_err(corrupt)?;
                     for h in records.heads().map_err(corrupt)? {
                         if walk.keep(&h, None)
@@ -225,12 +225,15 @@ impl Store {
         let walk = Walk::new(search, self.backend());
         let mut out = Vec::new();
         let mut from = after;
+        let mut step = WALK;
         'walk: loop {
-            let blocks = self.blocks_after(from, search.since_ms, search.until_ms, WALK, walk.summaries()).await?;
+            let blocks = self.blocks_after(from, search.since_ms, search.until_ms, step, walk.summaries()).await?;
             let Some(last) = blocks.last() else { break };
             from = last.last_index;
-            for block in &blocks {
-                for chunk in self.block_stored_chunks(block, walk.chunks(block)?).await? {
+            step = (step * 2).min(WALK_MAX);
+            let masks = self.block_masks(&blocks, &walk.terms).await?;
+            for (block, mask) in blocks.iter().zip(masks) {
+                for chunk in self.block_stored_chunks(block, mask).await? {
                     let records = chunk.decode(block.first_index, block.min_time_ms).map_err(corrupt)?;
                     for h in records.heads().map_err(corrupt)? {
                         if h.ledger_index <= after || !walk.keep(&h, None) {
@@ -266,11 +269,11 @@ impl Store {
             let blocks = self.blocks_after(from, None, Some(cutoff_ms), WALK, true).await?;
             let Some(last) = blocks.last() else { break };
             from = last.last_index;
-            for block in &blocks {
+            let masks = self.block_masks(&blocks, &[term]).await?;
+            for (block, mask) in blocks.iter().zip(masks) {
                 if rewritten == max_blocks {
                     return Ok(pruned);
                 }
-                let mask = block.summary().map_err(corrupt)?.chunks_with(term);
                 if mask == 0 {
                     continue;
                 }

@@ -96,6 +96,9 @@ pub struct EncodedBlock {
     pub summary: Vec<u8>,
     /// The chunks as `log_chunks` rows hold them, chunk `i` at `i`.
     pub chunks: Vec<Vec<u8>>,
+    /// The summary cut by term slice ([`slice_of`]), as `log_term_slices`
+    /// rows hold it: each a summary of its own, only non-empty slices.
+    pub slices: Vec<(usize, Vec<u8>)>,
 }
 
 /// Column values that get a term in the block summary, as the pseudo-path
@@ -177,13 +180,11 @@ pub fn encode_at(events: &[BlockEvent<'_>], base: i64, backend: Backend) -> Resu
     }
     let mut entries: Vec<(i64, u32)> = masks.into_iter().collect();
     entries.sort_unstable_by_key(|(k, _)| sortable(*k));
-    let mut summary = Vec::with_capacity(5 + entries.len() * ENTRY);
-    summary.push(SUMMARY_V1);
-    summary.extend_from_slice(&(entries.len() as u32).to_le_bytes());
-    for (k, mask) in entries {
-        summary.extend_from_slice(&sortable(k).to_be_bytes());
-        summary.extend_from_slice(&mask.to_le_bytes());
-    }
+    let summary = summary_of(&entries);
+    let slices = entries
+        .chunk_by(|a, b| slice_of(a.0) == slice_of(b.0))
+        .map(|part| (slice_of(part[0].0), summary_of(part)))
+        .collect();
 
     let chunks: Vec<Vec<u8>> = events
         .chunks(CHUNK_EVENTS)
@@ -203,7 +204,31 @@ pub fn encode_at(events: &[BlockEvent<'_>], base: i64, backend: Backend) -> Resu
         max_id,
         summary,
         chunks,
+        slices,
     })
+}
+
+/// Slices of the term space: a block's summary is stored cut into these,
+/// so a search for one term reads 1/256 of each block's summary, and the
+/// same slice of many blocks in one range scan.
+pub const TERM_SLICES: usize = 256;
+
+/// The slice a term key falls in: the top byte of its sortable form, so a
+/// slice is a contiguous, sorted part of the summary.
+pub fn slice_of(term: i64) -> usize {
+    (sortable(term) >> 56) as usize
+}
+
+/// Sorted `(term, chunk mask)` entries as a summary's bytes.
+fn summary_of(entries: &[(i64, u32)]) -> Vec<u8> {
+    let mut summary = Vec::with_capacity(5 + entries.len() * ENTRY);
+    summary.push(SUMMARY_V1);
+    summary.extend_from_slice(&(entries.len() as u32).to_le_bytes());
+    for (k, mask) in entries {
+        summary.extend_from_slice(&sortable(*k).to_be_bytes());
+        summary.extend_from_slice(&mask.to_le_bytes());
+    }
+    summary
 }
 
 /// The records of `chunk`, LZ4-compressed with their size in front.
@@ -558,7 +583,9 @@ pub struct BlockRow {
     pub events: i64,
     pub min_time_ms: i64,
     pub max_time_ms: i64,
-    /// Empty where the walk that read the row did not ask for it.
+    /// The whole summary of a block stored before migration 0022 (later
+    /// ones store theirs in slices: [`Store::block_masks`]); empty where
+    /// the walk that read the row did not ask for it.
     pub summary: Vec<u8>,
     /// Whether the chunks are in the row's `body` (stored before
     /// migration 0022) rather than in `log_chunks`.
@@ -615,7 +642,7 @@ impl crate::Store {
         let block = encode(events, self.backend()).map_err(|e| crate::StoreError::Corrupt(e.to_string()))?;
         let body = legacy_body(events, block.first_index, block.min_time_ms);
         let mut tx = self.begin_write().await?;
-        insert_row(&mut tx, &block, &body).await?;
+        insert_row(&mut tx, &block, &block.summary, &body).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -671,6 +698,55 @@ impl crate::Store {
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(|r| block_row(r, summary)).collect()
+    }
+
+    /// The chunk masks of `blocks` (one each) for the conjunction of
+    /// `terms`: the chunks that may hold an event with all of them
+    /// (`u32::MAX` each when there are no terms). One range scan per term
+    /// reads that term's slice of every block in the batch; a block stored
+    /// before migration 0022 answers from its whole summary (read with the
+    /// row).
+    pub async fn block_masks(&self, blocks: &[BlockRow], terms: &[i64]) -> crate::Result<Vec<u32>> {
+        use sqlx::Row;
+        let corrupt = |e: BlockError| crate::StoreError::Corrupt(e.to_string());
+        let mut masks = vec![u32::MAX; blocks.len()];
+        let (Some(lo), Some(hi)) =
+            (blocks.iter().map(|b| b.first_index).min(), blocks.iter().map(|b| b.first_index).max())
+        else {
+            return Ok(masks);
+        };
+        for &term in terms {
+            if masks.iter().all(|m| *m == 0) {
+                break;
+            }
+            let rows = sqlx::query(
+                "SELECT first_index, entries FROM log_term_slices \
+                 WHERE slice = $1 AND first_index >= $2 AND first_index <= $3",
+            )
+            .bind(slice_of(term) as i64)
+            .bind(lo)
+            .bind(hi)
+            .fetch_all(&self.pool)
+            .await?;
+            let mut found = std::collections::HashMap::with_capacity(rows.len());
+            for r in &rows {
+                let entries: Vec<u8> = r.try_get("entries")?;
+                found.insert(
+                    r.try_get::<i64, _>("first_index")?,
+                    Summary::parse(&entries).map_err(corrupt)?.chunks_with(term),
+                );
+            }
+            for (b, mask) in blocks.iter().zip(&mut masks) {
+                // (A pre-0022 block read without its summary fails here,
+                // rather than being skipped as if it held nothing.)
+                *mask &= if b.legacy_body {
+                    b.summary().map_err(corrupt)?.chunks_with(term)
+                } else {
+                    found.get(&b.first_index).copied().unwrap_or(0)
+                };
+            }
+        }
+        Ok(masks)
     }
 
     /// The chunks `mask` selects of `block`, as stored, in chunk order
@@ -735,26 +811,36 @@ pub(crate) async fn insert_block(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     block: &EncodedBlock,
 ) -> crate::Result<()> {
-    insert_row(tx, block, &[]).await?;
-    // A block stored again after a crash: its chunks are the same.
-    for (i, data) in block.chunks.iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO log_chunks (first_index, chunk, data) VALUES ($1, $2, $3) \
-             ON CONFLICT (first_index, chunk) DO NOTHING",
-        )
-        .bind(block.first_index)
-        .bind(i as i64)
-        .bind(data.as_slice())
-        .execute(&mut **tx)
-        .await?;
+    insert_row(tx, block, &[], &[]).await?;
+    // A block stored again after a crash: its chunks and slices are the
+    // same. Several rows per statement (32 chunks, up to 256 slices).
+    let chunks: Vec<(i64, &[u8])> = block.chunks.iter().enumerate().map(|(i, c)| (i as i64, c.as_slice())).collect();
+    let slices: Vec<(i64, &[u8])> = block.slices.iter().map(|(i, s)| (*i as i64, s.as_slice())).collect();
+    for (table, key, rows) in [("log_chunks", "chunk", &chunks), ("log_term_slices", "slice", &slices)] {
+        for part in rows.chunks(64) {
+            let values: Vec<String> =
+                (0..part.len()).map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3)).collect();
+            let data = if table == "log_chunks" { "data" } else { "entries" };
+            let sql = format!(
+                "INSERT INTO {table} (first_index, {key}, {data}) VALUES {} ON CONFLICT DO NOTHING",
+                values.join(", ")
+            );
+            let mut q = sqlx::query(&sql);
+            for (k, bytes) in part {
+                q = q.bind(block.first_index).bind(*k).bind(*bytes);
+            }
+            q.execute(&mut **tx).await?;
+        }
     }
     Ok(())
 }
 
-/// The block's row, with `body` (empty: the chunks are rows of their own).
+/// The block's row, with `summary` and `body` (both empty for a block
+/// whose slices and chunks are rows of their own).
 async fn insert_row(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     block: &EncodedBlock,
+    summary: &[u8],
     body: &[u8],
 ) -> crate::Result<()> {
     sqlx::query(
@@ -768,7 +854,7 @@ async fn insert_row(
     .bind(block.max_time_ms)
     .bind(block.min_id.as_str())
     .bind(block.max_id.as_str())
-    .bind(block.summary.as_slice())
+    .bind(summary)
     .bind(body)
     .execute(&mut **tx)
     .await?;
@@ -780,7 +866,15 @@ pub(crate) async fn delete_block(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     first_index: i64,
 ) -> crate::Result<()> {
-    for sql in ["DELETE FROM log_chunks WHERE first_index = $1", "DELETE FROM log_blocks WHERE first_index = $1"] {
+    // The slices' key leads with the slice (a search scans one slice of
+    // many blocks): name every slice so the key finds them.
+    let slices: Vec<String> = (0..TERM_SLICES).map(|s| s.to_string()).collect();
+    let by_slice = format!("DELETE FROM log_term_slices WHERE first_index = $1 AND slice IN ({})", slices.join(","));
+    for sql in [
+        "DELETE FROM log_chunks WHERE first_index = $1",
+        by_slice.as_str(),
+        "DELETE FROM log_blocks WHERE first_index = $1",
+    ] {
         sqlx::query(sql).bind(first_index).execute(&mut **tx).await?;
     }
     Ok(())
@@ -958,6 +1052,27 @@ mod tests {
         // 1000 addresses, 7 users, 5 hosts and sources, 1 kind, app, object,
         // address and tenant: every one once.
         assert_eq!(summary.len(), 1000 + 7 + 7 + 5 + 5 + 1 + 1 + 1 + 1 + 1);
+    }
+
+    #[test]
+    fn slices_cut_the_summary_by_the_terms_top_byte() {
+        let (_, _, b) = block(BLOCK_EVENTS);
+        let whole = Summary::parse(&b.summary).unwrap();
+        assert!(b.slices.len() > 200, "4,096 addresses spread over the slices: {}", b.slices.len());
+        assert!(b.slices.windows(2).all(|w| w[0].0 < w[1].0), "ascending, each slice once");
+        let mut total = 0;
+        for (slice, bytes) in &b.slices {
+            let part = Summary::parse(bytes).unwrap();
+            assert!(!part.is_empty(), "no empty slice is stored");
+            for i in 0..part.len() {
+                let at = i * ENTRY;
+                let key = (u64::from_be_bytes(part.entries[at..at + 8].try_into().unwrap()) ^ (1 << 63)) as i64;
+                assert_eq!(slice_of(key), *slice);
+                assert_eq!(part.chunks_with(key), whole.chunks_with(key));
+            }
+            total += part.len();
+        }
+        assert_eq!(total, whole.len(), "every term in exactly one slice");
     }
 
     #[test]

@@ -355,8 +355,8 @@ impl Store {
             let blocks = self.blocks_after(from, None, Some(cutoff_ms), 16, true).await?;
             let Some(last) = blocks.last() else { return Ok(false) };
             from = last.last_index;
-            for block in &blocks {
-                let mask = block.summary().map_err(|e| StoreError::Corrupt(e.to_string()))?.chunks_with(term);
+            let masks = self.block_masks(&blocks, &[term]).await?;
+            for (block, mask) in blocks.iter().zip(masks) {
                 if mask == 0 {
                     continue;
                 }
@@ -400,11 +400,8 @@ impl Store {
             let blocks = self.blocks_after(from, Some(since_ms), Some(until_ms), 16, term.is_some()).await?;
             let Some(last) = blocks.last() else { break };
             from = last.last_index;
-            for block in &blocks {
-                let mask = match term {
-                    Some(t) => block.summary().map_err(|e| StoreError::Corrupt(e.to_string()))?.chunks_with(t),
-                    None => u32::MAX,
-                };
+            let masks = self.block_masks(&blocks, term.as_slice()).await?;
+            for (block, mask) in blocks.iter().zip(masks) {
                 if mask == 0 {
                     continue;
                 }

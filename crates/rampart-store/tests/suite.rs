@@ -1618,8 +1618,13 @@ async fn log_blocks_store_once_and_come_back_newest_first(store: Store) {
         assert_eq!(got.event.id, events[i].id);
         assert_eq!(got.event.time_ms, events[i].time_ms);
     }
+    // Term masks come from the slices (the rows store no whole summary).
     let user = rampart_store::terms::term_key(&["fields", "User"], "u3");
-    assert_ne!(all[0].summary().expect("summary").chunks_with(user), 0);
+    let nobody = rampart_store::terms::term_key(&["fields", "User"], "nobody");
+    assert!(all[0].summary.is_empty());
+    assert_eq!(store.block_masks(&all, &[user]).await.expect("masks"), [0b11, 0b11, 0b11]);
+    assert_eq!(store.block_masks(&all, &[user, nobody]).await.expect("masks"), [0, 0, 0]);
+    assert_eq!(store.block_masks(&all, &[]).await.expect("masks"), [u32::MAX; 3]);
     let gone = rampart_store::logblock::BlockRow { first_index: 401, ..all[0].clone() };
     assert!(store.block_stored_chunks(&gone, u32::MAX).await.expect("none").is_empty());
     assert_eq!(store.max_block_position().await.expect("max"), Some(599));
