@@ -35,7 +35,7 @@ use std::collections::HashMap;
 use rampart_core::{Event, Id, Outcome};
 
 use crate::Backend;
-use crate::terms::{event_terms, term_key};
+use crate::terms::{event_terms_cached, term_key};
 
 /// Events per chunk: what a query decompresses at a time.
 pub const CHUNK_EVENTS: usize = 128;
@@ -164,9 +164,10 @@ pub fn encode_at(events: &[BlockEvent<'_>], base: i64, backend: Backend) -> Resu
     // Terms: pivot fields per event; column values once per distinct value.
     let mut masks: HashMap<i64, u32> = HashMap::new();
     let mut columns: HashMap<(usize, &str), u32> = HashMap::new();
+    let mut keys = HashMap::new();
     for (i, e) in events.iter().enumerate() {
         let bit = 1u32 << (i / CHUNK_EVENTS);
-        for key in event_terms(&e.event.attrs, backend) {
+        for key in event_terms_cached(&e.event.attrs, backend, &mut keys) {
             *masks.entry(key).or_default() |= bit;
         }
         for (c, v) in column_values(e.event).into_iter().enumerate() {

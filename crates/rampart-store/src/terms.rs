@@ -102,13 +102,16 @@ pub fn is_term_path(path: &[String]) -> bool {
 /// The term key of `value` at `path`: the first 8 bytes of a SHA-256 of
 /// both, length-prefixed so no two (path, value) pairs share an input.
 pub fn term_key(path: &[&str], value: &str) -> i64 {
-    let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
-    ctx.update(b"rampart-term-v1");
+    // The input assembled first and hashed in one call: a digest context
+    // fed piece by piece cost several calls into aws-lc per term.
+    let mut input =
+        Vec::with_capacity(15 + 8 * (path.len() + 1) + path.iter().map(|p| p.len()).sum::<usize>() + value.len());
+    input.extend_from_slice(b"rampart-term-v1");
     for part in path.iter().copied().chain(std::iter::once(value)) {
-        ctx.update(&(part.len() as u64).to_be_bytes());
-        ctx.update(part.as_bytes());
+        input.extend_from_slice(&(part.len() as u64).to_be_bytes());
+        input.extend_from_slice(part.as_bytes());
     }
-    let digest = ctx.finish();
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &input);
     let mut first = [0u8; 8];
     first.copy_from_slice(&digest.as_ref()[..8]);
     i64::from_be_bytes(first)
@@ -175,10 +178,35 @@ fn field_term_names() -> &'static [(&'static str, usize)] {
 /// looked up when the event has more fields than there are names (a
 /// flattened JSON payload may have hundreds).
 pub fn event_terms(attrs: &Value, backend: Backend) -> Vec<i64> {
+    event_terms_by(attrs, backend, |at, text| term_key(TERM_PATHS[at], &text))
+}
+
+/// [`event_terms`] with the keys of values already seen taken from
+/// `cache` (a block's events repeat most of their values: hosts, programs,
+/// users, status codes), so only new values are hashed.
+pub fn event_terms_cached<'a>(
+    attrs: &'a Value,
+    backend: Backend,
+    cache: &mut std::collections::HashMap<(usize, std::borrow::Cow<'a, str>), i64>,
+) -> Vec<i64> {
+    event_terms_by(attrs, backend, |at, text| {
+        *cache.entry((at, text)).or_insert_with_key(|(at, text)| term_key(TERM_PATHS[*at], text))
+    })
+}
+
+/// The walk of [`event_terms`], with `key` giving the term key of the
+/// rendered value at the path `TERM_PATHS[at]`.
+fn event_terms_by<'a>(
+    attrs: &'a Value,
+    backend: Backend,
+    mut key: impl FnMut(usize, std::borrow::Cow<'a, str>) -> i64,
+) -> Vec<i64> {
     let mut found: Vec<(usize, i64)> = Vec::new();
-    let mut add = |at: usize, v: &Value| {
-        if let (Some(text), Some(path)) = (rendered(v, backend), TERM_PATHS.get(at)) {
-            found.push((at, term_key(path, &text)));
+    let mut add = |at: usize, v: &'a Value| {
+        if at < TERM_PATHS.len()
+            && let Some(text) = rendered(v, backend)
+        {
+            found.push((at, key(at, text)));
         }
     };
     let names = field_term_names();
@@ -384,6 +412,30 @@ mod tests {
         assert_ne!(term_key(&["fields", "User"], "alice"), term_key(&["fields", "Use"], "ralice"));
         assert_ne!(term_key(&["fields", "User"], "alice"), term_key(&["fields", "User"], "Alice"));
         assert_eq!(term_key(&["fields", "User"], "alice"), term_key(&["fields", "User"], "alice"));
+    }
+
+    /// Keys are stored (term rows, block summaries): they must never
+    /// change. The values are SHA-256 of the documented input, computed
+    /// independently (Python's hashlib).
+    #[test]
+    fn keys_are_stable() {
+        assert_eq!(term_key(&["fields", "User"], "alice"), 8857564520539598399);
+        assert_eq!(term_key(&["@column", "host"], "web01"), 8222429751390880719);
+    }
+
+    #[test]
+    fn cached_keys_are_the_keys() {
+        let events = [
+            serde_json::json!({"fields": {"User": "alice", "src_ip": "10.0.0.1", "dst_port": 22}, "syslog": {"app_name": "sshd"}}),
+            serde_json::json!({"fields": {"User": "alice", "src_ip": "10.0.0.2", "dst_port": 22}, "syslog": {"app_name": "sshd"}}),
+        ];
+        let mut cache = std::collections::HashMap::new();
+        for backend in [Backend::Sqlite, Backend::Postgres] {
+            for attrs in &events {
+                assert_eq!(event_terms_cached(attrs, backend, &mut cache), event_terms(attrs, backend));
+            }
+            cache.clear();
+        }
     }
 
     #[test]
