@@ -20,7 +20,15 @@ const CHUNK: usize = 32;
 /// The threads batch evaluation uses for `requested`: 0 means one per
 /// available core.
 pub fn threads(requested: usize) -> usize {
-    if requested > 0 { requested } else { std::thread::available_parallelism().map_or(1, NonZeroUsize::get) }
+    // Asked once: `available_parallelism` reads the cgroup's CPU quota
+    // from files on every call (1 % of the node's CPU under ingest load,
+    // asked once per batch).
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    if requested > 0 {
+        requested
+    } else {
+        *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, NonZeroUsize::get))
+    }
 }
 
 /// Maps every input with `f` on up to `threads` threads (0: one per core),
