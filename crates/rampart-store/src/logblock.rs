@@ -1,21 +1,25 @@
-//! Log blocks: the storage format of the planned block index of log
-//! events (`docs/search.md`, "Where the index goes next"). Up to
-//! [`BLOCK_EVENTS`] events become one block, written as one row instead of
-//! one row per event plus an entry in each of eight indexes: the cost that
-//! holds ingest to a third of its rate without the index (measured in
+//! Log blocks: the storage format of the block index of log events
+//! (`docs/search.md`, "The index, and why"). Up to [`BLOCK_EVENTS`]
+//! events become one block, written as a few hundred rows instead of one
+//! row per event plus an entry in each of eight indexes: the cost that held
+//! ingest to a third of its rate without the index (measured in
 //! `docs/benchmarks.md`, session 13).
 //!
-//! A block is two byte strings:
-//! - the **summary**: every term key of the block's events (the pivot
+//! A block is a row of `log_blocks` (its position, time and id ranges) and:
+//! - its **summary**: every term key of the block's events (the pivot
 //!   fields of [`crate::terms`], and the column values `kind`, `host`,
 //!   `source`, `actor`, `object`, `source_addr`, `tenant`), sorted, each
 //!   with a mask of the chunks that hold it, so a field query reads only the
-//!   chunks that can match; searched in place by binary search;
-//! - the **chunks**: the events in chunks of [`CHUNK_EVENTS`], each
+//!   chunks that can match; stored cut into [`TERM_SLICES`] slices by the
+//!   key's top byte ([`slice_of`], rows of `log_term_slices`), so a search
+//!   reads one term's slice of many blocks in one range scan; each slice is
+//!   searched in place by binary search;
+//! - its **chunks**: the events in chunks of [`CHUNK_EVENTS`], each
 //!   compressed with LZ4 on its own and stored as a row of `log_chunks`
 //!   (migration 0022), so a query reads and decompresses only the chunks
-//!   its terms select. Blocks written before 0022 hold their chunks in one
-//!   `body` (version 1, [`Body`]), still read.
+//!   its terms select. Blocks written before 0022 hold their summary in
+//!   the row (version 1: 32-bit masks) and their chunks (of 128) in one
+//!   `body` ([`Body`]), still read.
 //!
 //! Within a chunk each event is a record of length-prefixed fields (its
 //! ledger position as an offset from the block's first, its time as an
@@ -23,12 +27,12 @@
 //! kind, actor, the optional columns, host and source (version 2), and the
 //! attributes' JSON text as the ledger entry holds it). Everything before
 //! the attributes is a record's [`Head`]: a search decides most events on
-//! it alone, without parsing their JSON (`logmatch::Matcher::decide`). The layout is written by hand because it is
-//! this simple and because a search must be able to skip to a chunk and
-//! read it without any schema machinery; every length is checked on the
-//! way back, so hostile or damaged bytes give [`BlockError`], never a
-//! panic or an allocation beyond the block's own size (fuzzed:
-//! `store_logblock`).
+//! it alone, without parsing their JSON (`logmatch::Matcher::decide`).
+//! The layout is written by hand because it is this simple and because a
+//! search must be able to skip to a chunk and read it without any schema
+//! machinery; every length is checked on the way back, so hostile or
+//! damaged bytes give [`BlockError`], never a panic or an allocation
+//! beyond the block's own size (fuzzed: `store_logblock`).
 
 use std::collections::HashMap;
 
