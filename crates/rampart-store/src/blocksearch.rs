@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use rampart_ingest::query::{Expr, Match};
 
-use crate::logblock::{BlockError, BlockEvent, BlockRow, Head, Mask, StoredLog, column_term, encode_at};
+use crate::logblock::{BlockError, BlockEvent, BlockRow, Head, StoredLog, column_term, encode_at};
 use crate::logmatch::{Candidate, Matcher, field_value, head_field_value};
 use crate::logsearch::{LogSearch, Target, conjuncts, target};
 use crate::{Backend, Result, Store, StoreError, terms};
@@ -125,7 +125,7 @@ impl Store {
     pub(crate) async fn block_chunks(
         &self,
         block: &BlockRow,
-        mask: Mask,
+        mask: u32,
         keep: impl Fn(i64, i64) -> bool,
     ) -> Result<Vec<Vec<StoredLog>>> {
         self.block_stored_chunks(block, mask)
@@ -252,7 +252,7 @@ impl Store {
         Ok(out)
     }
 
-    async fn block_logs_in(&self, block: &BlockRow, mask: Mask) -> Result<Vec<StoredLog>> {
+    async fn block_logs_in(&self, block: &BlockRow, mask: u32) -> Result<Vec<StoredLog>> {
         Ok(self.block_chunks(block, mask, |_, _| true).await?.into_iter().flatten().collect())
     }
 
@@ -277,7 +277,7 @@ impl Store {
                 if mask == 0 {
                     continue;
                 }
-                let all = self.block_logs_in(block, Mask::MAX).await?;
+                let all = self.block_logs_in(block, u32::MAX).await?;
                 let doomed = |e: &StoredLog| {
                     e.event.time_ms < cutoff_ms
                         && e.event.attrs.pointer("/source/name").and_then(|v| v.as_str()) == Some(source)

@@ -42,18 +42,11 @@ use crate::Backend;
 use crate::terms::{event_terms_cached, term_key};
 
 /// Events per chunk: what a query decompresses at a time.
-pub const CHUNK_EVENTS: usize = 32;
+pub const CHUNK_EVENTS: usize = 128;
 /// Chunks per block: one bit each in a term's mask.
-pub const BLOCK_CHUNKS: usize = 128;
+pub const BLOCK_CHUNKS: usize = 32;
 /// The most events one block holds.
 pub const BLOCK_EVENTS: usize = CHUNK_EVENTS * BLOCK_CHUNKS;
-/// A set of a block's chunks, one bit each.
-pub type Mask = u128;
-/// Blocks stored before migration 0022 (version 1) had 32 chunks of 128
-/// events: a term query decoded four times the events per match it now
-/// does.
-pub(crate) const V1_CHUNK_EVENTS: usize = 128;
-const V1_BLOCK_CHUNKS: usize = 32;
 
 const SUMMARY_V1: u8 = 1;
 /// A whole block's chunks in one value, records without host and source
@@ -63,10 +56,7 @@ const BODY_V1: u8 = 1;
 const CHUNK_V2: u8 = 2;
 /// Bytes per summary entry: the term key (big-endian, so the bytes sort
 /// as the signed keys do once the sign bit is flipped) and the chunk mask.
-const ENTRY_V1: usize = 12;
-/// Version 2: the term key and a 128-bit chunk mask.
-const ENTRY: usize = 24;
-const SUMMARY_V2: u8 = 2;
+const ENTRY: usize = 12;
 
 /// Why a block could not be built or read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -175,7 +165,26 @@ pub fn encode_at(events: &[BlockEvent<'_>], base: i64, backend: Backend) -> Resu
     let min_id = events.iter().map(|e| e.event.id.as_str()).min().unwrap_or_default().to_owned();
     let max_id = events.iter().map(|e| e.event.id.as_str()).max().unwrap_or_default().to_owned();
 
-    let entries = term_masks(events, backend, CHUNK_EVENTS);
+    // Terms: pivot fields per event; column values once per distinct value.
+    let mut masks: HashMap<i64, u32> = HashMap::new();
+    let mut columns: HashMap<(usize, &str), u32> = HashMap::new();
+    let mut keys = HashMap::new();
+    for (i, e) in events.iter().enumerate() {
+        let bit = 1u32 << (i / CHUNK_EVENTS);
+        for key in event_terms_cached(&e.event.attrs, backend, &mut keys) {
+            *masks.entry(key).or_default() |= bit;
+        }
+        for (c, v) in column_values(e.event).into_iter().enumerate() {
+            if let Some(v) = v {
+                *columns.entry((c, v)).or_default() |= bit;
+            }
+        }
+    }
+    for ((c, v), mask) in columns {
+        *masks.entry(column_term(COLUMNS[c], v)).or_default() |= mask;
+    }
+    let mut entries: Vec<(i64, u32)> = masks.into_iter().collect();
+    entries.sort_unstable_by_key(|(k, _)| sortable(*k));
     let summary = summary_of(&entries);
     let slices = entries
         .chunk_by(|a, b| slice_of(a.0) == slice_of(b.0))
@@ -216,41 +225,15 @@ pub fn slice_of(term: i64) -> usize {
 }
 
 /// Sorted `(term, chunk mask)` entries as a summary's bytes.
-fn summary_of(entries: &[(i64, Mask)]) -> Vec<u8> {
+fn summary_of(entries: &[(i64, u32)]) -> Vec<u8> {
     let mut summary = Vec::with_capacity(5 + entries.len() * ENTRY);
-    summary.push(SUMMARY_V2);
+    summary.push(SUMMARY_V1);
     summary.extend_from_slice(&(entries.len() as u32).to_le_bytes());
     for (k, mask) in entries {
         summary.extend_from_slice(&sortable(*k).to_be_bytes());
         summary.extend_from_slice(&mask.to_le_bytes());
     }
     summary
-}
-
-/// Every term key of `events` with the mask of the chunks (of
-/// `chunk_events` each) holding it, sorted: pivot fields per event, column
-/// values once per distinct value.
-fn term_masks(events: &[BlockEvent<'_>], backend: Backend, chunk_events: usize) -> Vec<(i64, Mask)> {
-    let mut masks: HashMap<i64, Mask> = HashMap::new();
-    let mut columns: HashMap<(usize, &str), Mask> = HashMap::new();
-    let mut keys = HashMap::new();
-    for (i, e) in events.iter().enumerate() {
-        let bit: Mask = 1 << (i / chunk_events);
-        for key in event_terms_cached(&e.event.attrs, backend, &mut keys) {
-            *masks.entry(key).or_default() |= bit;
-        }
-        for (c, v) in column_values(e.event).into_iter().enumerate() {
-            if let Some(v) = v {
-                *columns.entry((c, v)).or_default() |= bit;
-            }
-        }
-    }
-    for ((c, v), mask) in columns {
-        *masks.entry(column_term(COLUMNS[c], v)).or_default() |= mask;
-    }
-    let mut entries: Vec<(i64, Mask)> = masks.into_iter().collect();
-    entries.sort_unstable_by_key(|(k, _)| sortable(*k));
-    entries
 }
 
 /// The records of `chunk`, LZ4-compressed with their size in front.
@@ -267,7 +250,7 @@ fn compressed_records(chunk: &[BlockEvent<'_>], base: i64, min_time_ms: i64, ver
 /// such blocks store.
 pub fn legacy_body(events: &[BlockEvent<'_>], base: i64, min_time_ms: i64) -> Vec<u8> {
     let chunks: Vec<Vec<u8>> =
-        events.chunks(V1_CHUNK_EVENTS).map(|c| compressed_records(c, base, min_time_ms, BODY_V1)).collect();
+        events.chunks(CHUNK_EVENTS).map(|c| compressed_records(c, base, min_time_ms, BODY_V1)).collect();
     let mut body = Vec::with_capacity(5 + chunks.len() * 4 + chunks.iter().map(Vec::len).sum::<usize>());
     body.push(BODY_V1);
     body.extend_from_slice(&(chunks.len() as u32).to_le_bytes());
@@ -342,35 +325,26 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
 #[derive(Debug, Clone, Copy)]
 pub struct Summary<'a> {
     entries: &'a [u8],
-    /// Bytes per entry: 12 (version 1, 32-bit masks) or 24 (128-bit).
-    entry: usize,
 }
 
 impl<'a> Summary<'a> {
     pub fn parse(bytes: &'a [u8]) -> Result<Self, BlockError> {
         let corrupt = BlockError::Corrupt;
         let (&version, rest) = bytes.split_first().ok_or(corrupt("empty summary"))?;
-        let entry = match version {
-            SUMMARY_V1 => ENTRY_V1,
-            SUMMARY_V2 => ENTRY,
-            _ => return Err(corrupt("unknown summary version")),
-        };
+        if version != SUMMARY_V1 {
+            return Err(corrupt("unknown summary version"));
+        }
         let (n, entries) = rest.split_first_chunk::<4>().ok_or(corrupt("summary too short"))?;
         let n = u32::from_le_bytes(*n) as usize;
-        if n.checked_mul(entry) != Some(entries.len()) {
+        if n.checked_mul(ENTRY) != Some(entries.len()) {
             return Err(corrupt("summary length disagrees with its count"));
         }
-        Ok(Summary { entries, entry })
+        Ok(Summary { entries })
     }
 
     /// How many distinct terms the block has.
     pub fn len(&self) -> usize {
-        self.entries.len() / self.entry
-    }
-
-    /// The summary's size in bytes, header included.
-    pub fn byte_len(&self) -> usize {
-        5 + self.entries.len()
+        self.entries.len() / ENTRY
     }
 
     pub fn is_empty(&self) -> bool {
@@ -379,22 +353,21 @@ impl<'a> Summary<'a> {
 
     /// The chunks (one bit each) whose events may have `term`: 0 when none
     /// has (a hash collision can only add chunks, never drop one).
-    pub fn chunks_with(&self, term: i64) -> Mask {
+    pub fn chunks_with(&self, term: i64) -> u32 {
         let want = sortable(term);
         let (mut lo, mut hi) = (0, self.len());
         while lo < hi {
             let mid = (lo + hi) / 2;
-            let at = mid * self.entry;
+            let at = mid * ENTRY;
             let mut key = [0u8; 8];
             key.copy_from_slice(&self.entries[at..at + 8]);
             match u64::from_be_bytes(key).cmp(&want) {
                 std::cmp::Ordering::Less => lo = mid + 1,
                 std::cmp::Ordering::Greater => hi = mid,
                 std::cmp::Ordering::Equal => {
-                    let mask = &self.entries[at + 8..at + self.entry];
-                    let mut wide = [0u8; 16];
-                    wide[..mask.len()].copy_from_slice(mask);
-                    return Mask::from_le_bytes(wide);
+                    let mut mask = [0u8; 4];
+                    mask.copy_from_slice(&self.entries[at + 8..at + ENTRY]);
+                    return u32::from_le_bytes(mask);
                 }
             }
         }
@@ -417,7 +390,7 @@ impl<'a> Body<'a> {
         }
         let (n, mut rest) = rest.split_first_chunk::<4>().ok_or(corrupt("body too short"))?;
         let n = u32::from_le_bytes(*n) as usize;
-        if n > V1_BLOCK_CHUNKS {
+        if n > BLOCK_CHUNKS {
             return Err(corrupt("more chunks than a block holds"));
         }
         let mut lens = Vec::with_capacity(n);
@@ -443,7 +416,7 @@ impl<'a> Body<'a> {
     }
 
     /// The chunks `mask` selects, as rows of `log_chunks` would hold them.
-    pub fn chunks(&self, mask: Mask) -> Vec<StoredChunk> {
+    pub fn chunks(&self, mask: u32) -> Vec<StoredChunk> {
         self.chunks
             .iter()
             .enumerate()
@@ -526,10 +499,9 @@ impl Records {
     /// Every record's head, in ledger order.
     pub fn heads(&self) -> Result<Vec<Head<'_>>, BlockError> {
         let mut r = Reader { bytes: &self.raw };
-        let most = if self.version == BODY_V1 { V1_CHUNK_EVENTS } else { CHUNK_EVENTS };
-        let mut out = Vec::with_capacity(most);
+        let mut out = Vec::with_capacity(CHUNK_EVENTS);
         while !r.bytes.is_empty() {
-            if out.len() == most {
+            if out.len() == CHUNK_EVENTS {
                 return Err(BlockError::Corrupt("more events in a chunk than it holds"));
             }
             out.push(self.head(&mut r)?);
@@ -674,17 +646,8 @@ impl crate::Store {
     pub async fn append_legacy_block_for_tests(&self, events: &[BlockEvent<'_>]) -> crate::Result<()> {
         let block = encode(events, self.backend()).map_err(|e| crate::StoreError::Corrupt(e.to_string()))?;
         let body = legacy_body(events, block.first_index, block.min_time_ms);
-        // Version 1: 12-byte entries, 32-bit masks of 128-event chunks.
-        let entries = term_masks(events, self.backend(), V1_CHUNK_EVENTS);
-        let mut summary = Vec::with_capacity(5 + entries.len() * ENTRY_V1);
-        summary.push(SUMMARY_V1);
-        summary.extend_from_slice(&(entries.len() as u32).to_le_bytes());
-        for (k, mask) in entries {
-            summary.extend_from_slice(&sortable(k).to_be_bytes());
-            summary.extend_from_slice(&(mask as u32).to_le_bytes());
-        }
         let mut tx = self.begin_write().await?;
-        insert_row(&mut tx, &block, &summary, &body).await?;
+        insert_row(&mut tx, &block, &block.summary, &body).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -748,10 +711,10 @@ impl crate::Store {
     /// reads that term's slice of every block in the batch; a block stored
     /// before migration 0022 answers from its whole summary (read with the
     /// row).
-    pub async fn block_masks(&self, blocks: &[BlockRow], terms: &[i64]) -> crate::Result<Vec<Mask>> {
+    pub async fn block_masks(&self, blocks: &[BlockRow], terms: &[i64]) -> crate::Result<Vec<u32>> {
         use sqlx::Row;
         let corrupt = |e: BlockError| crate::StoreError::Corrupt(e.to_string());
-        let mut masks = vec![Mask::MAX; blocks.len()];
+        let mut masks = vec![u32::MAX; blocks.len()];
         let (Some(lo), Some(hi)) =
             (blocks.iter().map(|b| b.first_index).min(), blocks.iter().map(|b| b.first_index).max())
         else {
@@ -793,7 +756,7 @@ impl crate::Store {
 
     /// The chunks `mask` selects of `block`, as stored, in chunk order
     /// (none when the block is gone: pruned or merged since it was read).
-    pub async fn block_stored_chunks(&self, block: &BlockRow, mask: Mask) -> crate::Result<Vec<StoredChunk>> {
+    pub async fn block_stored_chunks(&self, block: &BlockRow, mask: u32) -> crate::Result<Vec<StoredChunk>> {
         use sqlx::Row;
         let corrupt = |e: BlockError| crate::StoreError::Corrupt(e.to_string());
         if mask == 0 {
@@ -855,7 +818,7 @@ pub(crate) async fn insert_block(
 ) -> crate::Result<()> {
     insert_row(tx, block, &[], &[]).await?;
     // A block stored again after a crash: its chunks and slices are the
-    // same. Several rows per statement (128 chunks, up to 256 slices).
+    // same. Several rows per statement (32 chunks, up to 256 slices).
     let chunks: Vec<(i64, &[u8])> = block.chunks.iter().enumerate().map(|(i, c)| (i as i64, c.as_slice())).collect();
     let slices: Vec<(i64, &[u8])> = block.slices.iter().map(|(i, s)| (*i as i64, s.as_slice())).collect();
     for (table, key, rows) in [("log_chunks", "chunk", &chunks), ("log_term_slices", "slice", &slices)] {
@@ -1064,7 +1027,7 @@ mod tests {
         let legacy = legacy_body(&input, b.first_index, b.min_time_ms);
         let body = Body::parse(&legacy).unwrap();
         assert_eq!(body.chunk_count(), 3);
-        same_events(&decoded(&body.chunks(Mask::MAX), &b), &events, &texts);
+        same_events(&decoded(&body.chunks(u32::MAX), &b), &events, &texts);
         assert_eq!(body.chunks(0b100).iter().map(|c| c.index).collect::<Vec<_>>(), [2]);
         // Their records do not carry host and source: the head says it
         // does not know, so a search parses the attributes.
@@ -1077,7 +1040,7 @@ mod tests {
         let (events, _, b) = block(1000);
         let summary = Summary::parse(&b.summary).unwrap();
         let want = |pred: &dyn Fn(&Event) -> bool| {
-            events.iter().enumerate().filter(|(_, e)| pred(e)).fold(0 as Mask, |m, (i, _)| m | 1 << (i / CHUNK_EVENTS))
+            events.iter().enumerate().filter(|(_, e)| pred(e)).fold(0u32, |m, (i, _)| m | 1 << (i / CHUNK_EVENTS))
         };
         let user3 = term_key(&["fields", "User"], "user3");
         assert_eq!(summary.chunks_with(user3), want(&|e| e.actor == "user3"));

@@ -442,7 +442,7 @@ impl Store {
         }
         let corrupt = |e: crate::logblock::BlockError| StoreError::Corrupt(e.to_string());
         for block in self.blocks_spanning_id(id).await? {
-            for chunk in self.block_stored_chunks(&block, crate::logblock::Mask::MAX).await? {
+            for chunk in self.block_stored_chunks(&block, u32::MAX).await? {
                 let records = chunk.decode(block.first_index, block.min_time_ms).map_err(corrupt)?;
                 if let Some(h) = records.heads().map_err(corrupt)?.iter().find(|h| h.id == id) {
                     return Ok(Some(stored(h.stored().map_err(corrupt)?)));
