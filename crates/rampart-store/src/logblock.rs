@@ -17,9 +17,9 @@
 //! - its **chunks**: the events in chunks of [`CHUNK_EVENTS`], each
 //!   compressed with LZ4 on its own and stored as a row of `log_chunks`
 //!   (migration 0022), so a query reads and decompresses only the chunks
-//!   its terms select. Blocks written before 0022 hold their summary in
-//!   the row (version 1: 32-bit masks) and their chunks (of 128) in one
-//!   `body` ([`Body`]), still read.
+//!   its terms select. Blocks written before 0022 hold their whole
+//!   summary in the row and their chunks in one `body` ([`Body`]), still
+//!   read.
 //!
 //! Within a chunk each event is a record of length-prefixed fields (its
 //! ledger position as an offset from the block's first, its time as an
