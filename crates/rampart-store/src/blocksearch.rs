@@ -119,6 +119,28 @@ impl<'a> Walk<'a> {
     }
 }
 
+/// Chunks a page search fetches per statement, at most (a block that
+/// alone selects more is fetched alone).
+const WINDOW_CHUNKS: u32 = 64;
+
+/// `wanted` cut into runs of blocks selecting at most [`WINDOW_CHUNKS`]
+/// chunks together.
+fn windows<'w, 'b>(wanted: &'w [(&'b BlockRow, u32)]) -> Vec<&'w [(&'b BlockRow, u32)]> {
+    let mut out = Vec::new();
+    let (mut start, mut chunks) = (0, 0u32);
+    for (i, (_, mask)) in wanted.iter().enumerate() {
+        if i > start && chunks + mask.count_ones() > WINDOW_CHUNKS {
+            out.push(&wanted[start..i]);
+            (start, chunks) = (i, 0);
+        }
+        chunks += mask.count_ones();
+    }
+    if start < wanted.len() {
+        out.push(&wanted[start..]);
+    }
+    out
+}
+
 impl Store {
     /// The chunks `mask` selects of the block, decoded, in ledger order,
     /// with only the events whose position and time `keep` accepts.
@@ -155,24 +177,36 @@ impl Store {
             before = Some(last.first_index);
             step = (step * 2).min(WALK_MAX);
             let masks = self.block_masks(&blocks, &walk.terms).await?;
+            let mut wanted: Vec<(&BlockRow, u32)> = Vec::new();
             for (block, mask) in blocks.iter().zip(masks) {
                 if floor.is_some_and(|f| block.last_index <= f) {
-                    break 'walk;
+                    break;
                 }
-                for chunk in self.block_stored_chunks(block, mask).await?.iter().rev() {
-                    let records = chunk.decode(block.first_index, block.min_time_ms).map_err(corrupt)?;
-                    for h in records.heads().map_err(corrupt)?.iter().rev() {
-                        if !walk.keep(h, floor) {
-                            continue;
-                        }
-                        if let Some(e) = walk.take(h)? {
-                            out.push(e);
-                            if out.len() == want {
-                                break 'walk;
+                wanted.push((block, mask));
+            }
+            let below_floor = wanted.len() < blocks.len();
+            // Fetched a window at a time: enough chunks to save round
+            // trips, few enough that a page filled early read little more.
+            for window in windows(&wanted) {
+                for ((block, _), chunks) in window.iter().zip(self.blocks_stored_chunks(window).await?) {
+                    for chunk in chunks.iter().rev() {
+                        let records = chunk.decode(block.first_index, block.min_time_ms).map_err(corrupt)?;
+                        for h in records.heads().map_err(corrupt)?.iter().rev() {
+                            if !walk.keep(h, floor) {
+                                continue;
+                            }
+                            if let Some(e) = walk.take(h)? {
+                                out.push(e);
+                                if out.len() == want {
+                                    break 'walk;
+                                }
                             }
                         }
                     }
                 }
+            }
+            if below_floor {
+                break;
             }
         }
         Ok(out)
@@ -202,9 +236,10 @@ impl Store {
             before = Some(last.first_index);
             step = (step * 2).min(WALK_MAX);
             let masks = self.block_masks(&blocks, &walk.terms).await?;
-            for (block, mask) in blocks.iter().zip(masks) {
+            let wanted: Vec<(&BlockRow, u32)> = blocks.iter().zip(masks).collect();
+            for ((block, _), chunks) in wanted.iter().zip(self.blocks_stored_chunks(&wanted).await?) {
                 walked = walked.max(Some(block.last_index));
-                for chunk in self.block_stored_chunks(block, mask).await? {
+                for chunk in chunks {
                     let records = chunk.decode(block.first_index, block.min_time_ms).map_err(corrupt)?;
                     for h in records.heads().map_err(corrupt)? {
                         if walk.keep(&h, None)

@@ -213,6 +213,9 @@ pub fn encode_at(events: &[BlockEvent<'_>], base: i64, backend: Backend) -> Resu
     })
 }
 
+/// Blocks whose chunks one statement fetches.
+const FETCH_BLOCKS: usize = 64;
+
 /// Slices of the term space: a block's summary is stored cut into these,
 /// so a search for one term reads 1/256 of each block's summary, and the
 /// same slice of many blocks in one range scan.
@@ -793,6 +796,55 @@ impl crate::Store {
             .collect()
     }
 
+    /// [`Store::block_stored_chunks`] for several blocks at once: the
+    /// chunks `mask` selects of each, in the order given, fetched with one
+    /// statement per [`FETCH_BLOCKS`] blocks instead of one per block (the
+    /// round trip cost more than decoding the one chunk a rare term selects).
+    pub async fn blocks_stored_chunks(&self, wanted: &[(&BlockRow, u32)]) -> crate::Result<Vec<Vec<StoredChunk>>> {
+        use sqlx::Row;
+        let corrupt = |e: BlockError| crate::StoreError::Corrupt(e.to_string());
+        let mut out: Vec<Vec<StoredChunk>> = vec![Vec::new(); wanted.len()];
+        let mut current: Vec<(usize, i64, u32)> = Vec::new();
+        for (i, (block, mask)) in wanted.iter().enumerate() {
+            if *mask == 0 {
+                continue;
+            }
+            if block.legacy_body {
+                out[i] = self.block_stored_chunks(block, *mask).await?;
+            } else {
+                current.push((i, block.first_index, *mask));
+            }
+        }
+        for part in current.chunks(FETCH_BLOCKS) {
+            // Block keys and chunk numbers are integers the database gave
+            // (or below 32): written into the statement, so its shape
+            // needs no parameters of either backend's types.
+            let terms: Vec<String> = part
+                .iter()
+                .map(|(_, first, mask)| {
+                    let chunks: Vec<String> =
+                        (0..BLOCK_CHUNKS).filter(|c| mask & (1 << c) != 0).map(|c| c.to_string()).collect();
+                    format!("(first_index = {first} AND chunk IN ({}))", chunks.join(","))
+                })
+                .collect();
+            let sql = format!(
+                "SELECT first_index, chunk, data FROM log_chunks WHERE {} ORDER BY first_index, chunk",
+                terms.join(" OR ")
+            );
+            let at: HashMap<i64, usize> = part.iter().map(|(i, first, _)| (*first, *i)).collect();
+            for r in sqlx::query(&sql).fetch_all(&self.pool).await? {
+                let first: i64 = r.try_get("first_index")?;
+                let index: i64 = r.try_get("chunk")?;
+                let index =
+                    usize::try_from(index).map_err(|_| corrupt(BlockError::Corrupt("negative chunk number")))?;
+                if let Some(&i) = at.get(&first) {
+                    out[i].push(StoredChunk::from_row(index, r.try_get("data")?).map_err(corrupt)?);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// The blocks whose id span holds `id` (ids are ordered by creation,
     /// so one or two), without summaries.
     pub(crate) async fn blocks_spanning_id(&self, id: &str) -> crate::Result<Vec<BlockRow>> {
@@ -943,14 +995,18 @@ mod tests {
     fn block(n: usize) -> (Vec<Event>, Vec<String>, EncodedBlock) {
         let events: Vec<Event> = (0..n).map(event).collect();
         let texts: Vec<String> = events.iter().map(|e| serde_json::to_string(&e.attrs).unwrap()).collect();
-        let input: Vec<BlockEvent<'_>> = events
+        let encoded = encode(&inputs(&events, &texts), Backend::Sqlite).unwrap();
+        (events, texts, encoded)
+    }
+
+    /// The events as a block takes them, at positions 1000, 1002, …
+    fn inputs<'a>(events: &'a [Event], texts: &'a [String]) -> Vec<BlockEvent<'a>> {
+        events
             .iter()
-            .zip(&texts)
+            .zip(texts)
             .enumerate()
             .map(|(i, (event, attrs_json))| BlockEvent { event, ledger_index: 1000 + 2 * i as i64, attrs_json })
-            .collect();
-        let encoded = encode(&input, Backend::Sqlite).unwrap();
-        (events, texts, encoded)
+            .collect()
     }
 
     fn decoded(chunks: &[StoredChunk], b: &EncodedBlock) -> Vec<StoredLog> {
@@ -1018,13 +1074,7 @@ mod tests {
     #[test]
     fn blocks_stored_before_chunk_rows_still_read() {
         let (events, texts, b) = block(300);
-        let input: Vec<BlockEvent<'_>> = events
-            .iter()
-            .zip(&texts)
-            .enumerate()
-            .map(|(i, (event, attrs_json))| BlockEvent { event, ledger_index: 1000 + 2 * i as i64, attrs_json })
-            .collect();
-        let legacy = legacy_body(&input, b.first_index, b.min_time_ms);
+        let legacy = legacy_body(&inputs(&events, &texts), b.first_index, b.min_time_ms);
         let body = Body::parse(&legacy).unwrap();
         assert_eq!(body.chunk_count(), 3);
         same_events(&decoded(&body.chunks(u32::MAX), &b), &events, &texts);
@@ -1105,13 +1155,7 @@ mod tests {
                 .and_then(|r| r.events_where(|_, _| true));
             assert!(decoded.is_err(), "chunk cut at {cut} decoded");
         }
-        let input: Vec<BlockEvent<'_>> = events
-            .iter()
-            .zip(&texts)
-            .enumerate()
-            .map(|(i, (event, attrs_json))| BlockEvent { event, ledger_index: 1000 + 2 * i as i64, attrs_json })
-            .collect();
-        let legacy = legacy_body(&input, b.first_index, b.min_time_ms);
+        let legacy = legacy_body(&inputs(&events, &texts), b.first_index, b.min_time_ms);
         for cut in 0..legacy.len() {
             if let Ok(body) = Body::parse(&legacy[..cut]) {
                 panic!("body cut at {cut} parsed with {} chunks", body.chunk_count());

@@ -1295,7 +1295,7 @@ fn search_queries() -> Vec<String> {
 async fn log_blocks_give_the_row_index_answers(store: Store) {
     use rampart_ingest::query::parse;
     use rampart_store::LogSearch;
-    use rampart_store::logblock::{BlockEvent, encode};
+    use rampart_store::logblock::encode;
     use std::collections::BTreeMap;
 
     let now = rampart_core::time::now_ms();
@@ -1347,13 +1347,8 @@ async fn log_blocks_give_the_row_index_answers(store: Store) {
     // Then the same events as blocks: a block of two chunks (128 + 1
     // events) stored as blocks were before migration 0022 (one body,
     // records without host and source), and one of the rest.
-    let texts: Vec<String> = events.iter().map(|e| serde_json::to_string(&e.attrs).expect("json")).collect();
-    let input: Vec<BlockEvent<'_>> = events
-        .iter()
-        .zip(&texts)
-        .zip(0..)
-        .map(|((event, attrs_json), i)| BlockEvent { event, ledger_index: i, attrs_json })
-        .collect();
+    let texts = attrs_texts(&events);
+    let input = block_inputs(&events, &texts);
     store.append_legacy_block_for_tests(&input[..129]).await.expect("legacy block");
     store.append_block(&encode(&input[129..], store.backend()).expect("encode")).await.expect("block");
     for (q, rows) in &row_answers {
@@ -1570,7 +1565,7 @@ async fn the_rust_matcher_gives_the_sql_answers(store: Store) {
 /// the first), come back newest first below a cursor and within a time
 /// range, and decode to the events that went in.
 async fn log_blocks_store_once_and_come_back_newest_first(store: Store) {
-    use rampart_store::logblock::{BlockEvent, encode};
+    use rampart_store::logblock::encode;
 
     let events: Vec<Event> = (0..600)
         .map(|i| {
@@ -1579,13 +1574,8 @@ async fn log_blocks_store_once_and_come_back_newest_first(store: Store) {
             e
         })
         .collect();
-    let texts: Vec<String> = events.iter().map(|e| serde_json::to_string(&e.attrs).expect("json")).collect();
-    let input: Vec<BlockEvent<'_>> = events
-        .iter()
-        .zip(&texts)
-        .zip(0..)
-        .map(|((event, attrs_json), i)| BlockEvent { event, ledger_index: i, attrs_json })
-        .collect();
+    let texts = attrs_texts(&events);
+    let input = block_inputs(&events, &texts);
     // Three blocks of 200 events, times 1,000,000.. in order.
     let blocks: Vec<_> = input.chunks(200).map(|c| encode(c, store.backend()).expect("encode")).collect();
     for b in &blocks {
@@ -1612,6 +1602,24 @@ async fn log_blocks_store_once_and_come_back_newest_first(store: Store) {
     assert_eq!(back.len(), 200);
     let second = store.block_stored_chunks(&all[0], 0b10).await.expect("one chunk");
     assert_eq!(second.iter().map(|c| c.index).collect::<Vec<_>>(), [1], "only the chunks asked for are read");
+    // Several blocks' chunks in one statement, each back with its block.
+    let together =
+        store.blocks_stored_chunks(&[(&all[0], 0b10), (&all[1], 0b11), (&all[2], 0)]).await.expect("together");
+    let indexes: Vec<Vec<usize>> = together.iter().map(|c| c.iter().map(|c| c.index).collect()).collect();
+    assert_eq!(indexes, [vec![1], vec![0, 1], vec![]]);
+    let firsts: Vec<Vec<i64>> = together
+        .iter()
+        .zip(&all)
+        .map(|(chunks, b)| {
+            chunks
+                .iter()
+                .map(|c| {
+                    c.decode(b.first_index, b.min_time_ms).expect("decode").heads().expect("heads")[0].ledger_index
+                })
+                .collect()
+        })
+        .collect();
+    assert_eq!(firsts, [vec![528], vec![200, 328], vec![]]);
     for (got, i) in back.iter().zip(400..) {
         assert_eq!(got.ledger_index, i as i64);
         assert_eq!(got.attrs_json, texts[i]);
@@ -2019,18 +2027,13 @@ async fn bastion_access_requests_are_decided_once_and_lockbox_windows_hold(store
 fn a_records_head_decides_as_the_whole_event_does() {
     use rampart_ingest::query::parse;
     use rampart_store::Backend;
-    use rampart_store::logblock::{BlockEvent, Body, StoredChunk, encode, legacy_body};
+    use rampart_store::logblock::{Body, StoredChunk, encode, legacy_body};
     use rampart_store::logmatch::{Candidate, Matcher};
 
     let now = rampart_core::time::now_ms();
     let events = search_corpus(now);
-    let texts: Vec<String> = events.iter().map(|e| serde_json::to_string(&e.attrs).expect("json")).collect();
-    let input: Vec<BlockEvent<'_>> = events
-        .iter()
-        .zip(&texts)
-        .zip(0..)
-        .map(|((event, attrs_json), i)| BlockEvent { event, ledger_index: i, attrs_json })
-        .collect();
+    let texts = attrs_texts(&events);
+    let input = block_inputs(&events, &texts);
     let head_only =
         ["host:web01", "kind:log.* AND NOT source:db*", "\"root\" OR actor:x", "outcome:failure", "index:>3"];
     for backend in [Backend::Sqlite, Backend::Postgres] {
@@ -2066,4 +2069,19 @@ fn a_records_head_decides_as_the_whole_event_does() {
             assert!(decided > events.len() * head_only.len(), "{backend:?} {layout}: decided {decided}");
         }
     }
+}
+
+/// The attributes' JSON text of each event, as the ledger entry holds it.
+fn attrs_texts(events: &[Event]) -> Vec<String> {
+    events.iter().map(|e| serde_json::to_string(&e.attrs).expect("json")).collect()
+}
+
+/// The events as a block takes them, at ledger positions 0, 1, 2, …
+fn block_inputs<'a>(events: &'a [Event], texts: &'a [String]) -> Vec<rampart_store::logblock::BlockEvent<'a>> {
+    events
+        .iter()
+        .zip(texts)
+        .zip(0..)
+        .map(|((event, attrs_json), i)| rampart_store::logblock::BlockEvent { event, ledger_index: i, attrs_json })
+        .collect()
 }
