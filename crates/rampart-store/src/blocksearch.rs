@@ -93,7 +93,12 @@ impl<'a> Walk<'a> {
     /// The event of a record that matches, parsed; `None` for one that
     /// does not (most are decided on the head, without parsing).
     fn take(&self, h: &Head<'_>) -> Result<Option<StoredLog>> {
-        match self.matcher.decide(h) {
+        self.take_decided(h, self.matcher.decide(h))
+    }
+
+    /// [`Walk::take`] with the head's decision already made.
+    fn take_decided(&self, h: &Head<'_>, decided: Option<bool>) -> Result<Option<StoredLog>> {
+        match decided {
             Some(false) => Ok(None),
             Some(true) => Ok(Some(h.stored().map_err(corrupt)?)),
             None => {
@@ -108,12 +113,13 @@ impl<'a> Walk<'a> {
     /// not match; the attributes are parsed only when the head cannot
     /// answer.
     fn counted(&self, h: &Head<'_>, field: &str) -> Result<Option<Option<String>>> {
-        if self.matcher.decide(h) == Some(true)
+        let decided = self.matcher.decide(h);
+        if decided == Some(true)
             && let Some(v) = head_field_value(field, h)
         {
             return Ok(Some(v.map(|v| v.into_owned())));
         }
-        let Some(e) = self.take(h)? else { return Ok(None) };
+        let Some(e) = self.take_decided(h, decided)? else { return Ok(None) };
         let c = Candidate { event: &e.event, ledger_index: Some(e.ledger_index), attrs_json: &e.attrs_json };
         Ok(Some(field_value(field, &c, self.backend).map(|v| v.into_owned())))
     }

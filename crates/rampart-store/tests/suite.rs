@@ -1055,9 +1055,6 @@ fn log_event(host: &str, user: &str, status: i64, message: &str) -> Event {
 }
 
 async fn log_search_finds_fields_phrases_ranges_and_counts(store: Store) {
-    use rampart_ingest::query::parse;
-    use rampart_store::LogSearch;
-
     let mut events = Vec::new();
     for i in 0..30i64 {
         let host = if i % 3 == 0 { "web01" } else { "db01" };
@@ -1070,13 +1067,7 @@ async fn log_search_finds_fields_phrases_ranges_and_counts(store: Store) {
     // Appending the same positions again changes nothing (re-indexing).
     store.append_events(&batch).await.expect("append again");
 
-    let search = |q: &str, limit: usize| LogSearch {
-        query: parse(q, rampart_core::time::now_ms()).unwrap_or_else(|e| panic!("{q}: {e}")),
-        since_ms: None,
-        until_ms: None,
-        before: None,
-        limit,
-    };
+    let search = |q: &str, limit: usize| log_search(q, rampart_core::time::now_ms(), limit);
     let count = |q: &'static str| {
         let store = store.clone();
         let s = search(q, 1000);
@@ -1293,20 +1284,13 @@ fn search_queries() -> Vec<String> {
 /// time window, the same counts, the same tail; and pruning a source
 /// rewrites its blocks without its old events and nothing else.
 async fn log_blocks_give_the_row_index_answers(store: Store) {
-    use rampart_ingest::query::parse;
     use rampart_store::LogSearch;
     use rampart_store::logblock::encode;
     use std::collections::BTreeMap;
 
     let now = rampart_core::time::now_ms();
     let events = search_corpus(now);
-    let search = |q: &str, limit: usize| LogSearch {
-        query: parse(q, now).unwrap_or_else(|e| panic!("{q}: {e}")),
-        since_ms: None,
-        until_ms: None,
-        before: None,
-        limit,
-    };
+    let search = |q: &str, limit: usize| log_search(q, now, limit);
     let positions =
         |found: &[rampart_store::logblock::StoredLog]| -> Vec<i64> { found.iter().map(|e| e.ledger_index).collect() };
     let windows = [(None, None), (Some(now - 90 * 60_000), Some(now - 20 * 60_000))];
@@ -1427,8 +1411,6 @@ async fn log_blocks_give_the_row_index_answers(store: Store) {
 /// written by itself, the rest when sealed; pages merge them with blocks
 /// and rows in ledger order, each event once.
 async fn waiting_log_events_are_searched_until_their_block_is_written(store: Store) {
-    use rampart_ingest::query::parse;
-    use rampart_store::LogSearch;
     use rampart_store::WaitingLog;
 
     let now = rampart_core::time::now_ms();
@@ -1438,13 +1420,7 @@ async fn waiting_log_events_are_searched_until_their_block_is_written(store: Sto
         let attrs = serde_json::value::to_raw_value(&e.attrs).expect("json");
         WaitingLog::owned(e, attrs, i)
     };
-    let search = |q: &str, limit: usize| LogSearch {
-        query: parse(q, now).unwrap_or_else(|e| panic!("{q}: {e}")),
-        since_ms: None,
-        until_ms: None,
-        before: None,
-        limit,
-    };
+    let search = |q: &str, limit: usize| log_search(q, now, limit);
     let first: Vec<WaitingLog> = (0..10).map(log).collect();
     let id = first[3].event().id.clone();
     store.index_logs(first).await.expect("index");
@@ -2084,4 +2060,16 @@ fn block_inputs<'a>(events: &'a [Event], texts: &'a [String]) -> Vec<rampart_sto
         .zip(0..)
         .map(|((event, attrs_json), i)| rampart_store::logblock::BlockEvent { event, ledger_index: i, attrs_json })
         .collect()
+}
+
+/// A search for query `q` (relative times from `now`) over all time, first
+/// page of `limit`.
+fn log_search(q: &str, now: i64, limit: usize) -> rampart_store::LogSearch {
+    rampart_store::LogSearch {
+        query: rampart_ingest::query::parse(q, now).unwrap_or_else(|e| panic!("{q}: {e}")),
+        since_ms: None,
+        until_ms: None,
+        before: None,
+        limit,
+    }
 }
