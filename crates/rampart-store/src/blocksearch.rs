@@ -15,8 +15,8 @@ use std::collections::BTreeMap;
 
 use rampart_ingest::query::{Expr, Match};
 
-use crate::logblock::{BlockError, BlockEvent, BlockRow, Head, StoredLog, column_term, encode_at};
-use crate::logmatch::{Candidate, Matcher, field_value, head_field_value};
+use crate::logblock::{BlockError, BlockEvent, BlockRow, ChunkRead, Head, StoredLog, column_term, encode_at};
+use crate::logmatch::{Candidate, Matcher, field_value, head_field_value, is_head_field};
 use crate::logsearch::{LogSearch, Target, conjuncts, target};
 use crate::{Backend, Result, Store, StoreError, terms};
 
@@ -79,6 +79,46 @@ impl<'a> Walk<'a> {
     /// Whether the blocks' summaries are worth reading: only terms use them.
     fn summaries(&self) -> bool {
         !self.terms.is_empty()
+    }
+
+    /// Whether the records' heads decide the filter: then a count by a
+    /// column reads heads only.
+    fn heads_decide(&self) -> bool {
+        !self.matcher.reads_attrs()
+    }
+
+    /// Whether a page search reads the heads of the chunks its terms
+    /// select first, and then whole only those holding a match: when the
+    /// heads decide the filter and a selected chunk may hold none (not for
+    /// no filter, nor for one column value alone, whose chunks all hold
+    /// it: there the heads would be read twice for nothing).
+    fn narrows(&self) -> bool {
+        let Some(filter) = self.search.query.filter.as_ref() else { return false };
+        self.heads_decide() && !(conjuncts(filter).len() == 1 && self.terms.len() == 1)
+    }
+
+    /// `wanted` narrowed to the chunks holding a record that is in the
+    /// window and that the heads do not rule out, from their heads alone.
+    async fn narrowed<'b>(
+        &self,
+        store: &Store,
+        wanted: &[(&'b BlockRow, u32)],
+        floor: Option<i64>,
+    ) -> Result<Vec<(&'b BlockRow, u32)>> {
+        let heads = store.blocks_stored_chunks(wanted, ChunkRead::Heads).await?;
+        let mut out = Vec::with_capacity(wanted.len());
+        for ((block, _), chunks) in wanted.iter().zip(heads) {
+            let mut mask = 0u32;
+            for chunk in chunks {
+                let records = chunk.decode(block.first_index, block.min_time_ms).map_err(corrupt)?;
+                let heads = records.heads().map_err(corrupt)?;
+                if heads.iter().any(|h| self.keep(h, floor) && self.matcher.decide(h) != Some(false)) {
+                    mask |= 1 << chunk.index;
+                }
+            }
+            out.push((*block, mask));
+        }
+        Ok(out)
     }
 
     /// Whether a record is in the search's window, below its cursor and
@@ -156,7 +196,7 @@ impl Store {
         mask: u32,
         keep: impl Fn(i64, i64) -> bool,
     ) -> Result<Vec<Vec<StoredLog>>> {
-        self.block_stored_chunks(block, mask)
+        self.block_stored_chunks(block, mask, ChunkRead::Whole)
             .await?
             .iter()
             .map(|c| {
@@ -177,6 +217,9 @@ impl Store {
         let mut out = Vec::new();
         let mut before = search.before;
         let mut step = WALK;
+        // Heads first only once a window showed most of its chunks hold no
+        // match: a page found in the first chunks reads them once.
+        let mut narrow = false;
         'walk: loop {
             let blocks = self.blocks_before(before, search.since_ms, search.until_ms, step, walk.summaries()).await?;
             let Some(last) = blocks.last() else { break };
@@ -194,22 +237,37 @@ impl Store {
             // Fetched a window at a time: enough chunks to save round
             // trips, few enough that a page filled early read little more.
             for window in windows(&wanted) {
-                for ((block, _), chunks) in window.iter().zip(self.blocks_stored_chunks(window).await?) {
+                let narrowed;
+                let window = if narrow {
+                    narrowed = walk.narrowed(self, window, floor).await?;
+                    narrowed.as_slice()
+                } else {
+                    window
+                };
+                let (mut read, mut matched) = (0usize, 0usize);
+                for ((block, _), chunks) in
+                    window.iter().zip(self.blocks_stored_chunks(window, ChunkRead::Whole).await?)
+                {
                     for chunk in chunks.iter().rev() {
+                        read += 1;
                         let records = chunk.decode(block.first_index, block.min_time_ms).map_err(corrupt)?;
+                        let mut any = false;
                         for h in records.heads().map_err(corrupt)?.iter().rev() {
                             if !walk.keep(h, floor) {
                                 continue;
                             }
                             if let Some(e) = walk.take(h)? {
+                                any = true;
                                 out.push(e);
                                 if out.len() == want {
                                     break 'walk;
                                 }
                             }
                         }
+                        matched += usize::from(any);
                     }
                 }
+                narrow = narrow || (walk.narrows() && matched * 2 < read);
             }
             if below_floor {
                 break;
@@ -233,6 +291,8 @@ impl Store {
         let walk = Walk::new(search, self.backend());
         let mut walked: Option<i64> = None;
         let field = search.query.count_by.as_deref().unwrap_or("kind");
+        // A count by a column under a filter on columns reads heads only.
+        let read = if walk.heads_decide() && is_head_field(field) { ChunkRead::Heads } else { ChunkRead::Whole };
         let mut counts: BTreeMap<Option<String>, i64> = BTreeMap::new();
         let mut before = search.before;
         let mut step = WALK;
@@ -243,7 +303,7 @@ impl Store {
             step = (step * 2).min(WALK_MAX);
             let masks = self.block_masks(&blocks, &walk.terms).await?;
             let wanted: Vec<(&BlockRow, u32)> = blocks.iter().zip(masks).collect();
-            for ((block, _), chunks) in wanted.iter().zip(self.blocks_stored_chunks(&wanted).await?) {
+            for ((block, _), chunks) in wanted.iter().zip(self.blocks_stored_chunks(&wanted, read).await?) {
                 walked = walked.max(Some(block.last_index));
                 for chunk in chunks {
                     let records = chunk.decode(block.first_index, block.min_time_ms).map_err(corrupt)?;
@@ -274,7 +334,7 @@ impl Store {
             step = (step * 2).min(WALK_MAX);
             let masks = self.block_masks(&blocks, &walk.terms).await?;
             for (block, mask) in blocks.iter().zip(masks) {
-                for chunk in self.block_stored_chunks(block, mask).await? {
+                for chunk in self.block_stored_chunks(block, mask, ChunkRead::Whole).await? {
                     let records = chunk.decode(block.first_index, block.min_time_ms).map_err(corrupt)?;
                     for h in records.heads().map_err(corrupt)? {
                         if h.ledger_index <= after || !walk.keep(&h, None) {

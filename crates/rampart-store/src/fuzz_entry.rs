@@ -7,7 +7,9 @@ use crate::Backend;
 use crate::logblock::{BLOCK_CHUNKS, BlockEvent, Body, CHUNK_EVENTS, StoredChunk, Summary, encode};
 
 /// A log block's stored bytes as a search reads them: the input is tried
-/// as a summary, as a version 1 body and as a row of `log_chunks`. A
+/// as a summary, as a version 1 body and as a row of `log_chunks`: whole
+/// as `data` alone, and, its last two bytes read as a length (little
+/// endian), as that much `data` and the rest as `attrs`. A
 /// summary that parses answers every lookup with a mask of real chunks; a
 /// body that parses has at most [`BLOCK_CHUNKS`] chunks; a chunk decodes
 /// to at most [`CHUNK_EVENTS`] records or an error; and the events of a
@@ -25,8 +27,14 @@ pub fn logblock(data: &[u8]) {
             chunk_round_trips(&chunk);
         }
     }
-    if let Ok(chunk) = StoredChunk::from_row(0, data.to_vec()) {
+    if let Ok(chunk) = StoredChunk::from_row(0, data.to_vec(), None) {
         chunk_round_trips(&chunk);
+    }
+    if let Some((row, cut)) = data.split_last_chunk::<2>() {
+        let (heads, attrs) = row.split_at((u16::from_le_bytes(*cut) as usize).min(row.len()));
+        if let Ok(chunk) = StoredChunk::from_row(0, heads.to_vec(), Some(attrs.to_vec())) {
+            chunk_round_trips(&chunk);
+        }
     }
 }
 
@@ -46,7 +54,7 @@ fn chunk_round_trips(chunk: &StoredChunk) {
     let again = encode(&input, Backend::Sqlite);
     assert!(again.is_ok(), "decoded events encode again: {again:?}");
     let Ok(again) = again else { return };
-    let back = StoredChunk::from_row(0, again.chunks[0].clone())
+    let back = StoredChunk::from_row(0, again.chunks[0].clone(), Some(again.chunk_attrs[0].clone()))
         .and_then(|c| c.decode(again.first_index, again.min_time_ms))
         .and_then(|r| r.events_where(|_, _| true))
         .unwrap_or_default();

@@ -28,6 +28,11 @@
 //! attributes' JSON text as the ledger entry holds it). Everything before
 //! the attributes is a record's [`Head`]: a search decides most events on
 //! it alone, without parsing their JSON (`logmatch::Matcher::decide`).
+//! Since migration 0023 (version 3) a chunk's heads and its attributes
+//! are compressed apart, the heads in `data` and the attributes' texts in
+//! `attrs`, in record order: a search whose filter and count the heads
+//! decide reads only `data`, about a third of the chunk's bytes, and
+//! fetches the attributes of the chunks that hold a match.
 //! The layout is written by hand because it is this simple and because a
 //! search must be able to skip to a chunk and read it without any schema
 //! machinery; every length is checked on the way back, so hostile or
@@ -52,8 +57,12 @@ const SUMMARY_V1: u8 = 1;
 /// A whole block's chunks in one value, records without host and source
 /// (written before migration 0022; read only).
 const BODY_V1: u8 = 1;
-/// One chunk per row of `log_chunks`, records with host and source.
+/// One chunk per row of `log_chunks`, records with host and source
+/// (written before migration 0023; read only).
 const CHUNK_V2: u8 = 2;
+/// As version 2, the records' heads in `data` and their attributes' texts
+/// compressed apart in `attrs`.
+const CHUNK_V3: u8 = 3;
 /// Bytes per summary entry: the term key (big-endian, so the bytes sort
 /// as the signed keys do once the sign bit is flipped) and the chunk mask.
 const ENTRY: usize = 12;
@@ -67,6 +76,10 @@ pub enum BlockError {
     Order,
     #[error("log block damaged: {0}")]
     Corrupt(&'static str),
+    /// A record's attributes were asked of a chunk read without them (a
+    /// search that chose to read heads only): a bug, not damage.
+    #[error("the attributes of a log chunk were not read")]
+    AttrsNotRead,
 }
 
 /// One event going into a block.
@@ -98,8 +111,10 @@ pub struct EncodedBlock {
     pub min_id: String,
     pub max_id: String,
     pub summary: Vec<u8>,
-    /// The chunks as `log_chunks` rows hold them, chunk `i` at `i`.
+    /// The chunks as `log_chunks` rows hold them, chunk `i` at `i`: the
+    /// heads (`data`) and the attributes (`attrs`).
     pub chunks: Vec<Vec<u8>>,
+    pub chunk_attrs: Vec<Vec<u8>>,
     /// The summary cut by term slice ([`slice_of`]), as `log_term_slices`
     /// rows hold it: each a summary of its own, only non-empty slices.
     pub slices: Vec<(usize, Vec<u8>)>,
@@ -191,14 +206,14 @@ pub fn encode_at(events: &[BlockEvent<'_>], base: i64, backend: Backend) -> Resu
         .map(|part| (slice_of(part[0].0), summary_of(part)))
         .collect();
 
-    let chunks: Vec<Vec<u8>> = events
+    let (chunks, chunk_attrs): (Vec<Vec<u8>>, Vec<Vec<u8>>) = events
         .chunks(CHUNK_EVENTS)
         .map(|chunk| {
-            let mut out = vec![CHUNK_V2];
-            out.extend_from_slice(&compressed_records(chunk, base, min_time_ms, CHUNK_V2));
-            out
+            let mut heads = vec![CHUNK_V3];
+            heads.extend_from_slice(&compressed_records(chunk, base, min_time_ms, CHUNK_V3));
+            (heads, compressed_attrs(chunk))
         })
-        .collect();
+        .unzip();
     Ok(EncodedBlock {
         first_index: base,
         last_index: last.ledger_index,
@@ -209,6 +224,7 @@ pub fn encode_at(events: &[BlockEvent<'_>], base: i64, backend: Backend) -> Resu
         max_id,
         summary,
         chunks,
+        chunk_attrs,
         slices,
     })
 }
@@ -239,11 +255,24 @@ fn summary_of(entries: &[(i64, u32)]) -> Vec<u8> {
     summary
 }
 
-/// The records of `chunk`, LZ4-compressed with their size in front.
+/// The records of `chunk` (from version 3 without their attributes),
+/// LZ4-compressed with their size in front.
 fn compressed_records(chunk: &[BlockEvent<'_>], base: i64, min_time_ms: i64, version: u8) -> Vec<u8> {
-    let mut raw = Vec::with_capacity(chunk.iter().map(|e| e.attrs_json.len() + 160).sum());
+    let inline = if version == CHUNK_V3 { 0 } else { 1 };
+    let mut raw = Vec::with_capacity(chunk.iter().map(|e| inline * e.attrs_json.len() + 160).sum());
     for e in chunk {
         write_record(&mut raw, e, base, min_time_ms, version);
+    }
+    lz4_flex::block::compress_prepend_size(&raw)
+}
+
+/// The attributes' texts of `chunk`, each length-prefixed, in record
+/// order, LZ4-compressed with their size in front (version 3's `attrs`).
+fn compressed_attrs(chunk: &[BlockEvent<'_>]) -> Vec<u8> {
+    let mut raw = Vec::with_capacity(chunk.iter().map(|e| e.attrs_json.len() + 3).sum());
+    for e in chunk {
+        put_varint(&mut raw, e.attrs_json.len() as u64);
+        raw.extend_from_slice(e.attrs_json.as_bytes());
     }
     lz4_flex::block::compress_prepend_size(&raw)
 }
@@ -264,6 +293,19 @@ pub fn legacy_body(events: &[BlockEvent<'_>], base: i64, min_time_ms: i64) -> Ve
         body.extend_from_slice(c);
     }
     body
+}
+
+/// The chunks of `events` as version 2 rows held them (attributes
+/// inline): what tests of the reader of such rows store.
+pub fn v2_chunks(events: &[BlockEvent<'_>], base: i64, min_time_ms: i64) -> Vec<Vec<u8>> {
+    events
+        .chunks(CHUNK_EVENTS)
+        .map(|chunk| {
+            let mut out = vec![CHUNK_V2];
+            out.extend_from_slice(&compressed_records(chunk, base, min_time_ms, CHUNK_V2));
+            out
+        })
+        .collect()
 }
 
 /// A term key with its sign bit flipped: unsigned order of these is the
@@ -309,7 +351,7 @@ fn write_record(out: &mut Vec<u8>, e: &BlockEvent<'_>, first_index: i64, min_tim
         .into_iter()
         .chain([ev.object.as_deref(), ev.tenant_id.as_ref().map(Id::as_str), ev.source_addr.as_deref(), host, source])
         .flatten()
-        .chain([e.attrs_json])
+        .chain((version != CHUNK_V3).then_some(e.attrs_json))
     {
         put_varint(out, s.len() as u64);
         out.extend_from_slice(s.as_bytes());
@@ -424,7 +466,7 @@ impl<'a> Body<'a> {
             .iter()
             .enumerate()
             .filter(|(i, _)| mask & (1 << i) != 0)
-            .map(|(index, bytes)| StoredChunk { index, version: BODY_V1, compressed: bytes.to_vec() })
+            .map(|(index, bytes)| StoredChunk { index, version: BODY_V1, compressed: bytes.to_vec(), attrs: None })
             .collect()
     }
 }
@@ -437,17 +479,24 @@ pub struct StoredChunk {
     pub index: usize,
     version: u8,
     compressed: Vec<u8>,
+    /// Version 3's attributes, compressed apart; `None` where they were
+    /// not read (and in older versions, whose records hold them).
+    attrs: Option<Vec<u8>>,
 }
 
 impl StoredChunk {
-    /// A row of `log_chunks`.
-    pub fn from_row(index: usize, data: Vec<u8>) -> Result<Self, BlockError> {
+    /// A row of `log_chunks`: its `data`, and its `attrs` where they were
+    /// read (version 3; `NULL` in older rows).
+    pub fn from_row(index: usize, data: Vec<u8>, attrs: Option<Vec<u8>>) -> Result<Self, BlockError> {
         let corrupt = BlockError::Corrupt;
         if index >= BLOCK_CHUNKS {
             return Err(corrupt("chunk number beyond a block"));
         }
         match data.split_first() {
-            Some((&CHUNK_V2, rest)) => Ok(StoredChunk { index, version: CHUNK_V2, compressed: rest.to_vec() }),
+            Some((&CHUNK_V2, _)) if attrs.is_some() => Err(corrupt("attributes beside a version 2 chunk")),
+            Some((&version @ (CHUNK_V2 | CHUNK_V3), rest)) => {
+                Ok(StoredChunk { index, version, compressed: rest.to_vec(), attrs })
+            }
             Some(_) => Err(corrupt("unknown chunk version")),
             None => Err(corrupt("empty chunk")),
         }
@@ -456,23 +505,30 @@ impl StoredChunk {
     /// Decompresses the records; `first_index` and `min_time_ms` are the
     /// block's (its row's columns).
     pub fn decode(&self, first_index: i64, min_time_ms: i64) -> Result<Records, BlockError> {
-        let corrupt = BlockError::Corrupt;
-        // The size prefix is the writer's word: bound it before allocating.
-        let (size, _) = self.compressed.split_first_chunk::<4>().ok_or(corrupt("chunk too short"))?;
-        let size = u32::from_le_bytes(*size) as usize;
-        if size > self.compressed.len().saturating_mul(256) {
-            return Err(corrupt("chunk claims an impossible size"));
-        }
-        let raw = lz4_flex::block::decompress_size_prepended(&self.compressed)
-            .map_err(|_| corrupt("chunk does not decompress"))?;
-        Ok(Records { raw, version: self.version, first_index, min_time_ms })
+        let raw = decompress(&self.compressed)?;
+        let attrs = self.attrs.as_deref().map(decompress).transpose()?;
+        Ok(Records { raw, attrs, version: self.version, first_index, min_time_ms })
     }
+}
+
+/// LZ4 with the size in front, the size bounded before allocating (it is
+/// the writer's word).
+fn decompress(compressed: &[u8]) -> Result<Vec<u8>, BlockError> {
+    let corrupt = BlockError::Corrupt;
+    let (size, _) = compressed.split_first_chunk::<4>().ok_or(corrupt("chunk too short"))?;
+    let size = u32::from_le_bytes(*size) as usize;
+    if size > compressed.len().saturating_mul(256) {
+        return Err(corrupt("chunk claims an impossible size"));
+    }
+    lz4_flex::block::decompress_size_prepended(compressed).map_err(|_| corrupt("chunk does not decompress"))
 }
 
 /// A chunk's records, decompressed.
 #[derive(Debug, Clone)]
 pub struct Records {
     raw: Vec<u8>,
+    /// Version 3's attributes' texts, where they were read.
+    attrs: Option<Vec<u8>>,
     version: u8,
     first_index: i64,
     min_time_ms: i64,
@@ -495,21 +551,36 @@ pub struct Head<'a> {
     /// record does not carry them (version 1: only the attributes know).
     pub host: Option<Option<&'a str>>,
     pub source: Option<Option<&'a str>>,
-    pub attrs_json: &'a str,
+    /// `None` where the chunk was read without its attributes.
+    pub attrs_json: Option<&'a str>,
 }
 
 impl Records {
     /// Every record's head, in ledger order.
     pub fn heads(&self) -> Result<Vec<Head<'_>>, BlockError> {
         let mut r = Reader { bytes: &self.raw };
+        let mut attrs = self.attrs.as_deref().map(|bytes| Reader { bytes });
         let mut out = Vec::with_capacity(CHUNK_EVENTS);
         while !r.bytes.is_empty() {
             if out.len() == CHUNK_EVENTS {
                 return Err(BlockError::Corrupt("more events in a chunk than it holds"));
             }
-            out.push(self.head(&mut r)?);
+            let mut head = self.head(&mut r)?;
+            if let Some(a) = &mut attrs {
+                head.attrs_json = Some(a.text()?);
+            }
+            out.push(head);
+        }
+        if attrs.is_some_and(|a| !a.bytes.is_empty()) {
+            return Err(BlockError::Corrupt("more attributes than records in a chunk"));
         }
         Ok(out)
+    }
+
+    /// Whether the records' attributes were read (always, before
+    /// version 3).
+    pub fn has_attrs(&self) -> bool {
+        self.version != CHUNK_V3 || self.attrs.is_some()
     }
 
     /// The events whose position and time `keep` accepts, in ledger order.
@@ -541,7 +612,7 @@ impl Records {
         let mut optional = |flag: u8| if flags & flag != 0 { r.text().map(Some) } else { Ok(None) };
         let (object, tenant, source_addr) = (optional(HAS_OBJECT)?, optional(HAS_TENANT)?, optional(HAS_SOURCE_ADDR)?);
         let (host, source) = (optional(HAS_HOST)?, optional(HAS_SOURCE)?);
-        let attrs_json = r.text()?;
+        let attrs_json = if self.version == CHUNK_V3 { None } else { Some(r.text()?) };
         let v2 = self.version != BODY_V1;
         Ok(Head {
             ledger_index,
@@ -563,8 +634,8 @@ impl Records {
 impl Head<'_> {
     /// The whole event, its attributes parsed.
     pub fn stored(&self) -> Result<StoredLog, BlockError> {
-        let attrs =
-            serde_json::from_str(self.attrs_json).map_err(|_| BlockError::Corrupt("attributes are not JSON"))?;
+        let attrs_json = self.attrs_json.ok_or(BlockError::AttrsNotRead)?;
+        let attrs = serde_json::from_str(attrs_json).map_err(|_| BlockError::Corrupt("attributes are not JSON"))?;
         Ok(StoredLog {
             ledger_index: self.ledger_index,
             event: Event {
@@ -578,7 +649,7 @@ impl Head<'_> {
                 source_addr: self.source_addr.map(str::to_owned),
                 attrs,
             },
-            attrs_json: self.attrs_json.to_owned(),
+            attrs_json: attrs_json.to_owned(),
         })
     }
 }
@@ -653,6 +724,17 @@ impl crate::Store {
         insert_row(&mut tx, &block, &block.summary, &body).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Stores `events` as a block was stored between migrations 0022 and
+    /// 0023: chunk rows of version 2, the attributes inline. For tests of
+    /// the reader of such chunks; nothing writes them any more.
+    #[doc(hidden)]
+    pub async fn append_v2_block_for_tests(&self, events: &[BlockEvent<'_>]) -> crate::Result<()> {
+        let mut block = encode(events, self.backend()).map_err(|e| crate::StoreError::Corrupt(e.to_string()))?;
+        block.chunks = v2_chunks(events, block.first_index, block.min_time_ms);
+        block.chunk_attrs.clear();
+        self.append_block(&block).await
     }
 
     /// Up to `limit` blocks that start before `before` (all when `None`),
@@ -758,8 +840,15 @@ impl crate::Store {
     }
 
     /// The chunks `mask` selects of `block`, as stored, in chunk order
-    /// (none when the block is gone: pruned or merged since it was read).
-    pub async fn block_stored_chunks(&self, block: &BlockRow, mask: u32) -> crate::Result<Vec<StoredChunk>> {
+    /// (none when the block is gone: pruned or merged since it was read);
+    /// with their attributes unless `read` says heads only (which older
+    /// chunks, holding them inline, have anyway).
+    pub async fn block_stored_chunks(
+        &self,
+        block: &BlockRow,
+        mask: u32,
+        read: ChunkRead,
+    ) -> crate::Result<Vec<StoredChunk>> {
         use sqlx::Row;
         let corrupt = |e: BlockError| crate::StoreError::Corrupt(e.to_string());
         if mask == 0 {
@@ -777,32 +866,29 @@ impl crate::Store {
         // The chunk numbers are integers below 32: written into the
         // statement, one plan per mask shape is not worth binding them.
         let wanted: Vec<String> = (0..BLOCK_CHUNKS).filter(|c| mask & (1 << c) != 0).map(|c| c.to_string()).collect();
+        let columns = read.columns();
         let sql = if wanted.len() == BLOCK_CHUNKS {
-            "SELECT chunk, data FROM log_chunks WHERE first_index = $1 ORDER BY chunk".to_owned()
+            format!("SELECT chunk, {columns} FROM log_chunks WHERE first_index = $1 ORDER BY chunk")
         } else {
             format!(
-                "SELECT chunk, data FROM log_chunks WHERE first_index = $1 AND chunk IN ({}) ORDER BY chunk",
+                "SELECT chunk, {columns} FROM log_chunks WHERE first_index = $1 AND chunk IN ({}) ORDER BY chunk",
                 wanted.join(",")
             )
         };
         let rows = sqlx::query(&sql).bind(block.first_index).fetch_all(&self.pool).await?;
-        rows.into_iter()
-            .map(|r| {
-                let index: i64 = r.try_get("chunk")?;
-                let index =
-                    usize::try_from(index).map_err(|_| corrupt(BlockError::Corrupt("negative chunk number")))?;
-                StoredChunk::from_row(index, r.try_get("data")?).map_err(corrupt)
-            })
-            .collect()
+        rows.iter().map(|r| chunk_row(r, read)).collect()
     }
 
     /// [`Store::block_stored_chunks`] for several blocks at once: the
     /// chunks `mask` selects of each, in the order given, fetched with one
     /// statement per [`FETCH_BLOCKS`] blocks instead of one per block (the
     /// round trip cost more than decoding the one chunk a rare term selects).
-    pub async fn blocks_stored_chunks(&self, wanted: &[(&BlockRow, u32)]) -> crate::Result<Vec<Vec<StoredChunk>>> {
+    pub async fn blocks_stored_chunks(
+        &self,
+        wanted: &[(&BlockRow, u32)],
+        read: ChunkRead,
+    ) -> crate::Result<Vec<Vec<StoredChunk>>> {
         use sqlx::Row;
-        let corrupt = |e: BlockError| crate::StoreError::Corrupt(e.to_string());
         let mut out: Vec<Vec<StoredChunk>> = vec![Vec::new(); wanted.len()];
         let mut current: Vec<(usize, i64, u32)> = Vec::new();
         for (i, (block, mask)) in wanted.iter().enumerate() {
@@ -810,7 +896,7 @@ impl crate::Store {
                 continue;
             }
             if block.legacy_body {
-                out[i] = self.block_stored_chunks(block, *mask).await?;
+                out[i] = self.block_stored_chunks(block, *mask, read).await?;
             } else {
                 current.push((i, block.first_index, *mask));
             }
@@ -829,15 +915,13 @@ impl crate::Store {
                 .collect();
             // No ORDER BY: sorting would pass every chunk's bytes through
             // the database's sorter; the few per block are sorted here.
-            let sql = format!("SELECT first_index, chunk, data FROM log_chunks WHERE {}", terms.join(" OR "));
+            let sql =
+                format!("SELECT first_index, chunk, {} FROM log_chunks WHERE {}", read.columns(), terms.join(" OR "));
             let at: HashMap<i64, usize> = part.iter().map(|(i, first, _)| (*first, *i)).collect();
             for r in sqlx::query(&sql).fetch_all(&self.pool).await? {
                 let first: i64 = r.try_get("first_index")?;
-                let index: i64 = r.try_get("chunk")?;
-                let index =
-                    usize::try_from(index).map_err(|_| corrupt(BlockError::Corrupt("negative chunk number")))?;
                 if let Some(&i) = at.get(&first) {
-                    out[i].push(StoredChunk::from_row(index, r.try_get("data")?).map_err(corrupt)?);
+                    out[i].push(chunk_row(&r, read)?);
                 }
             }
         }
@@ -866,6 +950,38 @@ impl crate::Store {
     }
 }
 
+/// What of a chunk a search reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChunkRead {
+    /// The records' heads (`data`): what decides a filter on columns and
+    /// counts by one.
+    Heads,
+    /// Heads and attributes: whole events.
+    Whole,
+}
+
+impl ChunkRead {
+    fn columns(self) -> &'static str {
+        match self {
+            ChunkRead::Heads => "data",
+            ChunkRead::Whole => "data, attrs",
+        }
+    }
+}
+
+/// A `log_chunks` row read with [`ChunkRead::columns`].
+fn chunk_row(r: &sqlx::any::AnyRow, read: ChunkRead) -> crate::Result<StoredChunk> {
+    use sqlx::Row;
+    let corrupt = |e: BlockError| crate::StoreError::Corrupt(e.to_string());
+    let index: i64 = r.try_get("chunk")?;
+    let index = usize::try_from(index).map_err(|_| corrupt(BlockError::Corrupt("negative chunk number")))?;
+    let attrs: Option<Vec<u8>> = match read {
+        ChunkRead::Heads => None,
+        ChunkRead::Whole => r.try_get("attrs")?,
+    };
+    StoredChunk::from_row(index, r.try_get("data")?, attrs).map_err(corrupt)
+}
+
 pub(crate) async fn insert_block(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     block: &EncodedBlock,
@@ -873,23 +989,43 @@ pub(crate) async fn insert_block(
     insert_row(tx, block, &[], &[]).await?;
     // A block stored again after a crash: its chunks and slices are the
     // same. Several rows per statement (32 chunks, up to 256 slices).
-    let chunks: Vec<(i64, &[u8])> = block.chunks.iter().enumerate().map(|(i, c)| (i as i64, c.as_slice())).collect();
-    let slices: Vec<(i64, &[u8])> = block.slices.iter().map(|(i, s)| (*i as i64, s.as_slice())).collect();
-    for (table, key, rows) in [("log_chunks", "chunk", &chunks), ("log_term_slices", "slice", &slices)] {
-        for part in rows.chunks(64) {
-            let values: Vec<String> =
-                (0..part.len()).map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3)).collect();
-            let data = if table == "log_chunks" { "data" } else { "entries" };
-            let sql = format!(
-                "INSERT INTO {table} (first_index, {key}, {data}) VALUES {} ON CONFLICT DO NOTHING",
-                values.join(", ")
-            );
-            let mut q = sqlx::query(&sql);
-            for (k, bytes) in part {
-                q = q.bind(block.first_index).bind(*k).bind(*bytes);
-            }
-            q.execute(&mut **tx).await?;
+    let values = |rows: usize, per_row: usize| -> String {
+        (0..rows)
+            .map(|i| {
+                let params: Vec<String> = (1..=per_row).map(|k| format!("${}", per_row * i + k)).collect();
+                format!("({})", params.join(", "))
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    // (`chunk_attrs` is empty for the version 2 chunks tests store.)
+    let numbers: Vec<usize> = (0..block.chunks.len()).collect();
+    for part in numbers.chunks(32) {
+        let sql = format!(
+            "INSERT INTO log_chunks (first_index, chunk, data, attrs) VALUES {} ON CONFLICT DO NOTHING",
+            values(part.len(), 4)
+        );
+        let mut q = sqlx::query(&sql);
+        for &k in part {
+            q = q
+                .bind(block.first_index)
+                .bind(k as i64)
+                .bind(block.chunks[k].as_slice())
+                .bind(block.chunk_attrs.get(k).map(Vec::as_slice));
         }
+        q.execute(&mut **tx).await?;
+    }
+    let slices: Vec<(i64, &[u8])> = block.slices.iter().map(|(i, s)| (*i as i64, s.as_slice())).collect();
+    for part in slices.chunks(64) {
+        let sql = format!(
+            "INSERT INTO log_term_slices (first_index, slice, entries) VALUES {} ON CONFLICT DO NOTHING",
+            values(part.len(), 3)
+        );
+        let mut q = sqlx::query(&sql);
+        for (k, bytes) in part {
+            q = q.bind(block.first_index).bind(*k).bind(*bytes);
+        }
+        q.execute(&mut **tx).await?;
     }
     Ok(())
 }
@@ -1019,7 +1155,17 @@ mod tests {
     }
 
     fn rows(b: &EncodedBlock) -> Vec<StoredChunk> {
-        b.chunks.iter().enumerate().map(|(i, c)| StoredChunk::from_row(i, c.clone()).unwrap()).collect()
+        b.chunks
+            .iter()
+            .zip(&b.chunk_attrs)
+            .enumerate()
+            .map(|(i, (c, a))| StoredChunk::from_row(i, c.clone(), Some(a.clone())).unwrap())
+            .collect()
+    }
+
+    /// The rows as a search that reads heads only gets them.
+    fn head_rows(b: &EncodedBlock) -> Vec<StoredChunk> {
+        b.chunks.iter().enumerate().map(|(i, c)| StoredChunk::from_row(i, c.clone(), None).unwrap()).collect()
     }
 
     fn same_events(back: &[StoredLog], events: &[Event], texts: &[String]) {
@@ -1037,8 +1183,15 @@ mod tests {
         assert_eq!((b.first_index, b.last_index, b.events), (1000, 1000 + 2 * (BLOCK_EVENTS as i64 - 1), BLOCK_EVENTS));
         assert_eq!(b.chunks.len(), BLOCK_CHUNKS);
         same_events(&decoded(&rows(&b), &b), &events, &texts);
-        let stored: usize = b.chunks.iter().map(Vec::len).sum();
+        let stored: usize = b.chunks.iter().chain(&b.chunk_attrs).map(Vec::len).sum();
         assert!(stored * 3 < texts.iter().map(String::len).sum::<usize>(), "chunks are compressed");
+        // The heads hold no attribute text: a search on columns reads and
+        // decompresses none of it.
+        let heads: usize = b.chunks.iter().map(Vec::len).sum();
+        assert!(heads < stored, "heads {heads} of {stored} bytes");
+        let bare = head_rows(&b)[0].decode(b.first_index, b.min_time_ms).unwrap();
+        assert!(!String::from_utf8_lossy(&bare.raw).contains("Failed password"));
+        assert!(String::from_utf8_lossy(&bare.raw).contains(events[0].id.as_str()));
         // One chunk alone, as a search that selects it reads it.
         let third = decoded(&rows(&b)[2..3], &b);
         assert_eq!(third.first().map(|e| e.ledger_index), Some(1000 + 2 * 2 * CHUNK_EVENTS as i64));
@@ -1060,7 +1213,21 @@ mod tests {
             assert_eq!(h.tenant, e.tenant_id.as_ref().map(Id::as_str));
             assert_eq!(h.host, Some(e.attrs["syslog"]["hostname"].as_str()));
             assert_eq!(h.source, Some(e.attrs["source"]["name"].as_str()));
-            assert_eq!(h.attrs_json, text);
+            assert_eq!(h.attrs_json, Some(text.as_str()));
+        }
+        // Read without the attributes: the same heads, the attributes
+        // unknown, and the event refused rather than made up.
+        let records = head_rows(&b)[1].decode(b.first_index, b.min_time_ms).unwrap();
+        assert!(!records.has_attrs());
+        let bare_heads = records.heads().unwrap();
+        assert_eq!(bare_heads.len(), heads.len());
+        for (a, h) in bare_heads.iter().zip(&heads) {
+            assert_eq!(
+                (a.ledger_index, a.time_ms, a.id, a.kind, a.host),
+                (h.ledger_index, h.time_ms, h.id, h.kind, h.host)
+            );
+            assert_eq!(a.attrs_json, None);
+            assert_eq!(a.stored().unwrap_err(), BlockError::AttrsNotRead);
         }
         // An event without them says so (known absent, not unknown).
         let mut bare = event(0);
@@ -1071,6 +1238,23 @@ mod tests {
         let records = rows(&one)[0].decode(one.first_index, one.min_time_ms).unwrap();
         let heads = records.heads().unwrap();
         assert_eq!((heads[0].host, heads[0].source), (Some(None), Some(None)));
+    }
+
+    #[test]
+    fn chunk_rows_stored_before_attrs_were_apart_still_read() {
+        let (events, texts, b) = block(300);
+        let v2 = v2_chunks(&inputs(&events, &texts), b.first_index, b.min_time_ms);
+        assert_eq!(v2.len(), 3);
+        let chunks: Vec<StoredChunk> =
+            v2.iter().enumerate().map(|(i, c)| StoredChunk::from_row(i, c.clone(), None).unwrap()).collect();
+        same_events(&decoded(&chunks, &b), &events, &texts);
+        let records = chunks[0].decode(b.first_index, b.min_time_ms).unwrap();
+        assert!(records.has_attrs(), "inline");
+        // Attributes beside a version 2 row are damage.
+        assert_eq!(
+            StoredChunk::from_row(0, v2[0].clone(), Some(b.chunk_attrs[0].clone())).unwrap_err(),
+            BlockError::Corrupt("attributes beside a version 2 chunk")
+        );
     }
 
     #[test]
@@ -1150,13 +1334,26 @@ mod tests {
         for cut in 0..b.summary.len().min(64) {
             assert!(Summary::parse(&b.summary[..cut]).is_err(), "summary cut at {cut}");
         }
-        let chunk = &b.chunks[0];
-        for cut in 0..chunk.len() {
-            let decoded = StoredChunk::from_row(0, chunk[..cut].to_vec())
+        let (chunk, attrs) = (&b.chunks[0], &b.chunk_attrs[0]);
+        let read = |heads: &[u8], attrs: &[u8]| {
+            StoredChunk::from_row(0, heads.to_vec(), Some(attrs.to_vec()))
                 .and_then(|c| c.decode(b.first_index, b.min_time_ms))
-                .and_then(|r| r.events_where(|_, _| true));
-            assert!(decoded.is_err(), "chunk cut at {cut} decoded");
+                .and_then(|r| r.events_where(|_, _| true))
+        };
+        assert_eq!(read(chunk, attrs).unwrap().len(), CHUNK_EVENTS);
+        for cut in 0..chunk.len() {
+            assert!(read(&chunk[..cut], attrs).is_err(), "heads cut at {cut} decoded");
         }
+        for cut in 0..attrs.len() {
+            assert!(read(chunk, &attrs[..cut]).is_err(), "attributes cut at {cut} decoded");
+        }
+        // Another chunk's attributes: more or fewer than the records.
+        let other = encode(&inputs(&events[..5], &texts[..5]), Backend::Sqlite).unwrap();
+        assert_eq!(read(chunk, &other.chunk_attrs[0]).unwrap_err(), BlockError::Corrupt("record cut short"));
+        assert_eq!(
+            read(&other.chunks[0], attrs).unwrap_err(),
+            BlockError::Corrupt("more attributes than records in a chunk")
+        );
         let legacy = legacy_body(&inputs(&events, &texts), b.first_index, b.min_time_ms);
         for cut in 0..legacy.len() {
             if let Ok(body) = Body::parse(&legacy[..cut]) {
@@ -1166,7 +1363,11 @@ mod tests {
         // The fuzz target's checks (what decodes re-encodes to the same
         // events) on each form, and on a flipped byte everywhere in the
         // first 2,000 of each.
-        for bytes in [&b.summary, chunk, &legacy] {
+        // (A row of heads and attributes, as the target reads one: both,
+        // then the heads' length in two bytes.)
+        let mut row = [chunk.as_slice(), attrs.as_slice()].concat();
+        row.extend_from_slice(&(chunk.len() as u16).to_le_bytes());
+        for bytes in [&b.summary, chunk, &legacy, &row] {
             crate::fuzz_entry::logblock(bytes);
             for at in 0..bytes.len().min(2_000) {
                 let mut bad = bytes.clone();
@@ -1179,12 +1380,15 @@ mod tests {
         let mut huge = vec![CHUNK_V2];
         huge.extend_from_slice(&u32::MAX.to_le_bytes());
         huge.extend_from_slice(&[0; 4]);
-        let err = StoredChunk::from_row(0, huge).unwrap().decode(0, 0).unwrap_err();
+        let err = StoredChunk::from_row(0, huge, None).unwrap().decode(0, 0).unwrap_err();
         assert_eq!(err, BlockError::Corrupt("chunk claims an impossible size"));
-        assert_eq!(StoredChunk::from_row(0, vec![9, 0]).unwrap_err(), BlockError::Corrupt("unknown chunk version"));
-        assert_eq!(StoredChunk::from_row(0, Vec::new()).unwrap_err(), BlockError::Corrupt("empty chunk"));
         assert_eq!(
-            StoredChunk::from_row(BLOCK_CHUNKS, chunk.clone()).unwrap_err(),
+            StoredChunk::from_row(0, vec![9, 0], None).unwrap_err(),
+            BlockError::Corrupt("unknown chunk version")
+        );
+        assert_eq!(StoredChunk::from_row(0, Vec::new(), None).unwrap_err(), BlockError::Corrupt("empty chunk"));
+        assert_eq!(
+            StoredChunk::from_row(BLOCK_CHUNKS, chunk.clone(), None).unwrap_err(),
             BlockError::Corrupt("chunk number beyond a block")
         );
     }

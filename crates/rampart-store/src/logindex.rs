@@ -23,7 +23,7 @@ use rampart_ingest::query::Query;
 use serde_json::value::RawValue;
 
 use crate::audit::StoredEvent;
-use crate::logblock::{BLOCK_EVENTS, BlockEvent, StoredLog, column_term, encode};
+use crate::logblock::{BLOCK_EVENTS, BlockEvent, ChunkRead, StoredLog, column_term, encode};
 use crate::logmatch::{Candidate, Matcher, field_value};
 use crate::logsearch::{Bucket, LogPage, LogSearch};
 use crate::{Result, Store, StoreError};
@@ -406,7 +406,9 @@ impl Store {
                     continue;
                 }
                 let corrupt = |e: crate::logblock::BlockError| StoreError::Corrupt(e.to_string());
-                for chunk in self.block_stored_chunks(block, mask).await? {
+                // Heads only: they name the source (older chunks, whose
+                // heads may not, hold their attributes inline).
+                for chunk in self.block_stored_chunks(block, mask, ChunkRead::Heads).await? {
                     let records = chunk.decode(block.first_index, block.min_time_ms).map_err(corrupt)?;
                     for h in records.heads().map_err(corrupt)? {
                         let near = h.ledger_index > after && h.time_ms >= since_ms && h.time_ms < until_ms;
@@ -442,7 +444,7 @@ impl Store {
         }
         let corrupt = |e: crate::logblock::BlockError| StoreError::Corrupt(e.to_string());
         for block in self.blocks_spanning_id(id).await? {
-            for chunk in self.block_stored_chunks(&block, u32::MAX).await? {
+            for chunk in self.block_stored_chunks(&block, u32::MAX, ChunkRead::Whole).await? {
                 let records = chunk.decode(block.first_index, block.min_time_ms).map_err(corrupt)?;
                 if let Some(h) = records.heads().map_err(corrupt)?.iter().find(|h| h.id == id) {
                     return Ok(Some(stored(h.stored().map_err(corrupt)?)));

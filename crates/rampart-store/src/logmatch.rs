@@ -133,6 +133,29 @@ impl Matcher {
     pub fn decide(&self, h: &Head<'_>) -> Option<bool> {
         self.root.as_ref().map_or(Some(true), |n| decide(n, h, self.backend))
     }
+
+    /// Whether some condition reads the attributes (free text, or a field
+    /// that is not a column): if not, [`Matcher::decide`] answers every
+    /// record whose head carries host and source without them.
+    pub fn reads_attrs(&self) -> bool {
+        self.root.as_ref().is_some_and(reads_attrs)
+    }
+}
+
+fn reads_attrs(n: &Node) -> bool {
+    match n {
+        Node::And(a, b) | Node::Or(a, b) => reads_attrs(a) || reads_attrs(b),
+        Node::Not(a) => reads_attrs(a),
+        Node::Never | Node::IntEquals(..) => false,
+        Node::Text(_) => true,
+        Node::Equals(f, ..) | Node::Like(f, _) | Node::Range { field: f, .. } => matches!(f, Field::Json(_)),
+    }
+}
+
+/// Whether a query field is one of a record's head (a column), not an
+/// attribute.
+pub fn is_head_field(name: &str) -> bool {
+    !matches!(field(target(name)), Field::Json(_))
 }
 
 /// Three-valued [`eval`] over a record's head: `None` is "unknown".
@@ -159,12 +182,14 @@ fn decide(n: &Node, h: &Head<'_>, backend: Backend) -> Option<bool> {
         Node::Equals(f, want, needle) => match head_value(f, h) {
             Some(v) => Some(v.is_some_and(|v| v == want.as_str())),
             // Absent from the text: the attribute cannot hold it.
-            None if needle.as_ref().is_some_and(|n| !h.attrs_json.contains(n.as_str())) => Some(false),
+            None if needle.as_ref().zip(h.attrs_json).is_some_and(|(n, text)| !text.contains(n.as_str())) => {
+                Some(false)
+            }
             None => None,
         },
         Node::IntEquals(f, want) => Some(head_int(*f, h) == *want),
         Node::Like(f, p) => head_value(f, h).map(|v| v.is_some_and(|v| p.matches(&v, backend))),
-        Node::Text(p) => Some(p.matches(h.attrs_json, backend)),
+        Node::Text(p) => h.attrs_json.map(|text| p.matches(text, backend)),
         Node::Range { field, lo, hi } => {
             let x = match field {
                 Field::Int(i) => Some(head_int(*i, h) as f64),
