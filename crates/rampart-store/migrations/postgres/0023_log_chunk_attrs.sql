@@ -2,7 +2,7 @@
 -- (rampart-store logblock.rs, chunk version 3): `data` holds the heads,
 -- `attrs` the attributes' JSON texts, each LZ4-compressed. A search whose
 -- filter and count the heads decide reads only `data` (a column not
--- selected is not detoasted), about a third of the bytes; it reads
--- `attrs` of the chunks that hold a match. Chunks written before this
--- migration (version 2) keep their attributes inline and `attrs` NULL.
+-- selected is not detoasted); it reads `attrs` of the chunks that hold a
+-- match. Chunks written before this migration (version 2) keep their
+-- attributes inline and `attrs` NULL.
 ALTER TABLE log_chunks ADD COLUMN attrs BYTEA;
