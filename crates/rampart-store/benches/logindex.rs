@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use rampart_core::Event;
 use rampart_ingest::{Connection, SourceConfig, to_event};
-use rampart_store::logblock::{BLOCK_EVENTS, BlockEvent, encode};
+use rampart_store::logblock::{BLOCK_EVENTS, BlockEvent, ChunkRead, encode};
 use rampart_store::logmatch::{Candidate, Matcher};
 use rampart_store::{IndexRow, Store};
 
@@ -136,7 +136,7 @@ async fn main() {
         let Some(last) = blocks.last() else { break };
         before = Some(last.first_index);
         for b in &blocks {
-            for c in store.block_stored_chunks(b, u32::MAX).await.expect("chunks") {
+            for c in store.block_stored_chunks(b, u32::MAX, ChunkRead::Whole).await.expect("chunks") {
                 let records = c.decode(b.first_index, b.min_time_ms).expect("decode");
                 for e in records.events_where(|_, _| true).expect("events") {
                     read += 1;
