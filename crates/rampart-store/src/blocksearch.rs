@@ -62,18 +62,24 @@ struct Walk<'a> {
     search: &'a LogSearch,
     matcher: Matcher,
     terms: Vec<i64>,
+    /// Whether a sparse page search reads heads first (see `Walk::new`).
+    narrows: bool,
     backend: Backend,
 }
 
 impl<'a> Walk<'a> {
     fn new(search: &'a LogSearch, backend: Backend) -> Self {
         let filter = search.query.filter.as_ref();
-        Walk {
-            search,
-            matcher: Matcher::new(filter, backend),
-            terms: filter.map(block_terms).unwrap_or_default(),
-            backend,
-        }
+        let matcher = Matcher::new(filter, backend);
+        let terms = filter.map(block_terms).unwrap_or_default();
+        // A page search reads the heads of the chunks its terms select
+        // first, and then whole only those holding a match, when the heads
+        // decide the filter and a selected chunk may hold none (not for no
+        // filter, nor for one column value alone, whose chunks all hold
+        // it: there the heads would be read twice for nothing).
+        let single_term = |f: &Expr| conjuncts(f).len() == 1 && terms.len() == 1;
+        let narrows = filter.is_some_and(|f| !matcher.reads_attrs() && !single_term(f));
+        Walk { search, matcher, terms, narrows, backend }
     }
 
     /// Whether the blocks' summaries are worth reading: only terms use them.
@@ -85,16 +91,6 @@ impl<'a> Walk<'a> {
     /// column reads heads only.
     fn heads_decide(&self) -> bool {
         !self.matcher.reads_attrs()
-    }
-
-    /// Whether a page search reads the heads of the chunks its terms
-    /// select first, and then whole only those holding a match: when the
-    /// heads decide the filter and a selected chunk may hold none (not for
-    /// no filter, nor for one column value alone, whose chunks all hold
-    /// it: there the heads would be read twice for nothing).
-    fn narrows(&self) -> bool {
-        let Some(filter) = self.search.query.filter.as_ref() else { return false };
-        self.heads_decide() && !(conjuncts(filter).len() == 1 && self.terms.len() == 1)
     }
 
     /// `wanted` narrowed to the chunks holding a record that is in the
@@ -267,7 +263,7 @@ impl Store {
                         matched += usize::from(any);
                     }
                 }
-                narrow = narrow || (walk.narrows() && matched * 2 < read);
+                narrow = narrow || (walk.narrows && matched * 2 < read);
             }
             if below_floor {
                 break;

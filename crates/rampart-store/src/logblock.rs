@@ -851,34 +851,20 @@ impl crate::Store {
         mask: u32,
         read: ChunkRead,
     ) -> crate::Result<Vec<StoredChunk>> {
+        Ok(self.blocks_stored_chunks(&[(block, mask)], read).await?.pop().unwrap_or_default())
+    }
+
+    /// The chunks `mask` selects of a block stored before migration 0022,
+    /// from its row's `body` (none when the block is gone).
+    async fn legacy_chunks(&self, block: &BlockRow, mask: u32) -> crate::Result<Vec<StoredChunk>> {
         use sqlx::Row;
-        let corrupt = |e: BlockError| crate::StoreError::Corrupt(e.to_string());
-        if mask == 0 {
-            return Ok(Vec::new());
-        }
-        if block.legacy_body {
-            let row = sqlx::query("SELECT body FROM log_blocks WHERE first_index = $1")
-                .bind(block.first_index)
-                .fetch_optional(&self.pool)
-                .await?;
-            let Some(row) = row else { return Ok(Vec::new()) };
-            let bytes: Vec<u8> = row.try_get("body")?;
-            return Ok(Body::parse(&bytes).map_err(corrupt)?.chunks(mask));
-        }
-        // The chunk numbers are integers below 32: written into the
-        // statement, one plan per mask shape is not worth binding them.
-        let wanted: Vec<String> = (0..BLOCK_CHUNKS).filter(|c| mask & (1 << c) != 0).map(|c| c.to_string()).collect();
-        let columns = read.columns();
-        let sql = if wanted.len() == BLOCK_CHUNKS {
-            format!("SELECT chunk, {columns} FROM log_chunks WHERE first_index = $1 ORDER BY chunk")
-        } else {
-            format!(
-                "SELECT chunk, {columns} FROM log_chunks WHERE first_index = $1 AND chunk IN ({}) ORDER BY chunk",
-                wanted.join(",")
-            )
-        };
-        let rows = sqlx::query(&sql).bind(block.first_index).fetch_all(&self.pool).await?;
-        rows.iter().map(|r| chunk_row(r, read)).collect()
+        let row = sqlx::query("SELECT body FROM log_blocks WHERE first_index = $1")
+            .bind(block.first_index)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else { return Ok(Vec::new()) };
+        let bytes: Vec<u8> = row.try_get("body")?;
+        Ok(Body::parse(&bytes).map_err(|e| crate::StoreError::Corrupt(e.to_string()))?.chunks(mask))
     }
 
     /// [`Store::block_stored_chunks`] for several blocks at once: the
@@ -898,7 +884,7 @@ impl crate::Store {
                 continue;
             }
             if block.legacy_body {
-                out[i] = self.block_stored_chunks(block, *mask, read).await?;
+                out[i] = self.legacy_chunks(block, *mask).await?;
             } else {
                 current.push((i, block.first_index, *mask));
             }
